@@ -1,0 +1,154 @@
+"""The ``azs-scaffold`` command line: a thin layer over the library's ``run_*`` functions.
+
+Imports of copier, the Azure SDK and the emulator stay inside the commands, so that ``--help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Callable, Sequence
+
+from generator import __version__
+from generator.errors import ScaffoldError
+
+PROG = "azs-scaffold"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    from generator.emulator import Emulator, EmulatorConfig, FaultPlan
+
+    config = EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        stack_version=args.stack_version,
+        identity=args.identity,
+        state_dir=args.state_dir,
+        allow_remote=args.allow_remote,
+        registration_delay=args.registration_delay,
+        token_lifetime=args.token_lifetime,
+        faults=FaultPlan(
+            latency=args.latency,
+            transient=args.transient,
+            transient_status=args.transient_status,
+            retry_after=args.retry_after,
+            drop=args.drop,
+            truncate=args.truncate,
+            non_json=args.non_json,
+            path=args.fault_path,
+        ),
+    )
+    emulator = Emulator(config, verbose=args.verbose).start()
+    # SIGTERM ends the emulator as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        info = emulator.info()
+        if args.info_file:
+            emulator.write_info(args.info_file)
+        release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
+        print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
+        print(f"  Resource Manager: {info['arm_endpoint']}")
+        print(f"  Admin endpoint:   {info['admin_endpoint']}")
+        print(f"  Root CA:          {info['ca_cert']}")
+        if args.info_file:
+            print(f"  Connection info:  {args.info_file} (holds the client secret; mode 0600)")
+        else:
+            print("  Add --info-file PATH to get the client id, secret and subscription as JSON.")
+        print("Press Ctrl-C to stop.", flush=True)
+    except BaseException:
+        emulator.stop()
+        raise
+    emulator.serve_until_interrupted()
+    print("Emulator stopped.", flush=True)
+    return 0
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _add_emulator(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "emulator",
+        help="run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)",
+        description="Run a local Azure Stack Hub emulator on loopback until interrupted (Ctrl-C). "
+        "The unmodified Azure SDK talks to it as to a real Stack; trust its root CA (printed at start).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; loopback only)")
+    p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument(
+        "--stack-version",
+        default="2108",
+        metavar="YYMM|azure",
+        help="release to emulate, e.g. 2008 (2019_03_01_hybrid) or 2108 (2020_09_01_hybrid); "
+        "'azure' emulates global Azure (default: %(default)s)",
+    )
+    p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    p.add_argument("--state-dir", metavar="DIR", help="keep CA, credentials and resources here across restarts")
+    p.add_argument("--info-file", metavar="PATH", help="write connection facts (with the client secret) as JSON, mode 0600")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone reaching it can use it)")
+    p.add_argument(
+        "--registration-delay", type=_non_negative_float, default=1.0, metavar="SECONDS",
+        help="how long a provider stays 'Registering' (default: %(default)s)",
+    )
+    p.add_argument("--token-lifetime", type=_non_negative_int, default=3600, metavar="SECONDS", help="access token lifetime (default: %(default)s)")
+    p.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
+    faults = p.add_argument_group("faults", "break requests on purpose (also settable at run time: PUT /_emulator/faults)")
+    faults.add_argument("--latency", type=_non_negative_float, default=0.0, metavar="SECONDS", help="delay every request")
+    faults.add_argument("--transient", type=_non_negative_int, default=0, metavar="N", help="answer the next N requests with --transient-status")
+    faults.add_argument("--transient-status", type=int, choices=[429, 500, 502, 503, 504], default=503, help="(default: %(default)s)")
+    faults.add_argument("--retry-after", type=_non_negative_int, default=0, metavar="SECONDS", help="Retry-After of transient answers")
+    faults.add_argument("--drop", type=_non_negative_int, default=0, metavar="N", help="reset the connection of the next N requests")
+    faults.add_argument("--truncate", type=_non_negative_int, default=0, metavar="N", help="cut the body of the next N responses in half")
+    faults.add_argument("--non-json", type=_non_negative_int, default=0, metavar="N", help="answer the next N requests with an HTML error page")
+    faults.add_argument("--fault-path", default="", metavar="REGEX", help="only break requests whose path matches")
+    p.set_defaults(run=_cmd_emulator)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_emulator]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (cheap: nothing heavy is imported)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Generate ready-to-run Python projects for Azure Stack Hub.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in _COMMANDS:
+        add(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except ScaffoldError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

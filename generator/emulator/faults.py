@@ -1,0 +1,87 @@
+"""Faults on demand: latency, transient 429/503, dropped connections, broken bodies.
+
+A plan is set at start (command-line options) or at run time through ``/_emulator/faults``; counted
+faults are consumed one request at a time, and only by requests whose path matches ``path``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+# What a counted fault does to the next matching request.
+TRANSIENT = "transient"  # answer transient_status with Retry-After
+DROP = "drop"  # close the connection without an answer
+TRUNCATE = "truncate"  # send half of the body, then close
+NON_JSON = "non_json"  # answer an HTML page instead of JSON
+FAULT_KINDS = (TRANSIENT, DROP, TRUNCATE, NON_JSON)
+
+
+@dataclass
+class FaultPlan:
+    """What to break, and how often."""
+
+    latency: float = 0.0  # seconds added to every matching request
+    transient: int = 0
+    transient_status: int = 503
+    retry_after: int = 0
+    drop: int = 0
+    truncate: int = 0
+    non_json: int = 0
+    path: str = ""  # a regular expression searched in the request path; empty matches all
+
+    @classmethod
+    def from_json(cls, body: Any) -> "FaultPlan":
+        """Build a plan from a JSON object, refusing unknown keys and wrong types."""
+        if not isinstance(body, dict):
+            raise ValueError("a fault plan is a JSON object")
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(body) - set(known)
+        if unknown:
+            raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
+        plan = cls(**body)
+        if plan.transient_status not in (429, 500, 502, 503, 504):
+            raise ValueError("transient_status must be 429, 500, 502, 503 or 504")
+        re.compile(plan.path)
+        return plan
+
+
+class FaultInjector:
+    """Applies a :class:`FaultPlan`; thread-safe."""
+
+    def __init__(self, plan: FaultPlan | None = None) -> None:
+        self._lock = threading.Lock()
+        self._plan = plan or FaultPlan()
+
+    def set_plan(self, plan: FaultPlan) -> None:
+        with self._lock:
+            self._plan = plan
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return asdict(self._plan)
+
+    def latency_for(self, path: str) -> float:
+        with self._lock:
+            return self._plan.latency if self._matches(path) else 0.0
+
+    def take(self, path: str) -> str | None:
+        """Consume and return the next counted fault for ``path``, if any."""
+        with self._lock:
+            if not self._matches(path):
+                return None
+            for kind in FAULT_KINDS:
+                remaining = getattr(self._plan, kind)
+                if remaining > 0:
+                    setattr(self._plan, kind, remaining - 1)
+                    return kind
+            return None
+
+    def transient_answer(self) -> tuple[int, int]:
+        with self._lock:
+            return self._plan.transient_status, self._plan.retry_after
+
+    def _matches(self, path: str) -> bool:
+        return not self._plan.path or re.search(self._plan.path, path) is not None

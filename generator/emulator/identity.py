@@ -1,0 +1,186 @@
+"""Azure AD and ADFS, as much of them as a service principal's client-credentials flow uses.
+
+Tokens are opaque random strings bound to one audience; they expire.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from generator.emulator.config import EmulatorContext
+from generator.emulator.protocol import ArmError, OAuthError, Request, Response
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+# Scope words a client may send beside ``<audience>/.default`` (the official samples send them).
+_OIDC_SCOPES = {"openid", "profile", "offline_access"}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    client_id: str
+    audience: str
+    expires_at: float
+
+
+class IdentityService:
+    """Token issuing (Azure AD v2 or ADFS, by the emulator's identity mode) and token checks."""
+
+    def __init__(self, ctx: EmulatorContext) -> None:
+        self.ctx = ctx
+        self._tokens: dict[str, IssuedToken] = {}
+        self._lock = threading.Lock()
+
+    # -- discovery documents -------------------------------------------------------------------
+
+    def resolve_tenant(self, tenant: str) -> str:
+        """The tenant GUID for a GUID or directory name; Azure AD's error for an unknown one."""
+        data = self.ctx.state.data
+        if tenant.lower() in (data["tenant_id"].lower(), data["tenant_domain"].lower()):
+            return data["tenant_id"]
+        raise OAuthError(
+            400,
+            "invalid_tenant",
+            f"AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
+            "and are signing into the correct cloud.",
+        )
+
+    def openid_configuration(self, tenant: str, v2: bool) -> Response:
+        base = self.ctx.base_url
+        if self.ctx.is_adfs:
+            return Response(
+                200,
+                {
+                    "issuer": f"{base}/adfs",
+                    "authorization_endpoint": f"{base}/adfs/oauth2/authorize/",
+                    "token_endpoint": f"{base}/adfs/oauth2/token/",
+                    "jwks_uri": f"{base}/adfs/discovery/keys",
+                    "response_types_supported": ["code", "id_token", "token"],
+                    "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+                },
+            )
+        tenant_id = self.resolve_tenant(tenant)
+        if v2:
+            issuer, token = f"{base}/{tenant_id}/v2.0", f"{base}/{tenant}/oauth2/v2.0/token"
+            authorize = f"{base}/{tenant}/oauth2/v2.0/authorize"
+        else:
+            # Azure AD's v1 document names the tenant GUID in its issuer; tools read it from there.
+            issuer, token = f"https://sts.windows.net/{tenant_id}/", f"{base}/{tenant_id}/oauth2/token"
+            authorize = f"{base}/{tenant_id}/oauth2/authorize"
+        return Response(
+            200,
+            {
+                "issuer": issuer,
+                "authorization_endpoint": authorize,
+                "token_endpoint": token,
+                "jwks_uri": f"{base}/{tenant_id}/discovery/v2.0/keys",
+                "tenant_region_scope": "NA",
+                "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            },
+        )
+
+    # -- the token endpoint --------------------------------------------------------------------
+
+    def issue_token(self, request: Request, tenant: str) -> Response:
+        if not self.ctx.is_adfs:
+            self.resolve_tenant(tenant)
+        form = request.form()
+        if form.get("grant_type") != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+        data = self.ctx.state.data
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if client_id.lower() != data["client_id"].lower():
+            raise OAuthError(
+                401 if self.ctx.is_adfs else 400,
+                "invalid_client" if self.ctx.is_adfs else "unauthorized_client",
+                f"MSIS9607: The 'client_id' parameter '{client_id}' is invalid."
+                if self.ctx.is_adfs
+                else f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
+                f"'{data['tenant_domain']}'.",
+            )
+        if not secrets.compare_digest(secret.encode(), data["client_secret"].encode()):
+            raise OAuthError(
+                401,
+                "invalid_client",
+                "MSIS9622: Client authentication failed. Please verify the credential provided for client authentication is valid."
+                if self.ctx.is_adfs
+                else f"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
+                f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+            )
+        audience = self._audience_of_scope(form.get("scope", ""))
+        token = secrets.token_urlsafe(32)
+        lifetime = self.ctx.config.token_lifetime
+        with self._lock:
+            self._tokens[token] = IssuedToken(data["client_id"], audience, time.time() + lifetime)
+        return Response(
+            200,
+            {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token},
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    def _audience_of_scope(self, scope: str) -> str:
+        words = scope.split()
+        resource_scopes = [w for w in words if w not in _OIDC_SCOPES]
+        for audience in (self.ctx.audience(), self.ctx.audience(admin=True)):
+            accepted = {f"{audience}/.default", f"{audience.rstrip('/')}/.default"}
+            if len(resource_scopes) == 1 and resource_scopes[0] in accepted:
+                return audience
+        raise OAuthError(
+            400,
+            "invalid_scope",
+            f"AADSTS70011: The provided request must include a 'scope' input parameter. The provided value for the input "
+            f"parameter 'scope' is not valid. The scope {scope!r} does not exist; use '{self.ctx.audience()}/.default'.",
+        )
+
+    # -- bearer token checks, for Resource Manager ---------------------------------------------
+
+    def authenticate(self, request: Request, admin: bool) -> IssuedToken:
+        """The token of a Resource Manager request, or the 401 ARM answers."""
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            self._unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        with self._lock:
+            issued = self._tokens.get(header[7:].strip())
+        if issued is None:
+            self._unauthorized("InvalidAuthenticationToken", "The access token is invalid.")
+        if issued.expires_at <= time.time():
+            self._unauthorized(
+                "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time."
+            )
+        if issued.audience != self.ctx.audience(admin=admin):
+            self._unauthorized(
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{issued.audience}'. "
+                f"It should exactly match one of the allowed audiences '{self.ctx.audience(admin=admin)}'.",
+            )
+        return issued
+
+    def _unauthorized(self, code: str, message: str) -> None:
+        challenge = f'Bearer authorization_uri="{self.ctx.authorization_uri()}", error="invalid_token", error_description="{message}"'
+        raise ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
+
+    def route(self, request: Request) -> Response | None:
+        """Answer an identity request, or None when the path is not an identity path."""
+        path = request.path.rstrip("/")
+        if self.ctx.is_adfs:
+            if path == "/adfs/.well-known/openid-configuration" and request.method == "GET":
+                return self.openid_configuration("adfs", v2=False)
+            if path == "/adfs/oauth2/token" and request.method == "POST":
+                return self.issue_token(request, "adfs")
+            return None
+        match = re.fullmatch(r"/([^/]+)(/v2\.0)?/\.well-known/openid-configuration", path)
+        if match and request.method == "GET" and self._looks_like_tenant(match.group(1)):
+            return self.openid_configuration(match.group(1), v2=bool(match.group(2)))
+        match = re.fullmatch(r"/([^/]+)/oauth2/v2\.0/token", path)
+        if match and request.method == "POST" and self._looks_like_tenant(match.group(1)):
+            return self.issue_token(request, match.group(1))
+        return None
+
+    @staticmethod
+    def _looks_like_tenant(segment: str) -> bool:
+        return bool(_GUID.match(segment)) or "." in segment or segment in ("common", "organizations")

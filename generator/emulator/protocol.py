@@ -1,0 +1,77 @@
+"""Requests, responses and the error shapes ARM and the identity services answer with."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Request:
+    """One HTTP request as the emulator's services see it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    base_url: str  # scheme://host:port, as the client addressed the emulator
+
+    @property
+    def api_version(self) -> str | None:
+        return self.query.get("api-version")
+
+    def json(self) -> Any:
+        """The body as JSON; a malformed body is the client's error (400)."""
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.") from None
+
+    def form(self) -> dict[str, str]:
+        """The body as an ``application/x-www-form-urlencoded`` form."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
+@dataclass
+class Response:
+    """One HTTP response; ``body`` is serialised as JSON unless it is already bytes."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
+
+    def encoded_body(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body).encode()
+
+
+class ArmError(Exception):
+    """An error answered as ARM does: ``{"error": {"code": ..., "message": ...}}``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        return Response(self.status, {"error": {"code": self.code, "message": self.message}}, dict(self.headers))
+
+
+class OAuthError(Exception):
+    """An error answered as Azure AD and ADFS do: ``{"error": ..., "error_description": ...}``."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
+
+    def response(self) -> Response:
+        return Response(self.status, {"error": self.error, "error_description": self.description})

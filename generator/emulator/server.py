@@ -1,0 +1,265 @@
+"""The emulator's HTTPS server: TLS, routing to the identity and ARM services, faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from generator.emulator.arm import ArmService
+from generator.emulator.certificates import create_server_certificate
+from generator.emulator.config import EmulatorConfig, EmulatorContext
+from generator.emulator.faults import DROP, NON_JSON, TRANSIENT, TRUNCATE, FaultInjector, FaultPlan
+from generator.emulator.identity import IdentityService
+from generator.emulator.protocol import ArmError, OAuthError, Request, Response
+from generator.emulator.state import EmulatorState, write_private_file
+from generator.errors import EmulatorError
+
+FAULTS_PATH = "/_emulator/faults"
+_HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>"
+)
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], emulator: "Emulator", tls: ssl.SSLContext) -> None:
+        self.emulator = emulator
+        self.tls = tls
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the connection's own thread, so that a slow or
+        # distrustful client never holds up the accept loop.
+        try:
+            tls_socket = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.RequestHandlerClass(tls_socket, client_address, self)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "azs-scaffold-emulator"
+    sys_version = ""
+    server: _TLSServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.emulator.verbose:
+            sys.stderr.write(f"emulator: {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}\n")
+
+    def _serve(self) -> None:
+        self.server.emulator.dispatch(self)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class Emulator:
+    """An Azure Stack Hub (or global Azure) on loopback; use as a context manager or start/stop."""
+
+    def __init__(self, config: EmulatorConfig | None = None, verbose: bool = False) -> None:
+        self.config = config or EmulatorConfig()
+        self.config.validate()
+        self.verbose = verbose
+        self.faults = FaultInjector(self.config.faults)
+        self._server: _TLSServer | None = None
+        self._thread: threading.Thread | None = None
+        self.state: EmulatorState | None = None
+        self.ctx: EmulatorContext | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> "Emulator":
+        """Bind, create or load the state, and serve in a background thread."""
+        self.state = EmulatorState(self.config.state_dir)
+        try:
+            self._bind()
+        except BaseException:
+            self.state.close()
+            raise
+        self._thread = threading.Thread(target=self._server.serve_forever, name="azs-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def _bind(self) -> None:
+        assert self.state is not None
+        leaf = create_server_certificate(self.state.ca, ["localhost", "127.0.0.1", "::1", self.config.host])
+        leaf_dir = self.state.directory
+        write_private_file(leaf_dir / "server.pem", leaf.cert_pem + self.state.ca.cert_pem)
+        write_private_file(leaf_dir / "server.key", leaf.key_pem)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(leaf_dir / "server.pem", leaf_dir / "server.key")
+        try:
+            self._server = _TLSServer((self.config.host, self.config.port), self, tls)
+        except OSError as exc:
+            raise EmulatorError(
+                f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror or exc}; "
+                "choose another --port (0 picks a free one)"
+            ) from None
+        port = self._server.server_address[1]
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        self.ctx = EmulatorContext(self.config, self.state, f"https://{host}:{port}")
+        self.identity = IdentityService(self.ctx)
+        self.arm = ArmService(self.ctx, self.identity)
+
+    def stop(self) -> None:
+        """Stop serving and remove temporary state."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self.state is not None:
+            self.state.close()
+
+    def serve_until_interrupted(self) -> None:
+        """Block until Ctrl-C or SIGTERM, then stop."""
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what clients need to know ---------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """The connection facts, with exactly the keys of ``--info-file``."""
+        assert self.ctx is not None and self.state is not None
+        data = self.state.data
+        return {
+            "arm_endpoint": self.ctx.arm_endpoint,
+            "admin_endpoint": self.ctx.admin_endpoint,
+            "ca_cert": str(self.state.ca_cert_path),
+            "client_id": data["client_id"],
+            "client_secret": data["client_secret"],
+            "tenant_id": data["tenant_id"],
+            "tenant_domain": data["tenant_domain"],
+            "subscription_id": data["subscription_id"],
+            "location": data["location"],
+            "stack_version": self.config.stack_version,
+            "identity_system": self.config.identity,
+        }
+
+    def write_info(self, path: str | Path) -> None:
+        """Write :meth:`info` as JSON, mode 0600 (it holds the client secret)."""
+        write_private_file(Path(path), json.dumps(self.info(), indent=2).encode() + b"\n")
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def dispatch(self, handler: _Handler) -> None:
+        url = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        request = Request(
+            method=handler.command,
+            # ARM treats an empty segment as absent: the SDK sends ``{ns}//{type}`` for a generic
+            # resource without a parent path.
+            path=re.sub(r"/{2,}", "/", url.path),
+            query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            body=body,
+            base_url=self.ctx.base_url if self.ctx else "",
+        )
+        if request.path == FAULTS_PATH:
+            self._send(handler, self._control_faults(request))
+            return
+        delay = self.faults.latency_for(request.path)
+        if delay:
+            time.sleep(delay)
+        fault = self.faults.take(request.path)
+        if fault == DROP:
+            _reset_connection(handler)
+            return
+        if fault == TRANSIENT:
+            status, retry_after = self.faults.transient_answer()
+            code = "TooManyRequests" if status == 429 else "ServiceUnavailable"
+            error = ArmError(status, code, "The service is temporarily unavailable; retry later.", {"Retry-After": str(retry_after)})
+            self._send(handler, error.response())
+            return
+        if fault == NON_JSON:
+            self._send(handler, Response(502, _HTML_ERROR_PAGE, content_type="text/html"))
+            return
+        response = self._answer(request)
+        self._send(handler, response, truncate=fault == TRUNCATE)
+
+    def _answer(self, request: Request) -> Response:
+        try:
+            response = self.identity.route(request) or self.arm.route(request)
+            if response is None:
+                raise ArmError(404, "NotFound", f"No HTTP resource was found that matches the request URI '{request.path}'.")
+            return response
+        except (ArmError, OAuthError) as error:
+            return error.response()
+        except Exception as exc:  # a bug in the emulator must not kill the connection thread silently
+            sys.stderr.write(f"emulator: internal error on {request.method} {request.path}: {exc!r}\n")
+            return ArmError(500, "InternalServerError", "The emulator failed to process the request.").response()
+
+    def _control_faults(self, request: Request) -> Response:
+        if request.method == "GET":
+            return Response(200, self.faults.describe())
+        if request.method == "DELETE":
+            self.faults.set_plan(FaultPlan())
+            return Response(200, self.faults.describe())
+        if request.method in ("PUT", "POST"):
+            try:
+                self.faults.set_plan(FaultPlan.from_json(json.loads(request.body or b"{}")))
+            except (ValueError, TypeError) as exc:
+                return ArmError(400, "InvalidFaultPlan", str(exc)).response()
+            return Response(200, self.faults.describe())
+        return ArmError(405, "MethodNotAllowed", "Use GET, PUT or DELETE.").response()
+
+    @staticmethod
+    def _send(handler: _Handler, response: Response, truncate: bool = False) -> None:
+        body = b"" if handler.command == "HEAD" else response.encoded_body()
+        handler.send_response(response.status)
+        if body or response.status not in (204, 304):
+            handler.send_header("Content-Type", response.content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("x-ms-request-id", str(uuid.uuid4()))
+        for name, value in response.headers.items():
+            handler.send_header(name, value)
+        if truncate:
+            handler.send_header("Connection", "close")
+            handler.close_connection = True
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2] if truncate else body)
+
+
+def _reset_connection(handler: _Handler) -> None:
+    """Drop the connection with a TCP reset, as a failing proxy or load balancer does."""
+    handler.close_connection = True
+    try:
+        raw = handler.connection
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()
+    except OSError:
+        pass

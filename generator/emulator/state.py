@@ -1,0 +1,113 @@
+"""The emulator's persistent state: identity, PKI, provider registrations and resources.
+
+Without a state directory everything lives in a temporary directory removed at stop. With one, the
+CA, the credentials and every resource survive restarts, so restarting with another
+``--stack-version`` emulates a Stack upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from generator.emulator.certificates import CertificatePair, create_root_ca
+from generator.errors import EmulatorError
+
+STATE_FILE = "state.json"
+CA_CERT_FILE = "ca.pem"
+CA_KEY_FILE = "ca.key"
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, readable only by its owner (mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.chmod(tmp, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _new_identity() -> dict[str, Any]:
+    return {
+        "tenant_id": str(uuid.uuid4()),
+        "tenant_domain": "azsemulator.onmicrosoft.com",
+        "client_id": str(uuid.uuid4()),
+        "client_secret": secrets.token_urlsafe(32),
+        "subscription_id": str(uuid.uuid4()),
+        "admin_subscription_id": str(uuid.uuid4()),
+        "audience_app_id": str(uuid.uuid4()),
+        "admin_audience_app_id": str(uuid.uuid4()),
+        "location": "local",
+        "providers": {},
+        "resource_groups": {},
+        "resources": {},
+        "storage_keys": {},
+    }
+
+
+class EmulatorState:
+    """Thread-safe state; ``lock`` guards ``data``, and :meth:`save` persists it."""
+
+    def __init__(self, state_dir: str | os.PathLike[str] | None) -> None:
+        self.lock = threading.RLock()
+        self._temporary = state_dir is None
+        self.directory = Path(tempfile.mkdtemp(prefix="azs-emulator-")) if state_dir is None else Path(state_dir)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+            self.data = self._load_or_create()
+            self.ca = self._load_or_create_ca()
+        except OSError as exc:
+            raise EmulatorError(
+                f"cannot use the emulator state directory {self.directory}: {exc.strerror or exc}; "
+                "choose a writable --state-dir"
+            ) from None
+
+    def _load_or_create(self) -> dict[str, Any]:
+        path = self.directory / STATE_FILE
+        if path.exists():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                raise EmulatorError(
+                    f"the emulator state file {path} is corrupt; remove the directory to start afresh"
+                ) from None
+        data = _new_identity()
+        write_private_file(path, json.dumps(data, indent=2).encode())
+        return data
+
+    def _load_or_create_ca(self) -> CertificatePair:
+        cert_path, key_path = self.directory / CA_CERT_FILE, self.directory / CA_KEY_FILE
+        if cert_path.exists() and key_path.exists():
+            return CertificatePair(cert_path.read_bytes(), key_path.read_bytes())
+        ca = create_root_ca()
+        write_private_file(key_path, ca.key_pem)
+        write_private_file(cert_path, ca.cert_pem)
+        os.chmod(cert_path, 0o644)
+        return ca
+
+    @property
+    def ca_cert_path(self) -> Path:
+        return self.directory / CA_CERT_FILE
+
+    def save(self) -> None:
+        """Persist the state (callers hold ``lock``)."""
+        if not self._temporary:
+            write_private_file(self.directory / STATE_FILE, json.dumps(self.data, indent=2).encode())
+
+    def close(self) -> None:
+        """Remove a temporary state directory; a user-given one is kept."""
+        if self._temporary:
+            shutil.rmtree(self.directory, ignore_errors=True)
