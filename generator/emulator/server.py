@@ -98,7 +98,9 @@ class Emulator:
         except BaseException:
             self.state.close()
             raise
-        self._thread = threading.Thread(target=self._server.serve_forever, name="azs-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="azs-emulator", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,66 @@
+"""The real Azure SDK, set up for an emulator the way a Stack needs it.
+
+Tests build clients here by hand, from the emulator's own metadata; the generator's discovery is
+tested against the same emulator separately, so neither side's mistakes can hide the other's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from azure.identity import ClientSecretCredential
+from azure.profiles import KnownProfiles
+
+PROFILE_OF_RELEASE = {
+    "2008": KnownProfiles.v2019_03_01_hybrid,
+    "2108": KnownProfiles.v2020_09_01_hybrid,
+    "azure": KnownProfiles.latest,
+}
+
+
+def metadata(info: dict[str, Any], admin: bool = False) -> dict[str, Any]:
+    endpoint = info["admin_endpoint" if admin else "arm_endpoint"]
+    response = requests.get(f"{endpoint}metadata/endpoints?api-version=2015-01-01", verify=info["ca_cert"], timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def credential(info: dict[str, Any], secret: str | None = None) -> ClientSecretCredential:
+    login = metadata(info)["authentication"]["loginEndpoint"].rstrip("/")
+    if info["identity_system"] == "adfs":
+        tenant, authority = "adfs", login[: -len("/adfs")]
+    else:
+        tenant, authority = info["tenant_id"], login
+    return ClientSecretCredential(
+        tenant,
+        info["client_id"],
+        secret if secret is not None else info["client_secret"],
+        authority=authority,
+        connection_verify=info["ca_cert"],
+        disable_instance_discovery=True,
+    )
+
+
+def scope(info: dict[str, Any], admin: bool = False) -> str:
+    return metadata(info, admin)["authentication"]["audiences"][0] + "/.default"
+
+
+def client(cls: type, info: dict[str, Any], profile: Any = None, **extra: Any) -> Any:
+    """A management client for the tenant Resource Manager; ``profile=None`` means none at all."""
+    kwargs: dict[str, Any] = {
+        "base_url": info["arm_endpoint"],
+        "credential_scopes": [scope(info)],
+        "connection_verify": info["ca_cert"],
+        **extra,
+    }
+    if profile is not None:
+        kwargs["profile"] = profile
+    if cls.__name__ == "SubscriptionClient":
+        return cls(credential(info), **kwargs)
+    return cls(credential(info), info["subscription_id"], **kwargs)
+
+
+def bearer(info: dict[str, Any], admin: bool = False) -> dict[str, str]:
+    token = credential(info).get_token(scope(info, admin)).token
+    return {"Authorization": f"Bearer {token}"}

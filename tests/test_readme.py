@@ -1,0 +1,32 @@
+"""The README's promises that can be checked without running them twice."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_command(label: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {label} -->\s*```(?:sh|bash)?\n(.+?)\n```", text, re.DOTALL)
+    assert match, f"README has no {label} block"
+    return match.group(1).strip()
+
+
+def test_ci_runs_exactly_the_readme_test_line():
+    test_line = _readme_command("test-line")
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_line in ci_lines
+
+
+def test_every_command_in_the_readme_has_help():
+    code = "\n".join(re.findall(r"```(?:sh|bash)?\n(.+?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL))
+    commands = set(re.findall(r"azs-scaffold (\w+)", code))
+    assert commands
+    for command in sorted(commands):
+        result = subprocess.run([sys.executable, "-m", "generator", command, "--help"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (command, result.stderr)
