@@ -12,7 +12,7 @@ import sys
 from typing import Callable, Sequence
 
 from generator import __version__
-from generator.errors import ScaffoldError
+from generator.errors import ScaffoldError, UsageError
 
 PROG = "azs-scaffold"
 
@@ -121,7 +121,81 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_emulator)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_emulator]
+def _add_discovery_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that talks to a Stack takes."""
+    p.add_argument("--arm-endpoint", required=True, metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
+    p.add_argument("--ca-cert", metavar="PEM", help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)")
+    p.add_argument("--tenant", metavar="NAME_OR_ID", help="Azure AD directory (GUID or contoso.onmicrosoft.com); default: the Stack's own")
+    p.add_argument("--client-id", metavar="ID", help="service principal application id; proves the credentials and reads the providers")
+    secret = p.add_mutually_exclusive_group()
+    secret.add_argument("--client-secret-env", metavar="VAR", help="environment variable holding the client secret (else a hidden prompt)")
+    secret.add_argument("--certificate", metavar="PEM", help="sign in with this certificate (PEM with its private key) instead of a secret")
+    p.add_argument("--certificate-password-env", metavar="VAR", help="environment variable holding the certificate's password, if any")
+    p.add_argument("--subscription-id", metavar="ID", help="subscription to use (default: the only one the principal sees)")
+    p.add_argument("--admin-endpoint", metavar="URL", help="admin Resource Manager, to read the release from the update API (operator credentials)")
+    p.add_argument("--stack-version", metavar="V", help="the Stack release (YYMM, e.g. 2108) or build (1.2108.2.65), if you know it")
+    p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
+
+
+def _discovery_request(args: argparse.Namespace):
+    from generator.discovery import DiscoveryRequest, ServicePrincipal
+    from generator.secrets import read_secret
+
+    principal = None
+    if args.client_id:
+        if args.certificate:
+            password = read_secret(args.certificate_password_env, None, "--certificate-password-env")
+            principal = ServicePrincipal(args.client_id, certificate_path=args.certificate, certificate_password=password)
+        else:
+            secret = read_secret(args.client_secret_env, f"Client secret for {args.client_id}: ", "--client-secret-env")
+            principal = ServicePrincipal(args.client_id, client_secret=secret)
+    elif args.client_secret_env or args.certificate:
+        raise UsageError("a client secret or certificate needs --client-id too")
+    return DiscoveryRequest(
+        arm_endpoint=args.arm_endpoint,
+        ca_cert=args.ca_cert,
+        tenant=args.tenant,
+        principal=principal,
+        subscription_id=args.subscription_id,
+        admin_endpoint=args.admin_endpoint,
+        stack_version=args.stack_version,
+        force=args.force,
+    )
+
+
+def _progress(message: str) -> None:
+    print(f"  {message} ...", file=sys.stderr, flush=True)
+
+
+def _cmd_discover(args: argparse.Namespace) -> int:
+    import json
+
+    from generator.discovery import discover_stack
+
+    found = discover_stack(_discovery_request(args), progress=_progress)
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2))
+        return 0
+    from generator.report import discovery_summary
+
+    print(discovery_summary(found))
+    return 0
+
+
+def _add_discover(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "discover",
+        help="find out identity, tenant, release and API profile of a Stack",
+        description="Query a Stack's Resource Manager and show what a project for it needs: identity system, "
+        "authority, tenant, token audience and scope, Stack release and API profile (with the evidence). "
+        "With credentials it also proves them. Secrets are never taken on the command line.",
+    )
+    _add_discovery_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(run=_cmd_discover)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_discover, _add_emulator]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -98,7 +98,7 @@ _AZURE_NEWEST = _table(
         **{t: ("2025-04-01",) for t in ("resourceGroups", "resources", "deployments", "providers", "operationresults")},
         **{t: ("2022-12-01",) for t in ("subscriptions", "locations", "tenants")},
     },
-    Microsoft_Compute=_all_types(("virtualMachines", "disks", "snapshots", "skus", "locations"), "2024-07-01"),
+    Microsoft_Compute=_all_types(("virtualMachines", "availabilitySets", "skus", "locations"), "2024-11-01"),
     Microsoft_Network=_all_types(_NETWORK_TYPES, "2024-03-01"),
     Microsoft_Storage=_all_types(_STORAGE_TYPES, "2024-01-01"),
     Microsoft_KeyVault=_all_types(_KEYVAULT_TYPES, "2023-07-01"),

@@ -1,0 +1,279 @@
+"""The catalog: every fact the generator decides with, as data in one place.
+
+- which API version each management client sends under each profile;
+- which profile each Azure Stack Hub release needs (adding a release is one line in ``STACK_RELEASES``);
+- the exact package set that still honours the profiles, with the reason for each pin;
+- what each sample needs: packages, clients and resource providers.
+
+Sources: Microsoft's Azure Stack Hub profile tables, ``azure.profiles.KnownProfiles`` in
+azure-common 1.1.28, and wire tests of each pinned package against the emulator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from generator.errors import ScaffoldError
+
+LATEST = "latest"
+HYBRID_2020 = "2020_09_01_hybrid"
+HYBRID_2019 = "2019_03_01_hybrid"
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """A management client, the package it comes from, and the resource type its version shows on."""
+
+    name: str
+    package: str
+    module: str
+    namespace: str
+    marker_type: str  # a resource type whose served api-versions tell whether a Stack speaks this client's version
+
+
+CLIENTS: Mapping[str, ClientSpec] = MappingProxyType(
+    {
+        c.name: c
+        for c in (
+            ClientSpec("ResourceManagementClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources", "resourceGroups"),
+            ClientSpec("SubscriptionClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources", "subscriptions"),
+            ClientSpec("StorageManagementClient", "azure-mgmt-storage", "azure.mgmt.storage", "Microsoft.Storage", "storageAccounts"),
+            ClientSpec("NetworkManagementClient", "azure-mgmt-network", "azure.mgmt.network", "Microsoft.Network", "virtualNetworks"),
+            ClientSpec("KeyVaultManagementClient", "azure-mgmt-keyvault", "azure.mgmt.keyvault", "Microsoft.KeyVault", "vaults"),
+            ClientSpec("ComputeManagementClient", "azure-mgmt-compute", "azure.mgmt.compute", "Microsoft.Compute", "virtualMachines"),
+        )
+    }
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An API version profile: the version each client sends under it."""
+
+    name: str
+    known_profile: str  # the attribute of azure.profiles.KnownProfiles
+    api_versions: Mapping[str, str]  # client name -> api-version
+    summary: str
+
+    def required_versions(self) -> dict[tuple[str, str], str]:
+        """(namespace, resource type) -> the api-version a Stack must serve for this profile."""
+        return {
+            (CLIENTS[c].namespace, CLIENTS[c].marker_type): v
+            for c, v in self.api_versions.items()
+            if c in CLIENTS
+        }
+
+
+# Newest first: evidence from a provider list picks the first profile that fits.
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        LATEST: Profile(
+            LATEST,
+            "latest",
+            # What the pinned packages send under KnownProfiles.latest (measured against the emulator).
+            MappingProxyType({
+                "ResourceManagementClient": "2025-04-01",
+                "SubscriptionClient": "2022-12-01",
+                "StorageManagementClient": "2024-01-01",
+                "NetworkManagementClient": "2024-03-01",
+                "KeyVaultManagementClient": "2023-07-01",
+            }),
+            "global Azure: each client's newest API version",
+        ),
+        HYBRID_2020: Profile(
+            HYBRID_2020,
+            "v2020_09_01_hybrid",
+            MappingProxyType({
+                "ResourceManagementClient": "2019-10-01",
+                "SubscriptionClient": "2016-06-01",
+                "StorageManagementClient": "2019-06-01",
+                "NetworkManagementClient": "2018-11-01",
+                "KeyVaultManagementClient": "2019-09-01",
+                "ComputeManagementClient": "2020-06-01",
+            }),
+            "Azure Stack Hub 2102 and later",
+        ),
+        HYBRID_2019: Profile(
+            HYBRID_2019,
+            "v2019_03_01_hybrid",
+            MappingProxyType({
+                "ResourceManagementClient": "2018-05-01",
+                "SubscriptionClient": "2016-06-01",
+                "StorageManagementClient": "2017-10-01",
+                "NetworkManagementClient": "2017-10-01",
+                "KeyVaultManagementClient": "2016-10-01",
+                "ComputeManagementClient": "2017-12-01",
+            }),
+            "Azure Stack Hub 1904 to 2008",
+        ),
+    }
+)
+
+# Azure Stack Hub release (YYMM) -> profile. One line per release.
+STACK_RELEASES: Mapping[str, str] = MappingProxyType(
+    {
+        "1904": HYBRID_2019,
+        "1907": HYBRID_2019,
+        "1908": HYBRID_2019,
+        "1910": HYBRID_2019,
+        "2002": HYBRID_2019,
+        "2005": HYBRID_2019,
+        "2008": HYBRID_2019,
+        "2102": HYBRID_2020,
+        "2108": HYBRID_2020,
+        "2206": HYBRID_2020,
+        "2301": HYBRID_2020,
+        "2306": HYBRID_2020,
+        "2311": HYBRID_2020,
+        "2406": HYBRID_2020,
+        "2408": HYBRID_2020,
+        "2501": HYBRID_2020,
+        "2506": HYBRID_2020,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One exact package pin and why it is exactly that release."""
+
+    package: str
+    version: str
+    reason: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+# One package set serves all three profiles: these releases still carry the hybrid API versions
+# and honour ``profile=``; the next release of each does not.
+PINS: Mapping[str, Pin] = MappingProxyType(
+    {
+        p.package: p
+        for p in (
+            Pin("azure-identity", "1.27.0", "has disable_instance_discovery (>= 1.13) and ADFS support; the release tested here"),
+            Pin("azure-common", "1.1.28", "provides azure.profiles.KnownProfiles; newer mgmt packages no longer depend on it"),
+            Pin("azure-mgmt-resource", "24.0.0", "last release with 2019-10-01 and 2018-05-01 and profile=; 25.0.0 dropped them"),
+            Pin("azure-mgmt-storage", "22.2.0", "last release with 2019-06-01 and 2017-10-01 and profile=; 23.0.0 dropped them"),
+            Pin("azure-mgmt-network", "27.0.0", "last release with 2018-11-01 and 2017-10-01 and profile=; 28.0.0 dropped them"),
+            Pin("azure-mgmt-keyvault", "10.3.1", "last release with 2019-09-01 and 2016-10-01 and profile=; 11.0.0 dropped 2019-09-01"),
+            Pin("azure-mgmt-compute", "35.0.0", "last release with 2020-06-01 and 2017-12-01 and profile=; 36.0.0 dropped them"),
+        )
+    }
+)
+# Every project needs these, whatever its samples.
+BASE_PACKAGES = ("azure-common", "azure-identity")
+PROFILE_PINS: Mapping[str, tuple[str, ...]] = MappingProxyType({name: tuple(PINS) for name in PROFILES})
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample script of the generated project and what it needs."""
+
+    name: str
+    title: str
+    clients: tuple[str, ...]
+    providers: tuple[str, ...]  # resource providers to register before it runs
+
+
+SAMPLES: Mapping[str, Sample] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            Sample(
+                "resource_groups",
+                "resource groups: create, tag, a Key Vault as a generic resource, export, delete",
+                ("ResourceManagementClient",),
+                ("Microsoft.KeyVault",),
+            ),
+            Sample("storage_accounts", "storage accounts: check a name, create, list keys, delete",
+                   ("ResourceManagementClient", "StorageManagementClient"), ("Microsoft.Storage",)),
+            Sample("virtual_networks", "virtual networks and subnets: create, list, delete",
+                   ("ResourceManagementClient", "NetworkManagementClient"), ("Microsoft.Network",)),
+        )
+    }
+)
+DEFAULT_SAMPLES = tuple(SAMPLES)
+
+
+class CatalogError(ScaffoldError):
+    """A release, profile or sample the catalog does not know."""
+
+
+_BUILD = re.compile(r"^1\.(\d{4})\.\d+\.\d+$")
+
+
+def parse_release(text: str) -> tuple[str, str | None]:
+    """``(release, build)`` from ``YYMM`` or a build like ``1.2108.2.65`` (build is None for YYMM)."""
+    text = text.strip()
+    match = _BUILD.match(text)
+    if match:
+        return match.group(1), text
+    if re.fullmatch(r"\d{4}", text) and 1 <= int(text[2:]) <= 12:
+        return text, None
+    raise CatalogError(
+        f"cannot read Stack version {text!r}: give a release as YYMM (e.g. 2108) or a build like 1.2108.2.65 "
+        "(the portal shows it under Help + support > About)"
+    )
+
+
+def profile_for_release(release: str) -> tuple[str, str]:
+    """The profile a release needs, and one sentence saying why."""
+    if release in STACK_RELEASES:
+        profile = STACK_RELEASES[release]
+        return profile, f"release {release} is served by the {profile} profile (catalog)"
+    oldest, newest = min(STACK_RELEASES), max(STACK_RELEASES)
+    if release < oldest:
+        raise CatalogError(
+            f"Azure Stack Hub release {release} is older than any API profile supports (the oldest, "
+            f"{STACK_RELEASES[oldest]}, needs {oldest} or later); update the Stack first"
+        )
+    if release > newest:
+        profile = STACK_RELEASES[newest]
+        return profile, (
+            f"release {release} is newer than the catalog knows ({newest}); no hybrid profile newer than "
+            f"{profile} exists, so it is assumed"
+        )
+    raise CatalogError(
+        f"Azure Stack Hub release {release} is not a release the catalog knows "
+        f"(known: {', '.join(STACK_RELEASES)}); check the version, or pass --stack-version with a known release"
+    )
+
+
+def profile(name: str) -> Profile:
+    """The profile named ``name``."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise CatalogError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}") from None
+
+
+def sample_names(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Validated sample names from a comma-separated string or a list, in catalog order."""
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    unknown = [n for n in names if n not in SAMPLES]
+    if unknown or not names:
+        raise CatalogError(
+            f"unknown sample(s) {', '.join(unknown) or '(none given)'}: choose from {', '.join(SAMPLES)}"
+        )
+    return tuple(n for n in SAMPLES if n in names)
+
+
+def packages_for(samples: tuple[str, ...]) -> list[Pin]:
+    """The exact pins a project with these samples needs (base packages included), sorted by name."""
+    needed = set(BASE_PACKAGES)
+    for name in samples:
+        needed.update(CLIENTS[c].package for c in SAMPLES[name].clients)
+    return [PINS[p] for p in sorted(needed)]
+
+
+def providers_for(samples: tuple[str, ...]) -> list[str]:
+    """The resource providers to register for these samples, in order of first need."""
+    ordered: list[str] = []
+    for name in samples:
+        ordered.extend(p for p in SAMPLES[name].providers if p not in ordered)
+    return ordered

@@ -1,0 +1,170 @@
+"""``discover_stack``: from an ARM endpoint to identity, tenant, release and profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from generator import catalog
+from generator.discovery import release as evidence
+from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
+from generator.discovery.identity import (
+    ServicePrincipal,
+    acquire_token,
+    build_credential,
+    needs_instance_discovery_disabled,
+    resolve_tenant,
+)
+from generator.discovery.metadata import StackMetadata, normalize_url, parse_metadata
+from generator.discovery.trust import ca_bundle
+
+Progress = Callable[[str], None]
+
+# The keys of ``discover --json``, in order.
+JSON_KEYS = (
+    "resource_manager", "login_endpoint", "identity_system", "authority_host", "tenant_id", "audience",
+    "credential_scope", "portal", "gallery", "graph", "storage_suffix", "keyvault_dns_suffix", "stack_version",
+    "profile", "profile_evidence",
+)
+
+
+@dataclass
+class DiscoveryRequest:
+    """What the user gave discovery."""
+
+    arm_endpoint: str
+    ca_cert: str | None = None
+    tenant: str | None = None
+    principal: ServicePrincipal | None = None
+    subscription_id: str | None = None
+    admin_endpoint: str | None = None
+    stack_version: str | None = None
+    force: bool = False
+
+
+@dataclass
+class StackDiscovery:
+    """Everything discovery learnt, and why it believes the profile."""
+
+    metadata: StackMetadata
+    tenant_id: str | None
+    stack_version: str | None
+    build: str | None
+    profile: str | None
+    profile_evidence: list[str]
+    ca_cert: str | None
+    subscription_id: str | None = None
+    location: str | None = None
+    credentials_proven: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def disable_instance_discovery(self) -> bool:
+        return needs_instance_discovery_disabled(self.metadata)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``discover --json`` object: exactly :data:`JSON_KEYS`, null where unknown."""
+        m = self.metadata
+        values = {
+            "resource_manager": m.resource_manager,
+            "login_endpoint": m.login_endpoint,
+            "identity_system": m.identity_system,
+            "authority_host": m.authority_host,
+            "tenant_id": self.tenant_id,
+            "audience": m.audience,
+            "credential_scope": m.credential_scope,
+            "portal": m.portal,
+            "gallery": m.gallery,
+            "graph": m.graph,
+            "storage_suffix": m.storage_suffix,
+            "keyvault_dns_suffix": m.keyvault_dns_suffix,
+            "stack_version": self.stack_version,
+            "profile": self.profile,
+            "profile_evidence": list(self.profile_evidence),
+        }
+        return {key: values[key] for key in JSON_KEYS}
+
+
+def fetch_metadata(http: StackHttp, resource_manager: str) -> StackMetadata:
+    """Read and parse ``<ARM>/metadata/endpoints``: the array format first, the object format if refused."""
+    what = "reading the Stack's metadata"
+    try:
+        body = http.get(f"{resource_manager}metadata/endpoints?api-version=2019-05-01", what).body
+    except HttpStatusError as exc:
+        if exc.status != 400:
+            raise DiscoveryError(
+                f"{exc}; is {resource_manager} the Resource Manager endpoint (https://management.<region>.<fqdn>/)?"
+            ) from None
+        body = http.get(f"{resource_manager}metadata/endpoints?api-version=2015-01-01", what).body
+    return parse_metadata(body, resource_manager)
+
+
+def _choose_subscription(http: StackHttp, metadata: StackMetadata, token: str, wanted: str | None) -> tuple[str, str | None]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if wanted is None:
+        listed = http.get(f"{metadata.resource_manager}subscriptions?api-version=2016-06-01", "listing subscriptions", headers=headers).body
+        ids = [s["subscriptionId"] for s in (listed or {}).get("value", []) if s.get("state", "Enabled") == "Enabled"]
+        if len(ids) != 1:
+            raise DiscoveryError(
+                f"the service principal sees {len(ids)} enabled subscriptions; pass --subscription-id "
+                + ("(one of: " + ", ".join(ids) + ")" if ids else "after giving it a role on one")
+            )
+        wanted = ids[0]
+    try:
+        http.get(f"{metadata.resource_manager}subscriptions/{wanted}?api-version=2016-06-01", "reading the subscription", headers=headers)
+    except HttpStatusError as exc:
+        if exc.status in (403, 404):
+            raise DiscoveryError(
+                f"subscription {wanted} is not visible to this service principal at {metadata.resource_manager} "
+                f"({exc.arm_code or exc.status}); check --subscription-id and that the principal has a role on it"
+            ) from None
+        raise
+    locations = http.get(
+        f"{metadata.resource_manager}subscriptions/{wanted}/locations?api-version=2016-06-01", "listing regions", headers=headers
+    ).body
+    names = [loc.get("name") for loc in (locations or {}).get("value", []) if loc.get("name")]
+    return wanted, (names[0] if names else None)
+
+
+def discover_stack(request: DiscoveryRequest, progress: Progress = lambda message: None) -> StackDiscovery:
+    """Discover what a project for the Stack at ``request.arm_endpoint`` needs. Raises :class:`DiscoveryError`."""
+    resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
+    bundle = ca_bundle(request.ca_cert)
+    http = StackHttp(bundle, ca_given=request.ca_cert is not None)
+    findings: list[evidence.ReleaseFinding] = []
+    if request.stack_version:
+        findings.append(evidence.from_user(request.stack_version))
+
+    progress(f"Reading metadata from {resource_manager}")
+    metadata = fetch_metadata(http, resource_manager)
+    progress(f"Identity: {metadata.identity_system} at {metadata.login_endpoint}")
+    tenant_id, tenant_sentence = resolve_tenant(http, metadata, request.tenant)
+    if metadata.is_public_azure:
+        findings.append(evidence.ReleaseFinding("cloud", catalog.LATEST, sentences=["The Resource Manager is global Azure's."]))
+
+    result = StackDiscovery(metadata, tenant_id, None, None, None, [], bundle if request.ca_cert else None, notes=[tenant_sentence])
+    if request.principal is not None:
+        if tenant_id is None:
+            raise DiscoveryError(f"cannot sign in: {tenant_sentence}")
+        credential = build_credential(metadata, tenant_id, request.principal, bundle)
+        progress(f"Signing in as {request.principal.client_id}")
+        token = acquire_token(credential, metadata.credential_scope, metadata.login_endpoint)
+        result.subscription_id, result.location = _choose_subscription(http, metadata, token, request.subscription_id)
+        result.credentials_proven = True
+        progress(f"Reading the resource providers of subscription {result.subscription_id}")
+        findings.append(evidence.from_providers(http, resource_manager, result.subscription_id, token))
+        if request.admin_endpoint:
+            admin = normalize_url(request.admin_endpoint, "--admin-endpoint")
+            progress(f"Asking the admin update API at {admin}")
+            admin_metadata = fetch_metadata(http, admin)
+            admin_token = acquire_token(credential, admin_metadata.credential_scope, metadata.login_endpoint)
+            findings.append(evidence.from_admin(http, admin, admin_token))
+    elif request.admin_endpoint:
+        raise DiscoveryError("--admin-endpoint needs an operator's credentials: add --client-id and its secret or certificate")
+
+    decision = evidence.decide(findings, request.force)
+    result.stack_version = decision.release
+    result.build = decision.build
+    result.profile = decision.profile
+    result.profile_evidence = decision.sentences
+    return result

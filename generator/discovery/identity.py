@@ -1,0 +1,119 @@
+"""Tenant, credentials and tokens: the identity half of discovery."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line
+from generator.discovery.metadata import ADFS, StackMetadata
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Login hosts MSAL knows; for any other host instance discovery must be disabled, or MSAL asks
+# login.microsoftonline.com about it (unreachable from a disconnected Stack, and wrong anyway).
+MICROSOFT_LOGIN_HOSTS = (
+    "login.microsoftonline.com",
+    "login.windows.net",
+    "login.microsoft.com",
+    "sts.windows.net",
+    "login.chinacloudapi.cn",
+    "login.microsoftonline.us",
+)
+
+
+@dataclass
+class ServicePrincipal:
+    """A service principal's sign-in: a client secret, or a certificate (PEM with its private key)."""
+
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False)
+    certificate_path: str | None = None
+    certificate_password: str | None = field(default=None, repr=False)
+
+
+def needs_instance_discovery_disabled(metadata: StackMetadata) -> bool:
+    """True unless the login host is one of Microsoft's own."""
+    return urlsplit(metadata.login_endpoint).hostname not in MICROSOFT_LOGIN_HOSTS
+
+
+def resolve_tenant(http: StackHttp, metadata: StackMetadata, tenant: str | None) -> tuple[str | None, str]:
+    """The tenant id to sign in with, and a sentence saying how it was found.
+
+    ADFS Stacks always use ``adfs``. Azure AD Stacks take a GUID as given, resolve a directory name
+    through its OpenID configuration, and without either ask Resource Manager's 401 challenge.
+    """
+    if metadata.identity_system == ADFS:
+        if tenant and tenant.lower() != "adfs":
+            raise DiscoveryError(
+                f"--tenant {tenant}: this Stack signs in with ADFS ({metadata.login_endpoint}), whose tenant is always "
+                "'adfs'; drop --tenant"
+            )
+        return "adfs", "ADFS Stacks use the tenant 'adfs'"
+    if tenant and GUID.match(tenant):
+        return tenant.lower(), f"tenant {tenant.lower()} as given"
+    if tenant:
+        url = f"{metadata.login_endpoint}{tenant}/.well-known/openid-configuration"
+        try:
+            body = http.get(url, "resolving the tenant name").body
+        except HttpStatusError as exc:
+            if exc.status in (400, 404):
+                raise DiscoveryError(
+                    f"tenant {tenant!r} is not known to {metadata.login_endpoint}; give the directory's GUID or its "
+                    "name as in contoso.onmicrosoft.com"
+                ) from None
+            raise
+        issuer = body.get("issuer", "") if isinstance(body, dict) else ""
+        match = re.search(r"/([0-9a-fA-F-]{36})(?:/|$)", issuer)
+        if not match or not GUID.match(match.group(1)):
+            raise DiscoveryError(f"the OpenID configuration of tenant {tenant!r} names no tenant GUID in its issuer ({issuer!r})")
+        return match.group(1).lower(), f"tenant {tenant} resolved to {match.group(1).lower()} through its OpenID configuration"
+    return _tenant_from_challenge(http, metadata)
+
+
+def _tenant_from_challenge(http: StackHttp, metadata: StackMetadata) -> tuple[str | None, str]:
+    url = f"{metadata.resource_manager}subscriptions?api-version=2016-06-01"
+    response = http.get(url, "asking Resource Manager for its tenant", accept=(401,))
+    challenge = response.headers.get("WWW-Authenticate", "")
+    match = re.search(r'authorization_uri="[^"]*/([0-9a-fA-F-]{36})"', challenge)
+    if match and GUID.match(match.group(1)):
+        return match.group(1).lower(), f"tenant {match.group(1).lower()} from Resource Manager's sign-in challenge"
+    return None, "no tenant given, and Resource Manager's challenge names none; pass --tenant"
+
+
+def build_credential(metadata: StackMetadata, tenant_id: str, principal: ServicePrincipal, ca_bundle: str) -> Any:
+    """An azure-identity credential set up for this Stack (authority, tenant, instance discovery, TLS)."""
+    from azure.identity import CertificateCredential, ClientSecretCredential
+
+    options: dict[str, Any] = {
+        "authority": metadata.authority_host,
+        "connection_verify": ca_bundle,
+        "disable_instance_discovery": needs_instance_discovery_disabled(metadata),
+        "retry_total": 2,
+        "connection_timeout": 15,
+    }
+    if principal.certificate_path:
+        return CertificateCredential(
+            tenant_id, principal.client_id, principal.certificate_path,
+            password=principal.certificate_password.encode() if principal.certificate_password else None,
+            **options,
+        )
+    return ClientSecretCredential(tenant_id, principal.client_id, principal.client_secret or "", **options)
+
+
+def acquire_token(credential: Any, scope: str, where: str) -> str:
+    """A token for ``scope``, or a one-line error naming what the identity system said."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    try:
+        return credential.get_token(scope).token
+    except ClientAuthenticationError as exc:
+        detail = one_line(exc.message or str(exc)).removeprefix("Authentication failed: ")
+        raise DiscoveryError(
+            f"sign-in at {where} failed: {detail}; check the client id, its secret or certificate, and the tenant"
+        ) from None
+    except ServiceRequestError as exc:
+        raise DiscoveryError(f"sign-in at {where} failed: cannot reach it ({one_line(str(exc), 160)})") from None
+    except ValueError as exc:  # e.g. an unreadable certificate
+        raise DiscoveryError(f"sign-in at {where} failed: {one_line(str(exc))}") from None
