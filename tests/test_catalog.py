@@ -1,0 +1,95 @@
+"""The catalog against the real SDK: the versions it records are the versions the clients send."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from azure.profiles import KnownProfiles
+
+from generator import catalog
+
+
+class _NoCredential:
+    def get_token(self, *scopes, **kwargs):  # never called: no request is sent
+        raise AssertionError("no request expected")
+
+
+def _installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+        return True
+    except ImportError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("profile_name", "client_name"),
+    [(p, c) for p, prof in catalog.PROFILES.items() for c in prof.api_versions],
+)
+def test_catalog_versions_are_what_the_pinned_sdk_sends(profile_name, client_name):
+    spec = catalog.CLIENTS[client_name]
+    if not _installed(spec.module):
+        pytest.skip(f"{spec.package} is not installed in the test environment")
+    cls = getattr(importlib.import_module(spec.module), client_name)
+    profile = getattr(KnownProfiles, catalog.PROFILES[profile_name].known_profile)
+    args = (_NoCredential(),) if client_name == "SubscriptionClient" else (_NoCredential(), "sub")
+    client = cls(*args, profile=profile)
+    assert client._get_api_version(None) == catalog.PROFILES[profile_name].api_versions[client_name]
+
+
+def test_installed_packages_match_the_pins():
+    from importlib.metadata import version
+
+    for pin in catalog.PINS.values():
+        try:
+            installed = version(pin.package)
+        except Exception:
+            continue
+        assert installed == pin.version, pin.package
+
+
+@pytest.mark.parametrize(
+    ("text", "release", "build", "profile"),
+    [
+        ("2108", "2108", None, "2020_09_01_hybrid"),
+        ("1.2108.2.65", "2108", "1.2108.2.65", "2020_09_01_hybrid"),
+        ("2008", "2008", None, "2019_03_01_hybrid"),
+        ("1.2008.13.88", "2008", "1.2008.13.88", "2019_03_01_hybrid"),
+        ("2506", "2506", None, "2020_09_01_hybrid"),
+        ("2611", "2611", None, "2020_09_01_hybrid"),
+    ],
+)
+def test_release_to_profile(text, release, build, profile):
+    assert catalog.parse_release(text) == (release, build)
+    assert catalog.profile_for_release(release)[0] == profile
+
+
+def test_every_release_maps_to_a_known_profile():
+    assert set(catalog.STACK_RELEASES.values()) <= set(catalog.PROFILES)
+
+
+@pytest.mark.parametrize(("text", "message"), [("21.08", "cannot read"), ("2113", "cannot read"), ("abc", "cannot read")])
+def test_unreadable_versions(text, message):
+    with pytest.raises(catalog.CatalogError, match=message):
+        catalog.parse_release(text)
+
+
+def test_release_older_than_any_profile_is_a_clear_error():
+    with pytest.raises(catalog.CatalogError, match="older than any API profile supports"):
+        catalog.profile_for_release("1809")
+
+
+def test_release_inside_the_known_range_but_unknown_is_refused():
+    with pytest.raises(catalog.CatalogError, match="not a release the catalog knows"):
+        catalog.profile_for_release("2104")
+
+
+def test_packages_and_providers_per_sample():
+    assert [p.package for p in catalog.packages_for(("resource_groups",))] == ["azure-common", "azure-identity", "azure-mgmt-resource"]
+    assert [p.package for p in catalog.packages_for(catalog.DEFAULT_SAMPLES)] == [
+        "azure-common", "azure-identity", "azure-mgmt-network", "azure-mgmt-resource", "azure-mgmt-storage"]
+    assert catalog.providers_for(catalog.DEFAULT_SAMPLES) == ["Microsoft.KeyVault", "Microsoft.Storage", "Microsoft.Network"]
+    assert catalog.sample_names("virtual_networks, resource_groups") == ("resource_groups", "virtual_networks")
+    with pytest.raises(catalog.CatalogError, match="unknown sample"):
+        catalog.sample_names("vms")

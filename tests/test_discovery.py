@@ -1,0 +1,184 @@
+"""Discovery against the emulator: every identity mode and a spread of releases, with the real azure-identity."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+from azure.identity import ClientSecretCredential
+
+from generator.discovery import JSON_KEYS, DiscoveryError, DiscoveryRequest, ServicePrincipal, discover_stack
+from generator.discovery.http import StackHttp
+
+EXPECTED_PROFILE = {
+    "2008": "2019_03_01_hybrid", "2102": "2020_09_01_hybrid", "2206": "2020_09_01_hybrid",
+    "2311": "2020_09_01_hybrid", "2506": "2020_09_01_hybrid",
+}
+IDENTITIES = ["azure_ad", "adfs"]
+
+
+def _request(info, with_credentials=True, **extra):
+    principal = ServicePrincipal(info["client_id"], client_secret=info["client_secret"]) if with_credentials else None
+    return DiscoveryRequest(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], principal=principal, **extra)
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+@pytest.mark.parametrize("release", sorted(EXPECTED_PROFILE))
+def test_credentials_show_the_profile_with_evidence(start_emulator, release, identity):
+    info = start_emulator(stack_version=release, identity=identity).info()
+    found = discover_stack(_request(info))
+    assert found.profile == EXPECTED_PROFILE[release]
+    assert any("providers serve every API version" in s for s in found.profile_evidence)
+    assert found.credentials_proven and found.subscription_id == info["subscription_id"] and found.location == "local"
+    assert found.stack_version is None  # a tenant cannot see the release, only what it serves
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+@pytest.mark.parametrize("release", sorted(EXPECTED_PROFILE))
+def test_stack_version_alone_gives_the_same_profile(start_emulator, release, identity):
+    info = start_emulator(stack_version=release, identity=identity).info()
+    found = discover_stack(_request(info, with_credentials=False, stack_version=release))
+    assert found.profile == EXPECTED_PROFILE[release] and found.stack_version == release
+    assert not found.credentials_proven
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_a_mismatch_is_refused_and_force_keeps_the_users_word(start_emulator, identity):
+    info = start_emulator(stack_version="2008", identity=identity).info()
+    with pytest.raises(DiscoveryError, match="disagrees.*2301.*2019_03_01_hybrid.*--force"):
+        discover_stack(_request(info, stack_version="2301"))
+    forced = discover_stack(_request(info, stack_version="2301", force=True))
+    assert forced.profile == "2020_09_01_hybrid" and any("--force" in s for s in forced.profile_evidence)
+
+
+def test_adfs_gives_tenant_adfs_and_the_host_authority(start_emulator):
+    info = start_emulator(identity="adfs").info()
+    found = discover_stack(_request(info, with_credentials=False)).to_json()
+    assert found["identity_system"] == "adfs" and found["tenant_id"] == "adfs"
+    assert found["authority_host"] == info["arm_endpoint"].rstrip("/")
+    assert found["login_endpoint"] == info["arm_endpoint"] + "adfs/"
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_azure_identity_gets_a_token_with_the_derived_settings(start_emulator, identity):
+    info = start_emulator(identity=identity).info()
+    found = discover_stack(_request(info, with_credentials=False)).to_json()
+    credential = ClientSecretCredential(
+        found["tenant_id"], info["client_id"], info["client_secret"], authority=found["authority_host"],
+        connection_verify=info["ca_cert"], disable_instance_discovery=True,
+    )
+    assert credential.get_token(found["credential_scope"]).token
+
+
+def test_tenant_by_directory_name_and_from_the_challenge(emulator):
+    info = emulator.info()
+    assert discover_stack(_request(info, False, tenant=info["tenant_domain"])).tenant_id == info["tenant_id"]
+    assert discover_stack(_request(info, False)).tenant_id == info["tenant_id"]
+    with pytest.raises(DiscoveryError, match="not known to"):
+        discover_stack(_request(info, False, tenant="nobody.onmicrosoft.com"))
+
+
+def test_adfs_refuses_a_guid_tenant(start_emulator):
+    info = start_emulator(identity="adfs").info()
+    with pytest.raises(DiscoveryError, match="always 'adfs'; drop --tenant"):
+        discover_stack(_request(info, False, tenant="6f1b2b4e-0000-4000-8000-000000000000"))
+
+
+def test_wrong_secret_is_reported_by_discovery(emulator):
+    info = emulator.info()
+    request = _request(info)
+    request.principal.client_secret = "wrong"
+    with pytest.raises(DiscoveryError, match="sign-in at .* failed: AADSTS7000215") as raised:
+        discover_stack(request)
+    assert "wrong" not in str(raised.value).replace("wrong audience", "")
+
+
+def test_unknown_subscription_is_reported(emulator):
+    info = emulator.info()
+    with pytest.raises(DiscoveryError, match="not visible to this service principal"):
+        discover_stack(_request(info, subscription_id="00000000-0000-0000-0000-000000000000"))
+
+
+@pytest.mark.parametrize(("release", "build"), [("2108", "1.2108.2.65"), ("2008", "1.2008.13.88")])
+def test_admin_update_api_names_the_build(start_emulator, release, build):
+    info = start_emulator(stack_version=release).info()
+    found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
+    assert found.stack_version == release and found.build == build
+    assert any(f"admin update API reports build {build}" in s for s in found.profile_evidence)
+
+
+def test_global_azure_mode_is_latest(start_emulator):
+    info = start_emulator(stack_version="azure").info()
+    assert discover_stack(_request(info)).profile == "latest"
+
+
+def test_transient_errors_are_retried_honouring_retry_after(emulator):
+    info = emulator.info()
+    requests.put(f"{info['arm_endpoint']}_emulator/faults", json={"transient": 2, "retry_after": 2, "transient_status": 429},
+                 verify=info["ca_cert"], timeout=10).raise_for_status()
+    waits = []
+    http = StackHttp(info["ca_cert"], sleep=waits.append)
+    assert http.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", "test").status == 200
+    assert waits == [2.0, 2.0]
+
+
+def test_retries_are_bounded(emulator):
+    info = emulator.info()
+    requests.put(f"{info['arm_endpoint']}_emulator/faults", json={"transient": 10}, verify=info["ca_cert"], timeout=10).raise_for_status()
+    waits = []
+    with pytest.raises(DiscoveryError, match="HTTP 503"):
+        StackHttp(info["ca_cert"], retries=3, sleep=waits.append).get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", "test")
+    assert len(waits) == 3
+
+
+def test_tls_failure_explains_ca_cert(emulator):
+    with pytest.raises(DiscoveryError, match="--ca-cert PEM"):
+        discover_stack(DiscoveryRequest(arm_endpoint=emulator.info()["arm_endpoint"]))
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "generator", "discover", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_cli_json_has_exactly_the_documented_keys(start_emulator, identity):
+    info = start_emulator(identity=identity).info()
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+                  "--client-secret-env", "AZS_TEST_SECRET", "--json", env={"AZS_TEST_SECRET": info["client_secret"]})
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert list(body) == list(JSON_KEYS)
+    assert body["profile"] == "2020_09_01_hybrid" and body["profile_evidence"]
+    assert info["client_secret"] not in result.stdout + result.stderr
+
+
+def test_cli_summary_and_nulls_without_evidence(emulator):
+    info = emulator.info()
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["profile"] is None and body["stack_version"] is None
+    summary = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "1.2108.2.65")
+    assert summary.returncode == 0 and "2020_09_01_hybrid" in summary.stdout and "1.2108.2.65" in summary.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--client-id", "x", "--client-secret-env", "AZS_UNSET_VARIABLE"], {}, "AZS_UNSET_VARIABLE: that environment variable is not set"),
+        (["--client-id", "x"], {}, "no terminal to ask on"),
+        (["--stack-version", "1710"], {}, "older than any API profile supports"),
+        (["--stack-version", "21.08"], {}, "cannot read Stack version"),
+    ],
+)
+def test_cli_errors_are_one_line(emulator, args, env, message):
+    info = emulator.info()
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *args, env=env)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.stderr
