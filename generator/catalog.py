@@ -200,6 +200,17 @@ SAMPLES: Mapping[str, Sample] = MappingProxyType(
 DEFAULT_SAMPLES = tuple(SAMPLES)
 
 
+# Clients a profile does not cover, or covers with a version no Python module has: they get
+# ``api_version=`` instead of ``profile=`` (passing both raises ValueError).
+EXPLICIT_API_VERSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        HYBRID_2020: MappingProxyType({"AuthorizationManagementClient": "2015-07-01", "ManagedServiceIdentityClient": "2018-11-30"}),
+        HYBRID_2019: MappingProxyType({"AuthorizationManagementClient": "2015-07-01", "ManagedServiceIdentityClient": "2018-11-30"}),
+        LATEST: MappingProxyType({}),
+    }
+)
+
+
 class CatalogError(ScaffoldError):
     """A release, profile or sample the catalog does not know."""
 
@@ -269,6 +280,14 @@ def packages_for(samples: tuple[str, ...]) -> list[Pin]:
     for name in samples:
         needed.update(CLIENTS[c].package for c in SAMPLES[name].clients)
     return [PINS[p] for p in sorted(needed)]
+
+
+def clients_for(samples: tuple[str, ...]) -> list[str]:
+    """The management clients these samples use, in order of first need."""
+    ordered: list[str] = []
+    for name in samples:
+        ordered.extend(c for c in SAMPLES[name].clients if c not in ordered)
+    return ordered
 
 
 def providers_for(samples: tuple[str, ...]) -> list[str]:

@@ -99,17 +99,20 @@ def fetch_metadata(http: StackHttp, resource_manager: str) -> StackMetadata:
     return parse_metadata(body, resource_manager)
 
 
-def _choose_subscription(http: StackHttp, metadata: StackMetadata, token: str, wanted: str | None) -> tuple[str, str | None]:
+def _choose_subscription(
+    http: StackHttp, metadata: StackMetadata, token: str, wanted: str | None
+) -> tuple[str | None, str | None, str]:
+    """(subscription, its first region, a sentence); the subscription is None when the choice is not clear."""
     headers = {"Authorization": f"Bearer {token}"}
+    sentence = f"subscription {wanted} as given"
     if wanted is None:
         listed = http.get(f"{metadata.resource_manager}subscriptions?api-version=2016-06-01", "listing subscriptions", headers=headers).body
         ids = [s["subscriptionId"] for s in (listed or {}).get("value", []) if s.get("state", "Enabled") == "Enabled"]
         if len(ids) != 1:
-            raise DiscoveryError(
-                f"the service principal sees {len(ids)} enabled subscriptions; pass --subscription-id "
-                + ("(one of: " + ", ".join(ids) + ")" if ids else "after giving it a role on one")
-            )
+            hint = f"one of: {', '.join(ids)}" if ids else "give the principal a role on one first"
+            return None, None, f"the service principal sees {len(ids)} enabled subscriptions; pass --subscription-id ({hint})"
         wanted = ids[0]
+        sentence = f"subscription {wanted}, the only one the service principal sees"
     try:
         http.get(f"{metadata.resource_manager}subscriptions/{wanted}?api-version=2016-06-01", "reading the subscription", headers=headers)
     except HttpStatusError as exc:
@@ -123,7 +126,7 @@ def _choose_subscription(http: StackHttp, metadata: StackMetadata, token: str, w
         f"{metadata.resource_manager}subscriptions/{wanted}/locations?api-version=2016-06-01", "listing regions", headers=headers
     ).body
     names = [loc.get("name") for loc in (locations or {}).get("value", []) if loc.get("name")]
-    return wanted, (names[0] if names else None)
+    return wanted, (names[0] if names else None), sentence
 
 
 def discover_stack(request: DiscoveryRequest, progress: Progress = lambda message: None) -> StackDiscovery:
@@ -149,10 +152,14 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
         credential = build_credential(metadata, tenant_id, request.principal, bundle)
         progress(f"Signing in as {request.principal.client_id}")
         token = acquire_token(credential, metadata.credential_scope, metadata.login_endpoint)
-        result.subscription_id, result.location = _choose_subscription(http, metadata, token, request.subscription_id)
+        result.subscription_id, result.location, sentence = _choose_subscription(http, metadata, token, request.subscription_id)
         result.credentials_proven = True
-        progress(f"Reading the resource providers of subscription {result.subscription_id}")
-        findings.append(evidence.from_providers(http, resource_manager, result.subscription_id, token))
+        result.notes.append(sentence)
+        if result.subscription_id is None:
+            findings.append(evidence.ReleaseFinding("providers", None, sentences=[f"No provider list was read: {sentence}."]))
+        else:
+            progress(f"Reading the resource providers of subscription {result.subscription_id}")
+            findings.append(evidence.from_providers(http, resource_manager, result.subscription_id, token))
         if request.admin_endpoint:
             admin = normalize_url(request.admin_endpoint, "--admin-endpoint")
             progress(f"Asking the admin update API at {admin}")

@@ -15,6 +15,12 @@ def ca_bundle(ca_cert: str | None) -> str:
         import certifi
 
         return certifi.where()
+    read_ca_pem(ca_cert)
+    return str(Path(ca_cert).expanduser().resolve())
+
+
+def read_ca_pem(ca_cert: str) -> str:
+    """The PEM text of the CA file ``ca_cert``, checked and with LF line endings."""
     path = Path(ca_cert).expanduser()
     try:
         data = path.read_bytes()
@@ -34,8 +40,9 @@ def ca_bundle(ca_cert: str | None) -> str:
         )
     from cryptography import x509
 
+    text = data.replace(b"\r\n", b"\n")
     try:
-        x509.load_pem_x509_certificates(data.replace(b"\r\n", b"\n"))
+        x509.load_pem_x509_certificates(text)
     except ValueError:
         raise DiscoveryError(f"--ca-cert {ca_cert}: a PEM certificate in it is damaged; export the root CA again") from None
-    return str(path.resolve())
+    return text.decode("ascii", "replace").strip() + "\n"

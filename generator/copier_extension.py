@@ -1,0 +1,194 @@
+"""The copier side of the generator: Jinja globals that discover the Stack and read the catalog.
+
+``copier.yml`` names :class:`AzsScaffoldExtension` in ``_jinja_extensions``; copier imports it from
+the installed ``generator`` package (a template folder is not on ``sys.path``). Discovery runs at
+most once per set of answers and process, however many question defaults ask for it. Its errors
+become copier's ``UserMessageError``: one line, exit code 1, nothing left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.ext import Extension
+from jinja2.runtime import Context, Undefined
+
+from generator import catalog
+from generator.errors import ScaffoldError
+
+# Answers that discovery reads, in the order copier asks them.
+DISCOVERY_INPUTS = (
+    "arm_endpoint", "ca_cert", "tenant", "auth_method", "client_id", "client_secret",
+    "certificate_path", "certificate_password", "subscription_id", "stack_version",
+)
+SECRET_ENV = "AZURE_CLIENT_SECRET"
+
+_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _user_error(error: Exception) -> Exception:
+    from copier.errors import UserMessageError
+
+    return UserMessageError(str(error))
+
+
+def _answer(ctx: Context, name: str) -> str:
+    value = ctx.get(name)
+    return "" if value is None or isinstance(value, Undefined) else str(value).strip()
+
+
+def discovery_answers(found: Any) -> dict[str, Any]:
+    """The template's computed answers from a :class:`~generator.discovery.StackDiscovery`."""
+    from generator.discovery.trust import read_ca_pem
+
+    m = found.metadata
+    return {
+        "resource_manager": m.resource_manager,
+        "identity_system": m.identity_system,
+        "authority_host": m.authority_host,
+        "tenant_id": found.tenant_id or "",
+        "credential_scope": m.credential_scope,
+        "stack_release": found.stack_version or "",
+        "stack_build": found.build or "",
+        "profile": found.profile or "",
+        "profile_evidence": list(found.profile_evidence),
+        "disable_instance_discovery": found.disable_instance_discovery,
+        "storage_suffix": m.storage_suffix,
+        "keyvault_dns_suffix": m.keyvault_dns_suffix,
+        "ca_cert_pem": read_ca_pem(found.ca_cert) if found.ca_cert else "",
+        "discovered_subscription_id": found.subscription_id or "",
+        "discovered_location": found.location or "",
+    }
+
+
+def remember(inputs: dict[str, str], answers: dict[str, Any]) -> None:
+    """Seed the cache, so that a wrapper that discovered already is not asked again."""
+    _cache[tuple(inputs.get(k, "") for k in DISCOVERY_INPUTS)] = answers
+
+
+@pass_context
+def azs_discovery(ctx: Context) -> dict[str, Any]:
+    """Discover the Stack the answers so far point at (cached), as the template's computed answers."""
+    inputs = {name: _answer(ctx, name) for name in DISCOVERY_INPUTS}
+    key = tuple(inputs[k] for k in DISCOVERY_INPUTS)
+    if key not in _cache:
+        from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
+
+        principal = None
+        if inputs["client_id"]:
+            if inputs["auth_method"] == "certificate":
+                principal = ServicePrincipal(inputs["client_id"], certificate_path=inputs["certificate_path"],
+                                             certificate_password=inputs["certificate_password"] or None)
+            else:
+                secret = inputs["client_secret"] or os.environ.get(SECRET_ENV, "")
+                principal = ServicePrincipal(inputs["client_id"], client_secret=secret) if secret else None
+        request = DiscoveryRequest(
+            arm_endpoint=inputs["arm_endpoint"],
+            ca_cert=inputs["ca_cert"] or None,
+            tenant=inputs["tenant"] or None,
+            principal=principal,
+            subscription_id=inputs["subscription_id"] or None,
+            stack_version=inputs["stack_version"] or None,
+        )
+        print(f"Discovering the Stack at {inputs['arm_endpoint']} ...", file=sys.stderr, flush=True)
+        try:
+            found = discover_stack(request)
+            if not found.profile:
+                raise ScaffoldError(
+                    "cannot tell which API profile the Stack needs: give its release (stack_version) "
+                    "or service principal credentials"
+                )
+            _cache[key] = discovery_answers(found)
+        except ScaffoldError as error:
+            raise _user_error(error) from None
+    return _cache[key]
+
+
+def azs_requirements(samples: list[str]) -> list[str]:
+    """``package==version`` lines for a project with these samples."""
+    return [pin.requirement for pin in catalog.packages_for(tuple(samples))]
+
+
+def azs_providers(samples: list[str]) -> list[str]:
+    """Resource providers these samples need registered."""
+    return catalog.providers_for(tuple(samples))
+
+
+def azs_profile(name: str) -> dict[str, Any]:
+    """A profile's facts for rendering: its KnownProfiles attribute and per-client api-versions."""
+    try:
+        profile = catalog.profile(name)
+    except ScaffoldError as error:
+        raise _user_error(error) from None
+    return {"known_profile": profile.known_profile, "api_versions": dict(profile.api_versions), "summary": profile.summary}
+
+
+def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str]:
+    """``api_version=`` pins for the samples' clients that the profile does not cover."""
+    explicit = catalog.EXPLICIT_API_VERSIONS.get(profile, {})
+    return {c: explicit[c] for c in catalog.clients_for(tuple(samples)) if c in explicit}
+
+
+def azs_samples() -> dict[str, str]:
+    """Sample name -> one-line title."""
+    return {name: sample.title for name, sample in catalog.SAMPLES.items()}
+
+
+def azs_check_project_name(name: str) -> str:
+    """Empty when ``name`` is a usable project name, else the rule in words."""
+    import re
+
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name or ""):
+        return ""
+    return "Use 1-64 ASCII letters, digits, '-' or '_', starting with a letter (no spaces or quotes)."
+
+
+def azs_check_guid(value: str, what: str) -> str:
+    """Empty when ``value`` is a GUID, else the rule in words."""
+    from generator.discovery.identity import GUID
+
+    return "" if GUID.match(value or "") else f"{what} is a GUID like 00000000-0000-0000-0000-000000000000."
+
+
+def azs_check_stack_version(value: str) -> str:
+    """Empty when ``value`` is empty or a readable release or build, else the rule in words."""
+    if not value:
+        return ""
+    try:
+        catalog.parse_release(value)
+    except ScaffoldError:
+        return "Give the release as YYMM (e.g. 2108) or the build as 1.YYMM.x.y (e.g. 1.2108.2.65)."
+    return ""
+
+
+def azs_check_endpoint(value: str) -> str:
+    """Empty when ``value`` looks like an https:// endpoint, else the rule in words."""
+    from generator.discovery.metadata import MetadataError, normalize_url
+
+    try:
+        normalize_url(value, "Resource Manager endpoint")
+    except MetadataError as error:
+        return str(error)
+    return ""
+
+
+class AzsScaffoldExtension(Extension):
+    """Adds the ``azs_*`` globals to copier's Jinja environment."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        environment.globals.update(
+            azs_discovery=azs_discovery,
+            azs_requirements=azs_requirements,
+            azs_providers=azs_providers,
+            azs_profile=azs_profile,
+            azs_samples=azs_samples,
+            azs_explicit_api_versions=azs_explicit_api_versions,
+            azs_check_project_name=azs_check_project_name,
+            azs_check_guid=azs_check_guid,
+            azs_check_endpoint=azs_check_endpoint,
+            azs_check_stack_version=azs_check_stack_version,
+        )

@@ -1,0 +1,177 @@
+"""Load this project's Stack settings and build credentials and management clients for them.
+
+Every sample and ``register_providers.py`` goes through here, so the Stack-specific details live in
+one place: the Resource Manager ``base_url``, the token scope (``credential_scopes``), the API
+profile, the ADFS tenant and authority host, and instance discovery.
+
+Settings come from two files: ``stack.json`` (what azs-scaffold discovered; regenerated on upgrade)
+and the service principal file, ``azureSecretSpConfig.json`` or ``azureCertSpConfig.json`` (yours;
+never regenerated). ``AZURE_CLIENT_SECRET`` stands in for an empty ``clientSecret``.
+
+Run it to check the settings: ``python samples/azure_stack.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_FILE = "azureSecretSpConfig.json"
+CERT_FILE = "azureCertSpConfig.json"
+SECRET_ENV = "AZURE_CLIENT_SECRET"
+_SP_KEYS = ("clientId", "subscriptionId", "tenantId", "resourceManagerEndpointUrl", "location")
+
+
+class ConfigError(Exception):
+    """The project's settings are missing or wrong; the message says which and what to do."""
+
+
+@dataclass
+class StackConfig:
+    """Everything needed to talk to the Stack (secrets are kept out of repr)."""
+
+    client_id: str
+    subscription_id: str
+    tenant_id: str
+    resource_manager: str
+    location: str
+    authority_host: str
+    credential_scope: str
+    disable_instance_discovery: bool
+    known_profile: str
+    api_versions: dict[str, str]  # client -> the api-version the profile gives it
+    explicit_api_versions: dict[str, str]  # client -> api-version, for clients the profile does not cover
+    providers: list[str]
+    client_secret: str | None = field(default=None, repr=False)
+    certificate_path: str | None = None
+    certificate_password: str | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name} is missing; regenerate the project or restore the file") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path.name} is not valid JSON ({exc}); fix or restore it") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path.name} must hold a JSON object")
+    return data
+
+
+def _require(data: dict[str, Any], keys: tuple[str, ...], source: str) -> None:
+    missing = [k for k in keys if not isinstance(data.get(k), str) or not data[k].strip()]
+    if missing:
+        raise ConfigError(f"{source} lacks {', '.join(missing)}; add the key(s) and run again")
+
+
+def load_config(root: Path = ROOT) -> StackConfig:
+    """Read ``stack.json`` and the service principal file under ``root``."""
+    stack = _read_json(root / "stack.json")
+    secret_path, cert_path = root / SECRET_FILE, root / CERT_FILE
+    sp_path = cert_path if cert_path.exists() and not secret_path.exists() else secret_path
+    sp = _read_json(sp_path)
+    _require(sp, _SP_KEYS, sp_path.name)
+    warnings = []
+    if os.name != "nt" and stat.S_IMODE(sp_path.stat().st_mode) & 0o077:
+        warnings.append(f"{sp_path.name} is readable by others; run: chmod 600 {sp_path.name}")
+    config = StackConfig(
+        client_id=sp["clientId"],
+        subscription_id=sp["subscriptionId"],
+        tenant_id=sp["tenantId"],
+        resource_manager=sp["resourceManagerEndpointUrl"],
+        location=sp["location"],
+        authority_host=stack["authorityHost"],
+        credential_scope=stack["credentialScope"],
+        disable_instance_discovery=bool(stack.get("disableInstanceDiscovery", True)),
+        known_profile=stack["knownProfile"],
+        api_versions=dict(stack.get("apiVersions", {})),
+        explicit_api_versions=dict(stack.get("explicitApiVersions", {})),
+        providers=list(stack.get("providers", [])),
+        warnings=warnings,
+    )
+    if sp_path.name == CERT_FILE:
+        _require(sp, ("certPath",), sp_path.name)
+        certificate = Path(sp["certPath"])
+        config.certificate_path = str(certificate if certificate.is_absolute() else root / certificate)
+        config.certificate_password = sp.get("certPass") or None
+    else:
+        config.client_secret = sp.get("clientSecret") or os.environ.get(SECRET_ENV) or None
+        if not config.client_secret:
+            raise ConfigError(f"no client secret: set clientSecret in {SECRET_FILE} or the {SECRET_ENV} environment variable")
+    return config
+
+
+def credential(config: StackConfig) -> Any:
+    """An azure-identity credential for the service principal, set up for this Stack."""
+    from azure.identity import CertificateCredential, ClientSecretCredential
+
+    options = {"authority": config.authority_host, "disable_instance_discovery": config.disable_instance_discovery}
+    if config.certificate_path:
+        password = config.certificate_password.encode() if config.certificate_password else None
+        return CertificateCredential(config.tenant_id, config.client_id, config.certificate_path, password=password, **options)
+    return ClientSecretCredential(config.tenant_id, config.client_id, config.client_secret, **options)
+
+
+def client(cls: type, config: StackConfig, cred: Any = None) -> Any:
+    """A management client of ``cls`` for this Stack: its endpoint, token scope and API profile.
+
+    A client the profile does not cover gets ``api_version=`` from ``stack.json`` instead (the SDK
+    refuses both at once).
+    """
+    from azure.profiles import KnownProfiles
+
+    options: dict[str, Any] = {"base_url": config.resource_manager, "credential_scopes": [config.credential_scope]}
+    if cls.__name__ in config.explicit_api_versions:
+        options["api_version"] = config.explicit_api_versions[cls.__name__]
+    else:
+        options["profile"] = getattr(KnownProfiles, config.known_profile)
+    cred = cred or credential(config)
+    if cls.__name__ == "SubscriptionClient":
+        return cls(cred, **options)
+    return cls(cred, config.subscription_id, **options)
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a sample's ``main``: one clear line and exit code 1 on a known failure, never a traceback."""
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+
+    try:
+        main()
+    except ConfigError as exc:
+        sys.exit(f"error: {exc}")
+    except ClientAuthenticationError as exc:
+        sys.exit(f"error: sign-in failed: {' '.join(str(exc.message or exc).split())[:400]}")
+    except HttpResponseError as exc:
+        code = exc.error.code if exc.error else exc.status_code
+        message = exc.error.message if exc.error else exc.reason
+        sys.exit(f"error: Resource Manager answered {code}: {' '.join(str(message).split())[:400]}")
+    except AzureError as exc:
+        sys.exit(f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
+
+
+def _show() -> None:
+    config = load_config()
+    for warning in config.warnings:
+        print(f"warning: {warning}")
+    print(f"Resource Manager: {config.resource_manager}")
+    print(f"Profile:          {config.known_profile}")
+    print(f"Tenant:           {config.tenant_id} (authority {config.authority_host})")
+    print(f"Subscription:     {config.subscription_id} in {config.location}")
+    print(f"Signs in with:    {'certificate ' + config.certificate_path if config.certificate_path else 'client secret'}")
+
+
+if __name__ == "__main__":
+    try:
+        _show()
+    except ConfigError as exc:
+        sys.exit(f"error: {exc}")

@@ -1,0 +1,147 @@
+"""Set up this project: a virtual environment with the pinned packages that trusts the Stack.
+
+    python scripts/bootstrap.py
+
+1. creates ``.venv`` (if missing) and installs ``requirements.txt`` into it;
+2. appends the Stack's root CA (``certs/azure-stack-root.pem``, if present) to the certifi bundle
+   INSIDE ``.venv``, with the header block Microsoft's procedure writes; idempotent, and re-run it
+   after ``pip install -U certifi`` (which replaces the bundle);
+3. checks TLS to the Stack's Resource Manager and prints the next command.
+
+Standard library only, so any Python >= 3.9 runs it; steps 2 and 3 run inside ``.venv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+CA_FILE = ROOT / "certs" / "azure-stack-root.pem"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"bootstrap: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def create_venv() -> None:
+    if venv_python().exists():
+        step(f"Using the virtual environment {VENV.name}")
+        return
+    step(f"Creating the virtual environment {VENV.name}")
+    try:
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
+
+
+def install_requirements() -> None:
+    step("Installing the pinned packages (requirements.txt)")
+    command = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(ROOT / "requirements.txt")]
+    if subprocess.run(command, cwd=ROOT).returncode != 0:
+        fail(
+            "installing the pinned packages failed (see pip's message above); check the connection to the "
+            "package index (or set PIP_INDEX_URL / PIP_FIND_LINKS for a mirror), then run bootstrap again"
+        )
+
+
+# -- the steps below run inside .venv, where certifi, cryptography and requests are installed ------
+
+
+def certificate_header(pem: bytes) -> str:
+    """The comment block Microsoft's PowerShell writes before the CA in the certifi bundle."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(pem)
+    subject = cert.subject.rfc4514_string()
+    label = subject.split(",")[0].split("=")[-1]
+    lines = [
+        f"# Issuer: {cert.issuer.rfc4514_string()}",
+        f"# Subject: {subject}",
+        f"# Label: {label}",
+        f"# Serial: {cert.serial_number:x}",
+        f"# MD5 Fingerprint: {cert.fingerprint(hashes.MD5()).hex()}",
+        f"# SHA1 Fingerprint: {cert.fingerprint(hashes.SHA1()).hex()}",
+        f"# SHA256 Fingerprint: {cert.fingerprint(hashes.SHA256()).hex()}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def trust_ca() -> None:
+    import re
+
+    import certifi
+
+    if not CA_FILE.exists():
+        step("No root CA in certs/: trusting the public CAs only")
+        return
+    bundle = Path(certifi.where())
+    text = CA_FILE.read_text(encoding="ascii").replace("\r\n", "\n")
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n?", text, re.DOTALL)
+    if not blocks:
+        fail(f"{CA_FILE.relative_to(ROOT)} holds no PEM certificate; put the Stack's root CA there in PEM format")
+    trusted = "".join(bundle.read_text(encoding="utf-8").split())
+    missing = [b for b in blocks if "".join(b.split()) not in trusted]
+    if not missing:
+        step(f"The Stack's root CA is already trusted in {bundle}")
+        return
+    step(f"Trusting the Stack's root CA in {bundle}")
+    with bundle.open("a", encoding="utf-8", newline="\n") as handle:
+        for block in missing:
+            block = block if block.endswith("\n") else block + "\n"
+            handle.write("\n" + certificate_header(block.encode("ascii")) + block)
+
+
+def check_tls() -> None:
+    import requests
+
+    stack = json.loads((ROOT / "stack.json").read_text(encoding="utf-8"))
+    url = stack["resourceManagerEndpointUrl"].rstrip("/") + "/metadata/endpoints?api-version=2015-01-01"
+    step(f"Checking TLS to {stack['resourceManagerEndpointUrl']}")
+    try:
+        requests.get(url, timeout=20).raise_for_status()
+    except requests.exceptions.SSLError:
+        fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in certs/azure-stack-root.pem and run bootstrap again")
+    except requests.exceptions.RequestException as exc:
+        fail(f"cannot reach the Stack's Resource Manager ({type(exc).__name__}); check the network and {url}")
+
+
+def main() -> None:
+    if sys.version_info < (3, 9):
+        fail(f"Python {sys.version.split()[0]} is too old: the pinned packages need Python 3.9 or later")
+    if "--inside-venv" in sys.argv:
+        trust_ca()
+        check_tls()
+        return
+    create_venv()
+    install_requirements()
+    if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:
+        sys.exit(1)
+    python = ".venv\\Scripts\\python" if os.name == "nt" else ".venv/bin/python"
+    step("Ready. Next:")
+    print(f"    {python} register_providers.py")
+    for sample in sorted((ROOT / "samples").glob("*.py")):
+        if sample.name != "azure_stack.py":
+            print(f"    {python} samples/{sample.name}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        fail("interrupted")

@@ -1,0 +1,81 @@
+"""Offline checks of the shared module: configuration loading and the client factory.
+
+    .venv/bin/python -m unittest discover -s tests -t .
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+from samples import azure_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.dir)
+        shutil.copy(ROOT / "stack.json", self.dir / "stack.json")
+        self.sp = {
+            "clientId": "11111111-1111-1111-1111-111111111111",
+            "clientSecret": "offline-test-secret",
+            "subscriptionId": "22222222-2222-2222-2222-222222222222",
+            "tenantId": "adfs",
+            "resourceManagerEndpointUrl": "https://management.example/",
+            "location": "local",
+        }
+        self.write_sp()
+
+    def write_sp(self, mode: int = 0o600) -> None:
+        path = self.dir / azure_stack.SECRET_FILE
+        path.write_text(json.dumps(self.sp))
+        path.chmod(mode)
+
+    def test_loads_the_generated_stack_settings(self) -> None:
+        config = azure_stack.load_config(self.dir)
+        stack = json.loads((ROOT / "stack.json").read_text())
+        self.assertEqual(config.credential_scope, stack["credentialScope"])
+        self.assertEqual(config.known_profile, stack["knownProfile"])
+        self.assertEqual(config.client_secret, "offline-test-secret")
+        self.assertNotIn("offline-test-secret", repr(config))
+
+    def test_environment_stands_in_for_an_empty_secret(self) -> None:
+        self.sp["clientSecret"] = ""
+        self.write_sp()
+        os.environ[azure_stack.SECRET_ENV] = "from-the-environment"
+        self.addCleanup(os.environ.pop, azure_stack.SECRET_ENV)
+        self.assertEqual(azure_stack.load_config(self.dir).client_secret, "from-the-environment")
+
+    def test_a_missing_key_is_named(self) -> None:
+        del self.sp["subscriptionId"]
+        self.write_sp()
+        with self.assertRaisesRegex(azure_stack.ConfigError, "lacks subscriptionId"):
+            azure_stack.load_config(self.dir)
+
+    @unittest.skipIf(os.name == "nt", "POSIX permissions")
+    def test_an_open_config_file_is_warned_about(self) -> None:
+        self.write_sp(0o644)
+        self.assertTrue(any("chmod 600" in w for w in azure_stack.load_config(self.dir).warnings))
+
+
+class ClientFactoryTest(unittest.TestCase):
+    def test_clients_get_endpoint_scope_and_profile(self) -> None:
+        from azure.mgmt.resource import ResourceManagementClient
+
+        config = azure_stack.load_config(ROOT) if (ROOT / azure_stack.SECRET_FILE).exists() else None
+        if config is None:
+            self.skipTest("no service principal file in this checkout")
+        resources = azure_stack.client(ResourceManagementClient, config)
+        self.assertEqual(resources._config.credential_scopes, [config.credential_scope])
+        self.assertEqual(resources._client._base_url.rstrip("/"), config.resource_manager.rstrip("/"))
+        self.assertEqual(resources._get_api_version(None), config.api_versions["ResourceManagementClient"])
+
+
+if __name__ == "__main__":
+    unittest.main()
