@@ -195,7 +195,69 @@ def _add_discover(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_discover)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_discover, _add_emulator]
+def _cmd_new(args: argparse.Namespace) -> int:
+    from generator.render import NewProject, run_new
+    from generator.report import discovery_summary
+
+    interactive = not args.non_interactive and sys.stdin.isatty()
+    request = NewProject(
+        destination=args.destination,
+        discovery=_discovery_request(args),
+        project_name=args.project_name,
+        samples=tuple(args.samples.split(",")) if args.samples else None,
+        location=args.location,
+        interactive=interactive,
+        template=args.template,
+        vcs_ref=args.vcs_ref,
+    )
+    destination, found = run_new(request, progress=_progress)
+    print(discovery_summary(found))
+    print(f"\nCreated {destination}. Next:")
+    print(f"    cd {args.destination}")
+    print("    python scripts/bootstrap.py")
+    print("    .venv/bin/python register_providers.py")
+    return 0
+
+
+def _add_new(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "new",
+        help="discover a Stack and generate a ready-to-run project for it",
+        description="Discover the Stack (as 'discover' does), then render the copier template into DEST: pinned "
+        "requirements, service principal config (mode 0600, git-ignored), CA trust bootstrap, provider "
+        "registration and samples. Questions not answered by options are asked, unless --non-interactive.",
+    )
+    p.add_argument("destination", metavar="DEST", help="directory to create (must be new or empty)")
+    _add_discovery_options(p)
+    p.add_argument("--location", metavar="L", help="region for new resources (default: the subscription's first)")
+    p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups,storage_accounts,virtual_networks (default: all)")
+    p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")
+    p.add_argument("--non-interactive", action="store_true", help="ask nothing: use defaults for what options do not give")
+    p.add_argument("--template", metavar="SRC", help="template path or git URL (default: the one this package came with)")
+    p.add_argument("--vcs-ref", metavar="REF", help="template version (git tag or commit; default: the latest release tag, else HEAD)")
+    p.set_defaults(run=_cmd_new)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from generator.demo import run_demo
+
+    return run_demo(args.destination, stack_version=args.stack_version, identity=args.identity)
+
+
+def _add_demo(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "demo",
+        help="the whole flow against the built-in emulator: generate, bootstrap, register, run a sample",
+        description="Start the emulator, generate a project against it, run its bootstrap (installs the pinned "
+        "packages: needs the package index), provider registration and the resource group sample, then stop the emulator.",
+    )
+    p.add_argument("destination", metavar="DEST", nargs="?", default="azs-demo", help="directory to create (default: %(default)s)")
+    p.add_argument("--stack-version", default="2108", metavar="YYMM|azure", help="release to emulate (default: %(default)s)")
+    p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    p.set_defaults(run=_cmd_demo)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_new, _add_discover, _add_demo, _add_emulator]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,7 @@ class StackDiscovery:
     subscription_id: str | None = None
     location: str | None = None
     credentials_proven: bool = False
+    subscription_note: str = ""  # how the subscription was chosen, or why none was
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -154,7 +155,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
         token = acquire_token(credential, metadata.credential_scope, metadata.login_endpoint)
         result.subscription_id, result.location, sentence = _choose_subscription(http, metadata, token, request.subscription_id)
         result.credentials_proven = True
-        result.notes.append(sentence)
+        result.subscription_note = sentence
         if result.subscription_id is None:
             findings.append(evidence.ReleaseFinding("providers", None, sentences=[f"No provider list was read: {sentence}."]))
         else:

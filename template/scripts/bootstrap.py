@@ -116,7 +116,12 @@ def check_tls() -> None:
     try:
         requests.get(url, timeout=20).raise_for_status()
     except requests.exceptions.SSLError:
-        fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in certs/azure-stack-root.pem and run bootstrap again")
+        override = next((v for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)), None)
+        if override:
+            fail(f"TLS verification failed: {override}={os.environ[override]} replaces the bundle bootstrap trusts; "
+                 f"unset {override}, or add certs/azure-stack-root.pem to that file")
+        fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
+             "certs/azure-stack-root.pem and run bootstrap again")
     except requests.exceptions.RequestException as exc:
         fail(f"cannot reach the Stack's Resource Manager ({type(exc).__name__}); check the network and {url}")
 

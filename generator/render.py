@@ -1,0 +1,131 @@
+"""``run_new``: discover a Stack, then render the template for it with copier's API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from generator import catalog
+from generator.discovery import DiscoveryRequest, StackDiscovery, discover_stack
+from generator.errors import ScaffoldError, UsageError
+
+Progress = Callable[[str], None]
+
+
+class RenderError(ScaffoldError):
+    """The project could not be rendered."""
+
+
+def default_template() -> str:
+    """The template this package came with: the checkout holding ``copier.yml`` beside ``generator/``."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "copier.yml").exists():
+        raise UsageError("this installation has no template beside it; pass --template PATH_OR_URL of azs-scaffold's repository")
+    return str(root)
+
+
+@dataclass
+class NewProject:
+    """What ``azs-scaffold new`` was asked to make."""
+
+    destination: str
+    discovery: DiscoveryRequest
+    project_name: str | None = None
+    samples: tuple[str, ...] | None = None
+    location: str | None = None
+    interactive: bool = False
+    template: str | None = None
+    vcs_ref: str | None = None
+    extra_data: dict[str, Any] = field(default_factory=dict)
+
+
+def check_destination(destination: str) -> Path:
+    """The destination as an absolute path; refuse a non-empty or unwritable one before any work."""
+    path = Path(destination).expanduser().resolve()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{destination} exists and is not empty; choose a new directory (nothing was written)")
+    parent = path if path.exists() else next(p for p in path.parents if p.exists())
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write in {parent}; choose a directory you own (nothing was written)")
+    return path
+
+
+def copier_data(request: NewProject, found: StackDiscovery) -> dict[str, Any]:
+    """The answers to hand copier: what the user gave and what discovery found."""
+    from generator.copier_extension import discovery_answers
+
+    d, principal = request.discovery, request.discovery.principal
+    data: dict[str, Any] = {
+        "arm_endpoint": found.metadata.resource_manager,
+        "ca_cert": str(Path(d.ca_cert).resolve()) if d.ca_cert else "",
+        "stack_version": d.stack_version or "",
+        "tenant": d.tenant or "",
+        "subscription_id": found.subscription_id,
+        **discovery_answers(found),
+    }
+    if principal is not None:
+        data["client_id"] = principal.client_id
+        if principal.certificate_path:
+            data.update(auth_method="certificate", certificate_path=str(Path(principal.certificate_path).resolve()),
+                        certificate_password=principal.certificate_password or "")
+        else:
+            data.update(auth_method="secret", client_secret=principal.client_secret or "")
+    for key, value in (("project_name", request.project_name), ("location", request.location or found.location)):
+        if value:
+            data[key] = value
+    if request.samples:
+        data["samples"] = list(request.samples)
+    data.update(request.extra_data)
+    return data
+
+
+def run_new(request: NewProject, progress: Progress = lambda message: None) -> tuple[Path, StackDiscovery]:
+    """Discover the Stack and render a project for it into ``request.destination``."""
+    destination = check_destination(request.destination)
+    if request.discovery.principal is None:
+        raise UsageError("a project needs the service principal: pass --client-id and its secret (or --certificate)")
+    if request.samples is not None:
+        request.samples = catalog.sample_names(list(request.samples))
+    found = discover_stack(request.discovery, progress=progress)
+    if not found.profile:
+        raise RenderError("cannot tell the Stack's API profile from what was found; pass --stack-version")
+    if not found.subscription_id:
+        raise RenderError(found.subscription_note)
+    progress("Rendering the project with copier")
+    render(request, found, destination)
+    return destination, found
+
+
+def render(request: NewProject, found: StackDiscovery, destination: Path) -> None:
+    """Render with copier; on any failure nothing is left at ``destination`` (if it was new)."""
+    import copier
+    from copier.errors import CopierError
+
+    existed = destination.exists()
+    try:
+        copier.run_copy(
+            request.template or default_template(),
+            destination,
+            data=copier_data(request, found),
+            defaults=not request.interactive,
+            unsafe=True,
+            vcs_ref=request.vcs_ref,
+            quiet=True,
+        )
+    except (CopierError, ValueError) as error:
+        _remove(destination, existed)
+        raise RenderError(f"copier could not render the project: {' '.join(str(error).split())}") from None
+    except BaseException:
+        _remove(destination, existed)
+        raise
+
+
+def _remove(destination: Path, existed: bool) -> None:
+    if existed:
+        for child in destination.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    else:
+        shutil.rmtree(destination, ignore_errors=True)
