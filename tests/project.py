@@ -1,0 +1,34 @@
+"""Running a generated project's own steps, as its README tells a user to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def venv_python(project: Path) -> str:
+    return str(project / (".venv/Scripts/python.exe" if sys.platform == "win32" else ".venv/bin/python"))
+
+
+def run(project: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+def run_all_steps(project: Path, env: dict[str, str]) -> list[subprocess.CompletedProcess]:
+    """bootstrap, provider registration, every sample, the offline tests; each must exit 0."""
+    results = [run(project, env, sys.executable, "scripts/bootstrap.py")]
+    commands = [["register_providers.py"]]
+    commands += [[f"samples/{p.name}"] for p in sorted((project / "samples").glob("*.py"))]
+    commands += [["-m", "unittest", "discover", "-s", "tests", "-t", "."]]
+    for command in commands:
+        if results[-1].returncode != 0:
+            break
+        results.append(run(project, env, venv_python(project), *command))
+    for result in results:
+        assert result.returncode == 0, f"{result.args} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return results
+
+
+def bundle_path(project: Path, env: dict[str, str]) -> Path:
+    return Path(run(project, env, venv_python(project), "-c", "import certifi; print(certifi.where())").stdout.strip())

@@ -1,0 +1,130 @@
+"""The copier template end to end: render against the emulator, then run the generated project.
+
+Every generated project is bootstrapped into its own venv (from a session wheelhouse), trusts the
+emulator's CA only through that bootstrap, registers its providers and runs every sample.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.discovery import DiscoveryRequest, ServicePrincipal
+from generator.render import NewProject, run_new
+from tests.project import bundle_path, run, run_all_steps, venv_python
+
+pytestmark = pytest.mark.slow
+
+
+def _new(info, destination: Path, template_repo: Path, **options):
+    request = NewProject(
+        destination=str(destination),
+        discovery=DiscoveryRequest(
+            arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
+            principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]),
+        ),
+        template=str(template_repo),
+        vcs_ref="HEAD",
+        **options,
+    )
+    return run_new(request)[1]
+
+
+@pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
+@pytest.mark.parametrize(("release", "profile"), [("2008", "2019_03_01_hybrid"), ("2108", "2020_09_01_hybrid")])
+def test_generated_project_runs_end_to_end(start_emulator, template_repo, project_env, tmp_path, release, profile, identity):
+    info = start_emulator(stack_version=release, identity=identity).info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo)
+    stack = json.loads((project / "stack.json").read_text())
+    assert stack["profile"] == profile and stack["identitySystem"] == identity
+    assert stack["tenantId"] == ("adfs" if identity == "adfs" else info["tenant_id"])
+    run_all_steps(project, project_env)
+
+
+def test_bootstrap_twice_trusts_the_ca_once(start_emulator, template_repo, project_env, tmp_path):
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo, samples=("resource_groups",))
+    assert (project / "requirements.txt").read_text().count("==") == 3  # only what the sample needs
+    first = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    assert first.returncode == 0, first.stderr
+    second = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    assert second.returncode == 0 and "already trusted" in second.stdout
+    ca_body = "".join((project / "certs" / "azure-stack-root.pem").read_text().split()[2:-2])
+    bundle = "".join(bundle_path(project, project_env).read_text().split())
+    assert bundle.count(ca_body) == 1
+    assert bundle.count("#Label:AzureStackSelfSignedRootCert") == 1
+
+
+def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path):
+    info = start_emulator(stack_version="2008").info()
+    project = tmp_path / "native"
+    copier = str(Path(sys.executable).with_name("copier"))
+    env = {**project_env, "AZURE_CLIENT_SECRET": info["client_secret"]}  # the secret never goes on a command line
+    data = {"arm_endpoint": info["arm_endpoint"], "ca_cert": info["ca_cert"], "client_id": info["client_id"],
+            "project_name": "native-project"}
+    command = [copier, "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet"]
+    for key, value in data.items():
+        command += ["--data", f"{key}={value}"]
+    result = subprocess.run([*command, str(template_repo), str(project)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    stack = json.loads((project / "stack.json").read_text())
+    assert stack["profile"] == "2019_03_01_hybrid"
+    assert json.loads((project / "azureSecretSpConfig.json").read_text())["clientSecret"] == ""
+    run_all_steps(project, env)
+
+
+def test_global_azure_mode_gets_latest_and_runs(start_emulator, template_repo, project_env, tmp_path):
+    info = start_emulator(stack_version="azure").info()
+    project = tmp_path / "project"
+    assert _new(info, project, template_repo).profile == "latest"
+    assert json.loads((project / "stack.json").read_text())["knownProfile"] == "latest"
+    run_all_steps(project, project_env)
+
+
+def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, template_repo, project_env, tmp_path):
+    info = start_emulator().info()
+    secret = info["client_secret"]
+    project = tmp_path / "project"
+    env = {**project_env, "AZS_SECRET": secret}
+    generated = subprocess.run(
+        [sys.executable, "-m", "generator", "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+         info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive",
+         "--template", str(template_repo), "--vcs-ref", "HEAD"],
+        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert generated.returncode == 0, generated.stderr
+    outputs = [generated, *run_all_steps(project, project_env)]
+    for result in outputs:
+        assert secret not in result.stdout + result.stderr, result.args
+    holders = [p.relative_to(project).as_posix() for p in project.rglob("*")
+               if p.is_file() and ".venv" not in p.parts and secret.encode() in p.read_bytes()]
+    assert holders == ["azureSecretSpConfig.json"]
+    assert stat.S_IMODE(os.stat(project / "azureSecretSpConfig.json").st_mode) == 0o600
+    assert "azureSecretSpConfig.json" in (project / ".gitignore").read_text().split()
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "client_secret" not in answers and secret not in answers
+
+
+def test_a_non_empty_destination_is_refused_untouched(start_emulator, template_repo, tmp_path):
+    info = start_emulator().info()
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(Exception, match="exists and is not empty"):
+        _new(info, tmp_path, template_repo)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_demo_runs_the_whole_flow(template_repo, project_env, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", "demo", str(tmp_path / "demo")],
+        env=project_env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[5/5] Running the resource group sample" in result.stdout and "Deleted azs-sample-rg-" in result.stdout
