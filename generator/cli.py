@@ -121,9 +121,9 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_emulator)
 
 
-def _add_discovery_options(p: argparse.ArgumentParser) -> None:
+def _add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = True) -> None:
     """The options every command that talks to a Stack takes."""
-    p.add_argument("--arm-endpoint", required=True, metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
+    p.add_argument("--arm-endpoint", required=endpoint_required, metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
     p.add_argument("--ca-cert", metavar="PEM", help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)")
     p.add_argument("--tenant", metavar="NAME_OR_ID", help="Azure AD directory (GUID or contoso.onmicrosoft.com); default: the Stack's own")
     p.add_argument("--client-id", metavar="ID", help="service principal application id; proves the credentials and reads the providers")
@@ -137,8 +137,9 @@ def _add_discovery_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
 
 
-def _discovery_request(args: argparse.Namespace):
-    from generator.discovery import DiscoveryRequest, ServicePrincipal
+def _principal(args: argparse.Namespace, prompt: bool = True):
+    """The service principal the options name (secret from the environment or a hidden prompt), or None."""
+    from generator.discovery import ServicePrincipal
     from generator.secrets import read_secret
 
     principal = None
@@ -147,10 +148,17 @@ def _discovery_request(args: argparse.Namespace):
             password = read_secret(args.certificate_password_env, None, "--certificate-password-env")
             principal = ServicePrincipal(args.client_id, certificate_path=args.certificate, certificate_password=password)
         else:
-            secret = read_secret(args.client_secret_env, f"Client secret for {args.client_id}: ", "--client-secret-env")
+            secret = read_secret(args.client_secret_env, f"Client secret for {args.client_id}: " if prompt else None, "--client-secret-env")
             principal = ServicePrincipal(args.client_id, client_secret=secret)
     elif args.client_secret_env or args.certificate:
         raise UsageError("a client secret or certificate needs --client-id too")
+    return principal
+
+
+def _discovery_request(args: argparse.Namespace):
+    from generator.discovery import DiscoveryRequest
+
+    principal = _principal(args)
     return DiscoveryRequest(
         arm_endpoint=args.arm_endpoint,
         ca_cert=args.ca_cert,
@@ -238,6 +246,60 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_new)
 
 
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    from generator.upgrade import Overrides, apply_upgrade, dry_run_diff, plan_upgrade
+
+    overrides = Overrides(
+        arm_endpoint=args.arm_endpoint, ca_cert=args.ca_cert, tenant=args.tenant, principal=_principal(args, prompt=False),
+        subscription_id=args.subscription_id, admin_endpoint=args.admin_endpoint, stack_version=args.stack_version,
+        force=args.force,
+    )
+    plan = plan_upgrade(args.project, overrides, progress=_progress)
+    if plan.due:
+        width = max(len(what) for what, _, _ in plan.changes)
+        print(f"Changes for {plan.project}:")
+        for what, before, after in plan.changes:
+            print(f"  {what:<{width}}  {before or '-'} -> {after or '-'}")
+    else:
+        print(f"{plan.project} is current: release, profile and pins match the Stack.")
+    if args.check:
+        return 1 if plan.due else 0
+    if args.dry_run:
+        print(dry_run_diff(plan, args.vcs_ref) or "(no file would change)")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("upgrade writes files: confirm with --yes (no terminal to ask on), or look first with --dry-run")
+        if input("Regenerate the project now? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 0
+    left = apply_upgrade(plan, args.vcs_ref)
+    print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {args.project} diff")
+    if left:
+        print("Conflicts to resolve (copier's markers, or .rej files):")
+        for path in left:
+            print(f"  {path}")
+    return 0
+
+
+def _add_upgrade(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "upgrade",
+        help="re-discover the Stack and regenerate a project, keeping your edits",
+        description="Re-discover the Stack a generated project points at (its recorded answers, its own CA file, and "
+        "its service principal file or AZURE_CLIENT_SECRET), show what changes (release, profile, pins, API versions), "
+        "then run copier's update: a three-way merge that keeps your edits. Credentials and the CA file are never rewritten.",
+    )
+    p.add_argument("project", metavar="PROJECT_DIR", nargs="?", default=".", help="the generated project (default: .)")
+    _add_discovery_options(p, endpoint_required=False)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="only report: exit 0 when current, 1 when an upgrade is due")
+    mode.add_argument("--dry-run", action="store_true", help="show the diff an upgrade would make, writing nothing")
+    mode.add_argument("--yes", action="store_true", help="do not ask before writing")
+    p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: the latest release tag)")
+    p.set_defaults(run=_cmd_upgrade)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from generator.demo import run_demo
 
@@ -257,7 +319,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_demo)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_new, _add_discover, _add_demo, _add_emulator]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_new, _add_upgrade, _add_discover, _add_demo, _add_emulator]
 
 
 def build_parser() -> argparse.ArgumentParser:

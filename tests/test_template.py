@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def _new(info, destination: Path, template_repo: Path, **options):
+    options.setdefault("vcs_ref", "HEAD")
     request = NewProject(
         destination=str(destination),
         discovery=DiscoveryRequest(
@@ -30,7 +31,6 @@ def _new(info, destination: Path, template_repo: Path, **options):
             principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]),
         ),
         template=str(template_repo),
-        vcs_ref="HEAD",
         **options,
     )
     return run_new(request)[1]

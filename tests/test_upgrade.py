@@ -1,0 +1,155 @@
+"""Regeneration after a Stack upgrade: 2008 (2019_03_01_hybrid) -> 2108 (2020_09_01_hybrid), edits kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.emulator import Emulator, EmulatorConfig
+from tests.conftest import git
+from tests.project import run_all_steps
+from tests.test_template import _new
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """An emulator with persistent state that a test can 'upgrade' to another release on the same port."""
+
+    class Stack:
+        emulator: Emulator | None = None
+        port = 0
+
+        def start(self, release: str) -> dict:
+            self.stop()
+            config = EmulatorConfig(stack_version=release, port=self.port, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2)
+            self.emulator = Emulator(config).start()
+            info = self.emulator.info()
+            self.port = int(info["arm_endpoint"].rsplit(":", 1)[1].strip("/"))
+            return info
+
+        def stop(self) -> None:
+            if self.emulator:
+                self.emulator.stop()
+                self.emulator = None
+
+    running = Stack()
+    yield running
+    running.stop()
+
+
+def _generated_and_edited(stack, template_repo, tmp_path) -> Path:
+    info = stack.start("2008")
+    project = tmp_path / "project"
+    _new(info, project, template_repo)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
+    with (project / "samples" / "resource_groups.py").open("a") as sample:
+        sample.write("\n# Team edit: keep this line.\n")
+    with (project / "README.md").open("a") as readme:
+        readme.write("\n## Team notes\n\nOur own section.\n")
+    git(project, "commit", "-qam", "team edits")
+    return project
+
+
+def _cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, env=env)
+
+
+def _assert_upgraded(project: Path, sp_before: bytes) -> None:
+    stack = json.loads((project / "stack.json").read_text())
+    assert stack["profile"] == "2020_09_01_hybrid" and stack["knownProfile"] == "v2020_09_01_hybrid"
+    readme = (project / "README.md").read_text()
+    assert "`2020_09_01_hybrid`" in readme and "Our own section." in readme
+    assert "# Team edit: keep this line." in (project / "samples" / "resource_groups.py").read_text()
+    assert (project / "azureSecretSpConfig.json").read_bytes() == sp_before
+    assert "<<<<<<<" not in readme
+
+
+def test_upgrade_after_a_stack_upgrade_keeps_edits_and_credentials(stack, template_repo, project_env, tmp_path):
+    project = _generated_and_edited(stack, template_repo, tmp_path)
+    sp_before = (project / "azureSecretSpConfig.json").read_bytes()
+    stack.start("2108")
+
+    check = _cli("upgrade", str(project), "--check")
+    assert check.returncode == 1, check.stderr
+    assert "2019_03_01_hybrid -> 2020_09_01_hybrid" in check.stdout
+    assert "ResourceManagementClient api-version  2018-05-01 -> 2019-10-01" in check.stdout
+    assert git(project, "status", "--porcelain") == ""
+
+    refused = _cli("upgrade", str(project))
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+
+    dry = _cli("upgrade", str(project), "--dry-run", "--vcs-ref", "HEAD")
+    assert dry.returncode == 0, dry.stderr
+    assert "+  \"profile\": \"2020_09_01_hybrid\"" in dry.stdout
+    assert git(project, "status", "--porcelain") == ""
+
+    done = _cli("upgrade", str(project), "--yes", "--vcs-ref", "HEAD")
+    assert done.returncode == 0, done.stderr
+    _assert_upgraded(project, sp_before)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "upgraded")
+    assert _cli("upgrade", str(project), "--check").returncode == 0
+    run_all_steps(project, project_env)
+
+
+def test_native_copier_update_refreshes_the_same_way(stack, template_repo, tmp_path):
+    project = _generated_and_edited(stack, template_repo, tmp_path)
+    sp_before = (project / "azureSecretSpConfig.json").read_bytes()
+    stack.start("2108")
+    copier = str(Path(sys.executable).with_name("copier"))
+    result = subprocess.run([copier, "update", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet"], cwd=project,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    _assert_upgraded(project, sp_before)
+
+
+def test_a_dirty_project_is_refused(stack, template_repo, tmp_path):
+    project = _generated_and_edited(stack, template_repo, tmp_path)
+    (project / "README.md").write_text("uncommitted")
+    result = _cli("upgrade", str(project), "--yes")
+    assert result.returncode == 1 and "uncommitted changes" in result.stderr
+    assert (project / "README.md").read_text() == "uncommitted"
+
+
+def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, template_repo, tmp_path):
+    """v1 calls the region 'region'; v2 renames it to 'location' and migrates recorded answers."""
+    repo = tmp_path / "versions"
+    shutil.copytree(template_repo, repo)
+    copier_yml = repo / "copier.yml"
+    v2 = copier_yml.read_text()
+    v1 = v2.replace("\nlocation:\n", "\nregion:\n").replace("validator: \"{% if not location %}", "validator: \"{% if not region %}")
+    sp_template = next(repo.glob("template/*azureSecretSpConfig.json*"))
+    sp_v2 = sp_template.read_text()
+    copier_yml.write_text(v1)
+    sp_template.write_text(sp_v2.replace('"location": location', '"location": region'))
+    git(repo, "commit", "-qam", "v1: the answer is called region")
+    git(repo, "tag", "v1.0.0")
+    copier_yml.write_text(v2.replace("_migrations:\n", "_migrations:\n  - version: v2.0.0\n    command: [\"{{ _copier_python }}\", \"-m\", "
+                                      "\"generator.migrations\", \"rename-answer\", \"region\", \"location\"]\n"
+                                      "    when: \"{{ _stage == 'before' }}\"\n", 1))
+    sp_template.write_text(sp_v2)
+    git(repo, "commit", "-qam", "v2: region renamed to location")
+    git(repo, "tag", "v2.0.0")
+
+    info = stack.start("2108")
+    project = tmp_path / "project"
+    _new(info, project, repo, vcs_ref="v1.0.0")
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "region: local" in answers and "_commit: v1.0.0" in answers
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated from v1")
+    result = _cli("upgrade", str(project), "--yes", "--vcs-ref", "v2.0.0")
+    assert result.returncode == 0, result.stderr
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "location: local" in answers and "region:" not in answers and "_commit: v2.0.0" in answers
