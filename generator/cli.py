@@ -7,6 +7,8 @@ answers at once.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 from typing import Callable, Sequence
@@ -76,6 +78,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -135,6 +144,7 @@ def _add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool =
     p.add_argument("--admin-endpoint", metavar="URL", help="admin Resource Manager, to read the release from the update API (operator credentials)")
     p.add_argument("--stack-version", metavar="V", help="the Stack release (YYMM, e.g. 2108) or build (1.2108.2.65), if you know it")
     p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
+    p.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS", help="per HTTP request (default: %(default)s)")
 
 
 def _principal(args: argparse.Namespace, prompt: bool = True):
@@ -145,6 +155,8 @@ def _principal(args: argparse.Namespace, prompt: bool = True):
     principal = None
     if args.client_id:
         if args.certificate:
+            if not os.path.isfile(args.certificate):
+                raise UsageError(f"--certificate {args.certificate}: no such file; give the PEM with the certificate and its private key")
             password = read_secret(args.certificate_password_env, None, "--certificate-password-env")
             principal = ServicePrincipal(args.client_id, certificate_path=args.certificate, certificate_password=password)
         else:
@@ -168,6 +180,7 @@ def _discovery_request(args: argparse.Namespace):
         admin_endpoint=args.admin_endpoint,
         stack_version=args.stack_version,
         force=args.force,
+        timeout=args.timeout,
     )
 
 
@@ -252,7 +265,7 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
     overrides = Overrides(
         arm_endpoint=args.arm_endpoint, ca_cert=args.ca_cert, tenant=args.tenant, principal=_principal(args, prompt=False),
         subscription_id=args.subscription_id, admin_endpoint=args.admin_endpoint, stack_version=args.stack_version,
-        force=args.force,
+        force=args.force, timeout=args.timeout,
     )
     plan = plan_upgrade(args.project, overrides, progress=_progress)
     if plan.due:
@@ -339,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The SDK logs failures as warnings before raising them; the CLI reports each failure once, itself.
+    logging.getLogger("azure").setLevel(logging.ERROR)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2

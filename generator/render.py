@@ -48,6 +48,8 @@ def check_destination(destination: str) -> Path:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"{destination} exists and is not empty; choose a new directory (nothing was written)")
     parent = path if path.exists() else next(p for p in path.parents if p.exists())
+    if not parent.is_dir():
+        raise UsageError(f"cannot create {destination}: {parent} is a file, not a directory (nothing was written)")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write in {parent}; choose a directory you own (nothing was written)")
     return path
@@ -85,6 +87,12 @@ def copier_data(request: NewProject, found: StackDiscovery) -> dict[str, Any]:
 def run_new(request: NewProject, progress: Progress = lambda message: None) -> tuple[Path, StackDiscovery]:
     """Discover the Stack and render a project for it into ``request.destination``."""
     destination = check_destination(request.destination)
+    if request.project_name is not None:
+        from generator.copier_extension import azs_check_project_name
+
+        problem = azs_check_project_name(request.project_name)
+        if problem:
+            raise UsageError(f"--project-name {request.project_name!r}: {problem}")
     if request.discovery.principal is None:
         raise UsageError("a project needs the service principal: pass --client-id and its secret (or --certificate)")
     if request.samples is not None:
@@ -118,6 +126,12 @@ def render(request: NewProject, found: StackDiscovery, destination: Path) -> Non
     except (CopierError, ValueError) as error:
         _remove(destination, existed)
         raise RenderError(f"copier could not render the project: {' '.join(str(error).split())}") from None
+    except OSError as error:
+        _remove(destination, existed)
+        raise RenderError(
+            f"writing the project into {destination} failed ({error.strerror or error}); nothing was left behind: "
+            "free some space or choose another directory"
+        ) from None
     except BaseException:
         _remove(destination, existed)
         raise

@@ -58,6 +58,7 @@ class Overrides:
     admin_endpoint: str | None = None
     stack_version: str | None = None
     force: bool = False
+    timeout: float = 15.0
 
 
 @dataclass
@@ -133,6 +134,7 @@ def discovery_request(project: Path, answers: dict[str, Any], overrides: Overrid
         admin_endpoint=overrides.admin_endpoint,
         stack_version=overrides.stack_version,
         force=overrides.force,
+        timeout=overrides.timeout,
     )
 
 

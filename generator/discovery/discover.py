@@ -40,6 +40,7 @@ class DiscoveryRequest:
     admin_endpoint: str | None = None
     stack_version: str | None = None
     force: bool = False
+    timeout: float = 15.0  # seconds per HTTP request
 
 
 @dataclass
@@ -134,7 +135,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     """Discover what a project for the Stack at ``request.arm_endpoint`` needs. Raises :class:`DiscoveryError`."""
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
     bundle = ca_bundle(request.ca_cert)
-    http = StackHttp(bundle, ca_given=request.ca_cert is not None)
+    http = StackHttp(bundle, timeout=request.timeout, ca_given=request.ca_cert is not None)
     findings: list[evidence.ReleaseFinding] = []
     if request.stack_version:
         findings.append(evidence.from_user(request.stack_version))

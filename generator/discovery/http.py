@@ -94,14 +94,17 @@ class StackHttp:
                 )
             except requests.exceptions.SSLError as exc:
                 raise DiscoveryError(self._tls_message(url, what, exc)) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                problem = _connection_problem(exc)
+                if problem.startswith("cannot resolve"):
+                    raise DiscoveryError(f"{what}: {problem} {urlsplit(url).hostname}; check the endpoint's spelling and your DNS") from None
                 if attempt < self.retries:
                     self.sleep(self.backoff * 2**attempt)
                     attempt += 1
                     continue
-                kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "could not connect"
                 raise DiscoveryError(
-                    f"{what}: {kind} to {_origin(url)} after {attempt + 1} attempts; check the endpoint URL, "
+                    f"{what}: {problem} at {_origin(url)} ({attempt + 1} attempts); check the endpoint URL, "
                     "that the Stack is reachable from here, and any proxy settings"
                 ) from None
             except requests.exceptions.RequestException as exc:
@@ -154,6 +157,22 @@ class StackHttp:
                 "(as every ASDK does), export it as PEM and pass it with --ca-cert PEM"
             )
         return f"{what}: TLS handshake with {_origin(url)} failed; is it an HTTPS endpoint? ({text[:120]})"
+
+
+def _connection_problem(exc: Exception) -> str:
+    """What went wrong with the connection, in words."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "no answer within the timeout"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    text = str(exc)
+    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo failed" in text:
+        return "cannot resolve host"
+    if "Connection refused" in text or "ConnectionRefusedError" in text:
+        return "connection refused"
+    if "Connection reset" in text or "ConnectionResetError" in text or "RemoteDisconnected" in text:
+        return "connection reset"
+    return "could not connect"
 
 
 def _origin(url: str) -> str:

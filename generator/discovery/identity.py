@@ -94,11 +94,18 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
         "connection_timeout": 15,
     }
     if principal.certificate_path:
-        return CertificateCredential(
-            tenant_id, principal.client_id, principal.certificate_path,
-            password=principal.certificate_password.encode() if principal.certificate_password else None,
-            **options,
-        )
+        path = principal.certificate_path
+        try:
+            return CertificateCredential(
+                tenant_id, principal.client_id, path,
+                password=principal.certificate_password.encode() if principal.certificate_password else None,
+                **options,
+            )
+        except FileNotFoundError:
+            raise DiscoveryError(f"certificate {path}: no such file; give the PEM holding the certificate and its private key") from None
+        except (ValueError, TypeError, OSError) as exc:
+            hint = "" if principal.certificate_password else " (if its key is encrypted, give the password with --certificate-password-env VAR)"
+            raise DiscoveryError(f"certificate {path} cannot be loaded: {one_line(str(exc), 160)}{hint}") from None
     return ClientSecretCredential(tenant_id, principal.client_id, principal.client_secret or "", **options)
 
 

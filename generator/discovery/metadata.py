@@ -83,8 +83,12 @@ def normalize_url(url: str, what: str = "endpoint") -> str:
     parts = urlsplit(text)
     if parts.scheme.lower() != "https":
         raise MetadataError(f"the {what} {url!r} is not https://; Azure Stack Hub endpoints are HTTPS only")
-    if not parts.hostname:
-        raise MetadataError(f"the {what} {url!r} has no host name")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise MetadataError(f"the {what} {url!r} has a port that is not a number") from None
+    if not host or not re.fullmatch(r"[A-Za-z0-9._\-\[\]:]+", host):
+        raise MetadataError(f"the {what} {url!r} is not a URL with a host name; give e.g. https://management.local.azurestack.external")
     netloc = parts.netloc.lower()
     return f"https://{netloc}{parts.path.rstrip('/')}/"
 

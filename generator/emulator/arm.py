@@ -15,6 +15,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from generator.emulator.config import ADMIN_PREFIX, EmulatorContext
+from generator.emulator.faults import FaultInjector
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, Request, Response
 
@@ -40,9 +41,10 @@ def _rg_id(sub: str, rg: str) -> str:
 class ArmService:
     """Routes and answers Resource Manager requests (``/`` tenant side, ``/admin`` operator side)."""
 
-    def __init__(self, ctx: EmulatorContext, identity: IdentityService) -> None:
+    def __init__(self, ctx: EmulatorContext, identity: IdentityService, faults: FaultInjector) -> None:
         self.ctx = ctx
         self.identity = identity
+        self.faults = faults
         s, rg, prov = r"/subscriptions/([^/]+)", r"/resourcegroups/([^/]+)", r"/providers/([^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Handler, tuple[str, str] | None]] = []
         # (method, path pattern, handler, (namespace, resource type) whose api-versions apply;
@@ -237,7 +239,7 @@ class ArmService:
         entry = self.ctx.state.data["providers"].get(namespace.lower())
         if entry is None:
             return "NotRegistered"
-        if entry["state"] == "Registering" and time.time() >= entry["ready_at"]:
+        if entry["state"] == "Registering" and time.time() >= entry["ready_at"] and not self.faults.registration_stuck():
             entry["state"] = "Registered"
             self.ctx.state.save()
         return entry["state"]

@@ -16,7 +16,10 @@ TRANSIENT = "transient"  # answer transient_status with Retry-After
 DROP = "drop"  # close the connection without an answer
 TRUNCATE = "truncate"  # send half of the body, then close
 NON_JSON = "non_json"  # answer an HTML page instead of JSON
-FAULT_KINDS = (TRANSIENT, DROP, TRUNCATE, NON_JSON)
+REDIRECT = "redirect"  # answer 307 to another host
+REPLACE = "replace"  # answer replace_status with replace_body, whatever was asked
+FAULT_KINDS = (TRANSIENT, DROP, TRUNCATE, NON_JSON, REDIRECT, REPLACE)
+REDIRECT_TARGET = "https://elsewhere.example.invalid/"
 
 
 @dataclass
@@ -30,6 +33,12 @@ class FaultPlan:
     drop: int = 0
     truncate: int = 0
     non_json: int = 0
+    redirect: int = 0
+    replace: int = 0
+    replace_status: int = 200
+    replace_body: str = ""
+    replace_content_type: str = "application/json; charset=utf-8"
+    registration_stuck: bool = False  # providers stay 'Registering' for ever
     path: str = ""  # a regular expression searched in the request path; empty matches all
 
     @classmethod
@@ -78,6 +87,14 @@ class FaultInjector:
                     setattr(self._plan, kind, remaining - 1)
                     return kind
             return None
+
+    def registration_stuck(self) -> bool:
+        with self._lock:
+            return self._plan.registration_stuck
+
+    def replacement(self) -> tuple[int, bytes, str]:
+        with self._lock:
+            return self._plan.replace_status, self._plan.replace_body.encode(), self._plan.replace_content_type
 
     def transient_answer(self) -> tuple[int, int]:
         with self._lock:

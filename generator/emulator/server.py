@@ -19,7 +19,17 @@ from urllib.parse import parse_qs, urlsplit
 from generator.emulator.arm import ArmService
 from generator.emulator.certificates import create_server_certificate
 from generator.emulator.config import EmulatorConfig, EmulatorContext
-from generator.emulator.faults import DROP, NON_JSON, TRANSIENT, TRUNCATE, FaultInjector, FaultPlan
+from generator.emulator.faults import (
+    DROP,
+    NON_JSON,
+    REDIRECT,
+    REDIRECT_TARGET,
+    REPLACE,
+    TRANSIENT,
+    TRUNCATE,
+    FaultInjector,
+    FaultPlan,
+)
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.state import EmulatorState, write_private_file
@@ -124,7 +134,7 @@ class Emulator:
         host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
         self.ctx = EmulatorContext(self.config, self.state, f"https://{host}:{port}")
         self.identity = IdentityService(self.ctx)
-        self.arm = ArmService(self.ctx, self.identity)
+        self.arm = ArmService(self.ctx, self.identity, self.faults)
 
     def stop(self) -> None:
         """Stop serving and remove temporary state."""
@@ -209,6 +219,13 @@ class Emulator:
             return
         if fault == NON_JSON:
             self._send(handler, Response(502, _HTML_ERROR_PAGE, content_type="text/html"))
+            return
+        if fault == REDIRECT:
+            self._send(handler, Response(307, None, {"Location": REDIRECT_TARGET + request.path.lstrip("/")}))
+            return
+        if fault == REPLACE:
+            status, body, content_type = self.faults.replacement()
+            self._send(handler, Response(status, body, content_type=content_type))
             return
         response = self._answer(request)
         self._send(handler, response, truncate=fault == TRUNCATE)

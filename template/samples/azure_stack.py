@@ -82,6 +82,8 @@ def load_config(root: Path = ROOT) -> StackConfig:
     warnings = []
     if os.name != "nt" and stat.S_IMODE(sp_path.stat().st_mode) & 0o077:
         warnings.append(f"{sp_path.name} is readable by others; run: chmod 600 {sp_path.name}")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     config = StackConfig(
         client_id=sp["clientId"],
         subscription_id=sp["subscriptionId"],
@@ -161,8 +163,6 @@ def run(main: Callable[[], None]) -> None:
 
 def _show() -> None:
     config = load_config()
-    for warning in config.warnings:
-        print(f"warning: {warning}")
     print(f"Resource Manager: {config.resource_manager}")
     print(f"Profile:          {config.known_profile}")
     print(f"Tenant:           {config.tenant_id} (authority {config.authority_host})")
