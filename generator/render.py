@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from generator import catalog
 from generator.discovery import DiscoveryRequest, StackDiscovery, discover_stack
+from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 
 Progress = Callable[[str], None]
@@ -114,23 +116,26 @@ def render(request: NewProject, found: StackDiscovery, destination: Path) -> Non
 
     existed = destination.exists()
     try:
-        copier.run_copy(
-            request.template or default_template(),
-            destination,
-            data=copier_data(request, found),
-            defaults=not request.interactive,
-            unsafe=True,
-            vcs_ref=request.vcs_ref,
-            quiet=True,
-        )
+        with warnings.catch_warnings():
+            # copier warns about a dirty or untagged template; the project records the commit it used.
+            warnings.simplefilter("ignore")
+            copier.run_copy(
+                request.template or default_template(),
+                destination,
+                data=copier_data(request, found),
+                defaults=not request.interactive,
+                unsafe=True,
+                vcs_ref=request.vcs_ref,
+                quiet=True,
+            )
     except (CopierError, ValueError) as error:
         _remove(destination, existed)
-        raise RenderError(f"copier could not render the project: {' '.join(str(error).split())}") from None
+        raise RenderError(f"copier could not render the project: {one_line(str(error))}") from None
     except OSError as error:
         _remove(destination, existed)
         raise RenderError(
-            f"writing the project into {destination} failed ({error.strerror or error}); nothing was left behind: "
-            "free some space or choose another directory"
+            f"writing the project into {destination} failed ({one_line(error.strerror or str(error), 160)}); "
+            "nothing was left behind: free some space or choose another directory"
         ) from None
     except BaseException:
         _remove(destination, existed)

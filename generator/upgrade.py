@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +27,7 @@ from typing import Any, Callable
 from generator import catalog
 from generator.copier_extension import SECRET_ENV, discovery_answers
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
+from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -195,9 +197,11 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
 
     os.environ[REFRESHED_ENV] = "1"
     try:
-        copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a dirty or untagged template: the answers file records the commit
+            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
     except CopierError as error:
-        raise UpgradeError(f"copier could not update {project}: {' '.join(str(error).split())}") from None
+        raise UpgradeError(f"copier could not update {project}: {one_line(str(error))}") from None
     finally:
         os.environ.pop(REFRESHED_ENV, None)
 

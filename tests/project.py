@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
 
 
 def venv_python(project: Path) -> str:
@@ -32,3 +35,29 @@ def run_all_steps(project: Path, env: dict[str, str]) -> list[subprocess.Complet
 
 def bundle_path(project: Path, env: dict[str, str]) -> Path:
     return Path(run(project, env, venv_python(project), "-c", "import certifi; print(certifi.where())").stdout.strip())
+
+
+@contextlib.contextmanager
+def watch_process_list(secret: str, interval: float = 0.02) -> Iterator[list[str]]:
+    """Collect, while the block runs, every process command line that shows ``secret``."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    text = cmdline.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+                except OSError:
+                    continue
+                if secret in text:
+                    seen.append(text)
+            stop.wait(interval)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()

@@ -46,6 +46,7 @@ def test_stack_version_alone_gives_the_same_profile(start_emulator, release, ide
     assert not found.credentials_proven
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_a_mismatch_is_refused_and_force_keeps_the_users_word(start_emulator, identity):
     info = start_emulator(stack_version="2008", identity=identity).info()
@@ -116,6 +117,7 @@ def test_global_azure_mode_is_latest(start_emulator):
     assert discover_stack(_request(info)).profile == "latest"
 
 
+@pytest.mark.reliability
 def test_transient_errors_are_retried_honouring_retry_after(emulator):
     info = emulator.info()
     requests.put(f"{info['arm_endpoint']}_emulator/faults", json={"transient": 2, "retry_after": 2, "transient_status": 429},
@@ -126,6 +128,7 @@ def test_transient_errors_are_retried_honouring_retry_after(emulator):
     assert waits == [2.0, 2.0]
 
 
+@pytest.mark.reliability
 def test_retries_are_bounded(emulator):
     info = emulator.info()
     requests.put(f"{info['arm_endpoint']}_emulator/faults", json={"transient": 10}, verify=info["ca_cert"], timeout=10).raise_for_status()

@@ -214,6 +214,7 @@ def test_state_dir_keeps_ca_credentials_and_resources_across_an_upgrade(tmp_path
             list(sdk.client(ResourceManagementClient, info_after, KnownProfiles.v2019_03_01_hybrid).resource_groups.list())
 
 
+@pytest.mark.reliability
 def test_ten_concurrent_sdk_clients(emulator):
     info = emulator.info()
 

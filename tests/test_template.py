@@ -17,7 +17,7 @@ import pytest
 
 from generator.discovery import DiscoveryRequest, ServicePrincipal
 from generator.render import NewProject, run_new
-from tests.project import bundle_path, run, run_all_steps, venv_python
+from tests.project import bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +48,7 @@ def test_generated_project_runs_end_to_end(start_emulator, template_repo, projec
     run_all_steps(project, project_env)
 
 
+@pytest.mark.reliability
 def test_bootstrap_twice_trusts_the_ca_once(start_emulator, template_repo, project_env, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "project"
@@ -89,19 +90,24 @@ def test_global_azure_mode_gets_latest_and_runs(start_emulator, template_repo, p
     run_all_steps(project, project_env)
 
 
+@pytest.mark.reliability
 def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, template_repo, project_env, tmp_path):
     info = start_emulator().info()
     secret = info["client_secret"]
     project = tmp_path / "project"
     env = {**project_env, "AZS_SECRET": secret}
-    generated = subprocess.run(
-        [sys.executable, "-m", "generator", "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
-         info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive",
-         "--template", str(template_repo), "--vcs-ref", "HEAD"],
-        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-    )
+    with watch_process_list(secret) as seen_while_generating:
+        generated = subprocess.run(
+            [sys.executable, "-m", "generator", "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+             info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive",
+             "--template", str(template_repo), "--vcs-ref", "HEAD"],
+            env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        )
+    assert seen_while_generating == []
     assert generated.returncode == 0, generated.stderr
-    outputs = [generated, *run_all_steps(project, project_env)]
+    with watch_process_list(secret) as seen:
+        outputs = [generated, *run_all_steps(project, project_env)]
+    assert seen == []
     for result in outputs:
         assert secret not in result.stdout + result.stderr, result.args
     holders = [p.relative_to(project).as_posix() for p in project.rglob("*")
@@ -113,6 +119,7 @@ def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, templat
     assert "client_secret" not in answers and secret not in answers
 
 
+@pytest.mark.reliability
 def test_a_non_empty_destination_is_refused_untouched(start_emulator, template_repo, tmp_path):
     info = start_emulator().info()
     (tmp_path / "keep.txt").write_text("mine")

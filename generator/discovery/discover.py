@@ -98,6 +98,8 @@ def fetch_metadata(http: StackHttp, resource_manager: str) -> StackMetadata:
                 f"{exc}; is {resource_manager} the Resource Manager endpoint (https://management.<region>.<fqdn>/)?"
             ) from None
         body = http.get(f"{resource_manager}metadata/endpoints?api-version=2015-01-01", what).body
+    if body is None:
+        raise DiscoveryError(f"{what}: {resource_manager}metadata/endpoints answered an empty body; is this a Resource Manager endpoint?")
     return parse_metadata(body, resource_manager)
 
 

@@ -141,22 +141,33 @@ def client(cls: type, config: StackConfig, cred: Any = None) -> Any:
     return cls(cred, config.subscription_id, **options)
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())[:400]
+
+
 def run(main: Callable[[], None]) -> None:
     """Run a sample's ``main``: one clear line and exit code 1 on a known failure, never a traceback."""
+    import logging
+
     from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
+    # azure-identity logs a failure as a warning before raising it; report each failure once.
+    logging.getLogger("azure").setLevel(logging.ERROR)
     try:
         main()
     except ConfigError as exc:
         sys.exit(f"error: {exc}")
-    except ClientAuthenticationError as exc:
-        sys.exit(f"error: sign-in failed: {' '.join(str(exc.message or exc).split())[:400]}")
-    except HttpResponseError as exc:
-        code = exc.error.code if exc.error else exc.status_code
-        message = exc.error.message if exc.error else exc.reason
-        sys.exit(f"error: Resource Manager answered {code}: {' '.join(str(message).split())[:400]}")
     except AzureError as exc:
-        sys.exit(f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            sys.exit("error: TLS verification failed: the Stack's root CA is not trusted in .venv; run "
+                     "python scripts/bootstrap.py again (pip install -U certifi replaces the bundle)")
+        if isinstance(exc, ClientAuthenticationError):
+            sys.exit(f"error: sign-in failed: {_one_line(exc.message or exc)}")
+        if isinstance(exc, HttpResponseError):
+            code = exc.error.code if exc.error else exc.status_code
+            message = exc.error.message if exc.error else exc.reason
+            sys.exit(f"error: Resource Manager answered {code}: {_one_line(message)}")
+        sys.exit(f"error: {type(exc).__name__}: {_one_line(exc)}")
     except KeyboardInterrupt:
         sys.exit("interrupted")
 

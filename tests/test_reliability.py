@@ -1,0 +1,450 @@
+"""The failure catalogue (docs/reliability.md): every case ends in one clear line and a non-zero exit,
+never a traceback, a half-written project or a secret out of place.
+
+Faults come from the emulator's fault plan. Run them all with ``pytest -m reliability``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from generator.discovery import DiscoveryError
+from generator.discovery.http import StackHttp
+from tests.project import run, venv_python
+
+pytestmark = pytest.mark.reliability
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> tuple[int, str, str]:
+    result = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL, timeout=timeout)
+    return result.returncode, result.stdout, result.stderr
+
+
+def one_error(code: int, stderr: str, fragment: str) -> str:
+    """Assert a failure that reads as one line (progress lines aside) containing ``fragment``."""
+    assert code != 0 and "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.strip() and not line.startswith("  ")]
+    assert len(errors) == 1, stderr
+    assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+def set_faults(info: dict, **plan) -> None:
+    requests.put(f"{info['arm_endpoint']}_emulator/faults", json=plan, verify=info["ca_cert"], timeout=10).raise_for_status()
+
+
+def discover(info: dict, *extra: str, env: dict | None = None) -> tuple[int, str, str]:
+    return cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *extra, env=env)
+
+
+def with_credentials(info: dict) -> tuple[list[str], dict]:
+    return ["--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET"], {"AZS_R_SECRET": info["client_secret"]}
+
+
+# -- endpoint ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("endpoint", "fragment"),
+    [
+        ("not a url", "is not a URL with a host name"),  # R01
+        ("http://management.local.azurestack.external/", "is not https://"),  # R02
+        ("https://management.nonexistent.invalid/", "cannot resolve host management.nonexistent.invalid"),  # R03
+        ("https://127.0.0.1:9/", "connection refused at https://127.0.0.1:9"),  # R04
+    ],
+)
+def test_r01_r04_bad_endpoints(endpoint, fragment):
+    one_error(*cli("discover", "--arm-endpoint", endpoint)[::2], fragment)
+
+
+def test_r05_connection_reset(emulator):
+    info = emulator.info()
+    set_faults(info, drop=20)
+    one_error(*discover(info)[::2], "connection reset at")
+
+
+def test_r06_timeout(emulator):
+    info = emulator.info()
+    set_faults(info, latency=1.5)
+    one_error(*discover(info, "--timeout", "0.3")[::2], "no answer within the timeout")
+
+
+def test_r07_redirect_to_another_host_is_not_followed(emulator):
+    info = emulator.info()
+    set_faults(info, redirect=5)
+    one_error(*discover(info)[::2], "redirects to https://elsewhere.example.invalid/")
+
+
+def test_r08_unknown_ca_explains_ca_cert(emulator):
+    one_error(*cli("discover", "--arm-endpoint", emulator.info()["arm_endpoint"])[::2], "pass it with --ca-cert PEM")
+
+
+def _der(info: dict, path: Path) -> Path:
+    cert = x509.load_pem_x509_certificate(Path(info["ca_cert"]).read_bytes())
+    path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    return path
+
+
+def test_r09_ca_file_that_is_not_a_certificate(emulator, tmp_path):
+    bogus = tmp_path / "root.pem"
+    bogus.write_text("this is not a certificate\n")
+    info = {**emulator.info(), "ca_cert": str(bogus)}
+    one_error(*discover(info)[::2], "holds no PEM certificate")
+
+
+def test_r10_der_ca_file_is_explained(emulator, tmp_path):
+    info = {**emulator.info(), "ca_cert": str(_der(emulator.info(), tmp_path / "root.cer"))}
+    one_error(*discover(info)[::2], "is a DER (binary) certificate; convert it to PEM first: openssl x509 -inform der")
+
+
+def _other_certificate() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "unrelated")])
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_r11_pem_with_several_certificates_works(emulator, tmp_path):
+    bundle = tmp_path / "chain.pem"
+    bundle.write_bytes(_other_certificate() + Path(emulator.info()["ca_cert"]).read_bytes())
+    code, out, err = discover({**emulator.info(), "ca_cert": str(bundle)}, "--stack-version", "2108")
+    assert code == 0, err
+
+
+def test_r12_crlf_pem_works(emulator, tmp_path):
+    crlf = tmp_path / "root-crlf.pem"
+    crlf.write_bytes(Path(emulator.info()["ca_cert"]).read_bytes().replace(b"\n", b"\r\n"))
+    code, out, err = discover({**emulator.info(), "ca_cert": str(crlf)}, "--stack-version", "2108")
+    assert code == 0, err
+
+
+def test_r13_missing_ca_file(emulator, tmp_path):
+    one_error(*discover({**emulator.info(), "ca_cert": str(tmp_path / "nope.pem")})[::2], "no such file")
+
+
+# -- metadata ------------------------------------------------------------------------------------
+
+def _metadata_answer(info: dict, body: str, status: int = 200, content_type: str = "application/json") -> None:
+    set_faults(info, replace=10, replace_status=status, replace_body=body, replace_content_type=content_type, path="/metadata/")
+
+
+_AUTH = {"loginEndpoint": "https://login.example/", "audiences": ["https://management.example/x"]}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "fragment"),
+    [
+        (404, '{"error": {"code": "NotFound", "message": "no such path"}}', "application/json", "answered HTTP 404"),  # R14
+        (200, "<html><body>Proxy login</body></html>", "text/html", "answered something that is not JSON (text/html"),  # R15
+        (200, "", "application/json", "answered an empty body"),  # R16
+        (200, '{"authentication": {"loginEndpo', "application/json", "answered something that is not JSON"),  # R17
+        (200, "[]", "application/json", "metadata array is empty"),  # R18
+        (200, json.dumps([{"authentication": _AUTH}, {"authentication": _AUTH}]), "application/json", "has 2 entries"),  # R19
+        (200, '{"portalEndpoint": "https://portal.example/"}', "application/json", "no 'authentication' object"),  # R20
+        (200, '{"authentication": {"audiences": ["https://a/"]}}', "application/json", "no loginEndpoint string"),  # R21
+        (200, '{"authentication": {"loginEndpoint": "https://l/", "audiences": []}}', "application/json", "audiences' is missing or empty"),  # R22
+        (200, '{"authentication": {"loginEndpoint": "https://l/", "audiences": [42]}}', "application/json", "not a non-empty string"),  # R23
+    ],
+)
+def test_r14_r23_unusable_metadata(emulator, status, body, content_type, fragment):
+    info = emulator.info()
+    _metadata_answer(info, body, status, content_type)
+    one_error(*discover(info)[::2], fragment)
+
+
+def test_r17b_metadata_cut_off_mid_body(emulator):
+    info = emulator.info()
+    set_faults(info, truncate=20, path="/metadata/")
+    code, _, err = discover(info)
+    assert code == 1 and "Traceback" not in err
+    assert "cut off" in err or "not JSON" in err
+
+
+# -- identity ------------------------------------------------------------------------------------
+
+def test_r24_wrong_secret(emulator):
+    args, env = with_credentials(emulator.info())
+    one_error(*discover(emulator.info(), *args, env={"AZS_R_SECRET": "wrong-secret"})[::2], "AADSTS7000215")
+
+
+def test_r25_wrong_client_id(emulator):
+    args, env = with_credentials(emulator.info())
+    args[1] = "00000000-0000-0000-0000-000000000001"
+    one_error(*discover(emulator.info(), *args, env=env)[::2], "AADSTS700016")
+
+
+def test_r26_unknown_tenant_name(emulator):
+    one_error(*discover(emulator.info(), "--tenant", "nobody.onmicrosoft.com")[::2], "is not known to")
+
+
+def test_r27_adfs_given_a_guid_tenant(start_emulator):
+    info = start_emulator(identity="adfs").info()
+    one_error(*discover(info, "--tenant", "6f1b2b4e-0000-4000-8000-000000000000")[::2], "always 'adfs'; drop --tenant")
+
+
+def test_r28_certificate_file_missing(emulator, tmp_path):
+    code, _, err = discover(emulator.info(), "--client-id", emulator.info()["client_id"], "--certificate", str(tmp_path / "sp.pem"))
+    one_error(code, err, "no such file")
+
+
+def test_r29_encrypted_certificate_without_password(emulator, tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(b"pass")) + _other_certificate()
+    (tmp_path / "sp.pem").write_bytes(pem)
+    code, _, err = discover(emulator.info(), "--client-id", emulator.info()["client_id"], "--certificate", str(tmp_path / "sp.pem"))
+    one_error(code, err, "--certificate-password-env")
+
+
+def test_r31_secret_variable_not_set(emulator):
+    one_error(*discover(emulator.info(), "--client-id", "x", "--client-secret-env", "AZS_R_UNSET")[::2], "AZS_R_UNSET: that environment variable is not set")
+
+
+def test_r32_no_terminal_for_the_secret_prompt(emulator):
+    one_error(*discover(emulator.info(), "--client-id", "x")[::2], "no terminal to ask on")
+
+
+# -- Resource Manager ----------------------------------------------------------------------------
+
+def test_r33_subscription_not_found(emulator):
+    args, env = with_credentials(emulator.info())
+    one_error(*discover(emulator.info(), *args, "--subscription-id", "00000000-0000-0000-0000-000000000000", env=env)[::2],
+              "not visible to this service principal")
+
+
+def test_r34_not_authorised(emulator):
+    info = emulator.info()
+    body = '{"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization."}}'
+    set_faults(info, replace=10, replace_status=403, replace_body=body, path=r"^/subscriptions/[^/]+$")
+    args, env = with_credentials(info)
+    one_error(*discover(info, *args, env=env)[::2], "(AuthorizationFailed)")
+
+
+def test_r37_permanent_errors_are_not_retried(emulator):
+    info = emulator.info()
+    waits: list[float] = []
+    with pytest.raises(DiscoveryError, match="HTTP 404"):
+        StackHttp(info["ca_cert"], sleep=waits.append).get(f"{info['arm_endpoint']}no/such/thing", "test")
+    assert waits == []
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+def _new_args(info: dict, destination: Path, *extra: str) -> tuple[list[str], dict]:
+    args, env = with_credentials(info)
+    return ["new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *args,
+            "--non-interactive", "--vcs-ref", "HEAD", *extra], env
+
+
+def test_r40_destination_under_a_file(emulator, tmp_path, template_repo):
+    (tmp_path / "file").write_text("x")
+    args, env = _new_args(emulator.info(), tmp_path / "file" / "project", "--template", str(template_repo))
+    one_error(*cli(*args, env=env)[::2], "is a file, not a directory")
+
+
+def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_repo):
+    # A template folder without git: copier renders straight from it, so the failure comes mid-render.
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo, plain, ignore=shutil.ignore_patterns(".git"))
+    args, env = _new_args(emulator.info(), tmp_path / "project", "--template", str(plain))
+    args.remove("--vcs-ref")
+    args.remove("HEAD")
+
+    def small_disk() -> None:  # files over 7 kB fail (EFBIG), as on a full disk: git's hook samples fit, samples/azure_stack.py does not
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (7000, 7000))
+
+    result = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, env={**os.environ, **env},
+                            stdin=subprocess.DEVNULL, timeout=120, preexec_fn=small_disk)
+    one_error(result.returncode, result.stderr, "failed (File too large); nothing was left behind")
+    assert not (tmp_path / "project").exists()
+
+
+def test_r42_interrupt_leaves_nothing(emulator, tmp_path, template_repo):
+    info = emulator.info()
+    set_faults(info, latency=1.0)
+    args, env = _new_args(info, tmp_path / "project", "--template", str(template_repo))
+    process = subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err and "interrupted" in err
+    assert not (tmp_path / "project").exists()
+
+
+@pytest.mark.parametrize("name", ['bad"name', "名前", "has space"])  # R43, R44
+def test_r43_r44_bad_project_names(emulator, tmp_path, name):
+    args, env = _new_args(emulator.info(), tmp_path / "project", "--project-name", name)
+    one_error(*cli(*args, env=env)[::2], "Use 1-64 ASCII letters, digits")
+    assert not (tmp_path / "project").exists()
+
+
+@pytest.mark.parametrize(("release", "fragment"), [("2104", "not a release the catalog knows"), ("1809", "older than any API profile")])
+def test_r45_r46_releases_the_catalog_cannot_serve(emulator, tmp_path, release, fragment):
+    args, env = _new_args(emulator.info(), tmp_path / "project", "--stack-version", release)
+    one_error(*cli(*args, env=env)[::2], fragment)
+
+
+def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
+    info = start_emulator().info()
+    processes = []
+    for name in ("one", "two"):
+        args, env = _new_args(info, tmp_path / name, "--template", str(template_repo))
+        processes.append(subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL))
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    for name in ("one", "two"):
+        assert json.loads((tmp_path / name / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
+
+
+# -- the generated project -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def project_stack():
+    from generator.emulator import Emulator, EmulatorConfig
+
+    with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1)) as emulator:
+        yield emulator.info()
+
+
+@pytest.fixture(scope="module")
+def project(project_stack, template_repo, wheelhouse, tmp_path_factory) -> Path:
+    from tests.test_template import _new
+
+    destination = tmp_path_factory.mktemp("reliability") / "project"
+    _new(project_stack, destination, template_repo, samples=("resource_groups",))
+    return destination
+
+
+@pytest.fixture
+def bootstrapped(project, project_env) -> Path:
+    result = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    assert result.returncode == 0, result.stderr
+    return project
+
+
+def test_r47_bootstrap_without_the_package_index(project, tmp_path):
+    offline = tmp_path / "offline"
+    shutil.copytree(project, offline, ignore=shutil.ignore_patterns(".venv"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")}
+    env.update(PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_CONFIG_FILE=os.devnull)
+    result = run(offline, env, sys.executable, "scripts/bootstrap.py")
+    one_error(result.returncode, result.stderr.replace("ERROR:", "  ERROR:").replace("WARNING:", "  WARNING:"),
+              "installing the pinned packages failed")
+
+
+def test_r49_certifi_upgrade_then_bootstrap_again(bootstrapped, project_env, wheelhouse):
+    python = venv_python(bootstrapped)
+    reinstall = run(bootstrapped, project_env, python, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "certifi")
+    assert reinstall.returncode == 0, reinstall.stderr
+    broken = run(bootstrapped, project_env, python, "samples/resource_groups.py")
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    one_error(broken.returncode, broken.stderr, "error: TLS verification failed: the Stack's root CA is not trusted in .venv")
+    assert run(bootstrapped, project_env, sys.executable, "scripts/bootstrap.py").returncode == 0
+    assert run(bootstrapped, project_env, python, "register_providers.py").returncode == 0
+    assert run(bootstrapped, project_env, python, "samples/resource_groups.py").returncode == 0
+
+
+def test_r30_tokens_expiring_mid_run_are_renewed(bootstrapped, project_env, project_stack):
+    set_faults(project_stack, latency=0.4)  # with 1 s tokens, the sample outlives several of them
+    try:
+        assert run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py").returncode == 0
+        result = run(bootstrapped, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
+    finally:
+        set_faults(project_stack)
+    assert result.returncode == 0, result.stderr
+
+
+def test_r35_provider_registration_stuck(bootstrapped, project_env, project_stack):
+    headers = {"Authorization": "Bearer " + _token(project_stack)}
+    unregister = (f"{project_stack['arm_endpoint']}subscriptions/{project_stack['subscription_id']}/providers/"
+                  "Microsoft.KeyVault/unregister?api-version=2019-10-01")
+    requests.post(unregister, headers=headers, verify=project_stack["ca_cert"], timeout=10).raise_for_status()
+    set_faults(project_stack, registration_stuck=True)
+    try:
+        result = run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py", "--timeout", "2")
+    finally:
+        set_faults(project_stack)
+    one_error(result.returncode, result.stderr, "not registered after 2 s: Microsoft.KeyVault (Registering)")
+    assert run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py").returncode == 0
+
+
+def _token(info: dict) -> str:
+    from tests import sdk
+
+    return sdk.credential(info).get_token(sdk.scope(info)).token
+
+
+def _with_sp(project: Path, tmp_path: Path, change) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    sp = json.loads((copy / "azureSecretSpConfig.json").read_text())
+    change(sp, copy)
+    return copy
+
+
+def test_r50_open_config_permissions_are_warned_about(bootstrapped, project_env, tmp_path):
+    copy = _with_sp(bootstrapped, tmp_path, lambda sp, root: (root / "azureSecretSpConfig.json").chmod(0o644))
+    result = run(copy, project_env, venv_python(bootstrapped), "samples/azure_stack.py")
+    assert result.returncode == 0 and "warning: azureSecretSpConfig.json is readable by others; run: chmod 600" in result.stderr
+
+
+def test_r51_config_missing_a_key(bootstrapped, project_env, tmp_path):
+    def drop_subscription(sp, root):
+        del sp["subscriptionId"]
+        (root / "azureSecretSpConfig.json").write_text(json.dumps(sp))
+
+    copy = _with_sp(bootstrapped, tmp_path, drop_subscription)
+    result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
+    assert result.returncode == 1 and result.stderr.strip() == (
+        "error: azureSecretSpConfig.json lacks subscriptionId; add the key(s) and run again")
+
+
+def test_r52_a_ca_bundle_variable_that_overrides_the_venv_is_named(bootstrapped, project_env):
+    env = {**project_env, "REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
+    if not Path(env["REQUESTS_CA_BUNDLE"]).exists():
+        pytest.skip("no system CA bundle on this machine")
+    result = run(bootstrapped, env, sys.executable, "scripts/bootstrap.py")
+    one_error(result.returncode, result.stderr, "REQUESTS_CA_BUNDLE=")
+
+
+# -- the catalogue itself ------------------------------------------------------------------------
+
+def test_every_documented_case_has_a_marked_test():
+    doc = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (R\d+b?) \|.*?\| `(tests/[\w/]+\.py)::(\w+)` \|$", doc, re.MULTILINE)
+    assert len({case for case, _, _ in rows}) >= 30
+    import importlib
+
+    for case, path, name in rows:
+        module = importlib.import_module(path[:-3].replace("/", "."))
+        function = getattr(module, name, None)
+        assert function is not None, f"{case}: {path}::{name} does not exist"
+        module_marks = getattr(module, "pytestmark", [])
+        module_marks = module_marks if isinstance(module_marks, list) else [module_marks]
+        marks = [m.name for m in getattr(function, "pytestmark", []) + module_marks]
+        assert "reliability" in marks, f"{case}: {path}::{name} is not marked reliability"
