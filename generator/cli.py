@@ -217,6 +217,10 @@ def _add_discover(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
+    if args.batch:
+        return _cmd_new_batch(args)
+    if not args.arm_endpoint:
+        raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
     from generator.render import NewProject, run_new
     from generator.report import discovery_summary
 
@@ -240,6 +244,17 @@ def _cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new_batch(args: argparse.Namespace) -> int:
+    from generator.batch import run_batch, summary_table
+
+    results = run_batch(args.batch, args.destination, template=args.template, vcs_ref=args.vcs_ref,
+                        progress=lambda message: print(message, file=sys.stderr, flush=True))
+    print(summary_table(results))
+    failed = [r for r in results if not r.ok]
+    print(f"\n{len(results) - len(failed)} of {len(results)} teams onboarded into {args.destination}.")
+    return 1 if failed else 0
+
+
 def _add_new(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "new",
@@ -248,8 +263,9 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
         "requirements, service principal config (mode 0600, git-ignored), CA trust bootstrap, provider "
         "registration and samples. Questions not answered by options are asked, unless --non-interactive.",
     )
-    p.add_argument("destination", metavar="DEST", help="directory to create (must be new or empty)")
-    _add_discovery_options(p)
+    p.add_argument("destination", metavar="DEST", help="directory to create (must be new or empty); with --batch, the directory for all projects")
+    p.add_argument("--batch", metavar="TEAMS_YAML", help="onboard every team listed in this file, one project each (see docs/batch.md)")
+    _add_discovery_options(p, endpoint_required=False)
     p.add_argument("--location", metavar="L", help="region for new resources (default: the subscription's first)")
     p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups,storage_accounts,virtual_networks (default: all)")
     p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from generator import catalog
@@ -103,38 +104,74 @@ def fetch_metadata(http: StackHttp, resource_manager: str) -> StackMetadata:
     return parse_metadata(body, resource_manager)
 
 
-def _choose_subscription(
-    http: StackHttp, metadata: StackMetadata, token: str, wanted: str | None
-) -> tuple[str | None, str | None, str]:
-    """(subscription, its first region, a sentence); the subscription is None when the choice is not clear."""
+def _parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent requests at once; results in order, the first failure raised."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
+
+
+def _subscription_and_region(http: StackHttp, metadata: StackMetadata, token: str, subscription: str) -> str | None:
+    """Prove the principal sees ``subscription``; its first region."""
     headers = {"Authorization": f"Bearer {token}"}
-    sentence = f"subscription {wanted} as given"
-    if wanted is None:
-        listed = http.get(f"{metadata.resource_manager}subscriptions?api-version=2016-06-01", "listing subscriptions", headers=headers).body
-        ids = [s["subscriptionId"] for s in (listed or {}).get("value", []) if s.get("state", "Enabled") == "Enabled"]
-        if len(ids) != 1:
-            hint = f"one of: {', '.join(ids)}" if ids else "give the principal a role on one first"
-            return None, None, f"the service principal sees {len(ids)} enabled subscriptions; pass --subscription-id ({hint})"
-        wanted = ids[0]
-        sentence = f"subscription {wanted}, the only one the service principal sees"
+    base = f"{metadata.resource_manager}subscriptions/{subscription}"
     try:
-        http.get(f"{metadata.resource_manager}subscriptions/{wanted}?api-version=2016-06-01", "reading the subscription", headers=headers)
+        _, locations = _parallel(
+            lambda: http.get(f"{base}?api-version=2016-06-01", "reading the subscription", headers=headers),
+            lambda: http.get(f"{base}/locations?api-version=2016-06-01", "listing regions", headers=headers).body,
+        )
     except HttpStatusError as exc:
         if exc.status in (403, 404):
             raise DiscoveryError(
-                f"subscription {wanted} is not visible to this service principal at {metadata.resource_manager} "
+                f"subscription {subscription} is not visible to this service principal at {metadata.resource_manager} "
                 f"({exc.arm_code or exc.status}); check --subscription-id and that the principal has a role on it"
             ) from None
         raise
-    locations = http.get(
-        f"{metadata.resource_manager}subscriptions/{wanted}/locations?api-version=2016-06-01", "listing regions", headers=headers
-    ).body
     names = [loc.get("name") for loc in (locations or {}).get("value", []) if loc.get("name")]
-    return wanted, (names[0] if names else None), sentence
+    return names[0] if names else None
+
+
+def _sole_subscription(http: StackHttp, metadata: StackMetadata, token: str) -> tuple[str | None, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = http.get(f"{metadata.resource_manager}subscriptions?api-version=2016-06-01", "listing subscriptions", headers=headers).body
+    ids = [s["subscriptionId"] for s in (listed or {}).get("value", []) if s.get("state", "Enabled") == "Enabled"]
+    if len(ids) != 1:
+        hint = f"one of: {', '.join(ids)}" if ids else "give the principal a role on one first"
+        return None, f"the service principal sees {len(ids)} enabled subscriptions; pass --subscription-id ({hint})"
+    return ids[0], f"subscription {ids[0]}, the only one the service principal sees"
+
+
+@dataclass
+class ProvenPrincipal:
+    """A service principal that signed in, and the subscription it will use."""
+
+    credential: Any
+    token: str
+    subscription_id: str | None
+    note: str  # how the subscription was chosen, or why none was
+
+
+def _sign_in(http: StackHttp, metadata: StackMetadata, tenant_id: str | None, tenant_sentence: str,
+             principal: ServicePrincipal, subscription_id: str | None, bundle: str, progress: Progress) -> ProvenPrincipal:
+    if tenant_id is None:
+        raise DiscoveryError(f"cannot sign in: {tenant_sentence}")
+    credential = build_credential(metadata, tenant_id, principal, bundle)
+    progress(f"Signing in as {principal.client_id}")
+    token = acquire_token(credential, metadata.credential_scope, metadata.login_endpoint)
+    if subscription_id:
+        return ProvenPrincipal(credential, token, subscription_id, f"subscription {subscription_id} as given")
+    chosen, note = _sole_subscription(http, metadata, token)
+    return ProvenPrincipal(credential, token, chosen, note)
 
 
 def discover_stack(request: DiscoveryRequest, progress: Progress = lambda message: None) -> StackDiscovery:
-    """Discover what a project for the Stack at ``request.arm_endpoint`` needs. Raises :class:`DiscoveryError`."""
+    """Discover what a project for the Stack at ``request.arm_endpoint`` needs. Raises :class:`DiscoveryError`.
+
+    Independent requests run at once: the metadata and Resource Manager's tenant challenge; then,
+    once signed in, the subscription, its regions, its providers and the admin update API.
+    """
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
     bundle = ca_bundle(request.ca_cert)
     http = StackHttp(bundle, timeout=request.timeout, ca_given=request.ca_cert is not None)
@@ -151,25 +188,24 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
 
     result = StackDiscovery(metadata, tenant_id, None, None, None, [], bundle if request.ca_cert else None, notes=[tenant_sentence])
     if request.principal is not None:
-        if tenant_id is None:
-            raise DiscoveryError(f"cannot sign in: {tenant_sentence}")
-        credential = build_credential(metadata, tenant_id, request.principal, bundle)
-        progress(f"Signing in as {request.principal.client_id}")
-        token = acquire_token(credential, metadata.credential_scope, metadata.login_endpoint)
-        result.subscription_id, result.location, sentence = _choose_subscription(http, metadata, token, request.subscription_id)
-        result.credentials_proven = True
-        result.subscription_note = sentence
-        if result.subscription_id is None:
-            findings.append(evidence.ReleaseFinding("providers", None, sentences=[f"No provider list was read: {sentence}."]))
+        proven = _sign_in(http, metadata, tenant_id, tenant_sentence, request.principal, request.subscription_id, bundle, progress)
+        result.subscription_id, result.subscription_note, result.credentials_proven = proven.subscription_id, proven.note, True
+        calls: list[Callable[[], Any]] = []
+        if proven.subscription_id:
+            progress(f"Reading subscription {proven.subscription_id}: regions and resource providers")
+            calls.append(lambda: _subscription_and_region(http, metadata, proven.token, proven.subscription_id))
+            calls.append(lambda: evidence.from_providers(http, resource_manager, proven.subscription_id, proven.token))
         else:
-            progress(f"Reading the resource providers of subscription {result.subscription_id}")
-            findings.append(evidence.from_providers(http, resource_manager, result.subscription_id, token))
+            findings.append(evidence.ReleaseFinding("providers", None, sentences=[f"No provider list was read: {proven.note}."]))
         if request.admin_endpoint:
             admin = normalize_url(request.admin_endpoint, "--admin-endpoint")
             progress(f"Asking the admin update API at {admin}")
-            admin_metadata = fetch_metadata(http, admin)
-            admin_token = acquire_token(credential, admin_metadata.credential_scope, metadata.login_endpoint)
-            findings.append(evidence.from_admin(http, admin, admin_token))
+            calls.append(lambda: _admin_finding(http, metadata, admin, proven.credential))
+        answers = _parallel(*calls) if calls else []
+        if proven.subscription_id:
+            result.location = answers.pop(0)
+            findings.append(answers.pop(0))
+        findings.extend(answers)
     elif request.admin_endpoint:
         raise DiscoveryError("--admin-endpoint needs an operator's credentials: add --client-id and its secret or certificate")
 
@@ -179,3 +215,22 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     result.profile = decision.profile
     result.profile_evidence = decision.sentences
     return result
+
+
+def _admin_finding(http: StackHttp, metadata: StackMetadata, admin: str, credential: Any) -> evidence.ReleaseFinding:
+    admin_metadata = fetch_metadata(http, admin)
+    admin_token = acquire_token(credential, admin_metadata.credential_scope, metadata.login_endpoint)
+    return evidence.from_admin(http, admin, admin_token)
+
+
+def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, subscription_id: str | None,
+                           timeout: float = 15.0) -> StackDiscovery:
+    """``found`` (a Stack already discovered) for another service principal: its sign-in and
+    subscription are proven; metadata, tenant, release and profile are reused."""
+    bundle = ca_bundle(found.ca_cert)
+    http = StackHttp(bundle, timeout=timeout, ca_given=found.ca_cert is not None)
+    proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, bundle,
+                      lambda message: None)
+    location = _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id) if proven.subscription_id else None
+    return replace(found, subscription_id=proven.subscription_id, location=location, credentials_proven=True,
+                   subscription_note=proven.note)

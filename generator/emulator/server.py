@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import socket
@@ -93,6 +94,8 @@ class Emulator:
         self.config.validate()
         self.verbose = verbose
         self.faults = FaultInjector(self.config.faults)
+        # (method, path) of recent requests: lets tests and users see what a client really sent.
+        self.request_log: collections.deque[tuple[str, str]] = collections.deque(maxlen=10000)
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.state: EmulatorState | None = None
@@ -204,6 +207,7 @@ class Emulator:
         if request.path == FAULTS_PATH:
             self._send(handler, self._control_faults(request))
             return
+        self.request_log.append((request.method, request.path))
         delay = self.faults.latency_for(request.path)
         if delay:
             time.sleep(delay)

@@ -1,0 +1,152 @@
+"""``run_batch``: onboard many teams from one file, discovering each Stack once.
+
+    defaults:                      # optional; every key may be set per team instead
+      arm_endpoint: https://management.local.azurestack.external
+      ca_cert: root.pem
+      samples: [resource_groups]
+    teams:
+      - project_name: payments
+        client_id: 00000000-0000-0000-0000-000000000000
+        client_secret_env: PAYMENTS_SECRET      # or: certificate: sp.pem (+ certificate_password_env)
+        subscription_id: 00000000-0000-0000-0000-000000000000
+        location: local
+
+Each team's project goes to ``OUT_DIR/<project_name>``. A team that fails is reported, and the others
+still complete.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from generator import catalog
+from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
+from generator.discovery.discover import discover_for_principal
+from generator.errors import ScaffoldError, UsageError
+
+TEAM_KEYS = {
+    "project_name", "arm_endpoint", "ca_cert", "tenant", "client_id", "client_secret_env", "certificate",
+    "certificate_password_env", "subscription_id", "samples", "location", "stack_version",
+}
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TeamResult:
+    """How one team's onboarding ended."""
+
+    project_name: str
+    ok: bool
+    detail: str  # the project path, or the one-line error
+    profile: str | None = None
+    subscription_id: str | None = None
+    seconds: float = 0.0
+
+
+def load_teams(path: str) -> list[dict[str, Any]]:
+    """The teams of a batch file, each merged with the defaults, checked for unknown or missing keys."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--batch {path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--batch {path} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("teams"), list) or not document["teams"]:
+        raise UsageError(f"--batch {path} needs a 'teams:' list (and optional 'defaults:'); see azs-scaffold new --help")
+    defaults = document.get("defaults") or {}
+    teams, names = [], set()
+    for index, entry in enumerate(document["teams"], start=1):
+        if not isinstance(entry, dict):
+            raise UsageError(f"{path}: team {index} is not a mapping of keys to values")
+        team = {**defaults, **entry}
+        label = f"{path}: team {index} ({team.get('project_name', 'no name')})"
+        unknown = set(team) - TEAM_KEYS
+        if unknown:
+            raise UsageError(f"{label}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TEAM_KEYS))}")
+        missing = [k for k in ("project_name", "arm_endpoint", "client_id") if not team.get(k)]
+        if missing or not (team.get("client_secret_env") or team.get("certificate")):
+            need = missing or ["client_secret_env or certificate"]
+            raise UsageError(f"{label}: missing {', '.join(need)}")
+        if team["project_name"] in names:
+            raise UsageError(f"{label}: project_name {team['project_name']!r} is used twice")
+        names.add(team["project_name"])
+        if isinstance(team.get("samples"), str):
+            team["samples"] = team["samples"].split(",")
+        teams.append(team)
+    return teams
+
+
+def _principal(team: dict[str, Any]) -> ServicePrincipal:
+    if team.get("certificate"):
+        password = os.environ.get(team["certificate_password_env"]) if team.get("certificate_password_env") else None
+        return ServicePrincipal(str(team["client_id"]), certificate_path=str(team["certificate"]), certificate_password=password)
+    secret = os.environ.get(str(team["client_secret_env"]))
+    if not secret:
+        raise UsageError(f"the environment variable {team['client_secret_env']} (client_secret_env) is not set or empty")
+    return ServicePrincipal(str(team["client_id"]), client_secret=secret)
+
+
+def _request(team: dict[str, Any], principal: ServicePrincipal) -> DiscoveryRequest:
+    return DiscoveryRequest(
+        arm_endpoint=str(team["arm_endpoint"]),
+        ca_cert=str(team["ca_cert"]) if team.get("ca_cert") else None,
+        tenant=team.get("tenant"),
+        principal=principal,
+        subscription_id=team.get("subscription_id"),
+        stack_version=str(team["stack_version"]) if team.get("stack_version") else None,
+    )
+
+
+def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(team.get(k) or "") for k in ("arm_endpoint", "ca_cert", "tenant", "stack_version"))
+
+
+def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str | None = None,
+              progress: Progress = lambda message: None) -> list[TeamResult]:
+    """Onboard every team in ``path`` into ``out_dir``; one discovery per distinct Stack."""
+    from generator.render import NewProject, RenderError, check_destination, render
+
+    teams = load_teams(path)
+    out = Path(out_dir).expanduser().resolve()
+    stacks: dict[tuple[str, ...], StackDiscovery] = {}
+    results: list[TeamResult] = []
+    for number, team in enumerate(teams, start=1):
+        name = str(team["project_name"])
+        started = time.monotonic()
+        progress(f"[{number}/{len(teams)}] {name}")
+        try:
+            principal = _principal(team)
+            request = _request(team, principal)
+            key = _stack_key(team)
+            if key in stacks:
+                found = discover_for_principal(stacks[key], principal, request.subscription_id)
+            else:
+                found = stacks[key] = discover_stack(request, progress=lambda message: progress(f"    {message}"))
+            if not found.profile:
+                raise RenderError("cannot tell the Stack's API profile; add stack_version")
+            if not found.subscription_id:
+                raise RenderError(found.subscription_note)
+            samples = catalog.sample_names(team["samples"]) if team.get("samples") else None
+            project = NewProject(
+                destination=str(out / name), discovery=request, project_name=name, samples=samples,
+                location=team.get("location"), template=template, vcs_ref=vcs_ref,
+            )
+            render(project, found, check_destination(project.destination))
+            results.append(TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started))
+        except ScaffoldError as error:
+            results.append(TeamResult(name, False, str(error), seconds=time.monotonic() - started))
+    return results
+
+
+def summary_table(results: list[TeamResult]) -> str:
+    """A plain-text table: one row per team."""
+    rows = [("team", "result", "profile", "seconds", "project or error")]
+    rows += [(r.project_name, "ok" if r.ok else "FAILED", r.profile or "-", f"{r.seconds:.1f}", r.detail) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)) for row in rows)
