@@ -200,8 +200,11 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a dirty or untagged template: the answers file records the commit
             copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
-    except CopierError as error:
-        raise UpgradeError(f"copier could not update {project}: {one_line(str(error))}") from None
+    except (CopierError, ValueError) as error:
+        raise UpgradeError(
+            f"copier could not update {project}: {one_line(str(error))}; the template version it records "
+            "(_commit in .copier-answers.yml) must exist in the template repository"
+        ) from None
     finally:
         os.environ.pop(REFRESHED_ENV, None)
 

@@ -1,0 +1,174 @@
+"""Benchmarks of azs-scaffold against its baselines, side by side in one run; prints a markdown table.
+
+    .venv/bin/python bench/run.py [--repeat 5] [--batch-size 20] [--venvs]
+
+Each pair is measured alternately (A, B, A, B, ...) so that a noisy, shared machine slows both
+alike; the table shows medians and their ratio. Everything runs against the built-in emulator on
+loopback. ``--venvs`` also installs the generated projects' pins and the official samples' unpinned
+requirement set from the package index, and measures install time and size above an empty venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BIN = Path(sys.executable).parent
+AZS = [str(BIN / "azs-scaffold")]
+COPIER = [str(BIN / "copier")]
+SECRET_ENV = "AZS_BENCH_SECRET"
+# The official Hybrid-Python-Samples requirement set, unpinned, as they install today.
+OFFICIAL_UNPINNED = ["azure-mgmt-resource", "azure-mgmt-compute", "azure-mgmt-network", "azure-mgmt-storage",
+                     "azure-mgmt-keyvault", "azure-identity"]
+
+
+def sh(command: list[str], cwd: Path | None = None, env: dict | None = None) -> None:
+    result = subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(command[:4])} ... failed:\n{result.stderr[-2000:]}")
+
+
+def timed(action: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def side_by_side(repeat: int, a: Callable[[int], Callable[[], None]], b: Callable[[int], Callable[[], None]]) -> tuple[float, float]:
+    """Medians of ``repeat`` alternating runs; ``a(i)``/``b(i)`` prepare run i and return the timed action."""
+    times_a, times_b = [], []
+    for i in range(repeat):
+        times_a.append(timed(a(i)))
+        times_b.append(timed(b(i)))
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=20)
+    parser.add_argument("--venvs", action="store_true", help="also measure venv installs (needs the package index)")
+    args = parser.parse_args()
+
+    from generator.copier_extension import discovery_answers
+    from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
+    from generator.emulator import Emulator, EmulatorConfig
+    from generator.render import NewProject, copier_data
+
+    work = Path(tempfile.mkdtemp(prefix="azs-bench-"))
+    rows: list[tuple[str, float, str, float, str]] = []
+    with Emulator(EmulatorConfig(registration_delay=0.1)) as emulator:
+        info = emulator.info()
+        env = {SECRET_ENV: info["client_secret"]}
+        stack = ["--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+                 "--client-secret-env", SECRET_ENV]
+        common = ["--non-interactive", "--vcs-ref", "HEAD"]
+
+        # 1. generation: azs-scaffold new vs copier copy with the same answers precomputed
+        request = DiscoveryRequest(info["arm_endpoint"], ca_cert=info["ca_cert"],
+                                   principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]))
+        found = discover_stack(request)
+        data = copier_data(NewProject(str(work / "unused"), request), found)
+        data_file = work / "answers.yml"
+        import yaml
+
+        data_file.write_text(yaml.safe_dump(data))
+        data_file.chmod(0o600)
+        new, bare = side_by_side(
+            args.repeat,
+            lambda i: lambda: sh([*AZS, "new", str(work / f"new-{i}"), *stack, *common], env=env),
+            lambda i: lambda: sh([*COPIER, "copy", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD", "--data-file",
+                                  str(data_file), str(ROOT), str(work / f"bare-{i}")]),
+        )
+        rows.append(("`azs-scaffold new` vs bare `copier copy` (answers precomputed)", new, "", bare, "<= 1.3x"))
+
+        # 2. startup
+        helped, copier_help = side_by_side(args.repeat, lambda i: lambda: sh([*AZS, "--help"]), lambda i: lambda: sh([*COPIER, "--help"]))
+        rows.append(("`azs-scaffold --help` vs `copier --help`", helped, "", copier_help, "<= 0.3x and <= 0.25 s"))
+
+        # 3. batch of N teams vs N separate runs
+        import json
+
+        teams = {"defaults": {"arm_endpoint": info["arm_endpoint"], "ca_cert": info["ca_cert"], "client_id": info["client_id"],
+                              "client_secret_env": SECRET_ENV},
+                 "teams": [{"project_name": f"team-{n}"} for n in range(args.batch_size)]}
+        batch_file = work / "teams.yaml"
+        batch_file.write_text(json.dumps(teams))
+        batch_repeat = max(1, min(args.repeat, 3))
+        batch, separate = side_by_side(
+            batch_repeat,
+            lambda i: lambda: sh([*AZS, "new", "--batch", str(batch_file), str(work / f"batch-{i}"), "--vcs-ref", "HEAD"], env=env),
+            lambda i: lambda: [sh([*AZS, "new", str(work / f"separate-{i}" / f"team-{n}"), *stack, *common], env=env)
+                               for n in range(args.batch_size)],
+        )
+        rows.append((f"batch of {args.batch_size} teams vs {args.batch_size} separate `new` runs", batch, "", separate, "<= 0.35x"))
+
+        # 4. upgrade vs bare copier update, each on a fresh committed copy of the same project
+        base = work / "new-0"
+        sh(["git", "init", "-q"], cwd=base)
+        sh(["git", "add", "-A"], cwd=base)
+        sh(["git", "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "generated"], cwd=base)
+
+        def copy_of(kind: str, i: int) -> Path:
+            target = work / f"{kind}-{i}"
+            shutil.copytree(base, target, symlinks=True)
+            return target
+
+        upgrade, update = side_by_side(
+            args.repeat,
+            lambda i: (lambda p: lambda: sh([*AZS, "upgrade", str(p), "--yes", "--vcs-ref", "HEAD"]))(copy_of("upgrade", i)),
+            lambda i: (lambda p: lambda: sh([*COPIER, "update", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD"], cwd=p,
+                                            env={"AZS_SCAFFOLD_ANSWERS_REFRESHED": "1"}))(copy_of("update", i)),
+        )
+        rows.append(("`azs-scaffold upgrade` vs bare `copier update`", upgrade, "", update, "(report)"))
+
+    print("| measurement | azs-scaffold (median s) | baseline (median s) | ratio | target |")
+    print("|---|---|---|---|---|")
+    for what, ours, _, theirs, target in rows:
+        print(f"| {what} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.2f}x | {target} |")
+    if args.venvs:
+        print()
+        print(venv_table(work))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def venv_table(work: Path) -> str:
+    """Install time and size above an empty venv: the generated pins vs the official unpinned set."""
+    from generator import catalog
+
+    empty = work / "venv-empty"
+    subprocess.run([sys.executable, "-m", "venv", str(empty)], check=True)
+    baseline = du(empty)
+    sets = {
+        "generated, resource_groups only": [p.requirement for p in catalog.packages_for(("resource_groups",))],
+        "generated, all samples": [p.requirement for p in catalog.packages_for(catalog.DEFAULT_SAMPLES)],
+        "official samples, unpinned (fails on a Stack)": OFFICIAL_UNPINNED,
+    }
+    lines = ["| venv | install (s) | size above an empty venv (MB) |", "|---|---|---|"]
+    for name, requirements in sets.items():
+        target = work / f"venv-{len(lines)}"
+        subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+        python = str(target / "bin" / "python")
+        seconds = timed(lambda: sh([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements]))
+        lines.append(f"| {name} | {seconds:.1f} | {(du(target) - baseline) / 1e6:.0f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""``--help`` stays fast: it imports neither copier nor the Azure SDK (timings: bench/run.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("copier", "azure", "requests", "cryptography", "jinja2", "msal")
+
+
+@pytest.mark.parametrize("command", [[], ["new"], ["upgrade"], ["discover"], ["demo"], ["emulator"]])
+def test_help_imports_nothing_heavy(command):
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "generator", *command, "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
