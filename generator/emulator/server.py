@@ -58,6 +58,9 @@ class _TLSServer(ThreadingHTTPServer):
         # The TLS handshake runs here, in the connection's own thread, so that a slow or
         # distrustful client never holds up the accept loop.
         try:
+            # Headers and body go out as separate writes; without TCP_NODELAY the second waits for the
+            # client's delayed ACK (tens of milliseconds per request).
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             tls_socket = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
