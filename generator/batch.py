@@ -107,41 +107,86 @@ def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(team.get(k) or "") for k in ("arm_endpoint", "ca_cert", "tenant", "stack_version"))
 
 
-def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str | None = None,
-              progress: Progress = lambda message: None) -> list[TeamResult]:
-    """Onboard every team in ``path`` into ``out_dir``; one discovery per distinct Stack."""
+def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, template: str | None,
+             vcs_ref: str | None) -> TeamResult:
+    """Prove one team's credentials on an already discovered Stack (unless done) and render its project."""
     from generator.render import NewProject, RenderError, check_destination, render
+
+    name = str(team["project_name"])
+    started = time.monotonic()
+    try:
+        principal = _principal(team)
+        request = _request(team, principal)
+        if not proven:
+            found = discover_for_principal(found, principal, request.subscription_id)
+        if not found.profile:
+            raise RenderError("cannot tell the Stack's API profile; add stack_version")
+        if not found.subscription_id:
+            raise RenderError(found.subscription_note)
+        samples = catalog.sample_names(team["samples"]) if team.get("samples") else None
+        project = NewProject(destination=str(out / name), discovery=request, project_name=name, samples=samples,
+                             location=team.get("location"), template=template, vcs_ref=vcs_ref)
+        render(project, found, check_destination(project.destination))
+        return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started)
+    except ScaffoldError as error:
+        return TeamResult(name, False, str(error), seconds=time.monotonic() - started)
+
+
+def _pool(jobs: int) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork (where there is one) hands each worker the parent's imports: copier is loaded once.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method))
+
+
+def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str | None = None,
+              progress: Progress = lambda message: None, jobs: int | None = None) -> list[TeamResult]:
+    """Onboard every team in ``path`` into ``out_dir``.
+
+    Each distinct Stack is discovered once (with the first of its teams whose credentials work);
+    then the teams are proven and rendered in parallel worker processes, one per core.
+    """
+    import copier  # noqa: F401  (loaded before the workers fork)
 
     teams = load_teams(path)
     out = Path(out_dir).expanduser().resolve()
     stacks: dict[tuple[str, ...], StackDiscovery] = {}
-    results: list[TeamResult] = []
-    for number, team in enumerate(teams, start=1):
-        name = str(team["project_name"])
+    results: dict[int, TeamResult] = {}
+    work: list[tuple[int, dict[str, Any], StackDiscovery, bool]] = []
+    for index, team in enumerate(teams):
+        key = _stack_key(team)
+        if key in stacks:
+            work.append((index, team, stacks[key], False))
+            continue
+        progress(f"Discovering the Stack at {team['arm_endpoint']} (with {team['project_name']}'s credentials)")
         started = time.monotonic()
-        progress(f"[{number}/{len(teams)}] {name}")
         try:
-            principal = _principal(team)
-            request = _request(team, principal)
-            key = _stack_key(team)
-            if key in stacks:
-                found = discover_for_principal(stacks[key], principal, request.subscription_id)
-            else:
-                found = stacks[key] = discover_stack(request, progress=lambda message: progress(f"    {message}"))
-            if not found.profile:
-                raise RenderError("cannot tell the Stack's API profile; add stack_version")
-            if not found.subscription_id:
-                raise RenderError(found.subscription_note)
-            samples = catalog.sample_names(team["samples"]) if team.get("samples") else None
-            project = NewProject(
-                destination=str(out / name), discovery=request, project_name=name, samples=samples,
-                location=team.get("location"), template=template, vcs_ref=vcs_ref,
-            )
-            render(project, found, check_destination(project.destination))
-            results.append(TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started))
+            found = discover_stack(_request(team, _principal(team)), progress=lambda message: progress(f"    {message}"))
         except ScaffoldError as error:
-            results.append(TeamResult(name, False, str(error), seconds=time.monotonic() - started))
-    return results
+            results[index] = TeamResult(str(team["project_name"]), False, str(error), seconds=time.monotonic() - started)
+            progress(f"[{len(results)}/{len(teams)}] {team['project_name']}: FAILED")
+            continue
+        stacks[key] = found
+        work.append((index, team, found, True))
+
+    def record(index: int, result: TeamResult) -> None:
+        results[index] = result
+        progress(f"[{len(results)}/{len(teams)}] {result.project_name}: {'ok' if result.ok else 'FAILED'} ({result.seconds:.1f} s)")
+
+    jobs = jobs or min(os.cpu_count() or 1, len(work))
+    if jobs <= 1:
+        for index, team, found, proven in work:
+            record(index, _onboard(team, found, proven, out, template, vcs_ref))
+    else:
+        with _pool(jobs) as pool:
+            futures = {pool.submit(_onboard, team, found, proven, out, template, vcs_ref): index for index, team, found, proven in work}
+            from concurrent.futures import as_completed
+
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    return [results[i] for i in sorted(results)]
 
 
 def summary_table(results: list[TeamResult]) -> str:
