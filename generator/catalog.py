@@ -32,14 +32,17 @@ class ClientSpec:
     module: str
     namespace: str
     marker_type: str  # a resource type whose served api-versions tell whether a Stack speaks this client's version
+    extra_packages: tuple[str, ...] = ()  # what the pinned release imports without declaring it
 
 
 CLIENTS: Mapping[str, ClientSpec] = MappingProxyType(
     {
         c.name: c
         for c in (
-            ClientSpec("ResourceManagementClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources", "resourceGroups"),
-            ClientSpec("SubscriptionClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources", "subscriptions"),
+            ClientSpec("ResourceManagementClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources",
+                       "resourceGroups", ("six", "msrest")),
+            ClientSpec("SubscriptionClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources",
+                       "subscriptions", ("six", "msrest")),
             ClientSpec("StorageManagementClient", "azure-mgmt-storage", "azure.mgmt.storage", "Microsoft.Storage", "storageAccounts"),
             ClientSpec("NetworkManagementClient", "azure-mgmt-network", "azure.mgmt.network", "Microsoft.Network", "virtualNetworks"),
             ClientSpec("KeyVaultManagementClient", "azure-mgmt-keyvault", "azure.mgmt.keyvault", "Microsoft.KeyVault", "vaults"),
@@ -75,8 +78,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             "latest",
             # What the pinned packages send under KnownProfiles.latest (measured against the emulator).
             MappingProxyType({
-                "ResourceManagementClient": "2025-04-01",
-                "SubscriptionClient": "2022-12-01",
+                "ResourceManagementClient": "2020-10-01",
+                "SubscriptionClient": "2019-11-01",
                 "StorageManagementClient": "2024-01-01",
                 "NetworkManagementClient": "2024-03-01",
                 "KeyVaultManagementClient": "2023-07-01",
@@ -157,7 +160,11 @@ PINS: Mapping[str, Pin] = MappingProxyType(
         for p in (
             Pin("azure-identity", "1.27.0", "has disable_instance_discovery (>= 1.13) and ADFS support; the release tested here"),
             Pin("azure-common", "1.1.28", "provides azure.profiles.KnownProfiles; newer mgmt packages no longer depend on it"),
-            Pin("azure-mgmt-resource", "24.0.0", "last release with 2019-10-01 and 2018-05-01 and profile=; 25.0.0 dropped them"),
+            Pin("azure-mgmt-resource", "16.1.0", "the smallest release that honours azure-common 1.1.28's profiles "
+                "(15.0.0 uses another profile tag, so it silently ignores them) and carries 2019-10-01 and 2018-05-01: "
+                "34 MB smaller installed than 24.0.0, the last release with them; 25.0.0 dropped them"),
+            Pin("six", "1.17.0", "azure-mgmt-resource 16.1.0 imports six, which azure-core no longer brings"),
+            Pin("msrest", "0.7.1", "azure-mgmt-resource 16.1.0's models are msrest-based; its last release"),
             Pin("azure-mgmt-storage", "22.2.0", "last release with 2019-06-01 and 2017-10-01 and profile=; 23.0.0 dropped them"),
             Pin("azure-mgmt-network", "27.0.0", "last release with 2018-11-01 and 2017-10-01 and profile=; 28.0.0 dropped them"),
             Pin("azure-mgmt-keyvault", "10.3.1", "last release with 2019-09-01 and 2016-10-01 and profile=; 11.0.0 dropped 2019-09-01"),
@@ -278,7 +285,8 @@ def packages_for(samples: tuple[str, ...]) -> list[Pin]:
     """The exact pins a project with these samples needs (base packages included), sorted by name."""
     needed = set(BASE_PACKAGES)
     for name in samples:
-        needed.update(CLIENTS[c].package for c in SAMPLES[name].clients)
+        for client in SAMPLES[name].clients:
+            needed.update((CLIENTS[client].package, *CLIENTS[client].extra_packages))
     return [PINS[p] for p in sorted(needed)]
 
 

@@ -91,12 +91,17 @@ PROFILE_2020_09_01_HYBRID: ApiTable = _table(
     Microsoft_Dns={"dnszones": ("2016-04-01",)},
 )
 
-# Global Azure serves every version, the hybrid ones included; these are the newest versions the
-# emulator knows of per type (the newest each profile-honouring SDK release sends, measured).
+# Global Azure serves every version, the hybrid ones included: Resource Manager's own versions as
+# published in the ARM REST specs, and for the other providers the newest versions that SDK releases
+# still honouring profiles send.
+_ARM_VERSIONS = ("2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01", "2021-04-01",
+                 "2021-01-01", "2020-10-01", "2020-08-01", "2020-06-01", "2019-10-01", "2019-08-01", "2019-07-01",
+                 "2019-05-10", "2019-05-01", "2019-03-01", "2018-05-01", "2018-02-01", "2017-05-10", "2016-09-01")
+_SUBSCRIPTION_VERSIONS = ("2022-12-01", "2021-01-01", "2020-01-01", "2019-11-01", "2019-06-01", "2018-06-01", "2016-06-01")
 _AZURE_NEWEST = _table(
     Microsoft_Resources={
-        **{t: ("2025-04-01",) for t in ("resourceGroups", "resources", "deployments", "providers", "operationresults")},
-        **{t: ("2022-12-01",) for t in ("subscriptions", "locations", "tenants")},
+        **{t: _ARM_VERSIONS for t in ("resourceGroups", "resources", "deployments", "providers", "operationresults")},
+        **{t: _SUBSCRIPTION_VERSIONS for t in ("subscriptions", "locations", "tenants")},
     },
     Microsoft_Compute=_all_types(("virtualMachines", "availabilitySets", "skus", "locations"), "2024-11-01"),
     Microsoft_Network=_all_types(_NETWORK_TYPES, "2024-03-01"),
