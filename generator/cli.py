@@ -147,7 +147,7 @@ def _add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool =
     p.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS", help="per HTTP request (default: %(default)s)")
 
 
-def _principal(args: argparse.Namespace, prompt: bool = True):
+def _principal(args: argparse.Namespace):
     """The service principal the options name (secret from the environment or a hidden prompt), or None."""
     from generator.discovery import ServicePrincipal
     from generator.secrets import read_secret
@@ -160,7 +160,7 @@ def _principal(args: argparse.Namespace, prompt: bool = True):
             password = read_secret(args.certificate_password_env, None, "--certificate-password-env")
             principal = ServicePrincipal(args.client_id, certificate_path=args.certificate, certificate_password=password)
         else:
-            secret = read_secret(args.client_secret_env, f"Client secret for {args.client_id}: " if prompt else None, "--client-secret-env")
+            secret = read_secret(args.client_secret_env, f"Client secret for {args.client_id}: ", "--client-secret-env")
             principal = ServicePrincipal(args.client_id, client_secret=secret)
     elif args.client_secret_env or args.certificate:
         raise UsageError("a client secret or certificate needs --client-id too")
@@ -172,7 +172,7 @@ def _discovery_request(args: argparse.Namespace):
 
     principal = _principal(args)
     return DiscoveryRequest(
-        arm_endpoint=args.arm_endpoint,
+        arm_endpoint=args.arm_endpoint or "",
         ca_cert=args.ca_cert,
         tenant=args.tenant,
         principal=principal,
@@ -276,14 +276,9 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_upgrade(args: argparse.Namespace) -> int:
-    from generator.upgrade import Overrides, apply_upgrade, dry_run_diff, plan_upgrade
+    from generator.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
 
-    overrides = Overrides(
-        arm_endpoint=args.arm_endpoint, ca_cert=args.ca_cert, tenant=args.tenant, principal=_principal(args, prompt=False),
-        subscription_id=args.subscription_id, admin_endpoint=args.admin_endpoint, stack_version=args.stack_version,
-        force=args.force, timeout=args.timeout,
-    )
-    plan = plan_upgrade(args.project, overrides, progress=_progress)
+    plan = plan_upgrade(args.project, _discovery_request(args), progress=_progress)
     if plan.due:
         width = max(len(what) for what, _, _ in plan.changes)
         print(f"Changes for {plan.project}:")

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,21 +46,6 @@ Progress = Callable[[str], None]
 
 class UpgradeError(ScaffoldError):
     """The project cannot be upgraded as it stands."""
-
-
-@dataclass
-class Overrides:
-    """Discovery options given on the command line; None keeps what the project records."""
-
-    arm_endpoint: str | None = None
-    ca_cert: str | None = None
-    tenant: str | None = None
-    principal: ServicePrincipal | None = None
-    subscription_id: str | None = None
-    admin_endpoint: str | None = None
-    stack_version: str | None = None
-    force: bool = False
-    timeout: float = 15.0
 
 
 @dataclass
@@ -121,22 +106,18 @@ def _sp_subscription(project: Path) -> str | None:
     return None
 
 
-def discovery_request(project: Path, answers: dict[str, Any], overrides: Overrides) -> DiscoveryRequest:
-    """Discovery for the Stack the project points at, from its own files unless overridden.
+def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRequest) -> DiscoveryRequest:
+    """Discovery for the Stack the project points at: what ``given`` names, the rest from the project's files.
 
     A release recorded at generation is NOT reused: after a Stack upgrade it would be stale.
     """
-    ca = overrides.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None)
-    return DiscoveryRequest(
-        arm_endpoint=overrides.arm_endpoint or answers.get("resource_manager") or answers["arm_endpoint"],
-        ca_cert=ca,
-        tenant=overrides.tenant or answers.get("tenant") or None,
-        principal=overrides.principal or _principal(project, answers),
-        subscription_id=overrides.subscription_id or answers.get("subscription_id") or _sp_subscription(project),
-        admin_endpoint=overrides.admin_endpoint,
-        stack_version=overrides.stack_version,
-        force=overrides.force,
-        timeout=overrides.timeout,
+    return replace(
+        given,
+        arm_endpoint=given.arm_endpoint or answers.get("resource_manager") or answers["arm_endpoint"],
+        ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
+        tenant=given.tenant or answers.get("tenant") or None,
+        principal=given.principal or _principal(project, answers),
+        subscription_id=given.subscription_id or answers.get("subscription_id") or _sp_subscription(project),
     )
 
 
@@ -166,19 +147,21 @@ def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> 
     return changes
 
 
-def plan_upgrade(project_dir: str, overrides: Overrides, progress: Progress = lambda message: None) -> UpgradePlan:
-    """Re-discover and compare; writes nothing."""
+def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
+                 progress: Progress = lambda message: None) -> UpgradePlan:
+    """Re-discover and compare; writes nothing. ``given`` holds discovery options that override the project's."""
     project = Path(project_dir).expanduser().resolve()
     recorded = read_answers(project)
-    found = discover_stack(discovery_request(project, recorded, overrides), progress=progress)
+    given = given or DiscoveryRequest(arm_endpoint="")
+    found = discover_stack(discovery_request(project, recorded, given), progress=progress)
     if not found.profile:
         raise UpgradeError("cannot tell the Stack's API profile: the project's credentials did not work; pass --stack-version")
     fresh = discovery_answers(found)
     if not fresh["ca_cert_pem"]:
         fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")
-    fresh["stack_version"] = overrides.stack_version or ""
-    if overrides.ca_cert:
-        fresh["ca_cert"] = str(Path(overrides.ca_cert).resolve())
+    fresh["stack_version"] = given.stack_version or ""
+    if given.ca_cert:
+        fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
     return UpgradePlan(project, recorded, fresh, found, _changes(project, recorded, fresh))
 
 
@@ -243,7 +226,7 @@ def refresh_answers(project_dir: str = ".") -> None:
 
     if os.environ.get(REFRESHED_ENV):
         return
-    plan = plan_upgrade(project_dir, Overrides(), progress=lambda message: print(f"  {message} ...", file=sys.stderr))
+    plan = plan_upgrade(project_dir, progress=lambda message: print(f"  {message} ...", file=sys.stderr))
     answers = {**plan.recorded, **plan.fresh}
     path = plan.project / ANSWERS_FILE
     header = "# Changes here will be overwritten by azs-scaffold upgrade / copier update; NEVER EDIT MANUALLY\n"
