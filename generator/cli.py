@@ -35,6 +35,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
         registration_delay=args.registration_delay,
         token_lifetime=args.token_lifetime,
+        client_certificates=[_read_text(path) for path in args.client_certificate],
         faults=FaultPlan(
             latency=args.latency,
             transient=args.transient,
@@ -69,6 +70,14 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
     emulator.serve_until_interrupted()
     print("Emulator stopped.", flush=True)
     return 0
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _non_negative_int(text: str) -> int:
@@ -115,6 +124,10 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--registration-delay", type=_non_negative_float, default=1.0, metavar="SECONDS",
         help="how long a provider stays 'Registering' (default: %(default)s)",
+    )
+    p.add_argument(
+        "--client-certificate", action="append", default=[], metavar="PEM",
+        help="a certificate the service principal may also sign in with (repeatable)",
     )
     p.add_argument("--token-lifetime", type=_non_negative_int, default=3600, metavar="SECONDS", help="access token lifetime (default: %(default)s)")
     p.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")

@@ -30,6 +30,8 @@ class EmulatorConfig:
     token_lifetime: int = 3600
     page_size: int = 5
     faults: FaultPlan = field(default_factory=FaultPlan)
+    # PEM certificates the service principal may also sign in with (client assertions).
+    client_certificates: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         """Refuse options that cannot work, with a message that says what to change."""

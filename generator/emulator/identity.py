@@ -5,6 +5,8 @@ Tokens are opaque random strings bound to one audience; they expire.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import secrets
 import threading
@@ -15,6 +17,28 @@ from generator.emulator.config import EmulatorContext
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _jwt_part(token: str, index: int) -> dict:
+    """The header (0) or claims (1) of a JWT, unverified; ValueError when it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a JWT")
+    value = json.loads(_b64decode(parts[index]))
+    if not isinstance(value, dict):
+        raise ValueError("not a JWT")
+    return value
+
+
 # Scope words a client may send beside ``<audience>/.default`` (the official samples send them).
 _OIDC_SCOPES = {"openid", "profile", "offline_access"}
 
@@ -94,6 +118,8 @@ class IdentityService:
             raise OAuthError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
         data = self.ctx.state.data
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id and form.get("client_assertion"):
+            client_id = str(_jwt_part(form["client_assertion"], 1).get("iss", ""))
         if client_id.lower() != data["client_id"].lower():
             raise OAuthError(
                 401 if self.ctx.is_adfs else 400,
@@ -103,7 +129,9 @@ class IdentityService:
                 else f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory "
                 f"'{data['tenant_domain']}'.",
             )
-        if not secrets.compare_digest(secret.encode(), data["client_secret"].encode()):
+        if form.get("client_assertion_type") == _JWT_BEARER:
+            self._check_assertion(form.get("client_assertion", ""), data["client_id"])
+        elif not secrets.compare_digest(secret.encode(), data["client_secret"].encode()):
             raise OAuthError(
                 401,
                 "invalid_client",
@@ -136,6 +164,54 @@ class IdentityService:
             f"AADSTS70011: The provided request must include a 'scope' input parameter. The provided value for the input "
             f"parameter 'scope' is not valid. The scope {scope!r} does not exist; use '{self.ctx.audience()}/.default'.",
         )
+
+    def _check_assertion(self, assertion: str, client_id: str) -> None:
+        """A certificate credential's signed JWT: a registered certificate, a valid signature, our audience."""
+
+        def refuse(why: str) -> None:
+            code = "MSIS9622" if self.ctx.is_adfs else "AADSTS700027"
+            raise OAuthError(401, "invalid_client", f"{code}: Client assertion failed signature validation or is invalid: {why}")
+
+        try:
+            header, claims = _jwt_part(assertion, 0), _jwt_part(assertion, 1)
+            signed, signature = assertion.rsplit(".", 1)
+            signature_bytes = _b64decode(signature)
+        except ValueError:
+            refuse("it is not a JWT")
+        certificate = self._registered_certificate(header)
+        if certificate is None:
+            refuse("its certificate (x5t) is not registered for the application")
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        scheme = {"RS256": padding.PKCS1v15(), "PS256": padding.PSS(padding.MGF1(hashes.SHA256()), 32)}.get(header.get("alg"))
+        if scheme is None:
+            refuse(f"algorithm {header.get('alg')!r} is not supported")
+        try:
+            certificate.public_key().verify(signature_bytes, signed.encode(), scheme, hashes.SHA256())
+        except (InvalidSignature, TypeError, AttributeError):
+            refuse("the signature does not match the certificate")
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            refuse("iss and sub must be the client id")
+        if not str(claims.get("aud", "")).startswith(self.ctx.base_url):
+            refuse(f"audience {claims.get('aud')!r} is not this token endpoint")
+        if float(claims.get("exp", 0)) <= time.time():
+            refuse("it has expired")
+
+    def _registered_certificate(self, header: dict) -> object | None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        for pem in self.ctx.config.client_certificates:
+            certificate = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+            thumbprints = {
+                "x5t": _b64encode(certificate.fingerprint(hashes.SHA1())),
+                "x5t#S256": _b64encode(certificate.fingerprint(hashes.SHA256())),
+            }
+            if any(str(header.get(k, "")).rstrip("=") == v for k, v in thumbprints.items()):
+                return certificate
+        return None
 
     # -- bearer token checks, for Resource Manager ---------------------------------------------
 
