@@ -156,8 +156,8 @@ def venv_table(work: Path) -> str:
     subprocess.run([sys.executable, "-m", "venv", str(empty)], check=True)
     baseline = du(empty)
     sets = {
-        "generated, resource_groups only": [p.requirement for p in catalog.packages_for(("resource_groups",))],
-        "generated, all samples": [p.requirement for p in catalog.packages_for(catalog.DEFAULT_SAMPLES)],
+        "generated, resource_groups only": [p.requirement for p in catalog.packages_for(("resource_groups",), catalog.HYBRID_2020)],
+        "generated, all samples": [p.requirement for p in catalog.packages_for(catalog.DEFAULT_SAMPLES, catalog.HYBRID_2020)],
         "official samples, unpinned (fails on a Stack)": OFFICIAL_UNPINNED,
     }
     lines = ["| venv | install (s) | size above an empty venv (MB) |", "|---|---|---|"]

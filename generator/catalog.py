@@ -174,6 +174,8 @@ PINS: Mapping[str, Pin] = MappingProxyType(
 )
 # Every project needs these, whatever its samples.
 BASE_PACKAGES = ("azure-common", "azure-identity")
+# Profile -> the packages pinned for it. One set serves all three today: these releases carry both
+# hybrid profiles' API versions and send their newest under ``latest``.
 PROFILE_PINS: Mapping[str, tuple[str, ...]] = MappingProxyType({name: tuple(PINS) for name in PROFILES})
 
 
@@ -281,12 +283,15 @@ def sample_names(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in SAMPLES if n in names)
 
 
-def packages_for(samples: tuple[str, ...]) -> list[Pin]:
-    """The exact pins a project with these samples needs (base packages included), sorted by name."""
+def packages_for(samples: tuple[str, ...], profile_name: str) -> list[Pin]:
+    """The exact pins a project with these samples needs on this profile (base packages included), by name."""
     needed = set(BASE_PACKAGES)
     for name in samples:
         for client in SAMPLES[name].clients:
             needed.update((CLIENTS[client].package, *CLIENTS[client].extra_packages))
+    missing = needed - set(PROFILE_PINS[profile(profile_name).name])
+    if missing:
+        raise CatalogError(f"the catalog pins no release of {', '.join(sorted(missing))} for {profile_name}")
     return [PINS[p] for p in sorted(needed)]
 
 

@@ -64,11 +64,6 @@ def discovery_answers(found: Any) -> dict[str, Any]:
     }
 
 
-def remember(inputs: dict[str, str], answers: dict[str, Any]) -> None:
-    """Seed the cache, so that a wrapper that discovered already is not asked again."""
-    _cache[tuple(inputs.get(k, "") for k in DISCOVERY_INPUTS)] = answers
-
-
 @pass_context
 def azs_discovery(ctx: Context) -> dict[str, Any]:
     """Discover the Stack the answers so far point at (cached), as the template's computed answers."""
@@ -107,9 +102,9 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
     return _cache[key]
 
 
-def azs_requirements(samples: list[str]) -> list[str]:
-    """``package==version`` lines for a project with these samples."""
-    return [pin.requirement for pin in catalog.packages_for(tuple(samples))]
+def azs_requirements(samples: list[str], profile: str) -> list[str]:
+    """``package==version`` lines for a project with these samples on this profile."""
+    return [pin.requirement for pin in catalog.packages_for(tuple(samples), profile)]
 
 
 def azs_providers(samples: list[str]) -> list[str]:
@@ -130,11 +125,6 @@ def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str
     """``api_version=`` pins for the samples' clients that the profile does not cover."""
     explicit = catalog.EXPLICIT_API_VERSIONS.get(profile, {})
     return {c: explicit[c] for c in catalog.clients_for(tuple(samples)) if c in explicit}
-
-
-def azs_samples() -> dict[str, str]:
-    """Sample name -> one-line title."""
-    return {name: sample.title for name, sample in catalog.SAMPLES.items()}
 
 
 def azs_check_project_name(name: str) -> str:
@@ -185,7 +175,6 @@ class AzsScaffoldExtension(Extension):
             azs_requirements=azs_requirements,
             azs_providers=azs_providers,
             azs_profile=azs_profile,
-            azs_samples=azs_samples,
             azs_explicit_api_versions=azs_explicit_api_versions,
             azs_check_project_name=azs_check_project_name,
             azs_check_guid=azs_check_guid,

@@ -136,7 +136,7 @@ def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> 
             changes.append((key, str(recorded.get(key, "")), str(fresh.get(key, ""))))
     samples = tuple(recorded.get("samples") or catalog.DEFAULT_SAMPLES)
     pinned = _pins_in(project)
-    for pin in catalog.packages_for(samples):
+    for pin in catalog.packages_for(samples, str(fresh.get("profile"))):
         if pinned.get(pin.package) != pin.version:
             changes.append((pin.package, pinned.get(pin.package, "-"), pin.version))
     old, new = recorded.get("profile"), fresh.get("profile")

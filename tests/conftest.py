@@ -82,7 +82,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from generator import catalog
 
     directory = tmp_path_factory.mktemp("wheelhouse")
-    pins = [pin.requirement for pin in catalog.packages_for(catalog.DEFAULT_SAMPLES)]
+    pins = sorted({pin.requirement for name in catalog.PROFILES for pin in catalog.packages_for(catalog.DEFAULT_SAMPLES, name)})
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
          "-d", str(directory), *pins, "pip", "setuptools"],

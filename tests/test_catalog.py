@@ -86,9 +86,9 @@ def test_release_inside_the_known_range_but_unknown_is_refused():
 
 
 def test_packages_and_providers_per_sample():
-    assert [p.package for p in catalog.packages_for(("resource_groups",))] == [
+    assert [p.package for p in catalog.packages_for(("resource_groups",), catalog.HYBRID_2020)] == [
         "azure-common", "azure-identity", "azure-mgmt-resource", "msrest", "six"]
-    assert [p.package for p in catalog.packages_for(catalog.DEFAULT_SAMPLES)] == [
+    assert [p.package for p in catalog.packages_for(catalog.DEFAULT_SAMPLES, catalog.HYBRID_2020)] == [
         "azure-common", "azure-identity", "azure-mgmt-network", "azure-mgmt-resource", "azure-mgmt-storage", "msrest", "six"]
     assert catalog.providers_for(catalog.DEFAULT_SAMPLES) == ["Microsoft.KeyVault", "Microsoft.Storage", "Microsoft.Network"]
     assert catalog.sample_names("virtual_networks, resource_groups") == ("resource_groups", "virtual_networks")
