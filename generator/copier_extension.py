@@ -127,6 +127,13 @@ def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str
     return {c: explicit[c] for c in catalog.clients_for(tuple(samples)) if c in explicit}
 
 
+def azs_require(value: Any, message: str) -> str:
+    """Nothing when ``value`` is set; otherwise stop the rendering with ``message``."""
+    if not value:
+        raise _user_error(ScaffoldError(message))
+    return ""
+
+
 def azs_check_project_name(name: str) -> str:
     """Empty when ``name`` is a usable project name, else the rule in words."""
     import re
@@ -177,6 +184,7 @@ class AzsScaffoldExtension(Extension):
             azs_profile=azs_profile,
             azs_explicit_api_versions=azs_explicit_api_versions,
             azs_check_project_name=azs_check_project_name,
+            azs_require=azs_require,
             azs_check_guid=azs_check_guid,
             azs_check_endpoint=azs_check_endpoint,
             azs_check_stack_version=azs_check_stack_version,

@@ -6,6 +6,7 @@ emulator's CA only through that bootstrap, registers its providers and runs ever
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -135,3 +136,39 @@ def test_demo_runs_the_whole_flow(template_repo, project_env, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[5/5] Running the resource group sample" in result.stdout and "Deleted azs-sample-rg-" in result.stdout
+
+
+def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_repo, tmp_path):
+    """The interactive way in: copier's prompts in a terminal, the secret typed at a hidden prompt."""
+    import pexpect
+
+    info = start_emulator().info()
+    project = tmp_path / "interactive"
+    copier = str(Path(sys.executable).with_name("copier"))
+    child = pexpect.spawn(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)],
+                          encoding="utf-8", timeout=60, dimensions=(50, 200))
+    child.logfile_read = transcript = io.StringIO()
+    answers = [  # (prompt, typed text; empty takes what the prompt offers)
+        ("Name of the project", "team-interactive"),
+        ("Samples to generate", ""),
+        ("Resource Manager endpoint", "http://not-https"),  # refused by the validator, asked again
+        ("is not https://", info["arm_endpoint"]),
+        ("root CA in PEM format", info["ca_cert"]),
+        ("release", ""),
+        ("Azure AD directory", ""),
+        ("Application \\(client\\) id", info["client_id"]),
+        ("How the service principal signs in", ""),
+        ("Client secret", info["client_secret"]),
+        ("Subscription to use", ""),
+        ("Region for new resources", ""),
+    ]
+    for prompt, answer in answers:
+        child.expect(prompt)
+        child.send("\x15" + answer + "\r" if answer else "\r")  # Ctrl-U clears what the prompt offered
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()[-3000:]
+    assert "Discovering the Stack" in transcript.getvalue()
+    assert info["client_secret"] not in transcript.getvalue()
+    assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
+    assert json.loads((project / "azureSecretSpConfig.json").read_text())["subscriptionId"] == info["subscription_id"]
