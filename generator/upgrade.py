@@ -79,31 +79,25 @@ def read_answers(project: Path) -> dict[str, Any]:
     return answers
 
 
-def _principal(project: Path, answers: dict[str, Any]) -> ServicePrincipal | None:
+def _read_sp_config(project: Path) -> dict[str, Any]:
+    """The project's service principal file as a dict; empty when it has none."""
     for name in SP_FILES:
         path = project / name
         if path.exists():
             try:
-                sp = json.loads(path.read_text(encoding="utf-8"))
+                return json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
                 raise UpgradeError(f"{path} is not valid JSON; fix it, or pass --client-id and a secret") from None
-            if sp.get("certPath"):
-                cert = Path(sp["certPath"])
-                return ServicePrincipal(sp.get("clientId", ""), certificate_path=str(cert if cert.is_absolute() else project / cert),
-                                        certificate_password=sp.get("certPass") or None)
-            secret = sp.get("clientSecret") or os.environ.get(SECRET_ENV)
-            return ServicePrincipal(sp.get("clientId", ""), client_secret=secret) if secret else None
-    return None
+    return {}
 
 
-def _sp_subscription(project: Path) -> str | None:
-    for name in SP_FILES:
-        if (project / name).exists():
-            try:
-                return json.loads((project / name).read_text(encoding="utf-8")).get("subscriptionId") or None
-            except ValueError:
-                return None
-    return None
+def _principal(project: Path, sp: dict[str, Any]) -> ServicePrincipal | None:
+    if sp.get("certPath"):
+        cert = Path(sp["certPath"])
+        return ServicePrincipal(sp.get("clientId", ""), certificate_path=str(cert if cert.is_absolute() else project / cert),
+                                certificate_password=sp.get("certPass") or None)
+    secret = sp.get("clientSecret") or os.environ.get(SECRET_ENV)
+    return ServicePrincipal(sp.get("clientId", ""), client_secret=secret) if sp and secret else None
 
 
 def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRequest) -> DiscoveryRequest:
@@ -111,13 +105,14 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
 
     A release recorded at generation is NOT reused: after a Stack upgrade it would be stale.
     """
+    sp = _read_sp_config(project)
     return replace(
         given,
         arm_endpoint=given.arm_endpoint or answers.get("resource_manager") or answers["arm_endpoint"],
         ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
         tenant=given.tenant or answers.get("tenant") or None,
-        principal=given.principal or _principal(project, answers),
-        subscription_id=given.subscription_id or answers.get("subscription_id") or _sp_subscription(project),
+        principal=given.principal or _principal(project, sp),
+        subscription_id=given.subscription_id or answers.get("subscription_id") or sp.get("subscriptionId") or None,
     )
 
 
@@ -212,7 +207,7 @@ def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="azs-upgrade-") as scratch:
         clone = Path(scratch) / "project"
         subprocess.run(["git", "clone", "-q", str(plan.project), str(clone)], check=True, capture_output=True)
-        for name in (*SP_FILES,):
+        for name in SP_FILES:
             if (plan.project / name).exists():
                 shutil.copy2(plan.project / name, clone / name)
         _update(clone, UpgradePlan(clone, plan.recorded, plan.fresh, plan.found, plan.changes), vcs_ref)
