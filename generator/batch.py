@@ -27,6 +27,7 @@ from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
+from generator.template_source import TemplateSource, resolve_template
 
 TEAM_KEYS = {
     "project_name", "arm_endpoint", "ca_cert", "tenant", "client_id", "client_secret_env", "certificate",
@@ -107,8 +108,7 @@ def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(team.get(k) or "") for k in ("arm_endpoint", "ca_cert", "tenant", "stack_version"))
 
 
-def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, template: str | None,
-             vcs_ref: str | None) -> TeamResult:
+def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, source: TemplateSource) -> TeamResult:
     """Prove one team's credentials on an already discovered Stack (unless done) and render its project."""
     from generator.render import NewProject, RenderError, check_destination, render
 
@@ -125,8 +125,8 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
             raise RenderError(found.subscription_note)
         samples = catalog.sample_names(team["samples"]) if team.get("samples") else None
         project = NewProject(destination=str(out / name), discovery=request, project_name=name, samples=samples,
-                             location=team.get("location"), template=template, vcs_ref=vcs_ref)
-        render(project, found, check_destination(project.destination))
+                             location=team.get("location"))
+        render(project, found, check_destination(project.destination), source)
         return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started)
     except ScaffoldError as error:
         return TeamResult(name, False, str(error), seconds=time.monotonic() - started)
@@ -148,6 +148,7 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     Each distinct Stack is discovered once (with the first of its teams whose credentials work);
     then the teams are proven and rendered in parallel worker processes, one per core.
     """
+    source = resolve_template(template, vcs_ref)
     import copier  # noqa: F401  (loaded before the workers fork)
 
     teams = load_teams(path)
@@ -178,10 +179,10 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     jobs = jobs or min(os.cpu_count() or 1, len(work))
     if jobs <= 1:
         for index, team, found, proven in work:
-            record(index, _onboard(team, found, proven, out, template, vcs_ref))
+            record(index, _onboard(team, found, proven, out, source))
     else:
         with _pool(jobs) as pool:
-            futures = {pool.submit(_onboard, team, found, proven, out, template, vcs_ref): index for index, team, found, proven in work}
+            futures = {pool.submit(_onboard, team, found, proven, out, source): index for index, team, found, proven in work}
             from concurrent.futures import as_completed
 
             for future in as_completed(futures):

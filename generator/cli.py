@@ -160,6 +160,12 @@ def _add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool =
     p.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS", help="per HTTP request (default: %(default)s)")
 
 
+def _add_template_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--template", metavar="SRC", help="template path, bundle or git URL (default: the one this azs-scaffold carries)")
+    p.add_argument("--vcs-ref", metavar="REF", help="template version, a git tag or commit (default: this azs-scaffold's own; "
+                   "with --template, copier's: the latest release tag, else HEAD)")
+
+
 def _principal(args: argparse.Namespace):
     """The service principal the options name (secret from the environment or a hidden prompt), or None."""
     from generator.discovery import ServicePrincipal
@@ -283,8 +289,7 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups,storage_accounts,virtual_networks (default: all)")
     p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: use defaults for what options do not give")
-    p.add_argument("--template", metavar="SRC", help="template path or git URL (default: the one this package came with)")
-    p.add_argument("--vcs-ref", metavar="REF", help="template version (git tag or commit; default: the latest release tag, else HEAD)")
+    _add_template_options(p)
     p.set_defaults(run=_cmd_new)
 
 
@@ -333,14 +338,15 @@ def _add_upgrade(commands: argparse._SubParsersAction) -> None:
     mode.add_argument("--check", action="store_true", help="only report: exit 0 when current, 1 when an upgrade is due")
     mode.add_argument("--dry-run", action="store_true", help="show the diff an upgrade would make, writing nothing")
     mode.add_argument("--yes", action="store_true", help="do not ask before writing")
-    p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: the latest release tag)")
+    p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: this azs-scaffold's own)")
     p.set_defaults(run=_cmd_upgrade)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from generator.demo import run_demo
 
-    return run_demo(args.destination, stack_version=args.stack_version, identity=args.identity)
+    return run_demo(args.destination, stack_version=args.stack_version, identity=args.identity,
+                    template=args.template, vcs_ref=args.vcs_ref)
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:
@@ -350,9 +356,10 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         description="Start the emulator, generate a project against it, run its bootstrap (installs the pinned "
         "packages: needs the package index), provider registration and the resource group sample, then stop the emulator.",
     )
-    p.add_argument("destination", metavar="DEST", nargs="?", default="azs-demo", help="directory to create (default: %(default)s)")
+    p.add_argument("destination", metavar="DEST", nargs="?", help="directory to create (default: a new folder in the temporary directory)")
     p.add_argument("--stack-version", default="2108", metavar="YYMM|azure", help="release to emulate (default: %(default)s)")
     p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    _add_template_options(p)
     p.set_defaults(run=_cmd_demo)
 
 

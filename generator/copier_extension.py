@@ -18,6 +18,7 @@ from jinja2.runtime import Context, Undefined
 
 from generator import catalog
 from generator.errors import ScaffoldError
+from generator.template_source import recorded_url
 
 # Answers that discovery reads, in the order copier asks them.
 DISCOVERY_INPUTS = (
@@ -188,4 +189,5 @@ class AzsScaffoldExtension(Extension):
             azs_check_guid=azs_check_guid,
             azs_check_endpoint=azs_check_endpoint,
             azs_check_stack_version=azs_check_stack_version,
+            azs_template_url=recorded_url,
         )

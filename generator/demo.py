@@ -30,14 +30,22 @@ def _run_in(project: Path, *command: str) -> None:
         raise ScaffoldError(f"demo: `{' '.join(command)}` failed in {project} (exit {result.returncode}); see its output above")
 
 
-def run_demo(destination: str, stack_version: str = "2108", identity: str = "azure_ad", template: str | None = None,
-             vcs_ref: str | None = "HEAD") -> int:
-    """Emulator -> generated project -> bootstrap -> provider registration -> resource group sample."""
+def run_demo(destination: str | None = None, stack_version: str = "2108", identity: str = "azure_ad",
+             template: str | None = None, vcs_ref: str | None = None) -> int:
+    """Emulator -> generated project -> bootstrap -> provider registration -> resource group sample.
+
+    Without ``destination`` the project goes to a new folder in the temporary directory: never into
+    the checkout the tool may run from (copier would find it dirty), and a second run works too.
+    """
+    import tempfile
+
     from generator.discovery import DiscoveryRequest, ServicePrincipal
     from generator.emulator import Emulator, EmulatorConfig
     from generator.render import NewProject, check_destination, run_new
+    from generator.template_source import resolve_template
 
-    project = check_destination(destination)
+    resolve_template(template, vcs_ref)  # a missing template fails before the emulator starts
+    project = check_destination(destination) if destination else Path(tempfile.mkdtemp(prefix="azs-demo-")) / "azs-demo"
     python = str(project / (".venv/Scripts/python.exe" if sys.platform == "win32" else ".venv/bin/python"))
     total = 5
     with Emulator(EmulatorConfig(stack_version=stack_version, identity=identity, registration_delay=1.0)) as emulator:

@@ -13,20 +13,13 @@ from generator import catalog
 from generator.discovery import DiscoveryRequest, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
+from generator.template_source import TemplateSource, resolve_template
 
 Progress = Callable[[str], None]
 
 
 class RenderError(ScaffoldError):
     """The project could not be rendered."""
-
-
-def default_template() -> str:
-    """The template this package came with: the checkout holding ``copier.yml`` beside ``generator/``."""
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "copier.yml").exists():
-        raise UsageError("this installation has no template beside it; pass --template PATH_OR_URL of azs-scaffold's repository")
-    return str(root)
 
 
 @dataclass
@@ -97,6 +90,7 @@ def preload_copier() -> None:
 def run_new(request: NewProject, progress: Progress = lambda message: None) -> tuple[Path, StackDiscovery]:
     """Discover the Stack and render a project for it into ``request.destination``."""
     destination = check_destination(request.destination)
+    source = resolve_template(request.template, request.vcs_ref)
     preload_copier()
     if request.project_name is not None:
         from generator.copier_extension import azs_check_project_name
@@ -114,11 +108,11 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
     if not found.subscription_id:
         raise RenderError(found.subscription_note)
     progress("Rendering the project with copier")
-    render(request, found, destination)
+    render(request, found, destination, source)
     return destination, found
 
 
-def render(request: NewProject, found: StackDiscovery, destination: Path) -> None:
+def render(request: NewProject, found: StackDiscovery, destination: Path, source: TemplateSource) -> None:
     """Render with copier; on any failure nothing is left at ``destination`` (if it was new)."""
     import copier
     from copier.errors import CopierError
@@ -129,12 +123,12 @@ def render(request: NewProject, found: StackDiscovery, destination: Path) -> Non
             # copier warns about a dirty or untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
             copier.run_copy(
-                request.template or default_template(),
+                source.src,
                 destination,
                 data=copier_data(request, found),
                 defaults=not request.interactive,
                 unsafe=True,
-                vcs_ref=request.vcs_ref,
+                vcs_ref=source.ref,
                 quiet=True,
             )
     except (CopierError, ValueError) as error:

@@ -12,6 +12,7 @@ plain ``copier update --trust --defaults`` refresh the discovered answers the sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,11 +25,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from generator import catalog
+from generator import __version__, catalog
 from generator.copier_extension import SECRET_ENV, discovery_answers
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
+from generator.template_source import PUBLIC_URL, TemplateSource, installed_template, public_url_served_from, recorded_url
 
 ANSWERS_FILE = ".copier-answers.yml"
 CA_FILE = Path("certs") / "azure-stack-root.pem"
@@ -57,6 +59,8 @@ class UpgradePlan:
     fresh: dict[str, Any]
     found: StackDiscovery
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # (what, now, after)
+    # This installation's template, when the project records azs-scaffold's published one.
+    source: TemplateSource | None = None
 
     @property
     def due(self) -> bool:
@@ -142,11 +146,26 @@ def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> 
     return changes
 
 
+def template_for(recorded: dict[str, Any]) -> TemplateSource | None:
+    """This installation's template for a project that records azs-scaffold's published one (else copier
+    fetches what the project records)."""
+    return installed_template() if recorded_url(recorded.get("_src_path", "")) == PUBLIC_URL else None
+
+
+def _same_version(commit: str, version: str) -> bool:
+    """Whether copier's ``_commit`` (git describe) and a package version (hatch-vcs) name one commit."""
+    if commit.removeprefix("v") == version:
+        return True
+    described, built = re.search(r"(?:^|-g)([0-9a-f]{7,})$", commit), re.search(r"\+g([0-9a-f]{7,})", version)
+    return bool(described and built) and (described[1].startswith(built[1]) or built[1].startswith(described[1]))
+
+
 def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
                  progress: Progress = lambda message: None) -> UpgradePlan:
     """Re-discover and compare; writes nothing. ``given`` holds discovery options that override the project's."""
     project = Path(project_dir).expanduser().resolve()
     recorded = read_answers(project)
+    source = template_for(recorded)
     given = given or DiscoveryRequest(arm_endpoint="")
     found = discover_stack(discovery_request(project, recorded, given), progress=progress)
     if not found.profile:
@@ -157,7 +176,10 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
     fresh["stack_version"] = given.stack_version or ""
     if given.ca_cert:
         fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
-    return UpgradePlan(project, recorded, fresh, found, _changes(project, recorded, fresh))
+    changes = _changes(project, recorded, fresh)
+    if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):
+        changes.append(("template", str(recorded.get("_commit", "-")), f"v{__version__}"))
+    return UpgradePlan(project, recorded, fresh, found, changes, source)
 
 
 def check_clean(project: Path) -> None:
@@ -174,14 +196,23 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
     from copier.errors import CopierError
 
     os.environ[REFRESHED_ENV] = "1"
+    # The project's own template version and the installed one both come from this installation's bundle.
+    serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a dirty or untagged template: the answers file records the commit
-            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
+        with serving, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an untagged template: the answers file records the commit
+            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True,
+                              vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True)
     except (CopierError, ValueError) as error:
+        recorded = plan.recorded.get("_commit", "?")
+        if plan.source and "Unknown revision" in str(error):
+            raise UpgradeError(
+                f"{project} records template version {recorded}, which azs-scaffold {__version__} does not carry; "
+                "upgrade with the release that generated it or a later one"
+            ) from None
         raise UpgradeError(
             f"copier could not update {project}: {one_line(str(error))}; the template version it records "
-            "(_commit in .copier-answers.yml) must exist in the template repository"
+            f"(_commit {recorded} in .copier-answers.yml) must exist in {plan.recorded.get('_src_path', 'the template')}"
         ) from None
     finally:
         os.environ.pop(REFRESHED_ENV, None)
@@ -210,7 +241,7 @@ def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None) -> str:
         for name in SP_FILES:
             if (plan.project / name).exists():
                 shutil.copy2(plan.project / name, clone / name)
-        _update(clone, UpgradePlan(clone, plan.recorded, plan.fresh, plan.found, plan.changes), vcs_ref)
+        _update(clone, replace(plan, project=clone), vcs_ref)
         subprocess.run(["git", "add", "-A"], cwd=clone, check=True, capture_output=True)
         return subprocess.run(["git", "diff", "--cached", "--stat", "-p"], cwd=clone, capture_output=True, text=True).stdout
 

@@ -1,0 +1,151 @@
+"""Where copier finds the template: the bundle this installation carries, or the checkout it runs from.
+
+An installed azs-scaffold (wheel, sdist, git URL; pip or pipx) carries ``generator/_template/``: the
+template's files and a git bundle of its history (``hatch_build.py``). copier renders from the bundle,
+so every project records a template commit (``_commit``) that exists in this and every later release,
+and ``azs-scaffold upgrade`` finds the old version for copier's three-way merge offline.
+
+An editable checkout gets a bundle of its HEAD made on demand in the user cache: uncommitted template
+changes are refused rather than recorded as a commit that exists nowhere.
+
+Projects record :data:`PUBLIC_URL` as their template source (``_src_path``), never a path in someone's
+cache: the answers file renders a bundle path as that URL (``azs_template_url``), so a teammate's
+``azs-scaffold upgrade`` uses their own installation, and ``copier update`` fetches the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from generator.errors import ScaffoldError
+
+# Where azs-scaffold is published; what projects made by an installed azs-scaffold record.
+PUBLIC_URL = "https://github.com/azs-scaffold/azs-scaffold.git"
+BUNDLE_NAME = "azs-scaffold-template.bundle"
+TEMPLATE_FILES = ("copier.yml", "template")
+PACKAGE = Path(__file__).resolve().parent
+
+
+class TemplateError(ScaffoldError):
+    """The template cannot be found or read."""
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """What copier is handed (``src``), and the version it renders unless told otherwise (``ref``)."""
+
+    src: str
+    ref: str | None
+
+
+def recorded_url(src_path: str) -> str:
+    """The template source a project records: the public URL for one of our bundles, else as given."""
+    return PUBLIC_URL if str(src_path).endswith(BUNDLE_NAME) else str(src_path)
+
+
+@contextmanager
+def public_url_served_from(bundle: str) -> Iterator[None]:
+    """While inside, git fetches :data:`PUBLIC_URL` from ``bundle`` (offline), and copier keeps its mirror
+    of it in a scratch folder (never in copier's own cache, where a later online run would find it)."""
+    count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+    with tempfile.TemporaryDirectory(prefix="azs-template-") as scratch:
+        extra = {
+            "GIT_CONFIG_COUNT": str(count + 1),
+            f"GIT_CONFIG_KEY_{count}": f"url.{bundle}.insteadOf",
+            f"GIT_CONFIG_VALUE_{count}": PUBLIC_URL,
+            "COPIER_CACHE_DIR": scratch,
+        }
+        saved = {key: os.environ.get(key) for key in extra}
+        os.environ.update(extra)
+        try:
+            # copier runs git through plumbum, whose environment is a copy taken at import.
+            from plumbum import local
+
+            with local.env(**extra):
+                yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _git(cwd: Path, *args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        raise TemplateError("git is not installed; copier needs it to render the template: install git") from None
+    except subprocess.CalledProcessError as error:
+        raise TemplateError(f"git {args[0]} failed in {cwd}: {' '.join(error.stderr.split())[:200]}") from None
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "azs-scaffold" / "templates"
+
+
+def _checkout_bundle(checkout: Path) -> Path:
+    """A bundle of the checkout's HEAD and tags, made once per HEAD in the user cache."""
+    changed = _git(checkout, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_FILES).splitlines()
+    if changed:
+        raise TemplateError(
+            f"the template in {checkout} has uncommitted changes ({changed[0][3:]}"
+            f"{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); commit them first: "
+            "a project records the template commit it came from, so that commit must exist"
+        )
+    head = _git(checkout, "rev-parse", "HEAD").strip()
+    bundle = _cache_dir() / head / BUNDLE_NAME
+    if not bundle.exists():
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        # Made aside and renamed into place: a concurrent run never sees half a bundle.
+        fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".bundle", dir=bundle.parent)
+        os.close(fd)
+        try:
+            _git(checkout, "bundle", "create", "-q", partial, "HEAD", "--tags")
+            os.replace(partial, bundle)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+    return bundle
+
+
+def installed_template() -> TemplateSource:
+    """This installation's template; fails in one line when there is none (before anything slow)."""
+    if shutil.which("git") is None:
+        raise TemplateError("git is not installed; copier needs it to render the template: install git")
+    carried = PACKAGE / "_template"
+    if (carried / BUNDLE_NAME).is_file():
+        if not (carried / "copier.yml").is_file():
+            raise TemplateError(f"this installation's template is incomplete ({carried} has no copier.yml); reinstall azs-scaffold")
+        return TemplateSource(str(carried / BUNDLE_NAME), "HEAD")
+    checkout = PACKAGE.parent
+    if (checkout / "copier.yml").is_file() and (checkout / ".git").exists():
+        return TemplateSource(str(_checkout_bundle(checkout)), "HEAD")
+    raise TemplateError(
+        f"this installation of azs-scaffold carries no template (no {carried / BUNDLE_NAME}); "
+        "reinstall it from a wheel, an sdist or the repository (pip install / pipx install), or pass --template"
+    )
+
+
+def resolve_template(template: str | None, vcs_ref: str | None) -> TemplateSource:
+    """The source for ``--template``/``--vcs-ref`` as given, else this installation's; checked before discovery."""
+    if not template:
+        source = installed_template()
+        return TemplateSource(source.src, vcs_ref or source.ref)
+    local = Path(template).expanduser()
+    looks_local = not any(template.startswith(p) for p in ("https://", "http://", "git@", "git+", "gh:", "gl:"))
+    if looks_local:
+        if not local.exists():
+            raise TemplateError(f"--template {template}: no such file or directory")
+        if local.is_dir() and not (local / "copier.yml").is_file() and not (local / "copier.yaml").is_file():
+            raise TemplateError(f"--template {template}: no copier.yml there; give azs-scaffold's repository or template bundle")
+        template = str(local.resolve())
+    return TemplateSource(template, vcs_ref)
