@@ -131,7 +131,7 @@ def test_a_non_empty_destination_is_refused_untouched(start_emulator, template_r
 
 def test_demo_runs_the_whole_flow(template_repo, project_env, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "generator", "demo", str(tmp_path / "demo")],
+        [sys.executable, "-m", "generator", "demo", str(tmp_path / "demo"), "--template", str(template_repo)],
         env=project_env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
