@@ -4,7 +4,8 @@
 
 Each pair is measured alternately (A, B, A, B, ...) so that a noisy, shared machine slows both
 alike; the table shows medians and their ratio. Everything runs against the built-in emulator on
-loopback. ``--venvs`` also installs the generated projects' pins and the official samples' unpinned
+loopback, with azs-scaffold as users install it: a wheel built from this checkout's HEAD, installed
+into a fresh venv (with copier, the baseline, beside it; its template is the bundle the wheel carries). ``--venvs`` also installs the generated projects' pins and the official samples' unpinned
 requirement set from the package index, and measures install time and size above an empty venv.
 """
 
@@ -24,9 +25,6 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BIN = Path(sys.executable).parent
-AZS = [str(BIN / "azs-scaffold")]
-COPIER = [str(BIN / "copier")]
 SECRET_ENV = "AZS_BENCH_SECRET"
 # The official Hybrid-Python-Samples requirement set, unpinned, as they install today.
 OFFICIAL_UNPINNED = ["azure-mgmt-resource", "azure-mgmt-compute", "azure-mgmt-network", "azure-mgmt-storage",
@@ -72,6 +70,9 @@ def main() -> None:
     from generator.render import NewProject, copier_data
 
     work = Path(tempfile.mkdtemp(prefix="azs-bench-"))
+    AZS, COPIER, template = install_wheel(work)
+    from generator.template_source import public_url_served_from
+
     rows: list[tuple[str, float, str, float, str]] = []
     with Emulator(EmulatorConfig(registration_delay=0.1)) as emulator:
         info = emulator.info()
@@ -94,7 +95,7 @@ def main() -> None:
             args.repeat,
             lambda i: lambda: sh([*AZS, "new", str(work / f"new-{i}"), *stack, *common], env=env),
             lambda i: lambda: sh([*COPIER, "copy", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD", "--data-file",
-                                  str(data_file), str(ROOT), str(work / f"bare-{i}")]),
+                                  str(data_file), template, str(work / f"bare-{i}")]),
         )
         rows.append(("`azs-scaffold new` vs bare `copier copy` (answers precomputed)", new, "", bare, "<= 1.3x"))
 
@@ -130,11 +131,18 @@ def main() -> None:
             shutil.copytree(base, target, symlinks=True)
             return target
 
+        def bare_update(project: Path) -> Callable[[], None]:
+            def action() -> None:
+                # The project records the public URL: bare copier gets it from the same bundle, offline.
+                with public_url_served_from(template):
+                    sh([*COPIER, "update", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD"], cwd=project,
+                       env={"AZS_SCAFFOLD_ANSWERS_REFRESHED": "1"})
+            return action
+
         upgrade, update = side_by_side(
             args.repeat,
             lambda i: (lambda p: lambda: sh([*AZS, "upgrade", str(p), "--yes", "--vcs-ref", "HEAD"]))(copy_of("upgrade", i)),
-            lambda i: (lambda p: lambda: sh([*COPIER, "update", "--trust", "--defaults", "--quiet", "--vcs-ref", "HEAD"], cwd=p,
-                                            env={"AZS_SCAFFOLD_ANSWERS_REFRESHED": "1"}))(copy_of("update", i)),
+            lambda i: bare_update(copy_of("update", i)),
         )
         rows.append(("`azs-scaffold upgrade` vs bare `copier update`", upgrade, "", update, "(report)"))
 
@@ -146,6 +154,17 @@ def main() -> None:
         print()
         print(venv_table(work))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def install_wheel(work: Path) -> tuple[list[str], list[str], str]:
+    """azs-scaffold and copier from a fresh venv holding the wheel of HEAD; and the template bundle it carries."""
+    sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work / "dist"), str(ROOT)])
+    venv = work / "venv-azs"
+    sh([sys.executable, "-m", "venv", str(venv)])
+    sh([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *map(str, (work / "dist").glob("*.whl"))])
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", "import generator.template_source as t; print(t.installed_template().src)"],
+                           capture_output=True, text=True, check=True)
+    return [str(venv / "bin" / "azs-scaffold")], [str(venv / "bin" / "copier")], found.stdout.strip()
 
 
 def venv_table(work: Path) -> str:

@@ -36,6 +36,8 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         registration_delay=args.registration_delay,
         token_lifetime=args.token_lifetime,
         client_certificates=[_read_text(path) for path in args.client_certificate],
+        single_host=args.single_host,
+        identity_port=args.identity_port,
         faults=FaultPlan(
             latency=args.latency,
             transient=args.transient,
@@ -59,6 +61,10 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         print(f"  Resource Manager: {info['arm_endpoint']}")
         print(f"  Admin endpoint:   {info['admin_endpoint']}")
         print(f"  Root CA:          {info['ca_cert']}")
+        print(f"  Sign-in:          {info['identity_endpoint']} (CA: {info['identity_ca_cert']})")
+        if info["identity_ca_cert"] != info["ca_cert"]:
+            print(f"  Its CA stands in for a public one: trust it as certifi would, e.g. "
+                  f"export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
         if args.info_file:
             print(f"  Connection info:  {args.info_file} (holds the client secret; mode 0600)")
         else:
@@ -118,6 +124,11 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
         "'azure' emulates global Azure (default: %(default)s)",
     )
     p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    p.add_argument("--identity-port", type=int, default=0, metavar="PORT",
+                   help="TCP port of the sign-in listener (default: a free one; with --state-dir, the one used before)")
+    p.add_argument("--single-host", action="store_true",
+                   help="serve sign-in on the Resource Manager's listener and CA (default: its own, as on a real Stack: "
+                   "Azure AD's with a CA that stands in for a public one, ADFS's on the Stack's CA)")
     p.add_argument("--state-dir", metavar="DIR", help="keep CA, credentials and resources here across restarts")
     p.add_argument("--info-file", metavar="PATH", help="write connection facts (with the client secret) as JSON, mode 0600")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone reaching it can use it)")

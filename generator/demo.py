@@ -30,6 +30,20 @@ def _run_in(project: Path, *command: str) -> None:
         raise ScaffoldError(f"demo: `{' '.join(command)}` failed in {project} (exit {result.returncode}); see its output above")
 
 
+def _trust_public_stand_in(project: Path, python: str, info: dict) -> str | None:
+    """Add the emulator's stand-in public CA to the venv's certifi bundle: a real certifi already trusts the
+    CA of login.microsoftonline.com, where an Azure AD Stack signs in. (Not a step for a real Stack.)"""
+    if info["identity_ca_cert"] == info["ca_cert"]:
+        return None
+    where = subprocess.run([python, "-c", "import certifi; print(certifi.where())"], capture_output=True, text=True, check=True)
+    bundle = Path(where.stdout.strip())
+    stand_in = Path(info["identity_ca_cert"]).read_text(encoding="ascii")
+    if stand_in.strip() not in bundle.read_text(encoding="ascii", errors="replace"):
+        with bundle.open("a", encoding="ascii") as handle:
+            handle.write("\n" + stand_in)
+    return "the emulator's sign-in CA added to .venv's certifi, standing in for the public CA of login.microsoftonline.com"
+
+
 def run_demo(destination: str | None = None, stack_version: str = "2108", identity: str = "azure_ad",
              template: str | None = None, vcs_ref: str | None = None) -> int:
     """Emulator -> generated project -> bootstrap -> provider registration -> resource group sample.
@@ -58,6 +72,7 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
                 discovery=DiscoveryRequest(
                     arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
                     principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]),
+                    public_ca_bundle=info["public_ca_bundle"],
                 ),
                 project_name="azs-demo",
                 template=template,
@@ -67,7 +82,11 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
             return f"profile {found.profile}"
 
         _step(2, total, f"Generating the project in {project}", generate)
-        _step(3, total, "Bootstrap: .venv, pinned packages, trust the Stack's root CA", lambda: _run_in(project, sys.executable, "scripts/bootstrap.py"))
+        def bootstrap() -> str | None:
+            _run_in(project, sys.executable, "scripts/bootstrap.py")
+            return _trust_public_stand_in(project, python, info)
+
+        _step(3, total, "Bootstrap: .venv, pinned packages, trust the Stack's root CA", bootstrap)
         _step(4, total, "Registering resource providers", lambda: _run_in(project, python, "register_providers.py"))
         _step(5, total, "Running the resource group sample", lambda: _run_in(project, python, "samples/resource_groups.py"))
     print(f"\nDone: the emulator is stopped; the project stays in {project}.")

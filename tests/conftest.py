@@ -13,9 +13,36 @@ import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
 
-# Trust must come from what the code under test sets up, never from the environment.
+# Trust must come from what the code under test sets up, never from the environment...
+_MACHINE_CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
 for _variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
     os.environ.pop(_variable, None)
+
+
+def _public_trust() -> tuple[str, str]:
+    """...except the public CAs: the machine's (its bundle, else certifi's) plus one stand-in for the CA behind
+    login.microsoftonline.com, shared by every emulator of the session (their Azure AD sign-in listeners)."""
+    import tempfile
+
+    import certifi
+
+    from generator.emulator.certificates import PUBLIC_COMMON_NAME, create_root_ca
+
+    directory = Path(tempfile.mkdtemp(prefix="azs-tests-public-ca-"))
+    ca = create_root_ca(common_name=PUBLIC_COMMON_NAME)
+    (directory / "public-ca.pem").write_bytes(ca.cert_pem)
+    (directory / "public-ca.key").write_bytes(ca.key_pem)
+    (directory / "public-ca.key").chmod(0o600)
+    bundle = directory / "public-bundle.pem"
+    machine = Path(_MACHINE_CA_BUNDLE or certifi.where()).read_bytes()
+    bundle.write_bytes(machine.rstrip(b"\n") + b"\n" + ca.cert_pem)
+    return str(directory), str(bundle)
+
+
+PUBLIC_CA_DIR, PUBLIC_CA_BUNDLE = _public_trust()
+PUBLIC_CA_CERT = str(Path(PUBLIC_CA_DIR) / "public-ca.pem")
+# What the machine's certifi holds: the generator (in this process and the CLIs it starts) trusts it.
+os.environ["REQUESTS_CA_BUNDLE"] = PUBLIC_CA_BUNDLE
 
 
 @pytest.fixture
@@ -25,6 +52,7 @@ def start_emulator() -> Iterator[Callable[..., Emulator]]:
 
     def start(**options: object) -> Emulator:
         options.setdefault("registration_delay", 0.2)
+        options.setdefault("public_ca_dir", PUBLIC_CA_DIR)
         emulator = Emulator(EmulatorConfig(**options)).start()  # type: ignore[arg-type]
         running.append(emulator)
         return emulator
@@ -88,7 +116,31 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "-d", str(directory), *pins, "pip", "setuptools"],
         check=True, capture_output=True,
     )
+    _certifi_with_the_public_ca(directory)
     return directory
+
+
+def _certifi_with_the_public_ca(wheelhouse: Path) -> None:
+    """certifi's wheel, with the session's stand-in public CA in its bundle: every generated project's
+    venv then trusts the emulators' Azure AD sign-in host as a real certifi trusts login.microsoftonline.com."""
+    import base64
+    import hashlib
+    import zipfile
+
+    (wheel,) = wheelhouse.glob("certifi-*.whl")
+    with zipfile.ZipFile(wheel) as original:
+        files = {info.filename: original.read(info) for info in original.infolist()}
+    bundle_name = next(name for name in files if name.endswith("certifi/cacert.pem"))
+    files[bundle_name] = files[bundle_name].rstrip(b"\n") + b"\n" + Path(PUBLIC_CA_CERT).read_bytes()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(files[bundle_name]).digest()).rstrip(b"=").decode()
+    record_name = next(name for name in files if name.endswith(".dist-info/RECORD"))
+    files[record_name] = "\n".join(
+        f"{bundle_name},sha256={digest},{len(files[bundle_name])}" if line.startswith(bundle_name + ",") else line
+        for line in files[record_name].decode().splitlines()
+    ).encode() + b"\n"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as patched:
+        for name, data in files.items():
+            patched.writestr(name, data)
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ def credential(info: dict[str, Any], secret: str | None = None) -> ClientSecretC
         info["client_id"],
         secret if secret is not None else info["client_secret"],
         authority=authority,
-        connection_verify=info["ca_cert"],
+        # Sign-in has its own host: under the stand-in public CA (Azure AD) or the Stack's (ADFS).
+        connection_verify=info["identity_ca_cert"],
         disable_instance_discovery=True,
     )
 

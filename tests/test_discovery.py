@@ -13,6 +13,7 @@ from azure.identity import ClientSecretCredential
 
 from generator.discovery import JSON_KEYS, DiscoveryError, DiscoveryRequest, ServicePrincipal, discover_stack
 from generator.discovery.http import StackHttp
+from generator.discovery.trust import tls_context, trusted_session
 
 EXPECTED_PROFILE = {
     "2008": "2019_03_01_hybrid", "2102": "2020_09_01_hybrid", "2206": "2020_09_01_hybrid",
@@ -60,8 +61,8 @@ def test_adfs_gives_tenant_adfs_and_the_host_authority(start_emulator):
     info = start_emulator(identity="adfs").info()
     found = discover_stack(_request(info, with_credentials=False)).to_json()
     assert found["identity_system"] == "adfs" and found["tenant_id"] == "adfs"
-    assert found["authority_host"] == info["arm_endpoint"].rstrip("/")
-    assert found["login_endpoint"] == info["arm_endpoint"] + "adfs/"
+    assert found["login_endpoint"] == info["identity_endpoint"] and found["login_endpoint"].endswith("/adfs/")
+    assert found["authority_host"] == info["identity_endpoint"].removesuffix("adfs/").rstrip("/")
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)
@@ -70,7 +71,7 @@ def test_azure_identity_gets_a_token_with_the_derived_settings(start_emulator, i
     found = discover_stack(_request(info, with_credentials=False)).to_json()
     credential = ClientSecretCredential(
         found["tenant_id"], info["client_id"], info["client_secret"], authority=found["authority_host"],
-        connection_verify=info["ca_cert"], disable_instance_discovery=True,
+        connection_verify=info["identity_ca_cert"], disable_instance_discovery=True,
     )
     assert credential.get_token(found["credential_scope"]).token
 
@@ -123,7 +124,7 @@ def test_transient_errors_are_retried_honouring_retry_after(emulator):
     requests.put(f"{info['arm_endpoint']}_emulator/faults", json={"transient": 2, "retry_after": 2, "transient_status": 429},
                  verify=info["ca_cert"], timeout=10).raise_for_status()
     waits = []
-    http = StackHttp(info["ca_cert"], sleep=waits.append)
+    http = StackHttp(trusted_session(tls_context(info["ca_cert"])), sleep=waits.append)
     assert http.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", "test").status == 200
     assert waits == [2.0, 2.0]
 
@@ -134,7 +135,7 @@ def test_retries_are_bounded(emulator):
     requests.put(f"{info['arm_endpoint']}_emulator/faults", json={"transient": 10}, verify=info["ca_cert"], timeout=10).raise_for_status()
     waits = []
     with pytest.raises(DiscoveryError, match="HTTP 503"):
-        StackHttp(info["ca_cert"], retries=3, sleep=waits.append).get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", "test")
+        StackHttp(trusted_session(tls_context(info["ca_cert"])), retries=3, sleep=waits.append).get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", "test")
     assert len(waits) == 3
 
 

@@ -31,6 +31,41 @@ def test_certificates_pass_python_313_strict_x509_checks(emulator, host):
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
+def _origin(url: str) -> str:
+    return "/".join(url.split("/")[:3])
+
+
+def _verifies(url: str, ca: str) -> bool:
+    try:
+        requests.get(url, verify=ca, timeout=10)
+    except requests.exceptions.SSLError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
+def test_sign_in_has_its_own_host_as_on_a_real_stack(start_emulator, identity):
+    """Azure AD: another host, under a CA standing in for a public one; ADFS: another host on the Stack's CA."""
+    info = start_emulator(identity=identity).info()
+    login = info["identity_endpoint"]
+    assert _origin(login) != _origin(info["arm_endpoint"])
+    openid = f"{login}{'' if identity == 'adfs' else info['tenant_id'] + '/'}.well-known/openid-configuration"
+    if identity == "azure_ad":
+        assert info["identity_ca_cert"] != info["ca_cert"]
+        assert _verifies(openid, info["identity_ca_cert"]) and not _verifies(openid, info["ca_cert"])
+        assert not _verifies(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", info["identity_ca_cert"])
+    else:
+        assert info["identity_ca_cert"] == info["ca_cert"] and _verifies(openid, info["ca_cert"])
+    assert requests.get(openid, verify=info["identity_ca_cert"], timeout=10).json()["token_endpoint"].startswith(_origin(login))
+    # Each listener serves its own side only.
+    assert requests.get(f"{_origin(login)}/metadata/endpoints?api-version=1.0", verify=info["identity_ca_cert"], timeout=10).status_code == 404
+
+
+def test_single_host_serves_sign_in_beside_the_resource_manager(start_emulator):
+    info = start_emulator(single_host=True).info()
+    assert _origin(info["identity_endpoint"]) == _origin(info["arm_endpoint"]) and info["identity_ca_cert"] == info["ca_cert"]
+
+
 @pytest.mark.parametrize("version", ["1.0", "2015-01-01"])
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_metadata_old_versions_answer_one_object(start_emulator, version, identity):
@@ -38,7 +73,7 @@ def test_metadata_old_versions_answer_one_object(start_emulator, version, identi
     body = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version={version}", verify=info["ca_cert"], timeout=10).json()
     assert set(body) == {"galleryEndpoint", "graphEndpoint", "portalEndpoint", "authentication"}
     login = body["authentication"]["loginEndpoint"]
-    assert login.startswith(info["arm_endpoint"].rstrip("/"))
+    assert login.rstrip("/") == info["identity_endpoint"].rstrip("/")
     assert login.rstrip("/").lower().endswith("/adfs") == (identity == "adfs")
     assert body["authentication"]["audiences"][0].startswith(info["arm_endpoint"].rstrip("/"))
 
@@ -69,15 +104,15 @@ def test_client_secret_credential_gets_a_token(start_emulator, identity):
 
 def _token_endpoint(info, tenant=None):
     if info["identity_system"] == "adfs":
-        return f"{info['arm_endpoint']}adfs/oauth2/token/"
-    return f"{info['arm_endpoint']}{tenant or info['tenant_id']}/oauth2/v2.0/token"
+        return f"{info['identity_endpoint']}oauth2/token/"
+    return f"{info['identity_endpoint']}{tenant or info['tenant_id']}/oauth2/v2.0/token"
 
 
 def _post_token(info, tenant=None, **form):
     data = {"client_id": info["client_id"], "client_secret": info["client_secret"], "grant_type": "client_credentials",
             "client_info": "1", "scope": sdk.scope(info)}
     data.update(form)
-    return requests.post(_token_endpoint(info, tenant), data=data, verify=info["ca_cert"], timeout=10)
+    return requests.post(_token_endpoint(info, tenant), data=data, verify=info["identity_ca_cert"], timeout=10)
 
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
@@ -116,24 +151,24 @@ def test_scope_for_another_audience_is_invalid_scope(start_emulator, identity):
 
 def test_azure_ad_v1_openid_configuration_names_the_tenant_guid_for_the_domain(emulator):
     info = emulator.info()
-    url = f"{info['arm_endpoint']}{info['tenant_domain']}/.well-known/openid-configuration"
-    issuer = requests.get(url, verify=info["ca_cert"], timeout=10).json()["issuer"]
+    url = f"{info['identity_endpoint']}{info['tenant_domain']}/.well-known/openid-configuration"
+    issuer = requests.get(url, verify=info["identity_ca_cert"], timeout=10).json()["issuer"]
     assert issuer.rstrip("/").rsplit("/", 1)[1] == info["tenant_id"]
 
 
 def test_unknown_tenant_is_refused(emulator):
     info = emulator.info()
-    url = f"{info['arm_endpoint']}nosuchtenant.onmicrosoft.com/.well-known/openid-configuration"
-    response = requests.get(url, verify=info["ca_cert"], timeout=10)
+    url = f"{info['identity_endpoint']}nosuchtenant.onmicrosoft.com/.well-known/openid-configuration"
+    response = requests.get(url, verify=info["identity_ca_cert"], timeout=10)
     assert response.status_code == 400 and response.json()["error"] == "invalid_tenant"
     assert _post_token(info, tenant="nosuchtenant.onmicrosoft.com").json()["error"] == "invalid_tenant"
 
 
 def test_adfs_openid_configuration_points_at_its_token_endpoint(start_emulator):
     info = start_emulator(identity="adfs").info()
-    body = requests.get(f"{info['arm_endpoint']}adfs/.well-known/openid-configuration", verify=info["ca_cert"], timeout=10).json()
-    assert body["token_endpoint"] == f"{info['arm_endpoint']}adfs/oauth2/token/"
-    assert body["issuer"] == f"{info['arm_endpoint']}adfs"
+    body = requests.get(f"{info['identity_endpoint']}.well-known/openid-configuration", verify=info["identity_ca_cert"], timeout=10).json()
+    assert body["token_endpoint"] == f"{info['identity_endpoint']}oauth2/token/"
+    assert body["issuer"] == info["identity_endpoint"].rstrip("/") and body["issuer"].endswith("/adfs")
 
 
 def test_arm_without_a_token_answers_401_with_the_authorization_uri(emulator):
@@ -141,7 +176,7 @@ def test_arm_without_a_token_answers_401_with_the_authorization_uri(emulator):
     response = requests.get(f"{info['arm_endpoint']}subscriptions?api-version=2016-06-01", verify=info["ca_cert"], timeout=10)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "AuthenticationFailed"
-    assert f'authorization_uri="{info["arm_endpoint"]}{info["tenant_id"]}"' in response.headers["WWW-Authenticate"]
+    assert f'authorization_uri="{info["identity_endpoint"]}{info["tenant_id"]}"' in response.headers["WWW-Authenticate"]
 
 
 def test_tokens_expire(start_emulator):

@@ -161,6 +161,22 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
     assert "<<<<<<<" not in (project / "README.md").read_text()
 
 
+def test_the_sdist_carries_the_template_and_its_history(release_repo, tmp_path):
+    """A wheel built from the sdist (no .git there) carries the same bundle, with every release tag."""
+    subprocess.run([sys.executable, "-m", "build", "-q", "--sdist", "--outdir", str(tmp_path / "sdist"), str(release_repo)],
+                   check=True, capture_output=True, timeout=600)
+    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(sdist)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    archive = zipfile.ZipFile(wheel)
+    assert "generator/_template/template/README.md.jinja" in archive.namelist()
+    (tmp_path / "t.bundle").write_bytes(archive.read("generator/_template/azs-scaffold-template.bundle"))
+    heads = subprocess.run(["git", "bundle", "list-heads", str(tmp_path / "t.bundle")], capture_output=True, text=True,
+                           check=True).stdout
+    assert f"refs/tags/{OLD}" in heads and f"refs/tags/{NEW}" in heads and "HEAD" in heads
+
+
 def test_a_template_with_uncommitted_changes_is_refused_before_discovery(tmp_path):
     """An editable checkout whose template has uncommitted changes: refused at once (no Stack is asked)."""
     checkout = clean_clone(tmp_path / "checkout")

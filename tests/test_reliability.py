@@ -26,6 +26,8 @@ from cryptography.x509.oid import NameOID
 
 from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
+from generator.discovery.trust import tls_context, trusted_session
+from tests.conftest import PUBLIC_CA_DIR
 from tests.project import run, venv_python
 
 pytestmark = pytest.mark.reliability
@@ -245,7 +247,7 @@ def test_r37_permanent_errors_are_not_retried(emulator):
     info = emulator.info()
     waits: list[float] = []
     with pytest.raises(DiscoveryError, match="HTTP 404"):
-        StackHttp(info["ca_cert"], sleep=waits.append).get(f"{info['arm_endpoint']}no/such/thing", "test")
+        StackHttp(trusted_session(tls_context(info["ca_cert"])), sleep=waits.append).get(f"{info['arm_endpoint']}no/such/thing", "test")
     assert waits == []
 
 
@@ -327,7 +329,7 @@ def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
 def project_stack():
     from generator.emulator import Emulator, EmulatorConfig
 
-    with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1)) as emulator:
+    with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1, public_ca_dir=PUBLIC_CA_DIR)) as emulator:
         yield emulator.info()
 
 

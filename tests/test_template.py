@@ -18,6 +18,7 @@ import pytest
 
 from generator.discovery import DiscoveryRequest, ServicePrincipal
 from generator.render import NewProject, run_new
+from tests.conftest import PUBLIC_CA_BUNDLE
 from tests.project import bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
@@ -75,7 +76,10 @@ def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path
     command = [copier, "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet"]
     for key, value in data.items():
         command += ["--data", f"{key}={value}"]
-    result = subprocess.run([*command, str(template_repo), str(project)], env=env, capture_output=True, text=True, timeout=300)
+    # copier's process trusts the machine's public CAs (the stand-in for login.microsoftonline.com's among them).
+    machine_trust = {**env, "REQUESTS_CA_BUNDLE": PUBLIC_CA_BUNDLE}
+    result = subprocess.run([*command, str(template_repo), str(project)], env=machine_trust, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     stack = json.loads((project / "stack.json").read_text())
     assert stack["profile"] == "2019_03_01_hybrid"
@@ -96,7 +100,7 @@ def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, templat
     info = start_emulator().info()
     secret = info["client_secret"]
     project = tmp_path / "project"
-    env = {**project_env, "AZS_SECRET": secret}
+    env = {**project_env, "AZS_SECRET": secret, "REQUESTS_CA_BUNDLE": PUBLIC_CA_BUNDLE}
     with watch_process_list(secret) as seen_while_generating:
         generated = subprocess.run(
             [sys.executable, "-m", "generator", "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",

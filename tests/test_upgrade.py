@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-from tests.conftest import git
+from tests.conftest import PUBLIC_CA_DIR, git
 from tests.project import run_all_steps
 from tests.test_template import _new
 
@@ -28,7 +28,8 @@ def stack(tmp_path):
 
         def start(self, release: str) -> dict:
             self.stop()
-            config = EmulatorConfig(stack_version=release, port=self.port, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2)
+            config = EmulatorConfig(stack_version=release, port=self.port, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2,
+                                    public_ca_dir=PUBLIC_CA_DIR)
             self.emulator = Emulator(config).start()
             info = self.emulator.info()
             self.port = int(info["arm_endpoint"].rsplit(":", 1)[1].strip("/"))

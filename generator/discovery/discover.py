@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Callable
 
 from generator import catalog
@@ -17,7 +20,7 @@ from generator.discovery.identity import (
     resolve_tenant,
 )
 from generator.discovery.metadata import StackMetadata, normalize_url, parse_metadata
-from generator.discovery.trust import ca_bundle
+from generator.discovery.trust import tls_context, trusted_session
 
 Progress = Callable[[str], None]
 
@@ -42,6 +45,8 @@ class DiscoveryRequest:
     stack_version: str | None = None
     force: bool = False
     timeout: float = 15.0  # seconds per HTTP request
+    # The publicly trusted CAs (sign-in at login.microsoftonline.com); default: the environment's or certifi's.
+    public_ca_bundle: str | None = None
 
 
 @dataclass
@@ -60,6 +65,7 @@ class StackDiscovery:
     credentials_proven: bool = False
     subscription_note: str = ""  # how the subscription was chosen, or why none was
     notes: list[str] = field(default_factory=list)
+    public_ca_bundle: str | None = None  # as the request gave it
 
     @property
     def disable_instance_discovery(self) -> bool:
@@ -143,6 +149,15 @@ def _sole_subscription(http: StackHttp, metadata: StackMetadata, token: str) -> 
     return ids[0], f"subscription {ids[0]}, the only one the service principal sees"
 
 
+def _where_the_secret_goes(metadata: StackMetadata) -> str:
+    """Said before a secret is sent: whether sign-in is at the Resource Manager's host or another one."""
+    login, arm = urlsplit(metadata.login_endpoint), urlsplit(metadata.resource_manager)
+    if (login.hostname, login.port) == (arm.hostname, arm.port):
+        return "the Resource Manager's own host"
+    return ("another host than the Resource Manager, as the Stack's metadata names it: expected on Azure AD Stacks "
+            "and for ADFS; make sure it is the sign-in host you trust")
+
+
 @dataclass
 class ProvenPrincipal:
     """A service principal that signed in, and the subscription it will use."""
@@ -154,11 +169,11 @@ class ProvenPrincipal:
 
 
 def _sign_in(http: StackHttp, metadata: StackMetadata, tenant_id: str | None, tenant_sentence: str,
-             principal: ServicePrincipal, subscription_id: str | None, bundle: str, progress: Progress) -> ProvenPrincipal:
+             principal: ServicePrincipal, subscription_id: str | None, trust: ssl.SSLContext, progress: Progress) -> ProvenPrincipal:
     if tenant_id is None:
         raise DiscoveryError(f"cannot sign in: {tenant_sentence}")
-    credential = build_credential(metadata, tenant_id, principal, bundle)
-    progress(f"Signing in as {principal.client_id}")
+    credential = build_credential(metadata, tenant_id, principal, trust, http.timeout)
+    progress(f"Signing in as {principal.client_id} at {metadata.authority_host} ({_where_the_secret_goes(metadata)})")
     token = acquire_token(credential, metadata.credential_scope, metadata.login_endpoint)
     if subscription_id:
         return ProvenPrincipal(credential, token, subscription_id, f"subscription {subscription_id} as given")
@@ -173,8 +188,8 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     once signed in, the subscription, its regions, its providers and the admin update API.
     """
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
-    bundle = ca_bundle(request.ca_cert)
-    http = StackHttp(bundle, timeout=request.timeout, ca_given=request.ca_cert is not None)
+    trust = tls_context(request.ca_cert, request.public_ca_bundle)
+    http = StackHttp(trusted_session(trust), timeout=request.timeout, ca_file=request.ca_cert)
     findings: list[evidence.ReleaseFinding] = []
     if request.stack_version:
         findings.append(evidence.from_user(request.stack_version))
@@ -186,9 +201,11 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     if metadata.is_public_azure:
         findings.append(evidence.ReleaseFinding("cloud", catalog.LATEST, sentences=["The Resource Manager is global Azure's."]))
 
-    result = StackDiscovery(metadata, tenant_id, None, None, None, [], bundle if request.ca_cert else None, notes=[tenant_sentence])
+    ca_cert = str(Path(request.ca_cert).expanduser().resolve()) if request.ca_cert else None
+    result = StackDiscovery(metadata, tenant_id, None, None, None, [], ca_cert, notes=[tenant_sentence],
+                            public_ca_bundle=request.public_ca_bundle)
     if request.principal is not None:
-        proven = _sign_in(http, metadata, tenant_id, tenant_sentence, request.principal, request.subscription_id, bundle, progress)
+        proven = _sign_in(http, metadata, tenant_id, tenant_sentence, request.principal, request.subscription_id, trust, progress)
         result.subscription_id, result.subscription_note, result.credentials_proven = proven.subscription_id, proven.note, True
         calls: list[Callable[[], Any]] = []
         if proven.subscription_id:
@@ -227,9 +244,9 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
                            timeout: float = 15.0) -> StackDiscovery:
     """``found`` (a Stack already discovered) for another service principal: its sign-in and
     subscription are proven; metadata, tenant, release and profile are reused."""
-    bundle = ca_bundle(found.ca_cert)
-    http = StackHttp(bundle, timeout=timeout, ca_given=found.ca_cert is not None)
-    proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, bundle,
+    trust = tls_context(found.ca_cert, found.public_ca_bundle)
+    http = StackHttp(trusted_session(trust), timeout=timeout, ca_file=found.ca_cert)
+    proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
     location = _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id) if proven.subscription_id else None
     return replace(found, subscription_id=proven.subscription_id, location=location, credentials_proven=True,

@@ -60,26 +60,25 @@ def _retry_after(value: str | None) -> float | None:
 class StackHttp:
     """A small JSON client for a Stack's endpoints.
 
-    ``verify`` is the CA bundle to trust: the Stack's root CA, or certifi's bundle. TLS is never
-    switched off.
+    ``session`` verifies with the public CAs plus the Stack's root (``trust.trusted_session``);
+    ``ca_file`` is the Stack's root CA file the user gave, for messages. TLS is never switched off.
     """
 
     def __init__(
         self,
-        verify: str,
+        session: requests.Session,
         timeout: float = 15.0,
         retries: int = 3,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
-        ca_given: bool = False,
+        ca_file: str | None = None,
     ) -> None:
-        self.verify = verify
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
-        self.ca_given = ca_given
-        self.session = requests.Session()
+        self.ca_file = ca_file
+        self.session = session
         self.session.headers["User-Agent"] = "azs-scaffold"
 
     def request(self, method: str, url: str, what: str, headers: dict[str, str] | None = None,
@@ -89,8 +88,7 @@ class StackHttp:
         while True:
             try:
                 response = self.session.request(
-                    method, url, headers=headers, timeout=self.timeout, verify=self.verify,
-                    allow_redirects=False, **kwargs,
+                    method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs,
                 )
             except requests.exceptions.SSLError as exc:
                 raise DiscoveryError(self._tls_message(url, what, exc)) from None
@@ -147,10 +145,10 @@ class StackHttp:
         text = str(exc)
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
             reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"") or "unknown reason"
-            if self.ca_given:
+            if self.ca_file:
                 return (
-                    f"{what}: TLS verification of {_origin(url)} failed ({reason}) with the CA file {self.verify}; "
-                    "is it the Stack's root CA (AzureStackSelfSignedRootCert on an ASDK)?"
+                    f"{what}: TLS verification of {_origin(url)} failed ({reason}) with the public CAs and the CA file "
+                    f"{self.ca_file}; is it the Stack's root CA (AzureStackSelfSignedRootCert on an ASDK)?"
                 )
             return (
                 f"{what}: TLS verification of {_origin(url)} failed ({reason}); if the Stack uses its own root CA "

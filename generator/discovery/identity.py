@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,16 +83,21 @@ def _tenant_from_challenge(http: StackHttp, metadata: StackMetadata) -> tuple[st
     return None, "no tenant given, and Resource Manager's challenge names none; pass --tenant"
 
 
-def build_credential(metadata: StackMetadata, tenant_id: str, principal: ServicePrincipal, ca_bundle: str) -> Any:
-    """An azure-identity credential set up for this Stack (authority, tenant, instance discovery, TLS)."""
+def build_credential(metadata: StackMetadata, tenant_id: str, principal: ServicePrincipal, trust: ssl.SSLContext,
+                     timeout: float = 15.0) -> Any:
+    """An azure-identity credential set up for this Stack: authority, tenant, instance discovery, and TLS
+    that trusts the public CAs plus the Stack's root (``trust``), with ``timeout`` per request."""
+    from azure.core.pipeline.transport import RequestsTransport
     from azure.identity import CertificateCredential, ClientSecretCredential
+
+    from generator.discovery.trust import trusted_session
 
     options: dict[str, Any] = {
         "authority": metadata.authority_host,
-        "connection_verify": ca_bundle,
         "disable_instance_discovery": needs_instance_discovery_disabled(metadata),
         "retry_total": 2,
-        "connection_timeout": 15,
+        "transport": RequestsTransport(session=trusted_session(trust), session_owner=False,
+                                       connection_timeout=timeout, read_timeout=timeout),
     }
     if principal.certificate_path:
         path = principal.certificate_path

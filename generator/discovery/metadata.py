@@ -81,6 +81,9 @@ def normalize_url(url: str, what: str = "endpoint") -> str:
     if "://" not in text:
         text = "https://" + text
     parts = urlsplit(text)
+    if "@" in parts.netloc:
+        # Never echoed: what stands before the @ may be a password.
+        raise MetadataError(f"the {what} carries a user name or password (user:password@host); give the URL without them")
     if parts.scheme.lower() != "https":
         raise MetadataError(f"the {what} {url!r} is not https://; Azure Stack Hub endpoints are HTTPS only")
     try:
@@ -89,6 +92,8 @@ def normalize_url(url: str, what: str = "endpoint") -> str:
         raise MetadataError(f"the {what} {url!r} has a port that is not a number") from None
     if not host or not re.fullmatch(r"[A-Za-z0-9._\-\[\]:]+", host):
         raise MetadataError(f"the {what} {url!r} is not a URL with a host name; give e.g. https://management.local.azurestack.external")
+    if not host.startswith("[") and (len(host) > 253 or any(len(label) > 63 for label in host.split("."))):
+        raise MetadataError(f"the {what} has a host name that DNS cannot hold (labels of 63 characters at most, 253 in all)")
     netloc = parts.netloc.lower()
     return f"https://{netloc}{parts.path.rstrip('/')}/"
 

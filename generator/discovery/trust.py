@@ -1,48 +1,122 @@
-"""The CA bundle discovery trusts: the Stack's root CA file, checked, or certifi's bundle."""
+"""What discovery trusts: the public CAs plus the Stack's root CA, never one instead of the other.
+
+A real Azure AD Stack serves its Resource Manager under its own root CA while sign-in happens at
+``login.microsoftonline.com``, under a public CA; an ADFS Stack signs in at another host on its own
+CA. Every request therefore verifies against one bundle holding both, exactly as the generated
+project's venv does (its bootstrap appends the Stack's root to certifi's bundle).
+
+The public CAs are certifi's, or the bundle named by ``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE`` where
+the machine sets one (a corporate proxy's CA, say).
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import ssl
 from pathlib import Path
+from typing import Any
 
 from generator.discovery.http import DiscoveryError
 
-_PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+# A root CA file is a few kB; a chain with intermediates a few dozen. Beyond this it is not a CA file.
+MAX_CA_FILE_BYTES = 1024 * 1024
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+_contexts: dict[tuple[str, str], ssl.SSLContext] = {}
 
 
-def ca_bundle(ca_cert: str | None) -> str:
-    """The path to verify TLS with: ``ca_cert`` after checking it holds PEM certificates, else certifi's."""
-    if ca_cert is None:
-        import certifi
+def public_ca_bundle() -> str:
+    """The bundle of publicly trusted CAs: the environment's choice, else certifi's."""
+    for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    import certifi
 
-        return certifi.where()
-    read_ca_pem(ca_cert)
-    return str(Path(ca_cert).expanduser().resolve())
+    return certifi.where()
+
+
+def tls_context(ca_cert: str | None, public: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context that trusts the public CAs plus ``ca_cert`` (checked), if given.
+
+    Kept in memory: no bundle file is written, so nothing is left behind and a full disk does not matter.
+    """
+    public = public or public_ca_bundle()
+    stack_pem = read_ca_pem(ca_cert) if ca_cert else ""
+    key = (public, stack_pem)
+    if key not in _contexts:
+        try:
+            context = ssl.create_default_context(cafile=public)
+        except (OSError, ssl.SSLError) as exc:
+            raise DiscoveryError(
+                f"cannot load the public CA bundle {public} ({getattr(exc, 'strerror', None) or exc}); "
+                "check REQUESTS_CA_BUNDLE / SSL_CERT_FILE"
+            ) from None
+        if stack_pem:
+            context.load_verify_locations(cadata=stack_pem)
+        _contexts[key] = context
+    return _contexts[key]
+
+
+def trusted_session(context: ssl.SSLContext) -> Any:
+    """A requests session whose every HTTPS connection verifies with ``context``."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["ssl_context"] = context
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("https://", _Adapter())
+    return session
 
 
 def read_ca_pem(ca_cert: str) -> str:
-    """The PEM text of the CA file ``ca_cert``, checked and with LF line endings."""
+    """The certificates of the CA file ``ca_cert`` as PEM text with LF line endings; nothing else of it.
+
+    Refused in one line: a directory, a file over :data:`MAX_CA_FILE_BYTES`, a DER file, a file with no
+    certificate, a damaged certificate, and a file that also holds a private key (it must not travel
+    into a project's files).
+    """
     path = Path(ca_cert).expanduser()
     try:
+        if path.is_dir():
+            raise DiscoveryError(f"--ca-cert {ca_cert} is a directory; give the PEM file of the Stack's root CA")
+        size = path.stat().st_size
+        if size > MAX_CA_FILE_BYTES:
+            raise DiscoveryError(
+                f"--ca-cert {ca_cert} is {size // 1024} kB, over the {MAX_CA_FILE_BYTES // 1024} kB a CA file may have; "
+                "give the Stack's root CA alone"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise DiscoveryError(f"--ca-cert {ca_cert}: no such file; give the path of the Stack's root CA in PEM format") from None
     except OSError as exc:
         raise DiscoveryError(f"--ca-cert {ca_cert}: cannot read it ({exc.strerror}); check its permissions") from None
-    if _PEM_BEGIN not in data:
+    blocks = [(match.group(1).decode(), match.group(0)) for match in _PEM_BLOCK.finditer(data.replace(b"\r\n", b"\n"))]
+    keys = [kind for kind, _ in blocks if "PRIVATE KEY" in kind]
+    if keys:
+        raise DiscoveryError(
+            f"--ca-cert {ca_cert} also holds a private key ({keys[0]}); give a file with the CA certificate only "
+            "(a key must never be copied into a project)"
+        )
+    certificates = [block for kind, block in blocks if kind == "CERTIFICATE"]
+    if not certificates:
         if data[:1] == b"\x30":
             raise DiscoveryError(
                 f"--ca-cert {ca_cert} is a DER (binary) certificate; convert it to PEM first: "
                 f"openssl x509 -inform der -in {ca_cert} -out root.pem"
             )
         raise DiscoveryError(
-            f"--ca-cert {ca_cert} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line); "
+            f"--ca-cert {ca_cert} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' block); "
             "export the Stack's root CA as Base-64 encoded X.509 (.pem/.cer)"
         )
     from cryptography import x509
 
-    text = data.replace(b"\r\n", b"\n")
     try:
-        x509.load_pem_x509_certificates(text)
+        for block in certificates:
+            x509.load_pem_x509_certificate(block)
     except ValueError:
         raise DiscoveryError(f"--ca-cert {ca_cert}: a PEM certificate in it is damaged; export the root CA again") from None
-    return text.decode("ascii", "replace").strip() + "\n"
+    return "".join(block.decode("ascii") + "\n" for block in certificates)

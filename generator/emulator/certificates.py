@@ -18,6 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # The ASDK's root goes by this name; the emulator's says what it is.
 ROOT_COMMON_NAME = "AzureStackSelfSignedRootCert (azs-scaffold emulator)"
+# Stands in for the public CA behind login.microsoftonline.com (trusted through certifi on real machines).
+PUBLIC_COMMON_NAME = "Public identity root (azs-scaffold emulator)"
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,10 @@ def _validity(days: int) -> tuple[dt.datetime, dt.datetime]:
     return now - dt.timedelta(hours=1), now + dt.timedelta(days=days)
 
 
-def create_root_ca(days: int = 3650) -> CertificatePair:
+def create_root_ca(days: int = 3650, common_name: str = ROOT_COMMON_NAME) -> CertificatePair:
     """Create a self-signed root CA (EC P-256: generated in a millisecond, unlike RSA)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(ROOT_COMMON_NAME)
+    name = _name(common_name)
     not_before, not_after = _validity(days)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (

@@ -32,6 +32,13 @@ class EmulatorConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     # PEM certificates the service principal may also sign in with (client assertions).
     client_certificates: list[str] = field(default_factory=list)
+    # One listener for everything (the layout before real topologies): sign-in on the Stack's host and CA.
+    single_host: bool = False
+    # Where the stand-in public CA of Azure AD's sign-in host is kept (public-ca.pem/.key; made if missing):
+    # share one among emulators to trust it once, as certifi is trusted once. Default: the state directory.
+    public_ca_dir: str | None = None
+    # Port of the sign-in listener (0: any free one; with --state-dir, the one used before).
+    identity_port: int = 0
 
     def validate(self) -> None:
         """Refuse options that cannot work, with a message that says what to change."""
@@ -44,8 +51,9 @@ class EmulatorConfig:
             raise UsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
         if self.stack_version == AZURE and self.identity == ADFS:
             raise UsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
-        if not 0 <= self.port <= 65535:
-            raise UsageError(f"--port {self.port} is not a TCP port: give 0 (any free port) to 65535")
+        for option, port in (("--port", self.port), ("--identity-port", self.identity_port)):
+            if not 0 <= port <= 65535:
+                raise UsageError(f"{option} {port} is not a TCP port: give 0 (any free port) to 65535")
         if not self.allow_remote and not _is_loopback(self.host):
             raise UsageError(
                 f"refusing to listen on {self.host}: the emulator accepts anyone's requests, so it listens "
@@ -65,10 +73,12 @@ def _is_loopback(host: str) -> bool:
 class EmulatorContext:
     """The running emulator's facts, shared by its services."""
 
-    def __init__(self, config: EmulatorConfig, state: EmulatorState, base_url: str) -> None:
+    def __init__(self, config: EmulatorConfig, state: EmulatorState, base_url: str, identity_base_url: str | None = None) -> None:
         self.config = config
         self.state = state
-        self.base_url = base_url  # https://host:port, no trailing slash
+        self.base_url = base_url  # https://host:port of Resource Manager, no trailing slash
+        # https://host:port of sign-in: its own listener, as login.microsoftonline.com or adfs.<region>.<fqdn> are.
+        self.identity_base_url = identity_base_url or base_url
         self.release = config.stack_version
         self.api_table: ApiTable = api_table_for(config.stack_version)
         self.build = build_for(config.stack_version) if config.stack_version != AZURE else None
@@ -87,7 +97,7 @@ class EmulatorContext:
 
     @property
     def login_endpoint(self) -> str:
-        return f"{self.base_url}/adfs" if self.is_adfs else f"{self.base_url}/"
+        return f"{self.identity_base_url}/adfs" if self.is_adfs else f"{self.identity_base_url}/"
 
     def audience(self, admin: bool = False) -> str:
         """The token audience of the tenant (or admin) Resource Manager."""
@@ -98,5 +108,5 @@ class EmulatorContext:
 
     def authorization_uri(self) -> str:
         if self.is_adfs:
-            return f"{self.base_url}/adfs"
-        return f"{self.base_url}/{self.state.data['tenant_id']}"
+            return f"{self.identity_base_url}/adfs"
+        return f"{self.identity_base_url}/{self.state.data['tenant_id']}"

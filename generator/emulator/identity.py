@@ -73,7 +73,7 @@ class IdentityService:
         )
 
     def openid_configuration(self, tenant: str, v2: bool) -> Response:
-        base = self.ctx.base_url
+        base = self.ctx.identity_base_url
         if self.ctx.is_adfs:
             return Response(
                 200,
@@ -194,7 +194,7 @@ class IdentityService:
             refuse("the signature does not match the certificate")
         if claims.get("iss") != client_id or claims.get("sub") != client_id:
             refuse("iss and sub must be the client id")
-        if not str(claims.get("aud", "")).startswith(self.ctx.base_url):
+        if not str(claims.get("aud", "")).startswith(self.ctx.identity_base_url):
             refuse(f"audience {claims.get('aud')!r} is not this token endpoint")
         if float(claims.get("exp", 0)) <= time.time():
             refuse("it has expired")

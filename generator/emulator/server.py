@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from generator.emulator.arm import ArmService
 from generator.emulator.certificates import create_server_certificate
-from generator.emulator.config import EmulatorConfig, EmulatorContext
+from generator.emulator.config import ADFS, EmulatorConfig, EmulatorContext
 from generator.emulator.faults import (
     DROP,
     NON_JSON,
@@ -37,6 +37,8 @@ from generator.emulator.state import EmulatorState, write_private_file
 from generator.errors import EmulatorError
 
 FAULTS_PATH = "/_emulator/faults"
+ARM, IDENTITY, BOTH = "arm", "identity", "both"
+PUBLIC_BUNDLE_FILE = "public-bundle.pem"
 _HTML_ERROR_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
     b"<body><h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>"
@@ -48,9 +50,11 @@ class _TLSServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], emulator: "Emulator", tls: ssl.SSLContext) -> None:
+    def __init__(self, address: tuple[str, int], emulator: "Emulator", tls: ssl.SSLContext, role: str) -> None:
         self.emulator = emulator
         self.tls = tls
+        self.role = role  # which services answer here: ARM, IDENTITY or BOTH
+        self.base_url = ""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
 
@@ -84,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"emulator: {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}\n")
 
     def _serve(self) -> None:
-        self.server.emulator.dispatch(self)
+        self.server.emulator.dispatch(self, self.server)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -99,8 +103,8 @@ class Emulator:
         self.faults = FaultInjector(self.config.faults)
         # (method, path) of recent requests: lets tests and users see what a client really sent.
         self.request_log: collections.deque[tuple[str, str]] = collections.deque(maxlen=10000)
-        self._server: _TLSServer | None = None
-        self._thread: threading.Thread | None = None
+        self._servers: list[_TLSServer] = []
+        self._threads: list[threading.Thread] = []
         self.state: EmulatorState | None = None
         self.ctx: EmulatorContext | None = None
 
@@ -108,54 +112,103 @@ class Emulator:
 
     def start(self) -> "Emulator":
         """Bind, create or load the state, and serve in a background thread."""
-        self.state = EmulatorState(self.config.state_dir)
+        self.state = EmulatorState(self.config.state_dir, self.config.public_ca_dir)
         try:
             self._bind()
         except BaseException:
             self.state.close()
             raise
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="azs-emulator", daemon=True
-        )
-        self._thread.start()
+        for server in self._servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                      name=f"azs-emulator-{server.role}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def _bind(self) -> None:
+        """Resource Manager (and admin) on the Stack's CA; sign-in on a listener of its own, as on a real
+        Stack: Azure AD's host has a public CA (``public-ca.pem``), ADFS's is another host on the Stack's CA."""
         assert self.state is not None
-        leaf = create_server_certificate(self.state.ca, ["localhost", "127.0.0.1", "::1", self.config.host])
-        leaf_dir = self.state.directory
-        write_private_file(leaf_dir / "server.pem", leaf.cert_pem + self.state.ca.cert_pem)
-        write_private_file(leaf_dir / "server.key", leaf.key_pem)
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.minimum_version = ssl.TLSVersion.TLSv1_2
-        tls.load_cert_chain(leaf_dir / "server.pem", leaf_dir / "server.key")
         try:
-            self._server = _TLSServer((self.config.host, self.config.port), self, tls)
-        except OSError as exc:
-            raise EmulatorError(
-                f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror or exc}; "
-                "choose another --port (0 picks a free one)"
-            ) from None
-        port = self._server.server_address[1]
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        self.ctx = EmulatorContext(self.config, self.state, f"https://{host}:{port}")
+            if self.config.single_host:
+                arm = self._listen(BOTH, self.config.port, self.state.ca)
+                identity = arm
+            else:
+                arm = self._listen(ARM, self.config.port, self.state.ca)
+                identity_ca = self.state.ca if self.config.identity == ADFS else self.state.public_ca
+                identity = self._listen(IDENTITY, self._identity_port(), identity_ca)
+        except BaseException:
+            self._close_servers()
+            raise
+        self.ctx = EmulatorContext(self.config, self.state, arm.base_url, identity.base_url)
         self.identity = IdentityService(self.ctx)
         self.arm = ArmService(self.ctx, self.identity, self.faults)
+        self._write_public_bundle()
+
+    def _identity_port(self) -> int:
+        """The sign-in port a kept state used before, so that a restart (a Stack upgrade) keeps the authority."""
+        if self.config.identity_port:
+            return self.config.identity_port
+        return int(self.state.data.get("identity_port", 0)) if self.config.state_dir else 0
+
+    def _listen(self, role: str, port: int, ca: Any) -> _TLSServer:
+        assert self.state is not None
+        leaf = create_server_certificate(ca, ["localhost", "127.0.0.1", "::1", self.config.host])
+        cert_file, key_file = self.state.directory / f"{role}-server.pem", self.state.directory / f"{role}-server.key"
+        write_private_file(cert_file, leaf.cert_pem + ca.cert_pem)
+        write_private_file(key_file, leaf.key_pem)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(cert_file, key_file)
+        try:
+            server = _TLSServer((self.config.host, port), self, tls, role)
+        except OSError as exc:
+            if role == IDENTITY and port and not self.config.identity_port:
+                server = _TLSServer((self.config.host, 0), self, tls, role)  # the kept port is taken: any other
+            else:
+                what = "--identity-port" if role == IDENTITY else "--port"
+                raise EmulatorError(
+                    f"cannot listen on {self.config.host}:{port}: {exc.strerror or exc}; "
+                    f"choose another {what} (0 picks a free one)"
+                ) from None
+        self._servers.append(server)
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        server.base_url = f"https://{host}:{server.server_address[1]}"
+        if role == IDENTITY:
+            with self.state.lock:
+                self.state.data["identity_port"] = server.server_address[1]
+                self.state.save()
+        return server
+
+    def _write_public_bundle(self) -> None:
+        """certifi's CAs plus the public identity CA: what certifi holds on a machine that reaches a real
+        login.microsoftonline.com. Trust it (e.g. REQUESTS_CA_BUNDLE) to sign in at the emulator's Azure AD."""
+        import certifi
+
+        assert self.state is not None
+        public = self.state.public_ca.cert_pem if self.config.identity != ADFS and not self.config.single_host else b""
+        bundle = self.state.directory / PUBLIC_BUNDLE_FILE
+        bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip(b"\n") + b"\n" + public)
+
+    def _close_servers(self) -> None:
+        for index, server in enumerate(self._servers):
+            if index < len(self._threads):  # shutdown() waits for serve_forever, so only where it runs
+                server.shutdown()
+            server.server_close()
+        self._servers = []
 
     def stop(self) -> None:
         """Stop serving and remove temporary state."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._close_servers()
+        self._threads = []
         if self.state is not None:
             self.state.close()
 
     def serve_until_interrupted(self) -> None:
         """Block until Ctrl-C or SIGTERM, then stop."""
         try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
+            while self._threads and all(thread.is_alive() for thread in self._threads):
+                self._threads[0].join(0.5)
         except KeyboardInterrupt:
             pass
         finally:
@@ -173,10 +226,15 @@ class Emulator:
         """The connection facts, with exactly the keys of ``--info-file``."""
         assert self.ctx is not None and self.state is not None
         data = self.state.data
+        public_identity = self.config.identity != ADFS and not self.config.single_host
         return {
             "arm_endpoint": self.ctx.arm_endpoint,
             "admin_endpoint": self.ctx.admin_endpoint,
             "ca_cert": str(self.state.ca_cert_path),
+            "identity_endpoint": self.ctx.login_endpoint.rstrip("/") + "/",
+            # The CA a client must trust for sign-in as if it were public (certifi's); for ADFS the Stack's own.
+            "identity_ca_cert": str(self.state.public_ca_cert_path if public_identity else self.state.ca_cert_path),
+            "public_ca_bundle": str(self.state.directory / PUBLIC_BUNDLE_FILE),
             "client_id": data["client_id"],
             "client_secret": data["client_secret"],
             "tenant_id": data["tenant_id"],
@@ -193,7 +251,7 @@ class Emulator:
 
     # -- requests --------------------------------------------------------------------------------
 
-    def dispatch(self, handler: _Handler) -> None:
+    def dispatch(self, handler: _Handler, server: _TLSServer) -> None:
         url = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
@@ -205,9 +263,9 @@ class Emulator:
             query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
             headers={k.lower(): v for k, v in handler.headers.items()},
             body=body,
-            base_url=self.ctx.base_url if self.ctx else "",
+            base_url=server.base_url,
         )
-        if request.path == FAULTS_PATH:
+        if request.path == FAULTS_PATH and server.role != IDENTITY:
             self._send(handler, self._control_faults(request))
             return
         self.request_log.append((request.method, request.path))
@@ -234,12 +292,16 @@ class Emulator:
             status, body, content_type = self.faults.replacement()
             self._send(handler, Response(status, body, content_type=content_type))
             return
-        response = self._answer(request)
+        response = self._answer(request, server.role)
         self._send(handler, response, truncate=fault == TRUNCATE)
 
-    def _answer(self, request: Request) -> Response:
+    def _answer(self, request: Request, role: str) -> Response:
         try:
-            response = self.identity.route(request) or self.arm.route(request)
+            response = None
+            if role in (IDENTITY, BOTH):
+                response = self.identity.route(request)
+            if response is None and role in (ARM, BOTH):
+                response = self.arm.route(request)
             if response is None:
                 raise ArmError(404, "NotFound", f"No HTTP resource was found that matches the request URI '{request.path}'.")
             return response

@@ -17,12 +17,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from generator.emulator.certificates import CertificatePair, create_root_ca
+from generator.emulator.certificates import PUBLIC_COMMON_NAME, ROOT_COMMON_NAME, CertificatePair, create_root_ca
 from generator.errors import EmulatorError
 
 STATE_FILE = "state.json"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
+PUBLIC_CA_CERT_FILE = "public-ca.pem"
+PUBLIC_CA_KEY_FILE = "public-ca.key"
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -60,7 +62,7 @@ def _new_identity() -> dict[str, Any]:
 class EmulatorState:
     """Thread-safe state; ``lock`` guards ``data``, and :meth:`save` persists it."""
 
-    def __init__(self, state_dir: str | os.PathLike[str] | None) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str] | None, public_ca_dir: str | os.PathLike[str] | None = None) -> None:
         self.lock = threading.RLock()
         self._temporary = state_dir is None
         self.directory = Path(tempfile.mkdtemp(prefix="azs-emulator-")) if state_dir is None else Path(state_dir)
@@ -68,7 +70,12 @@ class EmulatorState:
             self.directory.mkdir(parents=True, exist_ok=True)
             os.chmod(self.directory, 0o700)
             self.data = self._load_or_create()
-            self.ca = self._load_or_create_ca()
+            self.ca = self._load_or_create_ca(self.directory, CA_CERT_FILE, CA_KEY_FILE, ROOT_COMMON_NAME)
+            # The CA of the Azure AD sign-in host: "public", i.e. not the Stack's.
+            self.public_ca_directory = Path(public_ca_dir) if public_ca_dir else self.directory
+            self.public_ca_directory.mkdir(parents=True, exist_ok=True)
+            self.public_ca = self._load_or_create_ca(self.public_ca_directory, PUBLIC_CA_CERT_FILE, PUBLIC_CA_KEY_FILE,
+                                                     PUBLIC_COMMON_NAME)
         except OSError as exc:
             raise EmulatorError(
                 f"cannot use the emulator state directory {self.directory}: {exc.strerror or exc}; "
@@ -88,11 +95,12 @@ class EmulatorState:
         write_private_file(path, json.dumps(data, indent=2).encode())
         return data
 
-    def _load_or_create_ca(self) -> CertificatePair:
-        cert_path, key_path = self.directory / CA_CERT_FILE, self.directory / CA_KEY_FILE
+    @staticmethod
+    def _load_or_create_ca(directory: Path, cert_file: str, key_file: str, common_name: str) -> CertificatePair:
+        cert_path, key_path = directory / cert_file, directory / key_file
         if cert_path.exists() and key_path.exists():
             return CertificatePair(cert_path.read_bytes(), key_path.read_bytes())
-        ca = create_root_ca()
+        ca = create_root_ca(common_name=common_name)
         write_private_file(key_path, ca.key_pem)
         write_private_file(cert_path, ca.cert_pem)
         os.chmod(cert_path, 0o644)
@@ -101,6 +109,10 @@ class EmulatorState:
     @property
     def ca_cert_path(self) -> Path:
         return self.directory / CA_CERT_FILE
+
+    @property
+    def public_ca_cert_path(self) -> Path:
+        return self.public_ca_directory / PUBLIC_CA_CERT_FILE
 
     def save(self) -> None:
         """Persist the state (callers hold ``lock``)."""
