@@ -27,6 +27,7 @@ from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
+from generator.secrets import redact
 from generator.template_source import TemplateSource, resolve_template
 
 TEAM_KEYS = {
@@ -129,7 +130,7 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
         render(project, found, check_destination(project.destination), source)
         return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started)
     except ScaffoldError as error:
-        return TeamResult(name, False, str(error), seconds=time.monotonic() - started)
+        return TeamResult(name, False, redact(str(error)), seconds=time.monotonic() - started)
 
 
 def _pool(jobs: int) -> Any:
@@ -166,7 +167,7 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
         try:
             found = discover_stack(_request(team, _principal(team)), progress=lambda message: progress(f"    {message}"))
         except ScaffoldError as error:
-            results[index] = TeamResult(str(team["project_name"]), False, str(error), seconds=time.monotonic() - started)
+            results[index] = TeamResult(str(team["project_name"]), False, redact(str(error)), seconds=time.monotonic() - started)
             progress(f"[{len(results)}/{len(teams)}] {team['project_name']}: FAILED")
             continue
         stacks[key] = found
@@ -193,6 +194,6 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
 def summary_table(results: list[TeamResult]) -> str:
     """A plain-text table: one row per team."""
     rows = [("team", "result", "profile", "seconds", "project or error")]
-    rows += [(r.project_name, "ok" if r.ok else "FAILED", r.profile or "-", f"{r.seconds:.1f}", r.detail) for r in results]
+    rows += [(r.project_name, "ok" if r.ok else "FAILED", r.profile or "-", f"{r.seconds:.1f}", redact(r.detail)) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)) for row in rows)

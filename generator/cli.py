@@ -50,8 +50,6 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         ),
     )
     emulator = Emulator(config, verbose=args.verbose).start()
-    # SIGTERM ends the emulator as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         info = emulator.info()
         if args.info_file:
@@ -399,10 +397,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.run(args)
     except ScaffoldError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        from generator.secrets import redact
+
+        print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -65,11 +65,22 @@ def discovery_answers(found: Any) -> dict[str, Any]:
     }
 
 
+def _cache_key(inputs: dict[str, str]) -> tuple[str, ...]:
+    return tuple(inputs[name] for name in DISCOVERY_INPUTS)
+
+
+def remember_discovery(data: dict[str, Any], found: Any) -> None:
+    """Let ``azs_discovery()`` answer from a discovery already made for these answers (``azs-scaffold new``
+    discovered before rendering, and hands copier the answers without the secret)."""
+    inputs = {name: "" if data.get(name) is None else str(data[name]).strip() for name in DISCOVERY_INPUTS}
+    _cache[_cache_key(inputs)] = discovery_answers(found)
+
+
 @pass_context
 def azs_discovery(ctx: Context) -> dict[str, Any]:
     """Discover the Stack the answers so far point at (cached), as the template's computed answers."""
     inputs = {name: _answer(ctx, name) for name in DISCOVERY_INPUTS}
-    key = tuple(inputs[k] for k in DISCOVERY_INPUTS)
+    key = _cache_key(inputs)
     if key not in _cache:
         from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
 

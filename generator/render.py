@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from generator import catalog
-from generator.discovery import DiscoveryRequest, StackDiscovery, discover_stack
+from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
+from generator.files import write_private_file
 from generator.template_source import TemplateSource, resolve_template
 
 Progress = Callable[[str], None]
+
+
+# The service principal files a project may have (secret, certificate): private, never regenerated.
+SP_FILES = ("azureSecretSpConfig.json", "azureCertSpConfig.json")
 
 
 class RenderError(ScaffoldError):
@@ -50,8 +58,9 @@ def check_destination(destination: str) -> Path:
     return path
 
 
-def copier_data(request: NewProject, found: StackDiscovery) -> dict[str, Any]:
-    """The answers to hand copier: what the user gave and what discovery found."""
+def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool = True) -> dict[str, Any]:
+    """The answers to hand copier: what the user gave and what discovery found (without the secret and the
+    certificate's password when ``with_secrets`` is false: :func:`write_secrets` puts them in)."""
     from generator.copier_extension import discovery_answers
 
     d, principal = request.discovery, request.discovery.principal
@@ -67,9 +76,9 @@ def copier_data(request: NewProject, found: StackDiscovery) -> dict[str, Any]:
         data["client_id"] = principal.client_id
         if principal.certificate_path:
             data.update(auth_method="certificate", certificate_path=str(Path(principal.certificate_path).resolve()),
-                        certificate_password=principal.certificate_password or "")
+                        certificate_password=(principal.certificate_password or "") if with_secrets else "")
         else:
-            data.update(auth_method="secret", client_secret=principal.client_secret or "")
+            data.update(auth_method="secret", client_secret=(principal.client_secret or "") if with_secrets else "")
     for key, value in (("project_name", request.project_name), ("location", request.location or found.location)):
         if value:
             data[key] = value
@@ -113,41 +122,91 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
 
 
 def render(request: NewProject, found: StackDiscovery, destination: Path, source: TemplateSource) -> None:
-    """Render with copier; on any failure nothing is left at ``destination`` (if it was new)."""
-    import copier
-    from copier.errors import CopierError
+    """Render with copier into a private staging folder beside ``destination``, put the secret in, then
+    move the finished project into place in one rename.
 
-    existed = destination.exists()
+    So the result is all or nothing, whatever happens (a failure, Ctrl-C, SIGTERM): nothing appears at
+    ``destination`` before the project is whole, and a concurrent run into the same destination loses
+    the rename and refuses, never touching the winner's files. copier never sees the secret: the service
+    principal file is rendered without it and then replaced by one created private (0600) before its first byte.
+    """
+    import copier
+    from copier.errors import CopierAnswersInterrupt, CopierError
+
+    from generator.copier_extension import remember_discovery
+
+    data = copier_data(request, found, with_secrets=False)
+    remember_discovery(data, found)
+    created = _make_parents(destination.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+    project = staging / destination.name
+    saved_tempdir = tempfile.tempdir
     try:
+        tempfile.tempdir = str(staging)  # copier's clones and scratch folders go with the staging folder
         with warnings.catch_warnings():
-            # copier warns about a dirty or untagged template; the project records the commit it used.
+            # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
-            copier.run_copy(
-                source.src,
-                destination,
-                data=copier_data(request, found),
-                defaults=not request.interactive,
-                unsafe=True,
-                vcs_ref=source.ref,
-                quiet=True,
-            )
+            copier.run_copy(source.src, project, data=data,
+                            defaults=not request.interactive, unsafe=True, vcs_ref=source.ref, quiet=True)
+        if request.discovery.principal is not None:
+            write_secrets(project, request.discovery.principal)
+        _publish(project, destination)
+    except CopierAnswersInterrupt:
+        _remove_parents(created)
+        raise KeyboardInterrupt from None
     except (CopierError, ValueError) as error:
-        _remove(destination, existed)
+        _remove_parents(created)
         raise RenderError(f"copier could not render the project: {one_line(str(error))}") from None
     except OSError as error:
-        _remove(destination, existed)
+        _remove_parents(created)
         raise RenderError(
             f"writing the project into {destination} failed ({one_line(error.strerror or str(error), 160)}); "
             "nothing was left behind: free some space or choose another directory"
         ) from None
     except BaseException:
-        _remove(destination, existed)
+        _remove_parents(created)
+        raise
+    finally:
+        tempfile.tempdir = saved_tempdir
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_secrets(project: Path, principal: ServicePrincipal) -> None:
+    """Put the secret (or the certificate's password) into the project's service principal file, as a new
+    file that is private from its first byte and replaces the rendered one in one rename."""
+    for name, key, value in ((SP_FILES[0], "clientSecret", principal.client_secret),
+                             (SP_FILES[1], "certPass", principal.certificate_password)):
+        path = project / name
+        if not path.exists() or not value:
+            continue
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config[key] = value
+        write_private_file(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+
+
+def _publish(project: Path, destination: Path) -> None:
+    """Move the finished project to ``destination`` (new, or an empty folder) in one rename."""
+    try:
+        os.rename(project, destination)
+    except OSError as error:
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            raise RenderError(
+                f"{destination} was filled by another run meanwhile; its files were left as they are (nothing was written)"
+            ) from None
         raise
 
 
-def _remove(destination: Path, existed: bool) -> None:
-    if existed:
-        for child in destination.iterdir():
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    else:
-        shutil.rmtree(destination, ignore_errors=True)
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, innermost last."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    for path in missing:
+        path.mkdir(exist_ok=True)
+    return missing
+
+
+def _remove_parents(created: list[Path]) -> None:
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            break

@@ -1,4 +1,6 @@
-"""Secrets come from an environment variable or a hidden prompt, never from the command line."""
+"""Secrets come from an environment variable or a hidden prompt, never from the command line; and they
+never go out in a message: every secret this process learns is remembered, and :func:`redact` blanks it
+out of any text (an identity server may quote it back; an exception may carry it)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,23 @@ import os
 import sys
 
 from generator.errors import UsageError
+
+REDACTED = "[redacted]"
+_known: set[str] = set()
+
+
+def remember(secret: str | None) -> str | None:
+    """Note ``secret`` for :func:`redact`; returns it unchanged."""
+    if secret and len(secret) >= 4:  # shorter strings would blank out ordinary words
+        _known.add(secret)
+    return secret
+
+
+def redact(text: str) -> str:
+    """``text`` with every remembered secret replaced by :data:`REDACTED`."""
+    for secret in sorted(_known, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def read_secret(env_var: str | None, prompt: str | None, option: str) -> str | None:
@@ -18,7 +37,7 @@ def read_secret(env_var: str | None, prompt: str | None, option: str) -> str | N
         value = os.environ.get(env_var)
         if not value:
             raise UsageError(f"{option} {env_var}: that environment variable is not set or empty")
-        return value
+        return remember(value)
     if prompt is None:
         return None
     if not sys.stdin.isatty():
@@ -26,4 +45,4 @@ def read_secret(env_var: str | None, prompt: str | None, option: str) -> str | N
     value = getpass.getpass(prompt)
     if not value:
         raise UsageError("no secret entered")
-    return value
+    return remember(value)

@@ -51,31 +51,40 @@ def recorded_url(src_path: str) -> str:
 
 
 @contextmanager
+def copier_environment(**variables: str) -> Iterator[None]:
+    """While inside, copier's git calls, tasks and migrations see ``variables`` in their environment.
+
+    copier starts them through plumbum, whose environment is a copy of ``os.environ`` taken at import:
+    both are set, and both restored after.
+    """
+    from plumbum import local
+
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        with local.env(**variables):
+            yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
 def public_url_served_from(bundle: str) -> Iterator[None]:
     """While inside, git fetches :data:`PUBLIC_URL` from ``bundle`` (offline), and copier keeps its mirror
     of it in a scratch folder (never in copier's own cache, where a later online run would find it)."""
     count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
     with tempfile.TemporaryDirectory(prefix="azs-template-") as scratch:
-        extra = {
+        with copier_environment(**{
             "GIT_CONFIG_COUNT": str(count + 1),
             f"GIT_CONFIG_KEY_{count}": f"url.{bundle}.insteadOf",
             f"GIT_CONFIG_VALUE_{count}": PUBLIC_URL,
             "COPIER_CACHE_DIR": scratch,
-        }
-        saved = {key: os.environ.get(key) for key in extra}
-        os.environ.update(extra)
-        try:
-            # copier runs git through plumbum, whose environment is a copy taken at import.
-            from plumbum import local
-
-            with local.env(**extra):
-                yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        }):
+            yield
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -30,11 +30,12 @@ from generator.copier_extension import SECRET_ENV, discovery_answers
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
-from generator.template_source import PUBLIC_URL, TemplateSource, installed_template, public_url_served_from, recorded_url
+from generator.interrupts import deferred_interrupts
+from generator.render import SP_FILES
+from generator.template_source import PUBLIC_URL, copier_environment, TemplateSource, installed_template, public_url_served_from, recorded_url
 
 ANSWERS_FILE = ".copier-answers.yml"
 CA_FILE = Path("certs") / "azure-stack-root.pem"
-SP_FILES = ("azureSecretSpConfig.json", "azureCertSpConfig.json")
 # Answers whose change means the project is out of date (the evidence's wording alone does not).
 MATERIAL = (
     "resource_manager", "identity_system", "authority_host", "tenant_id", "credential_scope", "stack_release",
@@ -195,11 +196,11 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
     import copier
     from copier.errors import CopierError
 
-    os.environ[REFRESHED_ENV] = "1"
     # The project's own template version and the installed one both come from this installation's bundle.
     serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
     try:
-        with serving, warnings.catch_warnings():
+        # The answers are fresh already: the before-stage migration must not discover a second time.
+        with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an untagged template: the answers file records the commit
             copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True,
                               vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True)
@@ -214,8 +215,6 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
             f"copier could not update {project}: {one_line(str(error))}; the template version it records "
             f"(_commit {recorded} in .copier-answers.yml) must exist in {plan.recorded.get('_src_path', 'the template')}"
         ) from None
-    finally:
-        os.environ.pop(REFRESHED_ENV, None)
 
 
 def conflicts(project: Path) -> list[str]:
@@ -226,24 +225,61 @@ def conflicts(project: Path) -> list[str]:
 
 
 def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None) -> list[str]:
-    """Run copier's update with the fresh answers; returns the conflicts left to resolve."""
+    """Run copier's update with the fresh answers; returns the conflicts left to resolve.
+
+    Ctrl-C and SIGTERM wait until copier is done: a project rewritten halfway (only its answers file,
+    say) would be worse than a few seconds' wait.
+    """
     check_clean(plan.project)
-    _update(plan.project, plan, vcs_ref)
+    with deferred_interrupts():
+        _update(plan.project, plan, vcs_ref)
     return conflicts(plan.project)
 
 
 def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None) -> str:
-    """The diff an upgrade would make, computed on a throw-away clone of the project."""
-    check_clean(plan.project)
+    """The diff an upgrade would make, computed on a throw-away copy of the project; writes nothing in it.
+
+    The copy holds the working tree as it is (uncommitted changes too), committed in the copy so that
+    copier accepts it. The service principal files are stand-ins without content: copier only needs to
+    see that they exist (it never rewrites them), so no secret is ever copied.
+    """
+    _git_files(plan.project)  # a git repository is needed; uncommitted changes are not refused
     with tempfile.TemporaryDirectory(prefix="azs-upgrade-") as scratch:
-        clone = Path(scratch) / "project"
-        subprocess.run(["git", "clone", "-q", str(plan.project), str(clone)], check=True, capture_output=True)
-        for name in SP_FILES:
-            if (plan.project / name).exists():
-                shutil.copy2(plan.project / name, clone / name)
-        _update(clone, replace(plan, project=clone), vcs_ref)
-        subprocess.run(["git", "add", "-A"], cwd=clone, check=True, capture_output=True)
-        return subprocess.run(["git", "diff", "--cached", "--stat", "-p"], cwd=clone, capture_output=True, text=True).stdout
+        copy = Path(scratch) / "project"
+        _copy_working_tree(plan.project, copy)
+        saved_tempdir, tempfile.tempdir = tempfile.tempdir, scratch  # copier's scratch folders go with it
+        try:
+            _update(copy, replace(plan, project=copy), vcs_ref)
+        finally:
+            tempfile.tempdir = saved_tempdir
+        _git(copy, "add", "-A")
+        return _git(copy, "diff", "--cached", "--stat", "-p")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def _git_files(project: Path) -> list[str]:
+    """The files git would commit: tracked and untracked, without the ignored ones."""
+    result = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=project,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
+    return [name for name in result.stdout.split("\0") if name and (project / name).is_file()]
+
+
+def _copy_working_tree(project: Path, copy: Path) -> None:
+    copy.mkdir()
+    for name in _git_files(project):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(project / name, copy / name, follow_symlinks=False)
+    for name in SP_FILES:
+        if (project / name).exists():
+            (copy / name).touch(mode=0o600)
+    _git(copy, "init", "-q")
+    _git(copy, "add", "-A")
+    _git(copy, "-c", "user.name=azs-scaffold", "-c", "user.email=azs-scaffold@localhost", "commit", "-qm", "the project as it is")
 
 
 def refresh_answers(project_dir: str = ".") -> None:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line
 from generator.discovery.metadata import ADFS, StackMetadata
+from generator.secrets import redact, remember
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Login hosts MSAL knows; for any other host instance discovery must be disabled, or MSAL asks
@@ -32,6 +33,11 @@ class ServicePrincipal:
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Wherever a principal is made (options, a teams file, a project's file), its secrets are known to redact.
+        remember(self.client_secret)
+        remember(self.certificate_password)
 
 
 def needs_instance_discovery_disabled(metadata: StackMetadata) -> bool:
@@ -122,7 +128,7 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
     try:
         return credential.get_token(scope).token
     except ClientAuthenticationError as exc:
-        detail = one_line(exc.message or str(exc)).removeprefix("Authentication failed: ")
+        detail = one_line(redact(exc.message or str(exc))).removeprefix("Authentication failed: ")
         raise DiscoveryError(
             f"sign-in at {where} failed: {detail}; check the client id, its secret or certificate, and the tenant"
         ) from None

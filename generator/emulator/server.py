@@ -33,7 +33,8 @@ from generator.emulator.faults import (
 )
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
-from generator.emulator.state import EmulatorState, write_private_file
+from generator.emulator.state import EmulatorState
+from generator.files import write_private_file
 from generator.errors import EmulatorError
 
 FAULTS_PATH = "/_emulator/faults"

@@ -19,26 +19,13 @@ from typing import Any
 
 from generator.emulator.certificates import PUBLIC_COMMON_NAME, ROOT_COMMON_NAME, CertificatePair, create_root_ca
 from generator.errors import EmulatorError
+from generator.files import write_private_file
 
 STATE_FILE = "state.json"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
 PUBLIC_CA_CERT_FILE = "public-ca.pem"
 PUBLIC_CA_KEY_FILE = "public-ca.key"
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, readable only by its owner (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _new_identity() -> dict[str, Any]:
