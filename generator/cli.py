@@ -305,7 +305,12 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
 def _cmd_upgrade(args: argparse.Namespace) -> int:
     from generator.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
 
-    plan = plan_upgrade(args.project, _discovery_request(args), progress=_progress)
+    try:
+        plan = plan_upgrade(args.project, _discovery_request(args), progress=_progress)
+    except ScaffoldError as error:
+        if args.check:
+            error.exit_code = 2  # "cannot tell", apart from 1, "an upgrade is due"
+        raise
     if plan.due:
         width = max(len(what) for what, _, _ in plan.changes)
         print(f"Changes for {plan.project}:")
@@ -324,6 +329,7 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
         if input("Regenerate the project now? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 0
+    _progress("Regenerating with copier's three-way merge (Ctrl-C waits until it is done)")
     left = apply_upgrade(plan, args.vcs_ref)
     print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {args.project} diff")
     if left:
@@ -344,7 +350,8 @@ def _add_upgrade(commands: argparse._SubParsersAction) -> None:
     p.add_argument("project", metavar="PROJECT_DIR", nargs="?", default=".", help="the generated project (default: .)")
     _add_discovery_options(p, endpoint_required=False)
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="only report: exit 0 when current, 1 when an upgrade is due")
+    mode.add_argument("--check", action="store_true",
+                      help="only report: exit 0 when current, 1 when an upgrade is due, 2 when it cannot tell (unreachable, ...)")
     mode.add_argument("--dry-run", action="store_true", help="show the diff an upgrade would make, writing nothing")
     mode.add_argument("--yes", action="store_true", help="do not ask before writing")
     p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: this azs-scaffold's own)")

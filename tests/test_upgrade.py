@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +157,65 @@ def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, templ
     assert result.returncode == 0, result.stderr
     answers = (project / ".copier-answers.yml").read_text()
     assert "location: local" in answers and "region:" not in answers and "_commit: v2.0.0" in answers
+
+
+def _project_after_a_stack_upgrade(stack, template_repo, tmp_path) -> Path:
+    project = _generated_and_edited(stack, template_repo, tmp_path)
+    stack.start("2108")
+    return project
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_r67_sigterm_during_upgrade_leaves_the_whole_upgrade_or_none(stack, template_repo, tmp_path, delay):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--yes", "--vcs-ref", "HEAD"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    seen = ""
+    while "Regenerating" not in seen:
+        line = process.stderr.readline()
+        assert line, seen
+        seen += line
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    assert "Traceback" not in err and process.returncode in (0, 130), seen + err
+    changed = git(project, "status", "--porcelain")
+    if changed:  # the whole upgrade, never the answers file alone
+        assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
+        assert "profile: 2020_09_01_hybrid" in (project / ".copier-answers.yml").read_text()
+
+
+@pytest.mark.reliability
+def test_r68_sigterm_during_a_dry_run_leaves_no_scratch(stack, template_repo, tmp_path):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--dry-run", "--vcs-ref", "HEAD"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                               env={**os.environ, "TMPDIR": str(scratch)})
+    time.sleep(1.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    assert "Traceback" not in err and process.returncode in (0, 130), err
+    assert not list(scratch.iterdir()), list(scratch.iterdir())
+    assert git(project, "status", "--porcelain") == ""
+
+
+@pytest.mark.reliability
+def test_r69_a_dry_run_of_a_dirty_project_shows_the_diff(stack, template_repo, tmp_path):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    (project / "NOTES.md").write_text("not committed yet\n")
+    result = _cli("upgrade", str(project), "--dry-run", "--vcs-ref", "HEAD")
+    assert result.returncode == 0, result.stderr
+    assert "2020_09_01_hybrid" in result.stdout and "NOTES.md" not in result.stdout
+    assert (project / "NOTES.md").read_text() == "not committed yet\n"
+
+
+@pytest.mark.reliability
+def test_r70_check_tells_due_from_cannot_tell(stack, template_repo, tmp_path):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    assert _cli("upgrade", str(project), "--check").returncode == 1
+    stack.stop()
+    unreachable = _cli("upgrade", str(project), "--check")
+    assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr, unreachable.stderr

@@ -122,17 +122,45 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
 
 
 def acquire_token(credential: Any, scope: str, where: str) -> str:
-    """A token for ``scope``, or a one-line error naming what the identity system said."""
-    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+    """A token for ``scope``, or a one-line error naming the real cause: TLS, the network, or what the
+    identity system said of the credentials (any secret it quotes back is redacted)."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 
     try:
         return credential.get_token(scope).token
-    except ClientAuthenticationError as exc:
-        detail = one_line(redact(exc.message or str(exc))).removeprefix("Authentication failed: ")
+    except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError) as exc:
+        detail = one_line(redact(getattr(exc, "message", None) or str(exc))).removeprefix("Authentication failed: ")
+        cause = _transport_cause(detail)
+        if cause == "tls":
+            raise DiscoveryError(
+                f"sign-in at {where} failed: its TLS certificate is not trusted ({_tls_reason(detail)}); the sign-in host must "
+                "chain to a public CA (certifi's, or REQUESTS_CA_BUNDLE) or to the Stack's root CA given with --ca-cert"
+            ) from None
+        if cause:
+            raise DiscoveryError(f"sign-in at {where} failed: {cause}; check that the sign-in host is reachable from here "
+                                 "and any proxy settings") from None
+        if not isinstance(exc, ClientAuthenticationError):
+            raise DiscoveryError(f"sign-in at {where} failed: {detail}") from None
         raise DiscoveryError(
             f"sign-in at {where} failed: {detail}; check the client id, its secret or certificate, and the tenant"
         ) from None
-    except ServiceRequestError as exc:
-        raise DiscoveryError(f"sign-in at {where} failed: cannot reach it ({one_line(str(exc), 160)})") from None
     except ValueError as exc:  # e.g. an unreadable certificate
-        raise DiscoveryError(f"sign-in at {where} failed: {one_line(str(exc))}") from None
+        raise DiscoveryError(f"sign-in at {where} failed: {one_line(redact(str(exc)))}") from None
+
+
+def _transport_cause(detail: str) -> str | None:
+    """'tls', a network problem in words, or None when the identity system itself answered."""
+    lowered = detail.lower()
+    if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
+        return "tls"
+    for marker, words in (("timed out", "no answer within the timeout"), ("timeout", "no answer within the timeout"),
+                          ("connection refused", "connection refused"), ("connection reset", "connection reset"),
+                          ("remotedisconnected", "the connection was cut"), ("name or service not known", "cannot resolve the host"),
+                          ("max retries exceeded", "could not connect"), ("not in json format", "the answer was not JSON (is it an identity endpoint?)")):
+        if marker in lowered:
+            return words
+    return None
+
+
+def _tls_reason(detail: str) -> str:
+    return detail.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"") or "unknown reason"
