@@ -18,6 +18,7 @@ from jinja2.runtime import Context, Undefined
 
 from generator import catalog
 from generator.errors import ScaffoldError
+from generator.secret_files import hold_for_task
 from generator.template_source import recorded_url
 
 # Answers that discovery reads, in the order copier asks them.
@@ -201,4 +202,5 @@ class AzsScaffoldExtension(Extension):
             azs_check_endpoint=azs_check_endpoint,
             azs_check_stack_version=azs_check_stack_version,
             azs_template_url=recorded_url,
+            azs_hold_secret_for_task=hold_for_task,
         )

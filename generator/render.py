@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import tempfile
@@ -17,13 +16,10 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 from generator.files import write_private_file
+from generator.secret_files import SP_FILES
 from generator.template_source import TemplateSource, resolve_template
 
 Progress = Callable[[str], None]
-
-
-# The service principal files a project may have (secret, certificate): private, never regenerated.
-SP_FILES = ("azureSecretSpConfig.json", "azureCertSpConfig.json")
 
 
 class RenderError(ScaffoldError):
@@ -174,14 +170,10 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
 def write_secrets(project: Path, principal: ServicePrincipal) -> None:
     """Put the secret (or the certificate's password) into the project's service principal file, as a new
     file that is private from its first byte and replaces the rendered one in one rename."""
-    for name, key, value in ((SP_FILES[0], "clientSecret", principal.client_secret),
-                             (SP_FILES[1], "certPass", principal.certificate_password)):
-        path = project / name
-        if not path.exists() or not value:
-            continue
-        config = json.loads(path.read_text(encoding="utf-8"))
-        config[key] = value
-        write_private_file(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    from generator.secret_files import fill
+
+    fill(project, {SP_FILES[0]: {"clientSecret": principal.client_secret or ""},
+                   SP_FILES[1]: {"certPass": principal.certificate_password or ""}})
 
 
 def _publish(project: Path, destination: Path) -> None:

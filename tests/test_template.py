@@ -166,11 +166,19 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
         ("Subscription to use", ""),
         ("Region for new resources", ""),
     ]
-    for prompt, answer in answers:
-        child.expect(prompt)
-        child.send("\x15" + answer + "\r" if answer else "\r")  # Ctrl-U clears what the prompt offered
-    child.expect(pexpect.EOF, timeout=120)
-    child.close()
+    from tests.test_safety import ModeWatcher
+
+    with ModeWatcher(tmp_path, info["client_secret"]) as watcher:
+        for prompt, answer in answers:
+            child.expect(prompt)
+            child.send("\x15" + answer + "\r" if answer else "\r")  # Ctrl-U clears what the prompt offered
+        child.expect(pexpect.EOF, timeout=120)
+        child.close()
+    # The secret typed at copier's prompt reaches its file through the fill task: private from the first byte.
+    assert watcher.sightings and not watcher.exposed, watcher.exposed
+    sp_file = project / "azureSecretSpConfig.json"
+    assert json.loads(sp_file.read_text())["clientSecret"] == info["client_secret"]
+    assert stat.S_IMODE(sp_file.stat().st_mode) == 0o600
     assert child.exitstatus == 0, transcript.getvalue()[-3000:]
     assert "Discovering the Stack" in transcript.getvalue()
     assert info["client_secret"] not in transcript.getvalue()
