@@ -49,39 +49,92 @@ class TeamResult:
     seconds: float = 0.0
 
 
-def load_teams(path: str) -> list[dict[str, Any]]:
-    """The teams of a batch file, each merged with the defaults, checked for unknown or missing keys."""
+@dataclass
+class Team:
+    """One entry of a teams file: its settings (defaults merged in), or why it cannot be onboarded."""
+
+    index: int
+    name: str
+    settings: dict[str, Any]
+    problem: str | None = None
+
+
+# The type each key must have in a teams file; paths among them resolve against the file's folder.
+_TEXT_KEYS = ("project_name", "arm_endpoint", "ca_cert", "tenant", "client_id", "client_secret_env", "certificate",
+              "certificate_password_env", "subscription_id", "location")
+_PATH_KEYS = ("ca_cert", "certificate")
+
+
+def load_teams(path: str) -> list[Team]:
+    """The teams of a batch file. A file that cannot be read as one stops the batch (UsageError); a team
+    whose entry is wrong is returned with its ``problem``, so that it alone fails and the others go on."""
     import yaml
 
+    source = Path(path)
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"--batch {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--batch {path} is a directory; give the teams file (YAML)") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--batch {path} is not UTF-8 text; save the teams file as UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"--batch {path}: cannot read it ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"--batch {path} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(document, dict) or not isinstance(document.get("teams"), list) or not document["teams"]:
-        raise UsageError(f"--batch {path} needs a 'teams:' list (and optional 'defaults:'); see azs-scaffold new --help")
+        raise UsageError(f"--batch {path} needs a 'teams:' list (and optional 'defaults:'); see docs/batch.md")
     defaults = document.get("defaults") or {}
-    teams, names = [], set()
+    if not isinstance(defaults, dict):
+        raise UsageError(f"--batch {path}: 'defaults:' must be a mapping of keys to values, like a team's entry")
+    teams: list[Team] = []
+    names: set[str] = set()
     for index, entry in enumerate(document["teams"], start=1):
-        if not isinstance(entry, dict):
-            raise UsageError(f"{path}: team {index} is not a mapping of keys to values")
-        team = {**defaults, **entry}
-        label = f"{path}: team {index} ({team.get('project_name', 'no name')})"
-        unknown = set(team) - TEAM_KEYS
-        if unknown:
-            raise UsageError(f"{label}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TEAM_KEYS))}")
-        missing = [k for k in ("project_name", "arm_endpoint", "client_id") if not team.get(k)]
-        if missing or not (team.get("client_secret_env") or team.get("certificate")):
-            need = missing or ["client_secret_env or certificate"]
-            raise UsageError(f"{label}: missing {', '.join(need)}")
-        if team["project_name"] in names:
-            raise UsageError(f"{label}: project_name {team['project_name']!r} is used twice")
-        names.add(team["project_name"])
-        if isinstance(team.get("samples"), str):
-            team["samples"] = team["samples"].split(",")
+        settings = {**defaults, **entry} if isinstance(entry, dict) else {}
+        name = settings.get("project_name")
+        team = Team(index, name if isinstance(name, str) and name else f"team {index}", settings)
+        try:
+            if not isinstance(entry, dict):
+                raise UsageError("the entry is not a mapping of keys to values")
+            _check_team(settings, names, source.parent)
+        except (UsageError, ScaffoldError) as error:
+            team.problem = f"{path}: team {index}: {error}"
         teams.append(team)
     return teams
+
+
+def _check_team(team: dict[str, Any], names: set[str], base: Path) -> None:
+    """Check one team's entry, key by key; resolve its paths against the teams file's folder."""
+    from generator.copier_extension import azs_check_project_name
+
+    unknown = set(team) - TEAM_KEYS
+    if unknown:
+        raise UsageError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(TEAM_KEYS))}")
+    for key in _TEXT_KEYS:
+        if key in team and team[key] is not None and not isinstance(team[key], str):
+            raise UsageError(f"{key} must be text, not {type(team[key]).__name__}")
+    if "stack_version" in team and not isinstance(team["stack_version"], (str, int)):
+        raise UsageError("stack_version must be a release like 2108 or a build like 1.2108.2.65")
+    samples = team.get("samples")
+    if isinstance(samples, str):
+        team["samples"] = samples = samples.split(",")
+    if samples is not None and not (isinstance(samples, list) and all(isinstance(s, str) for s in samples)):
+        raise UsageError(f"samples must be a list of names ({', '.join(catalog.SAMPLES)}), not {samples!r}")
+    if samples:
+        team["samples"] = catalog.sample_names(samples)
+    missing = [k for k in ("project_name", "arm_endpoint", "client_id") if not team.get(k)]
+    if missing or not (team.get("client_secret_env") or team.get("certificate")):
+        raise UsageError(f"missing {', '.join(missing or ['client_secret_env or certificate'])}")
+    problem = azs_check_project_name(team["project_name"])
+    if problem:
+        raise UsageError(f"project_name {team['project_name']!r}: {problem}")
+    if team["project_name"] in names:
+        raise UsageError(f"project_name {team['project_name']!r} is used twice")
+    names.add(team["project_name"])
+    for key in _PATH_KEYS:
+        if team.get(key):
+            team[key] = str((base / Path(team[key]).expanduser()).resolve())
 
 
 def _principal(team: dict[str, Any]) -> ServicePrincipal:
@@ -110,7 +163,8 @@ def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, source: TemplateSource) -> TeamResult:
-    """Prove one team's credentials on an already discovered Stack (unless done) and render its project."""
+    """Prove one team's credentials on an already discovered Stack (unless done) and render its project.
+    Whatever goes wrong ends in this team's result, never in the batch's."""
     from generator.render import NewProject, RenderError, check_destination, render
 
     name = str(team["project_name"])
@@ -131,6 +185,9 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
         return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started)
     except ScaffoldError as error:
         return TeamResult(name, False, redact(str(error)), seconds=time.monotonic() - started)
+    except Exception as error:  # a bug must cost one team, not the batch and its table
+        return TeamResult(name, False, redact(f"failed unexpectedly ({type(error).__name__}: {error}); please report it"),
+                          seconds=time.monotonic() - started)
 
 
 def _pool(jobs: int) -> Any:
@@ -157,7 +214,12 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     stacks: dict[tuple[str, ...], StackDiscovery] = {}
     results: dict[int, TeamResult] = {}
     work: list[tuple[int, dict[str, Any], StackDiscovery, bool]] = []
-    for index, team in enumerate(teams):
+    for index, entry in enumerate(teams):
+        if entry.problem:
+            results[index] = TeamResult(entry.name, False, entry.problem)
+            progress(f"[{len(results)}/{len(teams)}] {entry.name}: FAILED")
+            continue
+        team = entry.settings
         key = _stack_key(team)
         if key in stacks:
             work.append((index, team, stacks[key], False))
@@ -187,7 +249,12 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
             from concurrent.futures import as_completed
 
             for future in as_completed(futures):
-                record(futures[future], future.result())
+                try:
+                    result = future.result()
+                except Exception as error:  # the worker itself died (killed, out of memory)
+                    team = teams[futures[future]]
+                    result = TeamResult(team.name, False, f"its worker process failed ({type(error).__name__}); run the batch again")
+                record(futures[future], result)
     return [results[i] for i in sorted(results)]
 
 

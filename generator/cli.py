@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import signal
 import sys
 from typing import Callable, Sequence
@@ -266,7 +267,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
     destination, found = run_new(request, progress=_progress)
     print(discovery_summary(found))
     print(f"\nCreated {destination}. Next:")
-    print(f"    cd {args.destination}")
+    print(f"    cd {shlex.quote(args.destination)}")
     print("    python scripts/bootstrap.py")
     print("    .venv/bin/python register_providers.py")
     return 0
@@ -399,8 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # The SDK logs failures as warnings before raising them; the CLI reports each failure once, itself.
-    logging.getLogger("azure").setLevel(logging.ERROR)
+    # The SDK and MSAL log failures (with tracebacks, and the server's answer) before raising them;
+    # the CLI reports each failure once, itself, in one line.
+    for name in ("azure", "msal"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
+        logging.getLogger(name).propagate = False
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -416,3 +420,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def run() -> None:
+    """The ``azs-scaffold`` command: :func:`main`, then exit with its code.
+
+    Once the work is done (whole, or cleaned up), Ctrl-C and SIGTERM are ignored: Python restores their
+    default action while it shuts down, and a signal in that moment would turn a finished run into a kill.
+    """
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)

@@ -54,6 +54,16 @@ def check_destination(destination: str) -> Path:
     return path
 
 
+def check_outside_template(destination: Path, source: TemplateSource) -> None:
+    """Refuse a destination inside the template's own folder: the next render would ship the project."""
+    template = Path(source.src)
+    if not template.is_dir():
+        return  # a bundle or a URL: nothing of it is on this disk to write into
+    if destination == template or template in destination.parents:
+        raise UsageError(f"{destination} is inside the template folder {template}; choose a directory outside it "
+                         "(the template would then carry the project)")
+
+
 def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool = True) -> dict[str, Any]:
     """The answers to hand copier: what the user gave and what discovery found (without the secret and the
     certificate's password when ``with_secrets`` is false: :func:`write_secrets` puts them in)."""
@@ -96,6 +106,7 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
     """Discover the Stack and render a project for it into ``request.destination``."""
     destination = check_destination(request.destination)
     source = resolve_template(request.template, request.vcs_ref)
+    check_outside_template(destination, source)
     preload_copier()
     if request.project_name is not None:
         from generator.copier_extension import azs_check_project_name

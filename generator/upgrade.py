@@ -90,9 +90,12 @@ def _read_sp_config(project: Path) -> dict[str, Any]:
         path = project / name
         if path.exists():
             try:
-                return json.loads(path.read_text(encoding="utf-8"))
+                config = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:
                 raise UpgradeError(f"{path} is not valid JSON; fix it, or pass --client-id and a secret") from None
+            if not isinstance(config, dict):
+                raise UpgradeError(f"{path} is not a JSON object with clientId, clientSecret, ...; fix it, or pass --client-id and a secret")
+            return config
     return {}
 
 
@@ -111,9 +114,12 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
     A release recorded at generation is NOT reused: after a Stack upgrade it would be stale.
     """
     sp = _read_sp_config(project)
+    endpoint = given.arm_endpoint or answers.get("resource_manager") or answers.get("arm_endpoint")
+    if not endpoint:
+        raise UpgradeError(f"{project / ANSWERS_FILE} records no Resource Manager endpoint; pass --arm-endpoint URL")
     return replace(
         given,
-        arm_endpoint=given.arm_endpoint or answers.get("resource_manager") or answers["arm_endpoint"],
+        arm_endpoint=endpoint,
         ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
         tenant=given.tenant or answers.get("tenant") or None,
         principal=given.principal or _principal(project, sp),

@@ -3,7 +3,8 @@
     .venv/bin/python register_providers.py [--timeout SECONDS]
 
 Idempotent: providers already registered are left alone. Registering one can take minutes on a
-Stack; progress is shown while waiting, and the wait is bounded.
+Stack. The wait is bounded by --timeout as a whole (slow answers and Retry-After included), and a
+progress line appears at least every few seconds.
 """
 
 from __future__ import annotations
@@ -14,32 +15,68 @@ import time
 
 from azure.mgmt.resource import ResourceManagementClient
 
-from samples.azure_stack import client, load_config, run
+from samples.azure_stack import client, heartbeat, load_config, run
+
+
+class Deadline:
+    """The time left of --timeout, handed to each call so that no single answer outlasts it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.started = seconds, time.monotonic()
+
+    @property
+    def waited(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def left(self) -> float:
+        return self.seconds - self.waited
+
+    def call(self, operation, *args):
+        """``operation(*args)`` with what is left of the time; TimeoutError when the time is up."""
+        from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+        if self.left <= 0:
+            raise TimeoutError
+        budget = max(1.0, self.left)
+        try:
+            return operation(*args, timeout=budget, connection_timeout=min(budget, 30.0), read_timeout=budget)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower() or self.left <= 0:
+                raise TimeoutError from None
+            raise
 
 
 def register(timeout: float, interval: float) -> None:
     config = load_config()
-    providers = client(ResourceManagementClient, config).providers
-    states = {}
-    for namespace in config.providers:
-        state = providers.get(namespace).registration_state
-        if state != "Registered":
-            print(f"{namespace}: {state}, registering", flush=True)
-            state = providers.register(namespace).registration_state
-        states[namespace] = state
-    started = time.monotonic()
-    while any(state != "Registered" for state in states.values()):
-        waited = time.monotonic() - started
-        if waited >= timeout:
-            failed = ", ".join(f"{ns} ({state})" for ns, state in states.items() if state != "Registered")
-            sys.exit(f"error: not registered after {timeout:.0f} s: {failed}; run again later, or ask the Stack operator "
-                     "whether the offer includes these providers")
-        pending = [ns for ns, state in states.items() if state != "Registered"]
-        print(f"  waiting for {', '.join(pending)} ({waited:.0f} s)", flush=True)
-        time.sleep(min(interval, max(0.1, timeout - waited)))
-        interval = min(interval * 2, 15)
-        for namespace in pending:
-            states[namespace] = providers.get(namespace).registration_state
+    deadline = Deadline(timeout)
+    providers = client(ResourceManagementClient, config, longest_retry_wait=min(5.0, timeout)).providers
+    states = {namespace: "unknown" for namespace in config.providers}
+
+    def give_up() -> None:
+        failed = ", ".join(f"{ns} ({state})" for ns, state in states.items() if state != "Registered")
+        sys.exit(f"error: not registered after {timeout:.0f} s: {failed}; run again later (or with a longer --timeout), "
+                 "or ask the Stack operator whether the offer includes these providers")
+
+    try:
+        with heartbeat("waiting for the Resource Manager"):
+            for namespace in config.providers:
+                state = deadline.call(providers.get, namespace).registration_state
+                if state != "Registered":
+                    print(f"{namespace}: {state}, registering", flush=True)
+                    state = deadline.call(providers.register, namespace).registration_state
+                states[namespace] = state
+            while any(state != "Registered" for state in states.values()):
+                if deadline.left <= 0:
+                    give_up()
+                pending = [ns for ns, state in states.items() if state != "Registered"]
+                print(f"  waiting for {', '.join(pending)} ({deadline.waited:.0f} s)", flush=True)
+                time.sleep(min(interval, max(0.1, deadline.left)))
+                interval = min(interval * 2, 5)
+                for namespace in pending:
+                    states[namespace] = deadline.call(providers.get, namespace).registration_state
+    except TimeoutError:
+        give_up()
     for namespace in states:
         print(f"{namespace}: Registered")
     print("All providers are registered. Run the samples next: .venv/bin/python samples/<name>.py")
@@ -47,8 +84,10 @@ def register(timeout: float, interval: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for registration (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait in all (default: %(default)s)")
     args = parser.parse_args()
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
     run(lambda: register(args.timeout, interval=1.0))
 
 

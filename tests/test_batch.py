@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -46,15 +47,54 @@ def test_batch_onboards_every_team_and_isolates_a_failure(start_emulator, templa
     assert info["client_secret"] not in result.stdout + result.stderr
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(
-    ("teams", "message"),
+    ("bad", "message"),
     [
-        ([{"project_name": "a", "secret": "x"}], "unknown key(s) secret"),
-        ([{"project_name": "a"}, {"project_name": "a"}], "is used twice"),
-        ([{"client_id": None}], "missing project_name, client_id"),
+        ({"project_name": "bad", "secret": "x"}, "unknown key(s) secret"),
+        ({"project_name": "good"}, "is used twice"),
+        ({"project_name": "bad", "client_id": None}, "missing client_id"),
+        ({"project_name": "bad", "samples": 5}, "samples must be a list of names"),
+        ({"project_name": "bad", "samples": ["nope"]}, "nope"),
+        ({"project_name": ["a", "b"]}, "project_name must be text, not list"),
+        ({"project_name": "bad name"}, "Use 1-64 ASCII letters"),
     ],
 )
-def test_a_bad_batch_file_stops_before_anything_is_done(emulator, template_repo, tmp_path, teams, message):
-    result = _run(_batch_file(tmp_path, emulator.info(), teams), tmp_path / "out", template_repo, {})
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+def test_r71_a_bad_team_fails_alone_and_the_table_ends_the_run(emulator, template_repo, tmp_path, bad, message):
+    info = emulator.info()
+    result = _run(_batch_file(tmp_path, info, [{"project_name": "good"}, bad]), tmp_path / "out", template_repo,
+                  {"AZS_BATCH_SECRET": info["client_secret"]})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "1 of 2 teams onboarded" in result.stdout and message in result.stdout, result.stdout
+    assert (tmp_path / "out" / "good" / "stack.json").exists()
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "is a directory"),
+    (b"teams:\n  - project_name: caf\xe9\n", "is not UTF-8 text"),
+    (b"defaults: [1, 2]\nteams:\n  - project_name: a\n", "'defaults:' must be a mapping"),
+])
+def test_r72_a_teams_file_that_cannot_be_read_stops_at_once(template_repo, tmp_path, content, message):
+    path = tmp_path / "teams.yaml"
+    path.mkdir() if content is None else path.write_bytes(content)
+    result = _run(path, tmp_path / "out", template_repo, {})
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.reliability
+def test_r73_paths_in_a_teams_file_are_relative_to_its_folder(emulator, template_repo, tmp_path):
+    info = emulator.info()
+    folder = tmp_path / "onboarding"
+    folder.mkdir()
+    (folder / "root.pem").write_bytes(Path(info["ca_cert"]).read_bytes())
+    document = {"defaults": {"arm_endpoint": info["arm_endpoint"], "ca_cert": "root.pem", "client_id": info["client_id"],
+                             "client_secret_env": "AZS_BATCH_SECRET", "samples": ["resource_groups"]},
+                "teams": [{"project_name": "relative"}]}
+    (folder / "teams.yaml").write_text(yaml.safe_dump(document))
+    result = subprocess.run([sys.executable, "-m", "generator", "new", "--batch", str(folder / "teams.yaml"), "out", "--template",
+                             str(template_repo)], capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                            env={**os.environ, "AZS_BATCH_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "out" / "relative" / "certs" / "azure-stack-root.pem").exists()

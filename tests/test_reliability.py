@@ -26,9 +26,9 @@ from cryptography.x509.oid import NameOID
 
 from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
-from generator.discovery.trust import tls_context, trusted_session
+from generator.discovery.trust import tls_context
 from tests.conftest import PUBLIC_CA_DIR
-from tests.project import run, venv_python
+from tests.project import bundle_path, run, venv_python
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,10 +245,9 @@ def test_r34_not_authorised(emulator):
 
 def test_r37_permanent_errors_are_not_retried(emulator):
     info = emulator.info()
-    waits: list[float] = []
     with pytest.raises(DiscoveryError, match="HTTP 404"):
-        StackHttp(trusted_session(tls_context(info["ca_cert"])), sleep=waits.append).get(f"{info['arm_endpoint']}no/such/thing", "test")
-    assert waits == []
+        StackHttp(tls_context(info["ca_cert"])).get(f"{info['arm_endpoint']}no/such/thing", "test")
+    assert [path for _, path in emulator.request_log if path == "/no/such/thing"] == ["/no/such/thing"]
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -432,6 +431,56 @@ def test_r52_a_ca_bundle_variable_that_overrides_the_venv_is_named(bootstrapped,
         pytest.skip("no system CA bundle on this machine")
     result = run(bootstrapped, env, sys.executable, "scripts/bootstrap.py")
     one_error(result.returncode, result.stderr, "REQUESTS_CA_BUNDLE=")
+
+
+def test_r83_registration_waits_are_bounded_and_talkative(bootstrapped, project_env, project_stack):
+    """A slow provider API, then Retry-After: 3600: --timeout 5 ends it within a few seconds, with progress lines."""
+    python = venv_python(bootstrapped)
+    for plan in ({"latency": 8.0, "path": "/providers/"},
+                 {"transient": 50, "retry_after": 3600, "path": "/providers/"}):
+        set_faults(project_stack, **plan)
+        try:
+            started = time.monotonic()
+            result = run(bootstrapped, project_env, python, "register_providers.py", "--timeout", "5")
+            elapsed = time.monotonic() - started
+        finally:
+            set_faults(project_stack)
+        one_error(result.returncode, result.stderr, "not registered after 5 s")
+        assert elapsed < 20, elapsed
+        assert "still waiting for the Resource Manager" in result.stdout, result.stdout
+
+
+def test_r84_a_cut_off_answer_is_named(bootstrapped, project_env, project_stack):
+    set_faults(project_stack, truncate=50, path="/resourcegroups")
+    try:
+        result = run(bootstrapped, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
+    finally:
+        set_faults(project_stack)
+    line = one_error(result.returncode, result.stderr, "error:")
+    assert "None: None" not in line
+
+
+def test_r85_bootstrap_with_a_read_only_certifi_bundle(project, project_env, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+    assert run(copy, project_env, sys.executable, "-m", "venv", ".venv").returncode == 0
+    assert run(copy, project_env, venv_python(copy), "-m", "pip", "install", "-q", "-r", "requirements.txt").returncode == 0
+    bundle = bundle_path(copy, project_env)
+    bundle.chmod(0o444)
+    if os.access(bundle, os.W_OK):
+        pytest.skip("root writes read-only files: no way to make the bundle unwritable here")
+    result = run(copy, project_env, sys.executable, "scripts/bootstrap.py")
+    one_error(result.returncode, result.stderr, "cannot add the Stack's root CA to")
+
+
+def test_r86_every_ca_overriding_variable_is_named_at_once(bootstrapped, project_env):
+    system = "/etc/ssl/certs/ca-certificates.crt"
+    if not Path(system).exists():
+        pytest.skip("no system CA bundle on this machine")
+    env = {**project_env, "REQUESTS_CA_BUNDLE": system, "CURL_CA_BUNDLE": system}
+    result = run(bootstrapped, env, venv_python(bootstrapped), "samples/resource_groups.py")
+    line = one_error(result.returncode, result.stderr, "REQUESTS_CA_BUNDLE=")
+    assert "CURL_CA_BUNDLE=" in line
 
 
 # -- the catalogue itself ------------------------------------------------------------------------

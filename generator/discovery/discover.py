@@ -13,6 +13,8 @@ from generator import catalog
 from generator.discovery import release as evidence
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
 from generator.discovery.identity import (
+    GUID,
+    TENANT_NAME,
     ServicePrincipal,
     acquire_token,
     build_credential,
@@ -20,7 +22,7 @@ from generator.discovery.identity import (
     resolve_tenant,
 )
 from generator.discovery.metadata import StackMetadata, normalize_url, parse_metadata
-from generator.discovery.trust import tls_context, trusted_session
+from generator.discovery.trust import tls_context
 
 Progress = Callable[[str], None]
 
@@ -181,6 +183,18 @@ def _sign_in(http: StackHttp, metadata: StackMetadata, tenant_id: str | None, te
     return ProvenPrincipal(credential, token, chosen, note)
 
 
+def check_request(request: DiscoveryRequest) -> None:
+    """Refuse identifiers that cannot be right before anything is sent: they go into URLs and forms."""
+    principal = request.principal
+    if principal is not None and not GUID.match(principal.client_id or ""):
+        raise DiscoveryError(f"--client-id {principal.client_id!r} is not an application id: give the GUID "
+                             "(like 00000000-0000-0000-0000-000000000000), not the application's name")
+    if request.subscription_id and not GUID.match(request.subscription_id):
+        raise DiscoveryError(f"--subscription-id {request.subscription_id!r} is not a subscription id: give its GUID")
+    if request.tenant and not (GUID.match(request.tenant) or TENANT_NAME.match(request.tenant)):
+        raise DiscoveryError(f"--tenant {request.tenant!r} is neither a GUID nor a directory name like contoso.onmicrosoft.com")
+
+
 def discover_stack(request: DiscoveryRequest, progress: Progress = lambda message: None) -> StackDiscovery:
     """Discover what a project for the Stack at ``request.arm_endpoint`` needs. Raises :class:`DiscoveryError`.
 
@@ -188,8 +202,9 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     once signed in, the subscription, its regions, its providers and the admin update API.
     """
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
+    check_request(request)
     trust = tls_context(request.ca_cert, request.public_ca_bundle)
-    http = StackHttp(trusted_session(trust), timeout=request.timeout, ca_file=request.ca_cert)
+    http = StackHttp(trust, timeout=request.timeout, ca_file=request.ca_cert)
     findings: list[evidence.ReleaseFinding] = []
     if request.stack_version:
         findings.append(evidence.from_user(request.stack_version))
@@ -245,7 +260,7 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
     """``found`` (a Stack already discovered) for another service principal: its sign-in and
     subscription are proven; metadata, tenant, release and profile are reused."""
     trust = tls_context(found.ca_cert, found.public_ca_bundle)
-    http = StackHttp(trusted_session(trust), timeout=timeout, ca_file=found.ca_cert)
+    http = StackHttp(trust, timeout=timeout, ca_file=found.ca_cert)
     proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
     location = _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id) if proven.subscription_id else None

@@ -1,20 +1,56 @@
-"""HTTP for discovery: verified TLS, timeouts, bounded retries, one-line errors."""
+"""HTTP for discovery: verified TLS, timeouts, bounded retries, one-line errors.
+
+Retries, backoff and Retry-After are urllib3's ``Retry`` on the session's adapter; what is ours is the
+trust (``trust.tls_context``) and turning each failure into one line that names its cause.
+"""
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
+import ssl
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError
+from urllib3.util.retry import Retry
 
 from generator.errors import ScaffoldError
 
 RETRY_STATUSES = (429, 502, 503, 504)
-MAX_RETRY_AFTER = 30.0
+MAX_RETRY_AFTER = 30  # seconds; a longer Retry-After is waited this long at most (and never beyond --timeout)
+
+
+class _Retry(Retry):
+    """urllib3's policy, with two exceptions: an unreadable Retry-After (``garbage``, ``-5``) counts as
+    absent (the backoff applies), and an unknown host name fails at once (asking DNS again will not help)."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0
+
+    def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> Retry:
+        if isinstance(error, NameResolutionError):
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def trusted_session(context: ssl.SSLContext, retry: Retry | None = None) -> requests.Session:
+    """A requests session whose every HTTPS connection verifies with ``context`` (and retries per ``retry``)."""
+
+    class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["ssl_context"] = context
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("https://", _Adapter(max_retries=retry or 0))
+    return session
 
 
 class DiscoveryError(ScaffoldError):
@@ -47,72 +83,46 @@ class HttpResponse:
     body: Any  # parsed JSON
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
 class StackHttp:
     """A small JSON client for a Stack's endpoints.
 
-    ``session`` verifies with the public CAs plus the Stack's root (``trust.trusted_session``);
+    Every request verifies TLS with ``trust`` (the public CAs plus the Stack's root), gives up after
+    ``timeout`` seconds per attempt, and is retried up to ``retries`` times on 429/502/503/504 and
+    connection failures, honouring Retry-After up to :data:`MAX_RETRY_AFTER` (and ``timeout``).
     ``ca_file`` is the Stack's root CA file the user gave, for messages. TLS is never switched off.
     """
 
-    def __init__(
-        self,
-        session: requests.Session,
-        timeout: float = 15.0,
-        retries: int = 3,
-        backoff: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-        ca_file: str | None = None,
-    ) -> None:
+    def __init__(self, trust: ssl.SSLContext, timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
+                 ca_file: str | None = None) -> None:
         self.timeout = timeout
         self.retries = retries
-        self.backoff = backoff
-        self.sleep = sleep
         self.ca_file = ca_file
-        self.session = session
+        retry = _Retry(total=retries, connect=retries, read=retries, status=retries, other=0, redirect=False,
+                       status_forcelist=RETRY_STATUSES, backoff_factor=backoff, raise_on_status=False,
+                       respect_retry_after_header=True, retry_after_max=int(min(MAX_RETRY_AFTER, max(1.0, timeout))))
+        self.session = trusted_session(trust, retry)
         self.session.headers["User-Agent"] = "azs-scaffold"
 
     def request(self, method: str, url: str, what: str, headers: dict[str, str] | None = None,
                 accept: tuple[int, ...] = (200,), **kwargs: Any) -> HttpResponse:
-        """Send, retrying 429/502/503/504 and connection failures; JSON body or one-line error."""
-        attempt = 0
-        while True:
-            try:
-                response = self.session.request(
-                    method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise DiscoveryError(self._tls_message(url, what, exc)) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                problem = _connection_problem(exc)
-                if problem.startswith("cannot resolve"):
-                    raise DiscoveryError(f"{what}: {problem} {urlsplit(url).hostname}; check the endpoint's spelling and your DNS") from None
-                if attempt < self.retries:
-                    self.sleep(self.backoff * 2**attempt)
-                    attempt += 1
-                    continue
-                raise DiscoveryError(
-                    f"{what}: {problem} at {_origin(url)} ({attempt + 1} attempts); check the endpoint URL, "
-                    "that the Stack is reachable from here, and any proxy settings"
-                ) from None
-            except requests.exceptions.RequestException as exc:
-                raise DiscoveryError(f"{what}: request to {url} failed: {type(exc).__name__}") from None
-            if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                wait = _retry_after(response.headers.get("Retry-After"))
-                self.sleep(min(MAX_RETRY_AFTER, wait if wait is not None else self.backoff * 2**attempt))
-                attempt += 1
-                continue
-            return self._result(response, url, what, accept)
+        """Send (retried by the session's policy); the JSON body, or a one-line error."""
+        try:
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout, allow_redirects=False, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise DiscoveryError(self._tls_message(url, what, exc)) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
+            problem = _connection_problem(exc)
+            if problem.startswith("cannot resolve"):
+                raise DiscoveryError(f"{what}: {problem} {urlsplit(url).hostname}; check the endpoint's spelling and your DNS") from None
+            attempts = "" if isinstance(exc, requests.exceptions.ChunkedEncodingError) else f" ({self.retries + 1} attempts)"
+            raise DiscoveryError(
+                f"{what}: {problem} at {_origin(url)}{attempts}; check the endpoint URL, "
+                "that the Stack is reachable from here, and any proxy settings"
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise DiscoveryError(f"{what}: request to {url} failed: {type(exc).__name__}") from None
+        return self._result(response, url, what, accept)
 
     def get(self, url: str, what: str, **kwargs: Any) -> HttpResponse:
         return self.request("GET", url, what, **kwargs)
@@ -127,7 +137,7 @@ class StackHttp:
         if response.content:
             try:
                 body = json.loads(response.content)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: JSON nested beyond reason
                 if response.status_code in accept:
                     raise DiscoveryError(
                         f"{what}: {url} answered something that is not JSON "
@@ -164,6 +174,8 @@ def _connection_problem(exc: Exception) -> str:
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the answer was cut off"
     text = str(exc)
+    if "timed out" in text or "TimeoutError" in text:
+        return "no answer within the timeout"
     if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo failed" in text:
         return "cannot resolve host"
     if "Connection refused" in text or "ConnectionRefusedError" in text:

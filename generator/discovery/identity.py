@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line
+from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line, trusted_session
 from generator.discovery.metadata import ADFS, StackMetadata
 from generator.secrets import redact, remember
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A directory's name as Azure AD resolves it (contoso.onmicrosoft.com, contoso.com); "adfs" on ADFS Stacks.
+TENANT_NAME = re.compile(r"^(adfs|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$", re.IGNORECASE)
 # Login hosts MSAL knows; for any other host instance discovery must be disabled, or MSAL asks
 # login.microsoftonline.com about it (unreachable from a disconnected Stack, and wrong anyway).
 MICROSOFT_LOGIN_HOSTS = (
@@ -96,8 +98,6 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
     from azure.core.pipeline.transport import RequestsTransport
     from azure.identity import CertificateCredential, ClientSecretCredential
 
-    from generator.discovery.trust import trusted_session
-
     options: dict[str, Any] = {
         "authority": metadata.authority_host,
         "disable_instance_discovery": needs_instance_discovery_disabled(metadata),
@@ -128,7 +128,8 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
 
     try:
         return credential.get_token(scope).token
-    except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError) as exc:
+    except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError, ValueError) as exc:
+        # ValueError: MSAL's word for an answer that is not a token response (an HTML page, an empty 307).
         detail = one_line(redact(getattr(exc, "message", None) or str(exc))).removeprefix("Authentication failed: ")
         cause = _transport_cause(detail)
         if cause == "tls":
@@ -136,6 +137,9 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
                 f"sign-in at {where} failed: its TLS certificate is not trusted ({_tls_reason(detail)}); the sign-in host must "
                 "chain to a public CA (certifi's, or REQUESTS_CA_BUNDLE) or to the Stack's root CA given with --ca-cert"
             ) from None
+        if cause == "not-json":
+            raise DiscoveryError(f"sign-in at {where} failed: its answer is not a token response (not JSON); is the "
+                                 "login endpoint in the Stack's metadata its sign-in host?") from None
         if cause:
             raise DiscoveryError(f"sign-in at {where} failed: {cause}; check that the sign-in host is reachable from here "
                                  "and any proxy settings") from None
@@ -144,19 +148,18 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
         raise DiscoveryError(
             f"sign-in at {where} failed: {detail}; check the client id, its secret or certificate, and the tenant"
         ) from None
-    except ValueError as exc:  # e.g. an unreadable certificate
-        raise DiscoveryError(f"sign-in at {where} failed: {one_line(redact(str(exc)))}") from None
 
 
 def _transport_cause(detail: str) -> str | None:
-    """'tls', a network problem in words, or None when the identity system itself answered."""
+    """'tls', 'not-json', a network problem in words, or None when the identity system itself answered."""
     lowered = detail.lower()
     if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
         return "tls"
     for marker, words in (("timed out", "no answer within the timeout"), ("timeout", "no answer within the timeout"),
                           ("connection refused", "connection refused"), ("connection reset", "connection reset"),
                           ("remotedisconnected", "the connection was cut"), ("name or service not known", "cannot resolve the host"),
-                          ("max retries exceeded", "could not connect"), ("not in json format", "the answer was not JSON (is it an identity endpoint?)")):
+                          ("max retries exceeded", "could not connect"), ("not in json format", "not-json"),
+                          ("expecting value", "not-json")):
         if marker in lowered:
             return words
     return None

@@ -15,7 +15,6 @@ import os
 import re
 import ssl
 from pathlib import Path
-from typing import Any
 
 from generator.discovery.http import DiscoveryError
 
@@ -55,21 +54,6 @@ def tls_context(ca_cert: str | None, public: str | None = None) -> ssl.SSLContex
             context.load_verify_locations(cadata=stack_pem)
         _contexts[key] = context
     return _contexts[key]
-
-
-def trusted_session(context: ssl.SSLContext) -> Any:
-    """A requests session whose every HTTPS connection verifies with ``context``."""
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    class _Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["ssl_context"] = context
-            super().init_poolmanager(*args, **kwargs)
-
-    session = requests.Session()
-    session.mount("https://", _Adapter())
-    return session
 
 
 def read_ca_pem(ca_cert: str) -> str:

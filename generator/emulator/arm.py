@@ -313,14 +313,21 @@ class ArmService:
         }
 
     def _paged(self, request: Request, items: list[dict[str, Any]]) -> Response:
+        """One page of ``items`` (ordered by id, case-insensitively). The continuation token is the last id
+        returned, not an offset: items added or deleted meanwhile never make a page skip or repeat one."""
         size = self.ctx.config.page_size
-        try:
-            start = int(request.query.get("$skiptoken", "0"))
-        except ValueError:
-            raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from None
-        body: dict[str, Any] = {"value": items[start : start + size]}
-        if start + size < len(items):
-            query = f"api-version={quote(request.api_version or '')}&%24skiptoken={start + size}"
+        ordered = sorted(items, key=lambda item: item["id"].lower())
+        after = request.query.get("$skiptoken", "")
+        if after:
+            try:
+                after = bytes.fromhex(after).decode("utf-8").lower()
+            except ValueError:
+                raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from None
+            ordered = [item for item in ordered if item["id"].lower() > after]
+        body: dict[str, Any] = {"value": ordered[:size]}
+        if len(ordered) > size:
+            token = ordered[size - 1]["id"].encode("utf-8").hex()
+            query = f"api-version={quote(request.api_version or '')}&%24skiptoken={token}"
             body["nextLink"] = f"{self.ctx.base_url}{request.path}?{query}"
         return Response(200, body)
 

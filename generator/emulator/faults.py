@@ -6,6 +6,7 @@ faults are consumed one request at a time, and only by requests whose path match
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import asdict, dataclass, fields
@@ -30,6 +31,7 @@ class FaultPlan:
     transient: int = 0
     transient_status: int = 503
     retry_after: int = 0
+    retry_after_header: str = ""  # sent verbatim instead of retry_after: a malformed one, e.g. "soon" or "-5"
     drop: int = 0
     truncate: int = 0
     non_json: int = 0
@@ -50,11 +52,28 @@ class FaultPlan:
         unknown = set(body) - set(known)
         if unknown:
             raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
+        for name, value in body.items():
+            wanted = _JSON_TYPES[str(known[name])]
+            if isinstance(value, bool) != (wanted is bool) or not isinstance(value, wanted):
+                raise ValueError(f"{name} must be {_TYPE_WORDS[str(known[name])]}, not {json.dumps(value)}")
+            if wanted is not str and wanted is not bool and value < 0:
+                raise ValueError(f"{name} must not be negative")
         plan = cls(**body)
         if plan.transient_status not in (429, 500, 502, 503, 504):
             raise ValueError("transient_status must be 429, 500, 502, 503 or 504")
-        re.compile(plan.path)
+        if not 100 <= plan.replace_status <= 599:
+            raise ValueError("replace_status must be an HTTP status, 100 to 599")
+        if plan.latency > 600:
+            raise ValueError("latency must be at most 600 seconds")
+        try:
+            re.compile(plan.path)
+        except re.error as exc:
+            raise ValueError(f"path is not a regular expression: {exc}") from None
         return plan
+
+
+_JSON_TYPES: dict[str, Any] = {"float": (int, float), "int": int, "str": str, "bool": bool}
+_TYPE_WORDS = {"float": "a number", "int": "a whole number", "str": "a string", "bool": "true or false"}
 
 
 class FaultInjector:
@@ -96,9 +115,10 @@ class FaultInjector:
         with self._lock:
             return self._plan.replace_status, self._plan.replace_body.encode(), self._plan.replace_content_type
 
-    def transient_answer(self) -> tuple[int, int]:
+    def transient_answer(self) -> tuple[int, str]:
+        """The status of a transient answer and its Retry-After header."""
         with self._lock:
-            return self._plan.transient_status, self._plan.retry_after
+            return self._plan.transient_status, self._plan.retry_after_header or str(self._plan.retry_after)
 
     def _matches(self, path: str) -> bool:
         return not self._plan.path or re.search(self._plan.path, path) is not None

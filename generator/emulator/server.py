@@ -248,7 +248,10 @@ class Emulator:
 
     def write_info(self, path: str | Path) -> None:
         """Write :meth:`info` as JSON, mode 0600 (it holds the client secret)."""
-        write_private_file(Path(path), json.dumps(self.info(), indent=2).encode() + b"\n")
+        try:
+            write_private_file(Path(path), json.dumps(self.info(), indent=2).encode() + b"\n")
+        except OSError as exc:
+            raise EmulatorError(f"cannot write --info-file {path}: {exc.strerror or exc}; give the path of a file to create") from None
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -271,9 +274,14 @@ class Emulator:
             return
         self.request_log.append((request.method, request.path))
         delay = self.faults.latency_for(request.path)
-        if delay:
-            time.sleep(delay)
         fault = self.faults.take(request.path)
+        if fault is None or fault == TRUNCATE:
+            # The request is handled as it arrives (its token checked then, as ARM does); the answer is slow.
+            response = self._answer(request, server.role)
+            time.sleep(delay)
+            self._send(handler, response, truncate=fault == TRUNCATE)
+            return
+        time.sleep(delay)
         if fault == DROP:
             _reset_connection(handler)
             return
@@ -292,9 +300,6 @@ class Emulator:
         if fault == REPLACE:
             status, body, content_type = self.faults.replacement()
             self._send(handler, Response(status, body, content_type=content_type))
-            return
-        response = self._answer(request, server.role)
-        self._send(handler, response, truncate=fault == TRUNCATE)
 
     def _answer(self, request: Request, role: str) -> Response:
         try:

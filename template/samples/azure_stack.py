@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_FILE = "azureSecretSpConfig.json"
 CERT_FILE = "azureCertSpConfig.json"
 SECRET_ENV = "AZURE_CLIENT_SECRET"
+# Variables that make requests (and so the SDK) trust another bundle than the venv's certifi.
+CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 _SP_KEYS = ("clientId", "subscriptionId", "tenantId", "resourceManagerEndpointUrl", "location")
 
 
@@ -122,15 +124,67 @@ def credential(config: StackConfig) -> Any:
     return ClientSecretCredential(config.tenant_id, config.client_id, config.client_secret, **options)
 
 
-def client(cls: type, config: StackConfig, cred: Any = None) -> Any:
+def tls_diagnosis() -> str:
+    """Why TLS to the Stack failed, naming every variable that replaces the venv's trust at once."""
+    overrides = [f"{name}={os.environ[name]}" for name in CA_OVERRIDES if os.environ.get(name)]
+    if overrides:
+        names = ", ".join(name for name in CA_OVERRIDES if os.environ.get(name))
+        return (f"TLS verification failed: {'; '.join(overrides)} replace{'s' if len(overrides) == 1 else ''} the bundle "
+                f"bootstrap trusts; unset {names}, or add certs/azure-stack-root.pem to {'that file' if len(overrides) == 1 else 'those files'}")
+    return ("TLS verification failed: the Stack's root CA is not trusted in .venv; run python scripts/bootstrap.py again "
+            "(pip install -U certifi replaces the bundle)")
+
+
+def bounded_retry_policy(longest_wait: float) -> Any:
+    """azure-core's retry policy, except that a Retry-After longer than ``longest_wait`` is waited that long
+    at most (a Stack under load may ask for an hour; the caller's --timeout decides instead)."""
+    from azure.core.pipeline.policies import RetryPolicy
+
+    class _BoundedRetry(RetryPolicy):
+        def get_retry_after(self, response: Any) -> Any:
+            wait = super().get_retry_after(response)
+            return None if wait is None else min(wait, longest_wait)
+
+    return _BoundedRetry(retry_total=3)
+
+
+class heartbeat:
+    """While a slow call runs, say every ``every`` seconds that it still runs (and for how long)."""
+
+    def __init__(self, what: str, every: float = 3.0) -> None:
+        self.what, self.every = what, every
+
+    def __enter__(self) -> "heartbeat":
+        import threading
+        import time
+
+        self._stop = threading.Event()
+        started = time.monotonic()
+
+        def beat() -> None:
+            while not self._stop.wait(self.every):
+                print(f"  still {self.what} ({time.monotonic() - started:.0f} s)", flush=True)
+
+        self._thread = threading.Thread(target=beat, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def client(cls: type, config: StackConfig, cred: Any = None, longest_retry_wait: float = 30.0) -> Any:
     """A management client of ``cls`` for this Stack: its endpoint, token scope and API profile.
 
     A client the profile does not cover gets ``api_version=`` from ``stack.json`` instead (the SDK
-    refuses both at once).
+    refuses both at once). Retries follow azure-core's policy with Retry-After capped at
+    ``longest_retry_wait`` seconds.
     """
     from azure.profiles import KnownProfiles
 
-    options: dict[str, Any] = {"base_url": config.resource_manager, "credential_scopes": [config.credential_scope]}
+    options: dict[str, Any] = {"base_url": config.resource_manager, "credential_scopes": [config.credential_scope],
+                               "retry_policy": bounded_retry_policy(longest_retry_wait)}
     if cls.__name__ in config.explicit_api_versions:
         options["api_version"] = config.explicit_api_versions[cls.__name__]
     else:
@@ -159,13 +213,15 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f"error: {exc}")
     except AzureError as exc:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            sys.exit("error: TLS verification failed: the Stack's root CA is not trusted in .venv; run "
-                     "python scripts/bootstrap.py again (pip install -U certifi replaces the bundle)")
+            sys.exit(f"error: {tls_diagnosis()}")
         if isinstance(exc, ClientAuthenticationError):
             sys.exit(f"error: sign-in failed: {_one_line(exc.message or exc)}")
         if isinstance(exc, HttpResponseError):
             code = exc.error.code if exc.error else exc.status_code
             message = exc.error.message if exc.error else exc.reason
+            if code is None:  # no status and no body: the answer was cut off or unreadable
+                sys.exit(f"error: the Resource Manager's answer could not be read ({type(exc).__name__}: "
+                         f"{_one_line(exc.message or exc)}); run again, and check the network if it recurs")
             sys.exit(f"error: Resource Manager answered {code}: {_one_line(message)}")
         sys.exit(f"error: {type(exc).__name__}: {_one_line(exc)}")
     except KeyboardInterrupt:

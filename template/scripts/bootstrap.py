@@ -101,10 +101,14 @@ def trust_ca() -> None:
         step(f"The Stack's root CA is already trusted in {bundle}")
         return
     step(f"Trusting the Stack's root CA in {bundle}")
-    with bundle.open("a", encoding="utf-8", newline="\n") as handle:
-        for block in missing:
-            block = block if block.endswith("\n") else block + "\n"
-            handle.write("\n" + certificate_header(block.encode("ascii")) + block)
+    try:
+        with bundle.open("a", encoding="utf-8", newline="\n") as handle:
+            for block in missing:
+                block = block if block.endswith("\n") else block + "\n"
+                handle.write("\n" + certificate_header(block.encode("ascii")) + block)
+    except OSError as exc:
+        fail(f"cannot add the Stack's root CA to {bundle} ({exc.strerror}); make .venv writable for you "
+             "(or recreate it: delete .venv and run bootstrap again)")
 
 
 def check_tls() -> None:
@@ -116,10 +120,11 @@ def check_tls() -> None:
     try:
         requests.get(url, timeout=20).raise_for_status()
     except requests.exceptions.SSLError:
-        override = next((v for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if os.environ.get(v)), None)
-        if override:
-            fail(f"TLS verification failed: {override}={os.environ[override]} replaces the bundle bootstrap trusts; "
-                 f"unset {override}, or add certs/azure-stack-root.pem to that file")
+        sys.path.insert(0, str(ROOT))
+        from samples.azure_stack import tls_diagnosis  # one diagnosis, shared with the samples
+
+        if CA_FILE.exists():
+            fail(tls_diagnosis())
         fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
              "certs/azure-stack-root.pem and run bootstrap again")
     except requests.exceptions.RequestException as exc:
