@@ -143,9 +143,16 @@ def _certifi_with_the_public_ca(wheelhouse: Path) -> None:
             patched.writestr(name, data)
 
 
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """uv's cache for the session: nothing from earlier runs on this machine can leak in."""
+    return tmp_path_factory.mktemp("uv-cache")
+
+
 @pytest.fixture
-def project_env(wheelhouse: Path) -> dict[str, str]:
-    """The environment a generated project's commands run in: no CA override, packages from the wheelhouse."""
+def project_env(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
+    """The environment a generated project's commands run in: no CA override, packages from the wheelhouse
+    (pip and uv alike: bootstrap hands uv pip's settings)."""
     env = {k: v for k, v in os.environ.items() if k not in CA_OVERRIDES}
-    env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(uv_cache))
     return env

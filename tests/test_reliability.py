@@ -465,11 +465,14 @@ def test_r85_bootstrap_with_a_read_only_certifi_bundle(project, project_env, tmp
     shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
     assert run(copy, project_env, sys.executable, "-m", "venv", ".venv").returncode == 0
     assert run(copy, project_env, venv_python(copy), "-m", "pip", "install", "-q", "-r", "requirements.txt").returncode == 0
-    bundle = bundle_path(copy, project_env)
-    bundle.chmod(0o444)
-    if os.access(bundle, os.W_OK):
-        pytest.skip("root writes read-only files: no way to make the bundle unwritable here")
-    result = run(copy, project_env, sys.executable, "scripts/bootstrap.py")
+    folder = bundle_path(copy, project_env).parent
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user (root) writes into read-only folders: the bundle cannot be made unwritable here")
+        result = run(copy, project_env, sys.executable, "scripts/bootstrap.py")
+    finally:
+        folder.chmod(0o755)
     one_error(result.returncode, result.stderr, "cannot add the Stack's root CA to")
 
 

@@ -66,6 +66,23 @@ def test_bootstrap_twice_trusts_the_ca_once(start_emulator, template_repo, proje
     assert bundle.count("#Label:AzureStackSelfSignedRootCert") == 1
 
 
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_bootstrap_installs_with_uv_or_pip(start_emulator, template_repo, project_env, tmp_path, installer):
+    """uv when it is beside the Python (azs-scaffold depends on it), pip when asked or when there is no uv;
+    the CA trust step is the same either way, and the output is a line per step."""
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo, samples=("resource_groups",))
+    result = run(project, project_env, sys.executable, "scripts/bootstrap.py", "--installer", installer)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Installing the pinned packages (requirements.txt) with {installer}" in result.stdout
+    assert "Successfully installed" not in result.stdout and "Installed " not in result.stdout  # the installer's own output is kept back
+    assert "Trusting the Stack's root CA" in result.stdout
+    for step in ("register_providers.py", "samples/resource_groups.py"):
+        ran = run(project, project_env, venv_python(project), step)
+        assert ran.returncode == 0, ran.stderr
+
+
 def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path):
     info = start_emulator(stack_version="2008").info()
     project = tmp_path / "native"
