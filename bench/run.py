@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--venvs", action="store_true", help="also measure venv installs (needs the package index)")
+    parser.add_argument("--first-sample", action="store_true",
+                        help="also measure new + bootstrap + registration + first sample, uv and pip (needs the package index)")
     args = parser.parse_args()
 
     from generator.copier_extension import discovery_answers
@@ -145,6 +147,25 @@ def main() -> None:
             lambda i: bare_update(copy_of("update", i)),
         )
         rows.append(("`azs-scaffold upgrade` vs bare `copier update`", upgrade, "", update, "(report)"))
+
+        # 5. time to first sample: what a team waits for, with uv and with pip side by side
+        if args.first_sample:
+            def first_sample(installer: str, i: int) -> Callable[[], None]:
+                project = work / f"first-{installer}-{i}"
+                python = str(Path(AZS[0]).with_name("python"))  # the Python azs-scaffold runs on: uv is beside it
+
+                def action() -> None:
+                    sh([*AZS, "new", str(project), *stack, *common, "--samples", "resource_groups"], env=env)
+                    sh([python, "scripts/bootstrap.py", "--installer", installer], cwd=project,
+                       env={"UV_CACHE_DIR": str(work / f"uv-cache-{i}")})  # a cold cache, as on a new machine
+                    for step in ("register_providers.py", "samples/resource_groups.py"):
+                        sh([str(project / ".venv" / "bin" / "python"), step], cwd=project)
+                return action
+
+            uv_time, pip_time = side_by_side(max(1, min(args.repeat, 3)), lambda i: first_sample("uv", i),
+                                             lambda i: first_sample("pip", i))
+            rows.append(("time to first sample (new, bootstrap, registration, sample): uv vs pip", uv_time, "", pip_time,
+                         "<= 0.35x"))
 
     print("| measurement | azs-scaffold (median s) | baseline (median s) | ratio | target |")
     print("|---|---|---|---|---|")

@@ -40,9 +40,9 @@ CLIENTS: Mapping[str, ClientSpec] = MappingProxyType(
         c.name: c
         for c in (
             ClientSpec("ResourceManagementClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources",
-                       "resourceGroups", ("six", "msrest")),
+                       "resourceGroups"),
             ClientSpec("SubscriptionClient", "azure-mgmt-resource", "azure.mgmt.resource", "Microsoft.Resources",
-                       "subscriptions", ("six", "msrest")),
+                       "subscriptions"),
             ClientSpec("StorageManagementClient", "azure-mgmt-storage", "azure.mgmt.storage", "Microsoft.Storage", "storageAccounts"),
             ClientSpec("NetworkManagementClient", "azure-mgmt-network", "azure.mgmt.network", "Microsoft.Network", "virtualNetworks"),
             ClientSpec("KeyVaultManagementClient", "azure-mgmt-keyvault", "azure.mgmt.keyvault", "Microsoft.KeyVault", "vaults"),
@@ -78,8 +78,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             "latest",
             # What the pinned packages send under KnownProfiles.latest (measured against the emulator).
             MappingProxyType({
-                "ResourceManagementClient": "2020-10-01",
-                "SubscriptionClient": "2019-11-01",
+                "ResourceManagementClient": "2025-04-01",
+                "SubscriptionClient": "2022-12-01",
                 "StorageManagementClient": "2024-01-01",
                 "NetworkManagementClient": "2024-03-01",
                 "KeyVaultManagementClient": "2023-07-01",
@@ -144,8 +144,10 @@ class Pin:
     """One exact package pin and why it is exactly that release."""
 
     package: str
-    version: str
+    version: str  # the newest release proven (python -m generator.pins verify), unless the reason says otherwise
     reason: str
+    oldest: str = ""  # the oldest release proven the same way ("" where not measured)
+    breaks: str = ""  # the first release after ``version`` that fails, and how
 
     @property
     def requirement(self) -> str:
@@ -160,11 +162,10 @@ PINS: Mapping[str, Pin] = MappingProxyType(
         for p in (
             Pin("azure-identity", "1.27.0", "has disable_instance_discovery (>= 1.13) and ADFS support; the release tested here"),
             Pin("azure-common", "1.1.28", "provides azure.profiles.KnownProfiles; newer mgmt packages no longer depend on it"),
-            Pin("azure-mgmt-resource", "16.1.0", "the smallest release that honours azure-common 1.1.28's profiles "
-                "(15.0.0 uses another profile tag, so it silently ignores them) and carries 2019-10-01 and 2018-05-01: "
-                "34 MB smaller installed than 24.0.0, the last release with them; 25.0.0 dropped them"),
-            Pin("six", "1.17.0", "azure-mgmt-resource 16.1.0 imports six, which azure-core no longer brings"),
-            Pin("msrest", "0.7.1", "azure-mgmt-resource 16.1.0's models are msrest-based; its last release"),
+            Pin("azure-mgmt-resource", "24.0.0", "the newest release that carries 2019-10-01 and 2018-05-01 and honours "
+                "profile= (25.0.0 dropped them); proven on the wire against the emulator for all three profiles. The oldest "
+                "that works is 16.1.0 (15.0.0 uses another profile tag and silently ignores profiles), but it needs six and "
+                "the retired msrest, and is four years older"),
             Pin("azure-mgmt-storage", "22.2.0", "last release with 2019-06-01 and 2017-10-01 and profile=; 23.0.0 dropped them"),
             Pin("azure-mgmt-network", "27.0.0", "last release with 2018-11-01 and 2017-10-01 and profile=; 28.0.0 dropped them"),
             Pin("azure-mgmt-keyvault", "10.3.1", "last release with 2019-09-01 and 2016-10-01 and profile=; 11.0.0 dropped 2019-09-01"),

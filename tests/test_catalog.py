@@ -87,10 +87,42 @@ def test_release_inside_the_known_range_but_unknown_is_refused():
 
 def test_packages_and_providers_per_sample():
     assert [p.package for p in catalog.packages_for(("resource_groups",), catalog.HYBRID_2020)] == [
-        "azure-common", "azure-identity", "azure-mgmt-resource", "msrest", "six"]
+        "azure-common", "azure-identity", "azure-mgmt-resource"]
     assert [p.package for p in catalog.packages_for(catalog.DEFAULT_SAMPLES, catalog.HYBRID_2020)] == [
-        "azure-common", "azure-identity", "azure-mgmt-network", "azure-mgmt-resource", "azure-mgmt-storage", "msrest", "six"]
+        "azure-common", "azure-identity", "azure-mgmt-network", "azure-mgmt-resource", "azure-mgmt-storage"]
     assert catalog.providers_for(catalog.DEFAULT_SAMPLES) == ["Microsoft.KeyVault", "Microsoft.Storage", "Microsoft.Network"]
     assert catalog.sample_names("virtual_networks, resource_groups") == ("resource_groups", "virtual_networks")
     with pytest.raises(catalog.CatalogError, match="unknown sample"):
         catalog.sample_names("vms")
+
+
+def test_docs_pins_is_the_catalogs_table():
+    """docs/pins.md is generated from the catalog (python -m generator.pins table --write): never edited apart."""
+    from generator import pins
+
+    assert pins.DOC.read_text(encoding="utf-8") == pins.table()
+
+
+def test_the_emulator_is_tested_with_the_sdk_releases_projects_get():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    tested = dict(re.findall(r'"(azure-mgmt-[a-z]+|azure-common)==([^"]+)"', text))
+    assert tested == {p.package: p.version for p in catalog.PINS.values() if p.package in tested} and len(tested) == 6
+
+
+def test_the_pin_probe_passes_for_the_pinned_releases(tmp_path):
+    """The maintainer's wire probe (python -m generator.pins verify), run by this venv, which holds the pins."""
+    import sys
+
+    from generator import pins
+
+    emulators = pins.probe_emulators()
+    try:
+        infos = pins.write_probe_infos(emulators, tmp_path)
+        for package in ("azure-mgmt-resource", "azure-mgmt-storage", "azure-mgmt-network", "azure-mgmt-keyvault", "azure-mgmt-compute"):
+            assert pins.run_probe(sys.executable, package, infos) == {name: "ok" for name in pins.PROFILE_RELEASES}, package
+    finally:
+        for emulator in emulators.values():
+            emulator.stop()

@@ -1,0 +1,65 @@
+"""The wire probe of ``python -m generator.pins verify``: run by a candidate venv's Python, never imported.
+
+    python _pin_probe.py PACKAGE INFO_2019.json INFO_2020.json INFO_LATEST.json
+
+Builds each management client of PACKAGE the way a Stack needs (its Resource Manager, the token scope
+from its metadata, the profile) against emulators of the three profiles, and makes one call with each.
+An emulator of a hybrid release serves only that release's api-versions, so a release that drops a
+version, or ignores ``profile=``, fails there. Prints one JSON object: profile -> "ok" or the error.
+It imports only what the candidate venv has (the Azure SDK), nothing of azs-scaffold.
+"""
+
+import json
+import sys
+
+import requests
+
+# package -> (module, client, the call that shows the api-version is served)
+CALLS = {
+    "azure-mgmt-resource": [("azure.mgmt.resource", "ResourceManagementClient", lambda c: list(c.resource_groups.list())),
+                            ("azure.mgmt.resource", "SubscriptionClient", lambda c: list(c.subscriptions.list()))],
+    "azure-mgmt-storage": [("azure.mgmt.storage", "StorageManagementClient", lambda c: list(c.storage_accounts.list()))],
+    "azure-mgmt-network": [("azure.mgmt.network", "NetworkManagementClient", lambda c: list(c.virtual_networks.list_all()))],
+    "azure-mgmt-keyvault": [("azure.mgmt.keyvault", "KeyVaultManagementClient", lambda c: list(c.vaults.list_by_subscription()))],
+    "azure-mgmt-compute": [("azure.mgmt.compute", "ComputeManagementClient", lambda c: list(c.virtual_machines.list_all()))],
+}
+PROFILES = ("v2019_03_01_hybrid", "v2020_09_01_hybrid", "latest")
+
+
+def probe(package, info):
+    import importlib
+
+    from azure.identity import ClientSecretCredential
+    from azure.profiles import KnownProfiles
+
+    endpoints = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=2015-01-01", verify=info["ca_cert"],
+                             timeout=30).json()["authentication"]
+    adfs = info["identity_system"] == "adfs"
+    login = endpoints["loginEndpoint"].rstrip("/")
+    credential = ClientSecretCredential("adfs" if adfs else info["tenant_id"], info["client_id"], info["client_secret"],
+                                        authority=login[: -len("/adfs")] if adfs else login,
+                                        disable_instance_discovery=True, connection_verify=info["identity_ca_cert"])
+    options = {"base_url": info["arm_endpoint"], "credential_scopes": [endpoints["audiences"][0] + "/.default"],
+               "connection_verify": info["ca_cert"], "profile": getattr(KnownProfiles, info["profile"])}
+    for module, name, call in CALLS[package]:
+        cls = getattr(importlib.import_module(module), name)
+        client = cls(credential, **options) if name == "SubscriptionClient" else cls(credential, info["subscription_id"], **options)
+        call(client)
+
+
+def main():
+    package, files = sys.argv[1], sys.argv[2:]
+    results = {}
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        try:
+            probe(package, info)
+            results[info["profile"]] = "ok"
+        except Exception as exc:  # any failure is the finding
+            results[info["profile"]] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
