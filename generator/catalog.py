@@ -165,11 +165,17 @@ PINS: Mapping[str, Pin] = MappingProxyType(
             Pin("azure-mgmt-resource", "24.0.0", "the newest release that carries 2019-10-01 and 2018-05-01 and honours "
                 "profile= (25.0.0 dropped them); proven on the wire against the emulator for all three profiles. The oldest "
                 "that works is 16.1.0 (15.0.0 uses another profile tag and silently ignores profiles), but it needs six and "
-                "the retired msrest, and is four years older"),
-            Pin("azure-mgmt-storage", "22.2.0", "last release with 2019-06-01 and 2017-10-01 and profile=; 23.0.0 dropped them"),
-            Pin("azure-mgmt-network", "27.0.0", "last release with 2018-11-01 and 2017-10-01 and profile=; 28.0.0 dropped them"),
-            Pin("azure-mgmt-keyvault", "10.3.1", "last release with 2019-09-01 and 2016-10-01 and profile=; 11.0.0 dropped 2019-09-01"),
-            Pin("azure-mgmt-compute", "35.0.0", "last release with 2020-06-01 and 2017-12-01 and profile=; 36.0.0 dropped them"),
+                "the retired msrest, and is four years older", oldest="16.1.0 (15.0.0 ignores profiles: another profile tag)",
+                breaks="25.0.0: sends 2025-04-01 under both hybrid profiles, and moved SubscriptionClient out"),
+            Pin("azure-mgmt-storage", "22.2.0", "last release with 2019-06-01 and 2017-10-01 and profile=; 23.0.0 dropped them",
+                oldest="16.0.0 (hybrid profiles)", breaks="23.0.0: sends 2024-01-01 under both hybrid profiles"),
+            Pin("azure-mgmt-network", "27.0.0", "last release with 2018-11-01 and 2017-10-01 and profile=; 28.0.0 dropped them",
+                oldest="16.0.0 (hybrid profiles; not contiguous: 23.0.0 sends 2022-09-01 under 2019_03_01_hybrid)",
+                breaks="28.0.0: sends 2024-03-01 under both hybrid profiles"),
+            Pin("azure-mgmt-keyvault", "10.3.1", "last release with 2019-09-01 and 2016-10-01 and profile=; 11.0.0 dropped 2019-09-01",
+                oldest="7.0.0", breaks="11.0.0: has no 'vaults' operations at 2019-09-01 (2020_09_01_hybrid)"),
+            Pin("azure-mgmt-compute", "35.0.0", "last release with 2020-06-01 and 2017-12-01 and profile=; 36.0.0 dropped them",
+                oldest="17.0.0 (hybrid profiles)", breaks="36.0.0: sends 2024-11-01 under both hybrid profiles"),
         )
     }
 )
