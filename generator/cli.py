@@ -380,7 +380,58 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_demo)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_new, _add_upgrade, _add_discover, _add_demo, _add_emulator]
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from generator.doctor import DoctorError, apply_fix, requirements_diff, run_doctor
+
+    try:
+        found = None
+        if args.arm_endpoint:
+            from generator.discovery import discover_stack
+
+            found = discover_stack(_discovery_request(args), progress=_progress)
+        report = run_doctor(args.project, python=args.python, ca_cert=args.ca_cert, found=found)
+    except ScaffoldError as error:
+        raise DoctorError(str(error)) from None  # doctor's "could not run" is exit 2
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        for finding in report.findings:
+            print(f"{finding.severity:<7}  {finding.where}: {finding.problem}\n         fix: {finding.fix}")
+        errors = sum(f.severity == "error" for f in report.findings)
+        print(f"{len(report.findings)} finding(s) in {report.project} ({errors} error(s))" if report.findings
+              else f"No findings in {report.project}.")
+    if args.fix:
+        diff = requirements_diff(report)
+        if diff:
+            print(diff, file=sys.stderr if args.json else sys.stdout, end="")
+            target = apply_fix(report)
+            print(f"Wrote {target} (the code was not changed). Install it: pip install -r {target.name}",
+                  file=sys.stderr if args.json else sys.stdout)
+        else:
+            print("requirements.txt already holds the pinned set.", file=sys.stderr if args.json else sys.stdout)
+    return 1 if report.findings else 0
+
+
+def _add_doctor(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "doctor",
+        help="diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust",
+        description="Examine a hand-written project (requirements, installed environment, code by static analysis; "
+        "nothing of it is run) and name each problem with its fix. Exit 0: no findings, 1: findings, 2: could not run. "
+        "With --arm-endpoint it also discovers the Stack and checks the project's profile against it.",
+    )
+    p.add_argument("project", metavar="PATH", nargs="?", default=".", help="the project's folder (default: .)")
+    p.add_argument("--python", metavar="PATH", help="the project's Python, to read its installed packages (default: .venv's, if any)")
+    p.add_argument("--json", action="store_true", help="print the findings as one JSON object")
+    p.add_argument("--fix", action="store_true", help="write a pinned requirements.txt for what the code imports (shows the diff; never edits code)")
+    _add_discovery_options(p, endpoint_required=False)
+    p.set_defaults(run=_cmd_doctor)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_new, _add_upgrade, _add_discover, _add_doctor, _add_demo,
+                                                                  _add_emulator]
 
 
 def build_parser() -> argparse.ArgumentParser:

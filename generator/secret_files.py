@@ -27,13 +27,10 @@ _pending: dict[str, dict[str, str]] = {}
 def hold_for_task(file_name: str, key: str, value: str | None) -> str:
     """Keep ``value`` for the ``fill`` task to write as ``key`` of ``file_name``; renders as nothing."""
     if value:
-        _pending.setdefault(file_name, {})[key] = value
-        text = json.dumps(_pending)
-        os.environ[PENDING_ENV] = text
-        # copier starts its tasks with plumbum's copy of the environment, taken at import.
-        from plumbum import local
+        from generator.template_source import set_for_copier
 
-        local.env[PENDING_ENV] = text
+        _pending.setdefault(file_name, {})[key] = value
+        set_for_copier(PENDING_ENV, json.dumps(_pending))
     return ""
 
 

@@ -50,26 +50,32 @@ def recorded_url(src_path: str) -> str:
     return PUBLIC_URL if str(src_path).endswith(BUNDLE_NAME) else str(src_path)
 
 
-@contextmanager
-def copier_environment(**variables: str) -> Iterator[None]:
-    """While inside, copier's git calls, tasks and migrations see ``variables`` in their environment.
+def set_for_copier(name: str, value: str | None) -> None:
+    """Set (or, with None, unset) ``name`` for copier's git calls, tasks and migrations.
 
     copier starts them through plumbum, whose environment is a copy of ``os.environ`` taken at import:
-    both are set, and both restored after.
+    both are changed.
     """
     from plumbum import local
 
+    for environment in (os.environ, local.env):
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+
+
+@contextmanager
+def copier_environment(**variables: str) -> Iterator[None]:
+    """While inside, copier's git calls, tasks and migrations see ``variables``; restored after."""
     saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
+    for key, value in variables.items():
+        set_for_copier(key, value)
     try:
-        with local.env(**variables):
-            yield
+        yield
     finally:
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            set_for_copier(key, value)
 
 
 @contextmanager

@@ -32,7 +32,14 @@ from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
 from generator.interrupts import deferred_interrupts
 from generator.secret_files import SP_FILES
-from generator.template_source import PUBLIC_URL, copier_environment, TemplateSource, installed_template, public_url_served_from, recorded_url
+from generator.template_source import (
+    PUBLIC_URL,
+    TemplateSource,
+    copier_environment,
+    installed_template,
+    public_url_served_from,
+    recorded_url,
+)
 
 ANSWERS_FILE = ".copier-answers.yml"
 CA_FILE = Path("certs") / "azure-stack-root.pem"
