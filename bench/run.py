@@ -31,9 +31,9 @@ OFFICIAL_UNPINNED = ["azure-mgmt-resource", "azure-mgmt-compute", "azure-mgmt-ne
                      "azure-mgmt-keyvault", "azure-identity"]
 
 
-def sh(command: list[str], cwd: Path | None = None, env: dict | None = None) -> None:
-    result = subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL)
+def sh(command: list[str], cwd: Path | None = None, env: dict | None = None, replace_env: bool = False) -> None:
+    result = subprocess.run(command, cwd=cwd, env=env if replace_env else {**os.environ, **(env or {})}, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise SystemExit(f"bench: {' '.join(command[:4])} ... failed:\n{result.stderr[-2000:]}")
 
@@ -157,11 +157,11 @@ def main() -> None:
                 python = str(Path(AZS[0]).with_name("python"))  # the Python azs-scaffold runs on: uv is beside it
 
                 def action() -> None:
+                    steps_env = project_env(i)
                     sh([*AZS, "new", str(project), *stack, *common, "--samples", "resource_groups"], env=env)
-                    sh([python, "scripts/bootstrap.py", "--installer", installer], cwd=project,
-                       env={"UV_CACHE_DIR": str(work / f"uv-cache-{i}")})  # a cold cache, as on a new machine
+                    sh([python, "scripts/bootstrap.py", "--installer", installer], cwd=project, env=steps_env, replace_env=True)
                     for step in ("register_providers.py", "samples/resource_groups.py"):
-                        sh([str(project / ".venv" / "bin" / "python"), step], cwd=project)
+                        sh([str(project / ".venv" / "bin" / "python"), step], cwd=project, env=steps_env, replace_env=True)
                 return action
 
             uv_time, pip_time = side_by_side(max(1, min(args.repeat, 3)), lambda i: first_sample("uv", i),
@@ -177,6 +177,12 @@ def main() -> None:
         print()
         print(venv_table(work))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def project_env(i: int) -> dict[str, str]:
+    """A generated project's environment: nothing overrides requests' trust; uv's cache cold, as on a new machine."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    return {**env, "UV_CACHE_DIR": tempfile.mkdtemp(prefix=f"uv-cache-{i}-")}
 
 
 def install_wheel(work: Path) -> tuple[list[str], list[str], str]:

@@ -10,8 +10,9 @@ from typing import Callable
 
 from generator.errors import ScaffoldError
 
-# Trust must come from the project's own bootstrap, as it will on a user's machine.
-_CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# Trust must come from the project's own bootstrap, as it will on a user's machine. (SSL_CERT_FILE stays:
+# requests ignores it, and uv needs it where a proxy re-signs the package index's certificate.)
+_CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def _step(number: int, total: int, title: str, action: Callable[[], str | None]) -> None:

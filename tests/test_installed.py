@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from generator.template_source import PUBLIC_URL
-from tests.conftest import ROOT, git
+from tests.conftest import _MACHINE_CA_BUNDLE, ROOT, git
 from tests.project import run_all_steps
 
 pytestmark = pytest.mark.slow
@@ -201,7 +201,10 @@ def _readme_line(label: str) -> str:
 
 def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tmp_path, emulator, wheelhouse):
     clone = clean_clone(tmp_path / "clone")
-    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")}
+    # As the demo does: no variable overrides requests' trust (SSL_CERT_FILE, which uv reads, may stay).
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    if _MACHINE_CA_BUNDLE and "SSL_CERT_FILE" not in env:
+        env["SSL_CERT_FILE"] = _MACHINE_CA_BUNDLE
     # The demo's bootstrap may take the pinned packages from the session's wheelhouse as well as the index.
     env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_DISABLE_PIP_VERSION_CHECK="1", TMPDIR=str(tmp_path), **OFFLINE_GIT)
     for _ in range(2):

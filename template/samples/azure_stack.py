@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_FILE = "azureSecretSpConfig.json"
 CERT_FILE = "azureCertSpConfig.json"
 SECRET_ENV = "AZURE_CLIENT_SECRET"
-# Variables that make requests (and so the SDK) trust another bundle than the venv's certifi.
-CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# Variables that make requests (and so the SDK) trust another bundle than the venv's certifi. (SSL_CERT_FILE
+# does not: requests hands OpenSSL certifi's bundle itself; uv and other tools read it, so it may stay.)
+CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 _SP_KEYS = ("clientId", "subscriptionId", "tenantId", "resourceManagerEndpointUrl", "location")
 
 
