@@ -139,6 +139,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     """
     import copier
     from copier.errors import CopierAnswersInterrupt, CopierError
+    from jinja2 import TemplateError as JinjaError
 
     from generator.copier_extension import remember_discovery
 
@@ -148,6 +149,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     project = staging / destination.name
     saved_tempdir = tempfile.tempdir
+    published = False
     try:
         tempfile.tempdir = str(staging)  # copier's clones and scratch folders go with the staging folder
         with warnings.catch_warnings():
@@ -158,24 +160,21 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         if request.discovery.principal is not None:
             write_secrets(project, request.discovery.principal)
         _publish(project, destination)
+        published = True
     except CopierAnswersInterrupt:
-        _remove_parents(created)
         raise KeyboardInterrupt from None
-    except (CopierError, ValueError) as error:
-        _remove_parents(created)
+    except (CopierError, JinjaError, ValueError) as error:  # JinjaError: a broken template
         raise RenderError(f"copier could not render the project: {one_line(str(error))}") from None
     except OSError as error:
-        _remove_parents(created)
         raise RenderError(
             f"writing the project into {destination} failed ({one_line(error.strerror or str(error), 160)}); "
             "nothing was left behind: free some space or choose another directory"
         ) from None
-    except BaseException:
-        _remove_parents(created)
-        raise
     finally:
         tempfile.tempdir = saved_tempdir
         shutil.rmtree(staging, ignore_errors=True)
+        if not published:
+            _remove_parents(created)
 
 
 def write_secrets(project: Path, principal: ServicePrincipal) -> None:

@@ -181,9 +181,16 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
     recorded = read_answers(project)
     source = template_for(recorded)
     given = given or DiscoveryRequest(arm_endpoint="")
-    found = discover_stack(discovery_request(project, recorded, given), progress=progress)
+    request = discovery_request(project, recorded, given)
+    found = discover_stack(request, progress=progress)
+    if not found.profile and request.principal is None:
+        raise UpgradeError(
+            f"cannot tell the Stack's API profile without signing in, and {project} holds no secret to sign in with "
+            f"(its service principal file has none and {SECRET_ENV} is not set); set {SECRET_ENV}, pass --client-id with "
+            "--client-secret-env, or pass --stack-version"
+        )
     if not found.profile:
-        raise UpgradeError("cannot tell the Stack's API profile: the project's credentials did not work; pass --stack-version")
+        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --stack-version")
     fresh = discovery_answers(found)
     if not fresh["ca_cert_pem"]:
         fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")

@@ -282,6 +282,33 @@ def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_re
     assert not (tmp_path / "project").exists()
 
 
+def test_r88_parents_made_for_a_failed_run_are_removed(emulator, tmp_path, template_repo):
+    """A destination whose parent folders do not exist yet: a failure (here, a bad project name caught by
+    copier's validator) leaves none of them."""
+    args, env = _new_args(emulator.info(), tmp_path / "a" / "b" / "project", "--template", str(template_repo))
+    code, _, err = cli(*args, "--samples", "resource_groups", env=env)
+    assert code == 0, err  # control: the run itself works and makes the parents
+    assert (tmp_path / "a" / "b" / "project" / "stack.json").exists()
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo, plain, ignore=shutil.ignore_patterns(".git"))
+    (plain / "template" / "README.md.jinja").write_text("{{ undefined_function() }}")
+    args, env = _new_args(emulator.info(), tmp_path / "x" / "y" / "project", "--template", str(plain))
+    args.remove("--vcs-ref")
+    args.remove("HEAD")
+    one_error(*cli(*args, env=env)[::2], "copier could not render the project")
+    assert not (tmp_path / "x").exists()
+
+
+def test_r89_a_destination_inside_the_template_is_refused(emulator, tmp_path, template_repo):
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo, plain, ignore=shutil.ignore_patterns(".git"))
+    args, env = _new_args(emulator.info(), plain / "project", "--template", str(plain))
+    args.remove("--vcs-ref")
+    args.remove("HEAD")
+    one_error(*cli(*args, env=env)[::2], "is inside the template folder")
+    assert not (plain / "project").exists()
+
+
 def test_r42_interrupt_leaves_nothing(emulator, tmp_path, template_repo):
     info = emulator.info()
     set_faults(info, latency=1.0)

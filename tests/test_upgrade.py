@@ -219,3 +219,19 @@ def test_r70_check_tells_due_from_cannot_tell(stack, template_repo, tmp_path):
     stack.stop()
     unreachable = _cli("upgrade", str(project), "--check")
     assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr, unreachable.stderr
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(("damage", "fragment"), [
+    (lambda project: (project / "azureSecretSpConfig.json").write_text("[1, 2]"), "is not a JSON object"),
+    (lambda project: (project / ".copier-answers.yml").write_text(
+        "\n".join(line for line in (project / ".copier-answers.yml").read_text().splitlines()
+                  if not line.startswith(("arm_endpoint:", "resource_manager:")))), "records no Resource Manager endpoint"),
+    (lambda project: (project / "azureSecretSpConfig.json").write_text(
+        json.dumps({**json.loads((project / "azureSecretSpConfig.json").read_text()), "clientSecret": ""})), "holds no secret"),
+])
+def test_r87_a_damaged_project_is_one_line(stack, template_repo, tmp_path, damage, fragment):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    damage(project)
+    result = _cli("upgrade", str(project), "--check", env={k: v for k, v in os.environ.items() if k != "AZURE_CLIENT_SECRET"})
+    assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr, result.stderr

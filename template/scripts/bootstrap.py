@@ -43,13 +43,14 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def create_venv() -> None:
+def create_venv(with_pip: bool) -> None:
     if venv_python().exists():
         step(f"Using the virtual environment {VENV.name}")
         return
     step(f"Creating the virtual environment {VENV.name}")
     try:
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        # With uv, pip is installed by uv with the packages (in a fraction of ensurepip's seconds).
+        venv.EnvBuilder(with_pip=with_pip).create(VENV)
     except (OSError, subprocess.CalledProcessError) as exc:
         fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
 
@@ -74,14 +75,20 @@ def _pip_settings_for_uv() -> list[str]:
     return options
 
 
-def install_requirements(installer: str, verbose: bool) -> None:
-    requirements = str(ROOT / "requirements.txt")
+def choose_uv(installer: str) -> str | None:
+    """The uv to install with, or None for pip."""
     uv = find_uv() if installer in ("auto", "uv") else None
     if installer == "uv" and uv is None:
         fail("--installer uv: uv is not on PATH nor beside this Python; install it (pipx install uv) or use --installer pip")
+    return uv
+
+
+def install_requirements(uv: str | None, verbose: bool) -> None:
+    requirements = str(ROOT / "requirements.txt")
     if uv:
         name = "uv"
-        command = [uv, "pip", "install", "--python", str(venv_python()), *_pip_settings_for_uv(), "-r", requirements]
+        # pip too, so that the venv has it as users expect (uv installs it in a moment).
+        command = [uv, "pip", "install", "--python", str(venv_python()), *_pip_settings_for_uv(), "-r", requirements, "pip"]
     else:
         name = "pip"
         command = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-r", requirements]
@@ -185,8 +192,9 @@ def main() -> None:
                         help="what installs the packages (default: uv when it is there, else pip)")
     parser.add_argument("--verbose", action="store_true", help="show the installer's own output")
     args = parser.parse_args()
-    create_venv()
-    install_requirements(args.installer, args.verbose)
+    uv = choose_uv(args.installer)
+    create_venv(with_pip=uv is None)
+    install_requirements(uv, args.verbose)
     if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:
         sys.exit(1)
     python = ".venv\\Scripts\\python" if os.name == "nt" else ".venv/bin/python"
