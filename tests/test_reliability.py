@@ -264,13 +264,23 @@ def test_r40_destination_under_a_file(emulator, tmp_path, template_repo):
     one_error(*cli(*args, env=env)[::2], "is a file, not a directory")
 
 
-def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_repo):
-    # A template folder without git: copier renders straight from it, so the failure comes mid-render.
+def _plain_template(template_repo: Path, tmp_path: Path) -> Path:
+    """The template as a folder without git: copier renders straight from it (no clone)."""
     plain = tmp_path / "plain-template"
     shutil.copytree(template_repo, plain, ignore=shutil.ignore_patterns(".git"))
-    args, env = _new_args(emulator.info(), tmp_path / "project", "--template", str(plain))
-    args.remove("--vcs-ref")
+    return plain
+
+
+def _new_args_from(info: dict, destination: Path, template: Path) -> tuple[list[str], dict]:
+    args, env = _new_args(info, destination, "--template", str(template))
+    args.remove("--vcs-ref")  # a plain folder has no versions
     args.remove("HEAD")
+    return args, env
+
+
+def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_repo):
+    # Rendering straight from a plain folder, the failure comes mid-render.
+    args, env = _new_args_from(emulator.info(), tmp_path / "project", _plain_template(template_repo, tmp_path))
 
     def small_disk() -> None:  # files over 7 kB fail (EFBIG), as on a full disk: git's hook samples fit, samples/azure_stack.py does not
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -283,28 +293,21 @@ def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_re
 
 
 def test_r88_parents_made_for_a_failed_run_are_removed(emulator, tmp_path, template_repo):
-    """A destination whose parent folders do not exist yet: a failure (here, a bad project name caught by
-    copier's validator) leaves none of them."""
+    """A destination whose parent folders do not exist yet: a failure (here, a broken template) leaves none of them."""
     args, env = _new_args(emulator.info(), tmp_path / "a" / "b" / "project", "--template", str(template_repo))
     code, _, err = cli(*args, "--samples", "resource_groups", env=env)
     assert code == 0, err  # control: the run itself works and makes the parents
     assert (tmp_path / "a" / "b" / "project" / "stack.json").exists()
-    plain = tmp_path / "plain-template"
-    shutil.copytree(template_repo, plain, ignore=shutil.ignore_patterns(".git"))
-    (plain / "template" / "README.md.jinja").write_text("{{ undefined_function() }}")
-    args, env = _new_args(emulator.info(), tmp_path / "x" / "y" / "project", "--template", str(plain))
-    args.remove("--vcs-ref")
-    args.remove("HEAD")
+    broken = _plain_template(template_repo, tmp_path)
+    (broken / "template" / "README.md.jinja").write_text("{{ undefined_function() }}")
+    args, env = _new_args_from(emulator.info(), tmp_path / "x" / "y" / "project", broken)
     one_error(*cli(*args, env=env)[::2], "copier could not render the project")
     assert not (tmp_path / "x").exists()
 
 
 def test_r89_a_destination_inside_the_template_is_refused(emulator, tmp_path, template_repo):
-    plain = tmp_path / "plain-template"
-    shutil.copytree(template_repo, plain, ignore=shutil.ignore_patterns(".git"))
-    args, env = _new_args(emulator.info(), plain / "project", "--template", str(plain))
-    args.remove("--vcs-ref")
-    args.remove("HEAD")
+    plain = _plain_template(template_repo, tmp_path)
+    args, env = _new_args_from(emulator.info(), plain / "project", plain)
     one_error(*cli(*args, env=env)[::2], "is inside the template folder")
     assert not (plain / "project").exists()
 
