@@ -1,11 +1,12 @@
 """The wire probe of ``python -m generator.pins verify``: run by a candidate venv's Python, never imported.
 
-    python _pin_probe.py PACKAGE INFO_2019.json INFO_2020.json INFO_LATEST.json
+    python _pin_probe.py PACKAGE INFO.json [INFO.json ...]
 
-Builds each management client of PACKAGE the way a Stack needs (its Resource Manager, the token scope
-from its metadata, the profile) against emulators of the three profiles, and makes one call with each.
-An emulator of a hybrid release serves only that release's api-versions, so a release that drops a
-version, or ignores ``profile=``, fails there. Prints one JSON object: profile -> "ok" or the error.
+Signs in and builds each management client of PACKAGE the way a Stack needs (its Resource Manager, the
+token scope from its metadata, the profile) against each emulator described by an INFO file, and makes
+one call with each. An emulator of a hybrid release serves only that release's api-versions, so a release
+that drops a version, or ignores ``profile=``, fails there; a credential release that cannot sign in on
+Azure AD or ADFS fails too. Prints one JSON object: the INFO's ``target`` -> "ok" or the error.
 It imports only what the candidate venv has (the Azure SDK), nothing of azs-scaffold.
 """
 
@@ -23,8 +24,8 @@ CALLS = {
     "azure-mgmt-keyvault": [("azure.mgmt.keyvault", "KeyVaultManagementClient", lambda c: list(c.vaults.list_by_subscription()))],
     "azure-mgmt-compute": [("azure.mgmt.compute", "ComputeManagementClient", lambda c: list(c.virtual_machines.list_all()))],
 }
-PROFILES = ("v2019_03_01_hybrid", "v2020_09_01_hybrid", "latest")
-
+# Credential and pipeline packages are proven by signing in and making the resource calls.
+CALLS["azure-identity"] = CALLS["azure-core"] = CALLS["azure-mgmt-resource"]
 
 def probe(package, info):
     import importlib
@@ -55,9 +56,9 @@ def main():
             info = json.load(handle)
         try:
             probe(package, info)
-            results[info["profile"]] = "ok"
+            results[info["target"]] = "ok"
         except Exception as exc:  # any failure is the finding
-            results[info["profile"]] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            results[info["target"]] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     print(json.dumps(results))
 
 

@@ -160,7 +160,10 @@ PINS: Mapping[str, Pin] = MappingProxyType(
     {
         p.package: p
         for p in (
-            Pin("azure-identity", "1.27.0", "has disable_instance_discovery (>= 1.13) and ADFS support; the release tested here"),
+            Pin("azure-identity", "1.27.0", "the newest release; signs in on Azure AD and ADFS Stacks without asking "
+                "login.microsoftonline.com (disable_instance_discovery)", oldest="1.13.0",
+                breaks="none newer yet; 1.12.0 and older have no disable_instance_discovery: MSAL asks "
+                "login.microsoftonline.com about the Stack's authority (fails disconnected)"),
             Pin("azure-common", "1.1.28", "provides azure.profiles.KnownProfiles; newer mgmt packages no longer depend on it"),
             Pin("azure-mgmt-resource", "24.0.0", "the newest release that carries 2019-10-01 and 2018-05-01 and honours "
                 "profile= (25.0.0 dropped them); proven on the wire against the emulator for all three profiles. The oldest "

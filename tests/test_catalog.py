@@ -121,8 +121,9 @@ def test_the_pin_probe_passes_for_the_pinned_releases(tmp_path):
     emulators = pins.probe_emulators()
     try:
         infos = pins.write_probe_infos(emulators, tmp_path)
-        for package in ("azure-mgmt-resource", "azure-mgmt-storage", "azure-mgmt-network", "azure-mgmt-keyvault", "azure-mgmt-compute"):
-            assert pins.run_probe(sys.executable, package, infos) == {name: "ok" for name in pins.PROFILE_RELEASES}, package
+        for package in ("azure-identity", "azure-mgmt-resource", "azure-mgmt-storage", "azure-mgmt-network", "azure-mgmt-keyvault",
+                        "azure-mgmt-compute"):
+            assert pins.run_probe(sys.executable, package, infos) == {target: "ok" for target in pins.TARGETS}, package
     finally:
         for emulator in emulators.values():
             emulator.stop()
