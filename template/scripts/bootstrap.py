@@ -96,8 +96,8 @@ def install_requirements(uv: str | None, verbose: bool) -> None:
     result = subprocess.run(command, cwd=ROOT, stdout=None if verbose else subprocess.PIPE,
                             stderr=None if verbose else subprocess.STDOUT, text=True)
     if result.returncode != 0:
-        if not verbose:
-            print(result.stdout, end="", file=sys.stderr)
+        if not verbose:  # the installer's own words, indented under the step; the one error line follows
+            print("".join("    " + line for line in result.stdout.splitlines(keepends=True)), end="", file=sys.stderr)
         fail(
             f"installing the pinned packages failed (see {name}'s message above); check the connection to the "
             "package index (or set PIP_INDEX_URL / PIP_FIND_LINKS for a mirror), then run bootstrap again"
