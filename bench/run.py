@@ -169,6 +169,8 @@ def main() -> None:
             rows.append(("time to first sample (new, bootstrap, registration, sample): uv vs pip", uv_time, "", pip_time,
                          "<= 0.35x"))
 
+    print(concurrency_line())
+    print()
     print("| measurement | azs-scaffold (median s) | baseline (median s) | ratio | target |")
     print("|---|---|---|---|---|")
     for what, ours, _, theirs, target in rows:
@@ -177,6 +179,17 @@ def main() -> None:
         print()
         print(venv_table(work))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def concurrency_line() -> str:
+    """The emulator's list correctness under load: 20 SDK clients listing while the others churn."""
+    from generator.emulator import Emulator, EmulatorConfig
+    from tests.concurrency import list_while_churning
+
+    with Emulator(EmulatorConfig(single_host=True, registration_delay=0.1)) as emulator:
+        misses, errors, seconds = list_while_churning(emulator.info(), clients=20, rounds=4)
+    return (f"Emulator under 20 concurrent SDK clients (4 rounds each of create, list, delete): {len(misses)} missed "
+            f"groups, {len(errors)} errors, {seconds:.1f} s.")
 
 
 def project_env(i: int) -> dict[str, str]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests import sdk
 from tests.test_reliability import cli, discover, one_error, set_faults, with_credentials
 
 pytestmark = pytest.mark.reliability
@@ -98,29 +95,8 @@ def test_r81_an_info_file_that_is_a_directory(tmp_path):
 def test_r82_listing_stays_right_while_others_create_and_delete(emulator):
     """20 clients at once: each lists the groups while the others create and delete theirs; the group a
     client made itself and keeps must appear in every one of its lists (continuation tokens are names)."""
-    from azure.mgmt.resource import ResourceManagementClient
+    from tests.concurrency import list_while_churning
 
-    info = emulator.info()
-    misses: list[str] = []
-    errors: list[BaseException] = []
-
-    def worker(n: int) -> None:
-        try:
-            groups = sdk.client(ResourceManagementClient, info, sdk.PROFILE_OF_RELEASE["2108"]).resource_groups
-            groups.create_or_update(f"keep-{n:02d}", {"location": "local"})
-            for round_ in range(4):
-                groups.create_or_update(f"churn-{n:02d}-{round_}", {"location": "local"})
-                names = {g.name for g in groups.list()}
-                if f"keep-{n:02d}" not in names:
-                    misses.append(f"keep-{n:02d}")
-                groups.begin_delete(f"churn-{n:02d}-{round_}").result()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    misses, errors, _ = list_while_churning(emulator.info(), clients=20, rounds=4)
     assert not errors, errors[:3]
     assert misses == []
