@@ -25,8 +25,19 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
     from generator.emulator import Emulator, EmulatorConfig, FaultPlan
 
+    project = None
+    if args.for_project:
+        from generator.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
+
+        project = Path(args.for_project).expanduser().resolve()
+        args.stack_version, args.identity = project_settings(project)
+        # The project trusts what its own bootstrap adds to certifi: the Stack's root, with sign-in beside it.
+        args.single_host = True
     config = EmulatorConfig(
         host=args.host,
         port=args.port,
@@ -55,6 +66,12 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         info = emulator.info()
         if args.info_file:
             emulator.write_info(args.info_file)
+        if project is not None:
+            from generator.files import write_private_file
+
+            overlay = Path(args.overlay_file).expanduser().resolve() if args.overlay_file else project / DEFAULT_OVERLAY
+            write_private_file(overlay, json.dumps(overlay_for(emulator.info()), indent=2).encode() + b"\n")
+            print(f"Emulating {project.name}'s Stack; point it here with: export {OVERLAY_ENV}={overlay}", flush=True)
         release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
         print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
         print(f"  Resource Manager: {info['arm_endpoint']}")
@@ -125,6 +142,10 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
     p.add_argument("--identity-port", type=int, default=0, metavar="PORT",
                    help="TCP port of the sign-in listener (default: a free one; with --state-dir, the one used before)")
+    p.add_argument("--for-project", metavar="DIR", help="emulate the release and identity system a generated project "
+                   "records, and write a settings overlay for it (AZS_EMULATOR_OVERLAY); its real credentials stay untouched")
+    p.add_argument("--overlay-file", metavar="PATH", help="with --for-project: where to write the overlay "
+                   "(default: DIR/.azs-emulator/overlay.json; mode 0600)")
     p.add_argument("--single-host", action="store_true",
                    help="serve sign-in on the Resource Manager's listener and CA (default: its own, as on a real Stack: "
                    "Azure AD's with a CA that stands in for a public one, ADFS's on the Stack's CA)")

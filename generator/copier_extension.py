@@ -140,6 +140,20 @@ def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str
     return {c: explicit[c] for c in catalog.clients_for(tuple(samples)) if c in explicit}
 
 
+def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
+    """(title, command) of the generated CI definitions, GitHub Actions and Azure Pipelines alike: install the
+    azs-scaffold that generated the project, then run its scripts/test_against_emulator.py."""
+    import shlex
+
+    source = recorded_url(src_path)
+    package = f"azs-scaffold @ git+{source}@{commit}" if commit and "://" in source else f"azs-scaffold @ git+{source}"
+    return [
+        ("Install azs-scaffold, the release that generated this project", f"python -m pip install {shlex.quote(package)}"),
+        ("Bootstrap, register providers, run every sample and the tests against an emulated Stack",
+         "python scripts/test_against_emulator.py"),
+    ]
+
+
 def azs_require(value: Any, message: str) -> str:
     """Nothing when ``value`` is set; otherwise stop the rendering with ``message``."""
     if not value:
@@ -203,4 +217,5 @@ class AzsScaffoldExtension(Extension):
             azs_check_stack_version=azs_check_stack_version,
             azs_template_url=recorded_url,
             azs_hold_secret_for_task=hold_for_task,
+            azs_ci_steps=azs_ci_steps,
         )

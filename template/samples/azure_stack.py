@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_FILE = "azureSecretSpConfig.json"
 CERT_FILE = "azureCertSpConfig.json"
 SECRET_ENV = "AZURE_CLIENT_SECRET"
+# Names a settings overlay written by `azs-scaffold emulator --for-project .`: the project then talks to
+# that emulator, and its service principal file and certs/ are not read at all.
+OVERLAY_ENV = "AZS_EMULATOR_OVERLAY"
 # Variables that make requests (and so the SDK) trust another bundle than the venv's certifi. (SSL_CERT_FILE
 # does not: requests hands OpenSSL certifi's bundle itself; uv and other tools read it, so it may stay.)
 CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -75,9 +78,26 @@ def _require(data: dict[str, Any], keys: tuple[str, ...], source: str) -> None:
         raise ConfigError(f"{source} lacks {', '.join(missing)}; add the key(s) and run again")
 
 
+def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
+    overlay = _read_json(overlay_path)
+    _require(overlay, (*_SP_KEYS, "clientSecret", "authorityHost", "credentialScope"), f"{OVERLAY_ENV} file {overlay_path}")
+    return StackConfig(
+        client_id=overlay["clientId"], subscription_id=overlay["subscriptionId"], tenant_id=overlay["tenantId"],
+        resource_manager=overlay["resourceManagerEndpointUrl"], location=overlay["location"],
+        authority_host=overlay["authorityHost"], credential_scope=overlay["credentialScope"],
+        disable_instance_discovery=bool(overlay.get("disableInstanceDiscovery", True)),
+        known_profile=stack["knownProfile"], api_versions=dict(stack.get("apiVersions", {})),
+        explicit_api_versions=dict(stack.get("explicitApiVersions", {})), providers=list(stack.get("providers", [])),
+        client_secret=overlay["clientSecret"],
+    )
+
+
 def load_config(root: Path = ROOT) -> StackConfig:
-    """Read ``stack.json`` and the service principal file under ``root``."""
+    """Read ``stack.json`` and the service principal file under ``root`` (or, when ``AZS_EMULATOR_OVERLAY``
+    names one, the emulator's overlay instead of the service principal file)."""
     stack = _read_json(root / "stack.json")
+    if os.environ.get(OVERLAY_ENV):
+        return _emulator_config(stack, Path(os.environ[OVERLAY_ENV]))
     secret_path, cert_path = root / SECRET_FILE, root / CERT_FILE
     sp_path = cert_path if cert_path.exists() and not secret_path.exists() else secret_path
     sp = _read_json(sp_path)

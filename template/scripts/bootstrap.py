@@ -26,8 +26,11 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
-CA_FILE = ROOT / "certs" / "azure-stack-root.pem"
+# Against an emulator (AZS_EMULATOR_OVERLAY, see scripts/test_against_emulator.py) a venv of its own, trusting the
+# emulator's CA: the project's real .venv never trusts a test CA.
+OVERLAY = os.environ.get("AZS_EMULATOR_OVERLAY")
+VENV = ROOT / (".venv-emulator" if OVERLAY else ".venv")
+CA_FILE = Path(json.loads(Path(OVERLAY).read_text(encoding="utf-8"))["caCert"]) if OVERLAY else ROOT / "certs" / "azure-stack-root.pem"
 
 
 def venv_python() -> Path:
@@ -139,7 +142,7 @@ def trust_ca() -> None:
     text = CA_FILE.read_text(encoding="ascii").replace("\r\n", "\n")
     blocks = re.findall(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n?", text, re.DOTALL)
     if not blocks:
-        fail(f"{CA_FILE.relative_to(ROOT)} holds no PEM certificate; put the Stack's root CA there in PEM format")
+        fail(f"{CA_FILE} holds no PEM certificate; put the Stack's root CA there in PEM format")
     trusted = "".join(bundle.read_text(encoding="utf-8").split())
     missing = [b for b in blocks if "".join(b.split()) not in trusted]
     if not missing:
@@ -163,7 +166,7 @@ def trust_ca() -> None:
 def check_tls() -> None:
     import requests
 
-    stack = json.loads((ROOT / "stack.json").read_text(encoding="utf-8"))
+    stack = json.loads(Path(OVERLAY or ROOT / "stack.json").read_text(encoding="utf-8"))
     url = stack["resourceManagerEndpointUrl"].rstrip("/") + "/metadata/endpoints?api-version=2015-01-01"
     step(f"Checking TLS to {stack['resourceManagerEndpointUrl']}")
     try:
@@ -197,7 +200,7 @@ def main() -> None:
     install_requirements(uv, args.verbose)
     if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:
         sys.exit(1)
-    python = ".venv\\Scripts\\python" if os.name == "nt" else ".venv/bin/python"
+    python = f"{VENV.name}\\Scripts\\python" if os.name == "nt" else f"{VENV.name}/bin/python"
     step("Ready. Next:")
     print(f"    {python} register_providers.py")
     for sample in sorted((ROOT / "samples").glob("*.py")):

@@ -1,0 +1,54 @@
+"""``azs-scaffold emulator --for-project DIR``: an emulated Stack of the project's own release and identity
+system, and a settings overlay that points the project at it.
+
+The overlay (JSON, mode 0600: it holds the emulator's throw-away secret) replaces what the project would
+read from its service principal file and certs/: endpoint, identity, subscription, the emulator's CA.
+The project reads it only when ``AZS_EMULATOR_OVERLAY`` names it; its real credential file and CA are
+then never opened. A project upgraded to a new Stack release gets that release here too: everything
+comes from its recorded answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from generator import catalog
+from generator.errors import UsageError
+
+OVERLAY_ENV = "AZS_EMULATOR_OVERLAY"
+DEFAULT_OVERLAY = Path(".azs-emulator") / "overlay.json"
+# The emulated release for a project that recorded only its profile.
+_RELEASE_OF_PROFILE = {catalog.HYBRID_2019: "2008", catalog.HYBRID_2020: "2108", catalog.LATEST: "azure"}
+
+
+def project_settings(project: Path) -> tuple[str, str]:
+    """(release, identity system) the project was generated for, from its recorded answers."""
+    from generator.upgrade import read_answers
+
+    answers = read_answers(project)
+    release = str(answers.get("stack_release") or "") or _RELEASE_OF_PROFILE.get(str(answers.get("profile")), "")
+    identity = str(answers.get("identity_system") or "azure_ad")
+    if not release:
+        raise UsageError(f"{project} records neither a Stack release nor a known profile; regenerate it with azs-scaffold")
+    return release, identity
+
+
+def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
+    """The project settings that point it at the emulator described by ``info``."""
+    from generator.discovery import DiscoveryRequest, discover_stack
+
+    found = discover_stack(DiscoveryRequest(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
+                                            stack_version=info["stack_version"] if info["stack_version"] != "azure" else None))
+    return {
+        "resourceManagerEndpointUrl": found.metadata.resource_manager,
+        "authorityHost": found.metadata.authority_host,
+        "credentialScope": found.metadata.credential_scope,
+        "disableInstanceDiscovery": True,
+        "tenantId": found.tenant_id,
+        "clientId": info["client_id"],
+        "clientSecret": info["client_secret"],
+        "subscriptionId": info["subscription_id"],
+        "location": info["location"],
+        "caCert": info["ca_cert"],
+    }
