@@ -172,6 +172,7 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
     answers = [  # (prompt, typed text; empty takes what the prompt offers)
         ("Name of the project", "team-interactive"),
         ("Samples to generate", ""),
+        ("CI definitions", ""),
         ("Resource Manager endpoint", "http://not-https"),  # refused by the validator, asked again
         ("is not https://", info["arm_endpoint"]),
         ("root CA in PEM format", info["ca_cert"]),

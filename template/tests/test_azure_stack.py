@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class ConfigTest(unittest.TestCase):
     def setUp(self) -> None:
+        # These checks are about the project's own files, also when run against an emulator.
+        overlay = os.environ.pop(azure_stack.OVERLAY_ENV, None)
+        if overlay is not None:
+            self.addCleanup(os.environ.__setitem__, azure_stack.OVERLAY_ENV, overlay)
         self.dir = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.dir)
         shutil.copy(ROOT / "stack.json", self.dir / "stack.json")
@@ -36,6 +40,17 @@ class ConfigTest(unittest.TestCase):
         path = self.dir / azure_stack.SECRET_FILE
         path.write_text(json.dumps(self.sp))
         path.chmod(mode)
+
+    def test_an_emulator_overlay_replaces_the_credential_file(self) -> None:
+        (self.dir / azure_stack.SECRET_FILE).write_text("{ not json: never read in this mode")
+        overlay = {**self.sp, "clientSecret": "emulator-secret", "authorityHost": "https://127.0.0.1:1",
+                   "credentialScope": "https://127.0.0.1:1/x/.default", "resourceManagerEndpointUrl": "https://127.0.0.1:1/"}
+        (self.dir / "overlay.json").write_text(json.dumps(overlay))
+        os.environ[azure_stack.OVERLAY_ENV] = str(self.dir / "overlay.json")
+        self.addCleanup(os.environ.pop, azure_stack.OVERLAY_ENV, None)
+        config = azure_stack.load_config(self.dir)
+        self.assertEqual((config.client_secret, config.resource_manager), ("emulator-secret", "https://127.0.0.1:1/"))
+        self.assertEqual(config.known_profile, json.loads((ROOT / "stack.json").read_text())["knownProfile"])
 
     def test_loads_the_generated_stack_settings(self) -> None:
         config = azure_stack.load_config(self.dir)
