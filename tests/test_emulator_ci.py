@@ -55,3 +55,16 @@ def test_ci_definitions_are_chosen_by_a_question(start_emulator, template_repo, 
     project = tmp_path / "project"
     _new(info, project, template_repo, extra_data={"ci": ["azure_pipelines"]})
     assert (project / "azure-pipelines.yml").exists() and not (project / ".github").exists()
+
+
+def test_the_emulator_follows_the_release_the_project_records(tmp_path):
+    """After `azs-scaffold upgrade` to a new Stack release, --for-project emulates that release."""
+    from generator.project_emulator import project_settings
+
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text("_src_path: x\nstack_release: '2008'\nidentity_system: adfs\nprofile: 2019_03_01_hybrid\n")
+    assert project_settings(tmp_path) == ("2008", "adfs")
+    answers.write_text("_src_path: x\nstack_release: '2206'\nidentity_system: azure_ad\nprofile: 2020_09_01_hybrid\n")
+    assert project_settings(tmp_path) == ("2206", "azure_ad")
+    answers.write_text("_src_path: x\nstack_release: ''\nidentity_system: azure_ad\nprofile: latest\n")
+    assert project_settings(tmp_path) == ("azure", "azure_ad")
