@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -21,3 +23,14 @@ def write_private_file(path: Path, data: bytes) -> None:
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def temporary_files_in(folder: Path) -> Iterator[None]:
+    """While inside, temporary files and folders (copier's clones and scratch copies among them) are made in
+    ``folder``: removing it removes them too, whatever interrupted the work."""
+    saved, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved

@@ -15,7 +15,7 @@ from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
-from generator.files import write_private_file
+from generator.files import temporary_files_in
 from generator.secret_files import SP_FILES
 from generator.template_source import TemplateSource, resolve_template
 
@@ -148,11 +148,9 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     created = _make_parents(destination.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     project = staging / destination.name
-    saved_tempdir = tempfile.tempdir
     published = False
     try:
-        tempfile.tempdir = str(staging)  # copier's clones and scratch folders go with the staging folder
-        with warnings.catch_warnings():
+        with temporary_files_in(staging), warnings.catch_warnings():
             # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
             copier.run_copy(source.src, project, data=data,
@@ -171,7 +169,6 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
             "nothing was left behind: free some space or choose another directory"
         ) from None
     finally:
-        tempfile.tempdir = saved_tempdir
         shutil.rmtree(staging, ignore_errors=True)
         if not published:
             _remove_parents(created)

@@ -30,6 +30,7 @@ from generator.copier_extension import SECRET_ENV, discovery_answers
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
+from generator.files import temporary_files_in
 from generator.interrupts import deferred_interrupts
 from generator.secret_files import SP_FILES
 from generator.template_source import (
@@ -263,15 +264,12 @@ def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None) -> str:
     copier accepts it. The service principal files are stand-ins without content: copier only needs to
     see that they exist (it never rewrites them), so no secret is ever copied.
     """
-    _git_files(plan.project)  # a git repository is needed; uncommitted changes are not refused
+    files = _git_files(plan.project)  # a git repository is needed; uncommitted changes are not refused
     with tempfile.TemporaryDirectory(prefix="azs-upgrade-") as scratch:
         copy = Path(scratch) / "project"
-        _copy_working_tree(plan.project, copy)
-        saved_tempdir, tempfile.tempdir = tempfile.tempdir, scratch  # copier's scratch folders go with it
-        try:
+        _copy_working_tree(plan.project, files, copy)
+        with temporary_files_in(Path(scratch)):
             _update(copy, replace(plan, project=copy), vcs_ref)
-        finally:
-            tempfile.tempdir = saved_tempdir
         _git(copy, "add", "-A")
         return _git(copy, "diff", "--cached", "--stat", "-p")
 
@@ -289,9 +287,9 @@ def _git_files(project: Path) -> list[str]:
     return [name for name in result.stdout.split("\0") if name and (project / name).is_file()]
 
 
-def _copy_working_tree(project: Path, copy: Path) -> None:
+def _copy_working_tree(project: Path, files: list[str], copy: Path) -> None:
     copy.mkdir()
-    for name in _git_files(project):
+    for name in files:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(project / name, copy / name, follow_symlinks=False)
     for name in SP_FILES:
