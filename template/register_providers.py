@@ -49,8 +49,9 @@ class Deadline:
 
 def register(timeout: float, interval: float) -> None:
     config = load_config()
-    deadline = Deadline(timeout)
     providers = client(ResourceManagementClient, config, longest_retry_wait=min(5.0, timeout)).providers
+    # The time counts from the first request: the wait is for the Resource Manager, not for Python's imports.
+    deadline = Deadline(timeout)
     states = {namespace: "unknown" for namespace in config.providers}
 
     def give_up() -> None:
@@ -61,11 +62,10 @@ def register(timeout: float, interval: float) -> None:
     try:
         with heartbeat("waiting for the Resource Manager"):
             for namespace in config.providers:
-                state = deadline.call(providers.get, namespace).registration_state
+                state = states[namespace] = deadline.call(providers.get, namespace).registration_state
                 if state != "Registered":
                     print(f"{namespace}: {state}, registering", flush=True)
-                    state = deadline.call(providers.register, namespace).registration_state
-                states[namespace] = state
+                    states[namespace] = deadline.call(providers.register, namespace).registration_state
             while any(state != "Registered" for state in states.values()):
                 if deadline.left <= 0:
                     give_up()
