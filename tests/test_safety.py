@@ -49,8 +49,10 @@ class ModeWatcher:
             found = [Path(folder) / SP_FILE for folder, _, files in os.walk(self.root) if SP_FILE in files]
             for path in found:
                 try:
-                    mode = path.stat().st_mode
-                    data = path.read_bytes()
+                    # Mode and content from one open file: a path can be renamed over between two calls.
+                    with path.open("rb") as handle:
+                        mode = os.fstat(handle.fileno()).st_mode
+                        data = handle.read()
                 except OSError:
                     continue
                 self.sightings += 1
