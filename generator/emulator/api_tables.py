@@ -1,11 +1,16 @@
 """What each emulated Azure Stack Hub release serves: resource types and their API versions.
 
-Transcribed from Microsoft's published Azure Stack Hub tables ("Resource provider API versions
-supported by profiles in Azure Stack Hub"), NOT from the generator's catalog: the emulator is the
-test double for that catalog, and sharing data would let one wrong entry fool both sides.
+Transcribed from Microsoft's published API profiles for Azure Stack Hub (the ``2017-03-09-profile``,
+``2018-03-01-hybrid``, ``2019-03-01-hybrid`` and ``2020-09-01-hybrid`` tables), NOT from the generator's
+catalog: the emulator is the test double for that catalog, and sharing data would let one wrong entry
+fool both sides.
 
-A release serves only the versions of its profile, so that a client built without the right
-profile fails here exactly as it fails on a real Stack (400 InvalidApiVersionParameter).
+A Stack keeps serving the versions of the older profiles beside its newest one, so a release serves the
+union of every profile it supports (2008: up to 2019-03-01-hybrid; 2102 and later: up to
+2020-09-01-hybrid), plus the few versions Microsoft's clients send outside any profile (azure-mgmt-core's
+provider registration with Microsoft.Resources 2016-02-01; the Key Vault client's vault list with
+2015-11-01). A client built without a profile sends today's global-Azure versions, which no release
+lists, and fails here exactly as it fails on a real Stack (400 InvalidApiVersionParameter).
 """
 
 from __future__ import annotations
@@ -13,10 +18,19 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-# namespace -> resource type -> API versions served. Resource types are matched case-insensitively.
+# namespace -> resource type -> API versions served, newest first. Resource types match case-insensitively.
 ApiTable = Mapping[str, Mapping[str, tuple[str, ...]]]
 
-_SUBSCRIPTIONS = {"subscriptions": ("2016-06-01",), "locations": ("2016-06-01",), "tenants": ("2016-06-01",)}
+_RESOURCES_TYPES = ("resourceGroups", "resources", "deployments", "deployments/operations", "providers",
+                    "operationresults", "tagNames")
+_SUBSCRIPTIONS_TYPES = ("subscriptions", "locations", "tenants")
+_COMPUTE_TYPES = ("virtualMachines", "virtualMachines/extensions", "availabilitySets", "images", "locations",
+                  "locations/vmSizes", "locations/publishers", "operations")
+_DISK_TYPES = ("disks", "snapshots")
+_STORAGE_TYPES = ("storageAccounts", "checkNameAvailability", "operations", "usages", "locations")
+_NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "publicIPAddresses", "networkSecurityGroups", "loadBalancers",
+                  "routeTables", "virtualNetworkGateways", "connections", "localNetworkGateways", "locations", "operations")
+_KEYVAULT_TYPES = ("vaults", "vaults/accessPolicies", "checkNameAvailability", "deletedVaults", "operations")
 _AUTHORIZATION = {
     "locks": ("2016-09-01",),
     "policyAssignments": ("2016-12-01",),
@@ -25,92 +39,39 @@ _AUTHORIZATION = {
     "roleDefinitions": ("2015-07-01",),
     "permissions": ("2015-07-01",),
 }
-_INSIGHTS = {"metrics": ("2018-01-01",), "metricDefinitions": ("2018-01-01",)}
 
 
-def _resources(version: str) -> dict[str, tuple[str, ...]]:
-    types = ("resourceGroups", "resources", "deployments", "providers", "operationresults")
-    return {**{t: (version,) for t in types}, **_SUBSCRIPTIONS}
+def _profile(resources: str, compute: str, disks: str, skus: str, network: str, storage: str, keyvault: str,
+             tags: bool = False) -> dict[str, dict[str, tuple[str, ...]]]:
+    """One API profile's versions, per namespace and resource type."""
+    table = {
+        "Microsoft.Resources": {**{t: (resources,) for t in _RESOURCES_TYPES},
+                                **{t: ("2016-06-01",) for t in _SUBSCRIPTIONS_TYPES}},
+        "Microsoft.Compute": {**{t: (compute,) for t in _COMPUTE_TYPES}, **{t: (disks,) for t in _DISK_TYPES}, "skus": (skus,)},
+        "Microsoft.Network": {t: (network,) for t in _NETWORK_TYPES},
+        "Microsoft.Storage": {t: (storage,) for t in _STORAGE_TYPES},
+        "Microsoft.KeyVault": {t: (keyvault,) for t in _KEYVAULT_TYPES},
+        "Microsoft.Authorization": dict(_AUTHORIZATION),
+        "Microsoft.Insights": {"metrics": ("2018-01-01",), "metricDefinitions": ("2018-01-01",)},
+        "Microsoft.Dns": {"dnszones": ("2016-04-01",)},
+    }
+    if tags:  # tags at any scope arrived with Microsoft.Resources 2019-10-01
+        table["Microsoft.Resources"]["tags"] = (resources,)
+    return table
 
 
-def _table(**namespaces: Mapping[str, tuple[str, ...]]) -> ApiTable:
-    return MappingProxyType({ns.replace("_", "."): MappingProxyType(dict(t)) for ns, t in namespaces.items()})
+PROFILE_2017_03_09 = _profile("2016-02-01", "2016-03-30", "2016-04-30-preview", "2016-03-30", "2015-06-15", "2016-01-01", "2016-10-01")
+PROFILE_2018_03_01_HYBRID = _profile("2018-02-01", "2017-03-30", "2017-03-30", "2017-03-30", "2017-10-01", "2016-01-01", "2016-10-01")
+PROFILE_2019_03_01_HYBRID = _profile("2018-05-01", "2017-12-01", "2017-03-30", "2017-09-01", "2017-10-01", "2017-10-01", "2016-10-01")
+PROFILE_2020_09_01_HYBRID = _profile("2019-10-01", "2020-06-01", "2019-07-01", "2019-04-01", "2018-11-01", "2019-06-01", "2019-09-01",
+                                     tags=True)
+# Versions Microsoft's own clients send outside any profile, which a Stack serves.
+_CLIENT_EXTRAS = {
+    "Microsoft.Resources": {"providers": ("2016-02-01",), "resources": ("2015-11-01",)},
+}
 
 
-def _all_types(types: tuple[str, ...], version: str) -> dict[str, tuple[str, ...]]:
-    return {t: (version,) for t in types}
-
-
-_STORAGE_TYPES = ("storageAccounts", "checkNameAvailability", "operations", "usages", "locations")
-_NETWORK_TYPES = (
-    "virtualNetworks",
-    "networkInterfaces",
-    "publicIPAddresses",
-    "networkSecurityGroups",
-    "loadBalancers",
-    "routeTables",
-    "virtualNetworkGateways",
-    "connections",
-    "localNetworkGateways",
-    "locations",
-    "operations",
-)
-_KEYVAULT_TYPES = ("vaults", "checkNameAvailability", "deletedVaults", "operations")
-
-# 2019-03-01-hybrid: releases 1904 to 2008.
-PROFILE_2019_03_01_HYBRID: ApiTable = _table(
-    Microsoft_Resources=_resources("2018-05-01"),
-    Microsoft_Authorization=_AUTHORIZATION,
-    Microsoft_Compute={
-        **_all_types(("virtualMachines", "availabilitySets", "images", "locations", "operations"), "2017-12-01"),
-        "disks": ("2017-03-30",),
-        "snapshots": ("2017-03-30",),
-        "skus": ("2017-09-01",),
-    },
-    Microsoft_Network=_all_types(_NETWORK_TYPES, "2017-10-01"),
-    Microsoft_Storage=_all_types(_STORAGE_TYPES, "2017-10-01"),
-    Microsoft_KeyVault=_all_types(_KEYVAULT_TYPES, "2016-10-01"),
-    Microsoft_Insights=_INSIGHTS,
-    Microsoft_Dns={"dnszones": ("2016-04-01",)},
-)
-
-# 2020-09-01-hybrid: releases 2102 and later.
-PROFILE_2020_09_01_HYBRID: ApiTable = _table(
-    Microsoft_Resources=_resources("2019-10-01"),
-    Microsoft_Authorization=_AUTHORIZATION,
-    Microsoft_Compute={
-        **_all_types(("virtualMachines", "availabilitySets", "images", "locations", "operations"), "2020-06-01"),
-        "disks": ("2019-07-01",),
-        "snapshots": ("2019-07-01",),
-        "skus": ("2019-04-01",),
-    },
-    Microsoft_Network=_all_types(_NETWORK_TYPES, "2018-11-01"),
-    Microsoft_Storage=_all_types(_STORAGE_TYPES, "2019-06-01"),
-    Microsoft_KeyVault=_all_types(_KEYVAULT_TYPES, "2019-09-01"),
-    Microsoft_Insights=_INSIGHTS,
-    Microsoft_Dns={"dnszones": ("2016-04-01",)},
-)
-
-# Global Azure serves every version, the hybrid ones included: Resource Manager's own versions as
-# published in the ARM REST specs, and for the other providers the newest versions that SDK releases
-# still honouring profiles send.
-_ARM_VERSIONS = ("2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01", "2021-04-01",
-                 "2021-01-01", "2020-10-01", "2020-08-01", "2020-06-01", "2019-10-01", "2019-08-01", "2019-07-01",
-                 "2019-05-10", "2019-05-01", "2019-03-01", "2018-05-01", "2018-02-01", "2017-05-10", "2016-09-01")
-_SUBSCRIPTION_VERSIONS = ("2022-12-01", "2021-01-01", "2020-01-01", "2019-11-01", "2019-06-01", "2018-06-01", "2016-06-01")
-_AZURE_NEWEST = _table(
-    Microsoft_Resources={
-        **{t: _ARM_VERSIONS for t in ("resourceGroups", "resources", "deployments", "providers", "operationresults")},
-        **{t: _SUBSCRIPTION_VERSIONS for t in ("subscriptions", "locations", "tenants")},
-    },
-    Microsoft_Compute=_all_types(("virtualMachines", "availabilitySets", "skus", "locations"), "2024-11-01"),
-    Microsoft_Network=_all_types(_NETWORK_TYPES, "2024-03-01"),
-    Microsoft_Storage=_all_types(_STORAGE_TYPES, "2024-01-01"),
-    Microsoft_KeyVault=_all_types(_KEYVAULT_TYPES, "2023-07-01"),
-)
-
-
-def _union(*tables: ApiTable) -> ApiTable:
+def _union(*tables: Mapping[str, Mapping[str, tuple[str, ...]]]) -> ApiTable:
     merged: dict[str, dict[str, tuple[str, ...]]] = {}
     for table in tables:
         for namespace, types in table.items():
@@ -120,7 +81,33 @@ def _union(*tables: ApiTable) -> ApiTable:
     return MappingProxyType({ns: MappingProxyType(types) for ns, types in merged.items()})
 
 
-GLOBAL_AZURE: ApiTable = _union(_AZURE_NEWEST, PROFILE_2020_09_01_HYBRID, PROFILE_2019_03_01_HYBRID)
+# Release 1904 to 2008.
+RELEASE_2008: ApiTable = _union(PROFILE_2017_03_09, PROFILE_2018_03_01_HYBRID, PROFILE_2019_03_01_HYBRID, _CLIENT_EXTRAS)
+# Release 2102 and later (2108, 2206, ... 2506 serve the same tables as far as the profiles tell).
+RELEASE_2102: ApiTable = _union(RELEASE_2008, PROFILE_2020_09_01_HYBRID)
+
+# Global Azure serves every version, the hybrid ones included: Resource Manager's own versions as
+# published in the ARM REST specs, and for the other providers the newest versions that SDK releases
+# still honouring profiles send. (Known limit: between the hybrid and the newest, versions are not listed.)
+_ARM_VERSIONS = ("2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01", "2021-04-01",
+                 "2021-01-01", "2020-10-01", "2020-08-01", "2020-06-01", "2019-10-01", "2019-08-01", "2019-07-01",
+                 "2019-05-10", "2019-05-01", "2019-03-01", "2018-05-01", "2018-02-01", "2017-05-10", "2016-09-01")
+_SUBSCRIPTION_VERSIONS = ("2022-12-01", "2021-01-01", "2020-01-01", "2019-11-01", "2019-06-01", "2018-06-01", "2016-06-01")
+_AZURE_NEWEST = {
+    "Microsoft.Resources": {**{t: _ARM_VERSIONS for t in (*_RESOURCES_TYPES, "tags")},
+                            **{t: _SUBSCRIPTION_VERSIONS for t in _SUBSCRIPTIONS_TYPES}},
+    "Microsoft.Compute": {**{t: ("2024-11-01", "2024-07-01") for t in _COMPUTE_TYPES},
+                          **{t: ("2024-03-02",) for t in _DISK_TYPES}, "skus": ("2021-07-01",)},
+    "Microsoft.Network": {t: ("2024-05-01", "2024-03-01") for t in _NETWORK_TYPES},
+    "Microsoft.Storage": {t: ("2024-01-01", "2023-05-01") for t in _STORAGE_TYPES},
+    "Microsoft.KeyVault": {t: ("2024-11-01", "2023-07-01") for t in _KEYVAULT_TYPES},
+}
+GLOBAL_AZURE: ApiTable = _union(_AZURE_NEWEST, RELEASE_2102)
+
+# Key Vault's data plane: no profile covers it. Both hybrid profiles name 2016-10-01 for it; global Azure
+# serves every 7.x as well.
+_KEYVAULT_DATA_STACK = ("2016-10-01",)
+_KEYVAULT_DATA_AZURE = ("2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6")
 
 # Initial build of each release (hotfixes change only the last two parts).
 KNOWN_BUILDS: Mapping[str, str] = MappingProxyType(
@@ -156,8 +143,13 @@ def api_table_for(release: str) -> ApiTable:
     if release == AZURE:
         return GLOBAL_AZURE
     if int(release) >= FIRST_2020_09_01_RELEASE:
-        return PROFILE_2020_09_01_HYBRID
-    return PROFILE_2019_03_01_HYBRID
+        return RELEASE_2102
+    return RELEASE_2008
+
+
+def keyvault_data_versions(release: str) -> tuple[str, ...]:
+    """The Key Vault data-plane api-versions a release serves, oldest first."""
+    return _KEYVAULT_DATA_AZURE if release == AZURE else _KEYVAULT_DATA_STACK
 
 
 def build_for(release: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from dataclasses import dataclass, field
 
 from generator.emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_release
@@ -73,12 +74,17 @@ def _is_loopback(host: str) -> bool:
 class EmulatorContext:
     """The running emulator's facts, shared by its services."""
 
-    def __init__(self, config: EmulatorConfig, state: EmulatorState, base_url: str, identity_base_url: str | None = None) -> None:
+    def __init__(self, config: EmulatorConfig, state: EmulatorState, base_url: str, identity_base_url: str | None = None,
+                 keyvault_base_url: str | None = None) -> None:
         self.config = config
         self.state = state
         self.base_url = base_url  # https://host:port of Resource Manager, no trailing slash
         # https://host:port of sign-in: its own listener, as login.microsoftonline.com or adfs.<region>.<fqdn> are.
         self.identity_base_url = identity_base_url or base_url
+        # https://host:port of Key Vault's data plane (vault.<region>.<fqdn> on a Stack).
+        self.keyvault_base_url = keyvault_base_url or base_url
+        # The service principal's object id in the directory (the ``oid`` of its tokens); older states lack it.
+        self.service_principal_object_id = state.data.setdefault("object_id", str(uuid.uuid4()))
         self.release = config.stack_version
         self.api_table: ApiTable = api_table_for(config.stack_version)
         self.build = build_for(config.stack_version) if config.stack_version != AZURE else None
@@ -98,6 +104,25 @@ class EmulatorContext:
     @property
     def login_endpoint(self) -> str:
         return f"{self.identity_base_url}/adfs" if self.is_adfs else f"{self.identity_base_url}/"
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def keyvault_dns_suffix(self) -> str:
+        """What the metadata names as Key Vault's DNS suffix: ``vault.<region>.<fqdn>`` on a Stack."""
+        return "vault.azure.net" if self.release == AZURE else f"vault.{self.host}"
+
+    @property
+    def vault_audience(self) -> str:
+        """The audience of Key Vault data-plane tokens (the ``resource`` of its challenge)."""
+        return f"https://{self.keyvault_dns_suffix}"
+
+    def vault_uri(self, name: str) -> str:
+        """A vault's data-plane URI. A real one is ``https://<name>.<keyVaultDns>/``; such names do not resolve on
+        loopback, so the emulator's vaults are paths on its Key Vault listener (clients accept either)."""
+        return f"{self.keyvault_base_url}/vaults/{name}/"
 
     def audience(self, admin: bool = False) -> str:
         """The token audience of the tenant (or admin) Resource Manager."""

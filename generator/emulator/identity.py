@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from generator.emulator.config import EmulatorContext
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
+from generator.emulator.routing import ANYONE, IDENTITY, Route, route
 
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -141,8 +141,8 @@ class IdentityService:
                 f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
             )
         audience = self._audience_of_scope(form.get("scope", ""))
-        token = secrets.token_urlsafe(32)
         lifetime = self.ctx.config.token_lifetime
+        token = self._access_token(audience, lifetime)
         with self._lock:
             self._tokens[token] = IssuedToken(data["client_id"], audience, time.time() + lifetime)
         return Response(
@@ -151,10 +151,22 @@ class IdentityService:
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
 
+    def _access_token(self, audience: str, lifetime: int) -> str:
+        """A JWT-shaped token with the claims clients read (``oid``, ``tid``, ``appid``); its signature is
+        random, so it cannot be forged, and the emulator knows it by its issue record, not by verifying it."""
+        data, issued = self.ctx.state.data, int(time.time())
+        issuer = f"{self.ctx.identity_base_url}/adfs" if self.ctx.is_adfs else f"https://sts.windows.net/{data['tenant_id']}/"
+        claims = {"aud": audience, "iss": issuer, "iat": issued, "nbf": issued, "exp": issued + lifetime,
+                  "appid": data["client_id"], "oid": self.ctx.service_principal_object_id, "sub": self.ctx.service_principal_object_id,
+                  "tid": data["tenant_id"], "ver": "1.0"}
+        header = {"typ": "JWT", "alg": "RS256", "kid": "azs-emulator"}
+        return ".".join([_b64encode(json.dumps(header).encode()), _b64encode(json.dumps(claims).encode()),
+                         _b64encode(secrets.token_bytes(64))])
+
     def _audience_of_scope(self, scope: str) -> str:
         words = scope.split()
         resource_scopes = [w for w in words if w not in _OIDC_SCOPES]
-        for audience in (self.ctx.audience(), self.ctx.audience(admin=True)):
+        for audience in (self.ctx.audience(), self.ctx.audience(admin=True), self.ctx.vault_audience):
             accepted = {f"{audience}/.default", f"{audience.rstrip('/')}/.default"}
             if len(resource_scopes) == 1 and resource_scopes[0] in accepted:
                 return audience
@@ -236,27 +248,36 @@ class IdentityService:
             )
         return issued
 
+    def authenticate_vault(self, request: Request) -> IssuedToken:
+        """The token of a Key Vault data-plane request, or Key Vault's challenge: 401 naming the authority
+        and the vault audience (``resource``), which clients answer with a token for that audience."""
+        header = request.headers.get("authorization", "")
+        issued = None
+        if header.lower().startswith("bearer "):
+            with self._lock:
+                issued = self._tokens.get(header[7:].strip())
+        if issued is None or issued.expires_at <= time.time() or issued.audience != self.ctx.vault_audience:
+            challenge = f'Bearer authorization="{self.ctx.authorization_uri()}", resource="{self.ctx.vault_audience}"'
+            message = ("AKV10000: Request is missing a Bearer or PoP token." if issued is None
+                       else "AKV10022: Invalid audience or expired token.")
+            raise ArmError(401, "Unauthorized", message, headers={"WWW-Authenticate": challenge})
+        return issued
+
     def _unauthorized(self, code: str, message: str) -> None:
         challenge = f'Bearer authorization_uri="{self.ctx.authorization_uri()}", error="invalid_token", error_description="{message}"'
         raise ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
 
-    def route(self, request: Request) -> Response | None:
-        """Answer an identity request, or None when the path is not an identity path."""
-        path = request.path.rstrip("/")
+    def routes(self) -> list[Route]:
+        """Sign-in routes: ADFS's, or Azure AD's per tenant (a GUID, a domain name, common, organizations)."""
         if self.ctx.is_adfs:
-            if path == "/adfs/.well-known/openid-configuration" and request.method == "GET":
-                return self.openid_configuration("adfs", v2=False)
-            if path == "/adfs/oauth2/token" and request.method == "POST":
-                return self.issue_token(request, "adfs")
-            return None
-        match = re.fullmatch(r"/([^/]+)(/v2\.0)?/\.well-known/openid-configuration", path)
-        if match and request.method == "GET" and self._looks_like_tenant(match.group(1)):
-            return self.openid_configuration(match.group(1), v2=bool(match.group(2)))
-        match = re.fullmatch(r"/([^/]+)/oauth2/v2\.0/token", path)
-        if match and request.method == "POST" and self._looks_like_tenant(match.group(1)):
-            return self.issue_token(request, match.group(1))
-        return None
-
-    @staticmethod
-    def _looks_like_tenant(segment: str) -> bool:
-        return bool(_GUID.match(segment)) or "." in segment or segment in ("common", "organizations")
+            return [
+                route("GET", r"/adfs/\.well-known/openid-configuration", lambda request: self.openid_configuration("adfs", v2=False),
+                      listener=IDENTITY, auth=ANYONE),
+                route("POST", r"/adfs/oauth2/token", lambda request: self.issue_token(request, "adfs"), listener=IDENTITY, auth=ANYONE),
+            ]
+        tenant = r"/([0-9a-f-]{36}|[^/]*\.[^/]*|common|organizations)"
+        return [
+            route("GET", tenant + r"(/v2\.0)?/\.well-known/openid-configuration",
+                  lambda request, name, v2: self.openid_configuration(name, v2=bool(v2)), listener=IDENTITY, auth=ANYONE),
+            route("POST", tenant + r"/oauth2/v2\.0/token", self.issue_token, listener=IDENTITY, auth=ANYONE),
+        ]

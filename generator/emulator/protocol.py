@@ -18,6 +18,7 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     base_url: str  # scheme://host:port, as the client addressed the emulator
+    admin: bool = False  # addressed to the operator's Resource Manager (``/admin``)
 
     @property
     def api_version(self) -> str | None:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from generator.emulator.arm import ArmService
+from generator.emulator import arm_errors
+from generator.emulator.arm_core import Arm
 from generator.emulator.certificates import create_server_certificate
-from generator.emulator.config import ADFS, EmulatorConfig, EmulatorContext
+from generator.emulator.config import ADFS, AZURE, EmulatorConfig, EmulatorContext
 from generator.emulator.faults import (
     DROP,
     NON_JSON,
@@ -33,12 +34,20 @@ from generator.emulator.faults import (
 )
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
+from generator.emulator.routing import ANYONE, ARM, IDENTITY, KEYVAULT, Router, route
+from generator.emulator.services.compute import ComputeService
+from generator.emulator.services.deployments import DeploymentsService
+from generator.emulator.services.keyvault import KeyVaultService
+from generator.emulator.services.network import NetworkService
+from generator.emulator.services.provider_resources import ProviderResourcesService
+from generator.emulator.services.resources import ResourcesService
+from generator.emulator.services.stack import StackService
+from generator.emulator.services.storage import StorageService
 from generator.emulator.state import EmulatorState
 from generator.files import write_private_file
 from generator.errors import EmulatorError
 
 FAULTS_PATH = "/_emulator/faults"
-ARM, IDENTITY, BOTH = "arm", "identity", "both"
 PUBLIC_BUNDLE_FILE = "public-bundle.pem"
 _HTML_ERROR_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
@@ -51,10 +60,10 @@ class _TLSServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], emulator: "Emulator", tls: ssl.SSLContext, role: str) -> None:
+    def __init__(self, address: tuple[str, int], emulator: "Emulator", tls: ssl.SSLContext, roles: frozenset[str]) -> None:
         self.emulator = emulator
         self.tls = tls
-        self.role = role  # which services answer here: ARM, IDENTITY or BOTH
+        self.roles = roles  # which listeners this one is: ARM, IDENTITY, KEYVAULT (all three with --single-host)
         self.base_url = ""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
@@ -121,29 +130,42 @@ class Emulator:
             raise
         for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"azs-emulator-{server.role}", daemon=True)
+                                      name=f"azs-emulator-{'-'.join(sorted(server.roles))}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
     def _bind(self) -> None:
-        """Resource Manager (and admin) on the Stack's CA; sign-in on a listener of its own, as on a real
-        Stack: Azure AD's host has a public CA (``public-ca.pem``), ADFS's is another host on the Stack's CA."""
+        """Resource Manager (and admin) on the Stack's CA; sign-in and Key Vault on listeners of their own, as on a
+        real Stack: Azure AD's host has a public CA (``public-ca.pem``), ADFS's is another host on the Stack's CA; Key
+        Vault's data plane is ``vault.<region>.<fqdn>`` on the Stack's CA (global Azure's is public)."""
         assert self.state is not None
         try:
             if self.config.single_host:
-                arm = self._listen(BOTH, self.config.port, self.state.ca)
-                identity = arm
+                arm = self._listen(frozenset({ARM, IDENTITY, KEYVAULT}), self.config.port, self.state.ca)
+                identity = keyvault = arm
             else:
-                arm = self._listen(ARM, self.config.port, self.state.ca)
+                arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca)
                 identity_ca = self.state.ca if self.config.identity == ADFS else self.state.public_ca
-                identity = self._listen(IDENTITY, self._identity_port(), identity_ca)
+                identity = self._listen(frozenset({IDENTITY}), self._identity_port(), identity_ca)
+                keyvault_ca = self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
+                keyvault = self._listen(frozenset({KEYVAULT}), 0, keyvault_ca)
         except BaseException:
             self._close_servers()
             raise
-        self.ctx = EmulatorContext(self.config, self.state, arm.base_url, identity.base_url)
+        self.ctx = EmulatorContext(self.config, self.state, arm.base_url, identity.base_url, keyvault.base_url)
         self.identity = IdentityService(self.ctx)
-        self.arm = ArmService(self.ctx, self.identity, self.faults)
+        self.arm = Arm(self.ctx, self.identity, self.faults)
+        resources = ProviderResourcesService(self.arm)
+        self.deployments = DeploymentsService(self.arm, resources)
+        services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
+                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm)]
+        self.router = Router([
+            route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
+            *self.identity.routes(),
+            *(r for service in services for r in service.routes()),
+            *resources.routes(),  # any provider's resources: after every specific route
+        ])
         self._write_public_bundle()
 
     def _identity_port(self) -> int:
@@ -152,9 +174,10 @@ class Emulator:
             return self.config.identity_port
         return int(self.state.data.get("identity_port", 0)) if self.config.state_dir else 0
 
-    def _listen(self, role: str, port: int, ca: Any) -> _TLSServer:
+    def _listen(self, roles: frozenset[str], port: int, ca: Any) -> _TLSServer:
         assert self.state is not None
         leaf = create_server_certificate(ca, ["localhost", "127.0.0.1", "::1", self.config.host])
+        role = "-".join(sorted(roles))
         cert_file, key_file = self.state.directory / f"{role}-server.pem", self.state.directory / f"{role}-server.key"
         write_private_file(cert_file, leaf.cert_pem + ca.cert_pem)
         write_private_file(key_file, leaf.key_pem)
@@ -162,12 +185,12 @@ class Emulator:
         tls.minimum_version = ssl.TLSVersion.TLSv1_2
         tls.load_cert_chain(cert_file, key_file)
         try:
-            server = _TLSServer((self.config.host, port), self, tls, role)
+            server = _TLSServer((self.config.host, port), self, tls, roles)
         except OSError as exc:
-            if role == IDENTITY and port and not self.config.identity_port:
-                server = _TLSServer((self.config.host, 0), self, tls, role)  # the kept port is taken: any other
+            if roles == {IDENTITY} and port and not self.config.identity_port:
+                server = _TLSServer((self.config.host, 0), self, tls, roles)  # the kept port is taken: any other
             else:
-                what = "--identity-port" if role == IDENTITY else "--port"
+                what = "--identity-port" if roles == {IDENTITY} else "--port"
                 raise EmulatorError(
                     f"cannot listen on {self.config.host}:{port}: {exc.strerror or exc}; "
                     f"choose another {what} (0 picks a free one)"
@@ -175,7 +198,7 @@ class Emulator:
         self._servers.append(server)
         host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
         server.base_url = f"https://{host}:{server.server_address[1]}"
-        if role == IDENTITY:
+        if roles == {IDENTITY}:
             with self.state.lock:
                 self.state.data["identity_port"] = server.server_address[1]
                 self.state.save()
@@ -269,15 +292,16 @@ class Emulator:
             body=body,
             base_url=server.base_url,
         )
-        if request.path == FAULTS_PATH and server.role != IDENTITY:
-            self._send(handler, self._control_faults(request))
+        match = self.router.find(request, server.roles)
+        if match is not None and match.route.control:
+            self._send(handler, self._answer(request, match))
             return
         self.request_log.append((request.method, request.path))
         delay = self.faults.latency_for(request.path)
         fault = self.faults.take(request.path)
         if fault is None or fault == TRUNCATE:
             # The request is handled as it arrives (its token checked then, as ARM does); the answer is slow.
-            response = self._answer(request, server.role)
+            response = self._answer(request, match)
             time.sleep(delay)
             self._send(handler, response, truncate=fault == TRUNCATE)
             return
@@ -301,16 +325,18 @@ class Emulator:
             status, body, content_type = self.faults.replacement()
             self._send(handler, Response(status, body, content_type=content_type))
 
-    def _answer(self, request: Request, role: str) -> Response:
+    def _answer(self, request: Request, match: Any) -> Response:
+        """The one place every request is answered: checks in ARM's order, then the route's handler."""
         try:
-            response = None
-            if role in (IDENTITY, BOTH):
-                response = self.identity.route(request)
-            if response is None and role in (ARM, BOTH):
-                response = self.arm.route(request)
-            if response is None:
-                raise ArmError(404, "NotFound", f"No HTTP resource was found that matches the request URI '{request.path}'.")
-            return response
+            if match is None:
+                raise arm_errors.no_route(request.path)
+            if match.route.control:
+                return match.route.handler(request)
+            with self.state.lock:
+                self.arm.admit(request, match)
+                if match.route.listener == ARM:
+                    self.deployments.settle(request)
+                return match.route.handler(request, *match.groups)
         except (ArmError, OAuthError) as error:
             return error.response()
         except Exception as exc:  # a bug in the emulator must not kill the connection thread silently

@@ -1,0 +1,287 @@
+"""What every Resource Manager service of the emulator shares: the checks ARM makes before any
+handler runs, provider registration, resource groups, the resource store, long-running operations
+and paging. Services (``generator/emulator/services/``) build on :class:`Arm`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+from generator.emulator import arm_errors
+from generator.emulator.config import ADMIN_PREFIX, EmulatorContext
+from generator.emulator.faults import FaultInjector
+from generator.emulator.identity import IdentityService
+from generator.emulator.protocol import Request, Response
+from generator.emulator.routing import ARM_TOKEN, VAULT_TOKEN, Match
+
+RESOURCES_NS = "Microsoft.Resources"
+# Namespaces a new subscription has registered already, as on a real one.
+ALWAYS_REGISTERED = {RESOURCES_NS.lower(), "microsoft.authorization"}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def group_id(sub: str, group: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{group}"
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``: nested objects merge, everything else is replaced (ARM's PATCH, and its PUT
+    of an existing resource for the properties a body leaves out)."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """How one resource type differs from a plain stored document."""
+
+    # Fills in what the service computes (endpoints, ids, defaults) and checks the body; may raise ArmError.
+    shape: Callable[["Arm", dict[str, Any], dict[str, Any] | None], None] | None = None
+    # Status of a first PUT: 201, 200 (disks: the SDK accepts only 200/202) or 202 (an operation to poll).
+    create_status: int = 201
+    # DELETE answers 202 and an operation to poll (Network, Compute), or 200 at once (Storage, Key Vault).
+    async_delete: bool = False
+    # Properties a client cannot set: dropped from an exported template.
+    read_only: tuple[str, ...] = ("provisioningState",)
+    # Called before a DELETE; raises when the resource is in use.
+    before_delete: Callable[["Arm", dict[str, Any]], None] | None = None
+    # Called after a DELETE (e.g. detach from what referenced it).
+    after_delete: Callable[["Arm", dict[str, Any]], None] | None = None
+    # What is reached below one resource, keyed "METHOD path" in lower case ("post start", "get instanceview",
+    # "put accesspolicies/add"): handler(arm, request, resource) -> Response.
+    actions: dict[str, Callable[["Arm", Request, dict[str, Any]], Response]] = field(default_factory=dict)
+    # The resource as a GET shows it (e.g. with ``$expand=instanceView``); default: the stored document.
+    render: Callable[["Arm", dict[str, Any], Request], dict[str, Any]] | None = None
+
+
+class Arm:
+    """Shared Resource Manager backend: state, checks, ids, operations, paging."""
+
+    def __init__(self, ctx: EmulatorContext, identity: IdentityService, faults: FaultInjector) -> None:
+        self.ctx = ctx
+        self.identity = identity
+        self.faults = faults
+        self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
+        self._operations: dict[str, dict[str, Any]] = {}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.ctx.state.data
+
+    @property
+    def location(self) -> str:
+        return self.data["location"]
+
+    @property
+    def host(self) -> str:
+        """The Resource Manager host name, the suffix of data-plane names (``<account>.blob.<host>``)."""
+        return self.ctx.base_url.split("://", 1)[1].rsplit(":", 1)[0]
+
+    def save(self) -> None:
+        self.ctx.state.save()
+
+    # -- checks made before a handler runs -----------------------------------------------------
+
+    def admit(self, request: Request, match: Match) -> None:
+        """ARM's order: bearer token, subscription, api-version of the addressed resource type."""
+        route = match.route
+        if route.auth == ARM_TOKEN:
+            self.identity.authenticate(request, request.admin)
+        elif route.auth == VAULT_TOKEN:
+            self.identity.authenticate_vault(request)
+        if route.subscription:
+            self.check_subscription(match.groups[0], request.admin)
+        api = route.api_of(match.groups)
+        if api is not None:
+            self.check_api_version(request, *api)
+
+    def subscription_id(self, admin: bool = False) -> str:
+        return self.data["admin_subscription_id" if admin else "subscription_id"]
+
+    def check_subscription(self, subscription_id: str, admin: bool) -> None:
+        if subscription_id.lower() != self.subscription_id(admin).lower():
+            raise arm_errors.subscription_not_found(subscription_id)
+
+    def check_api_version(self, request: Request, namespace: str, resource_type: str) -> None:
+        """400 unless the release serves ``request``'s api-version for this resource type."""
+        versions = self.supported_versions(namespace, resource_type)
+        given = request.api_version
+        if given is None:
+            raise arm_errors.missing_api_version()
+        if given not in versions:
+            raise arm_errors.invalid_api_version(given, versions)
+
+    def supported_versions(self, namespace: str, resource_type: str) -> tuple[str, ...]:
+        types = self.namespace_table(namespace)
+        if types is None:
+            raise arm_errors.no_registered_provider(namespace, self.location)
+        for known, versions in types.items():
+            if known.lower() == resource_type.lower():
+                return versions
+        every = ",".join(sorted({v for versions in types.values() for v in versions}))
+        raise arm_errors.invalid_resource_type(namespace, resource_type, every)
+
+    def namespace_table(self, namespace: str):
+        for known, types in self.ctx.api_table.items():
+            if known.lower() == namespace.lower():
+                return types
+        return None
+
+    def canonical_namespace(self, namespace: str) -> str:
+        for known in self.ctx.api_table:
+            if known.lower() == namespace.lower():
+                return known
+        return namespace
+
+    def canonical_type(self, namespace: str, resource_type: str) -> str:
+        """``Microsoft.Network/virtualNetworks`` for any spelling of namespace and (nested) type."""
+        namespace = self.canonical_namespace(namespace)
+        table = self.namespace_table(namespace) or {}
+        spelled = next((known for known in table if known.lower() == resource_type.lower()), resource_type)
+        return f"{namespace}/{spelled}"
+
+    # -- provider registration -----------------------------------------------------------------
+
+    def registration_state(self, namespace: str) -> str:
+        if namespace.lower() in ALWAYS_REGISTERED:
+            return "Registered"
+        entry = self.data["providers"].get(namespace.lower())
+        if entry is None:
+            return "NotRegistered"
+        if entry["state"] == "Registering" and time.time() >= entry["ready_at"] and not self.faults.registration_stuck():
+            entry["state"] = "Registered"
+            self.save()
+        return entry["state"]
+
+    def require_registration(self, namespace: str) -> None:
+        if self.registration_state(namespace) != "Registered":
+            raise arm_errors.missing_registration(self.canonical_namespace(namespace))
+
+    # -- resource groups -----------------------------------------------------------------------
+
+    def group(self, name: str) -> dict[str, Any]:
+        group = self.data["resource_groups"].get(name.lower())
+        if group is None:
+            raise arm_errors.resource_group_not_found(name)
+        return group
+
+    def check_location(self, location: Any, what: str = "resource group") -> str:
+        if not isinstance(location, str) or location.replace(" ", "").lower() != self.location:
+            raise arm_errors.location_not_available(str(location), self.location, what)
+        return self.location
+
+    # -- the resource store --------------------------------------------------------------------
+
+    def resource_id(self, sub: str, group: str, full_type: str, *names: str) -> str:
+        """``/subscriptions/../resourceGroups/G/providers/NS/type/name[/child/name]``, spelled canonically."""
+        namespace, *types = full_type.split("/")
+        segments = [s for pair in zip(types, names) for s in pair]
+        return f"{group_id(sub, self.group(group)['name'])}/providers/{namespace}/{'/'.join(segments)}"
+
+    def find(self, resource_id: str) -> dict[str, Any] | None:
+        return self.data["resources"].get(resource_id.lower())
+
+    def get(self, resource_id: str, full_type: str) -> dict[str, Any]:
+        resource = self.find(resource_id)
+        if resource is None:
+            raise arm_errors.resource_not_found(full_type, resource_id.rsplit("/", 1)[-1], resource_id.split("/")[4])
+        return resource
+
+    def store(self, resource: dict[str, Any]) -> None:
+        self.data["resources"][resource["id"].lower()] = resource
+
+    def delete_tree(self, resource_id: str) -> list[dict[str, Any]]:
+        """Remove a resource and its children; the removed ones (none: it did not exist)."""
+        resources = self.data["resources"]
+        key = resource_id.lower()
+        doomed = [k for k in resources if k == key or k.startswith(key + "/")]
+        removed = [resources.pop(k) for k in doomed]
+        self.data["storage_keys"].pop(key, None)
+        return removed
+
+    def resources_under(self, prefix: str, depth: int | None = 1) -> list[dict[str, Any]]:
+        """Resources whose id starts with ``prefix`` (lower case), ``depth`` type levels deep (None: any)."""
+        return [
+            r for key, r in sorted(self.data["resources"].items())
+            if key.startswith(prefix) and (depth is None or r["type"].count("/") == depth)
+        ]
+
+    @staticmethod
+    def public(resource: dict[str, Any]) -> dict[str, Any]:
+        """A stored resource as ARM shows it: without the emulator's own bookkeeping (``_`` keys)."""
+        return {k: v for k, v in resource.items() if not k.startswith("_")}
+
+    def behaviour(self, full_type: str) -> ResourceType:
+        return self.types.get(full_type.lower(), ResourceType())
+
+    def shown(self, resource: dict[str, Any], request: Request) -> dict[str, Any]:
+        """A resource as its type shows it to this request."""
+        render = self.behaviour(resource["type"]).render
+        return render(self, resource, request) if render else self.public(resource)
+
+    # -- long-running operations ---------------------------------------------------------------
+
+    def accepted(self, request: Request, sub: str, result_id: str | None = None,
+                 status: Callable[[], str] | None = None) -> Response:
+        """202 for a long-running operation, with both headers ARM sends: ``Location`` (polled until 200; its
+        body is the resource ``result_id`` names, or none) and ``Azure-AsyncOperation`` (a status document)."""
+        operation = uuid.uuid4().hex
+        self._operations[operation] = {"result_id": result_id, "status": status}
+        base = f"{self.ctx.base_url}{ADMIN_PREFIX if request.admin else ''}/subscriptions/{sub}"
+        version = quote(request.api_version or "")
+        return Response(202, None, {
+            "Location": f"{base}/operationresults/{operation}?api-version={version}",
+            "Azure-AsyncOperation": f"{base}/operationstatuses/{operation}?api-version={version}",
+            "Retry-After": "0",
+        })
+
+    def operation(self, operation: str) -> dict[str, Any]:
+        if operation not in self._operations:
+            raise arm_errors.operation_not_found(operation)
+        return self._operations[operation]
+
+    def operation_status(self, operation: str) -> str:
+        status = self.operation(operation)["status"]
+        return status() if status else "Succeeded"
+
+    # -- lists ---------------------------------------------------------------------------------
+
+    def paged(self, request: Request, items: list[dict[str, Any]], size: int | None = None) -> Response:
+        """One page of ``items`` (ordered by id, case-insensitively). The continuation token is the last id
+        returned, not an offset: items added or deleted meanwhile never make a page skip or repeat one."""
+        size = size or self.ctx.config.page_size
+        top = request.query.get("$top", "")
+        if top:
+            if not top.isdigit() or int(top) < 1:
+                raise arm_errors.invalid_parameter(f"The value '{top}' of $top is not a positive integer.")
+            size = min(size, int(top))
+        ordered = sorted(items, key=lambda item: item["id"].lower())
+        after = request.query.get("$skiptoken", "")
+        if after:
+            try:
+                after = bytes.fromhex(after).decode("utf-8").lower()
+            except ValueError:
+                raise arm_errors.invalid_skip_token() from None
+            ordered = [item for item in ordered if item["id"].lower() > after]
+        body: dict[str, Any] = {"value": ordered[:size]}
+        if len(ordered) > size:
+            token = ordered[size - 1]["id"].encode("utf-8").hex()
+            kept = "".join(f"&{quote(k)}={quote(v)}" for k, v in request.query.items()
+                           if k not in ("api-version", "$skiptoken"))
+            query = f"api-version={quote(request.api_version or '')}{kept}&%24skiptoken={token}"
+            body["nextLink"] = f"{self.ctx.base_url}{request.path}?{query}"
+        return Response(200, body)

@@ -1,0 +1,479 @@
+"""Microsoft.Resources/deployments at resource-group scope: validate, create or update (long-running,
+polled through ``Azure-AsyncOperation``), get, list, operations, cancel, delete and export.
+
+A deployment is Accepted when PUT answers and runs when the next request reaches the emulator (so a
+cancel sent right after the PUT finds it still cancellable). Its resources are made through the same
+code as direct PUTs, in dependency order, in Incremental mode (Complete mode also removes the group's
+other resources).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from generator.emulator import arm_errors
+from generator.emulator.arm_core import RESOURCES_NS, Arm, group_id, now
+from generator.emulator.protocol import ArmError, Request, Response
+from generator.emulator.routing import Route, route
+from generator.emulator.services.provider_resources import ProviderResourcesService
+from generator.emulator.template_language import TemplateError, evaluate, unique_string
+
+_DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.resources/deployments"
+_API = (RESOURCES_NS, "deployments")
+_TYPES = {"string": str, "securestring": str, "int": int, "bool": bool, "object": dict, "secureobject": dict, "array": list}
+_SECURE = ("securestring", "secureobject")
+_RUNNING = ("Accepted", "Running")
+
+
+class DeploymentsService:
+    def __init__(self, arm: Arm, resources: ProviderResourcesService) -> None:
+        self.arm = arm
+        self.resources = resources
+
+    def routes(self) -> list[Route]:
+        one = _DEPLOYMENTS + r"/([^/]+)"
+        return [
+            route("GET", _DEPLOYMENTS, self.list_deployments, api=_API),
+            route("PUT", one, self.create, api=_API),
+            route("GET", one, self.get, api=_API),
+            route("HEAD", one, self.exists, api=_API),
+            route("DELETE", one, self.delete, api=_API),
+            route("POST", one + r"/validate", self.validate, api=_API),
+            route("POST", one + r"/cancel", self.cancel, api=_API),
+            route("POST", one + r"/exporttemplate", self.export, api=_API),
+            route("GET", one + r"/operations", self.list_operations, api=_API),
+            route("GET", one + r"/operations/([^/]+)", self.get_operation, api=_API),
+            route("GET", one + r"/operationstatuses/([^/]+)", self.status, api=_API),
+        ]
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _group_deployments(self, rg: str) -> dict[str, Any]:
+        self.arm.group(rg)
+        return self.arm.data.setdefault("deployments", {}).setdefault(rg.lower(), {})
+
+    def _deployment(self, rg: str, name: str) -> dict[str, Any]:
+        found = self._group_deployments(rg).get(name.lower())
+        if found is None:
+            raise arm_errors.deployment_not_found(name, self.arm.group(rg)["name"])
+        return found
+
+    def settle(self, request: Request) -> None:
+        """Run every Accepted deployment, except one this request cancels."""
+        cancelled = request.path.rstrip("/").lower() if request.method == "POST" and request.path.lower().rstrip("/").endswith("/cancel") else ""
+        for rg, deployments in list(self.arm.data.get("deployments", {}).items()):
+            for deployment in list(deployments.values()):
+                if deployment["properties"]["provisioningState"] == "Accepted" and not cancelled.endswith(
+                        f"/deployments/{deployment['name'].lower()}/cancel"):
+                    self._run(deployment)
+
+    def _body(self, deployment: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in deployment.items() if not k.startswith("_")}
+
+    # -- the operations --------------------------------------------------------------------------
+
+    def create(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        body = request.json()
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict):
+            raise arm_errors.invalid_request_content("The deployment needs properties with a template and a mode.")
+        deployments = self._group_deployments(rg)
+        current = deployments.get(name.lower())
+        if current is not None and current["properties"]["provisioningState"] in _RUNNING:
+            raise arm_errors.conflict("DeploymentActive", f"The deployment '{name}' is still active; wait for it or cancel it.")
+        plan = self._plan(sub, rg, name, properties)  # InvalidTemplate is answered at once, as ARM does
+        deployment = {
+            "id": f"{group_id(sub, self.arm.group(rg)['name'])}/providers/Microsoft.Resources/deployments/{name}",
+            "name": name,
+            "type": "Microsoft.Resources/deployments",
+            "properties": {
+                "templateHash": _hash(properties["template"]),
+                "parameters": _shown_parameters(plan.parameters, plan.declared),
+                "mode": properties.get("mode", "Incremental"),
+                "provisioningState": "Accepted",
+                "timestamp": now(),
+                "correlationId": str(uuid.uuid4()),
+                "dependencies": [],
+                "outputs": {},
+                "outputResources": [],
+            },
+            "_template": properties["template"],
+            "_given": properties.get("parameters") or {},
+            "_sub": sub,
+            "_rg": self.arm.group(rg)["name"],
+            "_operations": [],
+            "_status_id": uuid.uuid4().hex,
+        }
+        deployments[name.lower()] = deployment
+        self.arm.save()
+        status = (f"{self.arm.ctx.base_url}{deployment['id']}/operationStatuses/{deployment['_status_id']}"
+                  f"?api-version={quote(request.api_version or '')}")
+        return Response(200 if current is not None else 201, self._body(deployment),
+                        {"Azure-AsyncOperation": status, "Retry-After": "0"})
+
+    def status(self, request: Request, sub: str, rg: str, name: str, operation: str) -> Response:
+        deployment = self._deployment(rg, name)
+        if operation != deployment["_status_id"]:
+            raise arm_errors.operation_not_found(operation)
+        state = deployment["properties"]["provisioningState"]
+        body: dict[str, Any] = {"status": state}
+        if "error" in deployment["properties"]:
+            body["error"] = deployment["properties"]["error"]
+        return Response(200, body)
+
+    def get(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        return Response(200, self._body(self._deployment(rg, name)))
+
+    def exists(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        return Response(204 if name.lower() in self._group_deployments(rg) else 404)
+
+    def list_deployments(self, request: Request, sub: str, rg: str) -> Response:
+        items = [self._body(d) for d in self._group_deployments(rg).values()]
+        wanted = request.query.get("$filter", "")
+        if wanted:
+            state = wanted.split("eq", 1)[-1].strip().strip("'")
+            items = [d for d in items if d["properties"]["provisioningState"].lower() == state.lower()]
+        return self.arm.paged(request, items)
+
+    def delete(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        deployments = self._group_deployments(rg)
+        if name.lower() not in deployments:
+            return Response(204)
+        if deployments[name.lower()]["properties"]["provisioningState"] in _RUNNING:
+            raise arm_errors.conflict("DeploymentActive", f"The deployment '{name}' is active and cannot be deleted.")
+        del deployments[name.lower()]
+        self.arm.save()
+        return self.arm.accepted(request, sub)
+
+    def cancel(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        deployment = self._deployment(rg, name)
+        if deployment["properties"]["provisioningState"] not in _RUNNING:
+            raise arm_errors.conflict("DeploymentCannotBeCancelled",
+                                      f"The deployment '{name}' cannot be cancelled: it is "
+                                      f"{deployment['properties']['provisioningState']}; only Accepted or Running deployments can be.")
+        deployment["properties"]["provisioningState"] = "Canceled"
+        self.arm.save()
+        return Response(204)
+
+    def validate(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        body = request.json()
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict):
+            raise arm_errors.invalid_request_content("The deployment needs properties with a template and a mode.")
+        try:
+            plan = self._plan(sub, rg, name, properties)
+        except ArmError as error:
+            return Response(400, {"error": {"code": error.code, "message": error.message}})
+        validated = [{"id": entry["id"]} for entry in plan.entries]
+        return Response(200, {
+            "id": f"{group_id(sub, self.arm.group(rg)['name'])}/providers/Microsoft.Resources/deployments/{name}",
+            "name": name, "type": "Microsoft.Resources/deployments",
+            "properties": {"templateHash": _hash(properties["template"]), "mode": properties.get("mode", "Incremental"),
+                           "parameters": _shown_parameters(plan.parameters, plan.declared),
+                           "provisioningState": "Succeeded", "timestamp": now(), "correlationId": str(uuid.uuid4()),
+                           "validatedResources": validated, "dependencies": []},
+        })
+
+    def export(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        return Response(200, {"template": self._deployment(rg, name)["_template"]})
+
+    def _operation_body(self, deployment: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+        return {"id": f"{deployment['id']}/operations/{operation['operationId']}", **operation}
+
+    def list_operations(self, request: Request, sub: str, rg: str, name: str) -> Response:
+        deployment = self._deployment(rg, name)
+        return self.arm.paged(request, [self._operation_body(deployment, o) for o in deployment["_operations"]])
+
+    def get_operation(self, request: Request, sub: str, rg: str, name: str, operation_id: str) -> Response:
+        deployment = self._deployment(rg, name)
+        for operation in deployment["_operations"]:
+            if operation["operationId"] == operation_id:
+                return Response(200, self._operation_body(deployment, operation))
+        raise arm_errors.operation_not_found(operation_id)
+
+    # -- evaluation and execution ----------------------------------------------------------------
+
+    def _plan(self, sub: str, rg: str, name: str, properties: dict[str, Any]) -> "_Evaluation":
+        template = properties.get("template")
+        if properties.get("templateLink"):
+            raise arm_errors.invalid_template("Deployment template validation failed: templateLink is not supported by "
+                                              "the emulator (it reaches no network); send the template inline.")
+        if not isinstance(template, dict) or not isinstance(template.get("resources"), list):
+            raise arm_errors.invalid_template("Deployment template validation failed: the template must be an object with "
+                                              "a 'resources' array.")
+        mode = str(properties.get("mode", "Incremental"))
+        if mode not in ("Incremental", "Complete"):
+            raise arm_errors.invalid_parameter(f"The deployment mode '{mode}' is not valid; use Incremental or Complete.")
+        evaluation = _Evaluation(self.arm, sub, self.arm.group(rg)["name"], name, template, properties.get("parameters") or {})
+        try:
+            evaluation.prepare()
+        except TemplateError as exc:
+            raise arm_errors.invalid_template(f"Deployment template validation failed: {exc}.") from None
+        return evaluation
+
+    def _run(self, deployment: dict[str, Any]) -> None:
+        properties = deployment["properties"]
+        properties["provisioningState"] = "Running"
+        evaluation = _Evaluation(self.arm, deployment["_sub"], deployment["_rg"], deployment["name"],
+                                 deployment["_template"], deployment["_given"])
+        operations = deployment["_operations"] = []
+        failure: dict[str, Any] | None = None
+        try:
+            evaluation.prepare()
+            for entry in evaluation.ordered():
+                operation = {"operationId": uuid.uuid4().hex[:16].upper(), "properties": {
+                    "provisioningOperation": "Create", "timestamp": now(), "duration": "PT0S",
+                    "trackingId": str(uuid.uuid4()),
+                    "targetResource": {"id": entry["id"], "resourceType": entry["type"], "resourceName": entry["name"]}}}
+                operations.append(operation)
+                try:
+                    existed = self.arm.find(entry["id"]) is not None
+                    self._deploy(evaluation, entry)
+                    operation["properties"].update(provisioningState="Succeeded", statusCode="OK" if existed else "Created")
+                except ArmError as error:
+                    operation["properties"].update(provisioningState="Failed", statusCode="BadRequest" if error.status < 500 else "InternalServerError",
+                                                   statusMessage={"error": {"code": error.code, "message": error.message}})
+                    failure = {"code": error.code, "message": error.message, "target": entry["id"]}
+                    break
+            if failure is None:
+                if properties["mode"] == "Complete":
+                    self._remove_others(deployment, evaluation)
+                properties["outputs"] = evaluation.outputs()
+        except TemplateError as exc:
+            failure = {"code": "InvalidTemplate", "message": f"Deployment template evaluation failed: {exc}."}
+        properties["outputResources"] = [{"id": e["id"]} for e in evaluation.entries if self.arm.find(e["id"])]
+        properties["duration"] = "PT1S"
+        if failure is None:
+            properties["provisioningState"] = "Succeeded"
+        else:
+            properties["provisioningState"] = "Failed"
+            properties["error"] = {"code": "DeploymentFailed",
+                                   "message": "At least one resource deployment operation failed. Please list deployment "
+                                              "operations for details.",
+                                   "details": [failure]}
+        self.arm.save()
+
+    def _deploy(self, evaluation: "_Evaluation", entry: dict[str, Any]) -> None:
+        body = evaluation.resource_body(entry)
+        namespace, *types = entry["type"].split("/")
+        self.arm.require_registration(namespace)
+        if body.get("apiVersion") not in self.arm.supported_versions(namespace, types[0]):
+            raise arm_errors.invalid_api_version(str(body.get("apiVersion")), self.arm.supported_versions(namespace, types[0]))
+        existing = self.arm.find(entry["id"])
+        if len(types) == 1:
+            self.arm.check_location(body.get("location"), "resource type")
+            base = existing or {"id": entry["id"], "name": entry["name"], "type": entry["type"], "location": self.arm.location,
+                                "properties": {}, "_created": now()}
+            self.resources.write(base, body, existing)
+            return
+        parent_id = entry["id"].rsplit("/", 2)[0]
+        parent = self.arm.get(parent_id, entry["type"].rsplit("/", 1)[0])
+        base = existing or {"id": entry["id"], "name": entry["name"].rsplit("/", 1)[-1], "type": entry["type"], "properties": {}}
+        self.resources.write(base, body, existing)
+        shape = self.arm.behaviour(parent["type"]).shape
+        if shape is not None:
+            shape(self.arm, parent, parent)
+
+    def _remove_others(self, deployment: dict[str, Any], evaluation: "_Evaluation") -> None:
+        keep = {e["id"].lower() for e in evaluation.entries}
+        prefix = group_id(deployment["_sub"], deployment["_rg"]).lower() + "/"
+        for resource in self.arm.resources_under(prefix):
+            if resource["id"].lower() not in keep:
+                self.arm.delete_tree(resource["id"])
+
+
+class _Evaluation:
+    """One template with its parameters: declared values, variables, resources in order, outputs."""
+
+    def __init__(self, arm: Arm, sub: str, rg: str, name: str, template: dict[str, Any], given: dict[str, Any]) -> None:
+        self.arm, self.sub, self.rg, self.name = arm, sub, rg, name
+        self.template = template
+        self.given = given
+        self.declared: dict[str, Any] = template.get("parameters") or {}
+        self.parameters: dict[str, Any] = {}
+        self._variables: dict[str, Any] = {}
+        self._evaluating: set[str] = set()
+        self.entries: list[dict[str, Any]] = []
+
+    # -- the Scope the template language calls back ----------------------------------------------
+
+    def parameter(self, name: str) -> Any:
+        for key, value in self.parameters.items():
+            if key.lower() == str(name).lower():
+                return value
+        raise TemplateError(f"the template parameter '{name}' is not found")
+
+    def variable(self, name: str) -> Any:
+        variables = self.template.get("variables") or {}
+        key = next((k for k in variables if k.lower() == str(name).lower()), None)
+        if key is None:
+            raise TemplateError(f"the template variable '{name}' is not found")
+        if key not in self._variables:
+            if key in self._evaluating:
+                raise TemplateError(f"the template variable '{name}' refers to itself")
+            self._evaluating.add(key)
+            self._variables[key] = evaluate(variables[key], self)
+            self._evaluating.discard(key)
+        return self._variables[key]
+
+    def resource_group(self) -> dict[str, Any]:
+        group = self.arm.group(self.rg)
+        return {"id": group_id(self.sub, group["name"]), "name": group["name"], "type": "Microsoft.Resources/resourceGroups",
+                "location": group["location"], "tags": group.get("tags") or {}, "properties": {"provisioningState": "Succeeded"}}
+
+    def subscription(self) -> dict[str, Any]:
+        return {"id": f"/subscriptions/{self.sub}", "subscriptionId": self.sub, "tenantId": self.arm.data["tenant_id"],
+                "displayName": "azs-scaffold emulator subscription"}
+
+    def deployment(self) -> dict[str, Any]:
+        return {"name": self.name, "properties": {"template": {"contentVersion": self.template.get("contentVersion", "1.0.0.0")},
+                                                  "parameters": {}, "mode": "Incremental"}}
+
+    def resource_id(self, args: list[Any]) -> str:
+        args = [str(a) for a in args]
+        type_index = next((i for i, a in enumerate(args) if "/" in a and "." in a.split("/", 1)[0]), None)
+        if type_index is None or type_index > 2:
+            raise TemplateError(f"resourceId({', '.join(args)}) names no resource type (Namespace/type)")
+        sub, rg = self.sub, self.rg
+        if type_index == 2:
+            sub, rg = args[0], args[1]
+        elif type_index == 1:
+            rg = args[0]
+        resource_type, names = args[type_index], args[type_index + 1:]
+        types = resource_type.split("/")[1:]
+        if len(names) != len(types):
+            raise TemplateError(f"resourceId: the type '{resource_type}' needs {len(types)} name(s), got {len(names)}")
+        segments = "/".join(s for pair in zip(types, names) for s in pair)
+        return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{resource_type.split('/')[0]}/{segments}"
+
+    def reference(self, target: str, api_version: str | None, full: bool) -> Any:
+        target = str(target)
+        if not target.startswith("/"):
+            entry = next((e for e in self.entries if e["name"].lower() == target.lower()), None)
+            if entry is None:
+                raise TemplateError(f"reference('{target}'): no resource of this template has that name")
+            target = entry["id"]
+        resource = self.arm.find(target)
+        if resource is None:
+            raise TemplateError(f"reference('{target}'): the resource is not deployed (add it to dependsOn)")
+        return self.arm.public(resource) if full else self.arm.public(resource).get("properties", {})
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Parameters (given, defaulted, checked), then each resource's type, name and id."""
+        unknown = [k for k in self.given if k.lower() not in {d.lower() for d in self.declared}]
+        if unknown:
+            raise TemplateError(f"the parameters {', '.join(unknown)} are not declared in the template")
+        for name, declaration in self.declared.items():
+            supplied = next((v for k, v in self.given.items() if k.lower() == name.lower()), None)
+            if isinstance(supplied, dict) and "reference" in supplied:
+                raise TemplateError(f"parameter '{name}': Key Vault references are not supported by the emulator")
+            if isinstance(supplied, dict) and "value" in supplied:
+                value = supplied["value"]
+            elif "defaultValue" in declaration:
+                value = evaluate(declaration["defaultValue"], self)
+            else:
+                raise TemplateError(f"the value for the template parameter '{name}' is not provided")
+            kind = str(declaration.get("type", "")).lower()
+            if kind not in _TYPES:
+                raise TemplateError(f"the template parameter '{name}' has type '{declaration.get('type')}'; "
+                                    f"use one of {', '.join(sorted(_TYPES))}")
+            if not isinstance(value, _TYPES[kind]) or (kind == "int" and isinstance(value, bool)):
+                raise TemplateError(f"the value of the template parameter '{name}' is not of type '{declaration.get('type')}'")
+            allowed = declaration.get("allowedValues")
+            if allowed is not None and value not in allowed:
+                raise TemplateError(f"the value '{value}' of the template parameter '{name}' is not one of its "
+                                    f"allowedValues {json.dumps(allowed)}")
+            self.parameters[name] = value
+        self.entries = []
+        for resource in self.template["resources"]:
+            self._add(resource, None)
+        known = {e["id"].lower() for e in self.entries}
+        for entry in self.entries:
+            entry["after"] = [self._dependency(d, known, entry) for d in entry["dependsOn"]]
+
+    def _add(self, resource: Any, parent: dict[str, Any] | None) -> None:
+        if not isinstance(resource, dict):
+            raise TemplateError("every resource must be an object")
+        for unsupported in ("copy", "scope"):
+            if unsupported in resource:
+                raise TemplateError(f"the resource property '{unsupported}' is not supported by the emulator")
+        if "condition" in resource and not evaluate(resource["condition"], self):
+            return
+        resource_type = str(evaluate(resource.get("type", ""), self))
+        name = str(evaluate(resource.get("name", ""), self))
+        if parent is not None:
+            resource_type, name = f"{parent['type']}/{resource_type}", f"{parent['name']}/{name}"
+        types, names = resource_type.split("/")[1:], name.split("/")
+        if not types or len(types) != len(names) or not all(names):
+            raise TemplateError(f"the resource '{resource_type}' named '{name}' needs {len(types)} name segment(s)")
+        if resource_type.lower().startswith("microsoft.resources/"):
+            raise TemplateError(f"the resource type '{resource_type}' (nested deployments) is not supported by the emulator")
+        entry = {"type": self.arm.canonical_type(resource_type.split("/")[0], "/".join(types)), "name": name,
+                 "id": self.resource_id([resource_type, *names]), "source": resource,
+                 "dependsOn": [str(d) for d in evaluate(resource.get("dependsOn") or [], self)]}
+        if parent is not None:
+            entry["dependsOn"].append(parent["id"])
+        self.entries.append(entry)
+        for child in resource.get("resources") or []:
+            self._add(child, entry)
+
+    def _dependency(self, reference: str, known: set[str], entry: dict[str, Any]) -> str:
+        if reference.lower() in known:
+            return reference.lower()
+        by_name = [e for e in self.entries if e["name"].lower() == reference.lower()
+                   or e["name"].rsplit("/", 1)[-1].lower() == reference.lower()]
+        if len(by_name) == 1:
+            return by_name[0]["id"].lower()
+        raise TemplateError(f"the resource '{entry['id']}' depends on '{reference}', which is not defined in the template")
+
+    def ordered(self) -> list[dict[str, Any]]:
+        """The resources so that each comes after what it depends on."""
+        done: list[dict[str, Any]] = []
+        placed: set[str] = set()
+        pending = list(self.entries)
+        while pending:
+            ready = [e for e in pending if all(d in placed for d in e["after"])]
+            if not ready:
+                raise TemplateError("circular dependency among " + ", ".join(e["id"] for e in pending))
+            for entry in ready:
+                done.append(entry)
+                placed.add(entry["id"].lower())
+                pending.remove(entry)
+        return done
+
+    def resource_body(self, entry: dict[str, Any]) -> dict[str, Any]:
+        source = {k: v for k, v in entry["source"].items() if k not in ("resources", "dependsOn", "condition", "comments")}
+        return evaluate(copy.deepcopy(source), self)
+
+    def outputs(self) -> dict[str, Any]:
+        result = {}
+        for name, output in (self.template.get("outputs") or {}).items():
+            kind = str(output.get("type", "")).lower()
+            value = evaluate(output.get("value"), self)
+            if kind in _TYPES and not isinstance(value, _TYPES[kind]):
+                raise TemplateError(f"the output '{name}' is not of type '{output.get('type')}'")
+            result[name] = {"type": output.get("type"), "value": value}
+        return result
+
+
+def _hash(template: Any) -> str:
+    return str(int(hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16], 16))
+
+
+def _shown_parameters(values: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as a deployment shows them: secure ones without their value, as ARM does."""
+    shown = {}
+    for name, value in values.items():
+        kind = str(declared.get(name, {}).get("type", "String"))
+        shown[name] = {"type": kind} if kind.lower() in _SECURE else {"type": kind, "value": value}
+    return shown
+
+
+__all__ = ["DeploymentsService", "unique_string"]

@@ -1,0 +1,241 @@
+"""Microsoft.KeyVault: vaults and their access policies (management plane), and the secrets data plane
+on its own listener, with Key Vault's challenge-based sign-in and its permission checks."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from generator.emulator import arm_errors
+from generator.emulator.api_tables import keyvault_data_versions
+from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.protocol import ArmError, Request, Response
+from generator.emulator.routing import KEYVAULT, VAULT_TOKEN, Route, route
+
+VAULTS = "Microsoft.KeyVault/vaults"
+_VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
+_SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+_POLICY_KINDS = ("add", "replace", "remove")
+_VAULT = r"/vaults/([^/]+)"
+
+
+def _forbidden(message: str) -> ArmError:
+    return ArmError(403, "Forbidden", message)
+
+
+def _not_found(message: str) -> ArmError:
+    return ArmError(404, "SecretNotFound", message)
+
+
+class KeyVaultService:
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+        actions = {f"put accesspolicies/{kind}": self.update_access_policy for kind in _POLICY_KINDS}
+        arm.types[VAULTS.lower()] = ResourceType(shape=self._shape_vault, after_delete=self._forget_secrets, render=_render_vault,
+                                                 actions=actions, read_only=("provisioningState", "vaultUri"))
+
+    def routes(self) -> list[Route]:
+        data = dict(listener=KEYVAULT, auth=VAULT_TOKEN, subscription=False)
+        return [
+            route("POST", r"/subscriptions/([^/]+)/providers/microsoft\.keyvault/checknameavailability", self.check_name,
+                  api=("Microsoft.KeyVault", "checkNameAvailability")),
+            route("GET", _VAULT + r"/secrets", self.list_secrets, **data),
+            route("GET", _VAULT + r"/secrets/([^/]+)/versions", self.list_versions, **data),
+            route("PUT", _VAULT + r"/secrets/([^/]+)", self.set_secret, **data),
+            route("DELETE", _VAULT + r"/secrets/([^/]+)", self.delete_secret, **data),
+            route("GET", _VAULT + r"/secrets/([^/]+)(?:/([^/]*))?", self.get_secret, **data),
+            route("GET|DELETE", _VAULT + r"/deletedsecrets/([^/]+)", self.deleted_secret, **data),
+        ]
+
+    # -- management plane ------------------------------------------------------------------------
+
+    def _shape_vault(self, arm: Arm, vault: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        name, props = vault["name"], vault["properties"]
+        if not _VAULT_NAME.match(name) or "--" in name:
+            raise arm_errors.ArmError(400, "VaultNameNotValid",
+                                      f"The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric "
+                                      "characters. The name must begin with a letter, end with a letter or digit, and not "
+                                      "contain consecutive hyphens.")
+        if existing is None and self._vault(name, missing_ok=True) is not None:
+            raise arm_errors.conflict("VaultAlreadyExists", f"The vault name '{name}' is already in use.")
+        if str(props.get("tenantId", "")).lower() != arm.data["tenant_id"].lower():
+            raise arm_errors.ArmError(400, "BadRequest", "The tenant ID in the request does not match the tenant of the subscription.")
+        sku = props.get("sku") or {}
+        if str(sku.get("name", "")).lower() not in ("standard", "premium"):
+            raise arm_errors.ArmError(400, "BadRequest", "The vault's sku name must be standard or premium.")
+        props.setdefault("accessPolicies", [])
+        for flag in ("enabledForDeployment", "enabledForDiskEncryption", "enabledForTemplateDeployment"):
+            props.setdefault(flag, False)
+        if arm.ctx.release == "azure":
+            props.setdefault("enableSoftDelete", True)  # global Azure's default since 2020; a Stack has no soft delete
+        else:
+            props.pop("enableSoftDelete", None)
+        props["vaultUri"] = arm.ctx.vault_uri(name)
+
+    def _forget_secrets(self, arm: Arm, vault: dict[str, Any]) -> None:
+        arm.data.setdefault("vault_secrets", {}).pop(vault["name"].lower(), None)
+
+    def update_access_policy(self, arm: Arm, request: Request, vault: dict[str, Any]) -> Response:
+        kind = request.path.rstrip("/").rsplit("/", 1)[-1].lower()
+        body = request.json()
+        given = (body.get("properties") or {}).get("accessPolicies") if isinstance(body, dict) else None
+        if not isinstance(given, list):
+            raise arm_errors.invalid_request_content("properties.accessPolicies must be a list.")
+        policies = vault["properties"].setdefault("accessPolicies", [])
+        key = lambda p: (str(p.get("tenantId", "")).lower(), str(p.get("objectId", "")).lower())  # noqa: E731
+        if kind == "replace":
+            others = [p for p in policies if key(p) not in {key(g) for g in given}]
+            policies[:] = others + given
+        for policy in given if kind != "replace" else []:
+            current = next((p for p in policies if key(p) == key(policy)), None)
+            if kind == "add" and current is None:
+                policies.append(policy)
+            elif current is not None:
+                for plane, wanted in (policy.get("permissions") or {}).items():
+                    have = current.setdefault("permissions", {}).setdefault(plane, [])
+                    if kind == "add":
+                        have.extend(p for p in wanted if p not in have)
+                    else:
+                        current["permissions"][plane] = [p for p in have if p not in wanted]
+        arm.save()
+        return Response(200, {"id": f"{vault['id']}/accessPolicies/{kind}", "name": kind,
+                              "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": policies}})
+
+    def check_name(self, request: Request, sub: str) -> Response:
+        body = request.json()
+        name = str(body.get("name", "")) if isinstance(body, dict) else ""
+        if not _VAULT_NAME.match(name):
+            return Response(200, {"nameAvailable": False, "reason": "AccountNameInvalid",
+                                  "message": f"Vault name '{name}' is invalid."})
+        if self._vault(name, missing_ok=True) is not None:
+            return Response(200, {"nameAvailable": False, "reason": "AlreadyExists",
+                                  "message": f"The vault name '{name}' is already in use."})
+        return Response(200, {"nameAvailable": True})
+
+    def _vault(self, name: str, missing_ok: bool = False) -> dict[str, Any] | None:
+        for resource in self.arm.data["resources"].values():
+            if resource["type"] == VAULTS and resource["name"].lower() == name.lower():
+                return resource
+        if missing_ok:
+            return None
+        raise ArmError(404, "VaultNotFound", f"The vault '{name}' was not found on this Key Vault host.")
+
+    # -- data plane ------------------------------------------------------------------------------
+
+    def _admit(self, request: Request, vault_name: str, permission: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The vault and its secrets, after the data-plane api-version and the caller's permission."""
+        versions = keyvault_data_versions(self.arm.ctx.release)
+        if request.api_version not in versions:
+            raise ArmError(400, "BadParameter", f"The specified version ({request.api_version}) is not recognized. "
+                                                f"Consider using the latest supported version ({versions[-1]}).")
+        vault = self._vault(vault_name)
+        assert vault is not None
+        caller = self.arm.ctx.service_principal_object_id
+        allowed = {p.lower() for policy in vault["properties"].get("accessPolicies", [])
+                   if str(policy.get("objectId", "")).lower() == caller.lower()
+                   for p in (policy.get("permissions") or {}).get("secrets", [])}
+        if permission not in allowed and "all" not in allowed:
+            raise _forbidden(f"The user, group or application 'appid={self.arm.data['client_id']};oid={caller}' does not "
+                             f"have secrets {permission} permission on key vault '{vault['name']};location={vault['location']}'. "
+                             "Add an access policy that grants it.")
+        return vault, self.arm.data.setdefault("vault_secrets", {}).setdefault(vault["name"].lower(), {})
+
+    def _soft_delete(self, vault: dict[str, Any]) -> bool:
+        return bool(vault["properties"].get("enableSoftDelete"))
+
+    def _bundle(self, vault: dict[str, Any], name: str, version: dict[str, Any], with_value: bool = True,
+                with_version: bool = True) -> dict[str, Any]:
+        uri = self.arm.ctx.vault_uri(vault["name"])
+        body: dict[str, Any] = {
+            "id": f"{uri}secrets/{name}" + (f"/{version['version']}" if with_version else ""),
+            "attributes": {"enabled": version.get("enabled", True), "created": version["created"], "updated": version["updated"],
+                           "recoveryLevel": "Recoverable+Purgeable" if self._soft_delete(vault) else "Purgeable"},
+            "tags": version.get("tags") or {},
+        }
+        if version.get("contentType"):
+            body["contentType"] = version["contentType"]
+        if with_value:
+            body["value"] = version["value"]
+        return body
+
+    def _secret(self, secrets: dict[str, Any], name: str, vault: dict[str, Any]) -> dict[str, Any]:
+        secret = secrets.get(name.lower())
+        if secret is None or secret.get("deleted"):
+            raise _not_found(f"A secret with (name/id) {name} was not found in this key vault. If you recently deleted "
+                             "this secret you may be able to recover it using the correct recovery command.")
+        return secret
+
+    def set_secret(self, request: Request, vault_name: str, name: str) -> Response:
+        vault, secrets = self._admit(request, vault_name, "set")
+        body = request.json()
+        if not _SECRET_NAME.match(name):
+            raise ArmError(400, "BadParameter", f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
+        if not isinstance(body, dict) or not isinstance(body.get("value"), str):
+            raise ArmError(400, "BadParameter", "Property value is required.")
+        existing = secrets.get(name.lower())
+        if existing is not None and existing.get("deleted"):
+            raise ArmError(409, "Conflict", f"Secret {name} is currently in a deleted but recoverable state, and its name "
+                                            "cannot be reused; in this state, the secret can only be recovered or purged.")
+        stamp = int(time.time())
+        version = {"version": uuid.uuid4().hex, "value": body["value"], "contentType": body.get("contentType"),
+                   "tags": body.get("tags") or {}, "created": stamp, "updated": stamp,
+                   "enabled": (body.get("attributes") or {}).get("enabled", True)}
+        secret = secrets.setdefault(name.lower(), {"name": name, "versions": []})
+        secret["versions"].append(version)
+        self.arm.save()
+        return Response(200, self._bundle(vault, secret["name"], version))
+
+    def get_secret(self, request: Request, vault_name: str, name: str, version: str | None = None) -> Response:
+        vault, secrets = self._admit(request, vault_name, "get")
+        secret = self._secret(secrets, name, vault)
+        chosen = secret["versions"][-1] if not version else next((v for v in secret["versions"] if v["version"] == version), None)
+        if chosen is None:
+            raise _not_found(f"A secret with (name/id) {name}/{version} was not found in this key vault.")
+        return Response(200, self._bundle(vault, secret["name"], chosen))
+
+    def list_secrets(self, request: Request, vault_name: str) -> Response:
+        vault, secrets = self._admit(request, vault_name, "list")
+        items = [self._bundle(vault, s["name"], s["versions"][-1], with_value=False, with_version=False)
+                 for _, s in sorted(secrets.items()) if not s.get("deleted")]
+        return Response(200, {"value": items, "nextLink": None})
+
+    def list_versions(self, request: Request, vault_name: str, name: str) -> Response:
+        vault, secrets = self._admit(request, vault_name, "list")
+        secret = self._secret(secrets, name, vault)
+        return Response(200, {"value": [self._bundle(vault, secret["name"], v, with_value=False) for v in secret["versions"]],
+                              "nextLink": None})
+
+    def delete_secret(self, request: Request, vault_name: str, name: str) -> Response:
+        vault, secrets = self._admit(request, vault_name, "delete")
+        secret = self._secret(secrets, name, vault)
+        body = self._bundle(vault, secret["name"], secret["versions"][-1])
+        if self._soft_delete(vault):
+            secret["deleted"] = int(time.time())
+            body.update(self._deleted_fields(vault, secret))
+        else:
+            del secrets[name.lower()]
+        self.arm.save()
+        return Response(200, body)
+
+    def _deleted_fields(self, vault: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
+        return {"recoveryId": f"{self.arm.ctx.vault_uri(vault['name'])}deletedsecrets/{secret['name']}",
+                "deletedDate": secret["deleted"], "scheduledPurgeDate": secret["deleted"] + 90 * 86400}
+
+    def deleted_secret(self, request: Request, vault_name: str, name: str) -> Response:
+        vault, secrets = self._admit(request, vault_name, "purge" if request.method == "DELETE" else "get")
+        secret = secrets.get(name.lower())
+        if not self._soft_delete(vault) or secret is None or not secret.get("deleted"):
+            raise ArmError(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+        if request.method == "DELETE":
+            del secrets[name.lower()]
+            self.arm.save()
+            return Response(204)
+        return Response(200, {**self._bundle(vault, secret["name"], secret["versions"][-1]), **self._deleted_fields(vault, secret)})
+
+
+def _render_vault(arm: Arm, vault: dict[str, Any], request: Request) -> dict[str, Any]:
+    """The vault URI names the Key Vault listener of this run (its port may change across restarts)."""
+    shown = arm.public(vault)
+    return {**shown, "properties": {**shown["properties"], "vaultUri": arm.ctx.vault_uri(vault["name"])}}

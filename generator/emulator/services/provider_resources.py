@@ -1,0 +1,163 @@
+"""Any provider's resources under a resource group: create or update, read, update (PATCH), delete,
+child resources, per-resource actions and sub-views, and lists by type. What differs per type
+(computed properties, status codes, checks) comes from each service's :class:`ResourceType`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.emulator import arm_errors
+from generator.emulator.arm_core import Arm, deep_merge, group_id, now
+from generator.emulator.protocol import Request, Response
+from generator.emulator.routing import Route, route
+
+_SUB = r"/subscriptions/([^/]+)"
+_PROVIDER = _SUB + r"/resourcegroups/([^/]+)/providers/([^/]+)"
+
+
+def _top_type(groups: tuple[str, ...]) -> tuple[str, str]:
+    return groups[2], groups[3]
+
+
+class ProviderResourcesService:
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+
+    def routes(self) -> list[Route]:
+        by_type = lambda groups: (groups[1], groups[2])  # noqa: E731
+        return [
+            route("GET", _SUB + r"/providers/([^/]+)/([^/]+)", self.list_in_subscription, api=by_type),
+            route("GET", _PROVIDER + r"/([^/]+)", self.list_in_group, api=_top_type),
+            route("PUT|GET|PATCH|DELETE", _PROVIDER + r"/([^/]+)/([^/]+)", self.resource, api=_top_type),
+            route("PUT|GET|DELETE", _PROVIDER + r"/([^/]+)/([^/]+)/([^/]+)/([^/]+)", self.child_or_operation, api=_top_type),
+            route("GET|POST", _PROVIDER + r"/([^/]+)/([^/]+)/([^/]+)", self.operation_or_children, api=_top_type),
+        ]
+
+    # -- one resource ----------------------------------------------------------------------------
+
+    def resource(self, request: Request, sub: str, rg: str, namespace: str, rtype: str, name: str) -> Response:
+        full_type = self.arm.canonical_type(namespace, rtype)
+        resource_id = self.arm.resource_id(sub, rg, full_type, name)
+        if request.method == "GET":
+            return Response(200, self.arm.shown(self.arm.get(resource_id, full_type), request))
+        if request.method == "DELETE":
+            return self.delete(request, sub, resource_id, full_type)
+        self.arm.require_registration(namespace)
+        body = request.json()
+        if not isinstance(body, dict):
+            raise arm_errors.invalid_request_content()
+        if request.method == "PATCH":
+            existing = self.arm.get(resource_id, full_type)
+            return Response(200, self.arm.shown(self.write(existing, body, existing), request))
+        return self.put(request, sub, resource_id, full_type, name, body)
+
+    def put(self, request: Request, sub: str, resource_id: str, full_type: str, name: str, body: dict[str, Any]) -> Response:
+        """Create or update, as a direct PUT or a template deployment does: the one way resources are made."""
+        self.arm.check_location(body.get("location"), "resource type")
+        existing = self.arm.find(resource_id)
+        base = existing or {"id": resource_id, "name": name, "type": full_type, "location": self.arm.location,
+                            "properties": {}, "_created": now()}
+        resource = self.write(base, body, existing)
+        behaviour = self.arm.behaviour(full_type)
+        if existing is not None:
+            return Response(200, self.arm.shown(resource, request))
+        if behaviour.create_status == 202:
+            return self.arm.accepted(request, sub, resource_id)
+        return Response(behaviour.create_status, self.arm.shown(resource, request))
+
+    def write(self, base: dict[str, Any], body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+        """Merge ``body`` into ``base`` as ARM does (omitted properties are kept; tags, sku, kind given are
+        replaced whole), let the type shape it, store it."""
+        resource = deep_merge(base, {"properties": dict(body.get("properties") or {})})
+        for key in ("tags", "sku", "kind", "zones", "plan", "identity"):
+            if key in body:
+                resource[key] = body[key]
+        resource["_changed"] = now()
+        resource["properties"]["provisioningState"] = "Succeeded"
+        shape = self.arm.behaviour(resource["type"]).shape
+        if shape is not None:
+            shape(self.arm, resource, existing)
+        self.arm.store(resource)
+        self.arm.save()
+        return resource
+
+    def delete(self, request: Request, sub: str, resource_id: str, full_type: str) -> Response:
+        resource = self.arm.find(resource_id)
+        if resource is None:
+            return Response(204)
+        behaviour = self.arm.behaviour(full_type)
+        if behaviour.before_delete is not None:
+            behaviour.before_delete(self.arm, resource)
+        self.arm.delete_tree(resource_id)
+        if behaviour.after_delete is not None:
+            behaviour.after_delete(self.arm, resource)
+        self.arm.save()
+        return self.arm.accepted(request, sub) if behaviour.async_delete else Response(200)
+
+    # -- below one resource: actions, views, child resources -------------------------------------
+
+    def _parent(self, sub: str, rg: str, namespace: str, rtype: str, name: str) -> dict[str, Any]:
+        full_type = self.arm.canonical_type(namespace, rtype)
+        return self.arm.get(self.arm.resource_id(sub, rg, full_type, name), full_type)
+
+    def operation_or_children(self, request: Request, sub: str, rg: str, namespace: str, rtype: str, name: str,
+                              what: str) -> Response:
+        parent = self._parent(sub, rg, namespace, rtype, name)
+        operation = self.arm.behaviour(parent["type"]).actions.get(f"{request.method} {what}".lower())
+        if operation is not None:
+            if request.method == "POST":
+                self.arm.require_registration(namespace)
+            return operation(self.arm, request, parent)
+        if request.method == "POST":
+            raise arm_errors.ArmError(404, "InvalidResourceType",
+                                      f"The action '{what}' is not supported for '{parent['type']}'.")
+        prefix = f"{parent['id']}/{what}/".lower()
+        children = [self.arm.public(r) for r in self.arm.resources_under(prefix, depth=None)
+                    if r["id"].count("/") == prefix.count("/")]
+        return Response(200, {"value": children})
+
+    def child_or_operation(self, request: Request, sub: str, rg: str, namespace: str, rtype: str, name: str,
+                           child_type: str, child: str) -> Response:
+        parent = self._parent(sub, rg, namespace, rtype, name)
+        behaviour = self.arm.behaviour(parent["type"])
+        operation = behaviour.actions.get(f"{request.method} {child_type}/{child}".lower())
+        if operation is not None:
+            return operation(self.arm, request, parent)
+        full_type = f"{parent['type']}/{child_type}"
+        resource_id = f"{parent['id']}/{child_type}/{child}"
+        if request.method == "GET":
+            return Response(200, self.arm.public(self.arm.get(resource_id, full_type)))
+        if request.method == "DELETE":
+            if not self.arm.delete_tree(resource_id):
+                return Response(204)
+            self._children_changed(parent)
+            return self.arm.accepted(request, sub) if behaviour.async_delete else Response(200)
+        body = request.json()
+        if not isinstance(body, dict):
+            raise arm_errors.invalid_request_content()
+        existing = self.arm.find(resource_id)
+        base = existing or {"id": resource_id, "name": child, "type": full_type, "properties": {}}
+        resource = self.write(base, body, existing)
+        self._children_changed(parent)
+        return Response(200 if existing else 201, self.arm.public(resource))
+
+    def _children_changed(self, parent: dict[str, Any]) -> None:
+        shape = self.arm.behaviour(parent["type"]).shape
+        if shape is not None:
+            shape(self.arm, parent, parent)
+        self.arm.save()
+
+    # -- lists by type ---------------------------------------------------------------------------
+
+    def list_in_group(self, request: Request, sub: str, rg: str, namespace: str, rtype: str) -> Response:
+        group = self.arm.group(rg)
+        full_type = self.arm.canonical_type(namespace, rtype).lower()
+        prefix = group_id(sub, group["name"]).lower() + "/"
+        items = [self.arm.shown(r, request) for r in self.arm.resources_under(prefix) if r["type"].lower() == full_type]
+        return self.arm.paged(request, items)
+
+    def list_in_subscription(self, request: Request, sub: str, namespace: str, rtype: str) -> Response:
+        full_type = self.arm.canonical_type(namespace, rtype).lower()
+        items = [self.arm.shown(r, request) for r in self.arm.resources_under(f"/subscriptions/{sub}/".lower())
+                 if r["type"].lower() == full_type]
+        return self.arm.paged(request, items)

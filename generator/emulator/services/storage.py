@@ -1,0 +1,92 @@
+"""Microsoft.Storage: storage accounts, their keys (base64 of 64 random bytes, as a Stack gives them),
+key regeneration and name checks."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from typing import Any
+
+from generator.emulator import arm_errors
+from generator.emulator.arm_core import Arm, ResourceType, now
+from generator.emulator.protocol import Request, Response
+from generator.emulator.routing import Route, route
+
+ACCOUNTS = "Microsoft.Storage/storageAccounts"
+_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+_KEY_NAMES = ("key1", "key2")
+
+
+def new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(64)).decode()
+
+
+class StorageService:
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+        arm.types[ACCOUNTS.lower()] = ResourceType(
+            shape=_shape_account,
+            create_status=202,  # the account is made in the background; the poll's answer is the account
+            read_only=("creationTime", "primaryEndpoints", "primaryLocation", "statusOfPrimary", "provisioningState"),
+            actions={"post listkeys": self.list_keys, "post regeneratekey": self.regenerate_key},
+        )
+
+    def routes(self) -> list[Route]:
+        return [route("POST", r"/subscriptions/([^/]+)/providers/microsoft\.storage/checknameavailability",
+                      self.check_name, api=("Microsoft.Storage", "checkNameAvailability"))]
+
+    def _keys(self, account: dict[str, Any]) -> list[str]:
+        keys = self.arm.data["storage_keys"].setdefault(account["id"].lower(), [new_key() for _ in _KEY_NAMES])
+        self.arm.save()
+        return keys
+
+    def _keys_body(self, keys: list[str]) -> dict[str, Any]:
+        return {"keys": [{"keyName": n, "value": v, "permissions": "FULL"} for n, v in zip(_KEY_NAMES, keys)]}
+
+    def list_keys(self, arm: Arm, request: Request, account: dict[str, Any]) -> Response:
+        return Response(200, self._keys_body(self._keys(account)))
+
+    def regenerate_key(self, arm: Arm, request: Request, account: dict[str, Any]) -> Response:
+        body = request.json()
+        name = body.get("keyName") if isinstance(body, dict) else None
+        if name not in _KEY_NAMES:
+            raise arm_errors.invalid_parameter(f"The key name '{name}' is invalid; use key1 or key2.")
+        keys = self._keys(account)
+        keys[_KEY_NAMES.index(name)] = new_key()
+        self.arm.save()
+        return Response(200, self._keys_body(keys))
+
+    def check_name(self, request: Request, sub: str) -> Response:
+        body = request.json()
+        name = body.get("name", "") if isinstance(body, dict) else ""
+        if not _NAME.match(name):
+            return Response(200, {
+                "nameAvailable": False,
+                "reason": "AccountNameInvalid",
+                "message": f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 "
+                           "characters in length and use numbers and lower-case letters only.",
+            })
+        taken = any(r["type"] == ACCOUNTS and r["name"] == name for r in self.arm.data["resources"].values())
+        if taken:
+            return Response(200, {"nameAvailable": False, "reason": "AlreadyExists",
+                                  "message": f"The storage account named {name} is already taken."})
+        return Response(200, {"nameAvailable": True})
+
+
+def _shape_account(arm: Arm, account: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    name = account["name"]
+    if not _NAME.match(name):
+        raise arm_errors.ArmError(400, "AccountNameInvalid", f"{name} is not a valid storage account name.")
+    if existing is None and any(r["type"] == ACCOUNTS and r["name"] == name and r["id"] != account["id"]
+                                for r in arm.data["resources"].values()):
+        raise arm_errors.conflict("StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
+    account.setdefault("sku", {"name": "Standard_LRS"})
+    account["sku"].setdefault("tier", "Premium" if str(account["sku"].get("name", "")).startswith("Premium") else "Standard")
+    account.setdefault("kind", "Storage")
+    account["properties"].setdefault("creationTime", now())
+    account["properties"].update({
+        "primaryLocation": account["location"],
+        "statusOfPrimary": "available",
+        "primaryEndpoints": {s: f"https://{name}.{s}.{arm.host}/" for s in ("blob", "queue", "table")},
+    })
