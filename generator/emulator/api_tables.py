@@ -97,7 +97,7 @@ _AZURE_NEWEST = {
     "Microsoft.Resources": {**{t: _ARM_VERSIONS for t in (*_RESOURCES_TYPES, "tags")},
                             **{t: _SUBSCRIPTION_VERSIONS for t in _SUBSCRIPTIONS_TYPES}},
     "Microsoft.Compute": {**{t: ("2024-11-01", "2024-07-01") for t in _COMPUTE_TYPES},
-                          **{t: ("2024-03-02",) for t in _DISK_TYPES}, "skus": ("2021-07-01",)},
+                          **{t: ("2025-01-02", "2024-03-02") for t in _DISK_TYPES}, "skus": ("2021-07-01",)},
     "Microsoft.Network": {t: ("2024-05-01", "2024-03-01") for t in _NETWORK_TYPES},
     "Microsoft.Storage": {t: ("2024-01-01", "2023-05-01") for t in _STORAGE_TYPES},
     "Microsoft.KeyVault": {t: ("2024-11-01", "2023-07-01") for t in _KEYVAULT_TYPES},
@@ -107,7 +107,7 @@ GLOBAL_AZURE: ApiTable = _union(_AZURE_NEWEST, RELEASE_2102)
 # Key Vault's data plane: no profile covers it. Both hybrid profiles name 2016-10-01 for it; global Azure
 # serves every 7.x as well.
 _KEYVAULT_DATA_STACK = ("2016-10-01",)
-_KEYVAULT_DATA_AZURE = ("2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6")
+_KEYVAULT_DATA_AZURE = ("2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01", "2026-04-01")
 
 # Initial build of each release (hotfixes change only the last two parts).
 KNOWN_BUILDS: Mapping[str, str] = MappingProxyType(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 from generator.emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_release
 from generator.emulator.faults import FaultPlan
@@ -75,14 +76,14 @@ class EmulatorContext:
     """The running emulator's facts, shared by its services."""
 
     def __init__(self, config: EmulatorConfig, state: EmulatorState, base_url: str, identity_base_url: str | None = None,
-                 keyvault_base_url: str | None = None) -> None:
+                 vault_host: Callable[[str], str] | None = None) -> None:
         self.config = config
         self.state = state
         self.base_url = base_url  # https://host:port of Resource Manager, no trailing slash
         # https://host:port of sign-in: its own listener, as login.microsoftonline.com or adfs.<region>.<fqdn> are.
         self.identity_base_url = identity_base_url or base_url
-        # https://host:port of Key Vault's data plane (vault.<region>.<fqdn> on a Stack).
-        self.keyvault_base_url = keyvault_base_url or base_url
+        # A vault's data-plane https://host:port (<vault>.vault.<region>.<fqdn> on a Stack), opened on demand.
+        self._vault_host = vault_host
         # The service principal's object id in the directory (the ``oid`` of its tokens); older states lack it.
         self.service_principal_object_id = state.data.setdefault("object_id", str(uuid.uuid4()))
         self.release = config.stack_version
@@ -121,8 +122,10 @@ class EmulatorContext:
 
     def vault_uri(self, name: str) -> str:
         """A vault's data-plane URI. A real one is ``https://<name>.<keyVaultDns>/``; such names do not resolve on
-        loopback, so the emulator's vaults are paths on its Key Vault listener (clients accept either)."""
-        return f"{self.keyvault_base_url}/vaults/{name}/"
+        loopback, so each emulated vault has a host (port) of its own."""
+        if self._vault_host is None:
+            raise RuntimeError("this emulator serves no Key Vault data plane")
+        return f"{self._vault_host(name)}/"
 
     def audience(self, admin: bool = False) -> str:
         """The token audience of the tenant (or admin) Resource Manager."""

@@ -19,6 +19,7 @@ class Request:
     body: bytes
     base_url: str  # scheme://host:port, as the client addressed the emulator
     admin: bool = False  # addressed to the operator's Resource Manager (``/admin``)
+    vault: str = ""  # the vault whose data-plane host was addressed
 
     @property
     def api_version(self) -> str | None:

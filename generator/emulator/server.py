@@ -65,6 +65,7 @@ class _TLSServer(ThreadingHTTPServer):
         self.tls = tls
         self.roles = roles  # which listeners this one is: ARM, IDENTITY, KEYVAULT (all three with --single-host)
         self.base_url = ""
+        self.vault = ""  # the vault a Key Vault data-plane listener serves
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
 
@@ -117,6 +118,8 @@ class Emulator:
         self._threads: list[threading.Thread] = []
         self.state: EmulatorState | None = None
         self.ctx: EmulatorContext | None = None
+        self._vault_servers: dict[str, _TLSServer] = {}
+        self._vault_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -128,12 +131,15 @@ class Emulator:
         except BaseException:
             self.state.close()
             raise
-        for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"azs-emulator-{'-'.join(sorted(server.roles))}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for server in list(self._servers):
+            self._serve(server)
         return self
+
+    def _serve(self, server: "_TLSServer") -> None:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=f"azs-emulator-{'-'.join(sorted(server.roles))}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def _bind(self) -> None:
         """Resource Manager (and admin) on the Stack's CA; sign-in and Key Vault on listeners of their own, as on a
@@ -142,18 +148,16 @@ class Emulator:
         assert self.state is not None
         try:
             if self.config.single_host:
-                arm = self._listen(frozenset({ARM, IDENTITY, KEYVAULT}), self.config.port, self.state.ca)
-                identity = keyvault = arm
+                arm = self._listen(frozenset({ARM, IDENTITY}), self.config.port, self.state.ca)
+                identity = arm
             else:
                 arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca)
                 identity_ca = self.state.ca if self.config.identity == ADFS else self.state.public_ca
                 identity = self._listen(frozenset({IDENTITY}), self._identity_port(), identity_ca)
-                keyvault_ca = self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
-                keyvault = self._listen(frozenset({KEYVAULT}), 0, keyvault_ca)
         except BaseException:
             self._close_servers()
             raise
-        self.ctx = EmulatorContext(self.config, self.state, arm.base_url, identity.base_url, keyvault.base_url)
+        self.ctx = EmulatorContext(self.config, self.state, arm.base_url, identity.base_url, self._vault_host)
         self.identity = IdentityService(self.ctx)
         self.arm = Arm(self.ctx, self.identity, self.faults)
         resources = ProviderResourcesService(self.arm)
@@ -168,13 +172,32 @@ class Emulator:
         ])
         self._write_public_bundle()
 
+    def _vault_host(self, vault: str) -> str:
+        """The base URL of a vault's own data-plane host (``<vault>.vault.<region>.<fqdn>`` on a Stack), opened on
+        first use: a listener per vault, since such names do not resolve on loopback and Key Vault clients need
+        the vault at the root of its URL. With ``--state-dir`` a vault keeps its port across restarts."""
+        assert self.state is not None
+        with self._vault_lock:
+            key = vault.lower()
+            if key not in self._vault_servers:
+                ports = self.state.data.setdefault("vault_ports", {})
+                ca = self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
+                server = self._listen(frozenset({KEYVAULT}), int(ports.get(key, 0)) if self.config.state_dir else 0, ca,
+                                      fallback_to_any_port=True)
+                server.vault = vault
+                ports[key] = server.server_address[1]
+                self.state.save()
+                self._serve(server)
+                self._vault_servers[key] = server
+            return self._vault_servers[key].base_url
+
     def _identity_port(self) -> int:
         """The sign-in port a kept state used before, so that a restart (a Stack upgrade) keeps the authority."""
         if self.config.identity_port:
             return self.config.identity_port
         return int(self.state.data.get("identity_port", 0)) if self.config.state_dir else 0
 
-    def _listen(self, roles: frozenset[str], port: int, ca: Any) -> _TLSServer:
+    def _listen(self, roles: frozenset[str], port: int, ca: Any, fallback_to_any_port: bool = False) -> _TLSServer:
         assert self.state is not None
         leaf = create_server_certificate(ca, ["localhost", "127.0.0.1", "::1", self.config.host])
         role = "-".join(sorted(roles))
@@ -187,7 +210,7 @@ class Emulator:
         try:
             server = _TLSServer((self.config.host, port), self, tls, roles)
         except OSError as exc:
-            if roles == {IDENTITY} and port and not self.config.identity_port:
+            if port and (fallback_to_any_port or (roles == {IDENTITY} and not self.config.identity_port)):
                 server = _TLSServer((self.config.host, 0), self, tls, roles)  # the kept port is taken: any other
             else:
                 what = "--identity-port" if roles == {IDENTITY} else "--port"
@@ -259,6 +282,8 @@ class Emulator:
             # The CA a client must trust for sign-in as if it were public (certifi's); for ADFS the Stack's own.
             "identity_ca_cert": str(self.state.public_ca_cert_path if public_identity else self.state.ca_cert_path),
             "public_ca_bundle": str(self.state.directory / PUBLIC_BUNDLE_FILE),
+            # Key Vault's data plane (vault URIs come from the management plane's properties.vaultUri).
+            "keyvault_ca_cert": str(self.state.public_ca_cert_path if self.config.stack_version == AZURE else self.state.ca_cert_path),
             "client_id": data["client_id"],
             "client_secret": data["client_secret"],
             "tenant_id": data["tenant_id"],
@@ -291,6 +316,7 @@ class Emulator:
             headers={k.lower(): v for k, v in handler.headers.items()},
             body=body,
             base_url=server.base_url,
+            vault=getattr(server, "vault", ""),
         )
         match = self.router.find(request, server.roles)
         if match is not None and match.route.control:

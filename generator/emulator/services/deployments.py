@@ -23,7 +23,7 @@ from generator.emulator.routing import Route, route
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.template_language import TemplateError, evaluate, unique_string
 
-_DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.resources/deployments"
+_DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)(?:/providers/microsoft\.resources)?/deployments"
 _API = (RESOURCES_NS, "deployments")
 _TYPES = {"string": str, "securestring": str, "int": int, "bool": bool, "object": dict, "secureobject": dict, "array": list}
 _SECURE = ("securestring", "secureobject")

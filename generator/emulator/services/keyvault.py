@@ -18,7 +18,6 @@ VAULTS = "Microsoft.KeyVault/vaults"
 _VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 _SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _POLICY_KINDS = ("add", "replace", "remove")
-_VAULT = r"/vaults/([^/]+)"
 
 
 def _forbidden(message: str) -> ArmError:
@@ -41,12 +40,12 @@ class KeyVaultService:
         return [
             route("POST", r"/subscriptions/([^/]+)/providers/microsoft\.keyvault/checknameavailability", self.check_name,
                   api=("Microsoft.KeyVault", "checkNameAvailability")),
-            route("GET", _VAULT + r"/secrets", self.list_secrets, **data),
-            route("GET", _VAULT + r"/secrets/([^/]+)/versions", self.list_versions, **data),
-            route("PUT", _VAULT + r"/secrets/([^/]+)", self.set_secret, **data),
-            route("DELETE", _VAULT + r"/secrets/([^/]+)", self.delete_secret, **data),
-            route("GET", _VAULT + r"/secrets/([^/]+)(?:/([^/]*))?", self.get_secret, **data),
-            route("GET|DELETE", _VAULT + r"/deletedsecrets/([^/]+)", self.deleted_secret, **data),
+            route("GET", r"/secrets", self.list_secrets, **data),
+            route("GET", r"/secrets/([^/]+)/versions", self.list_versions, **data),
+            route("PUT", r"/secrets/([^/]+)", self.set_secret, **data),
+            route("DELETE", r"/secrets/([^/]+)", self.delete_secret, **data),
+            route("GET", r"/secrets/([^/]+)(?:/([^/]*))?", self.get_secret, **data),
+            route("GET|DELETE", r"/deletedsecrets/([^/]+)", self.deleted_secret, **data),
         ]
 
     # -- management plane ------------------------------------------------------------------------
@@ -60,8 +59,8 @@ class KeyVaultService:
                                       "contain consecutive hyphens.")
         if existing is None and self._vault(name, missing_ok=True) is not None:
             raise arm_errors.conflict("VaultAlreadyExists", f"The vault name '{name}' is already in use.")
-        if str(props.get("tenantId", "")).lower() != arm.data["tenant_id"].lower():
-            raise arm_errors.ArmError(400, "BadRequest", "The tenant ID in the request does not match the tenant of the subscription.")
+        if not props.get("tenantId"):
+            raise arm_errors.ArmError(400, "BadRequest", "The vault's properties need the tenantId of its directory.")
         sku = props.get("sku") or {}
         if str(sku.get("name", "")).lower() not in ("standard", "premium"):
             raise arm_errors.ArmError(400, "BadRequest", "The vault's sku name must be standard or premium.")
@@ -124,13 +123,13 @@ class KeyVaultService:
 
     # -- data plane ------------------------------------------------------------------------------
 
-    def _admit(self, request: Request, vault_name: str, permission: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _admit(self, request: Request, permission: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The vault and its secrets, after the data-plane api-version and the caller's permission."""
         versions = keyvault_data_versions(self.arm.ctx.release)
         if request.api_version not in versions:
             raise ArmError(400, "BadParameter", f"The specified version ({request.api_version}) is not recognized. "
                                                 f"Consider using the latest supported version ({versions[-1]}).")
-        vault = self._vault(vault_name)
+        vault = self._vault(request.vault)
         assert vault is not None
         caller = self.arm.ctx.service_principal_object_id
         allowed = {p.lower() for policy in vault["properties"].get("accessPolicies", [])
@@ -167,8 +166,8 @@ class KeyVaultService:
                              "this secret you may be able to recover it using the correct recovery command.")
         return secret
 
-    def set_secret(self, request: Request, vault_name: str, name: str) -> Response:
-        vault, secrets = self._admit(request, vault_name, "set")
+    def set_secret(self, request: Request, name: str) -> Response:
+        vault, secrets = self._admit(request, "set")
         body = request.json()
         if not _SECRET_NAME.match(name):
             raise ArmError(400, "BadParameter", f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
@@ -187,28 +186,28 @@ class KeyVaultService:
         self.arm.save()
         return Response(200, self._bundle(vault, secret["name"], version))
 
-    def get_secret(self, request: Request, vault_name: str, name: str, version: str | None = None) -> Response:
-        vault, secrets = self._admit(request, vault_name, "get")
+    def get_secret(self, request: Request, name: str, version: str | None = None) -> Response:
+        vault, secrets = self._admit(request, "get")
         secret = self._secret(secrets, name, vault)
         chosen = secret["versions"][-1] if not version else next((v for v in secret["versions"] if v["version"] == version), None)
         if chosen is None:
             raise _not_found(f"A secret with (name/id) {name}/{version} was not found in this key vault.")
         return Response(200, self._bundle(vault, secret["name"], chosen))
 
-    def list_secrets(self, request: Request, vault_name: str) -> Response:
-        vault, secrets = self._admit(request, vault_name, "list")
+    def list_secrets(self, request: Request) -> Response:
+        vault, secrets = self._admit(request, "list")
         items = [self._bundle(vault, s["name"], s["versions"][-1], with_value=False, with_version=False)
                  for _, s in sorted(secrets.items()) if not s.get("deleted")]
         return Response(200, {"value": items, "nextLink": None})
 
-    def list_versions(self, request: Request, vault_name: str, name: str) -> Response:
-        vault, secrets = self._admit(request, vault_name, "list")
+    def list_versions(self, request: Request, name: str) -> Response:
+        vault, secrets = self._admit(request, "list")
         secret = self._secret(secrets, name, vault)
         return Response(200, {"value": [self._bundle(vault, secret["name"], v, with_value=False) for v in secret["versions"]],
                               "nextLink": None})
 
-    def delete_secret(self, request: Request, vault_name: str, name: str) -> Response:
-        vault, secrets = self._admit(request, vault_name, "delete")
+    def delete_secret(self, request: Request, name: str) -> Response:
+        vault, secrets = self._admit(request, "delete")
         secret = self._secret(secrets, name, vault)
         body = self._bundle(vault, secret["name"], secret["versions"][-1])
         if self._soft_delete(vault):
@@ -223,8 +222,8 @@ class KeyVaultService:
         return {"recoveryId": f"{self.arm.ctx.vault_uri(vault['name'])}deletedsecrets/{secret['name']}",
                 "deletedDate": secret["deleted"], "scheduledPurgeDate": secret["deleted"] + 90 * 86400}
 
-    def deleted_secret(self, request: Request, vault_name: str, name: str) -> Response:
-        vault, secrets = self._admit(request, vault_name, "purge" if request.method == "DELETE" else "get")
+    def deleted_secret(self, request: Request, name: str) -> Response:
+        vault, secrets = self._admit(request, "purge" if request.method == "DELETE" else "get")
         secret = secrets.get(name.lower())
         if not self._soft_delete(vault) or secret is None or not secret.get("deleted"):
             raise ArmError(404, "SecretNotFound", f"Deleted Secret not found: {name}")
