@@ -210,6 +210,7 @@ def test_template_deployment_validate_create_outputs_operations_export(start_emu
 
 @pytest.mark.parametrize(("change", "words"), [
     ({"sku": "Gold_LRS"}, "allowedValues"),
+    ({"networkApiVersion": "2099-01-01"}, "2099-01-01"),
     ({"unknown": "x"}, "not declared"),
     ("bad-function", "is not valid"),
     ("no-parameter", "not provided"),
@@ -234,13 +235,15 @@ def test_an_invalid_template_is_refused_before_anything_is_made(start_emulator, 
 
 
 def test_a_failing_resource_fails_the_deployment_and_names_it(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Storage")  # Network not registered
+    info, profile, resources = _stack(start_emulator, "2108", "azure_ad")  # a deployment registers providers itself
     template = json.loads(json.dumps(TEMPLATE))
+    template["variables"]["account"] = "Not_A_Valid_Account_Name"  # refused by the provider, not by validation
     with pytest.raises(HttpResponseError) as raised:
         resources.deployments.begin_create_or_update("rg", "half", _deployment(template, "2108")).result()
     assert "DeploymentFailed" in str(raised.value)
     failed = [o for o in resources.deployment_operations.list("rg", "half") if o.properties.provisioning_state == "Failed"]
-    assert [o.properties.target_resource.resource_type for o in failed] == ["Microsoft.Network/virtualNetworks"]
+    assert [o.properties.target_resource.resource_type for o in failed] == ["Microsoft.Storage/storageAccounts"]
+    assert list(resources.resources.list_by_resource_group("rg")) == []  # what depended on it never ran
     assert resources.deployments.get("rg", "half").properties.provisioning_state == "Failed"
 
 

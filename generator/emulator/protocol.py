@@ -26,11 +26,18 @@ class Request:
         return self.query.get("api-version")
 
     def json(self) -> Any:
-        """The body as JSON; a malformed body is the client's error (400)."""
+        """The body as JSON, read as leniently as Resource Manager reads it: Azure CLI sends deployments as JSONC
+        with an unquoted ``template:`` key, comments and trailing commas. A malformed body is the client's error (400)."""
         if not self.body:
             return {}
         try:
             return json.loads(self.body)
+        except ValueError:
+            pass
+        import json5
+
+        try:
+            return json5.loads(self.body.decode("utf-8-sig"))
         except ValueError:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.") from None
 

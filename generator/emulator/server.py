@@ -11,6 +11,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -367,6 +368,8 @@ class Emulator:
             return error.response()
         except Exception as exc:  # a bug in the emulator must not kill the connection thread silently
             sys.stderr.write(f"emulator: internal error on {request.method} {request.path}: {exc!r}\n")
+            if self.verbose:
+                sys.stderr.write(traceback.format_exc())
             return ArmError(500, "InternalServerError", "The emulator failed to process the request.").response()
 
     def _control_faults(self, request: Request) -> Response:

@@ -207,13 +207,20 @@ class DeploymentsService:
             raise arm_errors.invalid_template("Deployment template validation failed: the template must be an object with "
                                               "a 'resources' array.")
         mode = str(properties.get("mode", "Incremental"))
-        if mode not in ("Incremental", "Complete"):
+        if mode.lower() not in ("incremental", "complete"):  # ARM reads enum values case-insensitively
             raise arm_errors.invalid_parameter(f"The deployment mode '{mode}' is not valid; use Incremental or Complete.")
         evaluation = _Evaluation(self.arm, sub, self.arm.group(rg)["name"], name, template, properties.get("parameters") or {})
         try:
             evaluation.prepare()
         except TemplateError as exc:
             raise arm_errors.invalid_template(f"Deployment template validation failed: {exc}.") from None
+        for entry in evaluation.entries:  # validation knows the api-versions each resource type is served at
+            namespace, top_type = entry["type"].split("/")[:2]
+            served = self.arm.supported_versions(namespace, top_type)
+            if entry["apiVersion"] not in served:
+                raise arm_errors.invalid_template(
+                    f"Deployment template validation failed: the api-version '{entry['apiVersion']}' of resource "
+                    f"'{entry['id']}' is not served; the supported versions of {namespace}/{top_type} are '{','.join(served)}'.")
         return evaluation
 
     def _run(self, deployment: dict[str, Any]) -> None:
@@ -241,7 +248,7 @@ class DeploymentsService:
                     failure = {"code": error.code, "message": error.message, "target": entry["id"]}
                     break
             if failure is None:
-                if properties["mode"] == "Complete":
+                if properties["mode"].lower() == "complete":
                     self._remove_others(deployment, evaluation)
                 properties["outputs"] = evaluation.outputs()
         except TemplateError as exc:
@@ -261,9 +268,9 @@ class DeploymentsService:
     def _deploy(self, evaluation: "_Evaluation", entry: dict[str, Any]) -> None:
         body = evaluation.resource_body(entry)
         namespace, *types = entry["type"].split("/")
-        self.arm.require_registration(namespace)
-        if body.get("apiVersion") not in self.arm.supported_versions(namespace, types[0]):
-            raise arm_errors.invalid_api_version(str(body.get("apiVersion")), self.arm.supported_versions(namespace, types[0]))
+        # A template deployment registers the providers its resources need, as Resource Manager does.
+        if self.arm.registration_state(namespace) != "Registered":
+            self.arm.data["providers"][namespace.lower()] = {"state": "Registered", "ready_at": 0}
         existing = self.arm.find(entry["id"])
         if len(types) == 1:
             self.arm.check_location(body.get("location"), "resource type")
@@ -416,6 +423,7 @@ class _Evaluation:
         if resource_type.lower().startswith("microsoft.resources/"):
             raise TemplateError(f"the resource type '{resource_type}' (nested deployments) is not supported by the emulator")
         entry = {"type": self.arm.canonical_type(resource_type.split("/")[0], "/".join(types)), "name": name,
+                 "apiVersion": str(evaluate(resource.get("apiVersion", ""), self)),
                  "id": self.resource_id([resource_type, *names]), "source": resource,
                  "dependsOn": [str(d) for d in evaluate(resource.get("dependsOn") or [], self)]}
         if parent is not None:
@@ -427,8 +435,10 @@ class _Evaluation:
     def _dependency(self, reference: str, known: set[str], entry: dict[str, Any]) -> str:
         if reference.lower() in known:
             return reference.lower()
-        by_name = [e for e in self.entries if e["name"].lower() == reference.lower()
-                   or e["name"].rsplit("/", 1)[-1].lower() == reference.lower()]
+        # A resource id, a name, or "Namespace/type/name" (as Azure CLI writes them).
+        wanted = reference.lower()
+        by_name = [e for e in self.entries if wanted in (e["name"].lower(), e["name"].rsplit("/", 1)[-1].lower(),
+                                                         f"{e['type']}/{e['name']}".lower())]
         if len(by_name) == 1:
             return by_name[0]["id"].lower()
         raise TemplateError(f"the resource '{entry['id']}' depends on '{reference}', which is not defined in the template")

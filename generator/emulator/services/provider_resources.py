@@ -68,6 +68,7 @@ class ProviderResourcesService:
     def write(self, base: dict[str, Any], body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
         """Merge ``body`` into ``base`` as ARM does (omitted properties are kept; tags, sku, kind given are
         replaced whole), let the type shape it, store it."""
+        body = _without_nulls(body)
         resource = deep_merge(base, {"properties": dict(body.get("properties") or {})})
         for key in ("tags", "sku", "kind", "zones", "plan", "identity"):
             if key in body:
@@ -161,3 +162,12 @@ class ProviderResourcesService:
         items = [self.arm.shown(r, request) for r in self.arm.resources_under(f"/subscriptions/{sub}/".lower())
                  if r["type"].lower() == full_type]
         return self.arm.paged(request, items)
+
+
+def _without_nulls(value: Any) -> Any:
+    """A body without its ``null`` members: Resource Manager reads them as not given (Azure CLI sends many)."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
