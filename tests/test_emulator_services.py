@@ -424,3 +424,101 @@ def test_a_vault_refuses_a_data_plane_version_the_release_does_not_serve(start_e
     with pytest.raises(HttpResponseError) as raised:
         secrets.set_secret("s", "v")
     assert raised.value.status_code == 400 and "2016-10-01" in str(raised.value)
+
+
+# -- the calls of Microsoft's hybrid samples (Azure-Samples/Hybrid-Python-Samples), in our own words --
+
+
+def test_the_vm_samples_sequence_create_tag_attach_detach_resize_power_delete(start_emulator):
+    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage")
+    network = sdk.client(NetworkManagementClient, info, profile)
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    network.virtual_networks.begin_create_or_update("rg", "net", {"location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]}}).result()
+    subnet = network.subnets.begin_create_or_update("rg", "net", "sub", {"address_prefix": "10.0.0.0/24"}).result()
+    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {"location": "local", "ip_configurations": [
+        {"name": "cfg", "subnet": {"id": subnet.id}}]}).result()
+    # No osDisk at all, a password rather than a key, an older Windows-era size.
+    compute.virtual_machines.begin_create_or_update("rg", "vm", {
+        "location": "local", "hardware_profile": {"vm_size": "Standard_DS1_v2"},
+        "os_profile": {"computer_name": "vm", "admin_username": "someone", "admin_password": "Pa55-word-for-a-test"},
+        "storage_profile": {"image_reference": {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "16.04-LTS", "version": "latest"}},
+        "network_profile": {"network_interfaces": [{"id": nic.id}]}}).result()
+    assert "adminPassword" not in json.dumps(compute.virtual_machines.get("rg", "vm").as_dict())
+    compute.virtual_machines.begin_create_or_update("rg", "vm", {"location": "local", "tags": {"k": "v"}}).result()
+    disk = compute.disks.begin_create_or_update("rg", "extra", {"location": "local", "disk_size_gb": 1,
+                                                                "creation_data": {"create_option": "Empty"}}).result()
+    vm = compute.virtual_machines.get("rg", "vm")
+    vm.storage_profile.data_disks.append({"lun": 12, "name": "extra", "create_option": "Attach", "managed_disk": {"id": disk.id}})
+    vm = compute.virtual_machines.begin_create_or_update("rg", "vm", vm).result()
+    assert compute.disks.get("rg", "extra").managed_by == vm.id
+    vm.storage_profile.data_disks[:] = [d for d in vm.storage_profile.data_disks if d.name != "extra"]
+    vm = compute.virtual_machines.begin_create_or_update("rg", "vm", vm).result()
+    assert compute.disks.get("rg", "extra").managed_by is None
+    compute.virtual_machines.begin_deallocate("rg", "vm").result()
+    os_disk = compute.disks.get("rg", vm.storage_profile.os_disk.name)
+    os_disk.disk_size_gb += 10
+    assert compute.disks.begin_create_or_update("rg", os_disk.name, os_disk).result().disk_size_gb == 40
+    for action in (compute.virtual_machines.begin_start, compute.virtual_machines.begin_restart, compute.virtual_machines.begin_power_off):
+        action("rg", "vm").result()
+    assert [v.name for v in compute.virtual_machines.list_all()] == [v.name for v in compute.virtual_machines.list("rg")] == ["vm"]
+    compute.virtual_machines.begin_delete("rg", "vm").result()
+    resources.resource_groups.begin_delete("rg").result()
+    assert list(resources.resources.list()) == []
+
+
+PROFILE_TEMPLATE = {
+    "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+    "contentVersion": "1.0.0.0",
+    "apiProfile": "2020-09-01-hybrid",  # no apiVersion on any resource: the profile gives them
+    "parameters": {"vmName": {"type": "string"}, "sshKey": {"type": "string"}, "label": {"type": "string"}},
+    "variables": {
+        "account": "[toLower(concat('disks', uniqueString(resourceGroup().id)))]",
+        "net": "[concat(parameters('vmName'), '-net')]",
+        "subnetId": "[concat(resourceId('Microsoft.Network/virtualNetworks', variables('net')), '/subnets/inside')]",
+        "blob": "[reference(concat('Microsoft.Storage/storageAccounts/', variables('account')), providers('Microsoft.Storage', 'storageAccounts').apiVersions[0]).primaryEndpoints.blob]",
+    },
+    "resources": [
+        {"type": "Microsoft.Storage/storageAccounts", "name": "[variables('account')]", "location": "[resourceGroup().location]",
+         "sku": {"name": "Standard_LRS"}, "kind": "Storage", "properties": {}},
+        {"type": "Microsoft.Network/networkSecurityGroups", "name": "guard", "location": "[resourceGroup().location]",
+         "properties": {"securityRules": [{"name": "ssh", "properties": {
+             "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "22", "sourceAddressPrefix": "*",
+             "destinationAddressPrefix": "*", "access": "Allow", "priority": 300, "direction": "Inbound"}}]}},
+        {"type": "Microsoft.Network/publicIPAddresses", "name": "address", "location": "[resourceGroup().location]",
+         "properties": {"publicIPAllocationMethod": "Dynamic", "dnsSettings": {"domainNameLabel": "[parameters('label')]"}}},
+        {"type": "Microsoft.Network/virtualNetworks", "name": "[variables('net')]", "location": "[resourceGroup().location]",
+         "properties": {"addressSpace": {"addressPrefixes": ["10.2.0.0/16"]},
+                        "subnets": [{"name": "inside", "properties": {"addressPrefix": "10.2.0.0/24"}}]}},
+        {"type": "Microsoft.Network/networkInterfaces", "name": "card", "location": "[resourceGroup().location]",
+         "dependsOn": ["[concat('Microsoft.Network/virtualNetworks/', variables('net'))]", "guard", "address"],
+         "properties": {"networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'guard')]"},
+                        "ipConfigurations": [{"name": "first", "properties": {
+                            "subnet": {"id": "[variables('subnetId')]"},
+                            "publicIPAddress": {"id": "[resourceId('Microsoft.Network/publicIPAddresses', 'address')]"}}}]}},
+        {"type": "Microsoft.Compute/virtualMachines", "name": "[parameters('vmName')]", "location": "[resourceGroup().location]",
+         "dependsOn": ["[concat('Microsoft.Storage/storageAccounts/', variables('account'))]", "Microsoft.Network/networkInterfaces/card"],
+         "properties": {
+             "hardwareProfile": {"vmSize": "Standard_A1"},
+             "osProfile": {"computerName": "[parameters('vmName')]", "adminUsername": "someone", "linuxConfiguration": {
+                 "disablePasswordAuthentication": "true",
+                 "ssh": {"publicKeys": [{"path": "/home/someone/.ssh/authorized_keys", "keyData": "[parameters('sshKey')]"}]}}},
+             "storageProfile": {
+                 "imageReference": {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "16.04-LTS", "version": "latest"},
+                 "osDisk": {"name": "system", "createOption": "FromImage", "caching": "ReadWrite",
+                            "vhd": {"uri": "[concat(variables('blob'), 'vhds/system.vhd')]"}}},
+             "networkProfile": {"networkInterfaces": [{"id": "[resourceId('Microsoft.Network/networkInterfaces', 'card')]"}]}}},
+    ],
+    "outputs": {"fqdn": {"type": "string", "value": "[reference('address').dnsSettings.fqdn]"}},
+}
+
+
+def test_a_template_with_an_api_profile_providers_and_an_unmanaged_disk(start_emulator):
+    info, profile, resources = _stack(start_emulator, "2108", "azure_ad")
+    parameters = {"vmName": {"value": "box"}, "sshKey": {"value": SSH_KEY}, "label": {"value": "box-label"}}
+    result = resources.deployments.begin_create_or_update(
+        "rg", "profiled", {"properties": {"template": PROFILE_TEMPLATE, "parameters": parameters, "mode": "Incremental"}}).result()
+    assert result.properties.outputs["fqdn"]["value"].startswith("box-label.local.cloudapp.")
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    vm = compute.virtual_machines.get("rg", "box")
+    assert vm.storage_profile.os_disk.vhd.uri.endswith("/vhds/system.vhd") and ".blob." in vm.storage_profile.os_disk.vhd.uri
+    assert list(compute.disks.list_by_resource_group("rg")) == []  # an unmanaged disk is a blob, not a disk resource

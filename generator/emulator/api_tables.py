@@ -65,6 +65,22 @@ PROFILE_2018_03_01_HYBRID = _profile("2018-02-01", "2017-03-30", "2017-03-30", "
 PROFILE_2019_03_01_HYBRID = _profile("2018-05-01", "2017-12-01", "2017-03-30", "2017-09-01", "2017-10-01", "2017-10-01", "2016-10-01")
 PROFILE_2020_09_01_HYBRID = _profile("2019-10-01", "2020-06-01", "2019-07-01", "2019-04-01", "2018-11-01", "2019-06-01", "2019-09-01",
                                      tags=True)
+# Templates may name a profile (``"apiProfile"``) instead of an apiVersion per resource.
+API_PROFILES: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = MappingProxyType({
+    "2017-03-09-profile": PROFILE_2017_03_09,
+    "2018-03-01-hybrid": PROFILE_2018_03_01_HYBRID,
+    "2019-03-01-hybrid": PROFILE_2019_03_01_HYBRID,
+    "2020-09-01-hybrid": PROFILE_2020_09_01_HYBRID,
+})
+
+
+def profile_version(profile: str, namespace: str, resource_type: str) -> str | None:
+    """The api-version an API profile gives a resource type (None: the profile or the type is unknown)."""
+    table = next((t for name, t in API_PROFILES.items() if name.lower() == profile.lower()), None)
+    types = next((t for ns, t in (table or {}).items() if ns.lower() == namespace.lower()), {})
+    return next((v[0] for t, v in types.items() if t.lower() == resource_type.lower()), None)
+
+
 # Versions Microsoft's own clients send outside any profile, which a Stack serves.
 _CLIENT_EXTRAS = {
     "Microsoft.Resources": {"providers": ("2016-02-01",), "resources": ("2015-11-01",)},

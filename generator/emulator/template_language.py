@@ -30,6 +30,7 @@ class Scope(Protocol):
     def deployment(self) -> dict[str, Any]: ...
     def resource_id(self, args: list[Any]) -> str: ...
     def reference(self, target: str, api_version: str | None, full: bool) -> Any: ...
+    def providers(self, namespace: str, resource_type: str) -> dict[str, Any]: ...
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][\w]*)|(?P<punct>[(),.\[\]]))")
@@ -173,6 +174,7 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "subscription": (0, 0, lambda s: s.subscription()),
     "deployment": (0, 0, lambda s: s.deployment()),
     "resourceid": (2, 99, lambda s, *a: s.resource_id(list(a))),
+    "providers": (2, 2, lambda s, namespace, resource_type: s.providers(namespace, resource_type)),
     "reference": (1, 3, lambda s, target, version=None, full=None: s.reference(target, version, str(full).lower() == "full")),
     "concat": (1, 99, lambda s, *a: _concat(*a)),
     "format": (1, 99, lambda s, f, *a: _format(f, *a)),

@@ -21,10 +21,14 @@ AVAILABILITY_SETS = "Microsoft.Compute/availabilitySets"
 IMAGES = (
     ("Canonical", "UbuntuServer", "18.04-LTS", "18.04.202401161", "Linux"),
     ("Canonical", "UbuntuServer", "16.04-LTS", "16.04.202109280", "Linux"),
+    ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter", "14393.6614.240105", "Windows"),
     ("MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter", "17763.5329.240105", "Windows"),
 )
 # Azure Stack Hub's VM sizes (a subset of Azure's): name, cores, memory MB, max data disks, resource disk MB.
 SIZES = (
+    ("Basic_A1", 1, 1792, 2, 40960),
+    ("Standard_A1", 1, 1792, 2, 71680),
+    ("Standard_A2", 2, 3584, 4, 138240),
     ("Standard_A1_v2", 1, 2048, 2, 10240),
     ("Standard_A2_v2", 2, 4096, 4, 20480),
     ("Standard_DS1_v2", 1, 3584, 4, 7168),
@@ -150,6 +154,7 @@ class ComputeService:
                                       f"The sizes available are: {', '.join(s[0] for s in SIZES)}.")
         nics = self._nics(vm)  # checked before any disk is made, so a refused VM leaves nothing behind
         storage = props.setdefault("storageProfile", {})
+        storage.setdefault("dataDisks", [])  # ARM shows an empty list, and clients append to it
         os_disk = storage.setdefault("osDisk", {})
         if existing is None:
             self._check_os_profile(vm)
@@ -162,8 +167,16 @@ class ComputeService:
             nic["properties"]["virtualMachine"] = {"id": vm["id"]}
 
     def _make_os_disk(self, vm: dict[str, Any], storage: dict[str, Any], os_disk: dict[str, Any]) -> None:
-        option = str(os_disk.get("createOption", "")).lower()
+        # Without an osDisk, an image reference means FromImage (Microsoft's samples send none).
+        option = str(os_disk.get("createOption") or ("FromImage" if storage.get("imageReference") else "")).lower()
+        if os_disk.get("vhd"):  # an unmanaged disk: a page blob in a storage account, no disk resource
+            p, o, s, v, os_type = self.find_image(storage.get("imageReference") or {})
+            storage["imageReference"] = {**storage["imageReference"], "exactVersion": v}
+            os_disk.update({"createOption": "FromImage", "osType": os_type, "name": os_disk.get("name") or f"{vm['name']}-osdisk",
+                            "diskSizeGB": int(os_disk.get("diskSizeGB") or 30), "caching": os_disk.get("caching", "ReadWrite")})
+            return
         managed = os_disk.setdefault("managedDisk", {})
+        os_disk["createOption"] = "FromImage" if option == "fromimage" else os_disk.get("createOption")
         if option == "fromimage":
             p, o, s, v, os_type = self.find_image(storage.get("imageReference") or {})
             storage["imageReference"] = {**storage["imageReference"], "exactVersion": v}
@@ -200,7 +213,7 @@ class ComputeService:
         if self.arm.find(disk_id) is not None:
             raise arm_errors.conflict("ResourceAlreadyExists", f"The disk {name} already exists.")
         disk = {"id": disk_id, "name": name, "type": DISKS, "location": vm["location"], "_created": now(),
-                "sku": {"name": managed.get("storageAccountType", "Standard_LRS"), "tier": "Standard"},
+                "sku": {"name": managed.get("storageAccountType") or "Standard_LRS", "tier": "Standard"},
                 "properties": {"creationData": {"createOption": option}, "diskSizeGB": size}}
         if os_type:
             disk["properties"]["osType"] = os_type
@@ -223,6 +236,9 @@ class ComputeService:
             if "lun" not in entry:
                 raise arm_errors.invalid_parameter("Required parameter 'dataDisk.lun' is missing (null).")
             option = str(entry.get("createOption", "")).lower()
+            if entry.get("vhd"):
+                entry.pop("managedDisk", None)
+                continue
             if managed.get("id"):
                 disk = self._existing_disk(vm, managed)
             elif option == "empty":
@@ -316,7 +332,7 @@ def _shape_disk(arm: Arm, disk: dict[str, Any], existing: dict[str, Any] | None)
     if existing is not None and int(props.get("diskSizeGB", 0)) < int(existing["properties"].get("diskSizeGB", 0)):
         raise arm_errors.conflict("BadRequest", "Disk size cannot be reduced.")
     disk.setdefault("sku", {"name": "Standard_LRS"})
-    disk["sku"].setdefault("tier", "Premium" if disk["sku"].get("name", "").startswith("Premium") else "Standard")
+    disk["sku"].setdefault("tier", "Premium" if str(disk["sku"].get("name") or "").startswith("Premium") else "Standard")
     props.setdefault("timeCreated", now())
     props.setdefault("uniqueId", str(uuid.uuid4()))
     props.setdefault("diskState", "Unattached")

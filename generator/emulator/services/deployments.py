@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from generator.emulator import arm_errors
+from generator.emulator.api_tables import profile_version
 from generator.emulator.arm_core import RESOURCES_NS, Arm, group_id, now
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
@@ -360,6 +361,9 @@ class _Evaluation:
 
     def reference(self, target: str, api_version: str | None, full: bool) -> Any:
         target = str(target)
+        if not target.startswith("/") and "/" in target:  # "Namespace/type/name"
+            namespace, resource_type, *names = target.split("/")
+            target = self.resource_id([f"{namespace}/{resource_type}", *names])
         if not target.startswith("/"):
             entry = next((e for e in self.entries if e["name"].lower() == target.lower()), None)
             if entry is None:
@@ -422,8 +426,14 @@ class _Evaluation:
             raise TemplateError(f"the resource '{resource_type}' named '{name}' needs {len(types)} name segment(s)")
         if resource_type.lower().startswith("microsoft.resources/"):
             raise TemplateError(f"the resource type '{resource_type}' (nested deployments) is not supported by the emulator")
+        api_version = evaluate(resource.get("apiVersion"), self)
+        if not api_version and self.template.get("apiProfile"):
+            api_version = profile_version(str(self.template["apiProfile"]), resource_type.split("/")[0], types[0])
+        if not api_version:
+            raise TemplateError(f"the resource '{resource_type}' named '{name}' has no apiVersion "
+                                f"(and the template names no apiProfile that covers it)")
         entry = {"type": self.arm.canonical_type(resource_type.split("/")[0], "/".join(types)), "name": name,
-                 "apiVersion": str(evaluate(resource.get("apiVersion", ""), self)),
+                 "apiVersion": str(api_version),
                  "id": self.resource_id([resource_type, *names]), "source": resource,
                  "dependsOn": [str(d) for d in evaluate(resource.get("dependsOn") or [], self)]}
         if parent is not None:
@@ -460,7 +470,11 @@ class _Evaluation:
 
     def resource_body(self, entry: dict[str, Any]) -> dict[str, Any]:
         source = {k: v for k, v in entry["source"].items() if k not in ("resources", "dependsOn", "condition", "comments")}
-        return evaluate(copy.deepcopy(source), self)
+        return {**evaluate(copy.deepcopy(source), self), "apiVersion": entry["apiVersion"]}
+
+    def providers(self, namespace: str, resource_type: str) -> dict[str, Any]:
+        return {"resourceType": resource_type, "locations": [self.arm.location],
+                "apiVersions": list(self.arm.supported_versions(str(namespace), str(resource_type)))}
 
     def outputs(self) -> dict[str, Any]:
         result = {}

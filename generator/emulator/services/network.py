@@ -97,6 +97,9 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
         taken = {r["properties"].get("ipAddress") for r in arm.data["resources"].values() if r["type"] == PUBLIC_IPS}
         props["ipAddress"] = next(f"192.0.2.{n}" for n in range(10, 255) if f"192.0.2.{n}" not in taken)
     ip.setdefault("sku", {"name": "Basic"})
+    label = (props.get("dnsSettings") or {}).get("domainNameLabel")
+    if label:
+        props["dnsSettings"]["fqdn"] = f"{label}.{ip['location']}.cloudapp.{arm.host}"
 
 
 def _public_ip_not_in_use(arm: Arm, ip: dict[str, Any]) -> None:
