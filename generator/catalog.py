@@ -60,6 +60,9 @@ class Profile:
     known_profile: str  # the attribute of azure.profiles.KnownProfiles
     api_versions: Mapping[str, str]  # client name -> api-version
     summary: str
+    # Key Vault's data plane (azure-keyvault-secrets): no profile covers it, so the project passes this
+    # api_version explicitly (the SDK's default is global Azure's newest, which a Stack refuses).
+    keyvault_data_api_version: str = "2016-10-01"
 
     def required_versions(self) -> dict[tuple[str, str], str]:
         """(namespace, resource type) -> the api-version a Stack must serve for this profile."""
@@ -85,6 +88,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "KeyVaultManagementClient": "2023-07-01",
             }),
             "global Azure: each client's newest API version",
+            # A stable version global Azure serves; the SDK's own default moves with every release.
+            keyvault_data_api_version="7.6",
         ),
         HYBRID_2020: Profile(
             HYBRID_2020,
@@ -179,6 +184,11 @@ PINS: Mapping[str, Pin] = MappingProxyType(
                 oldest="7.0.0", breaks="11.0.0: has no 'vaults' operations at 2019-09-01 (2020_09_01_hybrid)"),
             Pin("azure-mgmt-compute", "35.0.0", "last release with 2020-06-01 and 2017-12-01 and profile=; 36.0.0 dropped them",
                 oldest="17.0.0 (hybrid profiles)", breaks="36.0.0: sends 2024-11-01 under both hybrid profiles"),
+            Pin("azure-keyvault-secrets", "4.12.0", "Key Vault's data plane, which no profile covers: the project passes "
+                "api_version (2016-10-01 on a Stack, both hybrid profiles name it for the data plane) and "
+                "verify_challenge_resource=False (a Stack's vault audience is not a *.vault.azure.net name); 4.8.0 is the "
+                "first that answers an ADFS challenge", oldest="4.8.0 (ADFS challenges)",
+                breaks="none newer yet; a release that drops api_version 2016-10-01 would"),
         )
     }
 )
@@ -197,6 +207,7 @@ class Sample:
     title: str
     clients: tuple[str, ...]
     providers: tuple[str, ...]  # resource providers to register before it runs
+    packages: tuple[str, ...] = ()  # what it imports beside its management clients (data-plane packages)
 
 
 SAMPLES: Mapping[str, Sample] = MappingProxyType(
@@ -213,6 +224,14 @@ SAMPLES: Mapping[str, Sample] = MappingProxyType(
                    ("ResourceManagementClient", "StorageManagementClient"), ("Microsoft.Storage",)),
             Sample("virtual_networks", "virtual networks and subnets: create, list, delete",
                    ("ResourceManagementClient", "NetworkManagementClient"), ("Microsoft.Network",)),
+            Sample("virtual_machines", "a Linux VM from the Stack's marketplace with disks, SSH key sign-in, power actions, "
+                   "delete", ("ResourceManagementClient", "NetworkManagementClient", "ComputeManagementClient"),
+                   ("Microsoft.Network", "Microsoft.Compute")),
+            Sample("key_vault", "a key vault with an access policy for the service principal, then secrets: set, get, "
+                   "versions, delete", ("ResourceManagementClient", "KeyVaultManagementClient"), ("Microsoft.KeyVault",),
+                   packages=("azure-keyvault-secrets",)),
+            Sample("template_deployment", "an ARM template from templates/: validate, deploy, outputs, operations",
+                   ("ResourceManagementClient",), ("Microsoft.Storage", "Microsoft.Network")),
         )
     }
 )
@@ -297,6 +316,7 @@ def packages_for(samples: tuple[str, ...], profile_name: str) -> list[Pin]:
     """The exact pins a project with these samples needs on this profile (base packages included), by name."""
     needed = set(BASE_PACKAGES)
     for name in samples:
+        needed.update(SAMPLES[name].packages)
         for client in SAMPLES[name].clients:
             needed.update((CLIENTS[client].package, *CLIENTS[client].extra_packages))
     missing = needed - set(PROFILE_PINS[profile(profile_name).name])

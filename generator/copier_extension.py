@@ -131,7 +131,8 @@ def azs_profile(name: str) -> dict[str, Any]:
         profile = catalog.profile(name)
     except ScaffoldError as error:
         raise _user_error(error) from None
-    return {"known_profile": profile.known_profile, "api_versions": dict(profile.api_versions), "summary": profile.summary}
+    return {"known_profile": profile.known_profile, "api_versions": dict(profile.api_versions), "summary": profile.summary,
+            "keyvault_data_api_version": profile.keyvault_data_api_version}
 
 
 def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str]:

@@ -88,9 +88,17 @@ def test_release_inside_the_known_range_but_unknown_is_refused():
 def test_packages_and_providers_per_sample():
     assert [p.package for p in catalog.packages_for(("resource_groups",), catalog.HYBRID_2020)] == [
         "azure-common", "azure-identity", "azure-mgmt-resource"]
-    assert [p.package for p in catalog.packages_for(catalog.DEFAULT_SAMPLES, catalog.HYBRID_2020)] == [
+    assert [p.package for p in catalog.packages_for(("virtual_networks", "storage_accounts"), catalog.HYBRID_2020)] == [
         "azure-common", "azure-identity", "azure-mgmt-network", "azure-mgmt-resource", "azure-mgmt-storage"]
-    assert catalog.providers_for(catalog.DEFAULT_SAMPLES) == ["Microsoft.KeyVault", "Microsoft.Storage", "Microsoft.Network"]
+    # A data-plane package comes with the sample that imports it, and only with it.
+    assert [p.package for p in catalog.packages_for(("key_vault",), catalog.HYBRID_2019)] == [
+        "azure-common", "azure-identity", "azure-keyvault-secrets", "azure-mgmt-keyvault", "azure-mgmt-resource"]
+    assert [p.package for p in catalog.packages_for(("template_deployment",), catalog.LATEST)] == [
+        "azure-common", "azure-identity", "azure-mgmt-resource"]
+    assert catalog.providers_for(catalog.DEFAULT_SAMPLES) == [
+        "Microsoft.KeyVault", "Microsoft.Storage", "Microsoft.Network", "Microsoft.Compute"]
+    assert catalog.DEFAULT_SAMPLES == ("resource_groups", "storage_accounts", "virtual_networks", "virtual_machines",
+                                       "key_vault", "template_deployment")
     assert catalog.sample_names("virtual_networks, resource_groups") == ("resource_groups", "virtual_networks")
     with pytest.raises(catalog.CatalogError, match="unknown sample"):
         catalog.sample_names("vms")

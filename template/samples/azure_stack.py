@@ -54,6 +54,8 @@ class StackConfig:
     api_versions: dict[str, str]  # client -> the api-version the profile gives it
     explicit_api_versions: dict[str, str]  # client -> api-version, for clients the profile does not cover
     providers: list[str]
+    keyvault_data_api_version: str = "2016-10-01"  # Key Vault's data plane: no profile covers it
+    object_id: str | None = None  # the service principal's object id, when the service principal file names it
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_password: str | None = field(default=None, repr=False)
@@ -88,6 +90,7 @@ def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
         disable_instance_discovery=bool(overlay.get("disableInstanceDiscovery", True)),
         known_profile=stack["knownProfile"], api_versions=dict(stack.get("apiVersions", {})),
         explicit_api_versions=dict(stack.get("explicitApiVersions", {})), providers=list(stack.get("providers", [])),
+        keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
         client_secret=overlay["clientSecret"],
     )
 
@@ -120,6 +123,8 @@ def load_config(root: Path = ROOT) -> StackConfig:
         api_versions=dict(stack.get("apiVersions", {})),
         explicit_api_versions=dict(stack.get("explicitApiVersions", {})),
         providers=list(stack.get("providers", [])),
+        keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
+        object_id=sp.get("objectId") or None,
         warnings=warnings,
     )
     if sp_path.name == CERT_FILE:
@@ -214,6 +219,105 @@ def client(cls: type, config: StackConfig, cred: Any = None, longest_retry_wait:
     if cls.__name__ == "SubscriptionClient":
         return cls(cred, **options)
     return cls(cred, config.subscription_id, **options)
+
+
+def secret_client(config: StackConfig, vault_uri: str, cred: Any = None, longest_retry_wait: float = 30.0) -> Any:
+    """An azure-keyvault-secrets client for a vault of this Stack.
+
+    No API profile covers Key Vault's data plane, so the api-version comes from ``stack.json`` (the SDK's
+    default is global Azure's newest, which a Stack refuses). The vault's challenge names the Stack's vault
+    audience, not a ``*.vault.azure.net`` name, so the SDK's check of that name is turned off; the token is
+    still asked for at the Stack's own authority.
+    """
+    from azure.keyvault.secrets import SecretClient
+
+    return SecretClient(vault_uri, cred or credential(config), api_version=config.keyvault_data_api_version,
+                        verify_challenge_resource=False, retry_policy=bounded_retry_policy(longest_retry_wait))
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of an access token (a JWT), unverified: for reading who the token names, never for trust."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def service_principal_object_id(config: StackConfig, cred: Any) -> str:
+    """The service principal's object id, for access policies: ``objectId`` from its file, else the ``oid`` claim
+    of its own Resource Manager token."""
+    if config.object_id:
+        return config.object_id
+    object_id = token_claims(cred.get_token(config.credential_scope).token).get("oid")
+    if not object_id:
+        raise ConfigError("the Stack's tokens do not name the service principal's object id (oid); add \"objectId\" to "
+                          "the service principal file (on ADFS: the ObjectId the Stack operator's Get-GraphApplication shows)")
+    return str(object_id)
+
+
+class temporary_resource_group:
+    """A resource group for one sample run: a fresh name, created on entry, deleted on exit - also when a step
+    fails - so that nothing a sample creates outlives it."""
+
+    def __init__(self, resources: Any, config: StackConfig, purpose: str) -> None:
+        import uuid
+
+        self.resources, self.config = resources, config
+        self.name = f"azs-sample-{purpose}-{uuid.uuid4().hex[:8]}"
+
+    def __enter__(self) -> str:
+        self.resources.resource_groups.create_or_update(self.name, {"location": self.config.location,
+                                                                    "tags": {"created-by": "azs-scaffold sample"}})
+        print(f"Created resource group {self.name} in {self.config.location}")
+        return self.name
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        print(f"Cleaning up: deleting resource group {self.name} and everything in it")
+        try:
+            with heartbeat(f"deleting {self.name}"):
+                self.resources.resource_groups.begin_delete(self.name).result()
+        except Exception as exc:  # the sample's own failure, if any, is the one to report
+            print(f"warning: could not delete resource group {self.name} ({type(exc).__name__}); delete it by hand",
+                  file=sys.stderr)
+            if kind is None:
+                raise
+            return
+        print(f"Deleted {self.name}")
+
+
+def ssh_key_pair(folder: Path = ROOT / ".ssh", name: str = "azs_sample_vm") -> tuple[Path, str]:
+    """An SSH key pair for sample VMs in a git-ignored folder of the project: (private key path, public key line).
+    The private key file is created mode 0600 before its first byte is written, and never printed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private_path, public_path = folder / name, folder / f"{name}.pub"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        # RSA: the key type every Azure Stack Hub release accepts for Linux VMs.
+        key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                           serialization.NoEncryption()))
+    except FileExistsError:  # made by an earlier run: keep using it
+        key = serialization.load_ssh_private_key(private_path.read_bytes(), password=None)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    line = f"{public} azs-scaffold-sample"
+    if not public_path.exists():
+        public_path.write_text(line + "\n", encoding="utf-8")
+    return private_path, line
+
+
+def begin_or_call(operations: Any, name: str, *args: Any) -> Any:
+    """``operations.begin_<name>(...).result()`` where the profile's client has a long-running form, else
+    ``operations.<name>(...)``: some api-versions made an operation long-running, and a profile picks one."""
+    begin = getattr(operations, f"begin_{name}", None)
+    return begin(*args).result() if begin is not None else getattr(operations, name)(*args)
 
 
 def _one_line(text: object) -> str:
