@@ -317,7 +317,8 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", metavar="TEAMS_YAML", help="onboard every team listed in this file, one project each (see docs/batch.md)")
     _add_discovery_options(p, endpoint_required=False)
     p.add_argument("--location", metavar="L", help="region for new resources (default: the subscription's first)")
-    p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups,storage_accounts,virtual_networks (default: all)")
+    p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups, storage_accounts, virtual_networks, "
+                   "virtual_machines, key_vault, template_deployment (default: all)")
     p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: use defaults for what options do not give")
     _add_template_options(p)

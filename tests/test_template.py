@@ -202,3 +202,35 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
     assert info["client_secret"] not in transcript.getvalue()
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["subscriptionId"] == info["subscription_id"]
+
+
+# A step in the middle of each sample, and the path of its request: the fault lands there.
+MIDDLE_STEP = {
+    "virtual_machines": r"/virtualMachines/sample-vm$",
+    "key_vault": r"/secrets/sample-secret$",
+    "template_deployment": r"/deployments/sample-deployment$",
+}
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("sample", list(MIDDLE_STEP))
+def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, template_repo, project_env, tmp_path, sample):
+    from generator.emulator import FaultPlan
+
+    emulator = start_emulator()
+    project = tmp_path / "project"
+    _new(emulator.info(), project, template_repo, samples=(sample,))
+    for step in ((sys.executable, "scripts/bootstrap.py"), (venv_python(project), "register_providers.py")):
+        assert run(project, project_env, *step).returncode == 0
+    for _ in range(2):  # unique names and full clean-up: a second run right after the first works too
+        result = run(project, project_env, venv_python(project), f"samples/{sample}.py")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert emulator.state.data["resource_groups"] == {}, result.stdout
+    emulator.faults.set_plan(FaultPlan(replace=1, replace_status=400, path=MIDDLE_STEP[sample], replace_body=json.dumps(
+        {"error": {"code": "InjectedFault", "message": "the emulator refused this step on purpose"}})))
+    failed = run(project, project_env, venv_python(project), f"samples/{sample}.py")
+    assert failed.returncode == 1
+    assert failed.stderr.strip().startswith("error: ") and "InjectedFault" in failed.stderr and "\n" not in failed.stderr.strip()
+    assert "Traceback" not in failed.stderr and "Cleaning up" in failed.stdout
+    assert emulator.state.data["resource_groups"] == {}  # nothing the sample made outlives it
+    assert not [r for r in emulator.state.data["resources"].values()]

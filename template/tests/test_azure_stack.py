@@ -17,7 +17,9 @@ from samples import azure_stack
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class ConfigTest(unittest.TestCase):
+class OfflineProject(unittest.TestCase):
+    """A copy of this project's stack.json and a service principal file in a temporary folder."""
+
     def setUp(self) -> None:
         # These checks are about the project's own files, also when run against an emulator.
         overlay = os.environ.pop(azure_stack.OVERLAY_ENV, None)
@@ -41,6 +43,8 @@ class ConfigTest(unittest.TestCase):
         path.write_text(json.dumps(self.sp))
         path.chmod(mode)
 
+
+class ConfigTest(OfflineProject):
     def test_an_emulator_overlay_replaces_the_credential_file(self) -> None:
         (self.dir / azure_stack.SECRET_FILE).write_text("{ not json: never read in this mode")
         overlay = {**self.sp, "clientSecret": "emulator-secret", "authorityHost": "https://127.0.0.1:1",
@@ -90,6 +94,72 @@ class ClientFactoryTest(unittest.TestCase):
         self.assertEqual(resources._config.credential_scopes, [config.credential_scope])
         self.assertEqual(resources._client._base_url.rstrip("/"), config.resource_manager.rstrip("/"))
         self.assertEqual(resources._get_api_version(None), config.api_versions["ResourceManagementClient"])
+
+
+class _FakeToken:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+class _FakeCredential:
+    """Hands out a token with the given claims (offline: nothing signs in)."""
+
+    def __init__(self, claims: dict) -> None:
+        import base64
+
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        self.token = f"e30.{payload}.c2lnbmF0dXJl"
+        self.scopes: list = []
+
+    def get_token(self, *scopes: str, **kwargs: object) -> _FakeToken:
+        self.scopes.extend(scopes)
+        return _FakeToken(self.token)
+
+
+class SampleHelpersTest(OfflineProject):
+    """The helpers the VM, Key Vault and template samples build on."""
+
+    def test_token_claims_name_the_service_principal(self) -> None:
+        cred = _FakeCredential({"oid": "33333333-3333-3333-3333-333333333333", "tid": "t"})
+        self.assertEqual(azure_stack.token_claims(cred.token)["oid"], "33333333-3333-3333-3333-333333333333")
+        self.assertEqual(azure_stack.token_claims("not a token"), {})
+
+    def test_the_object_id_comes_from_the_file_before_the_token(self) -> None:
+        config = azure_stack.load_config(self.dir)
+        cred = _FakeCredential({"oid": "from-token"})
+        self.assertEqual(azure_stack.service_principal_object_id(config, cred), "from-token")
+        self.assertEqual(cred.scopes, [config.credential_scope])
+        self.sp["objectId"] = "from-file"
+        self.write_sp()
+        self.assertEqual(azure_stack.service_principal_object_id(azure_stack.load_config(self.dir), cred), "from-file")
+        with self.assertRaisesRegex(azure_stack.ConfigError, "objectId"):
+            azure_stack.service_principal_object_id(config, _FakeCredential({}))
+
+    def test_the_secret_client_sends_the_projects_data_plane_version(self) -> None:
+        try:
+            import azure.keyvault.secrets  # noqa: F401
+        except ImportError:
+            self.skipTest("the key_vault sample is not part of this project")
+        config = azure_stack.load_config(self.dir)
+        stack = json.loads((ROOT / "stack.json").read_text())
+        self.assertEqual(config.keyvault_data_api_version, stack["keyVaultDataApiVersion"])
+        secrets = azure_stack.secret_client(config, "https://vault.example/", _FakeCredential({}))
+        self.assertEqual(secrets.api_version, stack["keyVaultDataApiVersion"])
+        policies = secrets._client._client._pipeline._impl_policies
+        challenge = [p for p in policies if hasattr(p, "_verify_challenge_resource")]
+        self.assertTrue(challenge and not challenge[0]._verify_challenge_resource)
+
+    @unittest.skipIf(os.name == "nt", "POSIX permissions")
+    def test_the_ssh_key_is_private_and_made_once(self) -> None:
+        import stat
+
+        folder = self.dir / ".ssh"
+        private, public = azure_stack.ssh_key_pair(folder)
+        self.assertEqual(stat.S_IMODE(private.stat().st_mode), 0o600)
+        self.assertTrue(public.startswith("ssh-rsa "))
+        self.assertEqual(azure_stack.ssh_key_pair(folder), (private, public))
+        (folder / "azs_sample_vm.pub").unlink()  # the public half is derived again from the private key
+        self.assertEqual(azure_stack.ssh_key_pair(folder)[1], public)
 
 
 if __name__ == "__main__":
