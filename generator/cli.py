@@ -81,6 +81,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         if info["identity_ca_cert"] != info["ca_cert"]:
             print(f"  Its CA stands in for a public one: trust it as certifi would, e.g. "
                   f"export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
+        print(f"  Key vaults:       a host (port) each, named by a vault's properties.vaultUri (CA: {info['keyvault_ca_cert']})")
         if args.info_file:
             print(f"  Connection info:  {args.info_file} (holds the client secret; mode 0600)")
         else:
