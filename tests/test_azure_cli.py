@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from generator.files import write_private_file
+from tests.conftest import _MACHINE_CA_BUNDLE
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]
 
@@ -35,15 +36,17 @@ STACKS = [
 def az_executable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """azure-cli 2.66.0 in a venv of its own, installed with uv (pip when uv is missing)."""
     venv = tmp_path_factory.mktemp("azure-cli") / "venv"
+    # The package index is reached through the machine's trust (a proxy's CA, say), not the tests' bundle.
+    env = {**os.environ, **({"SSL_CERT_FILE": _MACHINE_CA_BUNDLE} if _MACHINE_CA_BUNDLE else {})}
     uv = Path(sys.executable).with_name("uv")
     uv_command = str(uv) if uv.exists() else shutil.which("uv")
     if uv_command:
-        subprocess.run([uv_command, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+        subprocess.run([uv_command, "venv", "-q", "-p", sys.executable, str(venv)], check=True, env=env)
         subprocess.run([uv_command, "pip", "install", "-q", "-p", str(venv / "bin" / "python"), AZURE_CLI], check=True,
-                       timeout=900)
+                       timeout=900, env=env)
     else:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", AZURE_CLI], check=True, timeout=1800)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", AZURE_CLI], check=True, timeout=1800, env=env)
     return venv / "bin" / "az"
 
 
