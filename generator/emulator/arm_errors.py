@@ -91,3 +91,100 @@ def operation_not_found(operation: str) -> ArmError:
 
 def invalid_skip_token() -> ArmError:
     return ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.")
+
+
+def not_found(what: str) -> ArmError:
+    return ArmError(404, "NotFound", f"{what} was not found.")
+
+
+def invalid_filter(expression: str) -> ArmError:
+    return ArmError(400, "InvalidFilterInQueryString",
+                    f"The $filter '{expression}' is not supported: use resourceType, name, location, resourceGroup, "
+                    "tagName and tagValue with eq, or substringof('text', name), joined by and.")
+
+
+def invalid_resource_group_name(name: str) -> ArmError:
+    return ArmError(400, "InvalidResourceGroup", f"The provided resource group name '{name}' has these invalid characters.")
+
+
+def location_required() -> ArmError:
+    return ArmError(400, "LocationRequired", "The location property is required for this definition.")
+
+
+def action_not_supported(action: str, resource_type: str) -> ArmError:
+    return ArmError(404, "InvalidResourceType", f"The action '{action}' is not supported for '{resource_type}'.")
+
+
+# -- Microsoft.Storage ------------------------------------------------------------------------------
+
+
+def storage_account_name_invalid(name: str) -> ArmError:
+    return ArmError(400, "AccountNameInvalid", f"{name} is not a valid storage account name.")
+
+
+# -- Microsoft.Network ------------------------------------------------------------------------------
+
+
+def subnet_in_use(what: str) -> ArmError:
+    return ArmError(400, "InUseSubnetCannotBeDeleted", f"{what} in use by network interfaces and cannot be deleted.")
+
+
+def public_ip_in_use(ip_id: str, user_id: str) -> ArmError:
+    return ArmError(400, "PublicIPAddressInUse", f"Public IP address {ip_id} can not be deleted since it is still "
+                                                 f"allocated to resource {user_id}/ipConfigurations/.")
+
+
+def nic_in_use(nic_id: str, user_id: str) -> ArmError:
+    return ArmError(400, "NicInUse", f"Network Interface {nic_id} is used by existing resource {user_id}. "
+                                     "In order to delete the network interface, it must be dissociated from the resource.")
+
+
+# -- Microsoft.Compute ------------------------------------------------------------------------------
+
+
+def location_not_found(location: str, expected: str) -> ArmError:
+    return ArmError(404, "NoRegisteredProviderFound", f"The location '{location}' is not available; use '{expected}'.")
+
+
+def platform_image_not_found(reference: str) -> ArmError:
+    return ArmError(404, "PlatformImageNotFound", f"The platform image '{reference}' is not available. Verify that all "
+                                                  "fields in the storage profile are correct.")
+
+
+def vm_size_not_available(size: str, sizes: Iterable[str]) -> ArmError:
+    return ArmError(400, "InvalidParameter", f"The requested VM size {size or '(none)'} is not available in the current "
+                                             f"region. The sizes available are: {', '.join(sizes)}.")
+
+
+# -- Microsoft.KeyVault (management plane, then the data plane's own codes) -------------------------
+
+
+def vault_name_invalid(name: str) -> ArmError:
+    return ArmError(400, "VaultNameNotValid", f"The vault name '{name}' is invalid. A vault's name must be between 3-24 "
+                                              "alphanumeric characters. The name must begin with a letter, end with a "
+                                              "letter or digit, and not contain consecutive hyphens.")
+
+
+def vault_bad_request(message: str) -> ArmError:
+    return ArmError(400, "BadRequest", message)
+
+
+def vault_not_found(name: str) -> ArmError:
+    return ArmError(404, "VaultNotFound", f"The vault '{name}' was not found on this Key Vault host.")
+
+
+def vault_bad_parameter(message: str) -> ArmError:
+    return ArmError(400, "BadParameter", message)
+
+
+def vault_forbidden(message: str) -> ArmError:
+    return ArmError(403, "Forbidden", message)
+
+
+def secret_not_found(message: str) -> ArmError:
+    return ArmError(404, "SecretNotFound", message)
+
+
+def secret_deleted_but_recoverable(name: str) -> ArmError:
+    return ArmError(409, "Conflict", f"Secret {name} is currently in a deleted but recoverable state, and its name cannot "
+                                     "be reused; in this state, the secret can only be recovered or purged.")

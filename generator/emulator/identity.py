@@ -1,13 +1,12 @@
 """Azure AD and ADFS, as much of them as a service principal's client-credentials flow uses.
 
-Tokens are opaque random strings bound to one audience; they expire.
+Tokens are JWT-shaped (the claims clients read) with a random signature, bound to one audience; they expire.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
 import threading
 import time

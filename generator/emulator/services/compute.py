@@ -78,8 +78,7 @@ class ComputeService:
 
     def _location(self, location: str) -> None:
         if location.lower() != self.arm.location:
-            raise arm_errors.ArmError(404, "NoRegisteredProviderFound",
-                                      f"The location '{location}' is not available; use '{self.arm.location}'.")
+            raise arm_errors.location_not_found(location, self.arm.location)
 
     def list_sizes(self, request: Request, sub: str, location: str) -> Response:
         self._location(location)
@@ -96,7 +95,7 @@ class ComputeService:
 
     def _require(self, found: list[Any], what: str) -> None:
         if not found:
-            raise arm_errors.ArmError(404, "NotFound", f"Artifact: {what} was not found.")
+            raise arm_errors.not_found(f"Artifact: {what}")
 
     def list_publishers(self, request: Request, sub: str, location: str) -> Response:
         return self._image_items(sub, location, sorted({i[0] for i in IMAGES}), "Publishers")
@@ -137,10 +136,8 @@ class ComputeService:
         if version.lower() != "latest":
             found = [i for i in found if i[3] == version]
         if not found or not all(reference.get(k) for k in ("publisher", "offer", "sku")):
-            raise arm_errors.ArmError(404, "PlatformImageNotFound",
-                                      f"The platform image '{reference.get('publisher')}:{reference.get('offer')}:"
-                                      f"{reference.get('sku')}:{version}' is not available. Verify that all fields in the "
-                                      "storage profile are correct.")
+            raise arm_errors.platform_image_not_found(
+                f"{reference.get('publisher')}:{reference.get('offer')}:{reference.get('sku')}:{version}")
         return found[-1]
 
     # -- virtual machines ------------------------------------------------------------------------
@@ -149,9 +146,7 @@ class ComputeService:
         props = vm["properties"]
         size = str(props.get("hardwareProfile", {}).get("vmSize", ""))
         if size.lower() not in {s[0].lower() for s in SIZES}:
-            raise arm_errors.ArmError(400, "InvalidParameter",
-                                      f"The requested VM size {size or '(none)'} is not available in the current region. "
-                                      f"The sizes available are: {', '.join(s[0] for s in SIZES)}.")
+            raise arm_errors.vm_size_not_available(size, (s[0] for s in SIZES))
         nics = self._nics(vm)  # checked before any disk is made, so a refused VM leaves nothing behind
         storage = props.setdefault("storageProfile", {})
         storage.setdefault("dataDisks", [])  # ARM shows an empty list, and clients append to it
@@ -224,7 +219,7 @@ class ComputeService:
     def _existing_disk(self, vm: dict[str, Any], managed: dict[str, Any]) -> dict[str, Any]:
         disk = self.arm.find(_ref_id(managed))
         if disk is None or disk["type"] != DISKS:
-            raise arm_errors.ArmError(404, "NotFound", f"Disk {_ref_id(managed) or '(none)'} was not found.")
+            raise arm_errors.not_found(f"Disk {_ref_id(managed) or '(none)'}")
         if disk.get("managedBy") and disk["managedBy"].lower() != vm["id"].lower():
             raise arm_errors.conflict("OperationNotAllowed", f"Disk {disk['name']} is already attached to {disk['managedBy']}.")
         return disk
@@ -271,10 +266,10 @@ class ComputeService:
         for ref in refs:
             nic = self.arm.find(_ref_id(ref))
             if nic is None or nic["type"] != NICS:
-                raise arm_errors.ArmError(404, "NotFound", f"Network interface {_ref_id(ref)} was not found.")
+                raise arm_errors.not_found(f"Network interface {_ref_id(ref)}")
             user = (nic["properties"].get("virtualMachine") or {}).get("id", "")
             if user and user.lower() != vm["id"].lower():
-                raise arm_errors.conflict("NicInUse", f"Network interface {nic['id']} is in use by {user}.")
+                raise arm_errors.nic_in_use(nic["id"], user)
             found.append(nic)
         return found
 

@@ -11,21 +11,13 @@ from typing import Any
 from generator.emulator import arm_errors
 from generator.emulator.api_tables import keyvault_data_versions
 from generator.emulator.arm_core import Arm, ResourceType
-from generator.emulator.protocol import ArmError, Request, Response
+from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import KEYVAULT, VAULT_TOKEN, Route, route
 
 VAULTS = "Microsoft.KeyVault/vaults"
 _VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 _SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _POLICY_KINDS = ("add", "replace", "remove")
-
-
-def _forbidden(message: str) -> ArmError:
-    return ArmError(403, "Forbidden", message)
-
-
-def _not_found(message: str) -> ArmError:
-    return ArmError(404, "SecretNotFound", message)
 
 
 class KeyVaultService:
@@ -53,17 +45,14 @@ class KeyVaultService:
     def _shape_vault(self, arm: Arm, vault: dict[str, Any], existing: dict[str, Any] | None) -> None:
         name, props = vault["name"], vault["properties"]
         if not _VAULT_NAME.match(name) or "--" in name:
-            raise arm_errors.ArmError(400, "VaultNameNotValid",
-                                      f"The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric "
-                                      "characters. The name must begin with a letter, end with a letter or digit, and not "
-                                      "contain consecutive hyphens.")
+            raise arm_errors.vault_name_invalid(name)
         if existing is None and self._vault(name, missing_ok=True) is not None:
             raise arm_errors.conflict("VaultAlreadyExists", f"The vault name '{name}' is already in use.")
         if not props.get("tenantId"):
-            raise arm_errors.ArmError(400, "BadRequest", "The vault's properties need the tenantId of its directory.")
+            raise arm_errors.vault_bad_request("The vault's properties need the tenantId of its directory.")
         sku = props.get("sku") or {}
         if str(sku.get("name", "")).lower() not in ("standard", "premium"):
-            raise arm_errors.ArmError(400, "BadRequest", "The vault's sku name must be standard or premium.")
+            raise arm_errors.vault_bad_request("The vault's sku name must be standard or premium.")
         props.setdefault("accessPolicies", [])
         for flag in ("enabledForDeployment", "enabledForDiskEncryption", "enabledForTemplateDeployment"):
             props.setdefault(flag, False)
@@ -119,7 +108,7 @@ class KeyVaultService:
                 return resource
         if missing_ok:
             return None
-        raise ArmError(404, "VaultNotFound", f"The vault '{name}' was not found on this Key Vault host.")
+        raise arm_errors.vault_not_found(name)
 
     # -- data plane ------------------------------------------------------------------------------
 
@@ -127,8 +116,8 @@ class KeyVaultService:
         """The vault and its secrets, after the data-plane api-version and the caller's permission."""
         versions = keyvault_data_versions(self.arm.ctx.release)
         if request.api_version not in versions:
-            raise ArmError(400, "BadParameter", f"The specified version ({request.api_version}) is not recognized. "
-                                                f"Consider using the latest supported version ({versions[-1]}).")
+            raise arm_errors.vault_bad_parameter(f"The specified version ({request.api_version}) is not recognized. "
+                                                 f"Consider using the latest supported version ({versions[-1]}).")
         vault = self._vault(request.vault)
         assert vault is not None
         caller = self.arm.ctx.service_principal_object_id
@@ -136,7 +125,7 @@ class KeyVaultService:
                    if str(policy.get("objectId", "")).lower() == caller.lower()
                    for p in (policy.get("permissions") or {}).get("secrets", [])}
         if permission not in allowed and "all" not in allowed:
-            raise _forbidden(f"The user, group or application 'appid={self.arm.data['client_id']};oid={caller}' does not "
+            raise arm_errors.vault_forbidden(f"The user, group or application 'appid={self.arm.data['client_id']};oid={caller}' does not "
                              f"have secrets {permission} permission on key vault '{vault['name']};location={vault['location']}'. "
                              "Add an access policy that grants it.")
         return vault, self.arm.data.setdefault("vault_secrets", {}).setdefault(vault["name"].lower(), {})
@@ -162,7 +151,7 @@ class KeyVaultService:
     def _secret(self, secrets: dict[str, Any], name: str, vault: dict[str, Any]) -> dict[str, Any]:
         secret = secrets.get(name.lower())
         if secret is None or secret.get("deleted"):
-            raise _not_found(f"A secret with (name/id) {name} was not found in this key vault. If you recently deleted "
+            raise arm_errors.secret_not_found(f"A secret with (name/id) {name} was not found in this key vault. If you recently deleted "
                              "this secret you may be able to recover it using the correct recovery command.")
         return secret
 
@@ -170,13 +159,12 @@ class KeyVaultService:
         vault, secrets = self._admit(request, "set")
         body = request.json()
         if not _SECRET_NAME.match(name):
-            raise ArmError(400, "BadParameter", f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
+            raise arm_errors.vault_bad_parameter(f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
         if not isinstance(body, dict) or not isinstance(body.get("value"), str):
-            raise ArmError(400, "BadParameter", "Property value is required.")
+            raise arm_errors.vault_bad_parameter("Property value is required.")
         existing = secrets.get(name.lower())
         if existing is not None and existing.get("deleted"):
-            raise ArmError(409, "Conflict", f"Secret {name} is currently in a deleted but recoverable state, and its name "
-                                            "cannot be reused; in this state, the secret can only be recovered or purged.")
+            raise arm_errors.secret_deleted_but_recoverable(name)
         stamp = int(time.time())
         version = {"version": uuid.uuid4().hex, "value": body["value"], "contentType": body.get("contentType"),
                    "tags": body.get("tags") or {}, "created": stamp, "updated": stamp,
@@ -191,7 +179,7 @@ class KeyVaultService:
         secret = self._secret(secrets, name, vault)
         chosen = secret["versions"][-1] if not version else next((v for v in secret["versions"] if v["version"] == version), None)
         if chosen is None:
-            raise _not_found(f"A secret with (name/id) {name}/{version} was not found in this key vault.")
+            raise arm_errors.secret_not_found(f"A secret with (name/id) {name}/{version} was not found in this key vault.")
         return Response(200, self._bundle(vault, secret["name"], chosen))
 
     def list_secrets(self, request: Request) -> Response:
@@ -226,7 +214,7 @@ class KeyVaultService:
         vault, secrets = self._admit(request, "purge" if request.method == "DELETE" else "get")
         secret = secrets.get(name.lower())
         if not self._soft_delete(vault) or secret is None or not secret.get("deleted"):
-            raise ArmError(404, "SecretNotFound", f"Deleted Secret not found: {name}")
+            raise arm_errors.secret_not_found(f"Deleted Secret not found: {name}")
         if request.method == "DELETE":
             del secrets[name.lower()]
             self.arm.save()

@@ -69,8 +69,7 @@ def _shape_vnet(arm: Arm, vnet: dict[str, Any], existing: dict[str, Any] | None)
         for subnet in arm.resources_under(vnet["id"].lower() + "/subnets/", depth=None):
             if subnet["name"].lower() not in kept:
                 if _nics_referring(arm, subnet["id"].lower()):
-                    raise arm_errors.ArmError(400, "InUseSubnetCannotBeDeleted",
-                                              f"Subnet {subnet['name']} is in use and cannot be deleted.")
+                    raise arm_errors.subnet_in_use(f"Subnet {subnet['name']} is")
                 arm.delete_tree(subnet["id"])
         for subnet in inline:
             subnet_id = f"{vnet['id']}/subnets/{subnet['name']}"
@@ -83,8 +82,7 @@ def _shape_vnet(arm: Arm, vnet: dict[str, Any], existing: dict[str, Any] | None)
 
 def _vnet_not_in_use(arm: Arm, vnet: dict[str, Any]) -> None:
     if _nics_referring(arm, vnet["id"].lower() + "/subnets"):
-        raise arm_errors.ArmError(400, "InUseSubnetCannotBeDeleted",
-                                  f"Subnets of virtual network {vnet['name']} are in use by network interfaces and cannot be deleted.")
+        raise arm_errors.subnet_in_use(f"Subnets of virtual network {vnet['name']} are")
 
 
 def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | None) -> None:
@@ -105,9 +103,7 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
 def _public_ip_not_in_use(arm: Arm, ip: dict[str, Any]) -> None:
     users = _nics_referring(arm, ip["id"].lower())
     if users:
-        raise arm_errors.ArmError(400, "PublicIPAddressInUse",
-                                  f"Public IP address {ip['id']} can not be deleted since it is still allocated to resource "
-                                  f"{users[0]['id']}/ipConfigurations/.")
+        raise arm_errors.public_ip_in_use(ip["id"], users[0]["id"])
 
 
 def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -> None:
@@ -143,9 +139,7 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
 def _nic_not_in_use(arm: Arm, nic: dict[str, Any]) -> None:
     machine = nic["properties"].get("virtualMachine")
     if machine:
-        raise arm_errors.ArmError(400, "NicInUse",
-                                  f"Network Interface {nic['id']} is used by existing resource {machine['id']}. "
-                                  "In order to delete the network interface, it must be dissociated from the resource.")
+        raise arm_errors.nic_in_use(nic["id"], machine["id"])
 
 
 def _shape_nsg(arm: Arm, nsg: dict[str, Any], existing: dict[str, Any] | None) -> None:

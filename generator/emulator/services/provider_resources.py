@@ -110,8 +110,7 @@ class ProviderResourcesService:
                 self.arm.require_registration(namespace)
             return operation(self.arm, request, parent)
         if request.method == "POST":
-            raise arm_errors.ArmError(404, "InvalidResourceType",
-                                      f"The action '{what}' is not supported for '{parent['type']}'.")
+            raise arm_errors.action_not_supported(what, parent["type"])
         prefix = f"{parent['id']}/{what}/".lower()
         children = [self.arm.public(r) for r in self.arm.resources_under(prefix, depth=None)
                     if r["id"].count("/") == prefix.count("/")]

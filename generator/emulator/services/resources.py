@@ -9,7 +9,7 @@ from typing import Any
 
 from generator.emulator import arm_errors
 from generator.emulator.arm_core import ALWAYS_REGISTERED, RESOURCES_NS, Arm, group_id, now
-from generator.emulator.protocol import ArmError, Request, Response
+from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
@@ -151,9 +151,9 @@ class ResourcesService:
     def put_group(self, request: Request, sub: str, name: str) -> Response:
         body = _object(request)
         if not _RG_NAME.match(name) or name.endswith("."):
-            raise ArmError(400, "InvalidResourceGroup", f"The provided resource group name '{name}' has these invalid characters.")
+            raise arm_errors.invalid_resource_group_name(name)
         if not isinstance(body.get("location"), str) or not body["location"]:
-            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+            raise arm_errors.location_required()
         self.arm.check_location(body["location"])
         groups = self.arm.data["resource_groups"]
         existed = name.lower() in groups
@@ -372,9 +372,7 @@ def _filtered(items: list[dict[str, Any]], expression: str) -> list[dict[str, An
         found = _CLAUSE.match(part)
         if not found or (found.group(1) and found.group(1).lower() not in
                          ("resourcetype", "name", "location", "tagname", "tagvalue", "resourcegroup")):
-            raise ArmError(400, "InvalidFilterInQueryString",
-                           f"The $filter '{expression}' is not supported: use resourceType, name, location, resourceGroup, "
-                           "tagName and tagValue with eq, or substringof('text', name), joined by and.")
+            raise arm_errors.invalid_filter(expression)
         if found.group(1):
             clauses.append((found.group(1).lower(), found.group(2).replace("''", "'")))
         else:

@@ -57,7 +57,7 @@ class StackService:
             raise arm_errors.invalid_api_version(str(request.api_version), _UPDATE_VERSIONS)
         location = self.arm.location
         if region.lower() != location or (name is not None and name.lower() != location):
-            raise arm_errors.ArmError(404, "ResourceNotFound", f"The update location '{name or region}' was not found.")
+            raise arm_errors.resource_not_found("Microsoft.Update.Admin/updateLocations", name or region, f"System.{region}")
         body = {
             "id": f"/subscriptions/{sub}/resourceGroups/System.{location}/providers/Microsoft.Update.Admin/updateLocations/{location}",
             "name": location,

@@ -77,7 +77,7 @@ class StorageService:
 def _shape_account(arm: Arm, account: dict[str, Any], existing: dict[str, Any] | None) -> None:
     name = account["name"]
     if not _NAME.match(name):
-        raise arm_errors.ArmError(400, "AccountNameInvalid", f"{name} is not a valid storage account name.")
+        raise arm_errors.storage_account_name_invalid(name)
     if existing is None and any(r["type"] == ACCOUNTS and r["name"] == name and r["id"] != account["id"]
                                 for r in arm.data["resources"].values()):
         raise arm_errors.conflict("StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
