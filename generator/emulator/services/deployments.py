@@ -66,11 +66,11 @@ class DeploymentsService:
 
     def settle(self, request: Request) -> None:
         """Run every Accepted deployment, except one this request cancels."""
-        cancelled = request.path.rstrip("/").lower() if request.method == "POST" and request.path.lower().rstrip("/").endswith("/cancel") else ""
-        for rg, deployments in list(self.arm.data.get("deployments", {}).items()):
+        posted = request.path.rstrip("/").lower() if request.method == "POST" else ""
+        for deployments in list(self.arm.data.get("deployments", {}).values()):
             for deployment in list(deployments.values()):
-                if deployment["properties"]["provisioningState"] == "Accepted" and not cancelled.endswith(
-                        f"/deployments/{deployment['name'].lower()}/cancel"):
+                cancelling = posted.endswith(f"/deployments/{deployment['name'].lower()}/cancel")
+                if deployment["properties"]["provisioningState"] == "Accepted" and not cancelling:
                     self._run(deployment)
 
     def _body(self, deployment: dict[str, Any]) -> dict[str, Any]:
@@ -272,20 +272,10 @@ class DeploymentsService:
         # A template deployment registers the providers its resources need, as Resource Manager does.
         if self.arm.registration_state(namespace) != "Registered":
             self.arm.data["providers"][namespace.lower()] = {"state": "Registered", "ready_at": 0}
-        existing = self.arm.find(entry["id"])
-        if len(types) == 1:
-            self.arm.check_location(body.get("location"), "resource type")
-            base = existing or {"id": entry["id"], "name": entry["name"], "type": entry["type"], "location": self.arm.location,
-                                "properties": {}, "_created": now()}
-            self.resources.write(base, body, existing)
-            return
-        parent_id = entry["id"].rsplit("/", 2)[0]
-        parent = self.arm.get(parent_id, entry["type"].rsplit("/", 1)[0])
-        base = existing or {"id": entry["id"], "name": entry["name"].rsplit("/", 1)[-1], "type": entry["type"], "properties": {}}
-        self.resources.write(base, body, existing)
-        shape = self.arm.behaviour(parent["type"]).shape
-        if shape is not None:
-            shape(self.arm, parent, parent)
+        parent = None
+        if len(types) > 1:
+            parent = self.arm.get(entry["id"].rsplit("/", 2)[0], entry["type"].rsplit("/", 1)[0])
+        self.resources.create_or_update(entry["id"], entry["type"], body, parent)
 
     def _remove_others(self, deployment: dict[str, Any], evaluation: "_Evaluation") -> None:
         keep = {e["id"].lower() for e in evaluation.entries}

@@ -52,18 +52,27 @@ class ProviderResourcesService:
         return self.put(request, sub, resource_id, full_type, name, body)
 
     def put(self, request: Request, sub: str, resource_id: str, full_type: str, name: str, body: dict[str, Any]) -> Response:
-        """Create or update, as a direct PUT or a template deployment does: the one way resources are made."""
-        self.arm.check_location(body.get("location"), "resource type")
-        existing = self.arm.find(resource_id)
-        base = existing or {"id": resource_id, "name": name, "type": full_type, "location": self.arm.location,
-                            "properties": {}, "_created": now()}
-        resource = self.write(base, body, existing)
+        resource, existed = self.create_or_update(resource_id, full_type, body)
         behaviour = self.arm.behaviour(full_type)
-        if existing is not None:
+        if existed:
             return Response(200, self.arm.shown(resource, request))
         if behaviour.create_status == 202:
             return self.arm.accepted(request, sub, resource_id)
         return Response(behaviour.create_status, self.arm.shown(resource, request))
+
+    def create_or_update(self, resource_id: str, full_type: str, body: dict[str, Any],
+                         parent: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Create or update one resource (a child of ``parent`` when given): the one way resources are made, by a
+        direct PUT and by a template deployment alike. Returns the resource and whether it existed before."""
+        existing = self.arm.find(resource_id)
+        base = existing or {"id": resource_id, "name": resource_id.rsplit("/", 1)[-1], "type": full_type, "properties": {},
+                            "_created": now()}
+        if parent is None:
+            base["location"] = self.arm.check_location(body.get("location"), "resource type")
+        resource = self.write(base, body, existing)
+        if parent is not None:
+            self._children_changed(parent)
+        return resource, existing is not None
 
     def write(self, base: dict[str, Any], body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
         """Merge ``body`` into ``base`` as ARM does (omitted properties are kept; tags, sku, kind given are
@@ -135,11 +144,8 @@ class ProviderResourcesService:
         body = request.json()
         if not isinstance(body, dict):
             raise arm_errors.invalid_request_content()
-        existing = self.arm.find(resource_id)
-        base = existing or {"id": resource_id, "name": child, "type": full_type, "properties": {}}
-        resource = self.write(base, body, existing)
-        self._children_changed(parent)
-        return Response(200 if existing else 201, self.arm.public(resource))
+        resource, existed = self.create_or_update(resource_id, full_type, body, parent)
+        return Response(200 if existed else 201, self.arm.public(resource))
 
     def _children_changed(self, parent: dict[str, Any]) -> None:
         shape = self.arm.behaviour(parent["type"]).shape
