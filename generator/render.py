@@ -16,6 +16,7 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 from generator.files import temporary_files_in
+from generator.interrupts import deferred_interrupts
 from generator.secret_files import SP_FILES
 from generator.template_source import TemplateSource, resolve_template
 
@@ -145,11 +146,15 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
 
     data = copier_data(request, found, with_secrets=False)
     remember_discovery(data, found)
-    created = _make_parents(destination.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
-    project = staging / destination.name
+    created: list[Path] = []
+    staging: Path | None = None
     published = False
     try:
+        # A signal held back until both are recorded: the finally below then removes whatever was made.
+        with deferred_interrupts():
+            created = _make_parents(destination.parent)
+            staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+        project = staging / destination.name
         with temporary_files_in(staging), warnings.catch_warnings():
             # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
@@ -169,7 +174,8 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
             "nothing was left behind: free some space or choose another directory"
         ) from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if not published:
             _remove_parents(created)
 
