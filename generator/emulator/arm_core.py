@@ -76,7 +76,7 @@ class Arm:
         self.identity = identity
         self.faults = faults
         self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
-        self._operations: dict[str, dict[str, Any]] = {}
+        self._operations: dict[str, str | None] = {}  # accepted operation -> the resource id it ends on
 
     @property
     def data(self) -> dict[str, Any]:
@@ -235,12 +235,12 @@ class Arm:
 
     # -- long-running operations ---------------------------------------------------------------
 
-    def accepted(self, request: Request, sub: str, result_id: str | None = None,
-                 status: Callable[[], str] | None = None) -> Response:
-        """202 for a long-running operation, with both headers ARM sends: ``Location`` (polled until 200; its
-        body is the resource ``result_id`` names, or none) and ``Azure-AsyncOperation`` (a status document)."""
+    def accepted(self, request: Request, sub: str, result_id: str | None = None) -> Response:
+        """202 for a long-running operation (done at once), with both headers ARM sends: ``Location`` (its poll
+        answers 200 with the resource ``result_id`` names, or no body) and ``Azure-AsyncOperation`` (a status
+        document saying Succeeded)."""
         operation = uuid.uuid4().hex
-        self._operations[operation] = {"result_id": result_id, "status": status}
+        self._operations[operation] = result_id
         base = f"{self.ctx.base_url}{ADMIN_PREFIX if request.admin else ''}/subscriptions/{sub}"
         version = quote(request.api_version or "")
         return Response(202, None, {
@@ -249,14 +249,11 @@ class Arm:
             "Retry-After": "0",
         })
 
-    def operation(self, operation: str) -> dict[str, Any]:
+    def operation_result(self, operation: str) -> str | None:
+        """The resource id an accepted operation ends on (None: no body)."""
         if operation not in self._operations:
             raise arm_errors.operation_not_found(operation)
         return self._operations[operation]
-
-    def operation_status(self, operation: str) -> str:
-        status = self.operation(operation)["status"]
-        return status() if status else "Succeeded"
 
     # -- lists ---------------------------------------------------------------------------------
 
