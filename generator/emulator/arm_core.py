@@ -33,6 +33,11 @@ def group_id(sub: str, group: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{group}"
 
 
+def ref_id(value: Any) -> str:
+    """The id a reference names (``{"id": ...}``, as NICs, disks and subnets are referenced), or ""."""
+    return str(value.get("id", "")) if isinstance(value, dict) else ""
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """``update`` over ``base``: nested objects merge, everything else is replaced (ARM's PATCH, and its PUT
     of an existing resource for the properties a body leaves out)."""
@@ -219,6 +224,10 @@ class Arm:
             r for key, r in sorted(self.data["resources"].items())
             if key.startswith(prefix) and (depth is None or r["type"].count("/") == depth)
         ]
+
+    def group_resources(self, sub: str, group: str) -> list[dict[str, Any]]:
+        """The top-level resources of a resource group (404 when the group does not exist)."""
+        return self.resources_under(group_id(sub, self.group(group)["name"]).lower() + "/")
 
     @staticmethod
     def public(resource: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType, now
+from generator.emulator.arm_core import Arm, ResourceType, now, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.network import NICS
@@ -40,10 +40,6 @@ _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped"
 _DISPLAY = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}
 _LOCATIONS = r"/subscriptions/([^/]+)/providers/microsoft\.compute/locations/([^/]+)"
 _PUBLISHERS = _LOCATIONS + r"/publishers"
-
-
-def _ref_id(value: Any) -> str:
-    return str(value.get("id", "")) if isinstance(value, dict) else ""
 
 
 class ComputeService:
@@ -217,9 +213,9 @@ class ComputeService:
         return disk
 
     def _existing_disk(self, vm: dict[str, Any], managed: dict[str, Any]) -> dict[str, Any]:
-        disk = self.arm.find(_ref_id(managed))
+        disk = self.arm.find(ref_id(managed))
         if disk is None or disk["type"] != DISKS:
-            raise arm_errors.not_found(f"Disk {_ref_id(managed) or '(none)'}")
+            raise arm_errors.not_found(f"Disk {ref_id(managed) or '(none)'}")
         if disk.get("managedBy") and disk["managedBy"].lower() != vm["id"].lower():
             raise arm_errors.conflict("OperationNotAllowed", f"Disk {disk['name']} is already attached to {disk['managedBy']}.")
         return disk
@@ -247,7 +243,7 @@ class ComputeService:
                           "caching": entry.get("caching", "None")})
             managed.update({"id": disk["id"], "storageAccountType": disk["sku"]["name"]})
             attached.append(disk["id"].lower())
-        os_id = _ref_id(storage.get("osDisk", {}).get("managedDisk")).lower()
+        os_id = ref_id(storage.get("osDisk", {}).get("managedDisk")).lower()
         for disk in self.arm.data["resources"].values():
             if disk["type"] != DISKS:
                 continue
@@ -264,9 +260,9 @@ class ComputeService:
         if not refs:
             raise arm_errors.invalid_parameter("The virtual machine needs at least one network interface (networkProfile).")
         for ref in refs:
-            nic = self.arm.find(_ref_id(ref))
+            nic = self.arm.find(ref_id(ref))
             if nic is None or nic["type"] != NICS:
-                raise arm_errors.not_found(f"Network interface {_ref_id(ref)}")
+                raise arm_errors.not_found(f"Network interface {ref_id(ref)}")
             user = (nic["properties"].get("virtualMachine") or {}).get("id", "")
             if user and user.lower() != vm["id"].lower():
                 raise arm_errors.nic_in_use(nic["id"], user)
@@ -279,7 +275,7 @@ class ComputeService:
             if resource["type"] == DISKS and str(resource.get("managedBy", "")).lower() == vm["id"].lower():
                 resource.pop("managedBy", None)
                 resource["properties"]["diskState"] = "Unattached"
-            if resource["type"] == NICS and _ref_id(resource["properties"].get("virtualMachine")).lower() == vm["id"].lower():
+            if resource["type"] == NICS and ref_id(resource["properties"].get("virtualMachine")).lower() == vm["id"].lower():
                 resource["properties"].pop("virtualMachine", None)
 
     def power_action(self, arm: Arm, request: Request, vm: dict[str, Any]) -> Response:
@@ -346,5 +342,5 @@ def _shape_availability_set(arm: Arm, aset: dict[str, Any], existing: dict[str, 
     props.setdefault("platformUpdateDomainCount", 5)
     aset.setdefault("sku", {"name": "Classic"})
     props["virtualMachines"] = [{"id": vm["id"]} for vm in arm.data["resources"].values()
-                                if vm["type"] == VMS and _ref_id(vm["properties"].get("availabilitySet")).lower() == aset["id"].lower()]
+                                if vm["type"] == VMS and ref_id(vm["properties"].get("availabilitySet")).lower() == aset["id"].lower()]
     props.pop("provisioningState", None)  # availability sets have none

@@ -73,6 +73,9 @@ class DeploymentsService:
                 if deployment["properties"]["provisioningState"] == "Accepted" and not cancelling:
                     self._run(deployment)
 
+    def _deployment_id(self, sub: str, rg: str, name: str) -> str:
+        return f"{group_id(sub, self.arm.group(rg)['name'])}/providers/Microsoft.Resources/deployments/{name}"
+
     def _body(self, deployment: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in deployment.items() if not k.startswith("_")}
 
@@ -89,7 +92,7 @@ class DeploymentsService:
             raise arm_errors.conflict("DeploymentActive", f"The deployment '{name}' is still active; wait for it or cancel it.")
         plan = self._plan(sub, rg, name, properties)  # InvalidTemplate is answered at once, as ARM does
         deployment = {
-            "id": f"{group_id(sub, self.arm.group(rg)['name'])}/providers/Microsoft.Resources/deployments/{name}",
+            "id": self._deployment_id(sub, rg, name),
             "name": name,
             "type": "Microsoft.Resources/deployments",
             "properties": {
@@ -172,7 +175,7 @@ class DeploymentsService:
             return Response(400, {"error": {"code": error.code, "message": error.message}})
         validated = [{"id": entry["id"]} for entry in plan.entries]
         return Response(200, {
-            "id": f"{group_id(sub, self.arm.group(rg)['name'])}/providers/Microsoft.Resources/deployments/{name}",
+            "id": self._deployment_id(sub, rg, name),
             "name": name, "type": "Microsoft.Resources/deployments",
             "properties": {"templateHash": _hash(properties["template"]), "mode": properties.get("mode", "Incremental"),
                            "parameters": _shown_parameters(plan.parameters, plan.declared),
@@ -279,8 +282,7 @@ class DeploymentsService:
 
     def _remove_others(self, deployment: dict[str, Any], evaluation: "_Evaluation") -> None:
         keep = {e["id"].lower() for e in evaluation.entries}
-        prefix = group_id(deployment["_sub"], deployment["_rg"]).lower() + "/"
-        for resource in self.arm.resources_under(prefix):
+        for resource in self.arm.group_resources(deployment["_sub"], deployment["_rg"]):
             if resource["id"].lower() not in keep:
                 self.arm.delete_tree(resource["id"])
 

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.arm_core import Arm, ResourceType, ref_id
 from generator.emulator.routing import Route
 
 VNETS = "Microsoft.Network/virtualNetworks"
@@ -23,10 +23,6 @@ def _etag(resource: dict[str, Any]) -> None:
     resource["properties"].setdefault("resourceGuid", str(uuid.uuid4()))
 
 
-def _ref_id(value: Any) -> str:
-    return str(value.get("id", "")).lower() if isinstance(value, dict) else ""
-
-
 def _nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
     """Network interfaces whose IP configurations reference ``needle`` (a subnet or public IP id, lower case)."""
     found = []
@@ -35,8 +31,8 @@ def _nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
             continue
         for config in nic["properties"].get("ipConfigurations", []):
             props = config.get("properties", {})
-            if needle in (_ref_id(props.get("subnet")), _ref_id(props.get("publicIPAddress"))) or \
-                    _ref_id(props.get("subnet")).startswith(needle + "/"):
+            subnet, address = ref_id(props.get("subnet")).lower(), ref_id(props.get("publicIPAddress")).lower()
+            if needle in (subnet, address) or subnet.startswith(needle + "/"):
                 found.append(nic)
                 break
     return found
@@ -115,13 +111,13 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
         props = config.setdefault("properties", {})
         name = config.setdefault("name", f"ipconfig{index + 1}")
         config["id"] = f"{nic['id']}/ipConfigurations/{name}"
-        subnet = arm.find(_ref_id(props.get("subnet")))
+        subnet = arm.find(ref_id(props.get("subnet")))
         if subnet is None or subnet["type"] != SUBNETS:
             raise arm_errors.invalid_parameter(
-                f"Subnet {_ref_id(props.get('subnet')) or '(none)'} of network interface {nic['name']} was not found.")
-        if props.get("publicIPAddress") is not None and (arm.find(_ref_id(props["publicIPAddress"])) or {}).get("type") != PUBLIC_IPS:
+                f"Subnet {ref_id(props.get('subnet')) or '(none)'} of network interface {nic['name']} was not found.")
+        if props.get("publicIPAddress") is not None and (arm.find(ref_id(props["publicIPAddress"])) or {}).get("type") != PUBLIC_IPS:
             raise arm_errors.invalid_parameter(
-                f"Public IP address {_ref_id(props['publicIPAddress'])} of network interface {nic['name']} was not found.")
+                f"Public IP address {ref_id(props['publicIPAddress'])} of network interface {nic['name']} was not found.")
         if "privateIPAddress" not in props:
             prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
             used = sum(1 for n in _nics_referring(arm, subnet["id"].lower()) if n["id"] != nic["id"])
@@ -130,8 +126,8 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
         props["provisioningState"] = "Succeeded"
         config.setdefault("primary", index == 0)
     nsg = nic["properties"].get("networkSecurityGroup")
-    if nsg is not None and (arm.find(_ref_id(nsg)) or {}).get("type") != NSGS:
-        raise arm_errors.invalid_parameter(f"Network security group {_ref_id(nsg)} was not found.")
+    if nsg is not None and (arm.find(ref_id(nsg)) or {}).get("type") != NSGS:
+        raise arm_errors.invalid_parameter(f"Network security group {ref_id(nsg)} was not found.")
     nic["properties"].setdefault("macAddress", "00-0D-3A-" + "-".join(f"{b:02X}" for b in uuid.uuid4().bytes[:3]))
     nic["properties"].setdefault("primary", True)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, deep_merge, group_id, now
+from generator.emulator.arm_core import Arm, deep_merge, now
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 
@@ -156,10 +156,8 @@ class ProviderResourcesService:
     # -- lists by type ---------------------------------------------------------------------------
 
     def list_in_group(self, request: Request, sub: str, rg: str, namespace: str, rtype: str) -> Response:
-        group = self.arm.group(rg)
         full_type = self.arm.canonical_type(namespace, rtype).lower()
-        prefix = group_id(sub, group["name"]).lower() + "/"
-        items = [self.arm.shown(r, request) for r in self.arm.resources_under(prefix) if r["type"].lower() == full_type]
+        items = [self.arm.shown(r, request) for r in self.arm.group_resources(sub, rg) if r["type"].lower() == full_type]
         return self.arm.paged(request, items)
 
     def list_in_subscription(self, request: Request, sub: str, namespace: str, rtype: str) -> Response:

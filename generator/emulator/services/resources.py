@@ -177,10 +177,8 @@ class ResourcesService:
         return Response(200, self._group_body(sub, group))
 
     def delete_group(self, request: Request, sub: str, name: str) -> Response:
-        group = self.arm.group(name)
-        prefix = group_id(sub, group["name"]).lower() + "/"
-        for key in [k for k in self.arm.data["resources"] if k.startswith(prefix)]:
-            self.arm.delete_tree(key)
+        for resource in self.arm.group_resources(sub, name):
+            self.arm.delete_tree(resource["id"])
         self.arm.data.get("deployments", {}).pop(name.lower(), None)
         del self.arm.data["resource_groups"][name.lower()]
         self.arm.save()
@@ -207,8 +205,7 @@ class ResourcesService:
         return self._listed(request, self.arm.resources_under(f"/subscriptions/{sub}/".lower()))
 
     def list_group_resources(self, request: Request, sub: str, name: str) -> Response:
-        group = self.arm.group(name)
-        return self._listed(request, self.arm.resources_under(group_id(sub, group["name"]).lower() + "/"))
+        return self._listed(request, self.arm.group_resources(sub, name))
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -308,8 +305,7 @@ class ResourcesService:
         return Response(200, {"name": operation, "status": "Succeeded", "startTime": now()})
 
     def export_template(self, request: Request, sub: str, name: str) -> Response:
-        group = self.arm.group(name)
-        resources = [self.template_entry(r) for r in self.arm.resources_under(group_id(sub, group["name"]).lower() + "/")]
+        resources = [self.template_entry(r) for r in self.arm.group_resources(sub, name)]
         template = {
             "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
             "contentVersion": "1.0.0.0",
