@@ -78,7 +78,7 @@ def main() -> None:
     rows: list[tuple[str, float, str, float, str]] = []
     # One listener for sign-in and Resource Manager: the timings do not depend on the topology, and the
     # generated projects then need no stand-in for a public CA in their venvs.
-    with Emulator(EmulatorConfig(registration_delay=0.1, single_host=True)) as emulator:
+    with Emulator(EmulatorConfig(registration_delay=0.1, layout="loopback", single_host=True)) as emulator:
         info = emulator.info()
         env = {SECRET_ENV: info["client_secret"]}
         stack = ["--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
@@ -186,7 +186,7 @@ def concurrency_line() -> str:
     from generator.emulator import Emulator, EmulatorConfig
     from tests.concurrency import list_while_churning
 
-    with Emulator(EmulatorConfig(single_host=True, registration_delay=0.1)) as emulator:
+    with Emulator(EmulatorConfig(layout="loopback", single_host=True, registration_delay=0.1)) as emulator:
         misses, errors, seconds = list_while_churning(emulator.info(), clients=20, rounds=4)
     return (f"Emulator under 20 concurrent SDK clients (4 rounds each of create, list, delete): {len(misses)} missed "
             f"groups, {len(errors)} errors, {seconds:.1f} s.")

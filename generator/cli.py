@@ -25,6 +25,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _cmd_emulator(args: argparse.Namespace) -> int:
+    if args.action == "trust":
+        return _emulator_trust(args)
     import json
     from pathlib import Path
 
@@ -36,8 +38,6 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
 
         project = Path(args.for_project).expanduser().resolve()
         args.stack_version, args.identity = project_settings(project)
-        # The project trusts what its own bootstrap adds to certifi: the Stack's root, with sign-in beside it.
-        args.single_host = True
     config = EmulatorConfig(
         host=args.host,
         port=args.port,
@@ -48,6 +48,10 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         registration_delay=args.registration_delay,
         token_lifetime=args.token_lifetime,
         client_certificates=[_read_text(path) for path in args.client_certificate],
+        layout=args.layout,
+        region=args.region,
+        fqdn=args.fqdn,
+        proxy_port=args.proxy_port,
         single_host=args.single_host,
         identity_port=args.identity_port,
         faults=FaultPlan(
@@ -72,26 +76,52 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
             overlay = Path(args.overlay_file).expanduser().resolve() if args.overlay_file else project / DEFAULT_OVERLAY
             write_private_file(overlay, json.dumps(overlay_for(emulator.info()), indent=2).encode() + b"\n")
             print(f"Emulating {project.name}'s Stack; point it here with: export {OVERLAY_ENV}={overlay}", flush=True)
-        release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
-        print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
-        print(f"  Resource Manager: {info['arm_endpoint']}")
-        print(f"  Admin endpoint:   {info['admin_endpoint']}")
-        print(f"  Root CA:          {info['ca_cert']}")
-        print(f"  Sign-in:          {info['identity_endpoint']} (CA: {info['identity_ca_cert']})")
-        if info["identity_ca_cert"] != info["ca_cert"]:
-            print(f"  Its CA stands in for a public one: trust it as certifi would, e.g. "
-                  f"export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
-        print(f"  Key vaults:       a host (port) each, named by a vault's properties.vaultUri (CA: {info['keyvault_ca_cert']})")
-        if args.info_file:
-            print(f"  Connection info:  {args.info_file} (holds the client secret; mode 0600)")
-        else:
-            print("  Add --info-file PATH to get the client id, secret and subscription as JSON.")
-        print("Press Ctrl-C to stop.", flush=True)
+        _print_emulator(info, args.info_file)
     except BaseException:
         emulator.stop()
         raise
     emulator.serve_until_interrupted()
     print("Emulator stopped.", flush=True)
+    return 0
+
+
+def _print_emulator(info: dict, info_file: str | None) -> None:
+    release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
+    print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
+    print(f"  Resource Manager: {info['arm_endpoint']}")
+    print(f"  Admin endpoint:   {info['admin_endpoint']}")
+    print(f"  Root CA:          {info['ca_cert']}")
+    print(f"  Sign-in:          {info['identity_endpoint']} (CA: {info['identity_ca_cert']})")
+    print(f"  Key vaults:       https://<vault>.{info['keyvault_dns_suffix']}/, as a vault's properties.vaultUri says "
+          f"(CA: {info['keyvault_ca_cert']})")
+    if info["https_proxy"]:
+        print(f"  These names are reached through the emulator's HTTPS proxy: export HTTPS_PROXY={info['https_proxy']}")
+        print("    (it refuses every other host: put your package index's host in NO_PROXY, e.g. NO_PROXY=pypi.org,"
+              "files.pythonhosted.org, or run installs without it)")
+    if info["identity_ca_cert"] != info["ca_cert"]:
+        print(f"  The sign-in CA stands in for a public one: trust it as certifi would, e.g. "
+              f"export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
+        print("    and in a generated project's venv: azs-scaffold emulator trust --python .venv/bin/python --info-file INFO")
+    if info_file:
+        print(f"  Connection info:  {info_file} (holds the client secret; mode 0600)")
+    else:
+        print("  Add --info-file PATH to get the client id, secret and subscription as JSON.")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def _emulator_trust(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from generator.emulator.venv_trust import stand_in_ca_of, trust_in_venv
+
+    if not args.python or not (args.info_file or args.ca_cert):
+        raise UsageError("emulator trust needs --python (a venv's python, e.g. .venv/bin/python) and --info-file "
+                         "(what azs-scaffold emulator --info-file wrote) or --ca-cert (the stand-in CA's PEM)")
+    ca = Path(args.ca_cert).expanduser() if args.ca_cert else stand_in_ca_of(args.info_file)
+    if ca is None:
+        print("Nothing to trust: this emulator signs in with ADFS, on the Stack's own root CA, which bootstrap trusts already.")
+        return 0
+    print(trust_in_venv(args.python, ca))
     return 0
 
 
@@ -129,8 +159,13 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
         "emulator",
         help="run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)",
         description="Run a local Azure Stack Hub emulator on loopback until interrupted (Ctrl-C). "
-        "The unmodified Azure SDK talks to it as to a real Stack; trust its root CA (printed at start).",
+        "It answers under a Stack's own names (management.<region>.<fqdn>, adfs., <vault>.vault.), reached through its "
+        "HTTPS proxy (export HTTPS_PROXY=<printed at start>); the unmodified Azure SDK and Azure CLI talk to it as to a real "
+        "Stack. Trust its root CA (printed at start). 'azs-scaffold emulator trust --python PY --info-file F' makes a "
+        "venv trust the stand-in public CA of its Azure AD sign-in host.",
     )
+    p.add_argument("action", nargs="?", choices=["serve", "trust"], default="serve",
+                   help="serve (default): run the emulator; trust: add its stand-in public CA to the venv of --python")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; loopback only)")
     p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default: %(default)s)")
     p.add_argument(
@@ -141,15 +176,23 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
         "'azure' emulates global Azure (default: %(default)s)",
     )
     p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    p.add_argument("--layout", choices=["names", "loopback"], default="names",
+                   help="names (default): a Stack's host names on port 443 through the emulator's HTTPS proxy; loopback: "
+                   "every listener at 127.0.0.1:PORT, no proxy (Key Vault clients then cannot check the vault's name)")
+    p.add_argument("--region", default="local", help="the Stack's region, the first label of its names (default: %(default)s)")
+    p.add_argument("--fqdn", default="azurestack.external", help="the Stack's external domain (default: %(default)s)")
+    p.add_argument("--proxy-port", type=int, default=0, metavar="PORT",
+                   help="TCP port of the HTTPS proxy (default: a free one; with --state-dir, the one used before)")
     p.add_argument("--identity-port", type=int, default=0, metavar="PORT",
-                   help="TCP port of the sign-in listener (default: a free one; with --state-dir, the one used before)")
+                   help="TCP port of the sign-in listener (default: a free one; in the loopback layout with --state-dir, "
+                   "the one used before)")
     p.add_argument("--for-project", metavar="DIR", help="emulate the release and identity system a generated project "
                    "records, and write a settings overlay for it (AZS_EMULATOR_OVERLAY); its real credentials stay untouched")
     p.add_argument("--overlay-file", metavar="PATH", help="with --for-project: where to write the overlay "
                    "(default: DIR/.azs-emulator/overlay.json; mode 0600)")
     p.add_argument("--single-host", action="store_true",
-                   help="serve sign-in on the Resource Manager's listener and CA (default: its own, as on a real Stack: "
-                   "Azure AD's with a CA that stands in for a public one, ADFS's on the Stack's CA)")
+                   help="with --layout loopback: serve sign-in on the Resource Manager's listener and CA (default: its own, "
+                   "as on a real Stack: Azure AD's with a CA that stands in for a public one, ADFS's on the Stack's CA)")
     p.add_argument("--state-dir", metavar="DIR", help="keep CA, credentials and resources here across restarts")
     p.add_argument("--info-file", metavar="PATH", help="write connection facts (with the client secret) as JSON, mode 0600")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone reaching it can use it)")
@@ -163,6 +206,9 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--token-lifetime", type=_non_negative_int, default=3600, metavar="SECONDS", help="access token lifetime (default: %(default)s)")
     p.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
+    trust = p.add_argument_group("trust", "with the action trust")
+    trust.add_argument("--python", metavar="PY", help="the venv's python whose certifi bundle gets the stand-in CA (e.g. .venv/bin/python)")
+    trust.add_argument("--ca-cert", metavar="PEM", help="the stand-in CA to trust (default: identity_ca_cert of --info-file)")
     faults = p.add_argument_group("faults", "break requests on purpose (also settable at run time: PUT /_emulator/faults)")
     faults.add_argument("--latency", type=_non_negative_float, default=0.0, metavar="SECONDS", help="delay every request")
     faults.add_argument("--transient", type=_non_negative_int, default=0, metavar="N", help="answer the next N requests with --transient-status")

@@ -31,18 +31,19 @@ def _run_in(project: Path, *command: str) -> None:
         raise ScaffoldError(f"demo: `{' '.join(command)}` failed in {project} (exit {result.returncode}); see its output above")
 
 
-def _trust_public_stand_in(project: Path, python: str, info: dict) -> str | None:
-    """Add the emulator's stand-in public CA to the venv's certifi bundle: a real certifi already trusts the
-    CA of login.microsoftonline.com, where an Azure AD Stack signs in. (Not a step for a real Stack.)"""
-    if info["identity_ca_cert"] == info["ca_cert"]:
-        return None
-    where = subprocess.run([python, "-c", "import certifi; print(certifi.where())"], capture_output=True, text=True, check=True)
-    bundle = Path(where.stdout.strip())
-    stand_in = Path(info["identity_ca_cert"]).read_text(encoding="ascii")
-    if stand_in.strip() not in bundle.read_text(encoding="ascii", errors="replace"):
-        with bundle.open("a", encoding="ascii") as handle:
-            handle.write("\n" + stand_in)
-    return "the emulator's sign-in CA added to .venv's certifi, standing in for the public CA of login.microsoftonline.com"
+def package_index_hosts() -> str:
+    """The package index hosts installers here may use, as NO_PROXY takes them: the emulator's proxy serves only
+    the Stack's names, so installs must not go through it."""
+    import os
+    from urllib.parse import urlsplit
+
+    hosts = ["pypi.org", "files.pythonhosted.org", "127.0.0.1", "localhost", "::1"]
+    for variable in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL"):
+        for url in os.environ.get(variable, "").split():
+            host = urlsplit(url.split("=", 1)[-1]).hostname
+            if host and host not in hosts:
+                hosts.append(host)
+    return ",".join(hosts)
 
 
 def run_demo(destination: str | None = None, stack_version: str = "2108", identity: str = "azure_ad",
@@ -56,6 +57,8 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
 
     from generator.discovery import DiscoveryRequest, ServicePrincipal
     from generator.emulator import Emulator, EmulatorConfig
+    from generator.emulator.proxy import through_proxy
+    from generator.emulator.venv_trust import stand_in_ca_of_info, trust_in_venv
     from generator.render import NewProject, check_destination, run_new
     from generator.template_source import resolve_template
 
@@ -63,7 +66,8 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
     project = check_destination(destination) if destination else Path(tempfile.mkdtemp(prefix="azs-demo-")) / "azs-demo"
     python = str(project / (".venv/Scripts/python.exe" if sys.platform == "win32" else ".venv/bin/python"))
     total = 5
-    with Emulator(EmulatorConfig(stack_version=stack_version, identity=identity, registration_delay=1.0)) as emulator:
+    with Emulator(EmulatorConfig(stack_version=stack_version, identity=identity, registration_delay=1.0)) as emulator, \
+            through_proxy(emulator.info()["https_proxy"], no_proxy=package_index_hosts()):
         info = emulator.info()
         print(f"==> [1/{total}] Emulator: Azure Stack Hub {stack_version} ({identity}) at {info['arm_endpoint']}")
 
@@ -85,7 +89,9 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
         _step(2, total, f"Generating the project in {project}", generate)
         def bootstrap() -> str | None:
             _run_in(project, sys.executable, "scripts/bootstrap.py")
-            return _trust_public_stand_in(project, python, info)
+            stand_in = stand_in_ca_of_info(info)
+            # A real certifi already trusts the CA of login.microsoftonline.com; the emulator's stand-in needs this step.
+            return trust_in_venv(python, stand_in) if stand_in else None
 
         _step(3, total, "Bootstrap: .venv, pinned packages, trust the Stack's root CA", bootstrap)
         _step(4, total, "Registering resource providers", lambda: _run_in(project, python, "register_providers.py"))

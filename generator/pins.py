@@ -82,10 +82,11 @@ def run_probe(python: str, package: str, infos: list[str]) -> dict[str, str]:
 
 
 def probe_emulators() -> dict[str, object]:
-    """One started emulator per target (the caller stops them)."""
+    """One started emulator per target (the caller stops them), in the loopback layout: one probe process talks to
+    all of them at once, and a process has one HTTPS_PROXY (the names layout's way in)."""
     from generator.emulator import Emulator, EmulatorConfig
 
-    return {target: Emulator(EmulatorConfig(stack_version=release, identity=identity, single_host=True,
+    return {target: Emulator(EmulatorConfig(stack_version=release, identity=identity, layout="loopback", single_host=True,
                                             registration_delay=0.1)).start()
             for target, (_, release, identity) in TARGETS.items()}
 

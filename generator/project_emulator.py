@@ -35,20 +35,35 @@ def project_settings(project: Path) -> tuple[str, str]:
 
 
 def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
-    """The project settings that point it at the emulator described by ``info``."""
+    """The project settings that point it at the emulator described by ``info``: its names, reached through its
+    proxy (``httpsProxy``: the project sets it for its own requests, never for installs), and a CA file holding
+    the Stack's root and, for Azure AD, the sign-in host's stand-in public CA (what ``.venv-emulator`` trusts)."""
     from generator.discovery import DiscoveryRequest, discover_stack
+    from generator.emulator.proxy import through_proxy
 
-    found = discover_stack(DiscoveryRequest(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
-                                            stack_version=info["stack_version"] if info["stack_version"] != "azure" else None))
+    with through_proxy(info.get("https_proxy")):
+        found = discover_stack(DiscoveryRequest(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
+                                                stack_version=info["stack_version"] if info["stack_version"] != "azure" else None))
     return {
         "resourceManagerEndpointUrl": found.metadata.resource_manager,
         "authorityHost": found.metadata.authority_host,
         "credentialScope": found.metadata.credential_scope,
-        "disableInstanceDiscovery": True,
+        "disableInstanceDiscovery": found.disable_instance_discovery,
         "tenantId": found.tenant_id,
         "clientId": info["client_id"],
         "clientSecret": info["client_secret"],
         "subscriptionId": info["subscription_id"],
         "location": info["location"],
-        "caCert": info["ca_cert"],
+        "caCert": _trust_file(info),
+        "httpsProxy": info.get("https_proxy"),
     }
+
+
+def _trust_file(info: dict[str, Any]) -> str:
+    """The emulator's root, plus the stand-in public CA of an Azure AD sign-in host, in one PEM file beside them."""
+    stack_ca, identity_ca = Path(info["ca_cert"]), Path(info["identity_ca_cert"])
+    if identity_ca == stack_ca:
+        return str(stack_ca)
+    combined = stack_ca.with_name("project-trust.pem")
+    combined.write_bytes(stack_ca.read_bytes().rstrip(b"\n") + b"\n" + identity_ca.read_bytes())
+    return str(combined)

@@ -45,6 +45,30 @@ PUBLIC_CA_CERT = str(Path(PUBLIC_CA_DIR) / "public-ca.pem")
 os.environ["REQUESTS_CA_BUNDLE"] = PUBLIC_CA_BUNDLE
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Emulators answer under a Stack's names (management.local.azurestack.external, ...), reached as a user reaches them:
+# through the emulator's HTTPS proxy, named by HTTPS_PROXY. They run one at a time, each on this port, so this
+# process and every command it starts reach whichever runs. Loopback addresses (the loopback layout) go direct.
+EMULATOR_PROXY_PORT = _free_port()
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
+for _variable in PROXY_VARIABLES:
+    os.environ.pop(_variable, None)
+os.environ.update(HTTPS_PROXY=f"http://127.0.0.1:{EMULATOR_PROXY_PORT}", NO_PROXY="127.0.0.1,localhost,::1")
+
+
+def without_emulator_proxy(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) for a command that needs the package index: the emulator's proxy refuses
+    every host but the Stack's, so installs never go through it."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k not in PROXY_VARIABLES}
+
+
 @pytest.fixture
 def start_emulator() -> Iterator[Callable[..., Emulator]]:
     """Start emulators with the given options (fast provider registration); all stop at teardown."""
@@ -53,6 +77,7 @@ def start_emulator() -> Iterator[Callable[..., Emulator]]:
     def start(**options: object) -> Emulator:
         options.setdefault("registration_delay", 0.2)
         options.setdefault("public_ca_dir", PUBLIC_CA_DIR)
+        options.setdefault("proxy_port", EMULATOR_PROXY_PORT)
         emulator = Emulator(EmulatorConfig(**options)).start()  # type: ignore[arg-type]
         running.append(emulator)
         return emulator
@@ -114,7 +139,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
          "-d", str(directory), *pins, "pip", "setuptools"],
-        check=True, capture_output=True,
+        check=True, capture_output=True, env=without_emulator_proxy(),
     )
     _certifi_with_the_public_ca(directory)
     return directory

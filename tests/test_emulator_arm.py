@@ -15,6 +15,7 @@ from azure.profiles import KnownProfiles
 
 from generator.emulator import Emulator, EmulatorConfig
 from tests import sdk
+from tests.conftest import EMULATOR_PROXY_PORT
 
 # (release, the profile that release needs, Key Vault's API version in that profile)
 RELEASES = [
@@ -197,13 +198,13 @@ def test_admin_update_location_reports_the_build_to_an_operator_only(start_emula
 
 
 def test_state_dir_keeps_ca_credentials_and_resources_across_an_upgrade(tmp_path):
-    config = EmulatorConfig(stack_version="2008", state_dir=str(tmp_path / "state"))
+    config = EmulatorConfig(stack_version="2008", state_dir=str(tmp_path / "state"), proxy_port=EMULATOR_PROXY_PORT)
     with Emulator(config) as before:
         info = before.info()
         sdk.client(ResourceManagementClient, info, KnownProfiles.v2019_03_01_hybrid).resource_groups.create_or_update("kept", {"location": "local"})
-        port = int(info["arm_endpoint"].rsplit(":", 1)[1].strip("/"))
         ca_pem = open(info["ca_cert"], "rb").read()
-    upgraded = EmulatorConfig(stack_version="2108", port=port, state_dir=str(tmp_path / "state"))
+    # The same names (and proxy) after the upgrade, as a Stack keeps its names.
+    upgraded = EmulatorConfig(stack_version="2108", state_dir=str(tmp_path / "state"))
     with Emulator(upgraded) as after:
         info_after = after.info()
         assert {k: v for k, v in info_after.items() if k != "stack_version"} == {k: v for k, v in info.items() if k != "stack_version"}

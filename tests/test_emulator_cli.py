@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import EMULATOR_PROXY_PORT
+
 INFO_KEYS = {
     "arm_endpoint", "admin_endpoint", "ca_cert", "client_id", "client_secret", "tenant_id", "tenant_domain",
     "subscription_id", "location", "stack_version", "identity_system", "identity_endpoint", "identity_ca_cert",
-    "public_ca_bundle", "keyvault_ca_cert",
+    "public_ca_bundle", "keyvault_ca_cert", "keyvault_dns_suffix", "storage_suffix", "layout", "https_proxy",
 }
 RELEASES = ["2008", "2102", "2108", "2206", "2301", "2306", "2311", "2406", "2408", "2501", "2506"]
 
@@ -25,7 +27,8 @@ RELEASES = ["2008", "2102", "2108", "2206", "2301", "2306", "2311", "2406", "240
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, dict]:
     info_file = tmp_path / "info.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "generator", "emulator", "--info-file", str(info_file), *args],
+        # On the session's proxy port, where this process and the commands it starts reach the emulators.
+        [sys.executable, "-m", "generator", "emulator", "--info-file", str(info_file), "--proxy-port", str(EMULATOR_PROXY_PORT), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.time() + 20
@@ -80,12 +83,13 @@ def test_bad_options_end_in_one_line(args, message):
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_port_in_use_is_one_line(tmp_path):
-    process, info = _start(tmp_path)
+@pytest.mark.parametrize("option", ["--port", "--proxy-port"])
+def test_port_in_use_is_one_line(tmp_path, option):
+    process, info = _start(tmp_path, "--layout", "loopback") if option == "--port" else _start(tmp_path)
     try:
-        port = info["arm_endpoint"].rsplit(":", 1)[1].strip("/")
-        result = subprocess.run([sys.executable, "-m", "generator", "emulator", "--port", port], capture_output=True, text=True, timeout=30)
+        port = (info["arm_endpoint"] if option == "--port" else info["https_proxy"]).rsplit(":", 1)[1].strip("/")
+        result = subprocess.run([sys.executable, "-m", "generator", "emulator", option, port], capture_output=True, text=True, timeout=30)
     finally:
         _stop(process)
-    assert result.returncode == 1 and "cannot listen on 127.0.0.1:" in result.stderr
+    assert result.returncode == 1 and "cannot listen on 127.0.0.1:" in result.stderr and f"choose another {option}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

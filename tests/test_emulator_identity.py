@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import ssl
 import time
-import socket
 
 import pytest
 import requests
@@ -20,15 +21,33 @@ def test_tls_is_refused_without_the_ca_and_accepted_with_it(emulator):
     assert requests.get(url, verify=emulator.info()["ca_cert"], timeout=10).status_code == 200
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_certificates_pass_python_313_strict_x509_checks(emulator, host):
+def _tunnel(proxy: str, host: str) -> socket.socket:
+    """A connection to ``host``:443 through the emulator's proxy, as HTTPS_PROXY clients open it."""
+    address = proxy.split("://", 1)[1].rsplit(":", 1)
+    raw = socket.create_connection((address[0], int(address[1])), timeout=10)
+    raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += raw.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    return raw
+
+
+@pytest.mark.parametrize(("layout", "host"), [("loopback", "127.0.0.1"), ("loopback", "localhost"),
+                                              ("names", "management.local.azurestack.external"),
+                                              ("names", "adminmanagement.local.azurestack.external"),
+                                              ("names", "kv1.vault.local.azurestack.external")])
+def test_certificates_pass_python_313_strict_x509_checks(start_emulator, layout, host):
     # Python 3.13's default context sets these flags; setting them here checks the same rules on any Python.
-    context = ssl.create_default_context(cafile=emulator.info()["ca_cert"])
+    info = start_emulator(layout=layout).info()
+    context = ssl.create_default_context(cafile=info["ca_cert"])
     context.verify_flags |= ssl.VERIFY_X509_STRICT | getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0)
-    port = int(emulator.info()["arm_endpoint"].rsplit(":", 1)[1].strip("/"))
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    if layout == "loopback":
+        raw = socket.create_connection(("127.0.0.1", int(info["arm_endpoint"].rsplit(":", 1)[1].strip("/"))), timeout=10)
+    else:
+        raw = _tunnel(info["https_proxy"], host)
+    with raw, context.wrap_socket(raw, server_hostname=host) as tls:
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
 def _origin(url: str) -> str:
@@ -62,7 +81,7 @@ def test_sign_in_has_its_own_host_as_on_a_real_stack(start_emulator, identity):
 
 
 def test_single_host_serves_sign_in_beside_the_resource_manager(start_emulator):
-    info = start_emulator(single_host=True).info()
+    info = start_emulator(layout="loopback", single_host=True).info()
     assert _origin(info["identity_endpoint"]) == _origin(info["arm_endpoint"]) and info["identity_ca_cert"] == info["ca_cert"]
 
 
@@ -75,7 +94,9 @@ def test_metadata_old_versions_answer_one_object(start_emulator, version, identi
     login = body["authentication"]["loginEndpoint"]
     assert login.rstrip("/") == info["identity_endpoint"].rstrip("/")
     assert login.rstrip("/").lower().endswith("/adfs") == (identity == "adfs")
-    assert body["authentication"]["audiences"][0].startswith(info["arm_endpoint"].rstrip("/"))
+    # An identifier as a Stack names it (management.<directory>/<app id>; ADFS: management.adfs.azurestack.local/<app id>).
+    domain = "adfs.azurestack.local" if identity == "adfs" else info["tenant_domain"]
+    assert re.fullmatch(rf"https://management\.{re.escape(domain)}/[0-9a-f-]{{36}}", body["authentication"]["audiences"][0])
 
 
 @pytest.mark.parametrize("version", ["2019-05-01", "2020-06-01", "2022-09-01"])

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from generator.template_source import PUBLIC_URL
-from tests.conftest import _MACHINE_CA_BUNDLE, ROOT, git
+from tests.conftest import _MACHINE_CA_BUNDLE, ROOT, git, without_emulator_proxy
 from tests.project import run_all_steps
 
 pytestmark = pytest.mark.slow
@@ -64,14 +64,14 @@ def installed(release_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """The ``azs-scaffold`` command of a fresh venv holding only the wheel built from ``release_repo``."""
     base = tmp_path_factory.mktemp("installed")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(release_repo)],
-                   check=True, capture_output=True, timeout=600)
+                   check=True, capture_output=True, timeout=600, env=without_emulator_proxy())
     (wheel,) = (base / "dist").glob("*.whl")
     assert wheel.name.startswith("azs_scaffold-1000.1.0-"), wheel.name
     names = zipfile.ZipFile(wheel).namelist()
     assert "generator/_template/copier.yml" in names and "generator/_template/azs-scaffold-template.bundle" in names
     subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=300)
     subprocess.run([str(base / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
-                   check=True, capture_output=True, timeout=900)
+                   check=True, capture_output=True, timeout=900, env=without_emulator_proxy())
     return base / "venv" / "bin" / "azs-scaffold"
 
 
@@ -164,10 +164,10 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
 def test_the_sdist_carries_the_template_and_its_history(release_repo, tmp_path):
     """A wheel built from the sdist (no .git there) carries the same bundle, with every release tag."""
     subprocess.run([sys.executable, "-m", "build", "-q", "--sdist", "--outdir", str(tmp_path / "sdist"), str(release_repo)],
-                   check=True, capture_output=True, timeout=600)
+                   check=True, capture_output=True, timeout=600, env=without_emulator_proxy())
     (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(sdist)],
-                   check=True, capture_output=True, timeout=600)
+                   check=True, capture_output=True, timeout=600, env=without_emulator_proxy())
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     archive = zipfile.ZipFile(wheel)
     assert "generator/_template/template/README.md.jinja" in archive.namelist()

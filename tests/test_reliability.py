@@ -27,16 +27,17 @@ from cryptography.x509.oid import NameOID
 from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
-from tests.conftest import PUBLIC_CA_DIR
+from tests.conftest import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, without_emulator_proxy
 from tests.project import bundle_path, run, venv_python
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 120) -> tuple[int, str, str]:
+def cli(*args: str, env: dict | None = None, timeout: float = 120, base_env: dict | None = None) -> tuple[int, str, str]:
     result = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL, timeout=timeout)
+                            env={**(os.environ if base_env is None else base_env), **(env or {})}, stdin=subprocess.DEVNULL,
+                            timeout=timeout)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -73,7 +74,15 @@ def with_credentials(info: dict) -> tuple[list[str], dict]:
     ],
 )
 def test_r01_r04_bad_endpoints(endpoint, fragment):
-    one_error(*cli("discover", "--arm-endpoint", endpoint)[::2], fragment)
+    # Without the emulators' proxy: these are about the network as a machine without one meets it.
+    one_error(*cli("discover", "--arm-endpoint", endpoint, base_env=without_emulator_proxy())[::2], fragment)
+
+
+def test_r03_a_proxy_that_refuses_the_host_is_named(emulator):
+    """Behind a proxy (here the emulator's, which serves the Stack's names only), a host it will not tunnel to."""
+    proxy = emulator.info()["https_proxy"]
+    line = one_error(*cli("discover", "--arm-endpoint", "https://management.elsewhere.example/")[::2], "did not open a tunnel")
+    assert f"the proxy {proxy}" in line and "403 Forbidden" in line and "HTTPS_PROXY" in line
 
 
 def test_r05_connection_reset(emulator):
@@ -358,7 +367,8 @@ def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
 def project_stack():
     from generator.emulator import Emulator, EmulatorConfig
 
-    with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1, public_ca_dir=PUBLIC_CA_DIR)) as emulator:
+    with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1, public_ca_dir=PUBLIC_CA_DIR,
+                                 proxy_port=EMULATOR_PROXY_PORT)) as emulator:
         yield emulator.info()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-from tests.conftest import PUBLIC_CA_DIR, git
+from tests.conftest import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, git
 from tests.project import run_all_steps
 from tests.test_template import _new
 
@@ -27,16 +27,14 @@ def stack(tmp_path):
 
     class Stack:
         emulator: Emulator | None = None
-        port = 0
 
         def start(self, release: str) -> dict:
             self.stop()
-            config = EmulatorConfig(stack_version=release, port=self.port, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2,
-                                    public_ca_dir=PUBLIC_CA_DIR)
+            # The same names after a restart (the Stack's own), through the session's proxy port.
+            config = EmulatorConfig(stack_version=release, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2,
+                                    public_ca_dir=PUBLIC_CA_DIR, proxy_port=EMULATOR_PROXY_PORT)
             self.emulator = Emulator(config).start()
-            info = self.emulator.info()
-            self.port = int(info["arm_endpoint"].rsplit(":", 1)[1].strip("/"))
-            return info
+            return self.emulator.info()
 
         def stop(self) -> None:
             if self.emulator:

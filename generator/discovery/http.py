@@ -7,6 +7,7 @@ trust (``trust.tls_context``) and turning each failure into one line that names 
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,12 @@ def trusted_session(context: ssl.SSLContext, retry: Retry | None = None) -> requ
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
+
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            # requests builds a proxy's pools without the pool manager's settings: through HTTPS_PROXY the
+            # Stack's root CA would be forgotten (and the connection refused) unless it is handed on here too.
+            proxy_kwargs.setdefault("ssl_context", context)
+            return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     session = requests.Session()
     session.mount("https://", _Adapter(max_retries=retry or 0))
@@ -112,6 +119,11 @@ class StackHttp:
             raise DiscoveryError(self._tls_message(url, what, exc)) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
+            refusal = _proxy_refusal(exc)
+            if refusal:
+                proxy = requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme, "")
+                raise DiscoveryError(f"{what}: the proxy {_origin(proxy) if '://' in proxy else proxy} did not open a tunnel "
+                                     f"to {_origin(url)} ({refusal}); check HTTPS_PROXY and NO_PROXY") from None
             problem = _connection_problem(exc)
             if problem.startswith("cannot resolve"):
                 raise DiscoveryError(f"{what}: {problem} {urlsplit(url).hostname}; check the endpoint's spelling and your DNS") from None
@@ -183,6 +195,20 @@ def _connection_problem(exc: Exception) -> str:
     if "Connection reset" in text or "ConnectionResetError" in text or "RemoteDisconnected" in text:
         return "connection reset"
     return "could not connect"
+
+
+def _proxy_refusal(exc: Exception) -> str | None:
+    """What a proxy (HTTPS_PROXY) said when it would not tunnel, in words; None when the proxy is not to blame
+    (urllib3 calls any failure on a connection it has already closed a ProxyError, a reset from the Stack too)."""
+    if not isinstance(exc, requests.exceptions.ProxyError):
+        return None
+    text = str(exc)
+    refused = re.search(r"Tunnel connection failed: ([^'\")]+)", text)
+    if refused:
+        return f"it answered {refused.group(1).strip()}"
+    if "Connection refused" in text or "NameResolutionError" in text:
+        return "it could not be reached"
+    return None
 
 
 def _origin(url: str) -> str:

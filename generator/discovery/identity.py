@@ -155,7 +155,9 @@ def _transport_cause(detail: str) -> str | None:
     lowered = detail.lower()
     if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
         return "tls"
-    for marker, words in (("timed out", "no answer within the timeout"), ("timeout", "no answer within the timeout"),
+    for marker, words in (("tunnel connection failed", "the proxy (HTTPS_PROXY) refused the tunnel"),
+                          ("unable to connect to proxy", "the proxy (HTTPS_PROXY) could not be reached"),
+                          ("timed out", "no answer within the timeout"), ("timeout", "no answer within the timeout"),
                           ("connection refused", "connection refused"), ("connection reset", "connection reset"),
                           ("remotedisconnected", "the connection was cut"), ("name or service not known", "cannot resolve the host"),
                           ("max retries exceeded", "could not connect"), ("not in json format", "not-json"),

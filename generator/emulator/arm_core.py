@@ -14,7 +14,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from generator.emulator import arm_errors
-from generator.emulator.config import ADMIN_PREFIX, EmulatorContext
+from generator.emulator.config import EmulatorContext
 from generator.emulator.faults import FaultInjector
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import Request, Response
@@ -90,11 +90,6 @@ class Arm:
     @property
     def location(self) -> str:
         return self.data["location"]
-
-    @property
-    def host(self) -> str:
-        """The Resource Manager host name, the suffix of data-plane names (``<account>.blob.<host>``)."""
-        return self.ctx.base_url.split("://", 1)[1].rsplit(":", 1)[0]
 
     def save(self) -> None:
         self.ctx.state.save()
@@ -250,7 +245,7 @@ class Arm:
         document saying Succeeded)."""
         operation = uuid.uuid4().hex
         self._operations[operation] = result_id
-        base = f"{self.ctx.base_url}{ADMIN_PREFIX if request.admin else ''}/subscriptions/{sub}"
+        base = f"{request.base_url}/subscriptions/{sub}"
         version = quote(request.api_version or "")
         return Response(202, None, {
             "Location": f"{base}/operationresults/{operation}?api-version={version}",
@@ -289,5 +284,5 @@ class Arm:
             kept = "".join(f"&{quote(k)}={quote(v)}" for k, v in request.query.items()
                            if k not in ("api-version", "$skiptoken"))
             query = f"api-version={quote(request.api_version or '')}{kept}&%24skiptoken={token}"
-            body["nextLink"] = f"{self.ctx.base_url}{request.path}?{query}"
+            body["nextLink"] = f"{request.base_url}{request.path}?{query}"
         return Response(200, body)

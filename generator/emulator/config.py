@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
@@ -15,7 +16,19 @@ from generator.errors import UsageError
 AZURE_AD = "azure_ad"
 ADFS = "adfs"
 IDENTITY_SYSTEMS = (AZURE_AD, ADFS)
+# The operator's Resource Manager in the loopback layout (in the names layout: adminmanagement.<region>.<fqdn>).
 ADMIN_PREFIX = "/admin"
+
+
+# Layouts: a Stack's own host names behind the emulator's HTTPS proxy (as clients reach a Stack behind a
+# corporate proxy), or every listener at 127.0.0.1:PORT (several emulators in one process, no proxy needed).
+NAMES = "names"
+LOOPBACK = "loopback"
+LAYOUTS = (NAMES, LOOPBACK)
+# The ASDK's region and external domain.
+DEFAULT_REGION = "local"
+DEFAULT_FQDN = "azurestack.external"
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 @dataclass
@@ -34,7 +47,14 @@ class EmulatorConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     # PEM certificates the service principal may also sign in with (client assertions).
     client_certificates: list[str] = field(default_factory=list)
-    # One listener for everything (the layout before real topologies): sign-in on the Stack's host and CA.
+    # NAMES: a Stack's host names (management.<region>.<fqdn>, ...) reached through the emulator's proxy;
+    # LOOPBACK: every listener at 127.0.0.1:PORT.
+    layout: str = NAMES
+    region: str = DEFAULT_REGION
+    fqdn: str = DEFAULT_FQDN
+    # Port of the HTTPS proxy that maps the Stack's names to the listeners (names layout; 0: any free one).
+    proxy_port: int = 0
+    # Loopback layout only: one listener for everything (sign-in on the Stack's host and CA).
     single_host: bool = False
     # Where the stand-in public CA of Azure AD's sign-in host is kept (public-ca.pem/.key; made if missing):
     # share one among emulators to trust it once, as certifi is trusted once. Default: the state directory.
@@ -53,14 +73,49 @@ class EmulatorConfig:
             raise UsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
         if self.stack_version == AZURE and self.identity == ADFS:
             raise UsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
-        for option, port in (("--port", self.port), ("--identity-port", self.identity_port)):
+        if self.layout not in LAYOUTS:
+            raise UsageError(f"unknown --layout {self.layout!r}: choose names or loopback")
+        if self.single_host and self.layout != LOOPBACK:
+            raise UsageError("--single-host serves every name on one 127.0.0.1 port: add --layout loopback")
+        for option, port in (("--port", self.port), ("--identity-port", self.identity_port), ("--proxy-port", self.proxy_port)):
             if not 0 <= port <= 65535:
                 raise UsageError(f"{option} {port} is not a TCP port: give 0 (any free port) to 65535")
+        if not _DNS_LABEL.match(self.region):
+            raise UsageError(f"--region {self.region!r} is not a DNS label: use lower-case letters, digits and dashes (e.g. local)")
+        labels = self.fqdn.split(".")
+        if len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels) or len(self.fqdn) > 200:
+            raise UsageError(f"--fqdn {self.fqdn!r} is not a domain name: give lower-case DNS labels joined by dots "
+                             "(e.g. azurestack.external)")
         if not self.allow_remote and not _is_loopback(self.host):
             raise UsageError(
                 f"refusing to listen on {self.host}: the emulator accepts anyone's requests, so it listens "
                 "on loopback only; add --allow-remote if you really mean to expose it"
             )
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """The host names a Stack (or global Azure) answers under, as clients address them (port 443)."""
+
+    management: str
+    admin_management: str
+    sign_in: str
+    vault_suffix: str  # a vault is <name>.<vault_suffix>
+    storage_suffix: str  # an account's blob service is <account>.blob.<storage_suffix>
+
+    def vault_host(self, vault: str) -> str:
+        return f"{vault.lower()}.{self.vault_suffix}"
+
+
+def stack_names(config: EmulatorConfig) -> StackNames:
+    """A Stack's names: ``management.<region>.<fqdn>`` and its siblings; global Azure's own for ``azure``."""
+    if config.stack_version == AZURE:
+        return StackNames("management.azure.com", "adminmanagement.azure.com", "login.microsoftonline.com",
+                          "vault.azure.net", "core.windows.net")
+    domain = f"{config.region}.{config.fqdn}"
+    # Azure AD Stacks sign in at Microsoft's own host; only clients pointed at the emulator's proxy reach this one.
+    sign_in = f"adfs.{domain}" if config.identity == ADFS else "login.microsoftonline.com"
+    return StackNames(f"management.{domain}", f"adminmanagement.{domain}", sign_in, f"vault.{domain}", domain)
 
 
 def _is_loopback(host: str) -> bool:
@@ -72,18 +127,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Addresses:
+    """Where a running emulator is reached: base URLs without a trailing slash, and the data-plane suffixes."""
+
+    arm: str  # the tenant Resource Manager
+    admin: str  # the operator's Resource Manager
+    identity: str  # sign-in: login.microsoftonline.com (Azure AD) or adfs.<region>.<fqdn>
+    vault_suffix: str  # what the metadata names as keyVaultDns
+    storage_suffix: str  # what the metadata names as the storage suffix
+    public_ip_suffix: str  # a public IP's DNS label is <label>.<public_ip_suffix> (<region>.cloudapp.<fqdn> on a Stack)
+    vault_url: Callable[[str], str]  # a vault's data-plane base URL, from its name
+
+
 class EmulatorContext:
     """The running emulator's facts, shared by its services."""
 
-    def __init__(self, config: EmulatorConfig, state: EmulatorState, base_url: str, identity_base_url: str | None = None,
-                 vault_host: Callable[[str], str] | None = None) -> None:
+    def __init__(self, config: EmulatorConfig, state: EmulatorState, addresses: Addresses) -> None:
         self.config = config
         self.state = state
-        self.base_url = base_url  # https://host:port of Resource Manager, no trailing slash
-        # https://host:port of sign-in: its own listener, as login.microsoftonline.com or adfs.<region>.<fqdn> are.
-        self.identity_base_url = identity_base_url or base_url
-        # A vault's data-plane https://host:port (<vault>.vault.<region>.<fqdn> on a Stack), opened on demand.
-        self._vault_host = vault_host
+        self.addresses = addresses
+        self.base_url = addresses.arm
+        self.identity_base_url = addresses.identity
         # The service principal's object id in the directory (the ``oid`` of its tokens); older states lack it.
         self.service_principal_object_id = state.data.setdefault("object_id", str(uuid.uuid4()))
         self.release = config.stack_version
@@ -94,26 +159,31 @@ class EmulatorContext:
     def is_adfs(self) -> bool:
         return self.config.identity == ADFS
 
+    def arm_base(self, admin: bool = False) -> str:
+        """The base URL of the tenant (or operator's) Resource Manager."""
+        return self.addresses.admin if admin else self.addresses.arm
+
     @property
     def arm_endpoint(self) -> str:
-        return f"{self.base_url}/"
+        return f"{self.addresses.arm}/"
 
     @property
     def admin_endpoint(self) -> str:
-        return f"{self.base_url}{ADMIN_PREFIX}/"
+        return f"{self.addresses.admin}/"
 
     @property
     def login_endpoint(self) -> str:
         return f"{self.identity_base_url}/adfs" if self.is_adfs else f"{self.identity_base_url}/"
 
     @property
-    def host(self) -> str:
-        return self.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
-
-    @property
     def keyvault_dns_suffix(self) -> str:
         """What the metadata names as Key Vault's DNS suffix: ``vault.<region>.<fqdn>`` on a Stack."""
-        return "vault.azure.net" if self.release == AZURE else f"vault.{self.host}"
+        return self.addresses.vault_suffix
+
+    @property
+    def storage_suffix(self) -> str:
+        """What the metadata names as the storage suffix: ``<region>.<fqdn>`` on a Stack."""
+        return self.addresses.storage_suffix
 
     @property
     def vault_audience(self) -> str:
@@ -121,18 +191,20 @@ class EmulatorContext:
         return f"https://{self.keyvault_dns_suffix}"
 
     def vault_uri(self, name: str) -> str:
-        """A vault's data-plane URI. A real one is ``https://<name>.<keyVaultDns>/``; such names do not resolve on
-        loopback, so each emulated vault has a host (port) of its own."""
-        if self._vault_host is None:
-            raise RuntimeError("this emulator serves no Key Vault data plane")
-        return f"{self._vault_host(name)}/"
+        """A vault's data-plane URI: ``https://<name>.<keyVaultDns>/`` (in the loopback layout, a port of its own)."""
+        return f"{self.addresses.vault_url(name)}/"
 
     def audience(self, admin: bool = False) -> str:
-        """The token audience of the tenant (or admin) Resource Manager."""
+        """The token audience of the tenant (or admin) Resource Manager, as a Stack's metadata names it: an
+        identifier, not an address (Azure AD: ``https://management.<directory>/<app id>``; ADFS:
+        ``https://management.adfs.azurestack.local/<app id>``; global Azure: ``https://management.core.windows.net/``)."""
         data = self.state.data
-        if admin:
-            return f"{self.base_url}{ADMIN_PREFIX}/{data['admin_audience_app_id']}"
-        return f"{self.base_url}/{data['audience_app_id']}"
+        prefix = "adminmanagement" if admin else "management"
+        app_id = data["admin_audience_app_id" if admin else "audience_app_id"]
+        if self.release == AZURE:
+            return f"https://{prefix}.core.windows.net/" + (app_id if admin else "")
+        domain = "adfs.azurestack.local" if self.is_adfs else data["tenant_domain"]
+        return f"https://{prefix}.{domain}/{app_id}"
 
     def authorization_uri(self) -> str:
         if self.is_adfs:

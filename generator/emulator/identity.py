@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from generator.emulator.config import EmulatorContext
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
@@ -106,6 +107,18 @@ class IdentityService:
                 "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             },
         )
+
+    def instance_discovery(self, request: Request) -> Response:
+        """Azure AD's instance discovery, which MSAL asks after a failed sign-in at a host it knows (and before any,
+        where instance discovery is left on for another host): this cloud's aliases and the tenant's configuration."""
+        authorize = urlsplit(request.query.get("authorization_endpoint", ""))
+        tenant = authorize.path.strip("/").split("/", 1)[0] or "common"
+        host = urlsplit(self.ctx.identity_base_url).netloc
+        return Response(200, {
+            "tenant_discovery_endpoint": f"{self.ctx.identity_base_url}/{tenant}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        })
 
     # -- the token endpoint --------------------------------------------------------------------
 
@@ -276,6 +289,7 @@ class IdentityService:
             ]
         tenant = r"/([0-9a-f-]{36}|[^/]*\.[^/]*|common|organizations)"
         return [
+            route("GET", r"/common/discovery/instance", self.instance_discovery, listener=IDENTITY, auth=ANYONE),
             route("GET", tenant + r"(/v2\.0)?/\.well-known/openid-configuration",
                   lambda request, name, v2: self.openid_configuration(name, v2=bool(v2)), listener=IDENTITY, auth=ANYONE),
             route("POST", tenant + r"/oauth2/v2\.0/token", self.issue_token, listener=IDENTITY, auth=ANYONE),

@@ -17,8 +17,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
-    base_url: str  # scheme://host:port, as the client addressed the emulator
-    admin: bool = False  # addressed to the operator's Resource Manager (``/admin``)
+    base_url: str  # scheme://host[:port][/admin]: the Resource Manager (or listener) the client addressed
+    admin: bool = False  # addressed to the operator's Resource Manager (adminmanagement.<region>.<fqdn>, or ``/admin``)
     vault: str = ""  # the vault whose data-plane host was addressed
 
     @property

@@ -60,15 +60,18 @@ class Match:
 
 
 class Router:
-    """Finds the route of a request on a listener; Resource Manager routes also answer under ``/admin``."""
+    """Finds the route of a request on a listener."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = list(routes)
 
-    def find(self, request: Request, listeners: frozenset[str]) -> Match | None:
+    def find(self, request: Request, listeners: frozenset[str], admin_prefix: bool = False) -> Match | None:
+        """The route for ``request`` on a listener serving ``listeners``; with ``admin_prefix`` (the loopback layout)
+        a path under ``/admin`` is the operator's Resource Manager, and the prefix is taken off ``request.path``."""
         path = request.path.rstrip("/") or "/"
-        if ARM in listeners and (path.lower() == ADMIN_PREFIX or path.lower().startswith(ADMIN_PREFIX + "/")):
+        if admin_prefix and (path.lower() == ADMIN_PREFIX or path.lower().startswith(ADMIN_PREFIX + "/")):
             path, request.admin = path[len(ADMIN_PREFIX):] or "/", True
+            request.path = request.path[len(ADMIN_PREFIX):] or "/"
         for candidate in self.routes:
             if candidate.listener not in listeners or (request.admin and candidate.listener != ARM):
                 continue

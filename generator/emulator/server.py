@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm
 from generator.emulator.certificates import create_server_certificate
-from generator.emulator.config import ADFS, AZURE, EmulatorConfig, EmulatorContext
+from generator.emulator.config import ADFS, ADMIN_PREFIX, AZURE, LOOPBACK, Addresses, EmulatorConfig, EmulatorContext, StackNames, stack_names
 from generator.emulator.faults import (
     DROP,
     NON_JSON,
@@ -35,6 +35,7 @@ from generator.emulator.faults import (
 )
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
+from generator.emulator.proxy import HttpsProxy, Target
 from generator.emulator.routing import ANYONE, ARM, IDENTITY, KEYVAULT, Router, route
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
@@ -66,7 +67,9 @@ class _TLSServer(ThreadingHTTPServer):
         self.tls = tls
         self.roles = roles  # which listeners this one is: ARM, IDENTITY, KEYVAULT (all three with --single-host)
         self.base_url = ""
-        self.vault = ""  # the vault a Key Vault data-plane listener serves
+        self.vault = ""  # loopback layout: the vault a Key Vault data-plane listener serves
+        self.names: StackNames | None = None  # names layout: requests are told apart by their Host
+        self.admin_prefix = False  # loopback layout: the operator's Resource Manager is under /admin
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
 
@@ -102,6 +105,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         self.server.emulator.dispatch(self, self.server)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ValueError:
+            if not self.wfile.closed:  # closed: the connection was reset on purpose (a drop fault)
+                raise
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
 
@@ -121,12 +131,13 @@ class Emulator:
         self.ctx: EmulatorContext | None = None
         self._vault_servers: dict[str, _TLSServer] = {}
         self._vault_lock = threading.Lock()
+        self.proxy: HttpsProxy | None = None
 
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> "Emulator":
         """Bind, create or load the state, and serve in a background thread."""
-        self.state = EmulatorState(self.config.state_dir, self.config.public_ca_dir)
+        self.state = EmulatorState(self.config.state_dir, self.config.public_ca_dir, location=self.config.region)
         try:
             self._bind()
         except BaseException:
@@ -134,6 +145,8 @@ class Emulator:
             raise
         for server in list(self._servers):
             self._serve(server)
+        if self.proxy is not None:
+            self.proxy.start()
         return self
 
     def _serve(self, server: "_TLSServer") -> None:
@@ -145,20 +158,14 @@ class Emulator:
     def _bind(self) -> None:
         """Resource Manager (and admin) on the Stack's CA; sign-in and Key Vault on listeners of their own, as on a
         real Stack: Azure AD's host has a public CA (``public-ca.pem``), ADFS's is another host on the Stack's CA; Key
-        Vault's data plane is ``vault.<region>.<fqdn>`` on the Stack's CA (global Azure's is public)."""
+        Vault's data plane is ``<vault>.vault.<region>.<fqdn>`` on the Stack's CA (global Azure's is public)."""
         assert self.state is not None
         try:
-            if self.config.single_host:
-                arm = self._listen(frozenset({ARM, IDENTITY}), self.config.port, self.state.ca)
-                identity = arm
-            else:
-                arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca)
-                identity_ca = self.state.ca if self.config.identity == ADFS else self.state.public_ca
-                identity = self._listen(frozenset({IDENTITY}), self._identity_port(), identity_ca)
+            addresses = self._bind_loopback() if self.config.layout == LOOPBACK else self._bind_names()
         except BaseException:
             self._close_servers()
             raise
-        self.ctx = EmulatorContext(self.config, self.state, arm.base_url, identity.base_url, self._vault_host)
+        self.ctx = EmulatorContext(self.config, self.state, addresses)
         self.identity = IdentityService(self.ctx)
         self.arm = Arm(self.ctx, self.identity, self.faults)
         resources = ProviderResourcesService(self.arm)
@@ -173,6 +180,71 @@ class Emulator:
         ])
         self._write_public_bundle()
 
+    def _identity_ca(self) -> Any:
+        assert self.state is not None
+        return self.state.ca if self.config.identity == ADFS else self.state.public_ca
+
+    def _vault_ca(self) -> Any:
+        assert self.state is not None
+        return self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
+
+    def _bind_names(self) -> Addresses:
+        """A Stack's names, each on a listener whose certificate names it, and the proxy that maps them."""
+        assert self.state is not None
+        names = stack_names(self.config)
+        if self.state.data["location"] != self.config.region:
+            raise EmulatorError(f"the state in {self.state.directory} is of region {self.state.data['location']!r}; "
+                                f"give --region {self.state.data['location']} or another --state-dir")
+        arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca, [names.management, names.admin_management])
+        identity = self._listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
+        vaults = self._listen(frozenset({KEYVAULT}), 0, self._vault_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
+        for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix)):
+            server.names, server.base_url = names, f"https://{base}"
+
+        def resolve(host: str) -> Target:
+            if host in (names.management, names.admin_management):
+                return arm.server_address[:2]
+            if host == names.sign_in:
+                return identity.server_address[:2]
+            label, _, suffix = host.partition(".")
+            if suffix == names.vault_suffix and label:
+                return vaults.server_address[:2]
+            service, _, suffix = suffix.partition(".")
+            if suffix == names.storage_suffix and service in ("blob", "queue", "table") and label:
+                return "the emulator serves no storage data plane (blob, queue, table) yet"
+            return None
+
+        served = f"{names.management}, {names.admin_management}, {names.sign_in}, *.{names.vault_suffix}"
+        try:
+            self.proxy = HttpsProxy(self.config.host, self._kept_port("proxy_port", self.config.proxy_port), resolve, lambda: served)
+        except OSError as exc:
+            raise EmulatorError(f"cannot listen on {self.config.host}:{self.config.proxy_port}: {exc.strerror or exc}; "
+                                "choose another --proxy-port (0 picks a free one)") from None
+        self._record_port("proxy_port", int(self.proxy.url.rsplit(":", 1)[1]))
+        location = self.state.data["location"]
+        public_ip = f"{location}.cloudapp.azure.com" if self.config.stack_version == AZURE else f"{self.config.region}.cloudapp.{self.config.fqdn}"
+        return Addresses(arm=f"https://{names.management}", admin=f"https://{names.admin_management}",
+                         identity=f"https://{names.sign_in}", vault_suffix=names.vault_suffix,
+                         storage_suffix=names.storage_suffix, public_ip_suffix=public_ip,
+                         vault_url=lambda vault: f"https://{names.vault_host(vault)}")
+
+    def _bind_loopback(self) -> Addresses:
+        """Every listener at 127.0.0.1:PORT: no proxy needed, so several emulators can serve one process."""
+        assert self.state is not None
+        if self.config.single_host:
+            arm = self._listen(frozenset({ARM, IDENTITY}), self.config.port, self.state.ca)
+            identity = arm
+        else:
+            arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca)
+            identity = self._listen(frozenset({IDENTITY}), self._identity_port(), self._identity_ca())
+            self._record_port("identity_port", identity.server_address[1])
+        arm.admin_prefix = True
+        host = arm.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+        location = self.state.data["location"]
+        return Addresses(arm=arm.base_url, admin=arm.base_url + ADMIN_PREFIX, identity=identity.base_url,
+                         vault_suffix="vault.azure.net" if self.config.stack_version == AZURE else f"vault.{host}",
+                         storage_suffix=host, public_ip_suffix=f"{location}.cloudapp.{host}", vault_url=self._vault_host)
+
     def _vault_host(self, vault: str) -> str:
         """The base URL of a vault's own data-plane host (``<vault>.vault.<region>.<fqdn>`` on a Stack), opened on
         first use: a listener per vault, since such names do not resolve on loopback and Key Vault clients need
@@ -182,9 +254,8 @@ class Emulator:
             key = vault.lower()
             if key not in self._vault_servers:
                 ports = self.state.data.setdefault("vault_ports", {})
-                ca = self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
-                server = self._listen(frozenset({KEYVAULT}), int(ports.get(key, 0)) if self.config.state_dir else 0, ca,
-                                      fallback_to_any_port=True)
+                server = self._listen(frozenset({KEYVAULT}), int(ports.get(key, 0)) if self.config.state_dir else 0,
+                                      self._vault_ca(), fallback_to_any_port=True)
                 server.vault = vault
                 ports[key] = server.server_address[1]
                 self.state.save()
@@ -194,13 +265,26 @@ class Emulator:
 
     def _identity_port(self) -> int:
         """The sign-in port a kept state used before, so that a restart (a Stack upgrade) keeps the authority."""
-        if self.config.identity_port:
-            return self.config.identity_port
-        return int(self.state.data.get("identity_port", 0)) if self.config.state_dir else 0
+        return self._kept_port("identity_port", self.config.identity_port)
 
-    def _listen(self, roles: frozenset[str], port: int, ca: Any, fallback_to_any_port: bool = False) -> _TLSServer:
+    def _kept_port(self, key: str, given: int) -> int:
+        """``given``, else the port a kept state used before (so that what clients were told stays true), else 0."""
         assert self.state is not None
-        leaf = create_server_certificate(ca, ["localhost", "127.0.0.1", "::1", self.config.host])
+        if given:
+            return given
+        return int(self.state.data.get(key, 0)) if self.config.state_dir else 0
+
+    def _record_port(self, key: str, port: int) -> None:
+        assert self.state is not None
+        with self.state.lock:
+            self.state.data[key] = port
+            self.state.save()
+
+    def _listen(self, roles: frozenset[str], port: int, ca: Any, names: list[str] | None = None,
+                fallback_to_any_port: bool = False) -> _TLSServer:
+        """A TLS listener on ``port`` whose certificate names ``names`` (default: the loopback addresses)."""
+        assert self.state is not None
+        leaf = create_server_certificate(ca, names or ["localhost", "127.0.0.1", "::1", self.config.host])
         role = "-".join(sorted(roles))
         cert_file, key_file = self.state.directory / f"{role}-server.pem", self.state.directory / f"{role}-server.key"
         write_private_file(cert_file, leaf.cert_pem + ca.cert_pem)
@@ -222,10 +306,6 @@ class Emulator:
         self._servers.append(server)
         host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
         server.base_url = f"https://{host}:{server.server_address[1]}"
-        if roles == {IDENTITY}:
-            with self.state.lock:
-                self.state.data["identity_port"] = server.server_address[1]
-                self.state.save()
         return server
 
     def _write_public_bundle(self) -> None:
@@ -239,6 +319,9 @@ class Emulator:
         bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip(b"\n") + b"\n" + public)
 
     def _close_servers(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
         for index, server in enumerate(self._servers):
             if index < len(self._threads):  # shutdown() waits for serve_forever, so only where it runs
                 server.shutdown()
@@ -255,7 +338,7 @@ class Emulator:
     def serve_until_interrupted(self) -> None:
         """Block until Ctrl-C or SIGTERM, then stop."""
         try:
-            while self._threads and all(thread.is_alive() for thread in self._threads):
+            while self._threads and all(thread.is_alive() for thread in self._threads) and (self.proxy is None or self.proxy.alive()):
                 self._threads[0].join(0.5)
         except KeyboardInterrupt:
             pass
@@ -276,6 +359,9 @@ class Emulator:
         data = self.state.data
         public_identity = self.config.identity != ADFS and not self.config.single_host
         return {
+            "layout": self.config.layout,
+            # Names layout: the URL to set as HTTPS_PROXY to reach the Stack's names (None in the loopback layout).
+            "https_proxy": self.proxy.url if self.proxy is not None else None,
             "arm_endpoint": self.ctx.arm_endpoint,
             "admin_endpoint": self.ctx.admin_endpoint,
             "ca_cert": str(self.state.ca_cert_path),
@@ -285,6 +371,8 @@ class Emulator:
             "public_ca_bundle": str(self.state.directory / PUBLIC_BUNDLE_FILE),
             # Key Vault's data plane (vault URIs come from the management plane's properties.vaultUri).
             "keyvault_ca_cert": str(self.state.public_ca_cert_path if self.config.stack_version == AZURE else self.state.ca_cert_path),
+            "keyvault_dns_suffix": self.ctx.keyvault_dns_suffix,
+            "storage_suffix": self.ctx.storage_suffix,
             "client_id": data["client_id"],
             "client_secret": data["client_secret"],
             "tenant_id": data["tenant_id"],
@@ -317,9 +405,13 @@ class Emulator:
             headers={k.lower(): v for k, v in handler.headers.items()},
             body=body,
             base_url=server.base_url,
-            vault=getattr(server, "vault", ""),
+            vault=server.vault,
         )
-        match = self.router.find(request, server.roles)
+        if server.names is not None:
+            self._address_by_host(request, server.names)
+        match = self.router.find(request, server.roles, admin_prefix=server.admin_prefix)
+        if request.admin:
+            request.base_url = self.ctx.arm_base(admin=True)
         if match is not None and match.route.control:
             self._send(handler, self._answer(request, match))
             return
@@ -351,6 +443,15 @@ class Emulator:
         if fault == REPLACE:
             status, body, content_type = self.faults.replacement()
             self._send(handler, Response(status, body, content_type=content_type))
+
+    @staticmethod
+    def _address_by_host(request: Request, names: StackNames) -> None:
+        """Names layout: which Resource Manager (tenant or operator's) or which vault the Host header names."""
+        host = request.headers.get("host", "").rsplit(":", 1)[0].lower().rstrip(".")
+        if host == names.admin_management:
+            request.admin = True
+        elif host.endswith("." + names.vault_suffix):
+            request.vault = host[: -len(names.vault_suffix) - 1]
 
     def _answer(self, request: Request, match: Any) -> Response:
         """The one place every request is answered: checks in ARM's order, then the route's handler."""
@@ -409,6 +510,10 @@ def _reset_connection(handler: _Handler) -> None:
     try:
         raw = handler.connection
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The handler's files hold the socket open: closed first, the socket closes now, with the reset (not later,
+        # after the server's orderly shutdown has sent a FIN).
+        handler.rfile.close()
+        handler.wfile.close()
         raw.close()
     except OSError:
         pass

@@ -28,7 +28,7 @@ PUBLIC_CA_CERT_FILE = "public-ca.pem"
 PUBLIC_CA_KEY_FILE = "public-ca.key"
 
 
-def _new_identity() -> dict[str, Any]:
+def _new_identity(location: str) -> dict[str, Any]:
     return {
         "tenant_id": str(uuid.uuid4()),
         "tenant_domain": "azsemulator.onmicrosoft.com",
@@ -38,7 +38,7 @@ def _new_identity() -> dict[str, Any]:
         "admin_subscription_id": str(uuid.uuid4()),
         "audience_app_id": str(uuid.uuid4()),
         "admin_audience_app_id": str(uuid.uuid4()),
-        "location": "local",
+        "location": location,
         "providers": {},
         "resource_groups": {},
         "resources": {},
@@ -49,14 +49,15 @@ def _new_identity() -> dict[str, Any]:
 class EmulatorState:
     """Thread-safe state; ``lock`` guards ``data``, and :meth:`save` persists it."""
 
-    def __init__(self, state_dir: str | os.PathLike[str] | None, public_ca_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str] | None, public_ca_dir: str | os.PathLike[str] | None = None,
+                 location: str = "local") -> None:
         self.lock = threading.RLock()
         self._temporary = state_dir is None
         self.directory = Path(tempfile.mkdtemp(prefix="azs-emulator-")) if state_dir is None else Path(state_dir)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             os.chmod(self.directory, 0o700)
-            self.data = self._load_or_create()
+            self.data = self._load_or_create(location)
             self.ca = self._load_or_create_ca(self.directory, CA_CERT_FILE, CA_KEY_FILE, ROOT_COMMON_NAME)
             # The CA of the Azure AD sign-in host: "public", i.e. not the Stack's.
             self.public_ca_directory = Path(public_ca_dir) if public_ca_dir else self.directory
@@ -69,7 +70,7 @@ class EmulatorState:
                 "choose a writable --state-dir"
             ) from None
 
-    def _load_or_create(self) -> dict[str, Any]:
+    def _load_or_create(self, location: str) -> dict[str, Any]:
         path = self.directory / STATE_FILE
         if path.exists():
             try:
@@ -78,7 +79,7 @@ class EmulatorState:
                 raise EmulatorError(
                     f"the emulator state file {path} is corrupt; remove the directory to start afresh"
                 ) from None
-        data = _new_identity()
+        data = _new_identity(location)
         write_private_file(path, json.dumps(data, indent=2).encode())
         return data
 

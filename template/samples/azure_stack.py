@@ -83,6 +83,8 @@ def _require(data: dict[str, Any], keys: tuple[str, ...], source: str) -> None:
 def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
     overlay = _read_json(overlay_path)
     _require(overlay, (*_SP_KEYS, "clientSecret", "authorityHost", "credentialScope"), f"{OVERLAY_ENV} file {overlay_path}")
+    if overlay.get("httpsProxy"):
+        use_emulator_proxy(overlay["httpsProxy"])
     return StackConfig(
         client_id=overlay["clientId"], subscription_id=overlay["subscriptionId"], tenant_id=overlay["tenantId"],
         resource_manager=overlay["resourceManagerEndpointUrl"], location=overlay["location"],
@@ -93,6 +95,14 @@ def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
         keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
         client_secret=overlay["clientSecret"],
     )
+
+
+def use_emulator_proxy(proxy: str) -> None:
+    """Send this process's requests through the emulator's proxy, which maps the emulated Stack's names (only this
+    process's: package installs never go through it)."""
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        os.environ.pop(name, None)
+    os.environ["HTTPS_PROXY"] = proxy
 
 
 def load_config(root: Path = ROOT) -> StackConfig:
@@ -150,13 +160,19 @@ def credential(config: StackConfig) -> Any:
     return ClientSecretCredential(config.tenant_id, config.client_id, config.client_secret, **options)
 
 
-def tls_diagnosis() -> str:
-    """Why TLS to the Stack failed, naming every variable that replaces the venv's trust at once."""
+def tls_diagnosis(sign_in: bool = False) -> str:
+    """Why TLS to the Stack (or, with ``sign_in``, to its sign-in host) failed, naming every variable that replaces
+    the venv's trust at once."""
     overrides = [f"{name}={os.environ[name]}" for name in CA_OVERRIDES if os.environ.get(name)]
     if overrides:
         names = ", ".join(name for name in CA_OVERRIDES if os.environ.get(name))
         return (f"TLS verification failed: {'; '.join(overrides)} replace{'s' if len(overrides) == 1 else ''} the bundle "
                 f"bootstrap trusts; unset {names}, or add certs/azure-stack-root.pem to {'that file' if len(overrides) == 1 else 'those files'}")
+    if sign_in:
+        return ("TLS verification of the sign-in host failed: .venv's certifi does not trust its CA. An ADFS Stack's "
+                "sign-in host is on the Stack's root: run python scripts/bootstrap.py again. Azure AD's chains to a public CA "
+                "certifi holds: reinstall certifi, then bootstrap. Against azs-scaffold's emulator (Azure AD), trust its "
+                "stand-in public CA: azs-scaffold emulator trust --python .venv/bin/python --info-file INFO")
     return ("TLS verification failed: the Stack's root CA is not trusted in .venv; run python scripts/bootstrap.py again "
             "(pip install -U certifi replaces the bundle)")
 
@@ -225,14 +241,14 @@ def secret_client(config: StackConfig, vault_uri: str, cred: Any = None, longest
     """An azure-keyvault-secrets client for a vault of this Stack.
 
     No API profile covers Key Vault's data plane, so the api-version comes from ``stack.json`` (the SDK's
-    default is global Azure's newest, which a Stack refuses). The vault's challenge names the Stack's vault
-    audience, not a ``*.vault.azure.net`` name, so the SDK's check of that name is turned off; the token is
-    still asked for at the Stack's own authority.
+    default is global Azure's newest, which a Stack refuses). The SDK's challenge check stays on: the vault's
+    host (``<vault>.vault.<region>.<fqdn>``) ends in the host of the challenge's resource
+    (``https://vault.<region>.<fqdn>``), so a token is never sent to a vault URL that points elsewhere.
     """
     from azure.keyvault.secrets import SecretClient
 
     return SecretClient(vault_uri, cred or credential(config), api_version=config.keyvault_data_api_version,
-                        verify_challenge_resource=False, retry_policy=bounded_retry_policy(longest_retry_wait))
+                        retry_policy=bounded_retry_policy(longest_retry_wait))
 
 
 def token_claims(token: str) -> dict[str, Any]:
@@ -338,7 +354,7 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f"error: {exc}")
     except AzureError as exc:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            sys.exit(f"error: {tls_diagnosis()}")
+            sys.exit(f"error: {tls_diagnosis(sign_in=isinstance(exc, ClientAuthenticationError))}")
         if isinstance(exc, ClientAuthenticationError):
             sys.exit(f"error: sign-in failed: {_one_line(exc.message or exc)}")
         if isinstance(exc, HttpResponseError):

@@ -169,8 +169,10 @@ def check_tls() -> None:
     stack = json.loads(Path(OVERLAY or ROOT / "stack.json").read_text(encoding="utf-8"))
     url = stack["resourceManagerEndpointUrl"].rstrip("/") + "/metadata/endpoints?api-version=2015-01-01"
     step(f"Checking TLS to {stack['resourceManagerEndpointUrl']}")
+    # Against an emulator, its names are reached through its proxy (this request only; never the installs).
+    proxies = {"https": stack["httpsProxy"]} if OVERLAY and stack.get("httpsProxy") else None
     try:
-        requests.get(url, timeout=20).raise_for_status()
+        requests.get(url, timeout=20, proxies=proxies).raise_for_status()
     except requests.exceptions.SSLError:
         sys.path.insert(0, str(ROOT))
         from samples.azure_stack import tls_diagnosis  # one diagnosis, shared with the samples

@@ -135,7 +135,7 @@ class SampleHelpersTest(OfflineProject):
         with self.assertRaisesRegex(azure_stack.ConfigError, "objectId"):
             azure_stack.service_principal_object_id(config, _FakeCredential({}))
 
-    def test_the_secret_client_sends_the_projects_data_plane_version(self) -> None:
+    def test_the_secret_client_sends_the_projects_data_plane_version_and_checks_the_challenge(self) -> None:
         try:
             import azure.keyvault.secrets  # noqa: F401
         except ImportError:
@@ -147,7 +147,8 @@ class SampleHelpersTest(OfflineProject):
         self.assertEqual(secrets.api_version, stack["keyVaultDataApiVersion"])
         policies = secrets._client._client._pipeline._impl_policies
         challenge = [p for p in policies if hasattr(p, "_verify_challenge_resource")]
-        self.assertTrue(challenge and not challenge[0]._verify_challenge_resource)
+        # The SDK's guard against sending a token to a vault URL that points elsewhere is never turned off.
+        self.assertTrue(challenge and challenge[0]._verify_challenge_resource)
 
     @unittest.skipIf(os.name == "nt", "POSIX permissions")
     def test_the_ssh_key_is_private_and_made_once(self) -> None:

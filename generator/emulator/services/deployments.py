@@ -115,7 +115,7 @@ class DeploymentsService:
         }
         deployments[name.lower()] = deployment
         self.arm.save()
-        status = (f"{self.arm.ctx.base_url}{deployment['id']}/operationStatuses/{deployment['_status_id']}"
+        status = (f"{request.base_url}{deployment['id']}/operationStatuses/{deployment['_status_id']}"
                   f"?api-version={quote(request.api_version or '')}")
         return Response(200 if current is not None else 201, self._body(deployment),
                         {"Azure-AsyncOperation": status, "Retry-After": "0"})

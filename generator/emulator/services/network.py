@@ -93,7 +93,7 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
     ip.setdefault("sku", {"name": "Basic"})
     label = (props.get("dnsSettings") or {}).get("domainNameLabel")
     if label:
-        props["dnsSettings"]["fqdn"] = f"{label}.{ip['location']}.cloudapp.{arm.host}"
+        props["dnsSettings"]["fqdn"] = f"{label}.{arm.ctx.addresses.public_ip_suffix}"
 
 
 def _public_ip_not_in_use(arm: Arm, ip: dict[str, Any]) -> None:

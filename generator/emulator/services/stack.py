@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from generator.emulator import arm_errors
+from generator.emulator.api_tables import AZURE
 from generator.emulator.arm_core import Arm, now
+from generator.emulator.config import LOOPBACK
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import ANYONE, Route, route
 
@@ -28,10 +30,7 @@ class StackService:
     def metadata(self, request: Request) -> Response:
         ctx, admin = self.arm.ctx, request.admin
         version = request.api_version
-        base = ctx.base_url
-        portal = f"{base}/{'adminportal' if admin else 'portal'}/"
-        gallery = f"{base}/gallery/"
-        graph = f"{base}/graph/" if ctx.is_adfs else "https://graph.windows.net/"
+        portal, gallery, graph = self._other_endpoints(admin)
         authentication = {"loginEndpoint": ctx.login_endpoint, "audiences": [ctx.audience(admin)]}
         if version in ("1.0", "2015-01-01"):
             return Response(200, {"galleryEndpoint": gallery, "graphEndpoint": graph, "portalEndpoint": portal,
@@ -41,13 +40,27 @@ class StackService:
         return Response(200, [{
             "portal": portal,
             "authentication": authentication,
-            "media": f"{base}/media/",
+            "media": portal.replace("portal", "media", 1),
             "graphAudience": graph,
             "graph": graph,
             "name": f"AzureStack-{'Admin' if admin else 'User'}-{self.arm.data['audience_app_id']}",
-            "suffixes": {"keyVaultDns": ctx.keyvault_dns_suffix, "storage": self.arm.host},
+            "suffixes": {"keyVaultDns": ctx.keyvault_dns_suffix, "storage": ctx.storage_suffix},
             "gallery": gallery,
         }])
+
+    def _other_endpoints(self, admin: bool) -> tuple[str, str, str]:
+        """Portal, gallery and graph as the metadata names them (nothing here serves them): a Stack's own hosts beside
+        Resource Manager, or paths of the loopback listener."""
+        ctx = self.arm.ctx
+        if ctx.config.layout == LOOPBACK:
+            base = ctx.base_url
+            return (f"{base}/{'adminportal' if admin else 'portal'}/", f"{base}/gallery/",
+                    f"{base}/graph/" if ctx.is_adfs else "https://graph.windows.net/")
+        if ctx.release == AZURE:
+            return "https://portal.azure.com/", "https://gallery.azure.com/", "https://graph.windows.net/"
+        domain = ctx.storage_suffix
+        return (f"https://{'adminportal' if admin else 'portal'}.{domain}/", f"https://providers.{domain}/",
+                f"https://graph.{domain}/" if ctx.is_adfs else "https://graph.windows.net/")
 
     def update_locations(self, request: Request, sub: str, region: str, name: str | None = None) -> Response:
         """``Microsoft.Update.Admin/updateLocations``: the release's build, for an operator only."""

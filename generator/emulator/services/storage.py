@@ -88,5 +88,5 @@ def _shape_account(arm: Arm, account: dict[str, Any], existing: dict[str, Any] |
     account["properties"].update({
         "primaryLocation": account["location"],
         "statusOfPrimary": "available",
-        "primaryEndpoints": {s: f"https://{name}.{s}.{arm.host}/" for s in ("blob", "queue", "table")},
+        "primaryEndpoints": {s: f"https://{name}.{s}.{arm.ctx.storage_suffix}/" for s in ("blob", "queue", "table")},
     })
