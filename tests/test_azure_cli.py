@@ -94,12 +94,12 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     az = AzureCli(az_executable, tmp_path, info)
     secret_file = tmp_path / "secret"
     write_private_file(secret_file, info["client_secret"].encode())  # az reads @file: the secret is never an argument
-    host = info["arm_endpoint"].split("//", 1)[1].split(":", 1)[0]
+    # The Stack's own names, reached through the emulator's proxy (HTTPS_PROXY), as a Stack behind a proxy is.
+    assert info["arm_endpoint"] == "https://management.local.azurestack.external/"
 
     # Microsoft's steps: register the Stack as a cloud, choose its profile, sign in as the service principal.
-    az("config", "set", "core.instance_discovery=false")  # MSAL would otherwise ask login.microsoftonline.com
     az("cloud", "register", "-n", "AzureStackUser", "--endpoint-resource-manager", info["arm_endpoint"],
-       "--suffix-storage-endpoint", host, "--suffix-keyvault-dns", f".vault.{host}")
+       "--suffix-storage-endpoint", info["storage_suffix"], "--suffix-keyvault-dns", f".{info['keyvault_dns_suffix']}")
     az("cloud", "set", "-n", "AzureStackUser")
     az("cloud", "update", "--profile", profile)
     # The tenant's GUID for both identity systems (az 2.66 with --tenant adfs asks for /adfs/adfs/...: its bug).
@@ -116,7 +116,7 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     account = az("storage", "account", "create", "-n", "acct1", "-g", "rg", "-l", "local", "--sku", "Standard_LRS")
     assert account["provisioningState"] == "Succeeded"
     assert [a["name"] for a in az("storage", "account", "list")] == ["acct1"]
-    assert az("storage", "account", "show", "-n", "acct1", "-g", "rg")["primaryEndpoints"]["blob"].startswith("https://acct1.blob.")
+    assert az("storage", "account", "show", "-n", "acct1", "-g", "rg")["primaryEndpoints"]["blob"] == "https://acct1.blob.local.azurestack.external/"
     assert [k["keyName"] for k in az("storage", "account", "keys", "list", "-n", "acct1", "-g", "rg")] == ["key1", "key2"]
 
     # Microsoft.Network is not registered: az's SDK registers it itself (register?api-version=2016-02-01).
@@ -139,7 +139,7 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     assert deployed["properties"]["outputs"]["vnetId"]["value"].endswith("/virtualNetworks/fromtemplate")
 
     vault = az("keyvault", "create", "-n", f"kv{release}{identity[:3]}".replace("_", ""), "-g", "rg", "-l", "local")
-    assert vault["properties"]["vaultUri"].startswith("https://")
+    assert vault["properties"]["vaultUri"] == f"https://{vault['name']}.vault.local.azurestack.external/"
     assert az("keyvault", "show", "-n", vault["name"])["properties"]["vaultUri"] == vault["properties"]["vaultUri"]
 
     urns = [i["urn"] for i in az("vm", "image", "list", "--all", "--publisher", "Canonical", "-l", "local")]
