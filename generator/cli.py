@@ -54,6 +54,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         proxy_port=args.proxy_port,
         single_host=args.single_host,
         identity_port=args.identity_port,
+        role=args.role,
         faults=FaultPlan(
             latency=args.latency,
             transient=args.transient,
@@ -179,6 +180,9 @@ def _add_emulator(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--layout", choices=["names", "loopback"], default="names",
                    help="names (default): a Stack's host names on port 443 through the emulator's HTTPS proxy; loopback: "
                    "every listener at 127.0.0.1:PORT, no proxy (Key Vault clients then cannot check the vault's name)")
+    p.add_argument("--role", default="Owner", choices=["Owner", "Contributor", "Reader", "User Access Administrator"],
+                   help="the built-in role the service principal holds on its subscription, enforced on every request "
+                   "(default: %(default)s)")
     p.add_argument("--region", default="local", help="the Stack's region, the first label of its names (default: %(default)s)")
     p.add_argument("--fqdn", default="azurestack.external", help="the Stack's external domain (default: %(default)s)")
     p.add_argument("--proxy-port", type=int, default=0, metavar="PORT",

@@ -138,6 +138,17 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
                   "--parameters", "name=fromtemplate")
     assert deployed["properties"]["outputs"]["vnetId"]["value"].endswith("/virtualNetworks/fromtemplate")
 
+    # Roles (Microsoft.Authorization 2015-07-01): the built-in definitions, the owner's assignment, a new one.
+    assert [r["roleName"] for r in az("role", "definition", "list", "--name", "Reader")] == ["Reader"]
+    owner = az("role", "assignment", "list", "--all")
+    assert [a["roleDefinitionId"].rsplit("/", 1)[-1] for a in owner] == ["8e3af657-a8ff-443c-a75c-2fe8c4bcb635"]
+    someone = "0b8c2f3e-62a2-4c43-9a36-a7d35a1b2f77"
+    scope = f"/subscriptions/{info['subscription_id']}/resourceGroups/rg"
+    created_role = az("role", "assignment", "create", "--assignee-object-id", someone, "--role", "Reader", "--scope", scope)
+    assert created_role["principalId"] == someone and created_role["scope"] == scope
+    assert [a["principalId"] for a in az("role", "assignment", "list", "--scope", scope)] == [owner[0]["principalId"], someone]
+    az("role", "assignment", "delete", "--ids", created_role["id"])
+
     vault = az("keyvault", "create", "-n", f"kv{release}{identity[:3]}".replace("_", ""), "-g", "rg", "-l", "local")
     assert vault["properties"]["vaultUri"] == f"https://{vault['name']}.vault.local.azurestack.external/"
     assert az("keyvault", "show", "-n", vault["name"])["properties"]["vaultUri"] == vault["properties"]["vaultUri"]

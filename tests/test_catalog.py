@@ -117,7 +117,11 @@ def test_the_emulator_is_tested_with_the_sdk_releases_projects_get():
 
     text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     tested = dict(re.findall(r'"(azure-mgmt-[a-z]+|azure-common)==([^"]+)"', text))
-    assert tested == {p.package: p.version for p in catalog.PINS.values() if p.package in tested} and len(tested) == 6
+    # Judges of the emulator that no generated project installs (yet): Microsoft.Authorization's client.
+    tests_only = {"azure-mgmt-authorization"}
+    shared = {name: version for name, version in tested.items() if name not in tests_only}
+    assert shared == {p.package: p.version for p in catalog.PINS.values() if p.package in shared} and len(shared) == 6
+    assert tests_only <= set(tested)
 
 
 def test_the_pin_probe_passes_for_the_pinned_releases(tmp_path):

@@ -201,8 +201,9 @@ def _readme_line(label: str) -> str:
 
 def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tmp_path, emulator, wheelhouse):
     clone = clean_clone(tmp_path / "clone")
-    # As the demo does: no variable overrides requests' trust (SSL_CERT_FILE, which uv reads, may stay).
-    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    # As the demo does: no variable overrides requests' trust (SSL_CERT_FILE, which uv reads, may stay); and as a new
+    # user has it, no emulator's proxy yet (the demo starts its own).
+    env = {k: v for k, v in without_emulator_proxy().items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     if _MACHINE_CA_BUNDLE and "SSL_CERT_FILE" not in env:
         env["SSL_CERT_FILE"] = _MACHINE_CA_BUNDLE
     # The demo's bootstrap may take the pinned packages from the session's wheelhouse as well as the index.

@@ -30,7 +30,7 @@ _DISK_TYPES = ("disks", "snapshots")
 _STORAGE_TYPES = ("storageAccounts", "checkNameAvailability", "operations", "usages", "locations")
 _NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "publicIPAddresses", "networkSecurityGroups", "loadBalancers",
                   "routeTables", "virtualNetworkGateways", "connections", "localNetworkGateways", "locations", "operations")
-_KEYVAULT_TYPES = ("vaults", "vaults/accessPolicies", "checkNameAvailability", "deletedVaults", "operations")
+_KEYVAULT_TYPES = ("vaults", "vaults/accessPolicies", "vaults/secrets", "checkNameAvailability", "deletedVaults", "operations")
 _AUTHORIZATION = {
     "locks": ("2016-09-01",),
     "policyAssignments": ("2016-12-01",),

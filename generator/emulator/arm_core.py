@@ -81,6 +81,8 @@ class Arm:
         self.identity = identity
         self.faults = faults
         self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
+        # Role-based access control (Microsoft.Authorization's service sets it): raises 403 for a refused action.
+        self.authorize: Callable[[Request, Match], None] | None = None
         self._operations: dict[str, str | None] = {}  # accepted operation -> the resource id it ends on
 
     @property
@@ -97,7 +99,7 @@ class Arm:
     # -- checks made before a handler runs -----------------------------------------------------
 
     def admit(self, request: Request, match: Match) -> None:
-        """ARM's order: bearer token, subscription, api-version of the addressed resource type."""
+        """ARM's order: bearer token, subscription, api-version of the addressed resource type, the caller's role."""
         route = match.route
         if route.auth == ARM_TOKEN:
             self.identity.authenticate(request, request.admin)
@@ -108,6 +110,9 @@ class Arm:
         api = route.api_of(match.groups)
         if api is not None:
             self.check_api_version(request, *api)
+        in_subscription = request.path.lower().startswith("/subscriptions/")
+        if route.auth == ARM_TOKEN and in_subscription and not request.admin and self.authorize is not None:
+            self.authorize(request, match)
 
     def subscription_id(self, admin: bool = False) -> str:
         return self.data["admin_subscription_id" if admin else "subscription_id"]

@@ -188,3 +188,35 @@ def secret_not_found(message: str) -> ArmError:
 def secret_deleted_but_recoverable(name: str) -> ArmError:
     return ArmError(409, "Conflict", f"Secret {name} is currently in a deleted but recoverable state, and its name cannot "
                                      "be reused; in this state, the secret can only be recovered or purged.")
+
+
+# -- Microsoft.Authorization -----------------------------------------------------------------------
+
+
+def authorization_failed(client_id: str, object_id: str, action: str, scope: str) -> ArmError:
+    return ArmError(403, "AuthorizationFailed",
+                    f"The client '{client_id}' with object id '{object_id}' does not have authorization to perform action "
+                    f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
+                    "your credentials.")
+
+
+def role_definition_not_found(definition: str) -> ArmError:
+    return ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{definition}' does not exist.")
+
+
+def role_assignment_not_found() -> ArmError:
+    return ArmError(404, "RoleAssignmentNotFound", "The role assignment '' is not found.")
+
+
+def invalid_role_assignment_id(name: str) -> ArmError:
+    return ArmError(400, "InvalidRoleAssignmentId",
+                    f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.")
+
+
+def role_assignment_exists() -> ArmError:
+    return ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
+
+
+def role_assignment_update_not_permitted() -> ArmError:
+    return ArmError(409, "RoleAssignmentUpdateNotPermitted",
+                    "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")

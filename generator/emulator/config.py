@@ -28,6 +28,8 @@ LAYOUTS = (NAMES, LOOPBACK)
 # The ASDK's region and external domain.
 DEFAULT_REGION = "local"
 DEFAULT_FQDN = "azurestack.external"
+# Built-in roles the emulator's service principal may be given on its subscription (--role).
+PRINCIPAL_ROLES = ("Owner", "Contributor", "Reader", "User Access Administrator")
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -61,6 +63,8 @@ class EmulatorConfig:
     public_ca_dir: str | None = None
     # Port of the sign-in listener (0: any free one; with --state-dir, the one used before).
     identity_port: int = 0
+    # The built-in role the service principal holds on its subscription; ARM enforces it.
+    role: str = "Owner"
 
     def validate(self) -> None:
         """Refuse options that cannot work, with a message that says what to change."""
@@ -73,6 +77,8 @@ class EmulatorConfig:
             raise UsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
         if self.stack_version == AZURE and self.identity == ADFS:
             raise UsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
+        if self.role.lower() not in {r.lower() for r in PRINCIPAL_ROLES}:
+            raise UsageError(f"unknown --role {self.role!r}: choose {', '.join(PRINCIPAL_ROLES)}")
         if self.layout not in LAYOUTS:
             raise UsageError(f"unknown --layout {self.layout!r}: choose names or loopback")
         if self.single_host and self.layout != LOOPBACK:

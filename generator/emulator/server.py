@@ -37,6 +37,7 @@ from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.proxy import HttpsProxy, Target
 from generator.emulator.routing import ANYONE, ARM, IDENTITY, KEYVAULT, Router, route
+from generator.emulator.services.authorization import AuthorizationService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
 from generator.emulator.services.keyvault import KeyVaultService
@@ -171,7 +172,7 @@ class Emulator:
         resources = ProviderResourcesService(self.arm)
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
-                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm)]
+                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

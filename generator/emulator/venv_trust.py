@@ -25,11 +25,15 @@ def stand_in_ca_of(info_file: str) -> Path | None:
     """The sign-in CA an emulator's ``--info-file`` names as if public (None for ADFS: its sign-in host is on the
     Stack's own root, which bootstrap trusts already)."""
     try:
-        info = json.loads(Path(info_file).expanduser().read_text(encoding="utf-8"))
-        identity_ca, stack_ca = info["identity_ca_cert"], info["ca_cert"]
+        return stand_in_ca_of_info(json.loads(Path(info_file).expanduser().read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--info-file {info_file} is not an emulator's info file ({getattr(exc, 'strerror', None) or exc}); "
                          "give the file azs-scaffold emulator --info-file wrote") from None
+
+
+def stand_in_ca_of_info(info: dict) -> Path | None:
+    """The same, from an emulator's info (``Emulator.info()``)."""
+    identity_ca, stack_ca = info["identity_ca_cert"], info["ca_cert"]
     return None if identity_ca == stack_ca else Path(identity_ca)
 
 

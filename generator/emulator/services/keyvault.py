@@ -15,6 +15,7 @@ from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import KEYVAULT, VAULT_TOKEN, Route, route
 
 VAULTS = "Microsoft.KeyVault/vaults"
+SECRETS = f"{VAULTS}/secrets"
 _VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 _SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _POLICY_KINDS = ("add", "replace", "remove")
@@ -26,6 +27,8 @@ class KeyVaultService:
         actions = {f"put accesspolicies/{kind}": self.update_access_policy for kind in _POLICY_KINDS}
         arm.types[VAULTS.lower()] = ResourceType(shape=self._shape_vault, after_delete=self._forget_secrets, render=_render_vault,
                                                  actions=actions, read_only=("provisioningState", "vaultUri"))
+        arm.types[SECRETS.lower()] = ResourceType(shape=self._shape_secret, read_only=("provisioningState", "secretUri",
+                                                                                       "secretUriWithVersion"))
 
     def routes(self) -> list[Route]:
         data = dict(listener=KEYVAULT, auth=VAULT_TOKEN, subscription=False)
@@ -61,6 +64,40 @@ class KeyVaultService:
         else:
             props.pop("enableSoftDelete", None)
         props["vaultUri"] = arm.ctx.vault_uri(name)
+
+    def _shape_secret(self, arm: Arm, secret: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        """A secret put through Resource Manager (``vaults/secrets``, Key Vault's management spec): stored as a new version
+        in the vault's data plane; its value is write-only, never kept in the resource nor shown; ``secretUri`` and
+        ``secretUriWithVersion`` name it on the data plane."""
+        props, name = secret["properties"], secret["name"]
+        vault = arm.find(secret["id"].rsplit("/secrets/", 1)[0])
+        assert vault is not None  # the child route found the parent before
+        if not _SECRET_NAME.match(name):
+            raise arm_errors.invalid_parameter(f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
+        value = props.pop("value", None)
+        if value is None and existing is None:
+            raise arm_errors.invalid_request_content("properties.value is required to create a secret.")
+        attributes = props.setdefault("attributes", {})
+        if value is not None:
+            version = self._add_version(vault, name, str(value), props.get("contentType"), secret.get("tags") or {},
+                                        attributes.get("enabled", True))
+            uri = f"{arm.ctx.vault_uri(vault['name'])}secrets/{name}"
+            props.update(secretUri=uri, secretUriWithVersion=f"{uri}/{version['version']}")
+            attributes.update(enabled=version["enabled"], created=version["created"], updated=version["updated"])
+
+    def _add_version(self, vault: dict[str, Any], name: str, value: str, content_type: str | None, tags: dict[str, Any],
+                     enabled: bool) -> dict[str, Any]:
+        """A new current version of the secret ``name`` in ``vault`` (data plane and Resource Manager alike)."""
+        secrets = self.arm.data.setdefault("vault_secrets", {}).setdefault(vault["name"].lower(), {})
+        existing = secrets.get(name.lower())
+        if existing is not None and existing.get("deleted"):
+            raise arm_errors.secret_deleted_but_recoverable(name)
+        stamp = int(time.time())
+        version = {"version": uuid.uuid4().hex, "value": value, "contentType": content_type, "tags": tags,
+                   "created": stamp, "updated": stamp, "enabled": enabled}
+        secrets.setdefault(name.lower(), {"name": name, "versions": []})["versions"].append(version)
+        self.arm.save()
+        return version
 
     def _forget_secrets(self, arm: Arm, vault: dict[str, Any]) -> None:
         arm.data.setdefault("vault_secrets", {}).pop(vault["name"].lower(), None)
@@ -162,17 +199,9 @@ class KeyVaultService:
             raise arm_errors.vault_bad_parameter(f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
         if not isinstance(body, dict) or not isinstance(body.get("value"), str):
             raise arm_errors.vault_bad_parameter("Property value is required.")
-        existing = secrets.get(name.lower())
-        if existing is not None and existing.get("deleted"):
-            raise arm_errors.secret_deleted_but_recoverable(name)
-        stamp = int(time.time())
-        version = {"version": uuid.uuid4().hex, "value": body["value"], "contentType": body.get("contentType"),
-                   "tags": body.get("tags") or {}, "created": stamp, "updated": stamp,
-                   "enabled": (body.get("attributes") or {}).get("enabled", True)}
-        secret = secrets.setdefault(name.lower(), {"name": name, "versions": []})
-        secret["versions"].append(version)
-        self.arm.save()
-        return Response(200, self._bundle(vault, secret["name"], version))
+        version = self._add_version(vault, name, body["value"], body.get("contentType"), body.get("tags") or {},
+                                    (body.get("attributes") or {}).get("enabled", True))
+        return Response(200, self._bundle(vault, secrets[name.lower()]["name"], version))
 
     def get_secret(self, request: Request, name: str, version: str | None = None) -> Response:
         vault, secrets = self._admit(request, "get")
