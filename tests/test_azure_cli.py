@@ -74,6 +74,18 @@ class AzureCli:
         assert result.returncode == 0, f"az {' '.join(args)} failed:\n{result.stderr[-3000:]}"
         return json.loads(result.stdout) if result.stdout.strip() else None
 
+    def fails(self, *args: str) -> str:
+        """Run az where it must fail; its error output."""
+        result = subprocess.run([str(self.executable), *args, "-o", "json"], env=self.env, capture_output=True, text=True,
+                                timeout=300, stdin=subprocess.DEVNULL)
+        assert result.returncode != 0, f"az {' '.join(args)} succeeded"
+        return result.stderr
+
+
+def _field(assignment: dict[str, Any], name: str) -> Any:
+    """A role assignment's field: top-level in newer api-versions, under ``properties`` in 2015-07-01."""
+    return assignment.get(name) or assignment["properties"][name]
+
 
 def _template(network_version: str) -> dict[str, Any]:
     return {
@@ -98,9 +110,12 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     assert info["arm_endpoint"] == "https://management.local.azurestack.external/"
 
     # Microsoft's steps: register the Stack as a cloud, choose its profile, sign in as the service principal.
+    # The directory az 2.66 asks for names in role assignments: Microsoft Graph for Azure AD, the Stack's graph for ADFS.
+    graph = "https://graph.local.azurestack.external/" if identity == "adfs" else "https://graph.microsoft.com/"
     az("cloud", "register", "-n", "AzureStackUser", "--endpoint-resource-manager", info["arm_endpoint"],
        "--suffix-storage-endpoint", info["storage_suffix"], "--suffix-keyvault-dns", f".{info['keyvault_dns_suffix']}")
     az("cloud", "set", "-n", "AzureStackUser")
+    az("cloud", "update", "--cloud-config", json.dumps({"endpoints": {"microsoftGraphResourceId": graph}}))
     az("cloud", "update", "--profile", profile)
     # The tenant's GUID for both identity systems (az 2.66 with --tenant adfs asks for /adfs/adfs/...: its bug).
     accounts = az("login", "--service-principal", "-u", info["client_id"], "-p", f"@{secret_file}", "--tenant", info["tenant_id"])
@@ -140,14 +155,25 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
 
     # Roles (Microsoft.Authorization 2015-07-01): the built-in definitions, the owner's assignment, a new one.
     assert [r["roleName"] for r in az("role", "definition", "list", "--name", "Reader")] == ["Reader"]
-    owner = az("role", "assignment", "list", "--all")
-    assert [a["roleDefinitionId"].rsplit("/", 1)[-1] for a in owner] == ["8e3af657-a8ff-443c-a75c-2fe8c4bcb635"]
-    someone = "0b8c2f3e-62a2-4c43-9a36-a7d35a1b2f77"
+    # (--all calls list_for_subscription, which the 2015-07-01 client the hybrid profiles name lacks: an az 2.66 bug.)
+    owner = az("role", "assignment", "list", "--scope", f"/subscriptions/{info['subscription_id']}")
+    assert [_field(a, "roleDefinitionId").rsplit("/", 1)[-1] for a in owner] == ["8e3af657-a8ff-443c-a75c-2fe8c4bcb635"]
+    someone = _field(owner[0], "principalId")  # the signed-in principal: Reader on the group as well
     scope = f"/subscriptions/{info['subscription_id']}/resourceGroups/rg"
-    created_role = az("role", "assignment", "create", "--assignee-object-id", someone, "--role", "Reader", "--scope", scope)
-    assert created_role["principalId"] == someone and created_role["scope"] == scope
-    assert [a["principalId"] for a in az("role", "assignment", "list", "--scope", scope)] == [owner[0]["principalId"], someone]
+    # az 2.66 sends 2015-07-01's create without the spec's "properties" wrapper (it hands azure-mgmt-authorization 4's
+    # create() the properties model): refused as the spec says; the assignment is made as the spec says instead.
+    refused = az.fails("role", "assignment", "create", "--assignee-object-id", someone, "--role", "Reader", "--scope", scope)
+    assert "InvalidRequestContent" in refused and "properties.roleDefinitionId" in refused
+    reader = az("role", "definition", "list", "--name", "Reader")[0]["id"]
+    created_role = az("rest", "--method", "put", "--url", f"{info['arm_endpoint'].rstrip('/')}{scope}/providers/Microsoft.Authorization/"
+                      "roleAssignments/5f6a1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b?api-version=2015-07-01",
+                      "--body", json.dumps({"properties": {"roleDefinitionId": reader, "principalId": someone}}))
+    assert _field(created_role, "principalId") == someone and _field(created_role, "scope") == scope
+    listed = az("role", "assignment", "list", "--scope", scope, "--include-inherited")
+    assert sorted(_field(a, "scope") for a in listed) == sorted([_field(owner[0], "scope"), scope])
     az("role", "assignment", "delete", "--ids", created_role["id"])
+    assert [_field(a, "scope") for a in az("role", "assignment", "list", "--scope", scope, "--include-inherited")] == [
+        _field(owner[0], "scope")]
 
     vault = az("keyvault", "create", "-n", f"kv{release}{identity[:3]}".replace("_", ""), "-g", "rg", "-l", "local")
     assert vault["properties"]["vaultUri"] == f"https://{vault['name']}.vault.local.azurestack.external/"

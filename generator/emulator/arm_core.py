@@ -18,7 +18,7 @@ from generator.emulator.config import EmulatorContext
 from generator.emulator.faults import FaultInjector
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import Request, Response
-from generator.emulator.routing import ARM_TOKEN, VAULT_TOKEN, Match
+from generator.emulator.routing import ARM_TOKEN, GRAPH_TOKEN, VAULT_TOKEN, Match
 
 RESOURCES_NS = "Microsoft.Resources"
 # Namespaces a new subscription has registered already, as on a real one.
@@ -105,6 +105,8 @@ class Arm:
             self.identity.authenticate(request, request.admin)
         elif route.auth == VAULT_TOKEN:
             self.identity.authenticate_vault(request)
+        elif route.auth == GRAPH_TOKEN:
+            self.identity.authenticate_graph(request)
         if route.subscription:
             self.check_subscription(match.groups[0], request.admin)
         api = route.api_of(match.groups)

@@ -106,6 +106,7 @@ class StackNames:
     management: str
     admin_management: str
     sign_in: str
+    graph: str  # the directory: Microsoft Graph for Azure AD, the Stack's own graph host for ADFS
     vault_suffix: str  # a vault is <name>.<vault_suffix>
     storage_suffix: str  # an account's blob service is <account>.blob.<storage_suffix>
 
@@ -116,12 +117,13 @@ class StackNames:
 def stack_names(config: EmulatorConfig) -> StackNames:
     """A Stack's names: ``management.<region>.<fqdn>`` and its siblings; global Azure's own for ``azure``."""
     if config.stack_version == AZURE:
-        return StackNames("management.azure.com", "adminmanagement.azure.com", "login.microsoftonline.com",
+        return StackNames("management.azure.com", "adminmanagement.azure.com", "login.microsoftonline.com", "graph.microsoft.com",
                           "vault.azure.net", "core.windows.net")
     domain = f"{config.region}.{config.fqdn}"
     # Azure AD Stacks sign in at Microsoft's own host; only clients pointed at the emulator's proxy reach this one.
-    sign_in = f"adfs.{domain}" if config.identity == ADFS else "login.microsoftonline.com"
-    return StackNames(f"management.{domain}", f"adminmanagement.{domain}", sign_in, f"vault.{domain}", domain)
+    adfs = config.identity == ADFS
+    sign_in, graph = (f"adfs.{domain}", f"graph.{domain}") if adfs else ("login.microsoftonline.com", "graph.microsoft.com")
+    return StackNames(f"management.{domain}", f"adminmanagement.{domain}", sign_in, graph, f"vault.{domain}", domain)
 
 
 def _is_loopback(host: str) -> bool:
@@ -140,6 +142,7 @@ class Addresses:
     arm: str  # the tenant Resource Manager
     admin: str  # the operator's Resource Manager
     identity: str  # sign-in: login.microsoftonline.com (Azure AD) or adfs.<region>.<fqdn>
+    graph: str  # the directory: graph.microsoft.com (Azure AD) or graph.<region>.<fqdn> (ADFS)
     vault_suffix: str  # what the metadata names as keyVaultDns
     storage_suffix: str  # what the metadata names as the storage suffix
     public_ip_suffix: str  # a public IP's DNS label is <label>.<public_ip_suffix> (<region>.cloudapp.<fqdn> on a Stack)
@@ -190,6 +193,11 @@ class EmulatorContext:
     def storage_suffix(self) -> str:
         """What the metadata names as the storage suffix: ``<region>.<fqdn>`` on a Stack."""
         return self.addresses.storage_suffix
+
+    @property
+    def graph_audience(self) -> str:
+        """The audience of directory tokens: the graph host, with its trailing slash, as metadata's graphAudience says."""
+        return f"{self.addresses.graph}/"
 
     @property
     def vault_audience(self) -> str:

@@ -178,7 +178,7 @@ class IdentityService:
     def _audience_of_scope(self, scope: str) -> str:
         words = scope.split()
         resource_scopes = [w for w in words if w not in _OIDC_SCOPES]
-        for audience in (self.ctx.audience(), self.ctx.audience(admin=True), self.ctx.vault_audience):
+        for audience in (self.ctx.audience(), self.ctx.audience(admin=True), self.ctx.vault_audience, self.ctx.graph_audience):
             accepted = {f"{audience}/.default", f"{audience.rstrip('/')}/.default"}
             if len(resource_scopes) == 1 and resource_scopes[0] in accepted:
                 return audience
@@ -273,6 +273,15 @@ class IdentityService:
             message = ("AKV10000: Request is missing a Bearer or PoP token." if issued is None
                        else "AKV10022: Invalid audience or expired token.")
             raise ArmError(401, "Unauthorized", message, headers={"WWW-Authenticate": challenge})
+        return issued
+
+    def authenticate_graph(self, request: Request) -> IssuedToken:
+        """The token of a directory (graph) request: issued for the graph's audience, or the 401 graph answers."""
+        header = request.headers.get("authorization", "")
+        with self._lock:
+            issued = self._tokens.get(header[7:].strip()) if header.lower().startswith("bearer ") else None
+        if issued is None or issued.expires_at <= time.time() or issued.audience != self.ctx.graph_audience:
+            raise ArmError(401, "InvalidAuthenticationToken", "Access token is empty or invalid, or not for this audience.")
         return issued
 
     def _unauthorized(self, code: str, message: str) -> None:

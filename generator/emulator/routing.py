@@ -10,11 +10,12 @@ from typing import Callable, Iterable, Union
 from generator.emulator.config import ADMIN_PREFIX
 from generator.emulator.protocol import Request, Response
 
-# Listeners (a real Stack's hosts): Resource Manager, sign-in, Key Vault's data plane.
-ARM, IDENTITY, KEYVAULT = "arm", "identity", "keyvault"
+# Listeners (a real Stack's hosts): Resource Manager, sign-in, Key Vault's data plane, the directory (graph).
+ARM, IDENTITY, KEYVAULT, GRAPH = "arm", "identity", "keyvault", "graph"
 
-# Who may call a route: a Resource Manager token (tenant, or operator under /admin), a vault token, anyone.
-ARM_TOKEN, VAULT_TOKEN, ANYONE = "arm-token", "vault-token", "anyone"
+# Who may call a route: a Resource Manager token (tenant, or operator under /admin), a vault token, a graph token,
+# anyone.
+ARM_TOKEN, VAULT_TOKEN, GRAPH_TOKEN, ANYONE = "arm-token", "vault-token", "graph-token", "anyone"
 
 # The (namespace, resource type) whose api-versions apply: fixed, or read from the path's groups.
 ApiOf = Union[tuple[str, str], Callable[[tuple[str, ...]], tuple[str, str]], None]

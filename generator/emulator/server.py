@@ -36,8 +36,9 @@ from generator.emulator.faults import (
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.proxy import HttpsProxy, Target
-from generator.emulator.routing import ANYONE, ARM, IDENTITY, KEYVAULT, Router, route
+from generator.emulator.routing import ANYONE, ARM, GRAPH, IDENTITY, KEYVAULT, Router, route
 from generator.emulator.services.authorization import AuthorizationService
+from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
 from generator.emulator.services.keyvault import KeyVaultService
@@ -172,7 +173,8 @@ class Emulator:
         resources = ProviderResourcesService(self.arm)
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
-                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm)]
+                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
+                    GraphService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),
@@ -199,7 +201,8 @@ class Emulator:
         arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca, [names.management, names.admin_management])
         identity = self._listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
         vaults = self._listen(frozenset({KEYVAULT}), 0, self._vault_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
-        for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix)):
+        graph = self._listen(frozenset({GRAPH}), 0, self._identity_ca(), [names.graph])
+        for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix), (graph, names.graph)):
             server.names, server.base_url = names, f"https://{base}"
 
         def resolve(host: str) -> Target:
@@ -207,6 +210,8 @@ class Emulator:
                 return arm.server_address[:2]
             if host == names.sign_in:
                 return identity.server_address[:2]
+            if host == names.graph:
+                return graph.server_address[:2]
             label, _, suffix = host.partition(".")
             if suffix == names.vault_suffix and label:
                 return vaults.server_address[:2]
@@ -215,7 +220,7 @@ class Emulator:
                 return "the emulator serves no storage data plane (blob, queue, table) yet"
             return None
 
-        served = f"{names.management}, {names.admin_management}, {names.sign_in}, *.{names.vault_suffix}"
+        served = f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}"
         try:
             self.proxy = HttpsProxy(self.config.host, self._kept_port("proxy_port", self.config.proxy_port), resolve, lambda: served)
         except OSError as exc:
@@ -225,7 +230,7 @@ class Emulator:
         location = self.state.data["location"]
         public_ip = f"{location}.cloudapp.azure.com" if self.config.stack_version == AZURE else f"{self.config.region}.cloudapp.{self.config.fqdn}"
         return Addresses(arm=f"https://{names.management}", admin=f"https://{names.admin_management}",
-                         identity=f"https://{names.sign_in}", vault_suffix=names.vault_suffix,
+                         identity=f"https://{names.sign_in}", graph=f"https://{names.graph}", vault_suffix=names.vault_suffix,
                          storage_suffix=names.storage_suffix, public_ip_suffix=public_ip,
                          vault_url=lambda vault: f"https://{names.vault_host(vault)}")
 
@@ -243,6 +248,7 @@ class Emulator:
         host = arm.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
         location = self.state.data["location"]
         return Addresses(arm=arm.base_url, admin=arm.base_url + ADMIN_PREFIX, identity=identity.base_url,
+                         graph=f"{arm.base_url}/graph",
                          vault_suffix="vault.azure.net" if self.config.stack_version == AZURE else f"vault.{host}",
                          storage_suffix=host, public_ip_suffix=f"{location}.cloudapp.{host}", vault_url=self._vault_host)
 

@@ -1,0 +1,52 @@
+"""The directory's objects, as Microsoft Graph serves them to an Azure AD Stack's tenant (graph.microsoft.com): only
+what clients ask when they name the principals in role assignments (Azure CLI's ``az role assignment``). The
+directory holds one object, the emulator's service principal. An ADFS Stack's graph host serves none of this
+(its AD Graph speaks another API), so there every such request is a 404, as it is on a real one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.emulator import arm_errors
+from generator.emulator.arm_core import Arm
+from generator.emulator.protocol import ArmError, Request, Response
+from generator.emulator.routing import GRAPH, GRAPH_TOKEN, Route, route
+
+_CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#directoryObjects"
+
+
+class GraphService:
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+
+    def routes(self) -> list[Route]:
+        if self.arm.ctx.is_adfs:
+            return []
+        graph = dict(listener=GRAPH, auth=GRAPH_TOKEN, subscription=False)
+        return [
+            route("POST", r"/v1\.0/directoryobjects/getbyids", self.get_by_ids, **graph),
+            route("GET", r"/v1\.0/(?:directoryobjects|serviceprincipals)/([^/]+)", self.get_object, **graph),
+        ]
+
+    def _principal(self) -> dict[str, Any]:
+        data = self.arm.data
+        return {"@odata.type": "#microsoft.graph.servicePrincipal", "id": self.arm.ctx.service_principal_object_id,
+                "appId": data["client_id"], "displayName": "azs-scaffold emulator service principal",
+                "servicePrincipalType": "Application", "servicePrincipalNames": [data["client_id"]],
+                "appOwnerOrganizationId": data["tenant_id"]}
+
+    def get_by_ids(self, request: Request) -> Response:
+        body = request.json()
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list):
+            raise arm_errors.invalid_request_content("ids must be a list of object ids.")
+        principal = self._principal()
+        found = [principal for wanted in ids if str(wanted).lower() == principal["id"].lower()]
+        return Response(200, {"@odata.context": _CONTEXT, "value": found})
+
+    def get_object(self, request: Request, object_id: str) -> Response:
+        principal = self._principal()
+        if object_id.lower() != principal["id"].lower():
+            raise ArmError(404, "Request_ResourceNotFound", f"Resource '{object_id}' does not exist or one of its queried "
+                           "reference-property objects are not present.")
+        return Response(200, {"@odata.context": _CONTEXT + "/$entity", **principal})
