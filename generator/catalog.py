@@ -185,9 +185,9 @@ PINS: Mapping[str, Pin] = MappingProxyType(
             Pin("azure-mgmt-compute", "35.0.0", "last release with 2020-06-01 and 2017-12-01 and profile=; 36.0.0 dropped them",
                 oldest="17.0.0 (hybrid profiles)", breaks="36.0.0: sends 2024-11-01 under both hybrid profiles"),
             Pin("azure-keyvault-secrets", "4.12.0", "Key Vault's data plane, which no profile covers: the project passes "
-                "api_version (2016-10-01 on a Stack, both hybrid profiles name it for the data plane) and "
-                "verify_challenge_resource=False (a Stack's vault audience is not a *.vault.azure.net name); 4.8.0 is the "
-                "first that answers an ADFS challenge", oldest="4.8.0 (ADFS challenges)",
+                "api_version (2016-10-01 on a Stack, both hybrid profiles name it for the data plane) and keeps the "
+                "challenge check on (a vault's host ends in the Stack's vault audience); 4.8.0 is the first that answers an "
+                "ADFS challenge", oldest="4.8.0 (ADFS challenges)",
                 breaks="none newer yet; a release that drops api_version 2016-10-01 would"),
         )
     }
