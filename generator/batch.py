@@ -27,6 +27,7 @@ from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
+from generator.report import sample_role_warnings
 from generator.secrets import redact
 from generator.template_source import TemplateSource, resolve_template
 
@@ -47,6 +48,7 @@ class TeamResult:
     profile: str | None = None
     subscription_id: str | None = None
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()  # e.g. samples the principal's roles will not let run
 
 
 @dataclass
@@ -182,7 +184,8 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
         project = NewProject(destination=str(out / name), discovery=request, project_name=name, samples=samples,
                              location=team.get("location"))
         render(project, found, check_destination(project.destination), source)
-        return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started)
+        warnings = tuple(sample_role_warnings(found, samples or catalog.DEFAULT_SAMPLES))
+        return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started, warnings)
     except ScaffoldError as error:
         return TeamResult(name, False, redact(str(error)), seconds=time.monotonic() - started)
     except Exception as error:  # a bug must cost one team, not the batch and its table
@@ -238,6 +241,8 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     def record(index: int, result: TeamResult) -> None:
         results[index] = result
         progress(f"[{len(results)}/{len(teams)}] {result.project_name}: {'ok' if result.ok else 'FAILED'} ({result.seconds:.1f} s)")
+        for warning in result.warnings:
+            progress(f"    warning: {result.project_name}: {warning}")
 
     jobs = jobs or min(os.cpu_count() or 1, len(work))
     if jobs <= 1:

@@ -11,6 +11,8 @@ azure-common 1.1.28, and wire tests of each pinned package against the emulator.
 
 from __future__ import annotations
 
+import fnmatch
+
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -208,6 +210,37 @@ class Sample:
     clients: tuple[str, ...]
     providers: tuple[str, ...]  # resource providers to register before it runs
     packages: tuple[str, ...] = ()  # what it imports beside its management clients (data-plane packages)
+    actions: tuple[str, ...] = ()  # the Resource Manager actions it performs (beside registering its providers)
+
+    @property
+    def needed_actions(self) -> tuple[str, ...]:
+        """Every action the sample needs, its providers' registration (``register_providers.py``) included."""
+        return (*_GROUP_ACTIONS, *self.actions, *(f"{provider}/register/action" for provider in self.providers))
+
+
+@dataclass(frozen=True)
+class Role:
+    """A built-in role as every Azure and Azure Stack Hub defines it (the generator's own copy, never the emulator's)."""
+
+    name: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] = ()
+
+    def allows(self, action: str) -> bool:
+        def matches(patterns: tuple[str, ...]) -> bool:
+            return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
+        return matches(self.actions) and not matches(self.not_actions)
+
+
+# Least to most, so that the first that allows an action is the one to ask for.
+ROLES = (
+    Role("Reader", ("*/read",)),
+    Role("Contributor", ("*",), ("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                                 "Microsoft.Authorization/elevateAccess/Action")),
+    Role("Owner", ("*",)),
+)
+# Every sample makes its own resource group and deletes it afterwards.
+_GROUP_ACTIONS = ("Microsoft.Resources/subscriptions/resourceGroups/write", "Microsoft.Resources/subscriptions/resourceGroups/delete")
 
 
 SAMPLES: Mapping[str, Sample] = MappingProxyType(
@@ -219,19 +252,31 @@ SAMPLES: Mapping[str, Sample] = MappingProxyType(
                 "resource groups: create, tag, a Key Vault as a generic resource, export, delete",
                 ("ResourceManagementClient",),
                 ("Microsoft.KeyVault",),
+                actions=("Microsoft.KeyVault/vaults/write", "Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action"),
             ),
             Sample("storage_accounts", "storage accounts: check a name, create, list keys, delete",
-                   ("ResourceManagementClient", "StorageManagementClient"), ("Microsoft.Storage",)),
+                   ("ResourceManagementClient", "StorageManagementClient"), ("Microsoft.Storage",),
+                   actions=("Microsoft.Storage/storageAccounts/write", "Microsoft.Storage/storageAccounts/listKeys/action",
+                            "Microsoft.Storage/storageAccounts/delete")),
             Sample("virtual_networks", "virtual networks and subnets: create, list, delete",
-                   ("ResourceManagementClient", "NetworkManagementClient"), ("Microsoft.Network",)),
+                   ("ResourceManagementClient", "NetworkManagementClient"), ("Microsoft.Network",),
+                   actions=("Microsoft.Network/virtualNetworks/write", "Microsoft.Network/virtualNetworks/delete")),
             Sample("virtual_machines", "a Linux VM from the Stack's marketplace with disks, SSH key sign-in, power actions, "
                    "delete", ("ResourceManagementClient", "NetworkManagementClient", "ComputeManagementClient"),
-                   ("Microsoft.Network", "Microsoft.Compute")),
+                   ("Microsoft.Network", "Microsoft.Compute"),
+                   actions=("Microsoft.Network/virtualNetworks/write", "Microsoft.Network/publicIPAddresses/write",
+                            "Microsoft.Network/networkSecurityGroups/write", "Microsoft.Network/networkInterfaces/write",
+                            "Microsoft.Compute/virtualMachines/write", "Microsoft.Compute/virtualMachines/start/action",
+                            "Microsoft.Compute/virtualMachines/powerOff/action", "Microsoft.Compute/virtualMachines/delete",
+                            "Microsoft.Compute/disks/delete")),
             Sample("key_vault", "a key vault with an access policy for the service principal, then secrets: set, get, "
                    "versions, delete", ("ResourceManagementClient", "KeyVaultManagementClient"), ("Microsoft.KeyVault",),
-                   packages=("azure-keyvault-secrets",)),
+                   packages=("azure-keyvault-secrets",),
+                   actions=("Microsoft.KeyVault/vaults/write", "Microsoft.KeyVault/vaults/delete")),
             Sample("template_deployment", "an ARM template from templates/: validate, deploy, outputs, operations",
-                   ("ResourceManagementClient",), ("Microsoft.Storage", "Microsoft.Network")),
+                   ("ResourceManagementClient",), ("Microsoft.Storage", "Microsoft.Network"),
+                   actions=("Microsoft.Resources/deployments/validate/action", "Microsoft.Resources/deployments/write",
+                            "Microsoft.Storage/storageAccounts/write", "Microsoft.Network/virtualNetworks/write")),
         )
     }
 )
@@ -339,3 +384,23 @@ def providers_for(samples: tuple[str, ...]) -> list[str]:
     for name in samples:
         ordered.extend(p for p in SAMPLES[name].providers if p not in ordered)
     return ordered
+
+
+def minimal_role(sample: str) -> str:
+    """The least built-in role on the subscription that lets ``sample`` (and its registration step) run."""
+    needed = SAMPLES[sample].needed_actions
+    return next(role.name for role in ROLES if all(role.allows(action) for action in needed))
+
+
+def role_for_action(action: str) -> str:
+    """The least built-in role that grants ``action``."""
+    return next((role.name for role in ROLES if role.allows(action)), ROLES[-1].name)
+
+
+def refused_actions(sample: str, roles: list[str]) -> list[str]:
+    """The actions of ``sample`` that none of ``roles`` (built-in role names held on the subscription) allows; an
+    unknown (custom) role counts as allowing everything, since its actions are not known here."""
+    held = [role for role in ROLES if role.name.lower() in {r.lower() for r in roles}]
+    if any(r.lower() not in {role.name.lower() for role in ROLES} for r in roles):
+        return []
+    return [action for action in SAMPLES[sample].needed_actions if not any(role.allows(action) for role in held)]

@@ -323,7 +323,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
     if not args.arm_endpoint:
         raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
     from generator.render import NewProject, run_new
-    from generator.report import discovery_summary
+    from generator.report import discovery_summary, sample_role_warnings
 
     interactive = not args.non_interactive and sys.stdin.isatty()
     request = NewProject(
@@ -338,6 +338,11 @@ def _cmd_new(args: argparse.Namespace) -> int:
     )
     destination, found = run_new(request, progress=_progress)
     print(discovery_summary(found))
+    from generator.upgrade import read_answers
+
+    samples = read_answers(destination).get("samples") or []
+    for warning in sample_role_warnings(found, list(samples)):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"\nCreated {destination}. Next:")
     print(f"    cd {shlex.quote(args.destination)}")
     print("    python scripts/bootstrap.py")

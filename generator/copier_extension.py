@@ -125,6 +125,11 @@ def azs_providers(samples: list[str]) -> list[str]:
     return catalog.providers_for(tuple(samples))
 
 
+def azs_minimal_role(sample: str) -> str:
+    """The least built-in role on the subscription that lets the sample run."""
+    return catalog.minimal_role(sample)
+
+
 def azs_profile(name: str) -> dict[str, Any]:
     """A profile's facts for rendering: its KnownProfiles attribute and per-client api-versions."""
     try:
@@ -209,6 +214,7 @@ class AzsScaffoldExtension(Extension):
             azs_discovery=azs_discovery,
             azs_requirements=azs_requirements,
             azs_providers=azs_providers,
+            azs_minimal_role=azs_minimal_role,
             azs_profile=azs_profile,
             azs_explicit_api_versions=azs_explicit_api_versions,
             azs_check_project_name=azs_check_project_name,

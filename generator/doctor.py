@@ -338,7 +338,27 @@ def check_against_stack(found: Any, code: CodeFacts) -> list[Finding]:
     if needed and not code.profiles and imported_packages(code):
         findings.append(Finding(WARNING, "code", "no KnownProfiles member is named, so clients send their newest api-versions",
                                 f"pass profile=KnownProfiles.{needed} to each management client"))
+    findings.extend(check_roles(found))
     return findings
+
+
+def check_roles(found: Any) -> list[Finding]:
+    """The service principal's roles on the subscription against what a project's writes need (a group and
+    resources in it, its providers registered), as ``new`` checks them for its samples."""
+    roles = getattr(found, "roles", None)
+    if roles is None or not found.subscription_id:
+        return []
+    if roles.assignments is None:  # unreadable: nothing to hold against the code (discover says why)
+        return []
+    subscription = f"/subscriptions/{found.subscription_id}".lower()
+    held = [a.role for a in roles.assignments if a.scope.rstrip("/").lower() == subscription]
+    refused = catalog.refused_actions("resource_groups", held)
+    if not refused:
+        return []
+    return [Finding(WARNING, "the Stack", f"the service principal holds {', '.join(held) or 'no role'} on subscription "
+                    f"{found.subscription_id}, which does not allow {refused[0]}: every write will be refused (403 "
+                    "AuthorizationFailed)", f"ask the Stack operator for {catalog.minimal_role('resource_groups')} on the "
+                    "subscription (unless the role comes through a group)")]
 
 
 # -- the whole --------------------------------------------------------------------------------------------

@@ -21,11 +21,38 @@ def discovery_summary(found: StackDiscovery) -> str:
         rows.append(("Subscription", f"{found.subscription_id} (credentials work)"))
     if found.location:
         rows.append(("Location", found.location))
+    if found.roles is not None:
+        assignments = found.roles.assignments
+        rows.append(("Roles", ", ".join(f"{a.role} at {a.scope}" for a in assignments) if assignments
+                     else found.roles.note if assignments is None else "none the principal can see (one may come through a group)"))
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
     lines.append("Why this profile:")
     lines.extend(f"  - {sentence}" for sentence in found.profile_evidence)
     return "\n".join(lines)
+
+
+def sample_role_warnings(found: StackDiscovery, samples: list[str] | tuple[str, ...]) -> list[str]:
+    """One line per sample the principal's roles on the subscription do not allow, naming the role that would; one
+    line when the roles could not be read. Warnings only: a role may come through a group the principal cannot see."""
+    from generator import catalog
+
+    if found.roles is None or not found.subscription_id:
+        return []
+    if found.roles.assignments is None:
+        return [f"{found.roles.note}; the samples need {catalog.minimal_role(samples[0]) if samples else 'Contributor'} "
+                "on the subscription (ask the Stack operator)"]
+    subscription = f"/subscriptions/{found.subscription_id}".lower()
+    held = [a.role for a in found.roles.assignments if a.scope.rstrip("/").lower() == subscription]
+    lines = []
+    for sample in samples:
+        refused = catalog.refused_actions(sample, held)
+        if refused:
+            have = ", ".join(held) or "no role"
+            lines.append(f"sample {sample} will be refused {refused[0]}{' and more' if len(refused) > 1 else ''}: the "
+                         f"principal holds {have} on subscription {found.subscription_id}; ask the Stack operator for "
+                         f"{catalog.minimal_role(sample)} there (it is still generated: a role may come through a group)")
+    return lines
 
 
 def _release(found: StackDiscovery) -> str:

@@ -22,6 +22,7 @@ from generator.discovery.identity import (
     resolve_tenant,
 )
 from generator.discovery.metadata import StackMetadata, normalize_url, parse_metadata
+from generator.discovery.roles import PrincipalRoles, read_roles
 from generator.discovery.trust import tls_context
 
 Progress = Callable[[str], None]
@@ -30,7 +31,7 @@ Progress = Callable[[str], None]
 JSON_KEYS = (
     "resource_manager", "login_endpoint", "identity_system", "authority_host", "tenant_id", "audience",
     "credential_scope", "portal", "gallery", "graph", "storage_suffix", "keyvault_dns_suffix", "stack_version",
-    "profile", "profile_evidence",
+    "profile", "profile_evidence", "roles",
 )
 
 
@@ -68,6 +69,7 @@ class StackDiscovery:
     subscription_note: str = ""  # how the subscription was chosen, or why none was
     notes: list[str] = field(default_factory=list)
     public_ca_bundle: str | None = None  # as the request gave it
+    roles: PrincipalRoles | None = None  # the signed-in principal's role assignments (None: not signed in)
 
     @property
     def disable_instance_discovery(self) -> bool:
@@ -92,6 +94,8 @@ class StackDiscovery:
             "stack_version": self.stack_version,
             "profile": self.profile,
             "profile_evidence": list(self.profile_evidence),
+            "roles": ([a.to_json() for a in self.roles.assignments]
+                      if self.roles is not None and self.roles.assignments is not None else None),
         }
         return {key: values[key] for key in JSON_KEYS}
 
@@ -227,6 +231,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
             progress(f"Reading subscription {proven.subscription_id}: regions and resource providers")
             calls.append(lambda: _subscription_and_region(http, metadata, proven.token, proven.subscription_id))
             calls.append(lambda: evidence.from_providers(http, resource_manager, proven.subscription_id, proven.token))
+            calls.append(lambda: read_roles(http, metadata, proven.token, proven.subscription_id))
         else:
             findings.append(evidence.ReleaseFinding("providers", None, sentences=[f"No provider list was read: {proven.note}."]))
         if request.admin_endpoint:
@@ -237,6 +242,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
         if proven.subscription_id:
             result.location = answers.pop(0)
             findings.append(answers.pop(0))
+            result.roles = answers.pop(0)
         findings.extend(answers)
     elif request.admin_endpoint:
         raise DiscoveryError("--admin-endpoint needs an operator's credentials: add --client-id and its secret or certificate")
@@ -263,6 +269,10 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
     http = StackHttp(trust, timeout=timeout, ca_file=found.ca_cert)
     proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
-    location = _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id) if proven.subscription_id else None
+    location = roles = None
+    if proven.subscription_id:
+        location, roles = _parallel(
+            lambda: _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id),
+            lambda: read_roles(http, found.metadata, proven.token, proven.subscription_id))
     return replace(found, subscription_id=proven.subscription_id, location=location, credentials_proven=True,
-                   subscription_note=proven.note)
+                   subscription_note=proven.note, roles=roles)

@@ -336,6 +336,32 @@ def begin_or_call(operations: Any, name: str, *args: Any) -> Any:
     return begin(*args).result() if begin is not None else getattr(operations, name)(*args)
 
 
+def role_granting(action: str) -> str:
+    """The least built-in role that grants ``action``: Reader for reads, Owner (or User Access Administrator) for
+    Microsoft.Authorization's writes, Contributor for every other write."""
+    lowered = action.lower()
+    if lowered.endswith("/read"):
+        return "Reader"
+    if lowered.startswith("microsoft.authorization/"):
+        return "Owner (or User Access Administrator)"
+    return "Contributor"
+
+
+def refused_action(message: str) -> str:
+    """Resource Manager's 403 ``AuthorizationFailed`` in one line: who was refused what, where, and what to ask for."""
+    import re
+
+    action = re.search(r"perform action '([^']+)'", message)
+    scope = re.search(r"over scope '([^']+)'", message)
+    client = re.search(r"The client '([^']+)'", message)
+    if not action:
+        return f"Resource Manager answered AuthorizationFailed: {_one_line(message)}"
+    who = f"the service principal {client.group(1)}" if client else "the service principal"
+    where = scope.group(1) if scope else "its scope"
+    return (f"{who} may not {action.group(1)} on {where}: ask the Stack operator for {role_granting(action.group(1))} "
+            "on the subscription (or that scope)")
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())[:400]
 
@@ -359,6 +385,8 @@ def run(main: Callable[[], None]) -> None:
             sys.exit(f"error: sign-in failed: {_one_line(exc.message or exc)}")
         if isinstance(exc, HttpResponseError):
             code = exc.error.code if exc.error else exc.status_code
+            if code == "AuthorizationFailed":
+                sys.exit(f"error: {refused_action(exc.error.message or '')}")
             message = exc.error.message if exc.error else exc.reason
             if code is None:  # no status and no body: the answer was cut off or unreadable
                 sys.exit(f"error: the Resource Manager's answer could not be read ({type(exc).__name__}: "

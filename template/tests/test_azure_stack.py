@@ -150,6 +150,17 @@ class SampleHelpersTest(OfflineProject):
         # The SDK's guard against sending a token to a vault URL that points elsewhere is never turned off.
         self.assertTrue(challenge and challenge[0]._verify_challenge_resource)
 
+    def test_a_refused_action_names_who_what_where_and_the_role_to_ask_for(self) -> None:
+        message = ("The client 'c1' with object id 'o1' does not have authorization to perform action "
+                   "'Microsoft.Storage/storageAccounts/write' over scope '/subscriptions/s/resourcegroups/rg' or the scope is "
+                   "invalid. If access was recently granted, please refresh your credentials.")
+        line = azure_stack.refused_action(message)
+        self.assertIn("service principal c1 may not Microsoft.Storage/storageAccounts/write on /subscriptions/s/resourcegroups/rg", line)
+        self.assertIn("ask the Stack operator for Contributor", line)
+        self.assertEqual(azure_stack.role_granting("Microsoft.Authorization/roleAssignments/write"),
+                         "Owner (or User Access Administrator)")
+        self.assertEqual(azure_stack.role_granting("Microsoft.Resources/subscriptions/resourceGroups/read"), "Reader")
+
     @unittest.skipIf(os.name == "nt", "POSIX permissions")
     def test_the_ssh_key_is_private_and_made_once(self) -> None:
         import stat

@@ -1,0 +1,84 @@
+"""What the service principal may do: its role assignments on the subscription, read through Microsoft.Authorization
+at the version every Stack serves (2015-07-01), with the evidence. Never fails a discovery: a principal may not be
+allowed to read assignments, or may hold its role through a group it cannot see."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
+from generator.discovery.metadata import StackMetadata
+
+AUTHORIZATION_API_VERSION = "2015-07-01"
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """A role the principal holds, by name, and where."""
+
+    role: str
+    scope: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"role": self.role, "scope": self.scope}
+
+
+@dataclass
+class PrincipalRoles:
+    """The principal's role assignments, or None when they could not be read; ``note`` says how, or why not."""
+
+    assignments: list[RoleAssignment] | None
+    note: str
+    object_id: str | None = None
+    evidence: list[str] = field(default_factory=list)
+
+
+def token_object_id(token: str) -> str | None:
+    """The ``oid`` claim of an access token, unverified (it names the principal; nothing is trusted on it)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    value = claims.get("oid") if isinstance(claims, dict) else None
+    return str(value) if value else None
+
+
+def read_roles(http: StackHttp, metadata: StackMetadata, token: str, subscription: str) -> PrincipalRoles:
+    """The principal's assignments at the subscription and below, with role names; unreadable ones said plainly."""
+    object_id = token_object_id(token)
+    if object_id is None:
+        return PrincipalRoles(None, "the principal's role assignments were not read: its token names no object id (oid)")
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{metadata.resource_manager}subscriptions/{subscription}/providers/Microsoft.Authorization"
+    version = f"api-version={AUTHORIZATION_API_VERSION}"
+    what = "reading the service principal's role assignments"
+    try:
+        listed = http.get(f"{base}/roleAssignments?{version}&$filter={quote(f'principalId eq {chr(39)}{object_id}{chr(39)}')}",
+                          what, headers=headers).body
+        definitions = http.get(f"{base}/roleDefinitions?{version}", "reading the role definitions", headers=headers).body
+    except HttpStatusError as exc:
+        if exc.status == 403:
+            why = "the principal may not read them (it lacks Microsoft.Authorization/roleAssignments/read)"
+        elif exc.status in (400, 404):
+            why = f"the Stack does not serve Microsoft.Authorization {AUTHORIZATION_API_VERSION} ({exc.arm_code or exc.status})"
+        else:
+            why = f"Resource Manager answered {exc.status}{' ' + exc.arm_code if exc.arm_code else ''}"
+        return PrincipalRoles(None, f"the principal's role assignments could not be read: {why}", object_id)
+    except DiscoveryError as exc:
+        return PrincipalRoles(None, f"the principal's role assignments could not be read: {exc}", object_id)
+    names = {}
+    for definition in (definitions or {}).get("value", []) if isinstance(definitions, dict) else []:
+        props = definition.get("properties") or {}
+        names[str(definition.get("name", "")).lower()] = props.get("roleName") or definition.get("name")
+    found = []
+    for assignment in (listed or {}).get("value", []) if isinstance(listed, dict) else []:
+        props = assignment.get("properties") or assignment
+        guid = str(props.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
+        found.append(RoleAssignment(names.get(guid, guid), str(props.get("scope", ""))))
+    sentence = (f"object id {object_id} holds " + ", ".join(f"{a.role} at {a.scope}" for a in found) if found
+                else f"object id {object_id} holds no role it can see (one may come through a group)")
+    return PrincipalRoles(found, sentence, object_id, [sentence])
