@@ -40,7 +40,8 @@ def test_discover_shows_the_principals_roles(start_emulator, role):
 
 
 def test_new_warns_once_per_sample_a_reader_cannot_run_and_still_generates(start_emulator, tmp_path):
-    info = start_emulator(role="Reader").info()
+    reader = start_emulator(role="Reader")
+    info = reader.info()
     made = _cli(info, "new", str(tmp_path / "p"), "--non-interactive", *_stack(info), "--samples", "resource_groups,key_vault")
     assert made.returncode == 0, made.stderr
     warnings = [line for line in made.stderr.splitlines() if line.startswith("warning: ")]
@@ -48,6 +49,7 @@ def test_new_warns_once_per_sample_a_reader_cannot_run_and_still_generates(start
     assert all("ask the Stack operator for Contributor" in w and "holds Reader" in w for w in warnings)
     readme = (tmp_path / "p" / "README.md").read_text()
     assert "| least role |" in readme and readme.count("| Contributor |") == 2
+    reader.stop()  # emulators take turns on the session's proxy port
     owner = start_emulator(role="Owner").info()
     clean = _cli(owner, "new", str(tmp_path / "q"), "--non-interactive", *_stack(owner), "--samples", "resource_groups")
     assert clean.returncode == 0 and "warning:" not in clean.stderr, clean.stderr
