@@ -28,6 +28,14 @@ def _authorization(info):
     return sdk.client(AuthorizationManagementClient, info, api_version="2015-07-01")
 
 
+def _group_with(info, provider: str) -> None:
+    """Resource group ``rg``, and ``provider`` registered (the emulator's registration takes a moment)."""
+    resources = sdk.client(ResourceManagementClient, info, HYBRID)
+    resources.resource_groups.create_or_update("rg", {"location": "local"})
+    resources.providers.register(provider)
+    time.sleep(0.3)
+
+
 def _object_id(info) -> str:
     import base64
     import json
@@ -58,10 +66,7 @@ def test_built_in_roles_and_the_owners_assignment(start_emulator, identity):
 
 def test_assignments_at_subscription_group_and_resource_scope(start_emulator):
     info = start_emulator().info()
-    resources = sdk.client(ResourceManagementClient, info, HYBRID)
-    resources.resource_groups.create_or_update("rg", {"location": "local"})
-    resources.providers.register("Microsoft.Storage")
-    time.sleep(0.3)
+    _group_with(info, "Microsoft.Storage")
     sdk.client(StorageManagementClient, info, HYBRID).storage_accounts.begin_create(
         "rg", "acct1", {"location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage"}).result()
     authorization = _authorization(info)
@@ -141,10 +146,7 @@ def test_an_assignment_made_at_runtime_takes_effect(start_emulator):
 
 def test_a_vault_secret_put_through_resource_manager_never_comes_back_with_its_value(start_emulator):
     info = start_emulator().info()
-    resources = sdk.client(ResourceManagementClient, info, HYBRID)
-    resources.resource_groups.create_or_update("rg", {"location": "local"})
-    resources.providers.register("Microsoft.KeyVault")
-    time.sleep(0.3)
+    _group_with(info, "Microsoft.KeyVault")
     keyvault = sdk.client(KeyVaultManagementClient, info, HYBRID)
     keyvault.vaults.begin_create_or_update("rg", "kvsecrets", {"location": "local", "properties": {
         "tenant_id": info["tenant_id"], "sku": {"family": "A", "name": "standard"}, "access_policies": [

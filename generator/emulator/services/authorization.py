@@ -23,6 +23,8 @@ _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _SCOPE = r"(/subscriptions/[^/]+(?:/resourcegroups/[^/]+(?:/providers/[^/]+/.+?)?)?)"
 
 
+# The emulator's own table of built-in roles: the generator's catalog has its own copy, and neither reads the other's,
+# so that one wrong entry cannot fool both the product and its test double.
 @dataclass(frozen=True)
 class BuiltInRole:
     name: str
