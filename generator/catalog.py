@@ -54,6 +54,9 @@ CLIENTS: Mapping[str, ClientSpec] = MappingProxyType(
 )
 
 
+STORAGE_DATA_API_VERSION = "2019-07-07"
+
+
 @dataclass(frozen=True)
 class Profile:
     """An API version profile: the version each client sends under it."""
@@ -65,6 +68,10 @@ class Profile:
     # Key Vault's data plane (azure-keyvault-secrets): no profile covers it, so the project passes this
     # api_version explicitly (the SDK's default is global Azure's newest, which a Stack refuses).
     keyvault_data_api_version: str = "2016-10-01"
+    # The storage data plane (azure-storage-blob) has no profile either. Microsoft's "Azure Stack Hub storage:
+    # Differences and considerations" lists the service versions each release serves: 2019-07-07 is the newest
+    # on 2008 and every later release (2005: 2019-02-02); global Azure serves it too.
+    storage_data_api_version: str = STORAGE_DATA_API_VERSION
 
     def required_versions(self) -> dict[tuple[str, str], str]:
         """(namespace, resource type) -> the api-version a Stack must serve for this profile."""
@@ -191,6 +198,13 @@ PINS: Mapping[str, Pin] = MappingProxyType(
                 "challenge check on (a vault's host ends in the Stack's vault audience); 4.8.0 is the first that answers an "
                 "ADFS challenge", oldest="4.8.0 (ADFS challenges)",
                 breaks="none newer yet; a release that drops api_version 2016-10-01 would"),
+            Pin("azure-storage-blob", "12.3.1", "the storage data plane, which no profile covers: Microsoft's Stack storage "
+                "documentation names 12.3.1 for releases 2008 and later; it speaks service version 2019-07-07 (a Stack's "
+                "newest) for requests and for the shared access signatures it signs, which newer releases sign at their own "
+                "newer version (a Stack refuses them)", oldest="12.3.1",
+                breaks="12.4.0 and newer: shared access signatures carry their own newer signed version (12.9.0: 2020-10-02)"),
+            Pin("six", "1.17.0", "azure-storage-blob 12.3.1 imports six without declaring it", oldest="1.17.0",
+                breaks="none known"),
         )
     }
 )
@@ -273,6 +287,11 @@ SAMPLES: Mapping[str, Sample] = MappingProxyType(
                    "versions, delete", ("ResourceManagementClient", "KeyVaultManagementClient"), ("Microsoft.KeyVault",),
                    packages=("azure-keyvault-secrets",),
                    actions=("Microsoft.KeyVault/vaults/write", "Microsoft.KeyVault/vaults/delete")),
+            Sample("blob_storage", "blobs in a storage account: a container, upload, list by prefix, download, a "
+                   "read-only SAS that expires, delete", ("ResourceManagementClient", "StorageManagementClient"),
+                   ("Microsoft.Storage",), packages=("azure-storage-blob", "six"),
+                   actions=("Microsoft.Storage/storageAccounts/write", "Microsoft.Storage/storageAccounts/listKeys/action",
+                            "Microsoft.Storage/storageAccounts/delete")),
             Sample("template_deployment", "an ARM template from templates/: validate, deploy, outputs, operations",
                    ("ResourceManagementClient",), ("Microsoft.Storage", "Microsoft.Network"),
                    actions=("Microsoft.Resources/deployments/validate/action", "Microsoft.Resources/deployments/write",

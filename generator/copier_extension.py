@@ -137,7 +137,8 @@ def azs_profile(name: str) -> dict[str, Any]:
     except ScaffoldError as error:
         raise _user_error(error) from None
     return {"known_profile": profile.known_profile, "api_versions": dict(profile.api_versions), "summary": profile.summary,
-            "keyvault_data_api_version": profile.keyvault_data_api_version}
+            "keyvault_data_api_version": profile.keyvault_data_api_version,
+            "storage_data_api_version": profile.storage_data_api_version}
 
 
 def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str]:

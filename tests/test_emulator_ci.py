@@ -30,7 +30,8 @@ def test_a_project_proves_itself_against_its_own_emulator(start_emulator, templa
     result = subprocess.run([sys.executable, "scripts/test_against_emulator.py"], cwd=project, env=env, capture_output=True,
                             text=True, timeout=900, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for sample in ("resource_groups", "storage_accounts", "virtual_networks", "virtual_machines", "key_vault", "template_deployment"):
+    for sample in ("resource_groups", "storage_accounts", "virtual_networks", "virtual_machines", "key_vault", "blob_storage",
+                   "template_deployment"):
         assert f"samples/{sample}.py" in result.stdout
     assert "Deleted azs-sample-rg-" in result.stdout and "Every step passed against the emulated Stack." in result.stdout
     assert not (project / ".venv").exists(), "the project's own venv is left alone"

@@ -168,6 +168,22 @@ def keyvault_data_versions(release: str) -> tuple[str, ...]:
     return _KEYVAULT_DATA_AZURE if release == AZURE else _KEYVAULT_DATA_STACK
 
 
+# The storage data plane (blob, queue, table) has no API profile: Microsoft's "Azure Stack Hub storage: Differences and
+# considerations" (azure-stack-acs-differences, "API version") lists the service versions each release serves.
+_STORAGE_DATA_BEFORE_2005 = ("2015-04-05", "2015-07-08", "2015-12-11", "2016-05-31", "2017-04-17", "2017-07-29", "2017-11-09")
+_STORAGE_DATA_2005 = (*_STORAGE_DATA_BEFORE_2005, "2018-03-28", "2018-11-09", "2019-02-02")
+_STORAGE_DATA_2008 = (*_STORAGE_DATA_2005, "2019-07-07")
+
+
+def storage_data_versions(release: str) -> tuple[str, ...] | None:
+    """The storage data-plane service versions a release serves, oldest first (None: global Azure serves them all)."""
+    if release == AZURE:
+        return None
+    if int(release) >= 2008:
+        return _STORAGE_DATA_2008
+    return _STORAGE_DATA_2005 if int(release) >= 2005 else _STORAGE_DATA_BEFORE_2005
+
+
 def build_for(release: str) -> str:
     """The build number an emulated release reports (``1.YYMM.x.y``)."""
     return KNOWN_BUILDS.get(release, f"1.{release}.0.1")

@@ -10,8 +10,8 @@ from typing import Callable, Iterable, Union
 from generator.emulator.config import ADMIN_PREFIX
 from generator.emulator.protocol import Request, Response
 
-# Listeners (a real Stack's hosts): Resource Manager, sign-in, Key Vault's data plane, the directory (graph).
-ARM, IDENTITY, KEYVAULT, GRAPH = "arm", "identity", "keyvault", "graph"
+# Listeners (a real Stack's hosts): Resource Manager, sign-in, Key Vault's data plane, the directory (graph), blobs.
+ARM, IDENTITY, KEYVAULT, GRAPH, BLOB = "arm", "identity", "keyvault", "graph", "blob"
 
 # Who may call a route: a Resource Manager token (tenant, or operator under /admin), a vault token, a graph token,
 # anyone.

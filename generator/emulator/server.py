@@ -36,8 +36,9 @@ from generator.emulator.faults import (
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.proxy import HttpsProxy, Target
-from generator.emulator.routing import ANYONE, ARM, GRAPH, IDENTITY, KEYVAULT, Router, route
+from generator.emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Router, route
 from generator.emulator.services.authorization import AuthorizationService
+from generator.emulator.services.blob import BlobService
 from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
@@ -174,7 +175,7 @@ class Emulator:
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
-                    GraphService(self.arm)]
+                    GraphService(self.arm), BlobService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),
@@ -187,7 +188,8 @@ class Emulator:
         assert self.state is not None
         return self.state.ca if self.config.identity == ADFS else self.state.public_ca
 
-    def _vault_ca(self) -> Any:
+    def _data_plane_ca(self) -> Any:
+        """The CA of the data-plane hosts (vaults, blobs): the Stack's own; global Azure's are public."""
         assert self.state is not None
         return self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
 
@@ -200,9 +202,11 @@ class Emulator:
                                 f"give --region {self.state.data['location']} or another --state-dir")
         arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca, [names.management, names.admin_management])
         identity = self._listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
-        vaults = self._listen(frozenset({KEYVAULT}), 0, self._vault_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
+        vaults = self._listen(frozenset({KEYVAULT}), 0, self._data_plane_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
         graph = self._listen(frozenset({GRAPH}), 0, self._identity_ca(), [names.graph])
-        for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix), (graph, names.graph)):
+        blobs = self._listen(frozenset({BLOB}), 0, self._data_plane_ca(), [f"*.blob.{names.storage_suffix}"])
+        for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix), (graph, names.graph),
+                             (blobs, f"blob.{names.storage_suffix}")):
             server.names, server.base_url = names, f"https://{base}"
 
         def resolve(host: str) -> Target:
@@ -216,11 +220,14 @@ class Emulator:
             if suffix == names.vault_suffix and label:
                 return vaults.server_address[:2]
             service, _, suffix = suffix.partition(".")
-            if suffix == names.storage_suffix and service in ("blob", "queue", "table") and label:
-                return "the emulator serves no storage data plane (blob, queue, table) yet"
+            if suffix == names.storage_suffix and service == "blob" and label:
+                return blobs.server_address[:2]
+            if suffix == names.storage_suffix and service in ("queue", "table") and label:
+                return f"the emulator serves no {service} service (only blobs of the storage data plane)"
             return None
 
-        served = f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}"
+        served = (f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}, "
+                  f"*.blob.{names.storage_suffix}")
         try:
             self.proxy = HttpsProxy(self.config.host, self._kept_port("proxy_port", self.config.proxy_port), resolve, lambda: served)
         except OSError as exc:
@@ -262,7 +269,7 @@ class Emulator:
             if key not in self._vault_servers:
                 ports = self.state.data.setdefault("vault_ports", {})
                 server = self._listen(frozenset({KEYVAULT}), int(ports.get(key, 0)) if self.config.state_dir else 0,
-                                      self._vault_ca(), fallback_to_any_port=True)
+                                      self._data_plane_ca(), fallback_to_any_port=True)
                 server.vault = vault
                 ports[key] = server.server_address[1]
                 self.state.save()
@@ -496,11 +503,14 @@ class Emulator:
 
     @staticmethod
     def _send(handler: _Handler, response: Response, truncate: bool = False) -> None:
-        body = b"" if handler.command == "HEAD" else response.encoded_body()
+        body = response.encoded_body()
         handler.send_response(response.status)
         if body or response.status not in (204, 304):
             handler.send_header("Content-Type", response.content_type)
+        # A HEAD answer says the length a GET's body would have, and sends none.
         handler.send_header("Content-Length", str(len(body)))
+        if handler.command == "HEAD":
+            body = b""
         handler.send_header("x-ms-request-id", str(uuid.uuid4()))
         for name, value in response.headers.items():
             handler.send_header(name, value)

@@ -55,6 +55,7 @@ class StackConfig:
     explicit_api_versions: dict[str, str]  # client -> api-version, for clients the profile does not cover
     providers: list[str]
     keyvault_data_api_version: str = "2016-10-01"  # Key Vault's data plane: no profile covers it
+    storage_data_api_version: str = "2019-07-07"  # the storage data plane (blobs): no profile covers it either
     object_id: str | None = None  # the service principal's object id, when the service principal file names it
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
@@ -93,6 +94,7 @@ def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
         known_profile=stack["knownProfile"], api_versions=dict(stack.get("apiVersions", {})),
         explicit_api_versions=dict(stack.get("explicitApiVersions", {})), providers=list(stack.get("providers", [])),
         keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
+        storage_data_api_version=stack.get("storageDataApiVersion") or "2019-07-07",
         client_secret=overlay["clientSecret"],
     )
 
@@ -134,6 +136,7 @@ def load_config(root: Path = ROOT) -> StackConfig:
         explicit_api_versions=dict(stack.get("explicitApiVersions", {})),
         providers=list(stack.get("providers", [])),
         keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
+        storage_data_api_version=stack.get("storageDataApiVersion") or "2019-07-07",
         object_id=sp.get("objectId") or None,
         warnings=warnings,
     )
@@ -249,6 +252,17 @@ def secret_client(config: StackConfig, vault_uri: str, cred: Any = None, longest
 
     return SecretClient(vault_uri, cred or credential(config), api_version=config.keyvault_data_api_version,
                         retry_policy=bounded_retry_policy(longest_retry_wait))
+
+
+def blob_service(config: StackConfig, account_url: str, account_name: str, account_key: str,
+                 longest_retry_wait: float = 30.0) -> Any:
+    """An azure-storage-blob client for a storage account of this Stack, signing with the account's key (a Stack's
+    blob service takes no Azure AD tokens). The service version comes from ``stack.json``: the SDK's default is
+    global Azure's newest, which a Stack refuses."""
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient(account_url, credential={"account_name": account_name, "account_key": account_key},
+                             api_version=config.storage_data_api_version, retry_policy=bounded_retry_policy(longest_retry_wait))
 
 
 def token_claims(token: str) -> dict[str, Any]:

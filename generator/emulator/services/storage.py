@@ -22,6 +22,18 @@ def new_key() -> str:
     return base64.b64encode(secrets.token_bytes(64)).decode()
 
 
+def account_keys(arm: Arm, account: dict[str, Any]) -> list[str]:
+    """An account's two current keys (made on first use), as listKeys shows them and the data plane checks them."""
+    keys = arm.data["storage_keys"].setdefault(account["id"].lower(), [new_key() for _ in _KEY_NAMES])
+    arm.save()
+    return keys
+
+
+def find_account(arm: Arm, name: str) -> dict[str, Any] | None:
+    """The storage account of that name (names are global)."""
+    return next((r for r in arm.data["resources"].values() if r["type"] == ACCOUNTS and r["name"] == name), None)
+
+
 class StorageService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
@@ -37,9 +49,7 @@ class StorageService:
                       self.check_name, api=("Microsoft.Storage", "checkNameAvailability"))]
 
     def _keys(self, account: dict[str, Any]) -> list[str]:
-        keys = self.arm.data["storage_keys"].setdefault(account["id"].lower(), [new_key() for _ in _KEY_NAMES])
-        self.arm.save()
-        return keys
+        return account_keys(self.arm, account)
 
     def _keys_body(self, keys: list[str]) -> dict[str, Any]:
         return {"keys": [{"keyName": n, "value": v, "permissions": "FULL"} for n, v in zip(_KEY_NAMES, keys)]}
