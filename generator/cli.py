@@ -374,7 +374,7 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
     _add_discovery_options(p, endpoint_required=False)
     p.add_argument("--location", metavar="L", help="region for new resources (default: the subscription's first)")
     p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups, storage_accounts, virtual_networks, "
-                   "virtual_machines, key_vault, template_deployment (default: all)")
+                   "virtual_machines, key_vault, blob_storage, template_deployment (default: all)")
     p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: use defaults for what options do not give")
     _add_template_options(p)

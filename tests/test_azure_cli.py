@@ -68,9 +68,9 @@ class AzureCli:
         self.env.pop("SSL_CERT_FILE", None)
         self.env.pop("CURL_CA_BUNDLE", None)
 
-    def __call__(self, *args: str) -> Any:
-        result = subprocess.run([str(self.executable), *args, "-o", "json"], env=self.env, capture_output=True, text=True,
-                                timeout=300, stdin=subprocess.DEVNULL)
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        result = subprocess.run([str(self.executable), *args, "-o", "json"], env={**self.env, **(env or {})}, capture_output=True,
+                                text=True, timeout=300, stdin=subprocess.DEVNULL)
         assert result.returncode == 0, f"az {' '.join(args)} failed:\n{result.stderr[-3000:]}"
         return json.loads(result.stdout) if result.stdout.strip() else None
 
@@ -132,7 +132,18 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     assert account["provisioningState"] == "Succeeded"
     assert [a["name"] for a in az("storage", "account", "list")] == ["acct1"]
     assert az("storage", "account", "show", "-n", "acct1", "-g", "rg")["primaryEndpoints"]["blob"] == "https://acct1.blob.local.azurestack.external/"
-    assert [k["keyName"] for k in az("storage", "account", "keys", "list", "-n", "acct1", "-g", "rg")] == ["key1", "key2"]
+    keys = az("storage", "account", "keys", "list", "-n", "acct1", "-g", "rg")
+    assert [k["keyName"] for k in keys] == ["key1", "key2"]
+    # Blobs with the account key, given as az reads it from the environment (never on a command line).
+    with_key = {"AZURE_STORAGE_ACCOUNT": "acct1", "AZURE_STORAGE_KEY": keys[0]["value"]}
+    az("storage", "container", "create", "-n", "box", env=with_key)
+    sent, received = tmp_path / "hello.txt", tmp_path / "back.txt"
+    sent.write_text("hello from az\n" * 100)
+    az("storage", "blob", "upload", "-c", "box", "-n", "dir/hello.txt", "-f", str(sent), env=with_key)
+    az("storage", "blob", "upload", "-c", "box", "-n", "other.txt", "-f", str(sent), env=with_key)
+    assert [b["name"] for b in az("storage", "blob", "list", "-c", "box", "--prefix", "dir/", env=with_key)] == ["dir/hello.txt"]
+    az("storage", "blob", "download", "-c", "box", "-n", "dir/hello.txt", "-f", str(received), env=with_key)
+    assert received.read_text() == sent.read_text()
 
     # Microsoft.Network is not registered: az's SDK registers it itself (register?api-version=2016-02-01).
     vnet = az("network", "vnet", "create", "-n", "vnet1", "-g", "rg", "--address-prefix", "10.0.0.0/16",

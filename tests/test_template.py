@@ -209,7 +209,13 @@ MIDDLE_STEP = {
     "virtual_machines": r"/virtualMachines/sample-vm$",
     "key_vault": r"/secrets/sample-secret$",
     "template_deployment": r"/deployments/sample-deployment$",
+    "blob_storage": r"/samples/reports/2026/second\.txt$",
 }
+# How the refusal is said: Resource Manager's JSON, or the storage service's XML.
+_REFUSAL = {"content_type": "application/json", "body": json.dumps(
+    {"error": {"code": "InjectedFault", "message": "the emulator refused this step on purpose"}})}
+_STORAGE_REFUSAL = {"content_type": "application/xml", "body": '<?xml version="1.0" encoding="utf-8"?><Error>'
+                    "<Code>InjectedFault</Code><Message>the emulator refused this step on purpose</Message></Error>"}
 
 
 @pytest.mark.reliability
@@ -226,8 +232,9 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
         result = run(project, project_env, venv_python(project), f"samples/{sample}.py")
         assert result.returncode == 0, result.stdout + result.stderr
         assert emulator.state.data["resource_groups"] == {}, result.stdout
-    emulator.faults.set_plan(FaultPlan(replace=1, replace_status=400, path=MIDDLE_STEP[sample], replace_body=json.dumps(
-        {"error": {"code": "InjectedFault", "message": "the emulator refused this step on purpose"}})))
+    refusal = _STORAGE_REFUSAL if sample == "blob_storage" else _REFUSAL
+    emulator.faults.set_plan(FaultPlan(replace=1, replace_status=400, path=MIDDLE_STEP[sample], replace_body=refusal["body"],
+                                       replace_content_type=refusal["content_type"]))
     failed = run(project, project_env, venv_python(project), f"samples/{sample}.py")
     assert failed.returncode == 1
     assert failed.stderr.strip().startswith("error: ") and "InjectedFault" in failed.stderr and "\n" not in failed.stderr.strip()

@@ -254,15 +254,14 @@ def secret_client(config: StackConfig, vault_uri: str, cred: Any = None, longest
                         retry_policy=bounded_retry_policy(longest_retry_wait))
 
 
-def blob_service(config: StackConfig, account_url: str, account_name: str, account_key: str,
-                 longest_retry_wait: float = 30.0) -> Any:
+def blob_service(config: StackConfig, account_url: str, account_name: str, account_key: str) -> Any:
     """An azure-storage-blob client for a storage account of this Stack, signing with the account's key (a Stack's
-    blob service takes no Azure AD tokens). The service version comes from ``stack.json``: the SDK's default is
-    global Azure's newest, which a Stack refuses."""
+    blob service takes no Azure AD tokens). The service version comes from ``stack.json``: the SDK's default may be
+    newer than a Stack serves. (Its own retry policy stays: it is the one that knows the storage hosts.)"""
     from azure.storage.blob import BlobServiceClient
 
     return BlobServiceClient(account_url, credential={"account_name": account_name, "account_key": account_key},
-                             api_version=config.storage_data_api_version, retry_policy=bounded_retry_policy(longest_retry_wait))
+                             api_version=config.storage_data_api_version)
 
 
 def token_claims(token: str) -> dict[str, Any]:
@@ -401,6 +400,10 @@ def run(main: Callable[[], None]) -> None:
             code = exc.error.code if exc.error else exc.status_code
             if code == "AuthorizationFailed":
                 sys.exit(f"error: {refused_action(exc.error.message or '')}")
+            storage_code = getattr(exc, "error_code", None)
+            if exc.error is None and storage_code:  # the storage data plane answers in its own XML
+                first = str(exc.message or exc.reason or "").strip().splitlines()[0:1]
+                sys.exit(f"error: the storage service answered {exc.status_code} {storage_code}: {_one_line(first[0] if first else '')}")
             message = exc.error.message if exc.error else exc.reason
             if code is None:  # no status and no body: the answer was cut off or unreadable
                 sys.exit(f"error: the Resource Manager's answer could not be read ({type(exc).__name__}: "
