@@ -98,7 +98,9 @@ def test_packages_and_providers_per_sample():
     assert catalog.providers_for(catalog.DEFAULT_SAMPLES) == [
         "Microsoft.KeyVault", "Microsoft.Storage", "Microsoft.Network", "Microsoft.Compute"]
     assert catalog.DEFAULT_SAMPLES == ("resource_groups", "storage_accounts", "virtual_networks", "virtual_machines",
-                                       "key_vault", "template_deployment")
+                                       "key_vault", "blob_storage", "template_deployment")
+    assert [p.requirement for p in catalog.packages_for(("blob_storage",), catalog.HYBRID_2020)][-2:] == [
+        "azure-storage-blob==12.3.1", "six==1.17.0"]
     assert catalog.sample_names("virtual_networks, resource_groups") == ("resource_groups", "virtual_networks")
     with pytest.raises(catalog.CatalogError, match="unknown sample"):
         catalog.sample_names("vms")
