@@ -103,3 +103,20 @@ def test_a_generated_project_meets_a_refused_write_with_one_line(start_emulator,
         (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
         assert f"the service principal {info['client_id']} may not " in line and "ask the Stack operator for Contributor" in line
         assert Path(project / "stack.json").exists()
+
+
+def test_batch_warns_per_team_and_sample_and_still_onboards(start_emulator, template_repo, tmp_path):
+    import yaml
+
+    info = start_emulator(role="Reader").info()
+    teams = tmp_path / "teams.yaml"
+    teams.write_text(yaml.safe_dump({"defaults": {"arm_endpoint": info["arm_endpoint"], "ca_cert": info["ca_cert"],
+                                                  "client_id": info["client_id"], "client_secret_env": SECRET_ENV,
+                                                  "samples": ["resource_groups"]},
+                                     "teams": [{"project_name": "alpha"}, {"project_name": "beta", "samples": ["blob_storage"]}]}))
+    result = _cli(info, "new", "--batch", str(teams), str(tmp_path / "out"), "--template", str(template_repo), "--vcs-ref", "HEAD")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 of 2 teams onboarded" in result.stdout
+    warnings = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("warning: ")]
+    assert [w.split()[1:4] for w in warnings] == [["alpha:", "sample", "resource_groups"], ["beta:", "sample", "blob_storage"]]
+    assert all("ask the Stack operator for Contributor" in w for w in warnings)
