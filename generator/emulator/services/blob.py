@@ -196,9 +196,7 @@ class BlobService:
             containers[name] = {"modified": _http_date(_now()), "etag": _etag(), "blobs": {}}
             self.arm.save()
             return self._done(201, containers[name])
-        found = containers.get(name)
-        if found is None:
-            raise BlobError(404, "ContainerNotFound", "The specified container does not exist.")
+        found = self._container(store, name)
         if request.method == "DELETE":
             del containers[name]
             self.arm.save()
