@@ -97,7 +97,6 @@ def _print_emulator(info: dict, info_file: str | None) -> None:
           f"(CA: {info['keyvault_ca_cert']})")
     if info["https_proxy"]:
         print(f"  Blobs:            https://<account>.blob.{info['storage_suffix']}/, an account's primaryEndpoints.blob")
-    if info["https_proxy"]:
         print(f"  These names are reached through the emulator's HTTPS proxy: export HTTPS_PROXY={info['https_proxy']}")
         print("    (it refuses every other host: put your package index's host in NO_PROXY, e.g. NO_PROXY=pypi.org,"
               "files.pythonhosted.org, or run installs without it)")

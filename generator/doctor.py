@@ -350,8 +350,7 @@ def check_roles(found: Any) -> list[Finding]:
         return []
     if roles.assignments is None:  # unreadable: nothing to hold against the code (discover says why)
         return []
-    subscription = f"/subscriptions/{found.subscription_id}".lower()
-    held = [a.role for a in roles.assignments if a.scope.rstrip("/").lower() == subscription]
+    held = roles.held_on(found.subscription_id)
     refused = catalog.refused_actions("resource_groups", held)
     if not refused:
         return []

@@ -42,8 +42,7 @@ def sample_role_warnings(found: StackDiscovery, samples: list[str] | tuple[str, 
     if found.roles.assignments is None:
         return [f"{found.roles.note}; the samples need {catalog.minimal_role(samples[0]) if samples else 'Contributor'} "
                 "on the subscription (ask the Stack operator)"]
-    subscription = f"/subscriptions/{found.subscription_id}".lower()
-    held = [a.role for a in found.roles.assignments if a.scope.rstrip("/").lower() == subscription]
+    held = found.roles.held_on(found.subscription_id)
     lines = []
     for sample in samples:
         refused = catalog.refused_actions(sample, held)

@@ -35,6 +35,11 @@ class PrincipalRoles:
     object_id: str | None = None
     evidence: list[str] = field(default_factory=list)
 
+    def held_on(self, subscription_id: str) -> list[str]:
+        """The roles held on the subscription itself: those that let a project create resource groups there."""
+        scope = f"/subscriptions/{subscription_id}".lower()
+        return [a.role for a in self.assignments or [] if a.scope.rstrip("/").lower() == scope]
+
 
 def token_object_id(token: str) -> str | None:
     """The ``oid`` claim of an access token, unverified (it names the principal; nothing is trusted on it)."""

@@ -31,7 +31,7 @@ class _ProxyServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], resolve: Resolver, served: Callable[[], str]) -> None:
+    def __init__(self, address: tuple[str, int], resolve: Resolver, served: str) -> None:
         self.resolve = resolve
         self.served = served
         super().__init__(address, _Tunnel)
@@ -52,7 +52,7 @@ class _Tunnel(socketserver.BaseRequestHandler):
         if len(parts) != 3 or parts[0].upper() != "CONNECT":
             _refuse(client, 405, "Method Not Allowed",
                     f"this is the azs-scaffold emulator's HTTPS proxy: it tunnels CONNECT to the Stack's names only "
-                    f"({self.server.served()}); set it as HTTPS_PROXY, not HTTP_PROXY")
+                    f"({self.server.served}); set it as HTTPS_PROXY, not HTTP_PROXY")
             return
         host, _, port = parts[1].rpartition(":")
         host = host.strip("[]").lower().rstrip(".")
@@ -60,7 +60,7 @@ class _Tunnel(socketserver.BaseRequestHandler):
         if target is None:
             _refuse(client, 403, "Forbidden",
                     f"{parts[1]} is not a host of this emulated Stack, and this proxy relays nowhere else; it serves "
-                    f"{self.server.served()} on port 443 (exclude other hosts with NO_PROXY)")
+                    f"{self.server.served} on port 443 (exclude other hosts with NO_PROXY)")
             return
         if isinstance(target, str):
             _refuse(client, 502, "Bad Gateway", f"{host}: {target}")
@@ -132,10 +132,11 @@ def _reset(sock: socket.socket) -> None:
 
 
 class HttpsProxy:
-    """A CONNECT proxy on ``host:port`` (0: any free port) that maps names to listeners through ``resolve``."""
+    """A CONNECT proxy on ``host:port`` (0: any free port) that maps names to listeners through ``resolve``;
+    ``served`` names them for its refusals."""
 
     def __init__(self, host: str, port: int, resolve: Resolver,
-                 served: Callable[[], str]) -> None:
+                 served: str) -> None:
         self._server = _ProxyServer((host, port), resolve, served)
         self._thread: threading.Thread | None = None
 

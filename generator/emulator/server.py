@@ -228,10 +228,11 @@ class Emulator:
 
         served = (f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}, "
                   f"*.blob.{names.storage_suffix}")
+        port = self._kept_port("proxy_port", self.config.proxy_port)
         try:
-            self.proxy = HttpsProxy(self.config.host, self._kept_port("proxy_port", self.config.proxy_port), resolve, lambda: served)
+            self.proxy = HttpsProxy(self.config.host, port, resolve, served)
         except OSError as exc:
-            raise EmulatorError(f"cannot listen on {self.config.host}:{self.config.proxy_port}: {exc.strerror or exc}; "
+            raise EmulatorError(f"cannot listen on {self.config.host}:{port}: {exc.strerror or exc}; "
                                 "choose another --proxy-port (0 picks a free one)") from None
         self._record_port("proxy_port", int(self.proxy.url.rsplit(":", 1)[1]))
         location = self.state.data["location"]
