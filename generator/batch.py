@@ -28,7 +28,7 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
 from generator.report import sample_role_warnings
-from generator.secrets import redact
+from generator.secrets import from_variable, redact
 from generator.template_source import TemplateSource, resolve_template
 
 TEAM_KEYS = {
@@ -141,12 +141,10 @@ def _check_team(team: dict[str, Any], names: set[str], base: Path) -> None:
 
 def _principal(team: dict[str, Any]) -> ServicePrincipal:
     if team.get("certificate"):
-        password = os.environ.get(team["certificate_password_env"]) if team.get("certificate_password_env") else None
+        password = from_variable(team["certificate_password_env"], "certificate_password_env") \
+            if team.get("certificate_password_env") else None
         return ServicePrincipal(str(team["client_id"]), certificate_path=str(team["certificate"]), certificate_password=password)
-    secret = os.environ.get(str(team["client_secret_env"]))
-    if not secret:
-        raise UsageError(f"the environment variable {team['client_secret_env']} (client_secret_env) is not set or empty")
-    return ServicePrincipal(str(team["client_id"]), client_secret=secret)
+    return ServicePrincipal(str(team["client_id"]), client_secret=from_variable(str(team["client_secret_env"]), "client_secret_env"))
 
 
 def _request(team: dict[str, Any], principal: ServicePrincipal) -> DiscoveryRequest:

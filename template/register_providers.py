@@ -13,9 +13,10 @@ import argparse
 import sys
 import time
 
-from azure.mgmt.resource import ResourceManagementClient
-
+# azure_stack first: it says in one line when this Python lacks the project's packages.
 from samples.azure_stack import client, heartbeat, load_config, run
+
+from azure.mgmt.resource import ResourceManagementClient
 
 
 class Deadline:

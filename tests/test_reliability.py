@@ -566,3 +566,40 @@ def test_every_documented_case_has_a_marked_test():
         module_marks = module_marks if isinstance(module_marks, list) else [module_marks]
         marks = [m.name for m in getattr(function, "pytestmark", []) + module_marks]
         assert "reliability" in marks, f"{case}: {path}::{name} is not marked reliability"
+
+
+def _project_secret(project: Path) -> str:
+    return json.loads((project / "azureSecretSpConfig.json").read_text())["clientSecret"]
+
+
+def test_r95_the_project_never_prints_a_secret_the_sign_in_quotes_back(bootstrapped, project_env, project_stack):
+    secret = _project_secret(bootstrapped)
+    body = json.dumps({"error": "invalid_client",
+                       "error_description": f"AADSTS7000215: Invalid client secret '{secret.upper()}' (began {secret[:24]})."})
+    set_faults(project_stack, replace=50, replace_status=401, replace_body=body, path="oauth2")
+    try:
+        for script in ("register_providers.py", "samples/resource_groups.py"):
+            result = run(bootstrapped, project_env, venv_python(bootstrapped), script)
+            line = one_error(result.returncode, result.stderr, "sign-in failed")
+            assert "[redacted]" in line, line
+            output = (result.stdout + result.stderr).lower()
+            assert secret.lower() not in output and secret[:24].lower() not in output, line
+    finally:
+        set_faults(project_stack)
+
+
+def test_r96_a_sample_run_outside_the_venv_says_so(project, project_env):
+    result = run(project, project_env, sys.executable, "-S", "samples/resource_groups.py")  # -S: no site-packages
+    line = one_error(result.returncode, result.stderr, "has not got this project's packages")
+    assert ".venv/bin/python samples/resource_groups.py" in line
+
+
+def test_r97_a_hung_answer_is_named_while_it_is_awaited(bootstrapped, project_env, project_stack):
+    assert run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py").returncode == 0
+    set_faults(project_stack, latency=12.0, path="exportTemplate")
+    try:
+        result = run(bootstrapped, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
+    finally:
+        set_faults(project_stack)
+    assert result.returncode == 0, result.stderr
+    assert "still waiting for an answer from management." in result.stdout, result.stdout

@@ -34,6 +34,70 @@ CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 _SP_KEYS = ("clientId", "subscriptionId", "tenantId", "resourceManagerEndpointUrl", "location")
 
 
+def _require_the_sdk() -> None:
+    """Stop in one line when this Python lacks the project's packages (a sample run with the system's python3)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("azure.identity") is not None
+    except ImportError:
+        found = False
+    if not found:
+        venv_python = ".venv\\Scripts\\python.exe" if os.name == "nt" else ".venv/bin/python"
+        sys.exit(f"error: {sys.executable} has not got this project's packages (azure-identity is missing); run samples "
+                 f"with the project's venv, as in: {venv_python} {Path(sys.argv[0]).as_posix() if sys.argv[0] else 'samples/<name>.py'} "
+                 "(no .venv yet? make it with: python scripts/bootstrap.py)")
+
+
+_require_the_sdk()
+_SECRETS: set[str] = set()  # every secret this process read, for redact()
+
+
+def remember(secret: str | None) -> str | None:
+    """Note ``secret`` for :func:`redact`; returns it unchanged."""
+    if secret and len(secret) >= 4:
+        _SECRETS.add(secret)
+    return secret
+
+
+def _spellings(secret: str) -> set[str]:
+    # As posted in a form (percent-encoded either way), JSON-escaped, and base64 at each of its three alignments.
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    spellings = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    for offset in range(3):
+        core = base64.b64encode(b"\0" * offset + secret.encode()).decode()[4 if offset else 0:].rstrip("=")
+        spellings |= {core, core.replace("+", "-").replace("/", "_")}
+    return {s for s in spellings if s}
+
+
+def redact(text: str) -> str:
+    """``text`` with every remembered secret blanked out: also its encoded spellings, in any letter case, and any run
+    of half of one of them or more (a server may quote a part)."""
+    import re
+
+    spans = []
+    for secret in _SECRETS:
+        for spelling in _spellings(secret):
+            size = min(len(spelling), max(6, len(spelling) // 2))
+            windows = sorted({spelling[i:i + size] for i in range(len(spelling) - size + 1)})
+            pattern = re.compile("|".join(map(re.escape, windows)), re.IGNORECASE)
+            start = 0
+            while match := pattern.search(text, start):
+                spans.append(match.span())
+                start = match.start() + 1
+    merged: list[list[int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([begin, end])
+    for begin, end in reversed(merged):
+        text = text[:begin] + "[redacted]" + text[end:]
+    return text
+
+
 class ConfigError(Exception):
     """The project's settings are missing or wrong; the message says which and what to do."""
 
@@ -95,7 +159,7 @@ def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
         explicit_api_versions=dict(stack.get("explicitApiVersions", {})), providers=list(stack.get("providers", [])),
         keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
         storage_data_api_version=stack.get("storageDataApiVersion") or "2019-07-07",
-        client_secret=overlay["clientSecret"],
+        client_secret=remember(overlay["clientSecret"]),
     )
 
 
@@ -144,9 +208,9 @@ def load_config(root: Path = ROOT) -> StackConfig:
         _require(sp, ("certPath",), sp_path.name)
         certificate = Path(sp["certPath"])
         config.certificate_path = str(certificate if certificate.is_absolute() else root / certificate)
-        config.certificate_password = sp.get("certPass") or None
+        config.certificate_password = remember(sp.get("certPass") or None)
     else:
-        config.client_secret = sp.get("clientSecret") or os.environ.get(SECRET_ENV) or None
+        config.client_secret = remember(sp.get("clientSecret") or os.environ.get(SECRET_ENV) or None)
         if not config.client_secret:
             raise ConfigError(f"no client secret: set clientSecret in {SECRET_FILE} or the {SECRET_ENV} environment variable")
     return config
@@ -156,7 +220,8 @@ def credential(config: StackConfig) -> Any:
     """An azure-identity credential for the service principal, set up for this Stack."""
     from azure.identity import CertificateCredential, ClientSecretCredential
 
-    options = {"authority": config.authority_host, "disable_instance_discovery": config.disable_instance_discovery}
+    options = {"authority": config.authority_host, "disable_instance_discovery": config.disable_instance_discovery,
+               "transport": transport()}
     if config.certificate_path:
         password = config.certificate_password.encode() if config.certificate_password else None
         return CertificateCredential(config.tenant_id, config.client_id, config.certificate_path, password=password, **options)
@@ -191,6 +256,64 @@ def bounded_retry_policy(longest_wait: float) -> Any:
             return None if wait is None else min(wait, longest_wait)
 
     return _BoundedRetry(retry_total=3)
+
+
+# Requests on the wire: (host, when sent) by request. While run() runs a sample, a watcher names any request left
+# unanswered for a while, so that a hung Stack shows as such instead of a silent terminal.
+_IN_FLIGHT: dict[int, tuple[str, float]] = {}
+# The longest a connection may take to open, and an answer to start arriving, before azure-core retries.
+CONNECT_TIMEOUT, READ_TIMEOUT = 20.0, 60.0
+
+
+def transport() -> Any:
+    """An azure-core transport for one client: bounded connect and read waits, and each request noted while on the
+    wire (for the notices of :func:`waiting_notices`)."""
+    import time
+    from urllib.parse import urlsplit
+
+    from azure.core.pipeline.transport import RequestsTransport
+
+    class _WatchedTransport(RequestsTransport):
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            key = id(request)
+            _IN_FLIGHT[key] = (urlsplit(request.url).hostname or request.url, time.monotonic())
+            try:
+                return super().send(request, **kwargs)
+            finally:
+                _IN_FLIGHT.pop(key, None)
+
+    return _WatchedTransport(connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+
+
+class waiting_notices:
+    """While active, every ``every`` seconds, name the host a request has waited on longer than ``every``."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+
+    def __enter__(self) -> "waiting_notices":
+        import threading
+        import time
+
+        self._stop = threading.Event()
+
+        def watch() -> None:
+            said = 0.0
+            while not self._stop.wait(1.0):
+                now = time.monotonic()
+                waiting = [(host, now - sent) for host, sent in list(_IN_FLIGHT.values())]
+                host, waited = max(waiting, key=lambda item: item[1], default=("", 0.0))
+                if waited >= self.every and now - said >= self.every:
+                    said = now
+                    print(f"  still waiting for an answer from {host} ({waited:.0f} s; each try gives up after "
+                          f"{READ_TIMEOUT:.0f} s)", flush=True)
+
+        self._thread = threading.Thread(target=watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
 
 
 class heartbeat:
@@ -229,7 +352,7 @@ def client(cls: type, config: StackConfig, cred: Any = None, longest_retry_wait:
     from azure.profiles import KnownProfiles
 
     options: dict[str, Any] = {"base_url": config.resource_manager, "credential_scopes": [config.credential_scope],
-                               "retry_policy": bounded_retry_policy(longest_retry_wait)}
+                               "retry_policy": bounded_retry_policy(longest_retry_wait), "transport": transport()}
     if cls.__name__ in config.explicit_api_versions:
         options["api_version"] = config.explicit_api_versions[cls.__name__]
     else:
@@ -251,7 +374,7 @@ def secret_client(config: StackConfig, vault_uri: str, cred: Any = None, longest
     from azure.keyvault.secrets import SecretClient
 
     return SecretClient(vault_uri, cred or credential(config), api_version=config.keyvault_data_api_version,
-                        retry_policy=bounded_retry_policy(longest_retry_wait))
+                        retry_policy=bounded_retry_policy(longest_retry_wait), transport=transport())
 
 
 def blob_service(config: StackConfig, account_url: str, account_name: str, account_key: str) -> Any:
@@ -261,7 +384,7 @@ def blob_service(config: StackConfig, account_url: str, account_name: str, accou
     from azure.storage.blob import BlobServiceClient
 
     return BlobServiceClient(account_url, credential={"account_name": account_name, "account_key": account_key},
-                             api_version=config.storage_data_api_version)
+                             api_version=config.storage_data_api_version, transport=transport())
 
 
 def token_claims(token: str) -> dict[str, Any]:
@@ -379,37 +502,46 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())[:400]
 
 
+def _failure(exc: Exception) -> str:
+    """The one line that says what failed, for an exception a sample's ``main`` raised."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return f"error: {tls_diagnosis(sign_in=isinstance(exc, ClientAuthenticationError))}"
+    if isinstance(exc, ClientAuthenticationError):
+        return f"error: sign-in failed: {_one_line(exc.message or exc)}"
+    if isinstance(exc, HttpResponseError):
+        code = exc.error.code if exc.error else exc.status_code
+        if code == "AuthorizationFailed":
+            return f"error: {refused_action(exc.error.message or '')}"
+        storage_code = getattr(exc, "error_code", None)
+        if exc.error is None and storage_code:  # the storage data plane answers in its own XML
+            first = str(exc.message or exc.reason or "").strip().splitlines()[0:1]
+            return f"error: the storage service answered {exc.status_code} {storage_code}: {_one_line(first[0] if first else '')}"
+        message = exc.error.message if exc.error else exc.reason
+        if code is None:  # no status and no body: the answer was cut off or unreadable
+            return (f"error: the Resource Manager's answer could not be read ({type(exc).__name__}: "
+                    f"{_one_line(exc.message or exc)}); run again, and check the network if it recurs")
+        return f"error: Resource Manager answered {code}: {_one_line(message)}"
+    return f"error: {type(exc).__name__}: {_one_line(exc)}"
+
+
 def run(main: Callable[[], None]) -> None:
-    """Run a sample's ``main``: one clear line and exit code 1 on a known failure, never a traceback."""
+    """Run a sample's ``main``: one clear line and exit code 1 on a known failure, never a traceback, and never a
+    word of the service principal's secret (an identity server may quote it back)."""
     import logging
 
-    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+    from azure.core.exceptions import AzureError
 
     # azure-identity logs a failure as a warning before raising it; report each failure once.
     logging.getLogger("azure").setLevel(logging.ERROR)
     try:
-        main()
+        with waiting_notices():
+            main()
     except ConfigError as exc:
-        sys.exit(f"error: {exc}")
+        sys.exit(redact(f"error: {exc}"))
     except AzureError as exc:
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            sys.exit(f"error: {tls_diagnosis(sign_in=isinstance(exc, ClientAuthenticationError))}")
-        if isinstance(exc, ClientAuthenticationError):
-            sys.exit(f"error: sign-in failed: {_one_line(exc.message or exc)}")
-        if isinstance(exc, HttpResponseError):
-            code = exc.error.code if exc.error else exc.status_code
-            if code == "AuthorizationFailed":
-                sys.exit(f"error: {refused_action(exc.error.message or '')}")
-            storage_code = getattr(exc, "error_code", None)
-            if exc.error is None and storage_code:  # the storage data plane answers in its own XML
-                first = str(exc.message or exc.reason or "").strip().splitlines()[0:1]
-                sys.exit(f"error: the storage service answered {exc.status_code} {storage_code}: {_one_line(first[0] if first else '')}")
-            message = exc.error.message if exc.error else exc.reason
-            if code is None:  # no status and no body: the answer was cut off or unreadable
-                sys.exit(f"error: the Resource Manager's answer could not be read ({type(exc).__name__}: "
-                         f"{_one_line(exc.message or exc)}); run again, and check the network if it recurs")
-            sys.exit(f"error: Resource Manager answered {code}: {_one_line(message)}")
-        sys.exit(f"error: {type(exc).__name__}: {_one_line(exc)}")
+        sys.exit(redact(_failure(exc)))
     except KeyboardInterrupt:
         sys.exit("interrupted")
 
