@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shlex
 import signal
@@ -142,15 +143,25 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds")
+    return value
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = _finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not positive")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    value = _finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value
@@ -240,7 +251,8 @@ def _add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool =
     p.add_argument("--admin-endpoint", metavar="URL", help="admin Resource Manager, to read the release from the update API (operator credentials)")
     p.add_argument("--stack-version", metavar="V", help="the Stack release (YYMM, e.g. 2108) or build (1.2108.2.65), if you know it")
     p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
-    p.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS", help="per HTTP request (default: %(default)s)")
+    p.add_argument("--timeout", type=_positive_float, default=15.0, metavar="SECONDS",
+                   help="the longest one try of a request may take, however slowly the answer comes; sign-in too (default: %(default)s)")
 
 
 def _add_template_options(p: argparse.ArgumentParser) -> None:

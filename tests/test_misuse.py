@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from urllib.parse import quote_plus
 
 import pytest
@@ -51,3 +52,24 @@ def test_r94_a_secret_given_as_a_variable_name_is_not_echoed(emulator, template_
                          str(template_repo), timeout=300)
     assert code == 1 and "client_secret_env takes the NAME" in out, out + err
     assert secret not in out + err
+
+
+@pytest.mark.parametrize(("path", "fragment"), [("/metadata/", "reading the Stack's metadata: no answer within the timeout"),
+                                                ("oauth2", "sign-in at")])
+def test_r98_an_answer_dripped_a_byte_a_second_is_bounded_by_timeout(emulator, path, fragment):
+    info = emulator.info()
+    set_faults(info, drip=1.0, path=path)
+    started = time.monotonic()
+    code, _, err = discover(info, "--timeout", "2", "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET",
+                            env={"AZS_R_SECRET": info["client_secret"]})
+    elapsed = time.monotonic() - started
+    line = one_error(code, err, fragment)
+    assert "no answer within the timeout" in line
+    assert elapsed < 30, elapsed  # 2 s a try, a few tries and their backoff; not a byte a second for every byte
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_r99_a_timeout_that_is_no_number_of_seconds_is_refused(value):
+    code, _, err = cli("discover", "--arm-endpoint", "https://management.local.azurestack.external/", f"--timeout={value}")
+    assert code == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].endswith(f"argument --timeout: {value} is not a finite number of seconds"), err

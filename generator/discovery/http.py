@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,10 +43,71 @@ class _Retry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-def trusted_session(context: ssl.SSLContext, retry: Retry | None = None) -> requests.Session:
-    """A requests session whose every HTTPS connection verifies with ``context`` (and retries per ``retry``)."""
+_attempt_limit = threading.local()  # .seconds: the longest one try may take, for the requests this thread sends
+
+
+class _TimeBoundSocket(ssl.SSLSocket):
+    """A TLS socket whose answer must arrive whole within the attempt limit of the thread sending the request.
+
+    Socket timeouts bound each read, so a server that drips its answer a byte a second would hold a request
+    for ever; here every read waits at most what is left of the time since the request was last sent.
+    """
+
+    _deadline: float | None = None
+    _wanted: float | None = None
+
+    def settimeout(self, value: float | None) -> None:
+        self._wanted = value
+        super().settimeout(value)
+
+    def _arm(self) -> None:
+        limit = getattr(_attempt_limit, "seconds", None)
+        self._deadline = None if limit is None else time.monotonic() + limit
+
+    def send(self, *args: Any, **kwargs: Any) -> int:
+        self._arm()
+        return super().send(*args, **kwargs)
+
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
+        self._arm()
+        return super().sendall(*args, **kwargs)
+
+    def _bounded(self, read: Any, *args: Any) -> Any:
+        if self._deadline is None:
+            return read(*args)
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out: the whole answer did not arrive within the timeout")
+        super().settimeout(left if self._wanted is None else min(self._wanted, left))
+        try:
+            return read(*args)
+        finally:
+            super().settimeout(self._wanted)
+
+    def recv(self, *args: Any) -> bytes:
+        return self._bounded(super().recv, *args)
+
+    def recv_into(self, *args: Any) -> int:
+        return self._bounded(super().recv_into, *args)
+
+    def read(self, *args: Any) -> Any:
+        return self._bounded(super().read, *args)
+
+
+def trusted_session(context: ssl.SSLContext, retry: Retry | None = None, attempt_limit: float | None = None) -> requests.Session:
+    """A requests session whose every HTTPS connection verifies with ``context`` (and retries per ``retry``);
+    with ``attempt_limit``, each try of a request ends within that many seconds, however slowly its answer comes."""
+    context.sslsocket_class = _TimeBoundSocket  # inert for threads that set no limit
 
     class _Adapter(HTTPAdapter):
+        def send(self, *args: Any, **kwargs: Any) -> Any:
+            previous = getattr(_attempt_limit, "seconds", None)
+            _attempt_limit.seconds = attempt_limit
+            try:
+                return super().send(*args, **kwargs)
+            finally:
+                _attempt_limit.seconds = previous
+
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
@@ -107,7 +170,7 @@ class StackHttp:
         retry = _Retry(total=retries, connect=retries, read=retries, status=retries, other=0, redirect=False,
                        status_forcelist=RETRY_STATUSES, backoff_factor=backoff, raise_on_status=False,
                        respect_retry_after_header=True, retry_after_max=int(min(MAX_RETRY_AFTER, max(1.0, timeout))))
-        self.session = trusted_session(trust, retry)
+        self.session = trusted_session(trust, retry, attempt_limit=timeout)
         self.session.headers["User-Agent"] = "azs-scaffold"
 
     def request(self, method: str, url: str, what: str, headers: dict[str, str] | None = None,

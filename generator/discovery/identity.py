@@ -102,7 +102,7 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
         "authority": metadata.authority_host,
         "disable_instance_discovery": needs_instance_discovery_disabled(metadata),
         "retry_total": 2,
-        "transport": RequestsTransport(session=trusted_session(trust), session_owner=False,
+        "transport": RequestsTransport(session=trusted_session(trust, attempt_limit=timeout), session_owner=False,
                                        connection_timeout=timeout, read_timeout=timeout),
     }
     if principal.certificate_path:

@@ -7,6 +7,7 @@ faults are consumed one request at a time, and only by requests whose path match
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from dataclasses import asdict, dataclass, fields
@@ -28,6 +29,7 @@ class FaultPlan:
     """What to break, and how often."""
 
     latency: float = 0.0  # seconds added to every matching request
+    drip: float = 0.0  # seconds between the bytes of every matching answer (status line, headers, body)
     transient: int = 0
     transient_status: int = 503
     retry_after: int = 0
@@ -56,6 +58,8 @@ class FaultPlan:
             wanted = _JSON_TYPES[str(known[name])]
             if isinstance(value, bool) != (wanted is bool) or not isinstance(value, wanted):
                 raise ValueError(f"{name} must be {_TYPE_WORDS[str(known[name])]}, not {json.dumps(value)}")
+            if wanted is not str and wanted is not bool and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number")
             if wanted is not str and wanted is not bool and value < 0:
                 raise ValueError(f"{name} must not be negative")
         plan = cls(**body)
@@ -65,6 +69,8 @@ class FaultPlan:
             raise ValueError("replace_status must be an HTTP status, 100 to 599")
         if plan.latency > 600:
             raise ValueError("latency must be at most 600 seconds")
+        if plan.drip > 10:
+            raise ValueError("drip must be at most 10 seconds a byte")
         try:
             re.compile(plan.path)
         except re.error as exc:
@@ -94,6 +100,10 @@ class FaultInjector:
     def latency_for(self, path: str) -> float:
         with self._lock:
             return self._plan.latency if self._matches(path) else 0.0
+
+    def drip_for(self, path: str) -> float:
+        with self._lock:
+            return self._plan.drip if self._matches(path) else 0.0
 
     def take(self, path: str) -> str | None:
         """Consume and return the next counted fault for ``path``, if any."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import io
 import json
 import re
 import socket
@@ -432,6 +433,7 @@ class Emulator:
             return
         self.request_log.append((request.method, request.path))
         delay = self.faults.latency_for(request.path)
+        handler.drip = self.faults.drip_for(request.path)
         fault = self.faults.take(request.path)
         if fault is None or fault == TRUNCATE:
             # The request is handled as it arrives (its token checked then, as ARM does); the answer is slow.
@@ -504,6 +506,28 @@ class Emulator:
 
     @staticmethod
     def _send(handler: _Handler, response: Response, truncate: bool = False) -> None:
+        drip = getattr(handler, "drip", 0.0)
+        if drip:
+            # The whole answer is written out a byte at a time: each byte is prompt enough for any per-read timeout.
+            wire, handler.wfile = handler.wfile, io.BytesIO()
+            try:
+                Emulator._write(handler, response, truncate)
+                answer = handler.wfile.getvalue()
+            finally:
+                handler.wfile, handler.drip = wire, 0.0
+            handler.close_connection = True
+            try:
+                for index in range(len(answer)):
+                    wire.write(answer[index:index + 1])
+                    wire.flush()
+                    time.sleep(drip)
+            except OSError:  # the client gave up: as it should
+                pass
+            return
+        Emulator._write(handler, response, truncate)
+
+    @staticmethod
+    def _write(handler: _Handler, response: Response, truncate: bool) -> None:
         body = response.encoded_body()
         handler.send_response(response.status)
         if body or response.status not in (204, 304):
