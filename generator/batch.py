@@ -27,6 +27,7 @@ from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
+from generator.files import FileTooLarge, NotARegularFile, read_regular_file
 from generator.report import sample_role_warnings
 from generator.secrets import from_variable, redact
 from generator.template_source import TemplateSource, resolve_template
@@ -65,6 +66,7 @@ class Team:
 _TEXT_KEYS = ("project_name", "arm_endpoint", "ca_cert", "tenant", "client_id", "client_secret_env", "certificate",
               "certificate_password_env", "subscription_id", "location")
 _PATH_KEYS = ("ca_cert", "certificate")
+MAX_TEAMS_FILE_BYTES = 4 * 1024 * 1024
 
 
 def load_teams(path: str) -> list[Team]:
@@ -74,11 +76,15 @@ def load_teams(path: str) -> list[Team]:
 
     source = Path(path)
     try:
-        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+        document = yaml.safe_load(read_regular_file(source, MAX_TEAMS_FILE_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"--batch {path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"--batch {path} is a directory; give the teams file (YAML)") from None
+    except (NotARegularFile, FileTooLarge) as exc:
+        raise UsageError(f"--batch {path}: {exc}; give the teams file (YAML)") from None
+    except RecursionError:
+        raise UsageError(f"--batch {path} nests its YAML beyond reason; give a plain teams file (see docs/batch.md)") from None
     except UnicodeDecodeError:
         raise UsageError(f"--batch {path} is not UTF-8 text; save the teams file as UTF-8") from None
     except OSError as exc:

@@ -129,9 +129,10 @@ def _emulator_trust(args: argparse.Namespace) -> int:
 
 
 def _read_text(path: str) -> str:
+    from generator.files import read_regular_file
+
     try:
-        with open(path, encoding="ascii") as handle:
-            return handle.read()
+        return read_regular_file(Path(path).expanduser(), 1024 * 1024).decode("ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -269,8 +270,10 @@ def _principal(args: argparse.Namespace):
     principal = None
     if args.client_id:
         if args.certificate:
-            if not os.path.isfile(args.certificate):
+            if not os.path.exists(args.certificate):
                 raise UsageError(f"--certificate {args.certificate}: no such file; give the PEM with the certificate and its private key")
+            if os.path.isdir(args.certificate):
+                raise UsageError(f"--certificate {args.certificate} is a directory; give the PEM with the certificate and its private key")
             password = read_secret(args.certificate_password_env, None, "--certificate-password-env")
             principal = ServicePrincipal(args.client_id, certificate_path=args.certificate, certificate_password=password)
         else:

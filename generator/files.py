@@ -1,9 +1,11 @@
-"""Files that hold secrets: private (0600) from their first byte, replaced in one rename."""
+"""Files that hold secrets: private (0600) from their first byte, replaced in one rename; and files read from
+the user's paths, which must be what they seem (a regular file of a sane size, not a pipe or a device)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -34,3 +36,53 @@ def temporary_files_in(folder: Path) -> Iterator[None]:
         yield
     finally:
         tempfile.tempdir = saved
+
+
+class NotARegularFile(OSError):
+    """The path names a named pipe, a device or a socket: reading it could block for ever or never end."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"it is {kind}, not a regular file")
+        self.kind = kind
+
+
+class FileTooLarge(OSError):
+    """The file holds more than the caller's limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"it is over {limit // 1024} kB")
+        self.size, self.limit = size, limit
+
+
+def _kind(mode: int) -> str:
+    for test, words in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a file"
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``limit`` bytes.
+
+    Opened without blocking and checked on the open file (not on the path, which could change in between):
+    a named pipe, a device (``/dev/zero``) or a socket raises :class:`NotARegularFile`; a directory
+    ``IsADirectoryError``; more than ``limit`` bytes (counted as read, not trusted from the size on disk)
+    :class:`FileTooLarge`; anything else the ``OSError`` the system gave.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(_kind(mode))
+        chunks, total = [], 0
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise FileTooLarge(total, limit)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from urllib.parse import quote_plus
 
@@ -73,3 +74,23 @@ def test_r99_a_timeout_that_is_no_number_of_seconds_is_refused(value):
     code, _, err = cli("discover", "--arm-endpoint", "https://management.local.azurestack.external/", f"--timeout={value}")
     assert code == 2 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1].endswith(f"argument --timeout: {value} is not a finite number of seconds"), err
+
+
+@pytest.fixture
+def named_pipe(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    return pipe
+
+
+def test_r100_a_pipe_or_a_device_named_as_a_file_is_refused_at_once(emulator, named_pipe, tmp_path):
+    info = emulator.info()
+    started = time.monotonic()
+    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", str(named_pipe))[::2],
+              "it is a named pipe, not a regular file")
+    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", "/dev/zero")[::2],
+              "--ca-cert /dev/zero: it is a character device, not a regular file")
+    one_error(*cli("new", "--batch", str(named_pipe), str(tmp_path / "out"))[::2], "it is a named pipe, not a regular file")
+    code, _, err = discover(info, "--client-id", info["client_id"], "--certificate", str(named_pipe))
+    one_error(code, err, f"certificate {named_pipe}: it is a named pipe, not a regular file")
+    assert time.monotonic() - started < 60

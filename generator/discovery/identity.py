@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line, trusted_session
 from generator.discovery.metadata import ADFS, StackMetadata
+from generator.files import FileTooLarge, NotARegularFile, read_regular_file
 from generator.secrets import redact, remember
 
+MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024  # a PEM with a certificate chain and its key is a few kB
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # A directory's name as Azure AD resolves it (contoso.onmicrosoft.com, contoso.com); "adfs" on ADFS Stacks.
 TENANT_NAME = re.compile(r"^(adfs|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$", re.IGNORECASE)
@@ -108,13 +111,19 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
     if principal.certificate_path:
         path = principal.certificate_path
         try:
+            # Read here, not by azure-identity: a named pipe or a device must not hang or flood the sign-in.
+            pem = read_regular_file(Path(path).expanduser(), MAX_CERTIFICATE_FILE_BYTES)
             return CertificateCredential(
-                tenant_id, principal.client_id, path,
+                tenant_id, principal.client_id, certificate_data=pem,
                 password=principal.certificate_password.encode() if principal.certificate_password else None,
                 **options,
             )
         except FileNotFoundError:
             raise DiscoveryError(f"certificate {path}: no such file; give the PEM holding the certificate and its private key") from None
+        except IsADirectoryError:
+            raise DiscoveryError(f"certificate {path} is a directory; give the PEM holding the certificate and its private key") from None
+        except (NotARegularFile, FileTooLarge) as exc:
+            raise DiscoveryError(f"certificate {path}: {exc}; give the PEM holding the certificate and its private key") from None
         except (ValueError, TypeError, OSError) as exc:
             hint = "" if principal.certificate_password else " (if its key is encrypted, give the password with --certificate-password-env VAR)"
             raise DiscoveryError(f"certificate {path} cannot be loaded: {one_line(str(exc), 160)}{hint}") from None

@@ -17,6 +17,7 @@ import ssl
 from pathlib import Path
 
 from generator.discovery.http import DiscoveryError
+from generator.files import FileTooLarge, NotARegularFile, read_regular_file
 
 # A root CA file is a few kB; a chain with intermediates a few dozen. Beyond this it is not a CA file.
 MAX_CA_FILE_BYTES = 1024 * 1024
@@ -65,15 +66,15 @@ def read_ca_pem(ca_cert: str) -> str:
     """
     path = Path(ca_cert).expanduser()
     try:
-        if path.is_dir():
-            raise DiscoveryError(f"--ca-cert {ca_cert} is a directory; give the PEM file of the Stack's root CA")
-        size = path.stat().st_size
-        if size > MAX_CA_FILE_BYTES:
-            raise DiscoveryError(
-                f"--ca-cert {ca_cert} is {size // 1024} kB, over the {MAX_CA_FILE_BYTES // 1024} kB a CA file may have; "
-                "give the Stack's root CA alone"
-            )
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_CA_FILE_BYTES)
+    except IsADirectoryError:
+        raise DiscoveryError(f"--ca-cert {ca_cert} is a directory; give the PEM file of the Stack's root CA") from None
+    except NotARegularFile as exc:
+        raise DiscoveryError(f"--ca-cert {ca_cert}: {exc}; give the PEM file of the Stack's root CA") from None
+    except FileTooLarge as exc:
+        raise DiscoveryError(
+            f"--ca-cert {ca_cert} is over the {exc.limit // 1024} kB a CA file may have; give the Stack's root CA alone"
+        ) from None
     except FileNotFoundError:
         raise DiscoveryError(f"--ca-cert {ca_cert}: no such file; give the path of the Stack's root CA in PEM format") from None
     except OSError as exc:
