@@ -17,7 +17,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,10 +29,12 @@ ERROR, WARNING = "error", "warning"
 # Releases of each management package before track 2 (azure-identity credentials, azure-core pipeline).
 FIRST_TRACK_2 = {"azure-mgmt-resource": "15.0.0", "azure-mgmt-storage": "16.0.0", "azure-mgmt-network": "16.0.0",
                  "azure-mgmt-keyvault": "7.0.0", "azure-mgmt-compute": "17.0.0"}
-RETIRED = {"msrestazure": "azure-identity's credentials (ClientSecretCredential, CertificateCredential)",
+RETIRED = {"msrestazure": "azure-identity's credentials (ClientSecretCredential, CertificateCredential); for the Stack's "
+                          "endpoints, a GET of <ARM>/metadata/endpoints?api-version=2019-05-01 (track 2 has no "
+                          "get_cloud_from_metadata_endpoint)",
            "adal": "azure-identity (MSAL underneath)",
-           "python-certifi-win32": "trusting the Stack's root CA explicitly (append it to certifi's bundle, as "
-                                   "azs-scaffold's bootstrap does, or set REQUESTS_CA_BUNDLE)"}
+           "python-certifi-win32": "the Stack's root CA appended to certifi's bundle (as azs-scaffold's bootstrap does, "
+                                   "idempotently) or named by REQUESTS_CA_BUNDLE"}
 # The module each retired distribution is imported as, where its name differs.
 RETIRED_MODULES = {"msrestazure": "msrestazure", "adal": "adal", "certifi_win32": "python-certifi-win32"}
 # Data-plane clients: no API profile covers them, so each needs api_version= (the SDK's default is global Azure's
@@ -134,7 +135,13 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
     found: list[Requirement] = []
     files = sorted(project.glob("requirements*.txt"))
     for path in files:
-        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not path.is_file():  # a dangling link, a folder, a pipe: nothing to read (and --fix refuses what it cannot write)
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise DoctorError(f"cannot read {path} ({exc.strerror}); make it readable") from None
+        for number, line in enumerate(text.splitlines(), start=1):
             if line.strip().startswith(("#", "-")) or not line.strip():
                 continue
             match = _REQUIREMENT.match(line)
@@ -143,9 +150,9 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
                                          line.split(" #")[0].strip()))
     pyproject = project / "pyproject.toml"
     if pyproject.exists():
-        if sys.version_info >= (3, 11):
+        try:
             import tomllib
-        else:  # Python 3.10 has no tomllib; tomli (a dependency there) is the same parser
+        except ImportError:  # Python 3.10 has no tomllib; tomli (a dependency there) is the same parser
             import tomli as tomllib
 
         try:
@@ -500,7 +507,7 @@ def proposed_requirements(packages: list[str], requirements: list[Requirement], 
              *(catalog.PINS[name].requirement for name in sorted(names))]
     kept = list(dict.fromkeys(req.line or req.name for req in declared if req.name not in names))
     if kept:
-        lines += ["# Kept as the project declares them (doctor has no pin for these; see its findings):", *kept]
+        lines += ["# Kept as the project declares them: doctor has no pin for these (retired ones: see its findings).", *kept]
     return "\n".join(lines) + "\n"
 
 
