@@ -105,7 +105,6 @@ class CodeFacts:
 
     imports: dict[str, list[str]] = field(default_factory=dict)  # module -> where it is imported (first line in each file)
     profiles: dict[str, list[str]] = field(default_factory=dict)  # KnownProfiles member -> first line in each file
-    local_modules: set[str] = field(default_factory=set)  # top-level names the project's own files and packages provide
     findings: list[Finding] = field(default_factory=list)
     files: int = 0  # Python files read
 
@@ -254,7 +253,6 @@ def read_code(project: Path) -> CodeFacts:
     for path in _python_files(project):
         relative = path.relative_to(project).as_posix()
         facts.files += 1
-        facts.local_modules.update({path.stem, *path.relative_to(project).parts[:-1]})
         try:
             trees.append((relative, ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=relative)))
         except SyntaxError as exc:
