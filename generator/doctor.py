@@ -525,9 +525,10 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
     if not project.is_dir():
         raise DoctorError(f"{path} is not a directory; give the project's folder")
     if found is not None and not found.profile:
-        raise DoctorError(f"the Stack's API profile could not be told ({'; '.join(found.profile_evidence)[:200] or 'no evidence'}), "
-                          "so the code's profile cannot be checked against it; sign in (--client-id with --client-secret-env "
-                          "or --certificate, and --subscription-id) or give --stack-version")
+        why = "; ".join(found.profile_evidence).rstrip(".")[:200] or "no evidence"
+        raise DoctorError(f"the API profile of the Stack at {found.metadata.resource_manager} could not be told ({why}), so the "
+                          "code's profile cannot be checked against it; sign in (--client-id with --client-secret-env or "
+                          "--certificate, and --subscription-id) or give --stack-version")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
     if not code.files and not requirements and not any(project.glob("requirements*.txt")) \

@@ -349,7 +349,7 @@ def test_r129_arm_endpoint_without_credentials_cannot_check_the_profile(tmp_path
     result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"])
     error_lines = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
     assert result.returncode == 2 and len(error_lines) == 1, result.stderr
-    assert "profile could not be told" in error_lines[0] and "--stack-version" in error_lines[0] and "--client-id" in error_lines[0]
+    assert "profile of the Stack at https://management." in error_lines[0] and "could not be told" in error_lines[0] and "--stack-version" in error_lines[0] and "--client-id" in error_lines[0]
     # --stack-version is enough to check the profile
     result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "2108")
     assert result.returncode == 0, result.stderr
