@@ -485,7 +485,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             from generator.discovery import discover_stack
 
             found = discover_stack(_discovery_request(args), progress=_progress)
-        report = run_doctor(args.project, python=args.python, ca_cert=args.ca_cert, found=found)
+        report = run_doctor(args.project, python=args.python, ca_cert=args.ca_cert, found=found, progress=_progress)
     except ScaffoldError as error:
         raise DoctorError(str(error)) from None  # doctor's "could not run" is exit 2
     if args.json:
@@ -514,10 +514,12 @@ def _add_doctor(commands: argparse._SubParsersAction) -> None:
         help="diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust",
         description="Examine a hand-written project (requirements, installed environment, code by static analysis; "
         "nothing of it is run) and name each problem with its fix. Exit 0: no findings, 1: findings, 2: could not run. "
-        "With --arm-endpoint it also discovers the Stack and checks the project's profile against it.",
+        "With --arm-endpoint it also discovers the Stack and checks the project's profile against it (which needs "
+        "credentials or --stack-version).",
     )
     p.add_argument("project", metavar="PATH", nargs="?", default=".", help="the project's folder (default: .)")
-    p.add_argument("--python", metavar="PATH", help="the project's Python, to read its installed packages (default: .venv's, if any)")
+    p.add_argument("--python", metavar="PATH", help="run this Python to list its installed packages (it starts as any run of "
+                   "it does, .pth files included); default: read .venv's on disk, running nothing")
     p.add_argument("--json", action="store_true", help="print the findings as one JSON object")
     p.add_argument("--fix", action="store_true", help="write a pinned requirements.txt for what the code imports (shows the diff; never edits code)")
     _add_discovery_options(p, endpoint_required=False)

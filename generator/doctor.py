@@ -1,8 +1,9 @@
 """``run_doctor``: diagnose an existing, hand-written Azure Stack Hub Python project, and say how to fix it.
 
 Reads the project's requirements (``requirements*.txt``, ``pyproject.toml``, ``setup.cfg``), its installed
-environment when there is one (``.venv``, or ``--python``: asked by running a few lines there, never the
-project's code), and its code by static analysis (``ast``: nothing of it is imported or run). With a
+environment when there is one (``.venv``: the distributions' metadata on disk, nothing there is run; or, only
+when asked with ``--python``, by running that Python), and its code by static analysis (``ast``: nothing of it
+is imported or run). With a
 Stack's endpoint it also discovers the Stack and checks the project's profile against it. Every finding
 names the file and line (or the requirement), what is wrong and the exact fix, from the catalog.
 """
@@ -13,8 +14,10 @@ import ast
 import configparser
 import difflib
 import json
+import os
 import re
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -26,8 +29,30 @@ ERROR, WARNING = "error", "warning"
 # Releases of each management package before track 2 (azure-identity credentials, azure-core pipeline).
 FIRST_TRACK_2 = {"azure-mgmt-resource": "15.0.0", "azure-mgmt-storage": "16.0.0", "azure-mgmt-network": "16.0.0",
                  "azure-mgmt-keyvault": "7.0.0", "azure-mgmt-compute": "17.0.0"}
-RETIRED = {"msrestazure": "azure-identity's credentials (ClientSecretCredential, CertificateCredential)",
-           "adal": "azure-identity (MSAL underneath)"}
+RETIRED = {"msrestazure": "azure-identity's credentials (ClientSecretCredential, CertificateCredential); for the Stack's "
+                          "endpoints, a GET of <ARM>/metadata/endpoints?api-version=2019-05-01 (track 2 has no "
+                          "get_cloud_from_metadata_endpoint)",
+           "adal": "azure-identity (MSAL underneath)",
+           "python-certifi-win32": "the Stack's root CA appended to certifi's bundle (as azs-scaffold's bootstrap does, "
+                                   "idempotently) or named by REQUESTS_CA_BUNDLE"}
+# The module each retired distribution is imported as, where its name differs.
+RETIRED_MODULES = {"msrestazure": "msrestazure", "adal": "adal", "certifi_win32": "python-certifi-win32"}
+# Data-plane clients: no API profile covers them, so each needs api_version= (the SDK's default is global Azure's
+# newest, which a Stack refuses). Client -> (package, the api_version a Stack serves).
+_KEY_VAULT_DATA = catalog.profile(catalog.HYBRID_2020).keyvault_data_api_version
+DATA_PLANE_CLIENTS = {"SecretClient": ("azure-keyvault-secrets", _KEY_VAULT_DATA),
+                      "KeyClient": ("azure-keyvault-keys", _KEY_VAULT_DATA),
+                      "CertificateClient": ("azure-keyvault-certificates", _KEY_VAULT_DATA),
+                      "BlobServiceClient": ("azure-storage-blob", catalog.STORAGE_DATA_API_VERSION),
+                      "ContainerClient": ("azure-storage-blob", catalog.STORAGE_DATA_API_VERSION),
+                      "BlobClient": ("azure-storage-blob", catalog.STORAGE_DATA_API_VERSION)}
+# Modules the catalog pins, beyond the management clients: module -> its package.
+PINNED_MODULES = {"azure.keyvault.secrets": "azure-keyvault-secrets", "azure.storage.blob": "azure-storage-blob",
+                  "azure.identity": "azure-identity"}
+# What a pinned release imports without declaring it.
+UNDECLARED_NEEDS = {"azure-storage-blob": ("six",)}
+# Constructors of a data-plane client besides the class itself.
+_ALTERNATE_CONSTRUCTORS = ("from_connection_string", "from_blob_url", "from_container_url")
 SKIPPED_FOLDERS = {".venv", "venv", ".git", "node_modules", "site-packages", "__pycache__", ".tox", "build", "dist"}
 CREDENTIALS = {"ClientSecretCredential", "CertificateCredential", "DefaultAzureCredential", "ClientAssertionCredential"}
 MICROSOFT_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com")
@@ -71,15 +96,17 @@ class Requirement:
     name: str
     spec: str  # the version specifier as written ("" when unpinned)
     where: str
+    line: str = ""  # the requirement as written (extras and markers included), comments left out
 
 
 @dataclass
 class CodeFacts:
     """What the code shows, from its syntax tree."""
 
-    imports: dict[str, str] = field(default_factory=dict)  # module -> first place it is imported
-    profiles: dict[str, str] = field(default_factory=dict)  # KnownProfiles member -> first place
+    imports: dict[str, list[str]] = field(default_factory=dict)  # module -> where it is imported (first line in each file)
+    profiles: dict[str, list[str]] = field(default_factory=dict)  # KnownProfiles member -> first line in each file
     findings: list[Finding] = field(default_factory=list)
+    files: int = 0  # Python files read
 
 
 def _normal(name: str) -> str:
@@ -107,15 +134,25 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
     found: list[Requirement] = []
     files = sorted(project.glob("requirements*.txt"))
     for path in files:
-        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not path.is_file():  # a dangling link, a folder, a pipe: nothing to read (and --fix refuses what it cannot write)
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise DoctorError(f"cannot read {path} ({exc.strerror}); make it readable") from None
+        for number, line in enumerate(text.splitlines(), start=1):
             if line.strip().startswith(("#", "-")) or not line.strip():
                 continue
             match = _REQUIREMENT.match(line)
             if match:
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), f"{path.name}:{number}"))
+                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), f"{path.name}:{number}",
+                                         line.split(" #")[0].strip()))
     pyproject = project / "pyproject.toml"
     if pyproject.exists():
-        import tomllib
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10 has no tomllib; tomli (a dependency there) is the same parser
+            import tomli as tomllib
 
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -124,7 +161,8 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
         for entry in data.get("project", {}).get("dependencies", []) or []:
             match = _REQUIREMENT.match(str(entry))
             if match:
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "pyproject.toml [project.dependencies]"))
+                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "pyproject.toml [project.dependencies]",
+                                         str(entry).strip()))
     setup_cfg = project / "setup.cfg"
     if setup_cfg.exists():
         parser = configparser.ConfigParser()
@@ -132,7 +170,8 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
         for entry in parser.get("options", "install_requires", fallback="").splitlines():
             match = _REQUIREMENT.match(entry)
             if match and entry.strip():
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "setup.cfg [options] install_requires"))
+                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "setup.cfg [options] install_requires",
+                                         entry.split(" #")[0].strip()))
     main_file = project / "requirements.txt"
     return found, str(main_file) if main_file.exists() or not (pyproject.exists() or setup_cfg.exists()) else None
 
@@ -142,8 +181,15 @@ def check_requirements(requirements: list[Requirement], code: CodeFacts) -> list
     findings = []
     for req in requirements:
         if req.name in RETIRED:
-            findings.append(Finding(ERROR, req.where, f"{req.name} is retired",
-                                    f"remove it and use {RETIRED[req.name]}"))
+            imported = [where for module, places in code.imports.items() if _retired_module(module) == req.name
+                        for where in places]
+            if imported:  # --fix keeps it: the code would not import without it
+                findings.append(Finding(ERROR, req.where, f"{req.name} is retired; the code still imports it "
+                                        f"({', '.join(imported)}), so --fix keeps it", f"replace it with {RETIRED[req.name]}, "
+                                        "then remove it"))
+            else:
+                findings.append(Finding(ERROR, req.where, f"{req.name} is retired",
+                                        f"remove it and use {RETIRED[req.name]}"))
             continue
         pin = catalog.PINS.get(req.name)
         if pin is None or not req.name.startswith("azure-mgmt-"):
@@ -163,7 +209,7 @@ def check_requirements(requirements: list[Requirement], code: CodeFacts) -> list
                                     f"pin {pin.requirement} and build clients with azure-identity credentials"))
     declared = {req.name for req in requirements}
     if "azure.profiles" in code.imports and "azure-common" not in declared:
-        findings.append(Finding(ERROR, code.imports["azure.profiles"], "azure.profiles is imported, but azure-common "
+        findings.append(Finding(ERROR, code.imports["azure.profiles"][0], "azure.profiles is imported, but azure-common "
                                 "(which provides it) is not required: newer management packages no longer bring it",
                                 f"add {catalog.PINS['azure-common'].requirement} to the requirements"))
     return findings
@@ -186,47 +232,96 @@ def _call_name(node: ast.Call) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
+def _note(places: dict[str, list[str]], key: str, relative: str, where: str) -> None:
+    """Record ``where`` for ``key``: the first place in each file."""
+    seen = places.setdefault(key, [])
+    if not any(place.rsplit(":", 1)[0] == relative for place in seen):
+        seen.append(where)
+
+
+def _sets_default_profile(node: ast.AST) -> bool:
+    """``KnownProfiles.default.use(...)``: every multi-API client built afterwards without profile= uses it."""
+    func = node.func if isinstance(node, ast.Call) else None
+    return (isinstance(func, ast.Attribute) and func.attr == "use" and isinstance(func.value, ast.Attribute)
+            and func.value.attr == "default" and isinstance(func.value.value, ast.Name) and func.value.value.id == "KnownProfiles")
+
+
 def read_code(project: Path) -> CodeFacts:
     """Imports, KnownProfiles members and credential or client construction, from each file's syntax tree."""
     facts = CodeFacts()
+    trees: list[tuple[str, ast.AST]] = []
     for path in _python_files(project):
         relative = path.relative_to(project).as_posix()
+        facts.files += 1
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=relative)
+            trees.append((relative, ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=relative)))
         except SyntaxError as exc:
             facts.findings.append(Finding(WARNING, f"{relative}:{exc.lineno}", "not valid Python: doctor could not read it",
                                           "fix the syntax error"))
-            continue
+    # Where KnownProfiles.default.use(...) is called: file -> its first line there.
+    default_profile = {relative: min(n.lineno for n in ast.walk(tree) if _sets_default_profile(n))
+                       for relative, tree in trees if any(_sets_default_profile(n) for n in ast.walk(tree))}
+    for relative, tree in trees:
         for node in ast.walk(tree):
-            where = f"{relative}:{getattr(node, 'lineno', 0)}"
+            line = getattr(node, "lineno", 0)
+            where = f"{relative}:{line}"
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    facts.imports.setdefault(alias.name, where)
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                facts.imports.setdefault(node.module, where)
+                    _note(facts.imports, alias.name, relative, where)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                _note(facts.imports, node.module, relative, where)
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "KnownProfiles":
-                facts.profiles.setdefault(node.attr, where)
+                _note(facts.profiles, node.attr, relative, where)
             elif isinstance(node, ast.Call):
-                facts.findings.extend(_check_call(node, where))
+                # Set in another file, it is in force once that code has run; in this one, only after its line.
+                has_default = any(line > first if other == relative else True for other, first in default_profile.items())
+                facts.findings.extend(_check_call(node, where, has_default))
     return facts
 
 
-def _check_call(node: ast.Call, where: str) -> list[Finding]:
+def _authority_from_metadata(node: ast.AST | None) -> str | None:
+    """The source of an authority read from the Stack's metadata login endpoint (msrestazure's
+    ``endpoints.active_directory``, or a ``loginEndpoint`` key), else None."""
+    if node is None:
+        return None
+    for part in ast.walk(node):
+        if (isinstance(part, ast.Attribute) and part.attr == "active_directory") or \
+                (isinstance(part, ast.Subscript) and _constant(part.slice) in ("loginEndpoint", "login_endpoint")):
+            return ast.unparse(node)
+    return None
+
+
+def _check_call(node: ast.Call, where: str, has_default_profile: bool = False) -> list[Finding]:
     name = _call_name(node)
     keywords = {k.arg: k.value for k in node.keywords if k.arg}
     passes_more = any(k.arg is None for k in node.keywords)  # **options: what they hold is not known here
     findings = []
+    if name in _ALTERNATE_CONSTRUCTORS and isinstance(node.func, ast.Attribute):
+        name = node.func.value.attr if isinstance(node.func.value, ast.Attribute) else getattr(node.func.value, "id", "")
     if name in CREDENTIALS:
         authority = _constant(keywords.get("authority"))
         if authority and authority.rstrip("/").lower().endswith("/adfs"):
             findings.append(Finding(ERROR, where, f"the ADFS authority {authority!r} ends in /adfs: MSAL adds /adfs itself "
                                     "and signs in at /adfs/adfs/...", "give the host only (https://adfs.<region>.<fqdn>) "
                                     "and tenant 'adfs'"))
+        from_metadata = _authority_from_metadata(keywords.get("authority"))
+        if from_metadata and (node.args or "tenant_id" in keywords):
+            findings.append(Finding(WARNING, where, f"{name} takes its authority from the metadata's login endpoint "
+                                    f"({from_metadata}) and a tenant: on an ADFS Stack that endpoint ends in /adfs and "
+                                    "the tenant 'adfs' doubles it (MSAL signs in at /adfs/adfs/...)",
+                                    "pass the login endpoint without a trailing /adfs as authority (on ADFS: the host, "
+                                    "and tenant 'adfs')"))
         on_stack = "authority" in keywords and not (authority and any(h in authority for h in MICROSOFT_HOSTS))
         if on_stack and "disable_instance_discovery" not in keywords and not passes_more:
             findings.append(Finding(WARNING, where, f"{name} with a Stack's authority but without disable_instance_discovery: "
                                     "MSAL first asks login.microsoftonline.com about the authority (fails disconnected, "
                                     "and is wrong for a Stack)", "pass disable_instance_discovery=True"))
+    elif name in DATA_PLANE_CLIENTS:
+        if "api_version" not in keywords and not passes_more:
+            package, version = DATA_PLANE_CLIENTS[name]
+            findings.append(Finding(ERROR, where, f"{name} without api_version sends {package}'s newest service version "
+                                    "(global Azure's), which a Stack refuses: no API profile covers the data plane",
+                                    f'pass api_version="{version}"'))
     elif name.endswith("ManagementClient") or name == "SubscriptionClient":
         if passes_more:
             return findings
@@ -236,33 +331,40 @@ def _check_call(node: ast.Call, where: str) -> list[Finding]:
         if "credential_scopes" not in keywords:
             findings.append(Finding(ERROR, where, f"{name} without credential_scopes asks for a token for global Azure's "
                                     "audience, which the Stack refuses", "pass credential_scopes=[<the metadata's audience>/.default]"))
-        if "profile" not in keywords and "api_version" not in keywords:
+        if "profile" not in keywords and "api_version" not in keywords and not has_default_profile:
             findings.append(Finding(ERROR, where, f"{name} without profile= sends its package's newest api-versions, which "
                                     "a Stack does not serve", "pass profile=KnownProfiles.v2020_09_01_hybrid "
                                     "(or v2019_03_01_hybrid for releases up to 2008)"))
     return findings
 
 
+def _retired_module(module: str) -> str | None:
+    """The retired distribution that provides ``module``, if any."""
+    return RETIRED_MODULES.get(module.split(".")[0])
+
+
 def check_code_imports(code: CodeFacts) -> list[Finding]:
-    """Retired modules imported by the code."""
+    """Retired modules imported by the code: one finding in each file that imports one."""
     findings = []
-    for module, where in code.imports.items():
-        top = module.split(".")[0]
-        if top in RETIRED:
-            findings.append(Finding(ERROR, where, f"imports {module}, which is retired", f"use {RETIRED[top]}"))
-        if module.startswith("azure.common.credentials"):
-            findings.append(Finding(ERROR, where, "azure.common.credentials (track 1 credentials) is retired",
-                                    f"use {RETIRED['msrestazure']}"))
+    for module, places in code.imports.items():
+        retired = _retired_module(module)
+        for where in places:
+            if retired:
+                findings.append(Finding(ERROR, where, f"imports {module}, which is retired", f"use {RETIRED[retired]}"))
+            if module.startswith("azure.common.credentials"):
+                findings.append(Finding(ERROR, where, "azure.common.credentials (track 1 credentials) is retired",
+                                        f"use {RETIRED['msrestazure']}"))
     return findings
 
 
 def imported_packages(code: CodeFacts) -> list[str]:
-    """The catalog's packages that the code imports (management clients, and what every project needs)."""
+    """The catalog's packages that the code imports (management clients, the data plane, azure-identity)."""
+    providers = {client.module: client.package for client in catalog.CLIENTS.values()} | PINNED_MODULES
     packages = set()
     for module in code.imports:
-        for client in catalog.CLIENTS.values():
-            if module == client.module or module.startswith(client.module + "."):
-                packages.add(client.package)
+        for provided, package in providers.items():
+            if module == provided or module.startswith(provided + "."):
+                packages.add(package)
     return sorted(packages)
 
 
@@ -270,11 +372,7 @@ def imported_packages(code: CodeFacts) -> list[str]:
 
 _ENVIRONMENT_PROBE = """
 import importlib.metadata as m, json
-versions = {}
-for d in m.distributions():
-    name = (d.metadata["Name"] or "").lower()
-    if name.startswith("azure") or name in ("msrestazure", "adal", "certifi"):
-        versions[name] = d.version
+versions = {(d.metadata["Name"] or ""): d.version for d in m.distributions()}
 try:
     import certifi
     bundle = certifi.where()
@@ -282,30 +380,63 @@ except ImportError:
     bundle = None
 print(json.dumps({"versions": versions, "bundle": bundle}))
 """
+# Where a virtual environment keeps its installed distributions (POSIX, and Windows).
+_SITE_PACKAGES = ("lib/python3*/site-packages", "lib64/python3*/site-packages", "Lib/site-packages")
 
 
-def read_environment(python: str) -> dict[str, Any]:
-    """Installed azure packages and certifi's bundle of the environment of ``python`` (-I: the project's
-    folder is not on its path, so nothing of the project runs)."""
+def find_venv(project: Path) -> Path | None:
+    """The project's virtual environment (``.venv``), if it has one."""
+    venv = project / ".venv"
+    return venv if venv.is_dir() else None
+
+
+def read_installed(venv: Path) -> dict[str, Any]:
+    """Installed distributions (name -> version) and certifi's bundle of the environment ``venv``, read from the
+    metadata files on disk (``site-packages/*.dist-info``): nothing there is run, not even its ``.pth`` files."""
+    import importlib.metadata
+
+    folders = sorted({str(folder.resolve()) for pattern in _SITE_PACKAGES for folder in venv.glob(pattern) if folder.is_dir()})
+    if not folders:
+        raise DoctorError(f"{venv} holds no site-packages folder, so its installed packages cannot be read; recreate it "
+                          "(python -m venv .venv) or give the project's Python with --python")
+    versions = {}
+    for distribution in importlib.metadata.distributions(path=folders):
+        name = (distribution.metadata or {}).get("Name")
+        if name and distribution.version:
+            versions.setdefault(_normal(name), distribution.version)
+    bundle = next((str(Path(folder, "certifi", "cacert.pem")) for folder in folders
+                   if Path(folder, "certifi", "cacert.pem").is_file()), None)
+    return {"versions": versions, "bundle": bundle}
+
+
+def run_environment(python: str) -> dict[str, Any]:
+    """Installed distributions and certifi's bundle of ``python``'s environment, asked by running it (only for
+    ``--python``: it starts as any run of it does, its site-packages' ``.pth`` files included; -I keeps the project's
+    folder off its path)."""
     try:
         result = subprocess.run([python, "-I", "-c", _ENVIRONMENT_PROBE], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DoctorError(f"cannot run {python} ({exc}); give the project's Python with --python") from None
     if result.returncode != 0:
         raise DoctorError(f"{python} could not list its packages: {' '.join(result.stderr.split())[-200:]}")
-    return json.loads(result.stdout)
+    try:
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise DoctorError(f"{python} did not list its packages (it printed {result.stdout[:80]!r}); is it a Python?") from None
+    return {"versions": {_normal(name): version for name, version in answer["versions"].items() if name},
+            "bundle": answer.get("bundle")}
 
 
-def check_environment(environment: dict[str, Any], python: str, code: CodeFacts, ca_pem: str | None) -> list[Finding]:
+def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, ca_pem: str | None) -> list[Finding]:
+    """What is installed in the environment (``where`` names it) against what the code imports and the pins."""
     findings = []
     versions = environment["versions"]
-    where = f"environment of {python}"
     for package in imported_packages(code):
         pin = catalog.PINS[package]
         installed = versions.get(package)
         if installed is None:
             findings.append(Finding(ERROR, where, f"{package} is imported but not installed", f"install {pin.requirement}"))
-        elif _version(installed) and _version(installed) > _version(pin.version):
+        elif package.startswith("azure-mgmt-") and _version(installed) and _version(installed) > _version(pin.version):
             findings.append(Finding(ERROR, where, f"{package} {installed} is installed: newer than the last release that "
                                     f"honours the hybrid profiles ({pin.version}; {pin.breaks})", f"install {pin.requirement}"))
     if "azure.profiles" in code.imports and "azure-common" not in versions:
@@ -330,11 +461,11 @@ def check_against_stack(found: Any, code: CodeFacts) -> list[Finding]:
     """The profile the code names against the one the Stack needs."""
     needed = catalog.profile(found.profile).known_profile if found.profile else None
     findings = []
-    for member, where in code.profiles.items():
+    for member, places in code.profiles.items():
         if needed and member != needed and member.endswith("_hybrid"):
-            findings.append(Finding(ERROR, where, f"the code uses KnownProfiles.{member}; the Stack at "
+            findings.extend(Finding(ERROR, where, f"the code uses KnownProfiles.{member}; the Stack at "
                                     f"{found.metadata.resource_manager} needs {needed} ({'; '.join(found.profile_evidence)[:200]})",
-                                    f"use KnownProfiles.{needed}"))
+                                    f"use KnownProfiles.{needed}") for where in places)
     if needed and not code.profiles and imported_packages(code):
         findings.append(Finding(WARNING, "code", "no KnownProfiles member is named, so clients send their newest api-versions",
                                 f"pass profile=KnownProfiles.{needed} to each management client"))
@@ -362,47 +493,100 @@ def check_roles(found: Any) -> list[Finding]:
 
 # -- the whole --------------------------------------------------------------------------------------------
 
-def proposed_requirements(packages: list[str]) -> str:
-    """A pinned requirements.txt for what the code imports: the catalog's pins, and what every project needs."""
-    names = sorted(set(packages) | set(catalog.BASE_PACKAGES))
-    lines = ["# Pinned by azs-scaffold doctor: the newest releases proven to speak the Stack's API profiles",
-             "# (docs/pins.md of azs-scaffold says why each is exactly that release)."]
-    return "\n".join(lines + [catalog.PINS[name].requirement for name in names]) + "\n"
+def proposed_requirements(packages: list[str], requirements: list[Requirement], options: list[str] = ()) -> str:
+    """The requirements.txt ``--fix`` writes: the catalog's pins for what the code imports, what the project already
+    names and what every project needs; then every other requirement the project declares, as written (``--fix``
+    never edits code, so every import it has must stay satisfiable: retired ones keep their finding)."""
+    declared = [req for req in requirements if not req.where.startswith("requirements") or req.where.startswith("requirements.txt:")]
+    names = set(packages) | set(catalog.BASE_PACKAGES) | {req.name for req in declared if req.name in catalog.PINS}
+    names |= {need for name in list(names) for need in UNDECLARED_NEEDS.get(name, ())}
+    lines = [*options, "# Pinned by azs-scaffold doctor: the newest releases proven to speak the Stack's API profiles",
+             "# (docs/pins.md of azs-scaffold says why each is exactly that release).",
+             *(catalog.PINS[name].requirement for name in sorted(names))]
+    kept = list(dict.fromkeys(req.line or req.name for req in declared if req.name not in names))
+    if kept:
+        lines += ["# Kept as the project declares them: doctor has no pin for these (retired ones: see its findings).", *kept]
+    return "\n".join(lines) + "\n"
 
 
-def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None) -> Report:
-    """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against."""
+def _option_lines(requirements_file: str | None) -> list[str]:
+    """The pip options (``-r``, ``-e``, ``--index-url`` ...) of the requirements file ``--fix`` rewrites: kept."""
+    if not requirements_file or not Path(requirements_file).is_file():
+        return []
+    text = Path(requirements_file).read_text(encoding="utf-8", errors="replace")
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("-")]
+
+
+def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None,
+               progress: Progress = lambda message: None) -> Report:
+    """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against.
+    The environment is ``.venv``'s, read on disk; ``python`` (``--python``) is run to ask it instead."""
     project = Path(path).expanduser().resolve()
     if not project.is_dir():
         raise DoctorError(f"{path} is not a directory; give the project's folder")
+    if found is not None and not found.profile:
+        why = "; ".join(found.profile_evidence).rstrip(".")[:200] or "no evidence"
+        raise DoctorError(f"the API profile of the Stack at {found.metadata.resource_manager} could not be told ({why}), so the "
+                          "code's profile cannot be checked against it; sign in (--client-id with --client-secret-env or "
+                          "--certificate, and --subscription-id) or give --stack-version")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
+    if not code.files and not requirements and not any(project.glob("requirements*.txt")) \
+            and not (project / "pyproject.toml").exists() and not (project / "setup.cfg").exists():
+        raise DoctorError(f"{project} holds no Python file and no requirements (requirements*.txt, pyproject.toml, "
+                          "setup.cfg): nothing to diagnose; give the project's folder")
     report = Report(str(project), requirements_file=requirements_file, imported_packages=imported_packages(code))
     report.findings += code.findings + check_code_imports(code) + check_requirements(requirements, code)
-    interpreter = python or next((str(p) for p in (project / ".venv/bin/python", project / ".venv/Scripts/python.exe") if p.exists()), None)
-    if interpreter:
+    venv = None if python else find_venv(project)
+    if python or venv:
         ca_pem = None
         if ca_cert:
             from generator.discovery.trust import read_ca_pem
 
             ca_pem = read_ca_pem(ca_cert)
-        report.findings += check_environment(read_environment(interpreter), interpreter, code, ca_pem)
+        if python:
+            progress(f"Running {python} to list its installed packages (--python; it starts as any run of it does)")
+            environment, where = run_environment(python), f"environment of {python}"
+        else:
+            environment, where = read_installed(venv), f"environment {venv.relative_to(project)} (read on disk)"
+        report.findings += check_environment(environment, where, code, ca_pem)
     if found is not None:
         report.findings += check_against_stack(found, code)
-    report.proposed_requirements = proposed_requirements(report.imported_packages)
+    report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
     return report
+
+
+def fix_target(report: Report) -> Path:
+    """The file ``--fix`` writes: requirements.txt, or the file it links to, which must be inside the project."""
+    link = Path(report.requirements_file or Path(report.project) / "requirements.txt")
+    target = Path(os.path.realpath(link))
+    if not target.is_relative_to(report.project):
+        raise DoctorError(f"{link} links to {target}, outside the project: doctor --fix writes only inside "
+                          f"{report.project}; replace the link with a copy of the file, or apply the pins yourself")
+    if target.exists() and not target.is_file():
+        raise DoctorError(f"{link} is not a file; remove it, or apply the pins yourself")
+    return target
 
 
 def requirements_diff(report: Report) -> str:
     """What ``--fix`` would write into requirements.txt, as a unified diff."""
-    target = Path(report.requirements_file or Path(report.project) / "requirements.txt")
+    target = fix_target(report)
     before = target.read_text(encoding="utf-8").splitlines(keepends=True) if target.exists() else []
     return "".join(difflib.unified_diff(before, report.proposed_requirements.splitlines(keepends=True),
                                         f"a/{target.name}", f"b/{target.name}"))
 
 
 def apply_fix(report: Report) -> Path:
-    """Write the pinned requirements.txt (the code is never touched)."""
-    target = Path(report.requirements_file or Path(report.project) / "requirements.txt")
-    target.write_text(report.proposed_requirements, encoding="utf-8")
+    """Write the pinned requirements.txt in one rename (the code is never touched; never outside the project)."""
+    target = fix_target(report)
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(report.proposed_requirements)
+        os.chmod(partial, mode)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return target

@@ -135,3 +135,240 @@ def test_a_project_that_is_not_a_folder_could_not_be_examined(tmp_path):
     result = subprocess.run([sys.executable, "-m", "generator", "doctor", str(tmp_path / "missing")], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "is not a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- round 3 (issue 23): a doctor that is right, on what teams adapt ----------------------------------------
+
+HYBRID_SAMPLES = Path(__file__).parent / "fixtures" / "hybrid_samples"
+
+
+def _hybrid_samples(tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(HYBRID_SAMPLES, tmp_path / "samples"))
+
+
+def _run(*args: str, **options) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "generator", "doctor", *args], capture_output=True, text=True,
+                            timeout=300, **options)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def _third_party_imports(project: Path) -> set[str]:
+    """Every module the project's code imports that is neither the standard library's nor the project's own."""
+    import ast
+
+    local = {p.stem for p in project.rglob("*.py")}
+    modules = set()
+    for path in project.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            modules.update(n for n in names if n.split(".")[0] not in sys.stdlib_module_names | local)
+    return modules
+
+
+@pytest.mark.reliability
+def test_r120_fix_never_writes_through_a_link_outside_the_project(tmp_path):
+    outside = tmp_path / "elsewhere" / "requirements.txt"
+    outside.parent.mkdir()
+    outside.write_text("keep-me==1.0\n")
+    project = _project(tmp_path / "p", code=GOOD_CODE)
+    (project / "requirements.txt").symlink_to(outside)
+    result = _run(str(project), "--fix")
+    error_lines = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
+    assert result.returncode == 2 and len(error_lines) == 1, result.stderr
+    assert "links to" in error_lines[0] and "outside the project" in error_lines[0] and "Wrote" not in result.stdout
+    assert outside.read_text() == "keep-me==1.0\n" and (project / "requirements.txt").is_symlink()
+    # a link that dangles outside is refused the same (writing would create the file out there)
+    outside.unlink()
+    assert _run(str(project), "--fix").returncode == 2 and not outside.exists()
+    # inside the project a link is written through, in one rename, and stays a link
+    (project / "requirements.txt").unlink()
+    (project / "deps").mkdir()
+    (project / "deps" / "pins.txt").write_text("azure-mgmt-resource\n")
+    (project / "requirements.txt").symlink_to(project / "deps" / "pins.txt")
+    result = _run(str(project), "--fix")
+    assert result.returncode == 1 and "Wrote" in result.stdout, result.stderr
+    assert (project / "requirements.txt").is_symlink() and RESOURCE.requirement in (project / "deps" / "pins.txt").read_text()
+
+
+def _fake_venv(project: Path, marker: Path, versions: dict[str, str]) -> None:
+    """A .venv whose Python and whose .pth file each leave ``marker`` if anything runs them."""
+    venv = project / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(f"#!/bin/sh\ntouch {marker}.python\nexec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "zz-run-me.pth").write_text(f"import pathlib; pathlib.Path({str(marker) + '.pth'!r}).touch()\n")
+    for name, version in versions.items():
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+@pytest.mark.reliability
+def test_r121_doctor_reads_the_venv_on_disk_and_runs_it_only_when_asked(tmp_path):
+    project = _project(tmp_path / "p", GOOD_REQUIREMENTS, GOOD_CODE)
+    marker = tmp_path / "ran"
+    _fake_venv(project, marker, {"azure-mgmt-resource": "25.0.0", "azure-common": "1.1.28", "azure-identity": "1.27.0"})
+    code, report = _doctor(project)
+    assert code == 1, report
+    (finding,) = report["findings"]
+    assert finding["where"] == "environment .venv (read on disk)" and "azure-mgmt-resource 25.0.0 is installed" in finding["problem"]
+    assert not Path(f"{marker}.python").exists() and not Path(f"{marker}.pth").exists()  # nothing of the venv ran
+    # --python runs the Python it names, and says so
+    result = _run(str(project), "--python", str(project / ".venv/bin/python"))
+    assert Path(f"{marker}.python").exists() and "Running " in result.stderr and "--python" in result.stderr, result.stderr
+
+
+@pytest.mark.reliability
+def test_r122_fix_keeps_every_import_of_the_hybrid_samples_satisfiable(tmp_path):
+    project = _hybrid_samples(tmp_path)
+    code_before = {p: p.read_text() for p in project.rglob("*.py")}
+    result = _run(str(project), "--fix")
+    assert result.returncode == 1 and "Wrote" in result.stdout, result.stderr
+    written = (project / "requirements.txt").read_text().splitlines()
+    for kept in ("msrestazure", "haikunator", "azure-keyvault", "python-certifi-win32"):
+        assert kept in written, written  # declared, no pin known: kept as written
+    for package in ("azure-mgmt-resource", "azure-mgmt-compute", "azure-mgmt-network", "azure-mgmt-storage",
+                    "azure-mgmt-keyvault", "azure-keyvault-secrets", "azure-common", "azure-identity"):
+        assert catalog.PINS[package].requirement in written, written
+    assert {p: p.read_text() for p in project.rglob("*.py")} == code_before  # code never edited
+    assert "msrestazure is retired; the code still imports it" in _run(str(project)).stdout  # the finding stays
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_r122_what_fix_writes_installs_and_every_sample_imports(tmp_path, uv_cache):
+    from tests.conftest import without_emulator_proxy
+
+    project = _hybrid_samples(tmp_path)
+    assert _run(str(project), "--fix").returncode == 1
+    uv = Path(sys.executable).with_name("uv")
+    env = {**without_emulator_proxy(), "UV_CACHE_DIR": str(uv_cache)}
+    venv = tmp_path / "venv"
+    subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env, timeout=120)
+    install = subprocess.run([str(uv), "pip", "install", "-q", "--python", str(venv / "bin/python"), "-r",
+                              str(project / "requirements.txt")], capture_output=True, text=True, env=env, timeout=900)
+    assert install.returncode == 0, install.stderr
+    modules = sorted(_third_party_imports(project))
+    assert {"haikunator", "msrestazure.azure_cloud", "azure.keyvault.secrets"} <= set(modules), modules
+    imported = subprocess.run([str(venv / "bin/python"), "-c", "import importlib, sys\nfor m in sys.argv[1:]: "
+                               "importlib.import_module(m)", *modules], capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+
+
+@pytest.mark.reliability
+def test_r123_a_default_profile_set_before_the_client_is_no_false_alarm(tmp_path):
+    project = _hybrid_samples(tmp_path)
+    code, report = _doctor(project)
+    assert not [f for f in report["findings"] if "without profile=" in f["problem"]], report
+    # without it, the same client is flagged
+    (example := project / "resourcemanager" / "example.py").write_text(example.read_text().replace(
+        "    KnownProfiles.default.use(KnownProfiles.v2020_09_01_hybrid)\n", ""))
+    code, report = _doctor(project)
+    assert [f["where"] for f in report["findings"] if "without profile=" in f["problem"]] == ["resourcemanager/example.py:15"]
+    # set in the same file only after the client is built, it does not count
+    late = _project(tmp_path / "late", GOOD_REQUIREMENTS, GOOD_CODE.replace(
+        ",\n                                      profile=KnownProfiles.v2020_09_01_hybrid", "") +
+        "    KnownProfiles.default.use(KnownProfiles.v2020_09_01_hybrid)\n")
+    code, report = _doctor(late)
+    assert [f["where"] for f in report["findings"] if "without profile=" in f["problem"]] == ["app.py:7"], report
+    # set in another file (a start-up module), it is in force once that has run
+    (late / "main.py").write_text("from azure.profiles import KnownProfiles\nKnownProfiles.default.use(KnownProfiles.v2020_09_01_hybrid)\n")
+    assert _doctor(late) == (0, {"project": str(late), "findings": []})
+
+
+@pytest.mark.reliability
+def test_r124_a_data_plane_client_without_api_version(tmp_path):
+    project = _project(tmp_path / "p", GOOD_REQUIREMENTS + "azure-keyvault-secrets==4.12.0\nazure-storage-blob==12.3.1\nsix\n", """
+        from azure.keyvault.secrets import SecretClient
+        from azure.storage.blob import BlobServiceClient
+        secrets = SecretClient(vault_url="https://kv1.vault.local.azurestack.external", credential=None)
+        blobs = BlobServiceClient.from_connection_string("DefaultEndpointsProtocol=https;AccountName=a")
+        good = SecretClient("https://kv1.vault.local.azurestack.external", None, api_version="2016-10-01")
+    """)
+    code, report = _doctor(project)
+    found = {f["where"]: f for f in report["findings"]}
+    assert code == 1 and set(found) == {"app.py:3", "app.py:4"}, report
+    assert "SecretClient without api_version" in found["app.py:3"]["problem"] and '"2016-10-01"' in found["app.py:3"]["fix"]
+    assert "BlobServiceClient without api_version" in found["app.py:4"]["problem"]
+    assert f'"{catalog.STORAGE_DATA_API_VERSION}"' in found["app.py:4"]["fix"]
+
+
+@pytest.mark.reliability
+def test_r125_an_authority_from_the_metadata_passed_with_a_tenant(tmp_path):
+    code_text = GOOD_CODE.replace('authority="https://adfs.local.azurestack.external"', "authority=cloud.endpoints.active_directory")
+    code, report = _doctor(_project(tmp_path / "p", GOOD_REQUIREMENTS, code_text))
+    matching = [f for f in report["findings"] if "from the metadata's login endpoint" in f["problem"]]
+    assert code == 1 and [f["where"] for f in matching] == ["app.py:5"], report
+    assert "/adfs/adfs" in matching[0]["problem"] and "tenant 'adfs'" in matching[0]["fix"]
+    # the metadata read by hand (its loginEndpoint key) is the same case
+    by_hand = code_text.replace("cloud.endpoints.active_directory", 'metadata["authentication"]["loginEndpoint"]')
+    code, report = _doctor(_project(tmp_path / "q", GOOD_REQUIREMENTS, by_hand))
+    assert [f["where"] for f in report["findings"] if "from the metadata's login endpoint" in f["problem"]] == ["app.py:5"]
+
+
+@pytest.mark.reliability
+def test_r126_python_certifi_win32_is_retired(tmp_path):
+    code, report = _doctor(_project(tmp_path / "p", GOOD_REQUIREMENTS + "python-certifi-win32\n",
+                                    GOOD_CODE + "    import certifi_win32\n"))
+    problems = {f["where"]: f["problem"] for f in report["findings"]}
+    assert code == 1 and "python-certifi-win32 is retired" in problems["requirements.txt:4"], report
+    assert [w for w, problem in problems.items() if problem == "imports certifi_win32, which is retired"] == ["app.py:10"], report
+
+
+@pytest.mark.reliability
+def test_r127_a_finding_in_many_files_names_each_file(tmp_path):
+    code, report = _doctor(_hybrid_samples(tmp_path))
+    files = sorted(f["where"].split(":")[0] for f in report["findings"] if f["problem"].startswith("imports msrestazure"))
+    assert files == ["TemplateDeployment/deployer.py", "keyvault/example.py", "resourcemanager/example.py",
+                     "storage/example.py", "vm/example.py"], report
+    (requirement,) = [f for f in report["findings"] if f["where"] == "requirements.txt:7"]
+    assert all(name in requirement["problem"] for name in files)  # and the requirement lists them all
+
+
+@pytest.mark.reliability
+def test_r128_a_folder_with_nothing_to_diagnose(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("nothing here\n")
+    for folder in ("empty", "notes"):
+        result = _run(str(tmp_path / folder))
+        assert result.returncode == 2 and "nothing to diagnose" in result.stderr and not result.stdout, result
+
+
+@pytest.mark.reliability
+def test_r129_arm_endpoint_without_credentials_cannot_check_the_profile(tmp_path, start_emulator):
+    info = start_emulator(stack_version="2108").info()
+    project = _project(tmp_path / "p", GOOD_REQUIREMENTS, GOOD_CODE)
+    result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"])
+    error_lines = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
+    assert result.returncode == 2 and len(error_lines) == 1, result.stderr
+    assert "profile of the Stack at https://management." in error_lines[0] and "could not be told" in error_lines[0] and "--stack-version" in error_lines[0] and "--client-id" in error_lines[0]
+    # --stack-version is enough to check the profile
+    result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "2108")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.reliability
+def test_r130_pyproject_is_read_without_tomllib_as_on_python_3_10(tmp_path):
+    from packaging.requirements import Requirement
+
+    import tomllib
+
+    declared = [Requirement(r) for r in tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]]
+    (tomli,) = [r for r in declared if r.name == "tomli"]
+    assert tomli.marker.evaluate({"python_version": "3.10"}) and not tomli.marker.evaluate({"python_version": "3.11"})
+    project = _project(tmp_path / "p", code=GOOD_CODE)
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\ndependencies = ["azure-mgmt-resource", "azure-common"]\n')
+    without_tomllib = ("import runpy, sys\nsys.modules['tomllib'] = None\n"
+                       "sys.argv = ['azs-scaffold', 'doctor', sys.argv[1], '--json']\nrunpy.run_module('generator', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", without_tomllib, str(project)], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    assert [f["where"] for f in report["findings"] if "is not pinned" in f["problem"]] == ["pyproject.toml [project.dependencies]"]
