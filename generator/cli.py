@@ -415,8 +415,10 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
         print(f"{plan.project} is current: release, profile and pins match the Stack.")
     if args.check:
         return 1 if plan.due else 0
+    if args.trust and plan.source is None:
+        print(f"Trusting {plan.recorded.get('_src_path', '?')} (--trust): its tasks and migrations will run on this machine")
     if args.dry_run:
-        print(dry_run_diff(plan, args.vcs_ref) or "(no file would change)")
+        print(dry_run_diff(plan, args.vcs_ref, trust=args.trust) or "(no file would change)")
         return 0
     if not args.yes:
         if not sys.stdin.isatty():
@@ -425,12 +427,16 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
             print("Nothing changed.")
             return 0
     _progress("Regenerating with copier's three-way merge (Ctrl-C waits until it is done)")
-    left = apply_upgrade(plan, args.vcs_ref)
-    print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {args.project} diff")
-    if left:
+    applied = apply_upgrade(plan, args.vcs_ref, trust=args.trust)
+    print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {shlex.quote(args.project)} diff")
+    if applied.conflicts:
         print("Conflicts to resolve (copier's markers, or .rej files):")
-        for path in left:
+        for path in applied.conflicts:
             print(f"  {path}")
+    if applied.interrupted_by:
+        print(f"{PROG}: interrupted ({applied.interrupted_by} came while copier wrote): the upgrade above completed; "
+              "stopping now", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -450,6 +456,9 @@ def _add_upgrade(commands: argparse._SubParsersAction) -> None:
     mode.add_argument("--dry-run", action="store_true", help="show the diff an upgrade would make, writing nothing")
     mode.add_argument("--yes", action="store_true", help="do not ask before writing")
     p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: this azs-scaffold's own)")
+    p.add_argument("--trust", action="store_true",
+                   help="run the tasks and migrations of a template other than azs-scaffold's own, which the project's "
+                   ".copier-answers.yml names (never run unasked)")
     p.set_defaults(run=_cmd_upgrade)
 
 

@@ -31,7 +31,7 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
 from generator.files import temporary_files_in
-from generator.interrupts import deferred_interrupts
+from generator.interrupts import held_interrupts
 from generator.secret_files import SP_FILES
 from generator.template_source import (
     PUBLIC_URL,
@@ -213,9 +213,35 @@ def check_clean(project: Path) -> None:
         raise UpgradeError(f"{project} has uncommitted changes; commit or stash them first, so the upgrade can be reviewed and undone")
 
 
-def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
+# What the template renders, and so what an upgrade regenerates in place (folders end in '/').
+TEMPLATE_OWNED = ("README.md", "requirements.txt", "stack.json", "register_providers.py", "azure-pipelines.yml",
+                  ANSWERS_FILE, "samples/", "scripts/", "tests/", ".github/", "templates/")
+
+
+def check_regenerable(project: Path) -> None:
+    """Refuse a project where a file the template renders is a symbolic link: copier neither writes through
+    links nor replaces them, so the upgrade would leave that file as it was and still report success."""
+    links = [name for name in _git_files(project, links=True) if (project / name).is_symlink()
+             and any(name == owned or (owned.endswith("/") and name.startswith(owned)) for owned in TEMPLATE_OWNED)]
+    if links:
+        raise UpgradeError(f"{', '.join(links[:5])} {'is a symbolic link' if len(links) == 1 else 'are symbolic links'} in "
+                           f"{project}: an upgrade regenerates {'that file' if len(links) == 1 else 'those files'} and copier "
+                           "does not write through links; replace each link with the file it points to, commit, and run again")
+
+
+def _untrusted_template_refusal(plan: UpgradePlan, error: Exception) -> UpgradeError:
+    features = re.search(r"unsafe features: ([^.]+)", str(error))
+    what = features.group(1) if features else "tasks or migrations"
+    return UpgradeError(
+        f"the template {plan.recorded.get('_src_path', '?')} that {ANSWERS_FILE} names is not azs-scaffold's own and uses "
+        f"{what}, which would run commands on this machine; review its copier.yml, then pass --trust to run them"
+    )
+
+
+def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool = False) -> None:
     import copier
-    from copier.errors import CopierError
+    from copier.errors import CopierError, UnsafeTemplateError
+    from plumbum.commands.processes import ProcessExecutionError
 
     # The project's own template version and the installed one both come from this installation's bundle.
     serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
@@ -223,8 +249,19 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None) -> None:
         # The answers are fresh already: the before-stage migration must not discover a second time.
         with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an untagged template: the answers file records the commit
-            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=True,
+            # Tasks and migrations run unasked only for azs-scaffold's own template: the answers file is data from a
+            # repository others may write to, and may name any template.
+            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
                               vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True)
+    except UnsafeTemplateError as error:
+        raise _untrusted_template_refusal(plan, error) from None
+    except ProcessExecutionError as error:  # git, run by copier, refused: most often a _commit the template lacks
+        said = one_line(str(getattr(error, "stderr", "") or error), 200)
+        raise UpgradeError(
+            f"copier could not check out the template version {project} records (_commit {plan.recorded.get('_commit', '?')} "
+            f"in {ANSWERS_FILE}) from {plan.recorded.get('_src_path', 'the template')}: git said: {said}; restore "
+            f"{ANSWERS_FILE} from git, or set _commit to a version that template has"
+        ) from None
     except (CopierError, ValueError) as error:
         recorded = plan.recorded.get("_commit", "?")
         if plan.source and "Unknown revision" in str(error):
@@ -245,19 +282,29 @@ def conflicts(project: Path) -> list[str]:
     return unmerged + [str(p.relative_to(project)) for p in project.rglob("*.rej") if ".git" not in p.parts]
 
 
-def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None) -> list[str]:
-    """Run copier's update with the fresh answers; returns the conflicts left to resolve.
+@dataclass
+class AppliedUpgrade:
+    """What an upgrade left: the conflicts to resolve, and the interrupt (SIGINT, SIGTERM) that came while
+    copier wrote, if one did: the upgrade completed all the same, and the caller stops once it has said so."""
+
+    conflicts: list[str]
+    interrupted_by: str | None = None
+
+
+def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> AppliedUpgrade:
+    """Run copier's update with the fresh answers (``trust``: also another template's tasks and migrations).
 
     Ctrl-C and SIGTERM wait until copier is done: a project rewritten halfway (only its answers file,
     say) would be worse than a few seconds' wait.
     """
     check_clean(plan.project)
-    with deferred_interrupts():
-        _update(plan.project, plan, vcs_ref)
-    return conflicts(plan.project)
+    check_regenerable(plan.project)
+    with held_interrupts() as arrived:
+        _update(plan.project, plan, vcs_ref, trust)
+    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None)
 
 
-def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None) -> str:
+def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> str:
     """The diff an upgrade would make, computed on a throw-away copy of the project; writes nothing in it.
 
     The copy holds the working tree as it is (uncommitted changes too), committed in the copy so that
@@ -265,11 +312,12 @@ def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None) -> str:
     see that they exist (it never rewrites them), so no secret is ever copied.
     """
     files = _git_files(plan.project)  # a git repository is needed; uncommitted changes are not refused
+    check_regenerable(plan.project)
     with tempfile.TemporaryDirectory(prefix="azs-upgrade-") as scratch:
         copy = Path(scratch) / "project"
         _copy_working_tree(plan.project, files, copy)
         with temporary_files_in(Path(scratch)):
-            _update(copy, replace(plan, project=copy), vcs_ref)
+            _update(copy, replace(plan, project=copy), vcs_ref, trust)
         _git(copy, "add", "-A")
         return _git(copy, "diff", "--cached", "--stat", "-p")
 
@@ -278,13 +326,15 @@ def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def _git_files(project: Path) -> list[str]:
-    """The files git would commit: tracked and untracked, without the ignored ones."""
+def _git_files(project: Path, links: bool = False) -> list[str]:
+    """The files git would commit: tracked and untracked, without the ignored ones (with ``links``, also the
+    symbolic links among them, wherever they point)."""
     result = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=project,
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
-    return [name for name in result.stdout.split("\0") if name and (project / name).is_file()]
+    return [name for name in result.stdout.split("\0")
+            if name and ((project / name).is_file() or (links and (project / name).is_symlink()))]
 
 
 def _copy_working_tree(project: Path, files: list[str], copy: Path) -> None:

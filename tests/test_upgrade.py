@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -90,12 +91,12 @@ def test_upgrade_after_a_stack_upgrade_keeps_edits_and_credentials(stack, templa
     refused = _cli("upgrade", str(project))
     assert refused.returncode == 2 and "--yes" in refused.stderr
 
-    dry = _cli("upgrade", str(project), "--dry-run", "--vcs-ref", "HEAD")
+    dry = _cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
     assert dry.returncode == 0, dry.stderr
     assert "+  \"profile\": \"2020_09_01_hybrid\"" in dry.stdout
     assert git(project, "status", "--porcelain") == ""
 
-    done = _cli("upgrade", str(project), "--yes", "--vcs-ref", "HEAD")
+    done = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")
     assert done.returncode == 0, done.stderr
     _assert_upgraded(project, sp_before)
     git(project, "add", "-A")
@@ -151,7 +152,7 @@ def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, templ
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated from v1")
-    result = _cli("upgrade", str(project), "--yes", "--vcs-ref", "v2.0.0")
+    result = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v2.0.0")
     assert result.returncode == 0, result.stderr
     answers = (project / ".copier-answers.yml").read_text()
     assert "location: local" in answers and "region:" not in answers and "_commit: v2.0.0" in answers
@@ -167,7 +168,7 @@ def _project_after_a_stack_upgrade(stack, template_repo, tmp_path) -> Path:
 @pytest.mark.parametrize("delay", [0.0, 0.3])
 def test_r67_sigterm_during_upgrade_leaves_the_whole_upgrade_or_none(stack, template_repo, tmp_path, delay):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--yes", "--vcs-ref", "HEAD"],
+    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     seen = ""
     while "Regenerating" not in seen:
@@ -176,12 +177,15 @@ def test_r67_sigterm_during_upgrade_leaves_the_whole_upgrade_or_none(stack, temp
         seen += line
     time.sleep(delay)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=300)
+    out, err = process.communicate(timeout=300)
     assert "Traceback" not in err and process.returncode in (0, 130), seen + err
     changed = git(project, "status", "--porcelain")
-    if changed:  # the whole upgrade, never the answers file alone
+    if changed:  # the whole upgrade, never the answers file alone; and said so, though a signal stopped the run
         assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
         assert "profile: 2020_09_01_hybrid" in (project / ".copier-answers.yml").read_text()
+        assert f"Upgraded {project}" in out, out + err
+        if process.returncode == 130:
+            assert "interrupted (SIGTERM came while copier wrote): the upgrade above completed" in err, err
 
 
 @pytest.mark.reliability
@@ -189,7 +193,7 @@ def test_r68_sigterm_during_a_dry_run_leaves_no_scratch(stack, template_repo, tm
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--dry-run", "--vcs-ref", "HEAD"],
+    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                                env={**os.environ, "TMPDIR": str(scratch)})
     time.sleep(1.5)
@@ -204,7 +208,7 @@ def test_r68_sigterm_during_a_dry_run_leaves_no_scratch(stack, template_repo, tm
 def test_r69_a_dry_run_of_a_dirty_project_shows_the_diff(stack, template_repo, tmp_path):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
     (project / "NOTES.md").write_text("not committed yet\n")
-    result = _cli("upgrade", str(project), "--dry-run", "--vcs-ref", "HEAD")
+    result = _cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
     assert result.returncode == 0, result.stderr
     assert "2020_09_01_hybrid" in result.stdout and "NOTES.md" not in result.stdout
     assert (project / "NOTES.md").read_text() == "not committed yet\n"
@@ -233,3 +237,60 @@ def test_r87_a_damaged_project_is_one_line(stack, template_repo, tmp_path, damag
     damage(project)
     result = _cli("upgrade", str(project), "--check", env={k: v for k, v in os.environ.items() if k != "AZURE_CLIENT_SECRET"})
     assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.reliability
+def test_r101_another_templates_tasks_never_run_unasked(stack, template_repo, tmp_path):
+    """The project's answers file names a template that is not azs-scaffold's own, with a task: without --trust,
+    neither --dry-run nor --yes runs it; with --trust, the run says what it trusts."""
+    repo = tmp_path / "other-template"
+    shutil.copytree(template_repo, repo)
+    marker = tmp_path / "task-ran"
+    copier_yml = repo / "copier.yml"
+    copier_yml.write_text(copier_yml.read_text() + f"\n_tasks:\n  - [\"{{{{ _copier_python }}}}\", \"-c\", "
+                          f"\"open({str(marker)!r}, 'w')\"]\n")
+    git(repo, "commit", "-qam", "a template with a task")
+    info = stack.start("2008")
+    project = tmp_path / "project"
+    _new(info, project, repo)
+    marker.unlink()  # generating ran it: the user asked for that template then
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
+    stack.start("2108")
+    for mode in ("--dry-run", "--yes"):
+        result = _cli("upgrade", str(project), mode, "--vcs-ref", "HEAD")
+        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+        assert "is not azs-scaffold's own and uses" in result.stderr and "tasks" in result.stderr
+        assert "pass --trust" in result.stderr, result.stderr
+        assert not marker.exists() and git(project, "status", "--porcelain") == ""
+    trusted = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")
+    assert trusted.returncode == 0, trusted.stderr
+    assert f"Trusting {repo}" in trusted.stdout and marker.exists()
+
+
+@pytest.mark.reliability
+def test_r102_an_unknown_recorded_template_version_is_one_line(stack, template_repo, tmp_path):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    answers = project / ".copier-answers.yml"
+    answers.write_text(re.sub(r"(?m)^_commit: .*$", "_commit: 0123456789abcdef0123456789abcdef01234567", answers.read_text()))
+    git(project, "commit", "-qam", "a commit nobody has")
+    result = _cli("upgrade", str(project), "--yes", "--trust")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "_commit 0123456789abcdef0123456789abcdef01234567" in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("name", ["README.md", "requirements.txt"])
+def test_r103_a_linked_file_the_upgrade_regenerates_is_refused(stack, template_repo, tmp_path, name):
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
+    kept = tmp_path / f"kept-{name}"
+    shutil.move(project / name, kept)
+    (project / name).symlink_to(kept)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a linked file")
+    for mode in ("--yes", "--dry-run"):
+        result = _cli("upgrade", str(project), mode, "--trust", "--vcs-ref", "HEAD")
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"{name} is a symbolic link" in result.stderr and "replace each link" in result.stderr, result.stderr
+    assert git(project, "status", "--porcelain") == ""
