@@ -317,7 +317,7 @@ class CatalogError(ScaffoldError):
     """A release, profile or sample the catalog does not know."""
 
 
-_BUILD = re.compile(r"^1\.(\d{4})\.\d+\.\d+$")
+_BUILD = re.compile(r"^1\.([0-9]{4})\.[0-9]+\.[0-9]+$")
 
 
 def parse_release(text: str) -> tuple[str, str | None]:
@@ -326,7 +326,7 @@ def parse_release(text: str) -> tuple[str, str | None]:
     match = _BUILD.match(text)
     if match:
         return match.group(1), text
-    if re.fullmatch(r"\d{4}", text) and 1 <= int(text[2:]) <= 12:
+    if re.fullmatch(r"[0-9]{4}", text) and 1 <= int(text[2:]) <= 12:
         return text, None
     raise CatalogError(
         f"cannot read Stack version {text!r}: give a release as YYMM (e.g. 2108) or a build like 1.2108.2.65 "

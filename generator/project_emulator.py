@@ -31,6 +31,11 @@ def project_settings(project: Path) -> tuple[str, str]:
     identity = str(answers.get("identity_system") or "azure_ad")
     if not release:
         raise UsageError(f"{project} records neither a Stack release nor a known profile; regenerate it with azs-scaffold")
+    from generator.emulator.config import is_valid_release
+
+    if not is_valid_release(release):
+        raise UsageError(f"{project / '.copier-answers.yml'} records stack_release {release!r}, which is no Stack release "
+                         "the emulator knows (YYMM from 1904 on); restore the file from git, or run azs-scaffold upgrade")
     return release, identity
 
 

@@ -94,3 +94,24 @@ def test_r100_a_pipe_or_a_device_named_as_a_file_is_refused_at_once(emulator, na
     code, _, err = discover(info, "--client-id", info["client_id"], "--certificate", str(named_pipe))
     one_error(code, err, f"certificate {named_pipe}: it is a named pipe, not a regular file")
     assert time.monotonic() - started < 60
+
+
+def test_r107_a_throttled_sign_in_is_named(emulator):
+    info = emulator.info()
+    set_faults(info, transient=50, transient_status=429, retry_after=1, path="oauth2")
+    code, _, err = discover(info, "--timeout", "3", "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET",
+                            env={"AZS_R_SECRET": info["client_secret"]})
+    line = one_error(code, err, "sign-in at")
+    assert "None" not in line and "429" in line, line
+
+
+def test_r108_the_sign_in_tls_reason_is_whole(emulator):
+    import certifi
+
+    info = emulator.info()
+    code, _, err = discover(info, "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET",
+                            env={"AZS_R_SECRET": info["client_secret"], "REQUESTS_CA_BUNDLE": certifi.where()})
+    line = one_error(code, err, "its TLS certificate is not trusted (")
+    reason = line.split("its TLS certificate is not trusted (", 1)[1].split(")", 1)[0]
+    assert reason in ("unable to get local issuer certificate", "self-signed certificate in certificate chain",
+                      "self signed certificate in certificate chain"), reason

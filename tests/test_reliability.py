@@ -603,3 +603,37 @@ def test_r97_a_hung_answer_is_named_while_it_is_awaited(bootstrapped, project_en
         set_faults(project_stack)
     assert result.returncode == 0, result.stderr
     assert "still waiting for an answer from management." in result.stdout, result.stdout
+
+
+_REUSE_KEY = """import sys
+sys.path.insert(0, "samples")
+import azure_stack
+try:
+    azure_stack.ssh_key_pair(azure_stack.Path(sys.argv[1]))
+except azure_stack.ConfigError as exc:
+    sys.exit(f"error: {exc}")
+"""
+
+
+def test_r105_a_reused_ssh_key_must_be_real_and_private(bootstrapped, project_env, tmp_path):
+    python = venv_python(bootstrapped)
+    dangling = tmp_path / "dangling"
+    dangling.mkdir()
+    (dangling / "azs_sample_vm").symlink_to(tmp_path / "gone")
+    result = run(bootstrapped, project_env, python, "-c", _REUSE_KEY, str(dangling))
+    one_error(result.returncode, result.stderr, "cannot be read")
+    loose = tmp_path / "loose"
+    assert run(bootstrapped, project_env, python, "-c", _REUSE_KEY, str(loose)).returncode == 0
+    (loose / "azs_sample_vm").chmod(0o644)
+    result = run(bootstrapped, project_env, python, "-c", _REUSE_KEY, str(loose))
+    one_error(result.returncode, result.stderr, "is readable by others (mode 0644); run chmod 600")
+
+
+def test_r106_emulator_for_a_project_with_a_bad_recorded_release(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv*"))
+    answers = copy / ".copier-answers.yml"
+    answers.write_text(re.sub(r"(?m)^stack_release: .*$", "stack_release: '9913'", answers.read_text()))
+    code, _, err = cli("emulator", "--for-project", str(copy))
+    line = one_error(code, err, "records stack_release '9913', which is no Stack release the emulator knows")
+    assert "--stack-version" not in line

@@ -282,7 +282,11 @@ def _origin(url: str) -> str:
 def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line (servers put CR/LF and trace ids in their messages), cut at ``limit``."""
     flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 3]
+    # At a word's end where there is one near: a reason cut mid-word ("self-si...") reads as another word.
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut) + "..."
 
 
 def _error_detail(body: Any) -> str:

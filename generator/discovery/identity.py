@@ -139,11 +139,16 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
         return credential.get_token(scope).token
     except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError, ValueError) as exc:
         # ValueError: MSAL's word for an answer that is not a token response (an HTML page, an empty 307).
-        detail = one_line(redact(getattr(exc, "message", None) or str(exc))).removeprefix("Authentication failed: ")
+        said = redact(getattr(exc, "message", None) or str(exc))
+        detail = one_line(said).removeprefix("Authentication failed: ")
         cause = _transport_cause(detail)
+        busy = _busy_answer(exc, detail)
+        if busy:
+            raise DiscoveryError(f"sign-in at {where} failed: the sign-in host is busy ({busy}, after retries); try again "
+                                 "in a minute, or with a longer --timeout") from None
         if cause == "tls":
             raise DiscoveryError(
-                f"sign-in at {where} failed: its TLS certificate is not trusted ({_tls_reason(detail)}); the sign-in host must "
+                f"sign-in at {where} failed: its TLS certificate is not trusted ({_tls_reason(' '.join(said.split()))}); the sign-in host must "
                 "chain to a public CA (certifi's, or REQUESTS_CA_BUNDLE) or to the Stack's root CA given with --ca-cert (against "
                 "azs-scaffold's emulator: export REQUESTS_CA_BUNDLE=<public_ca_bundle of its --info-file>)"
             ) from None
@@ -158,6 +163,20 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
         raise DiscoveryError(
             f"sign-in at {where} failed: {detail}; check the client id, its secret or certificate, and the tenant"
         ) from None
+
+
+_BUSY = {429: "TooManyRequests", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+
+
+def _busy_answer(exc: Exception, detail: str) -> str | None:
+    """'HTTP 429 TooManyRequests' and the like when the identity server said it is throttling or down, else None."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in _BUSY:
+        return f"HTTP {status} {_BUSY[status]}"
+    for code, name in _BUSY.items():
+        if re.search(rf"\b{name}\b", detail):
+            return f"HTTP {code} {name}"
+    return None
 
 
 def _transport_cause(detail: str) -> str | None:

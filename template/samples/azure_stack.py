@@ -228,20 +228,26 @@ def credential(config: StackConfig) -> Any:
     return ClientSecretCredential(config.tenant_id, config.client_id, config.client_secret, **options)
 
 
+def _venv_name() -> str:
+    """The folder of the venv this runs in (``.venv``, or ``.venv-emulator`` under scripts/test_against_emulator.py)."""
+    return Path(sys.prefix).name if sys.prefix != sys.base_prefix else ".venv"
+
+
 def tls_diagnosis(sign_in: bool = False) -> str:
     """Why TLS to the Stack (or, with ``sign_in``, to its sign-in host) failed, naming every variable that replaces
     the venv's trust at once."""
+    venv = _venv_name()
     overrides = [f"{name}={os.environ[name]}" for name in CA_OVERRIDES if os.environ.get(name)]
     if overrides:
         names = ", ".join(name for name in CA_OVERRIDES if os.environ.get(name))
         return (f"TLS verification failed: {'; '.join(overrides)} replace{'s' if len(overrides) == 1 else ''} the bundle "
                 f"bootstrap trusts; unset {names}, or add certs/azure-stack-root.pem to {'that file' if len(overrides) == 1 else 'those files'}")
     if sign_in:
-        return ("TLS verification of the sign-in host failed: .venv's certifi does not trust its CA. An ADFS Stack's "
+        return (f"TLS verification of the sign-in host failed: {venv}'s certifi does not trust its CA. An ADFS Stack's "
                 "sign-in host is on the Stack's root: run python scripts/bootstrap.py again. Azure AD's chains to a public CA "
                 "certifi holds: reinstall certifi, then bootstrap. Against azs-scaffold's emulator (Azure AD), trust its "
-                "stand-in public CA: azs-scaffold emulator trust --python .venv/bin/python --info-file INFO")
-    return ("TLS verification failed: the Stack's root CA is not trusted in .venv; run python scripts/bootstrap.py again "
+                f"stand-in public CA: azs-scaffold emulator trust --python {venv}/bin/python --info-file INFO")
+    return (f"TLS verification failed: the Stack's root CA is not trusted in {venv}; run python scripts/bootstrap.py again "
             "(pip install -U certifi replaces the bundle)")
 
 
@@ -456,13 +462,33 @@ def ssh_key_pair(folder: Path = ROOT / ".ssh", name: str = "azs_sample_vm") -> t
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                            serialization.NoEncryption()))
-    except FileExistsError:  # made by an earlier run: keep using it
-        key = serialization.load_ssh_private_key(private_path.read_bytes(), password=None)
+    except FileExistsError:  # made by an earlier run: keep using it, if it is still private and readable
+        key = _reused_private_key(private_path)
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
     line = f"{public} azs-scaffold-sample"
     if not public_path.exists():
         public_path.write_text(line + "\n", encoding="utf-8")
     return private_path, line
+
+
+def _reused_private_key(path: Path) -> Any:
+    """The private key an earlier run made at ``path``; refused in one line when it is a dangling link, unreadable,
+    damaged, or readable by others (ssh itself refuses such a key)."""
+    from cryptography.hazmat.primitives import serialization
+
+    remedy = f"delete {path} and {path.name}.pub to have a new pair made"
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"the sample VM's SSH key {path} cannot be read ({exc.strerror or exc}); {remedy}") from None
+    if os.name != "nt" and mode & 0o077:
+        raise ConfigError(f"the sample VM's SSH key {path} is readable by others (mode {mode:04o}); run chmod 600 {path}, "
+                          f"or {remedy}")
+    try:
+        return serialization.load_ssh_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"the sample VM's SSH key {path} is not an unencrypted OpenSSH private key ({exc}); {remedy}") from None
 
 
 def begin_or_call(operations: Any, name: str, *args: Any) -> Any:
