@@ -160,6 +160,7 @@ def _request(team: dict[str, Any], principal: ServicePrincipal) -> DiscoveryRequ
         tenant=team.get("tenant"),
         principal=principal,
         subscription_id=team.get("subscription_id"),
+        subscription_source="subscription_id (teams file)",
         stack_version=str(team["stack_version"]) if team.get("stack_version") else None,
     )
 
@@ -179,7 +180,8 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
         principal = _principal(team)
         request = _request(team, principal)
         if not proven:
-            found = discover_for_principal(found, principal, request.subscription_id)
+            found = discover_for_principal(found, principal, request.subscription_id,
+                                           subscription_source=request.subscription_source)
         if not found.profile:
             raise RenderError("cannot tell the Stack's API profile; add stack_version")
         if not found.subscription_id:

@@ -360,7 +360,9 @@ def _cmd_new(args: argparse.Namespace) -> int:
     for warning in sample_role_warnings(found, list(samples)):
         print(f"warning: {warning}", file=sys.stderr)
     print(f"\nCreated {destination}. Next:")
-    print(f"    cd {shlex.quote(args.destination)}")
+    # A folder named like an option (-rf) would be read as one by cd: give it as a path.
+    folder = args.destination if not args.destination.startswith("-") else f"./{args.destination}"
+    print(f"    cd {shlex.quote(folder)}")
     print("    python scripts/bootstrap.py")
     print("    .venv/bin/python register_providers.py")
     return 0

@@ -45,7 +45,9 @@ class NewProject:
 def check_destination(destination: str) -> Path:
     """The destination as an absolute path; refuse a non-empty or unwritable one before any work."""
     path = Path(destination).expanduser().resolve()
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{destination} is a file, not a directory; choose a new directory (nothing was written)")
+    if path.exists() and any(path.iterdir()):
         raise UsageError(f"{destination} exists and is not empty; choose a new directory (nothing was written)")
     parent = path if path.exists() else next(p for p in path.parents if p.exists())
     if not parent.is_dir():

@@ -132,6 +132,8 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
         tenant=given.tenant or answers.get("tenant") or None,
         principal=given.principal or _principal(project, sp),
         subscription_id=given.subscription_id or answers.get("subscription_id") or sp.get("subscriptionId") or None,
+        subscription_source=given.subscription_source if given.subscription_id else
+        f"subscription_id in {ANSWERS_FILE}" if answers.get("subscription_id") else "subscriptionId in the service principal file",
     )
 
 

@@ -115,3 +115,27 @@ def test_r108_the_sign_in_tls_reason_is_whole(emulator):
     reason = line.split("its TLS certificate is not trusted (", 1)[1].split(")", 1)[0]
     assert reason in ("unable to get local issuer certificate", "self-signed certificate in certificate chain",
                       "self signed certificate in certificate chain"), reason
+
+
+def test_r109_the_operators_endpoint_as_arm_endpoint_is_refused(emulator):
+    info = emulator.info()
+    admin = info["arm_endpoint"].replace("://management.", "://adminmanagement.")
+    code, _, err = cli("discover", "--arm-endpoint", admin, "--ca-cert", info["ca_cert"])
+    one_error(code, err, f"is the Stack operator's (administrator) Resource Manager; projects use the user endpoint "
+                         f"({info['arm_endpoint']})")
+
+
+def test_r110_full_width_digits_are_no_release(emulator):
+    info = emulator.info()
+    code, _, err = discover(info, "--stack-version", "\\uff12\\uff11\\uff10\\uff18")
+    one_error(code, err, "cannot read Stack version")
+
+
+def test_r111_a_file_as_destination_is_named_a_file(emulator, tmp_path):
+    info = emulator.info()
+    destination = tmp_path / "taken"
+    destination.write_text("a file\\n")
+    code, _, err = cli("new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+                       "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET", "--non-interactive",
+                       env={"AZS_R_SECRET": info["client_secret"]})
+    one_error(code, err, "is a file, not a directory")

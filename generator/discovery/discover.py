@@ -6,8 +6,8 @@ import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from generator import catalog
 from generator.discovery import release as evidence
@@ -44,6 +44,8 @@ class DiscoveryRequest:
     tenant: str | None = None
     principal: ServicePrincipal | None = None
     subscription_id: str | None = None
+    # Where subscription_id came from, for messages: an option, a project's answers file, a teams file.
+    subscription_source: str = "--subscription-id"
     admin_endpoint: str | None = None
     stack_version: str | None = None
     force: bool = False
@@ -125,7 +127,8 @@ def _parallel(*calls: Callable[[], Any]) -> list[Any]:
         return [future.result() for future in futures]
 
 
-def _subscription_and_region(http: StackHttp, metadata: StackMetadata, token: str, subscription: str) -> str | None:
+def _subscription_and_region(http: StackHttp, metadata: StackMetadata, token: str, subscription: str,
+                             source: str = "--subscription-id") -> str | None:
     """Prove the principal sees ``subscription``; its first region."""
     headers = {"Authorization": f"Bearer {token}"}
     base = f"{metadata.resource_manager}subscriptions/{subscription}"
@@ -138,7 +141,7 @@ def _subscription_and_region(http: StackHttp, metadata: StackMetadata, token: st
         if exc.status in (403, 404):
             raise DiscoveryError(
                 f"subscription {subscription} is not visible to this service principal at {metadata.resource_manager} "
-                f"({exc.arm_code or exc.status}); check --subscription-id and that the principal has a role on it"
+                f"({exc.arm_code or exc.status}); check {source} and that the principal has a role on it"
             ) from None
         raise
     names = [loc.get("name") for loc in (locations or {}).get("value", []) if loc.get("name")]
@@ -194,9 +197,21 @@ def check_request(request: DiscoveryRequest) -> None:
         raise DiscoveryError(f"--client-id {principal.client_id!r} is not an application id: give the GUID "
                              "(like 00000000-0000-0000-0000-000000000000), not the application's name")
     if request.subscription_id and not GUID.match(request.subscription_id):
-        raise DiscoveryError(f"--subscription-id {request.subscription_id!r} is not a subscription id: give its GUID")
+        raise DiscoveryError(f"{request.subscription_source} {request.subscription_id!r} is not a subscription id: give its GUID")
     if request.tenant and not (GUID.match(request.tenant) or TENANT_NAME.match(request.tenant)):
         raise DiscoveryError(f"--tenant {request.tenant!r} is neither a GUID nor a directory name like contoso.onmicrosoft.com")
+
+
+def _refuse_the_operators_endpoint(resource_manager: str) -> None:
+    """A project talks to the user Resource Manager; the operator's (``adminmanagement.``, or ``/admin/`` where one
+    host serves both) has another audience and subscription, and samples there would act on the Stack itself."""
+    parts = urlsplit(resource_manager)
+    host = parts.hostname or ""
+    if host.startswith("adminmanagement.") or parts.path.rstrip("/").endswith("/admin"):
+        user = resource_manager.replace("://adminmanagement.", "://management.", 1) if host.startswith("adminmanagement.") \
+            else resource_manager[: resource_manager.rstrip("/").rfind("/admin")] + "/"
+        raise DiscoveryError(f"--arm-endpoint {resource_manager} is the Stack operator's (administrator) Resource Manager; "
+                             f"projects use the user endpoint ({user}): give that, and the operator's as --admin-endpoint if at all")
 
 
 def discover_stack(request: DiscoveryRequest, progress: Progress = lambda message: None) -> StackDiscovery:
@@ -207,6 +222,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     """
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
     check_request(request)
+    _refuse_the_operators_endpoint(resource_manager)
     trust = tls_context(request.ca_cert, request.public_ca_bundle)
     http = StackHttp(trust, timeout=request.timeout, ca_file=request.ca_cert)
     findings: list[evidence.ReleaseFinding] = []
@@ -229,7 +245,8 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
         calls: list[Callable[[], Any]] = []
         if proven.subscription_id:
             progress(f"Reading subscription {proven.subscription_id}: regions and resource providers")
-            calls.append(lambda: _subscription_and_region(http, metadata, proven.token, proven.subscription_id))
+            calls.append(lambda: _subscription_and_region(http, metadata, proven.token, proven.subscription_id,
+                                                          request.subscription_source))
             calls.append(lambda: evidence.from_providers(http, resource_manager, proven.subscription_id, proven.token))
             calls.append(lambda: read_roles(http, metadata, proven.token, proven.subscription_id))
         else:
@@ -262,7 +279,7 @@ def _admin_finding(http: StackHttp, metadata: StackMetadata, admin: str, credent
 
 
 def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, subscription_id: str | None,
-                           timeout: float = 15.0) -> StackDiscovery:
+                           timeout: float = 15.0, subscription_source: str = "--subscription-id") -> StackDiscovery:
     """``found`` (a Stack already discovered) for another service principal: its sign-in and
     subscription are proven; metadata, tenant, release and profile are reused."""
     trust = tls_context(found.ca_cert, found.public_ca_bundle)
@@ -272,7 +289,7 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
     location = roles = None
     if proven.subscription_id:
         location, roles = _parallel(
-            lambda: _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id),
+            lambda: _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id, subscription_source),
             lambda: read_roles(http, found.metadata, proven.token, proven.subscription_id))
     return replace(found, subscription_id=proven.subscription_id, location=location, credentials_proven=True,
                    subscription_note=proven.note, roles=roles)
