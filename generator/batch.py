@@ -50,6 +50,11 @@ class TeamResult:
     subscription_id: str | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()  # e.g. samples the principal's roles will not let run
+    already_there: bool = False  # an earlier run made this team's project: left as it is
+
+    @property
+    def status(self) -> str:
+        return "exists" if self.already_there else "ok" if self.ok else "FAILED"
 
 
 @dataclass
@@ -165,6 +170,27 @@ def _request(team: dict[str, Any], principal: ServicePrincipal) -> DiscoveryRequ
     )
 
 
+def _already_there(team: dict[str, Any], out: Path) -> TeamResult | None:
+    """The result for a team whose project an earlier run made (same endpoint and client id), else None: a re-run
+    of a batch goes on with the teams that failed and leaves the rest alone."""
+    from generator.discovery.metadata import MetadataError, normalize_url
+    from generator.upgrade import UpgradeError, read_answers
+
+    project = out / str(team["project_name"])
+    if not (project / ".copier-answers.yml").is_file():
+        return None
+    try:
+        answers = read_answers(project)
+        same = (normalize_url(str(answers.get("arm_endpoint") or ""), "arm_endpoint") == normalize_url(str(team["arm_endpoint"]))
+                and str(answers.get("client_id") or "") == str(team["client_id"]))
+    except (UpgradeError, MetadataError):
+        return None
+    if not same:
+        return None
+    return TeamResult(str(team["project_name"]), True, f"{project} (already there; to make it again, move it away and re-run)",
+                      profile=str(answers.get("profile") or "") or None, already_there=True)
+
+
 def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(team.get(k) or "") for k in ("arm_endpoint", "ca_cert", "tenant", "stack_version"))
 
@@ -229,6 +255,11 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
             progress(f"[{len(results)}/{len(teams)}] {entry.name}: FAILED")
             continue
         team = entry.settings
+        existing = _already_there(team, out)
+        if existing:
+            results[index] = existing
+            progress(f"[{len(results)}/{len(teams)}] {entry.name}: already there, left as it is")
+            continue
         key = _stack_key(team)
         if key in stacks:
             work.append((index, team, stacks[key], False))
@@ -272,6 +303,6 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
 def summary_table(results: list[TeamResult]) -> str:
     """A plain-text table: one row per team."""
     rows = [("team", "result", "profile", "seconds", "project or error")]
-    rows += [(r.project_name, "ok" if r.ok else "FAILED", r.profile or "-", f"{r.seconds:.1f}", redact(r.detail)) for r in results]
+    rows += [(r.project_name, r.status, r.profile or "-", f"{r.seconds:.1f}", redact(r.detail)) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)) for row in rows)

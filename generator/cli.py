@@ -375,7 +375,9 @@ def _cmd_new_batch(args: argparse.Namespace) -> int:
                         progress=lambda message: print(message, file=sys.stderr, flush=True))
     print(summary_table(results))
     failed = [r for r in results if not r.ok]
-    print(f"\n{len(results) - len(failed)} of {len(results)} teams onboarded into {args.destination}.")
+    there = sum(r.already_there for r in results)
+    kept = f" ({there} already there from an earlier run, left as they were)" if there else ""
+    print(f"\n{len(results) - len(failed)} of {len(results)} teams onboarded into {args.destination}{kept}.")
     return 1 if failed else 0
 
 

@@ -46,6 +46,16 @@ def test_batch_onboards_every_team_and_isolates_a_failure(start_emulator, templa
     assert len(metadata_reads) == 1, "one discovery per Stack"
     assert info["client_secret"] not in result.stdout + result.stderr
 
+    # R112: the batch again, the broken team's secret fixed: the teams already there are no failures.
+    alpha_before = (tmp_path / "out" / "alpha" / "stack.json").stat().st_mtime_ns
+    again = _run(_batch_file(tmp_path, info, teams), tmp_path / "out", template_repo,
+                 {"AZS_BATCH_SECRET": info["client_secret"], "AZS_BATCH_WRONG": info["client_secret"]})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "3 of 3 teams onboarded" in again.stdout and "2 already there from an earlier run" in again.stdout
+    rows = {line.split()[0]: line for line in again.stdout.splitlines()[1:4]}
+    assert " exists " in rows["alpha"] and " exists " in rows["gamma"] and " ok " in rows["broken"], again.stdout
+    assert (tmp_path / "out" / "alpha" / "stack.json").stat().st_mtime_ns == alpha_before
+
 
 @pytest.mark.reliability
 @pytest.mark.parametrize(
