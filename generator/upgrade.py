@@ -198,6 +198,11 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
     if not fresh["ca_cert_pem"]:
         fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")
     fresh["stack_version"] = given.stack_version or ""
+    if not fresh.get("stack_release") and fresh.get("profile") == recorded.get("profile"):
+        # The Stack does not say its release (no admin access): the one recorded (typed at generation) stands, as
+        # _changes treats it ("an unknown release is no news"); azs-scaffold upgrade and copier update keep it alike.
+        for key in ("stack_release", "stack_build", "stack_version"):
+            fresh[key] = recorded.get(key, "") or fresh.get(key, "")
     if given.ca_cert:
         fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
     changes = _changes(project, recorded, fresh)

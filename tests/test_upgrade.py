@@ -294,3 +294,27 @@ def test_r103_a_linked_file_the_upgrade_regenerates_is_refused(stack, template_r
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert f"{name} is a symbolic link" in result.stderr and "replace each link" in result.stderr, result.stderr
     assert git(project, "status", "--porcelain") == ""
+
+
+@pytest.mark.reliability
+def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, template_repo, tmp_path):
+    from generator.discovery import DiscoveryRequest, ServicePrincipal
+    from generator.render import NewProject, run_new
+
+    info = stack.start("2108")
+    project = tmp_path / "project"
+    run_new(NewProject(destination=str(project), template=str(template_repo), vcs_ref="HEAD", discovery=DiscoveryRequest(
+        arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], stack_version="2108",
+        principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]))))
+    assert "stack_release: '2108'" in (project / ".copier-answers.yml").read_text()
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
+    assert _cli("upgrade", str(project), "--check").returncode == 0
+    copier = str(Path(sys.executable).with_name("copier"))
+    result = subprocess.run([copier, "update", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet"], cwd=project,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "stack_release: '2108'" in (project / ".copier-answers.yml").read_text()
+    assert "not known" not in (project / "README.md").read_text()
+    assert _cli("upgrade", str(project), "--check").returncode == 0
