@@ -139,3 +139,19 @@ def test_r111_a_file_as_destination_is_named_a_file(emulator, tmp_path):
                        "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET", "--non-interactive",
                        env={"AZS_R_SECRET": info["client_secret"]})
     one_error(code, err, "is a file, not a directory")
+
+
+def test_r114_a_template_nested_beyond_reason_is_a_400(emulator):
+    import requests
+
+    from tests.sdk import bearer
+
+    info = emulator.info()
+    base = f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourcegroups/deep"
+    headers = bearer(info)
+    requests.put(f"{base}?api-version=2019-10-01", json={"location": info["location"]}, headers=headers,
+                 verify=info["ca_cert"], timeout=30).raise_for_status()
+    body = '{"properties": {"mode": "Incremental", "template": ' + "[" * 100000 + "]" * 100000 + "}}"
+    answer = requests.put(f"{base}/providers/Microsoft.Resources/deployments/d?api-version=2019-10-01", data=body,
+                          headers={**headers, "Content-Type": "application/json"}, verify=info["ca_cert"], timeout=60)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "InvalidRequestContent", answer.text

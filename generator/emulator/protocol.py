@@ -32,12 +32,18 @@ class Request:
             return {}
         try:
             return json.loads(self.body)
+        except RecursionError:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "
+                           "it is nested deeper than the maximum depth.") from None
         except ValueError:
             pass
         import json5
 
         try:
             return json5.loads(self.body.decode("utf-8-sig"))
+        except RecursionError:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "
+                           "it is nested deeper than the maximum depth.") from None
         except ValueError:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.") from None
 

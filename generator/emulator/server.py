@@ -484,6 +484,8 @@ class Emulator:
                 return match.route.handler(request, *match.groups)
         except (ArmError, OAuthError) as error:
             return error.response()
+        except RecursionError:  # a body parsed, but nested too deeply for the template evaluator: the client's fault
+            return ArmError(400, "InvalidTemplate", "The template is nested deeper than the maximum depth.").response()
         except Exception as exc:  # a bug in the emulator must not kill the connection thread silently
             sys.stderr.write(f"emulator: internal error on {request.method} {request.path}: {exc!r}\n")
             if self.verbose:
