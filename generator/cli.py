@@ -333,15 +333,40 @@ def _add_discover(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_discover)
 
 
+def _ask(question: str, default: str = "") -> str:
+    try:
+        answer = input(f"{question}{f' [{default}]' if default else ''}: ").strip()
+    except EOFError:
+        answer = ""
+    return answer or default
+
+
+def _ask_what_options_do_not_give(args: argparse.Namespace) -> None:
+    """In a terminal, ask for the Stack and the service principal where options name neither (the rest of the
+    questions are copier's, asked once discovery is done; the secret is asked at a hidden prompt)."""
+    if not args.arm_endpoint:
+        print("What options do not give is asked (Ctrl-C stops; --non-interactive asks nothing).", file=sys.stderr)
+        args.arm_endpoint = _ask("Resource Manager endpoint of the Stack (https://management.<region>.<fqdn>)")
+        if args.arm_endpoint and args.ca_cert is None:
+            args.ca_cert = _ask("Path of the Stack's root CA in PEM format (empty if publicly trusted)") or None
+    if args.arm_endpoint and not args.client_id and not (args.client_secret_env or args.certificate):
+        args.client_id = _ask("Application (client) id of the service principal (empty: discover without signing in)") or None
+        if args.client_id and not args.client_secret_env:
+            certificate = _ask("Certificate (PEM with its key) to sign in with (empty: a client secret, asked hidden)")
+            args.certificate = certificate or None
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
     if args.batch:
         return _cmd_new_batch(args)
+    interactive = not args.non_interactive and sys.stdin.isatty()
+    if interactive:
+        _ask_what_options_do_not_give(args)
     if not args.arm_endpoint:
         raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
     from generator.render import NewProject, run_new
     from generator.report import discovery_summary, sample_role_warnings
 
-    interactive = not args.non_interactive and sys.stdin.isatty()
     request = NewProject(
         destination=args.destination,
         discovery=_discovery_request(args),

@@ -206,6 +206,23 @@ def azs_check_endpoint(value: str) -> str:
     return ""
 
 
+@pass_context
+def azs_check_sign_in(ctx: Context, typed: str) -> str:
+    """Empty when the Stack can be discovered with the answers so far (the service principal signs in), else what
+    failed: as the validator of a secret just ``typed``, a wrong one is asked again at once instead of failing after
+    every question (and losing the answers). The discovery is cached for the questions after it. Nothing typed (a
+    secret from AZURE_CLIENT_SECRET, or answers replayed by azs-scaffold, which discovered already): nothing to check."""
+    from copier.errors import UserMessageError
+
+    if not typed:
+        return ""
+    try:
+        azs_discovery(ctx)
+    except UserMessageError as error:
+        return f"Type it again (or Ctrl-C to stop): {error}"
+    return ""
+
+
 class AzsScaffoldExtension(Extension):
     """Adds the ``azs_*`` globals to copier's Jinja environment."""
 
@@ -223,6 +240,7 @@ class AzsScaffoldExtension(Extension):
             azs_check_guid=azs_check_guid,
             azs_check_endpoint=azs_check_endpoint,
             azs_check_stack_version=azs_check_stack_version,
+            azs_check_sign_in=azs_check_sign_in,
             azs_template_url=recorded_url,
             azs_hold_secret_for_task=hold_for_task,
             azs_ci_steps=azs_ci_steps,

@@ -155,3 +155,18 @@ def test_r114_a_template_nested_beyond_reason_is_a_400(emulator):
     answer = requests.put(f"{base}/providers/Microsoft.Resources/deployments/d?api-version=2019-10-01", data=body,
                           headers={**headers, "Content-Type": "application/json"}, verify=info["ca_cert"], timeout=60)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "InvalidRequestContent", answer.text
+
+
+def test_r117_a_destination_named_like_an_option_is_shown_as_a_path(emulator, template_repo, tmp_path):
+    import subprocess
+    import sys
+
+    info = emulator.info()
+    result = subprocess.run([sys.executable, "-m", "generator", "new", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+                             info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET",
+                             "--non-interactive", "--samples", "resource_groups", "--template", str(template_repo),
+                             "--vcs-ref", "HEAD", "--", "-rf"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "AZS_R_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "    cd ./-rf\n" in result.stdout and "cd -rf" not in result.stdout
+    assert (tmp_path / "-rf" / "stack.json").exists()

@@ -204,6 +204,60 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["subscriptionId"] == info["subscription_id"]
 
 
+@pytest.mark.reliability
+def test_r115_native_copier_asks_a_wrong_secret_again_at_once(start_emulator, template_repo, tmp_path):
+    """The sign-in is tried as soon as the secret is typed: a wrong one is refused there and asked again, and
+    the answers before it are kept (not found out after every question, with all of them lost)."""
+    import pexpect
+
+    info = start_emulator().info()
+    project = tmp_path / "interactive"
+    copier = str(Path(sys.executable).with_name("copier"))
+    child = pexpect.spawn(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)],
+                          encoding="utf-8", timeout=60, dimensions=(50, 200))
+    child.logfile_read = transcript = io.StringIO()
+    for prompt, answer in [("Name of the project", "team-retry"), ("Samples to generate", ""), ("CI definitions", ""),
+                           ("Resource Manager endpoint", info["arm_endpoint"]), ("root CA in PEM format", info["ca_cert"]),
+                           ("release", ""), ("Azure AD directory", ""), ("Application \\(client\\) id", info["client_id"]),
+                           ("How the service principal signs in", ""), ("Client secret", "not-the-secret")]:
+        child.expect(prompt)
+        child.send("\x15" + answer + "\r" if answer else "\r")
+    child.expect("Type it again", timeout=60)  # copier shows the validator's words under the prompt, and waits
+    child.send("\x15" + info["client_secret"] + "\r")
+    for prompt in ("Subscription to use", "Region for new resources"):
+        child.expect(prompt)
+        child.send("\r")
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()[-3000:]
+    assert "not-the-secret" not in transcript.getvalue() and info["client_secret"] not in transcript.getvalue()
+    assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
+
+
+@pytest.mark.reliability
+def test_r116_new_in_a_terminal_asks_for_the_stack_and_the_principal(start_emulator, template_repo, tmp_path):
+    import pexpect
+
+    info = start_emulator().info()
+    project = tmp_path / "asked"
+    child = pexpect.spawn(sys.executable, ["-m", "generator", "new", str(project), "--template", str(template_repo),
+                                           "--vcs-ref", "HEAD"], encoding="utf-8", timeout=60, dimensions=(50, 200))
+    child.logfile_read = transcript = io.StringIO()
+    for prompt, answer in [("Resource Manager endpoint of the Stack", info["arm_endpoint"]),
+                           ("root CA in PEM format", info["ca_cert"]), ("Application \\(client\\) id", info["client_id"]),
+                           ("Certificate \\(PEM with its key\\)", ""), ("Client secret for", info["client_secret"])]:
+        child.expect(prompt)
+        child.sendline(answer)
+    copier_questions = ["Name of the project", "Samples to generate", "CI definitions", "Subscription to use",
+                        "Region for new resources"]
+    while child.expect([pexpect.EOF, *copier_questions], timeout=120) != 0:  # copier's own: take what they offer
+        child.send("\r")
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()[-3000:]
+    assert info["client_secret"] not in transcript.getvalue()
+    assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
+
+
 # A step in the middle of each sample, and the path of its request: the fault lands there.
 MIDDLE_STEP = {
     "virtual_machines": r"/virtualMachines/sample-vm$",
