@@ -23,6 +23,11 @@ IMAGES = (
     ("Canonical", "UbuntuServer", "16.04-LTS", "16.04.202109280", "Linux"),
     ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter", "14393.6614.240105", "Windows"),
     ("MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter", "17763.5329.240105", "Windows"),
+    # what Microsoft's Stack quickstart templates name besides
+    ("MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter", "9600.21620.231004", "Windows"),
+    ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-Server-Core", "14393.6614.240105", "Windows"),
+    ("Canonical", "UbuntuServer", "14.04-LTS", "14.04.201905140", "Linux"),
+    ("MicrosoftSQLServer", "SQL2016SP1-WS2016", "Enterprise", "13.1.211012", "Windows"),
 )
 # Azure Stack Hub's VM sizes (a subset of Azure's): name, cores, memory MB, max data disks, resource disk MB.
 SIZES = (
@@ -35,6 +40,14 @@ SIZES = (
     ("Standard_DS2_v2", 2, 7168, 8, 14336),
     ("Standard_D2s_v3", 2, 8192, 4, 16384),
     ("Standard_F2s_v2", 2, 4096, 4, 16384),
+    # the sizes Microsoft's Stack quickstart templates default to besides
+    ("Standard_A3", 4, 7168, 8, 291840),
+    ("Standard_A4", 8, 14336, 16, 619520),
+    ("Standard_D1", 1, 3584, 4, 51200),
+    ("Standard_D2", 2, 7168, 8, 102400),
+    ("Standard_D1_v2", 1, 3584, 4, 51200),
+    ("Standard_D2_v2", 2, 7168, 8, 102400),
+    ("Standard_F2", 2, 4096, 8, 32768),
 )
 _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _DISPLAY = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}
