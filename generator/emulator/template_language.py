@@ -348,6 +348,30 @@ def _intersection(values: tuple[Any, ...]) -> Any:
     return [item for item in dict.fromkeys(values[0]) if all(item in other for other in values[1:])]
 
 
+def check_functions(value: Any, is_stack: bool) -> None:
+    """Every expression in ``value`` parses and names only functions the Resource Manager offers; Resource Manager
+    checks this when it validates a template, before anything is deployed."""
+    if isinstance(value, str):
+        if value.startswith("[") and value.endswith("]") and not value.startswith("[["):
+            pending = [_Parser(value[1:-1]).parse()]
+            while pending:
+                tree = pending.pop()
+                if tree[0] == "member":
+                    pending += [tree[1], tree[2]]
+                elif tree[0] == "call":
+                    name = tree[1].lower()
+                    if name not in FUNCTIONS or (is_stack and name in STACK_REFUSED):
+                        raise TemplateError(f"The template function '{tree[1]}' is not valid. Please see "
+                                            f"{ARM_FUNCTIONS_HELP} for usage details")
+                    pending += tree[2]
+    elif isinstance(value, list):
+        for item in value:
+            check_functions(item, is_stack)
+    elif isinstance(value, dict):
+        for item in value.values():
+            check_functions(item, is_stack)
+
+
 def call(name: str, args: list[Any], scope: Scope) -> Any:
     """The value of the function ``name`` with these (evaluated) arguments."""
     entry = FUNCTIONS.get(name.lower())

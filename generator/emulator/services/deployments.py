@@ -22,7 +22,8 @@ from generator.emulator.arm_core import RESOURCES_NS, Arm, group_id, now
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.provider_resources import ProviderResourcesService
-from generator.emulator.template_language import TemplateError, evaluate, expand_loop, loop_count, unique_string
+from generator.emulator.template_language import (TemplateError, check_functions, evaluate, expand_loop, loop_count,
+                                                   unique_string)
 
 _DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)(?:/providers/microsoft\.resources)?/deployments"
 _API = (RESOURCES_NS, "deployments")
@@ -216,6 +217,7 @@ class DeploymentsService:
             raise arm_errors.invalid_parameter(f"The deployment mode '{mode}' is not valid; use Incremental or Complete.")
         evaluation = _Evaluation(self.arm, sub, self.arm.group(rg)["name"], name, template, properties.get("parameters") or {})
         try:
+            check_functions(template, evaluation.is_stack)
             evaluation.prepare()
         except TemplateError as exc:
             raise arm_errors.invalid_template(f"Deployment template validation failed: {exc}.") from None
@@ -451,6 +453,12 @@ class _Evaluation:
                                     f"use one of {', '.join(sorted(_TYPES))}")
             if not isinstance(value, _TYPES[kind]) or (kind == "int" and isinstance(value, bool)):
                 raise TemplateError(f"the value of the template parameter '{name}' is not of type '{declaration.get('type')}'")
+            for limit, check, what in (("minValue", lambda v, n: v >= n, "at least"), ("maxValue", lambda v, n: v <= n, "at most")):
+                if limit in declaration and kind == "int" and not check(value, declaration[limit]):
+                    raise TemplateError(f"the value {value} of the template parameter '{name}' must be {what} {declaration[limit]}")
+            for limit, check, what in (("minLength", lambda v, n: len(v) >= n, "at least"), ("maxLength", lambda v, n: len(v) <= n, "at most")):
+                if limit in declaration and kind in ("string", "securestring", "array") and not check(value, declaration[limit]):
+                    raise TemplateError(f"the length of the template parameter '{name}' must be {what} {declaration[limit]}")
             allowed = declaration.get("allowedValues")
             if allowed is not None and value not in allowed:
                 raise TemplateError(f"the value '{value}' of the template parameter '{name}' is not one of its "
@@ -500,7 +508,7 @@ class _Evaluation:
             finally:
                 self.loops, self.resource_loop = [], None
             if entry is not None:
-                entry.update(loop=(name, index), batchSize=1 if mode.lower() == "serial" and batch is None else batch)
+                entry["batchSize"] = 1 if mode.lower() == "serial" and batch is None else batch
                 members.append(entry)
 
     def _add(self, resource: Any, parent: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -541,7 +549,8 @@ class _Evaluation:
                  "apiVersion": str(api_version),
                  "id": self.resource_id([resource_type, *names]), "source": resource,
                  "dependsOn": [str(d) for d in evaluate(resource.get("dependsOn") or [], self)],
-                 "loop": parent.get("loop") if parent else None}
+                 # a child of a copied resource is evaluated in its parent's iteration
+                 "loop": next((loop for loop in self.loops if loop[0] == self.resource_loop), None)}
         if parent is not None:
             entry["dependsOn"].append(parent["id"])
         self.entries.append(entry)
