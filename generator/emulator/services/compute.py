@@ -27,6 +27,7 @@ IMAGES = (
     ("MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter", "9600.21620.231004", "Windows"),
     ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-Server-Core", "14393.6614.240105", "Windows"),
     ("Canonical", "UbuntuServer", "14.04-LTS", "14.04.201905140", "Linux"),
+    ("Canonical", "UbuntuServer", "14.04.3-LTS", "14.04.201602220", "Linux"),
     ("MicrosoftSQLServer", "SQL2016SP1-WS2016", "Enterprise", "13.1.211012", "Windows"),
 )
 # Azure Stack Hub's VM sizes (a subset of Azure's): name, cores, memory MB, max data disks, resource disk MB.
@@ -45,8 +46,10 @@ SIZES = (
     ("Standard_A4", 8, 14336, 16, 619520),
     ("Standard_D1", 1, 3584, 4, 51200),
     ("Standard_D2", 2, 7168, 8, 102400),
+    ("Standard_D3", 4, 14336, 16, 204800),
     ("Standard_D1_v2", 1, 3584, 4, 51200),
     ("Standard_D2_v2", 2, 7168, 8, 102400),
+    ("Standard_D3_v2", 4, 14336, 16, 204800),
     ("Standard_F2", 2, 4096, 8, 32768),
 )
 _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}

@@ -283,7 +283,10 @@ class DeploymentsService:
             self.arm.data["providers"][namespace.lower()] = {"state": "Registered", "ready_at": 0}
         parent = None
         if len(types) > 1:
-            parent = self.arm.get(entry["id"].rsplit("/", 2)[0], entry["type"].rsplit("/", 1)[0])
+            parent = self.arm.find(entry["id"].rsplit("/", 2)[0])
+            if parent is None:
+                raise ArmError(404, "ParentResourceNotFound", f"Can not perform requested operation on nested resource. "
+                                                              f"Parent resource '{entry['name'].rsplit('/', 1)[0]}' not found.")
         self.resources.create_or_update(entry["id"], entry["type"], body, parent)
 
     def _deploy_nested(self, evaluation: "_Evaluation", entry: dict[str, Any], body: dict[str, Any]) -> None:
@@ -393,7 +396,7 @@ class _Evaluation:
             sub, rg = args[0], args[1]
         elif type_index == 1:
             rg = args[0]
-        resource_type, names = args[type_index], args[type_index + 1:]
+        resource_type, names = args[type_index].strip("/"), args[type_index + 1:]  # ARM reads 'Ns/type/' as 'Ns/type'
         types = resource_type.split("/")[1:]
         if len(names) != len(types):
             raise TemplateError(f"resourceId: the type '{resource_type}' needs {len(types)} name(s), got {len(names)}")
@@ -565,9 +568,10 @@ class _Evaluation:
             return [wanted]
         if wanted in self._loop_members:
             return [e["id"].lower() for e in self._loop_members[wanted]]
-        # A name, or "Namespace/type/name" (as Azure CLI writes them).
+        # A name, "Namespace/type/name" (as Azure CLI writes them) or "Namespace/type/name/child/name".
         by_name = [e for e in self.entries if wanted in (e["name"].lower(), e["name"].rsplit("/", 1)[-1].lower(),
-                                                         f"{e['type']}/{e['name']}".lower())]
+                                                         f"{e['type']}/{e['name']}".lower(),
+                                                         e["id"].split("/providers/", 1)[-1].lower())]
         if len(by_name) == 1:
             return [by_name[0]["id"].lower()]
         if wanted in self._skipped:

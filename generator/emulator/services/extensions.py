@@ -41,19 +41,27 @@ def find_extension(settings: dict[str, Any]) -> tuple[str, str, tuple[str, ...],
     """The offered extension an extension's properties name (publisher, type, typeHandlerVersion), or ARM's 404."""
     publisher, kind = str(settings.get("publisher") or ""), str(settings.get("type") or "")
     wanted = str(settings.get("typeHandlerVersion") or "")
+    upgrade = str(settings.get("autoUpgradeMinorVersion", False)).lower() == "true"
     for offered in EXTENSIONS:
         if offered[0].lower() == publisher.lower() and offered[1].lower() == kind.lower():
-            if not wanted or any(_same_handler(wanted, version) for version in offered[2]):
+            if not wanted or any(_serves(wanted, version, upgrade) for version in offered[2]):
                 return offered
             raise ArmError(404, "ArtifactNotFound", f"Extension with publisher '{publisher}', type '{kind}', and type "
                                                     f"handler version '{wanted}' could not be found in the extension repository.")
     raise ArmError(404, "ArtifactNotFound", f"The VM extension with publisher '{publisher}' and type '{kind}' could not be found.")
 
 
-def _same_handler(wanted: str, version: str) -> bool:
-    """``typeHandlerVersion`` names major.minor (or major): a handler of that line serves it."""
-    asked = wanted.split(".")
-    return version.split(".")[: len(asked)] == asked if len(asked) > 1 else version.split(".")[0] == asked[0]
+def _serves(wanted: str, version: str, upgrade: bool) -> bool:
+    """Whether a published handler serves ``typeHandlerVersion`` (major.minor, or major): the same line, or with
+    ``autoUpgradeMinorVersion`` any newer minor of the same major, as the platform picks it."""
+    try:
+        asked = [int(part) for part in wanted.split(".")[:2]]
+        have = [int(part) for part in version.split(".")[:2]]
+    except ValueError:
+        return False
+    if len(asked) == 1 or asked == have:
+        return asked[0] == have[0]
+    return upgrade and asked[0] == have[0] and have[1] >= asked[1]
 
 
 def shape_extension_settings(settings: dict[str, Any]) -> None:
