@@ -370,8 +370,11 @@ def proposed_requirements(packages: list[str]) -> str:
     return "\n".join(lines + [catalog.PINS[name].requirement for name in names]) + "\n"
 
 
-def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None) -> Report:
-    """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against."""
+def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None,
+               template: str | None = None, capabilities: Any = None) -> Report:
+    """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against.
+    ARM templates (``template``, else every one in the project) are checked against ``capabilities``
+    (``doctor_templates.Capabilities``; default: the profile tables of the discovered release)."""
     project = Path(path).expanduser().resolve()
     if not project.is_dir():
         raise DoctorError(f"{path} is not a directory; give the project's folder")
@@ -389,6 +392,9 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         report.findings += check_environment(read_environment(interpreter), interpreter, code, ca_pem)
     if found is not None:
         report.findings += check_against_stack(found, code)
+    from generator.doctor_templates import check_templates, from_release
+
+    report.findings += check_templates(project, capabilities or from_release(getattr(found, "stack_version", None)), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages)
     return report
 

@@ -10,6 +10,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm, ResourceType, now, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
+from generator.emulator.services.extensions import EXTENSIONS
 from generator.emulator.services.network import NICS
 
 VMS = "Microsoft.Compute/virtualMachines"
@@ -110,7 +111,9 @@ class ComputeService:
             raise arm_errors.not_found(f"Artifact: {what}")
 
     def list_publishers(self, request: Request, sub: str, location: str) -> Response:
-        return self._image_items(sub, location, sorted({i[0] for i in IMAGES}), "Publishers")
+        # Publishers of VM extensions are listed too, as ARM lists every publisher of the region.
+        publishers = {i[0] for i in IMAGES} | {e[0] for e in EXTENSIONS}
+        return self._image_items(sub, location, sorted(publishers, key=str.lower), "Publishers")
 
     def list_offers(self, request: Request, sub: str, location: str, publisher: str) -> Response:
         found = self._matching(publisher)
