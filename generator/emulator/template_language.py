@@ -280,7 +280,7 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "add": (2, 2, lambda s, a, b: a + b),
     "sub": (2, 2, lambda s, a, b: a - b),
     "mul": (2, 2, lambda s, a, b: a * b),
-    "div": (2, 2, lambda s, a, b: a // b),
+    "div": (2, 2, lambda s, a, b: _divide(_integer(a), _integer(b))),
     "replace": (3, 3, lambda s, v, old, new: _text(v).replace(old, new)),
     "substring": (2, 3, lambda s, v, start, length=None: _text(v)[start:None if length is None else start + length]),
     "split": (2, 2, lambda s, v, sep: _text(v).split(sep) if isinstance(sep, str) else re.split("|".join(map(re.escape, sep)), _text(v))),
@@ -329,6 +329,12 @@ def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TemplateError(f"the value {value!r} is not an integer")
     return value
+
+
+def _divide(a: int, b: int) -> int:
+    """Integer division as ARM's (.NET's): toward zero, so div(-7, 2) is -3."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
 
 
 def _numbers(values: tuple[Any, ...]) -> list[int]:
