@@ -313,6 +313,7 @@ class DeploymentsService:
         }
         self._group_deployments(evaluation.rg)[entry["name"].lower()] = deployment
         self._run(deployment)
+        evaluation.nested_resources.update(r["id"].lower() for r in deployment["properties"]["outputResources"])
         error = deployment["properties"].get("error")
         if error is not None:
             detail = (error.get("details") or [{}])[0]
@@ -320,7 +321,7 @@ class DeploymentsService:
                                                       f"{detail.get('code')}: {detail.get('message')}")
 
     def _remove_others(self, deployment: dict[str, Any], evaluation: "_Evaluation") -> None:
-        keep = {e["id"].lower() for e in evaluation.entries}
+        keep = {e["id"].lower() for e in evaluation.entries} | evaluation.nested_resources
         for resource in self.arm.group_resources(deployment["_sub"], deployment["_rg"]):
             if resource["id"].lower() not in keep:
                 self.arm.delete_tree(resource["id"])
@@ -343,6 +344,7 @@ class _Evaluation:
         self.is_stack = arm.ctx.config.stack_version != AZURE
         self._skipped: set[str] = set()  # ids and names of resources whose condition is false
         self._loop_members: dict[str, list[dict[str, Any]]] = {}  # resource loop name (lower case) -> its entries
+        self.nested_resources: set[str] = set()  # ids (lower case) its nested deployments made: Complete mode keeps them
 
     # -- the Scope the template language calls back ----------------------------------------------
 
