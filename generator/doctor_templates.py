@@ -54,6 +54,8 @@ _EVERY_STACK = {"microsoft.compute": ("2015-06-15",), "microsoft.network": ("201
                 "microsoft.storage": ("2016-01-01", "2015-06-15", "2015-05-01-preview"), "microsoft.keyvault": ("2015-06-01",),
                 "microsoft.resources": ("2015-01-01",)}
 FIRST_2020_09_01_RELEASE = 2102
+# Azure Stack Hub storage replicates within the Stack only ("Azure Stack Hub storage: Differences and considerations").
+STACK_STORAGE_SKUS = ("Standard_LRS", "Premium_LRS")
 # Public-cloud hosts a template must not hard-code (each cloud, and each Stack, has its own).
 PUBLIC_ENDPOINTS = {
     "blob.core.windows.net": "reference(<storage account id>).primaryEndpoints.blob",
@@ -237,6 +239,8 @@ class _TemplateCheck:
                                    f"{here}.properties.virtualMachineProfile.extensionProfile.extensions[{n}].properties")
             elif kind.endswith("/extensions") and kind.startswith("microsoft.compute/virtualmachine"):
                 self.extension(properties, f"{here}.properties")
+            elif kind == "microsoft.storage/storageaccounts":
+                self.storage_sku((resource.get("sku") or {}).get("name"), f"{here}.sku.name")
             elif kind == "microsoft.resources/deployments" and isinstance(properties.get("template"), dict):
                 nested = properties["template"]
                 self.resources(nested.get("resources") or [], f"{here}.properties.template.resources", None,
@@ -297,6 +301,12 @@ class _TemplateCheck:
             return
         self.add(ERROR, path, f"the VM size {size} is not offered by {self.capabilities.source}",
                  f"use one of {', '.join(sorted(self.capabilities.sizes))}")
+
+    def storage_sku(self, value: Any, path: str) -> None:
+        sku = self.literal(value)
+        if isinstance(sku, str) and sku not in STACK_STORAGE_SKUS:
+            self.add(ERROR, path, f"the storage account sku {sku} is not offered by Azure Stack Hub, whose storage is locally "
+                     "redundant only", f"use {' or '.join(STACK_STORAGE_SKUS)}")
 
     def image(self, reference: Any, path: str) -> None:
         if self.capabilities.images is None or not isinstance(reference, dict) or "id" in reference:

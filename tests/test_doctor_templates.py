@@ -21,6 +21,8 @@ NEWER_THAN_2008 = {
     "parameters": {"size": {"type": "string", "defaultValue": "Standard_G5"}},
     "variables": {"diskUri": "https://mydisks.blob.core.windows.net/vhds/os.vhd"},
     "resources": [
+        {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2016-01-01", "name": "geo", "sku": {"name": "Standard_GRS"},
+         "kind": "Storage", "location": "[resourceGroup().location]"},
         {"type": "Microsoft.Compute/availabilitySets", "apiVersion": "2020-06-01", "name": "set", "location": "[resourceGroup().location]"},
         {"type": "Microsoft.Compute/virtualMachines", "apiVersion": "2017-03-30", "name": "vm", "location": "[resourceGroup().location]",
          "properties": {"hardwareProfile": {"vmSize": "[parameters('size')]"},
@@ -70,7 +72,7 @@ def test_an_api_version_and_a_profile_2008_does_not_serve_and_a_public_endpoint(
     code, findings, _ = _doctor(project, "--stack-version", "2008")
     found = _by_where(findings)
     assert code == 1
-    version = found["templates/newer.json resources[0].apiVersion"]
+    version = found["templates/newer.json resources[1].apiVersion"]
     assert "Microsoft.Compute/availabilitySets api-version 2020-06-01 is not served by a 2008 Stack" in version["problem"]
     assert version["fix"].startswith("use apiVersion 2017-12-01")
     endpoint = found["templates/newer.json variables.diskUri"]
@@ -78,9 +80,11 @@ def test_an_api_version_and_a_profile_2008_does_not_serve_and_a_public_endpoint(
     profile = found["templates/profiled.json apiProfile"]
     assert "'2020-09-01-hybrid' is not supported by a 2008 Stack" in profile["problem"]
     assert "2019-03-01-hybrid" in profile["fix"]
-    # A 2108 serves both; the endpoint is wrong on every Stack.
+    sku = found["templates/newer.json resources[0].sku.name"]
+    assert "Standard_GRS is not offered" in sku["problem"] and sku["fix"] == "use Standard_LRS or Premium_LRS"
+    # A 2108 serves both; the endpoint and the sku are wrong on every Stack.
     code, findings, _ = _doctor(project, "--stack-version", "2108")
-    assert [f["where"] for f in findings] == ["templates/newer.json variables.diskUri"]
+    assert sorted(f["where"] for f in findings) == ["templates/newer.json resources[0].sku.name", "templates/newer.json variables.diskUri"]
     # --template checks that file only
     code, findings, _ = _doctor(project, "--stack-version", "2008", "--template", str(project / "templates" / "profiled.json"))
     assert [f["where"] for f in findings] == ["templates/profiled.json apiProfile"]
@@ -106,11 +110,11 @@ def test_capabilities_written_by_discover_check_sizes_images_extensions_offline(
     code, findings, _ = _doctor(project, "--capabilities", str(capabilities))
     found = _by_where(findings)
     assert not [w for w in found if "clean.json" in w]
-    assert "is not served by the Stack in" in found["templates/newer.json resources[0].apiVersion"]["problem"]
-    assert "VM size Standard_G5" in found["templates/newer.json resources[1].properties.hardwareProfile.vmSize"]["problem"]
-    image = found["templates/newer.json resources[1].properties.storageProfile.imageReference"]
+    assert "is not served by the Stack in" in found["templates/newer.json resources[1].apiVersion"]["problem"]
+    assert "VM size Standard_G5" in found["templates/newer.json resources[2].properties.hardwareProfile.vmSize"]["problem"]
+    image = found["templates/newer.json resources[2].properties.storageProfile.imageReference"]
     assert "RedHat:RHEL:8" in image["problem"] and "syndicate" in image["fix"]
-    extension = found["templates/newer.json resources[1].resources[0].properties.type"]
+    extension = found["templates/newer.json resources[2].resources[0].properties.type"]
     assert "Microsoft.Azure.Monitor.AzureMonitorLinuxAgent is not offered" in extension["problem"]
 
 
@@ -121,8 +125,8 @@ def test_doctor_checks_templates_against_the_stack_it_reaches(tmp_path, start_em
                                      "--client-id", info["client_id"], "--client-secret-env", "AZS_TEST_SECRET",
                                      env={"AZS_TEST_SECRET": info["client_secret"]})
     found = _by_where(findings)
-    assert f"not served by the Stack at {info['arm_endpoint']}" in found["templates/newer.json resources[0].apiVersion"]["problem"]
-    assert "templates/newer.json resources[1].properties.hardwareProfile.vmSize" in found
+    assert f"not served by the Stack at {info['arm_endpoint']}" in found["templates/newer.json resources[1].apiVersion"]["problem"]
+    assert "templates/newer.json resources[2].properties.hardwareProfile.vmSize" in found
 
 
 def test_a_template_option_that_names_no_template_could_not_be_examined(tmp_path):
