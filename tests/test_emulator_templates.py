@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
@@ -84,6 +85,13 @@ def test_a_scale_set_behind_a_load_balancer_with_loops_extensions_and_dns(start_
     record = resources.resources.get_by_id(zone_id + "/A/www", "2016-04-01")
     assert record.properties["ARecords"] == [{"ipv4Address": addresses["web-ip1"].ip_address}]
     assert record.properties["fqdn"] == "www.apps.contoso.test."
+    listed = requests.get(f"{info['arm_endpoint'].rstrip('/')}{zone_id}/recordsets", params={"api-version": "2016-04-01"},
+                          headers=sdk.bearer(info), verify=info["ca_cert"], timeout=10)
+    assert sorted((r["type"], r["name"]) for r in listed.json()["value"]) == [
+        ("Microsoft.Network/dnszones/A", "www"), ("Microsoft.Network/dnszones/NS", "@"), ("Microsoft.Network/dnszones/SOA", "@")]
+
+    compute.virtual_machine_scale_sets.begin_delete("rg", "web-vmss").result()
+    assert list(compute.virtual_machine_scale_sets.list("rg")) == []
 
 
 @pytest.mark.parametrize("release", RELEASES)
