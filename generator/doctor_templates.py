@@ -70,8 +70,8 @@ PUBLIC_ENDPOINTS = {
     "database.windows.net": "a parameter naming the database server's host",
     "azurewebsites.net": "reference(<site id>).defaultHostName",
 }
-_ENDPOINT = re.compile(r"(?<![\w-])(?:[\w-]+\.)*?(" + "|".join(re.escape(h) for h in sorted(PUBLIC_ENDPOINTS, key=len, reverse=True)) + r")\b",
-                       re.IGNORECASE)
+_HOSTS = "|".join(re.escape(host) for host in sorted(PUBLIC_ENDPOINTS, key=len, reverse=True))  # longest first
+_ENDPOINT = re.compile(r"(?<![\w-])(?:[\w-]+\.)*?(" + _HOSTS + r")\b", re.IGNORECASE)
 _SIMPLE = re.compile(r"^\[\s*(parameters|variables)\(\s*'([^']*)'\s*\)\s*\]$", re.IGNORECASE)
 
 
@@ -144,7 +144,8 @@ def read_capabilities_file(path: str) -> Capabilities:
     try:
         data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DoctorError(f"--capabilities {path}: {exc.strerror or exc}; write it with azs-scaffold discover --capabilities FILE") from None
+        raise DoctorError(f"--capabilities {path}: {exc.strerror or exc}; write it with "
+                          "azs-scaffold discover --capabilities FILE") from None
     except json.JSONDecodeError as exc:
         raise DoctorError(f"--capabilities {path} is not JSON ({exc.msg} at line {exc.lineno}); write it again with "
                           "azs-scaffold discover --capabilities FILE") from None
@@ -197,7 +198,8 @@ class _TemplateCheck:
             key = next((k for k in table if k.lower() == match.group(2).lower()), None)
             if key is None:
                 return None
-            value = table[key].get("defaultValue") if match.group(1).lower() == "parameters" and isinstance(table[key], dict) else table[key]
+            declared = table[key]
+            value = declared.get("defaultValue") if match.group(1).lower() == "parameters" and isinstance(declared, dict) else declared
         if isinstance(value, str) and value.startswith("[") and not value.startswith("[["):
             return None
         return value
@@ -228,7 +230,8 @@ class _TemplateCheck:
             kind = full_type.lower()
             if kind == "microsoft.compute/virtualmachines":
                 self.size((properties.get("hardwareProfile") or {}).get("vmSize"), f"{here}.properties.hardwareProfile.vmSize")
-                self.image((properties.get("storageProfile") or {}).get("imageReference"), f"{here}.properties.storageProfile.imageReference")
+                self.image((properties.get("storageProfile") or {}).get("imageReference"),
+                           f"{here}.properties.storageProfile.imageReference")
             elif kind == "microsoft.compute/virtualmachinescalesets":
                 model = properties.get("virtualMachineProfile") or {}
                 self.size((resource.get("sku") or {}).get("name"), f"{here}.sku.name")

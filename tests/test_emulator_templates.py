@@ -151,20 +151,24 @@ def test_global_azure_has_the_function_a_stack_lacks(start_emulator):
     ("profile", "InvalidTemplate", "the apiProfile '2022-01-01-hybrid' is not supported"),
     ("child-loop", "InvalidTemplate", "copies only top-level resources"),
     ("linked", "InvalidTemplate", "templateLink"),
+    ("min-value", "InvalidTemplate", "'vmCount' is 0; it must be at least 1"),
 ])
 def test_a_template_2008_refuses_is_refused_before_anything_is_made(start_emulator, change, code, words):
     info, profile, resources = _stack(start_emulator, "2008")
     template = _template("windows-vms-with-extensions.json")
-    if change == "api-version":  # the 2020-09-01-hybrid profile's Compute version: a 2102 and later serve it
+    parameters = {"adminPassword": PASSWORD}
+    if change == "min-value":
+        parameters["vmCount"] = 0
+    elif change == "api-version":  # the 2020-09-01-hybrid profile's Compute version: a 2102 and later serve it
         template["resources"][3]["apiVersion"] = "2020-06-01"
     elif change == "profile":
         template["apiProfile"] = "2022-01-01-hybrid"
     elif change == "child-loop":
         template["resources"][3]["resources"][0]["copy"] = {"name": "twice", "count": 2}
-    else:
+    elif change == "linked":
         template["resources"][5]["properties"] = {"mode": "Incremental", "templateLink": {"uri": "https://example.invalid/t.json"}}
     with pytest.raises(HttpResponseError) as raised:
-        _deploy(resources, "bad", template, adminPassword=PASSWORD)
+        _deploy(resources, "bad", template, **parameters)
     assert raised.value.error.code == code and words in raised.value.error.message
     assert list(resources.resources.list_by_resource_group("rg")) == []
 

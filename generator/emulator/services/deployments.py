@@ -458,12 +458,7 @@ class _Evaluation:
                                     f"use one of {', '.join(sorted(_TYPES))}")
             if not isinstance(value, _TYPES[kind]) or (kind == "int" and isinstance(value, bool)):
                 raise TemplateError(f"the value of the template parameter '{name}' is not of type '{declaration.get('type')}'")
-            for limit, check, what in (("minValue", lambda v, n: v >= n, "at least"), ("maxValue", lambda v, n: v <= n, "at most")):
-                if limit in declaration and kind == "int" and not check(value, declaration[limit]):
-                    raise TemplateError(f"the value {value} of the template parameter '{name}' must be {what} {declaration[limit]}")
-            for limit, check, what in (("minLength", lambda v, n: len(v) >= n, "at least"), ("maxLength", lambda v, n: len(v) <= n, "at most")):
-                if limit in declaration and kind in ("string", "securestring", "array") and not check(value, declaration[limit]):
-                    raise TemplateError(f"the length of the template parameter '{name}' must be {what} {declaration[limit]}")
+            _check_limits(name, kind, value, declaration)
             allowed = declaration.get("allowedValues")
             if allowed is not None and value not in allowed:
                 raise TemplateError(f"the value '{value}' of the template parameter '{name}' is not one of its "
@@ -625,6 +620,19 @@ class _Evaluation:
                 raise TemplateError(f"the output '{name}' is not of type '{output.get('type')}'")
             result[name] = {"type": output.get("type"), "value": value}
         return result
+
+
+def _check_limits(name: str, kind: str, value: Any, declaration: dict[str, Any]) -> None:
+    """A parameter's minValue/maxValue (int) and minLength/maxLength (string, array), as ARM checks them."""
+    measured = value if kind == "int" else len(value) if kind in ("string", "securestring", "array") else None
+    if measured is None:
+        return
+    what = "value" if kind == "int" else "length"
+    low, high = ("minValue", "maxValue") if kind == "int" else ("minLength", "maxLength")
+    if low in declaration and measured < declaration[low]:
+        raise TemplateError(f"the {what} of the template parameter '{name}' is {measured}; it must be at least {declaration[low]}")
+    if high in declaration and measured > declaration[high]:
+        raise TemplateError(f"the {what} of the template parameter '{name}' is {measured}; it must be at most {declaration[high]}")
 
 
 def _inner_scope(resource: dict[str, Any]) -> bool:
