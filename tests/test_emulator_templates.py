@@ -117,6 +117,7 @@ def test_windows_vms_from_a_loop_with_extensions_data_disk_loops_and_a_nested_de
     assert [d.disk_size_gb for d in vms["appvm1"].storage_profile.data_disks] == [4, 8]
     for name in vms:
         extensions = {e: compute.virtual_machine_extensions.get("rg", name, e) for e in ("BGInfo", "setup")}
+        assert sorted(e.name for e in vms[name].resources) == ["BGInfo", "setup"]  # as ARM shows a VM's extensions
         assert all(e.provisioning_state == "Succeeded" for e in extensions.values())
         assert extensions["setup"].protected_settings is None  # secrets given to an extension are never shown
     network = sdk.client(NetworkManagementClient, info, profile)

@@ -4,14 +4,16 @@ provisioning state Succeeded (no code runs). Scale sets check their ``extensionP
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, Callable
 
 from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm, ResourceType
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
 
-VM_EXTENSIONS = "Microsoft.Compute/virtualMachines/extensions"
+VMS = "Microsoft.Compute/virtualMachines"  # as compute.py names it (which imports this module, so not from there)
+VM_EXTENSIONS = f"{VMS}/extensions"
 
 # (publisher, type, versions offered, OS): the Linux and Windows extensions of an operator's marketplace
 # (Marketplace management: "VM extensions"), the ones Microsoft's Stack quickstart templates install.
@@ -79,6 +81,10 @@ class ExtensionsService:
         self.arm = arm
         arm.types[VM_EXTENSIONS.lower()] = ResourceType(shape=_shape_vm_extension, async_delete=True,
                                                         read_only=("provisioningState", "instanceView"))
+        # A VM's GET lists its extensions in "resources", as ARM shows them (Compute's own view otherwise).
+        vms = arm.types.get(VMS.lower())
+        if vms is not None:
+            arm.types[VMS.lower()] = replace(vms, render=_with_extensions(vms.render))
 
     def routes(self) -> list[Route]:
         api = lambda groups: ("Microsoft.Compute", "locations/publishers")  # noqa: E731
@@ -119,3 +125,11 @@ class ExtensionsService:
 
 def _shape_vm_extension(arm: Arm, extension: dict[str, Any], existing: dict[str, Any] | None) -> None:
     shape_extension_settings(extension["properties"])
+
+
+def _with_extensions(render: Callable[[Arm, dict[str, Any], Request], dict[str, Any]] | None):
+    def shown(arm: Arm, vm: dict[str, Any], request: Request) -> dict[str, Any]:
+        body = render(arm, vm, request) if render else arm.public(vm)
+        extensions = [arm.public(e) for e in arm.resources_under(vm["id"].lower() + "/extensions/", depth=None)]
+        return {**body, "resources": extensions} if extensions else body
+    return shown
