@@ -196,3 +196,40 @@ def test_the_marketplace_lists_its_extensions(start_emulator):
     assert versions == ["2.1"]
     image = compute.virtual_machine_extension_images.get("local", "Microsoft.Compute", "BGInfo", "2.1")
     assert image.operating_system == "Windows"
+
+
+# The deployable types each profile names, with their versions: Microsoft's profile definitions
+# (azure-rest-api-specs profiles/definitions hybrid-2018-03-01.md, hybrid-2019-03-01.md) and, for
+# 2020-09-01-hybrid, the Azure SDK's and Azure CLI's profile of that name.
+_COMPUTE = ("availabilitySets", "virtualMachines", "virtualMachineScaleSets")
+_NETWORK = ("connections", "loadBalancers", "localNetworkGateways", "networkInterfaces", "networkSecurityGroups",
+            "publicIPAddresses", "routeTables", "virtualNetworkGateways", "virtualNetworks")
+PROFILE_TYPES = {
+    "2018-03-01-hybrid": {**{("Microsoft.Compute", t): "2017-03-30" for t in (*_COMPUTE, "disks", "snapshots")},
+                          **{("Microsoft.Network", t): "2017-10-01" for t in _NETWORK}, ("Microsoft.Network", "dnsZones"): "2016-04-01",
+                          ("Microsoft.Storage", "storageAccounts"): "2016-01-01", ("Microsoft.KeyVault", "vaults"): "2016-10-01",
+                          ("Microsoft.Resources", "deployments"): "2018-02-01", ("Microsoft.Authorization", "locks"): "2016-09-01",
+                          ("Microsoft.Authorization", "policyAssignments"): "2016-12-01",
+                          ("Microsoft.Authorization", "roleAssignments"): "2015-07-01"},
+    "2019-03-01-hybrid": {**{("Microsoft.Compute", t): "2017-12-01" for t in (*_COMPUTE, "images")},
+                          **{("Microsoft.Compute", t): "2017-03-30" for t in ("disks", "snapshots")},
+                          **{("Microsoft.Network", t): "2017-10-01" for t in _NETWORK}, ("Microsoft.Network", "dnsZones"): "2016-04-01",
+                          ("Microsoft.Storage", "storageAccounts"): "2017-10-01", ("Microsoft.KeyVault", "vaults"): "2016-10-01",
+                          ("Microsoft.Resources", "deployments"): "2018-05-01", ("Microsoft.Authorization", "locks"): "2016-09-01",
+                          ("Microsoft.Authorization", "policyDefinitions"): "2016-12-01",
+                          ("Microsoft.Authorization", "roleDefinitions"): "2015-07-01"},
+    "2020-09-01-hybrid": {**{("Microsoft.Compute", t): "2020-06-01" for t in (*_COMPUTE, "images")},
+                          **{("Microsoft.Compute", t): "2019-07-01" for t in ("disks", "snapshots")},
+                          **{("Microsoft.Network", t): "2018-11-01" for t in _NETWORK}, ("Microsoft.Network", "dnsZones"): "2016-04-01",
+                          ("Microsoft.Storage", "storageAccounts"): "2019-06-01", ("Microsoft.KeyVault", "vaults"): "2019-09-01",
+                          ("Microsoft.Resources", "deployments"): "2019-10-01", ("Microsoft.Authorization", "locks"): "2016-09-01",
+                          ("Microsoft.Authorization", "policyAssignments"): "2016-12-01"},
+}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILE_TYPES))
+def test_an_api_profile_resolves_every_type_microsofts_definition_names(profile):
+    from generator.emulator.api_tables import profile_version
+
+    resolved = {key: profile_version(profile, *key) for key in PROFILE_TYPES[profile]}
+    assert resolved == PROFILE_TYPES[profile]
