@@ -295,6 +295,12 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
     from generator.discovery import discover_stack
 
+    if args.capabilities and not args.client_id:  # refused before anything is asked of the Stack
+        raise UsageError("--capabilities needs a service principal to read the Stack's providers, sizes and marketplace: "
+                         "add --client-id and --client-secret-env VAR (or --certificate PEM)")
+    if args.capabilities and os.path.isdir(args.capabilities):
+        raise UsageError(f"--capabilities {args.capabilities} is a directory; give a file name, e.g. "
+                         f"{os.path.join(args.capabilities, 'capabilities.json')}")
     request = _discovery_request(args)
     found = discover_stack(request, progress=_progress)
     if args.capabilities:

@@ -138,3 +138,11 @@ def test_a_template_option_that_names_no_template_could_not_be_examined(tmp_path
     broken.write_text("{")
     code, findings, stderr = _doctor(project, "--capabilities", str(broken))
     assert code == 2 and "is not JSON" in stderr
+
+
+def test_discover_capabilities_without_a_principal_is_refused_before_any_request(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "generator", "discover", "--arm-endpoint", "https://management.unreachable.invalid",
+                             "--capabilities", str(tmp_path / "stack.json")], capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "--capabilities needs a service principal" in result.stderr
+    assert "Reading metadata" not in result.stderr and not (tmp_path / "stack.json").exists()
