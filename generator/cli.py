@@ -13,7 +13,7 @@ import os
 import shlex
 import signal
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from generator import __version__
 from generator.errors import ScaffoldError, UsageError
@@ -129,6 +129,8 @@ def _emulator_trust(args: argparse.Namespace) -> int:
 
 
 def _read_text(path: str) -> str:
+    from pathlib import Path
+
     from generator.files import read_regular_file
 
     try:
@@ -310,7 +312,21 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
     from generator.discovery import discover_stack
 
-    found = discover_stack(_discovery_request(args), progress=_progress)
+    if args.capabilities and not args.client_id:  # refused before anything is asked of the Stack
+        raise UsageError("--capabilities needs a service principal to read the Stack's providers, sizes and marketplace: "
+                         "add --client-id and --client-secret-env VAR (or --certificate PEM)")
+    if args.capabilities and os.path.isdir(args.capabilities):
+        raise UsageError(f"--capabilities {args.capabilities} is a directory; give a file name, e.g. "
+                         f"{os.path.join(args.capabilities, 'capabilities.json')}")
+    request = _discovery_request(args)
+    found = discover_stack(request, progress=_progress)
+    if args.capabilities:
+        from generator.discovery.capabilities import read_capabilities, write_capabilities
+
+        _progress("Reading the Stack's capabilities: providers, VM sizes, images, extensions")
+        written = write_capabilities(args.capabilities, read_capabilities(request, found))
+        print(f"Wrote the Stack's capabilities to {written} (doctor --capabilities {written} checks templates against them)",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(found.to_json(), indent=2))
         return 0
@@ -330,6 +346,8 @@ def _add_discover(commands: argparse._SubParsersAction) -> None:
     )
     _add_discovery_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--capabilities", metavar="FILE", help="also write the Stack's capabilities (providers, api-versions, VM "
+                   "sizes, images, extensions) to FILE, for doctor to check ARM templates where the Stack is not reachable")
     p.set_defaults(run=_cmd_discover)
 
 
@@ -518,12 +536,19 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from generator.doctor import DoctorError, apply_fix, requirements_diff, run_doctor
 
     try:
-        found = None
+        found = capabilities = None
         if args.arm_endpoint:
             from generator.discovery import discover_stack
 
-            found = discover_stack(_discovery_request(args), progress=_progress)
-        report = run_doctor(args.project, python=args.python, ca_cert=args.ca_cert, found=found, progress=_progress)
+            request = _discovery_request(args)
+            found = discover_stack(request, progress=_progress)
+            capabilities = _stack_capabilities(request, found, args.capabilities)
+        elif args.capabilities or args.stack_version:
+            from generator.doctor_templates import from_release, read_capabilities_file
+
+            capabilities = read_capabilities_file(args.capabilities) if args.capabilities else from_release(args.stack_version)
+        report = run_doctor(args.project, python=args.python, ca_cert=args.ca_cert, found=found, template=args.template,
+                            capabilities=capabilities, progress=_progress)
     except ScaffoldError as error:
         raise DoctorError(str(error)) from None  # doctor's "could not run" is exit 2
     if args.json:
@@ -546,6 +571,19 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if report.findings else 0
 
 
+def _stack_capabilities(request: Any, found: Any, capabilities_file: str | None) -> Any:
+    """What templates are checked against with a Stack: its live capabilities when signed in, else the file, else
+    the discovered release's profile tables."""
+    from generator.doctor_templates import from_capabilities, from_release, read_capabilities_file
+
+    if request.principal is not None and found.subscription_id and found.location:
+        from generator.discovery.capabilities import read_capabilities
+
+        _progress("Reading the Stack's capabilities to check ARM templates")
+        return from_capabilities(read_capabilities(request, found), f"the Stack at {found.metadata.resource_manager}")
+    return read_capabilities_file(capabilities_file) if capabilities_file else from_release(found.stack_version)
+
+
 def _add_doctor(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "doctor",
@@ -553,13 +591,19 @@ def _add_doctor(commands: argparse._SubParsersAction) -> None:
         description="Examine a hand-written project (requirements, installed environment, code by static analysis; "
         "nothing of it is run) and name each problem with its fix. Exit 0: no findings, 1: findings, 2: could not run. "
         "With --arm-endpoint it also discovers the Stack and checks the project's profile against it (which needs "
-        "credentials or --stack-version).",
+        "credentials or --stack-version). ARM templates (every *.json that is one, or --template FILE) are checked "
+        "against what the Stack serves: resource types and api-versions, VM sizes, images and extensions, hard-coded "
+        "public endpoints, the apiProfile.",
     )
     p.add_argument("project", metavar="PATH", nargs="?", default=".", help="the project's folder (default: .)")
     p.add_argument("--python", metavar="PATH", help="run this Python to list its installed packages (it starts as any run of "
                    "it does, .pth files included); default: read .venv's on disk, running nothing")
     p.add_argument("--json", action="store_true", help="print the findings as one JSON object")
     p.add_argument("--fix", action="store_true", help="write a pinned requirements.txt for what the code imports (shows the diff; never edits code)")
+    p.add_argument("--template", metavar="FILE", help="check this ARM template (default: every ARM template *.json in the project)")
+    p.add_argument("--capabilities", metavar="FILE", help="check ARM templates against the Stack capabilities that "
+                   "'discover --capabilities FILE' wrote (default: the Stack with --arm-endpoint, else the API profiles "
+                   "of --stack-version, else of any supported release)")
     _add_discovery_options(p, endpoint_required=False)
     p.set_defaults(run=_cmd_doctor)
 

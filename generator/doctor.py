@@ -518,9 +518,11 @@ def _option_lines(requirements_file: str | None) -> list[str]:
 
 
 def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None,
-               progress: Progress = lambda message: None) -> Report:
+               template: str | None = None, capabilities: Any = None, progress: Progress = lambda message: None) -> Report:
     """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against.
-    The environment is ``.venv``'s, read on disk; ``python`` (``--python``) is run to ask it instead."""
+    The environment is ``.venv``'s, read on disk; ``python`` (``--python``) is run to ask it instead. ARM templates
+    (``template``, else every one in the project) are checked against ``capabilities``
+    (``doctor_templates.Capabilities``; default: the profile tables of the discovered release)."""
     project = Path(path).expanduser().resolve()
     if not project.is_dir():
         raise DoctorError(f"{path} is not a directory; give the project's folder")
@@ -552,6 +554,9 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         report.findings += check_environment(environment, where, code, ca_pem)
     if found is not None:
         report.findings += check_against_stack(found, code)
+    from generator.doctor_templates import check_templates, from_release
+
+    report.findings += check_templates(project, capabilities or from_release(getattr(found, "stack_version", None)), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
     return report
 

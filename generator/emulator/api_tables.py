@@ -25,11 +25,16 @@ _RESOURCES_TYPES = ("resourceGroups", "resources", "deployments", "deployments/o
                     "operationresults", "tagNames")
 _SUBSCRIPTIONS_TYPES = ("subscriptions", "locations", "tenants")
 _COMPUTE_TYPES = ("virtualMachines", "virtualMachines/extensions", "availabilitySets", "images", "locations",
-                  "locations/vmSizes", "locations/publishers", "operations")
+                  "locations/vmSizes", "locations/publishers", "operations",
+                  # scale sets: every hybrid profile names them at the Compute version (hybrid-2018-03-01.md, ...)
+                  "virtualMachineScaleSets", "virtualMachineScaleSets/extensions", "virtualMachineScaleSets/virtualMachines",
+                  "virtualMachineScaleSets/networkInterfaces", "virtualMachineScaleSets/virtualMachines/networkInterfaces")
 _DISK_TYPES = ("disks", "snapshots")
 _STORAGE_TYPES = ("storageAccounts", "checkNameAvailability", "operations", "usages", "locations")
 _NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "publicIPAddresses", "networkSecurityGroups", "loadBalancers",
                   "routeTables", "virtualNetworkGateways", "connections", "localNetworkGateways", "locations", "operations")
+_DNS_TYPES = ("dnszones", *(f"dnszones/{record}" for record in ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV",
+                                                                "TXT", "recordsets", "all")))
 _KEYVAULT_TYPES = ("vaults", "vaults/accessPolicies", "vaults/secrets", "checkNameAvailability", "deletedVaults", "operations")
 _AUTHORIZATION = {
     "locks": ("2016-09-01",),
@@ -55,6 +60,8 @@ def _profile(resources: str, compute: str, disks: str, skus: str, network: str, 
         "Microsoft.Insights": {"metrics": ("2018-01-01",), "metricDefinitions": ("2018-01-01",)},
         "Microsoft.Dns": {"dnszones": ("2016-04-01",)},
     }
+    # DNS zones are Microsoft.Network's at a version of their own in every profile (dnsZones: 2016-04-01).
+    table["Microsoft.Network"].update({t: ("2016-04-01",) for t in _DNS_TYPES})
     if tags:  # tags at any scope arrived with Microsoft.Resources 2019-10-01
         table["Microsoft.Resources"]["tags"] = (resources,)
     return table
@@ -97,8 +104,21 @@ def _union(*tables: Mapping[str, Mapping[str, tuple[str, ...]]]) -> ApiTable:
     return MappingProxyType({ns: MappingProxyType(types) for ns, types in merged.items()})
 
 
+# The versions Microsoft's "Develop templates for Azure Stack Hub" (API versioning) lists as valid on every
+# Stack, older than any profile, which the Stack quickstart templates still name.
+_TEMPLATE_ERA = {
+    "Microsoft.Compute": {t: ("2015-06-15",) for t in ("virtualMachines", "virtualMachines/extensions", "availabilitySets",
+                                                        "locations", "locations/vmSizes", "locations/publishers",
+                                                        "virtualMachineScaleSets", "virtualMachineScaleSets/virtualMachines")},
+    "Microsoft.Network": {t: ("2015-06-15", "2015-05-01-preview") for t in _NETWORK_TYPES},
+    "Microsoft.Storage": {t: ("2016-01-01", "2015-06-15", "2015-05-01-preview") for t in _STORAGE_TYPES},
+    "Microsoft.KeyVault": {t: ("2015-06-01",) for t in _KEYVAULT_TYPES},
+    "Microsoft.Resources": {"deployments": ("2015-01-01",), "deployments/operations": ("2015-01-01",)},
+}
+
 # Release 1904 to 2008.
-RELEASE_2008: ApiTable = _union(PROFILE_2017_03_09, PROFILE_2018_03_01_HYBRID, PROFILE_2019_03_01_HYBRID, _CLIENT_EXTRAS)
+RELEASE_2008: ApiTable = _union(PROFILE_2017_03_09, PROFILE_2018_03_01_HYBRID, PROFILE_2019_03_01_HYBRID, _CLIENT_EXTRAS,
+                                _TEMPLATE_ERA)
 # Release 2102 and later (2108, 2206, ... 2506 serve the same tables as far as the profiles tell).
 RELEASE_2102: ApiTable = _union(RELEASE_2008, PROFILE_2020_09_01_HYBRID)
 

@@ -71,6 +71,8 @@ class ResourceType:
     actions: dict[str, Callable[["Arm", Request, dict[str, Any]], Response]] = field(default_factory=dict)
     # The resource as a GET shows it (e.g. with ``$expand=instanceView``); default: the stored document.
     render: Callable[["Arm", dict[str, Any], Request], dict[str, Any]] | None = None
+    # The resource lives at location "global" (DNS zones), not in the Stack's region.
+    global_location: bool = False
 
 
 class Arm:

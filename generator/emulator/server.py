@@ -43,6 +43,10 @@ from generator.emulator.services.blob import BlobService
 from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
+from generator.emulator.services.dns import DnsService
+from generator.emulator.services.extensions import ExtensionsService
+from generator.emulator.services.load_balancers import LoadBalancersService
+from generator.emulator.services.scale_sets import ScaleSetsService
 from generator.emulator.services.keyvault import KeyVaultService
 from generator.emulator.services.network import NetworkService
 from generator.emulator.services.provider_resources import ProviderResourcesService
@@ -177,6 +181,9 @@ class Emulator:
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm)]
+        compute = next(s for s in services if isinstance(s, ComputeService))
+        services += [ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), LoadBalancersService(self.arm),
+                     DnsService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

@@ -1,19 +1,26 @@
-"""The part of the ARM template language that samples and Azure CLI use, evaluated as ARM does.
+"""The ARM template language as Azure Stack Hub's Resource Manager evaluates it: what Microsoft's Stack
+quickstart templates, samples and Azure CLI use.
 
 An expression is a JSON string in brackets: ``"[concat('a', parameters('p'))]"``; ``"[[..."`` is a
 literal string starting with ``[``. Supported: string, number and boolean literals, function calls,
-property access (``.name``) and indexing (``[0]``, ``['key']``), and the functions in ``FUNCTIONS``.
-Anything else raises :class:`TemplateError`, answered as ``InvalidTemplate``.
+property access (``.name``) and indexing (``[0]``, ``['key']``), and the functions in ``FUNCTIONS``;
+``if()`` evaluates only the branch it takes, as ARM does. Property and variable loops (a ``copy`` array
+of ``{name, count, input}``) expand here; resource loops are the deployment's (``copyIndex()`` reads the
+scope's loops either way). A function a Stack does not offer (``STACK_REFUSED``) is refused there with
+ARM's own message. Anything else raises :class:`TemplateError`, answered as ``InvalidTemplate``.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
+import math
 import re
 import uuid
 from typing import Any, Callable, Protocol
+from urllib.parse import quote, unquote, urljoin
 
 
 class TemplateError(ValueError):
@@ -31,6 +38,13 @@ class Scope(Protocol):
     def resource_id(self, args: list[Any]) -> str: ...
     def reference(self, target: str, api_version: str | None, full: bool) -> Any: ...
     def providers(self, namespace: str, resource_type: str) -> dict[str, Any]: ...
+    def list_keys(self, target: str, api_version: str) -> Any: ...
+
+    # The loops being expanded, innermost last: (loop name, index); and the resource loop, if any.
+    loops: list[tuple[str, int]]
+    resource_loop: str | None
+    # A Stack's Resource Manager (True) lacks the functions in STACK_REFUSED; global Azure's has them.
+    is_stack: bool
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][\w]*)|(?P<punct>[(),.\[\]]))")
@@ -56,8 +70,10 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
 
 
 class _Parser:
-    def __init__(self, text: str, scope: Scope) -> None:
-        self.text, self.scope = text, scope
+    """Parses one expression into a tree: ``("value", v)``, ``("call", name, [args])``, ``("member", node, key)``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
         self.tokens = _tokens(text)
         self.position = 0
 
@@ -71,35 +87,48 @@ class _Parser:
         self.position += 1
         return token
 
-    def parse(self) -> Any:
-        value = self._expression()
+    def parse(self) -> tuple[Any, ...]:
+        tree = self._expression()
         if self._peek() is not None:
             raise TemplateError(f"unexpected {self._peek()[1]!r} in expression '[{self.text}]'")
-        return value
+        return tree
 
-    def _expression(self) -> Any:
+    def _expression(self) -> tuple[Any, ...]:
         kind, value = self._take()
         if kind == "string" or kind == "number":
-            result = value
+            tree: tuple[Any, ...] = ("value", value)
         elif kind == "name":
             self._take("(")
-            args: list[Any] = []
+            args: list[tuple[Any, ...]] = []
             if self._peek() != ("punct", ")"):
                 args.append(self._expression())
                 while self._peek() == ("punct", ","):
                     self._take(",")
                     args.append(self._expression())
             self._take(")")
-            result = call(value, args, self.scope)
+            tree = ("call", value, args)
         else:
             raise TemplateError(f"unexpected {value!r} in expression '[{self.text}]'")
         while self._peek() in (("punct", "."), ("punct", "[")):
             if self._take()[1] == ".":
-                result = _member(result, self._take()[1], self.text)
+                tree = ("member", tree, ("value", self._take()[1]))
             else:
-                result = _member(result, self._expression(), self.text)
+                tree = ("member", tree, self._expression())
                 self._take("]")
-        return result
+        return tree
+
+
+def _run(tree: tuple[Any, ...], scope: Scope, text: str) -> Any:
+    kind = tree[0]
+    if kind == "value":
+        return tree[1]
+    if kind == "member":
+        return _member(_run(tree[1], scope, text), _run(tree[2], scope, text), text)
+    name, args = tree[1], tree[2]
+    if name.lower() == "if":  # ARM evaluates only the branch the condition takes
+        _need(name, args, 3)
+        return _run(args[1] if _run(args[0], scope, text) else args[2], scope, text)
+    return call(name, [_run(a, scope, text) for a in args], scope)
 
 
 def _member(value: Any, key: Any, text: str) -> Any:
@@ -121,13 +150,66 @@ def evaluate(value: Any, scope: Scope) -> Any:
         if value.startswith("[[") :
             return value[1:]
         if value.startswith("[") and value.endswith("]"):
-            return _Parser(value[1:-1], scope).parse()
+            return _run(_Parser(value[1:-1]).parse(), scope, value[1:-1])
         return value
     if isinstance(value, list):
         return [evaluate(v, scope) for v in value]
     if isinstance(value, dict):
+        loops = value.get("copy")
+        if isinstance(loops, list) and loops and all(isinstance(loop, dict) and "input" in loop for loop in loops):
+            result = {k: evaluate(v, scope) for k, v in value.items() if k != "copy"}
+            for loop in loops:
+                result[str(evaluate(loop.get("name"), scope))] = expand_loop(loop, scope)
+            return result
         return {k: evaluate(v, scope) for k, v in value.items()}
     return value
+
+
+MAX_COPY_COUNT = 800  # ARM's limit on the iterations of one loop
+
+
+def loop_count(loop: dict[str, Any], scope: Scope, what: str) -> int:
+    """The iterations a ``copy`` asks for, checked as ARM checks them."""
+    name = loop.get("name")
+    if not isinstance(name, str) or not name:
+        raise TemplateError(f"the copy of {what} needs a 'name'")
+    count = evaluate(loop.get("count"), scope)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TemplateError(f"the copy '{name}' of {what} has count {count!r}; it must be an integer")
+    if not 0 <= count <= MAX_COPY_COUNT:
+        raise TemplateError(f"the copy '{name}' of {what} has count {count}; it must be between 0 and {MAX_COPY_COUNT}")
+    return count
+
+
+def expand_loop(loop: dict[str, Any], scope: Scope) -> list[Any]:
+    """A property or variable loop: ``input`` evaluated once per iteration, ``copyIndex('name')`` its index."""
+    name = str(loop.get("name"))
+    values = []
+    for index in range(loop_count(loop, scope, f"'{name}'")):
+        scope.loops.append((name, index))
+        try:
+            values.append(evaluate(copy.deepcopy(loop["input"]), scope))
+        finally:
+            scope.loops.pop()
+    return values
+
+
+def _copy_index(scope: Scope, *args: Any) -> int:
+    if args and isinstance(args[0], str):
+        name, offset = args[0], (args[1] if len(args) > 1 else 0)
+        index = next((i for loop, i in reversed(scope.loops) if loop.lower() == name.lower()), None)
+        if index is None:
+            raise TemplateError(f"the copy loop '{name}' named by copyIndex is not found")
+    else:
+        offset = args[0] if args else 0
+        wanted = scope.resource_loop
+        found = [i for loop, i in scope.loops if wanted is None or loop == wanted]
+        if not found:
+            raise TemplateError("The template function 'copyIndex' is not expected at this location")
+        index = found[-1] if wanted is None else found[0]
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise TemplateError(f"copyIndex: the offset {offset!r} is not an integer")
+    return index + offset
 
 
 def unique_string(*parts: str) -> str:
@@ -198,7 +280,7 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "add": (2, 2, lambda s, a, b: a + b),
     "sub": (2, 2, lambda s, a, b: a - b),
     "mul": (2, 2, lambda s, a, b: a * b),
-    "div": (2, 2, lambda s, a, b: a // b),
+    "div": (2, 2, lambda s, a, b: _divide(_integer(a), _integer(b))),
     "replace": (3, 3, lambda s, v, old, new: _text(v).replace(old, new)),
     "substring": (2, 3, lambda s, v, start, length=None: _text(v)[start:None if length is None else start + length]),
     "split": (2, 2, lambda s, v, sep: _text(v).split(sep) if isinstance(sep, str) else re.split("|".join(map(re.escape, sep)), _text(v))),
@@ -208,14 +290,99 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "createarray": (0, 99, lambda s, *a: list(a)),
     "union": (1, 99, lambda s, *a: {k: v for d in a for k, v in d.items()} if isinstance(a[0], dict) else list(dict.fromkeys(x for l in a for x in l))),
     "base64": (1, 1, lambda s, v: base64.b64encode(_text(v).encode()).decode()),
+    "base64tostring": (1, 1, lambda s, v: base64.b64decode(_text(v)).decode()),
+    "base64tojson": (1, 1, lambda s, v: json.loads(base64.b64decode(_text(v)).decode())),
+    "copyindex": (0, 2, _copy_index),
+    "listkeys": (2, 2, lambda s, target, version: s.list_keys(str(target), str(version))),
+    "mod": (2, 2, lambda s, a, b: int(math.fmod(_integer(a), _integer(b)))),
+    "min": (1, 99, lambda s, *a: min(_numbers(a))),
+    "max": (1, 99, lambda s, *a: max(_numbers(a))),
+    "range": (2, 2, lambda s, start, count: list(range(_integer(start), _integer(start) + _integer(count)))),
+    "uri": (2, 2, lambda s, base, relative: urljoin(_text(base), _text(relative))),
+    "uricomponent": (1, 1, lambda s, v: quote(_text(v), safe="")),
+    "uricomponenttostring": (1, 1, lambda s, v: unquote(_text(v))),
+    "datauri": (1, 1, lambda s, v: "data:text/plain;charset=utf8;base64," + base64.b64encode(_text(v).encode()).decode()),
+    "take": (2, 2, lambda s, v, n: _slice(v, 0, _integer(n))),
+    "skip": (2, 2, lambda s, v, n: _slice(v, _integer(n), None)),
+    "trim": (1, 1, lambda s, v: _text(v).strip()),
+    "padleft": (2, 3, lambda s, v, width, char=" ": _text(v).rjust(_integer(width), _text(char)[:1] or " ")),
+    "indexof": (2, 2, lambda s, v, part: _text(v).lower().find(_text(part).lower())),
+    "lastindexof": (2, 2, lambda s, v, part: _text(v).lower().rfind(_text(part).lower())),
+    "startswith": (2, 2, lambda s, v, part: _text(v).lower().startswith(_text(part).lower())),
+    "endswith": (2, 2, lambda s, v, part: _text(v).lower().endswith(_text(part).lower())),
+    "json": (1, 1, lambda s, v: json.loads(_text(v))),
+    "array": (1, 1, lambda s, v: v if isinstance(v, list) else [v]),
+    "coalesce": (1, 99, lambda s, *a: next((v for v in a if v is not None), None)),
+    "intersection": (2, 99, lambda s, *a: _intersection(a)),
+    "less": (2, 2, lambda s, a, b: a < b),
+    "lessorequals": (2, 2, lambda s, a, b: a <= b),
+    "greater": (2, 2, lambda s, a, b: a > b),
+    "greaterorequals": (2, 2, lambda s, a, b: a >= b),
 }
+# Functions Azure Stack Hub's Resource Manager does not offer ("Resource Manager template considerations":
+# "The following functions aren't available in Azure Stack Hub: Skip").
+STACK_REFUSED = frozenset({"skip"})
+ARM_FUNCTIONS_HELP = "https://aka.ms/arm-template-expressions"
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TemplateError(f"the value {value!r} is not an integer")
+    return value
+
+
+def _divide(a: int, b: int) -> int:
+    """Integer division as ARM's (.NET's): toward zero, so div(-7, 2) is -3."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
+
+
+def _numbers(values: tuple[Any, ...]) -> list[int]:
+    flat = list(values[0]) if len(values) == 1 and isinstance(values[0], list) else list(values)
+    return [_integer(v) for v in flat]
+
+
+def _slice(value: Any, start: int, end: int | None) -> Any:
+    if not isinstance(value, (str, list)):
+        raise TemplateError(f"the value {value!r} is neither a string nor an array")
+    return value[max(start, 0):None if end is None else max(end, 0)]
+
+
+def _intersection(values: tuple[Any, ...]) -> Any:
+    if all(isinstance(v, dict) for v in values):
+        return {k: v for k, v in values[0].items() if all(k in o and o[k] == v for o in values[1:])}
+    return [item for item in dict.fromkeys(values[0]) if all(item in other for other in values[1:])]
+
+
+def check_functions(value: Any, is_stack: bool) -> None:
+    """Every expression in ``value`` parses and names only functions the Resource Manager offers; Resource Manager
+    checks this when it validates a template, before anything is deployed."""
+    if isinstance(value, str):
+        if value.startswith("[") and value.endswith("]") and not value.startswith("[["):
+            pending = [_Parser(value[1:-1]).parse()]
+            while pending:
+                tree = pending.pop()
+                if tree[0] == "member":
+                    pending += [tree[1], tree[2]]
+                elif tree[0] == "call":
+                    name = tree[1].lower()
+                    if name not in FUNCTIONS or (is_stack and name in STACK_REFUSED):
+                        raise TemplateError(f"The template function '{tree[1]}' is not valid. Please see "
+                                            f"{ARM_FUNCTIONS_HELP} for usage details")
+                    pending += tree[2]
+    elif isinstance(value, list):
+        for item in value:
+            check_functions(item, is_stack)
+    elif isinstance(value, dict):
+        for item in value.values():
+            check_functions(item, is_stack)
 
 
 def call(name: str, args: list[Any], scope: Scope) -> Any:
+    """The value of the function ``name`` with these (evaluated) arguments."""
     entry = FUNCTIONS.get(name.lower())
-    if entry is None:
-        raise TemplateError(f"the template function '{name}' is not valid (the emulator evaluates: "
-                            f"{', '.join(sorted(FUNCTIONS))})")
+    if entry is None or (name.lower() in STACK_REFUSED and getattr(scope, "is_stack", True)):
+        raise TemplateError(f"The template function '{name}' is not valid. Please see {ARM_FUNCTIONS_HELP} for usage details")
     low, high, implementation = entry
     _need(name, args, low, high)
     try:

@@ -10,6 +10,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm, ResourceType, now, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
+from generator.emulator.services.extensions import EXTENSIONS
 from generator.emulator.services.network import NICS
 
 VMS = "Microsoft.Compute/virtualMachines"
@@ -23,6 +24,12 @@ IMAGES = (
     ("Canonical", "UbuntuServer", "16.04-LTS", "16.04.202109280", "Linux"),
     ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter", "14393.6614.240105", "Windows"),
     ("MicrosoftWindowsServer", "WindowsServer", "2019-Datacenter", "17763.5329.240105", "Windows"),
+    # what Microsoft's Stack quickstart templates name besides
+    ("MicrosoftWindowsServer", "WindowsServer", "2012-R2-Datacenter", "9600.21620.231004", "Windows"),
+    ("MicrosoftWindowsServer", "WindowsServer", "2016-Datacenter-Server-Core", "14393.6614.240105", "Windows"),
+    ("Canonical", "UbuntuServer", "14.04-LTS", "14.04.201905140", "Linux"),
+    ("Canonical", "UbuntuServer", "14.04.3-LTS", "14.04.201602220", "Linux"),
+    ("MicrosoftSQLServer", "SQL2016SP1-WS2016", "Enterprise", "13.1.211012", "Windows"),
 )
 # Azure Stack Hub's VM sizes (a subset of Azure's): name, cores, memory MB, max data disks, resource disk MB.
 SIZES = (
@@ -35,6 +42,16 @@ SIZES = (
     ("Standard_DS2_v2", 2, 7168, 8, 14336),
     ("Standard_D2s_v3", 2, 8192, 4, 16384),
     ("Standard_F2s_v2", 2, 4096, 4, 16384),
+    # the sizes Microsoft's Stack quickstart templates default to besides
+    ("Standard_A3", 4, 7168, 8, 291840),
+    ("Standard_A4", 8, 14336, 16, 619520),
+    ("Standard_D1", 1, 3584, 4, 51200),
+    ("Standard_D2", 2, 7168, 8, 102400),
+    ("Standard_D3", 4, 14336, 16, 204800),
+    ("Standard_D1_v2", 1, 3584, 4, 51200),
+    ("Standard_D2_v2", 2, 7168, 8, 102400),
+    ("Standard_D3_v2", 4, 14336, 16, 204800),
+    ("Standard_F2", 2, 4096, 8, 32768),
 )
 _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _DISPLAY = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}
@@ -94,7 +111,9 @@ class ComputeService:
             raise arm_errors.not_found(f"Artifact: {what}")
 
     def list_publishers(self, request: Request, sub: str, location: str) -> Response:
-        return self._image_items(sub, location, sorted({i[0] for i in IMAGES}), "Publishers")
+        # Publishers of VM extensions are listed too, as ARM lists every publisher of the region.
+        publishers = {i[0] for i in IMAGES} | {e[0] for e in EXTENSIONS}
+        return self._image_items(sub, location, sorted(publishers, key=str.lower), "Publishers")
 
     def list_offers(self, request: Request, sub: str, location: str, publisher: str) -> Response:
         found = self._matching(publisher)

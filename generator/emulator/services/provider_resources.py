@@ -67,7 +67,9 @@ class ProviderResourcesService:
         existing = self.arm.find(resource_id)
         base = existing or {"id": resource_id, "name": resource_id.rsplit("/", 1)[-1], "type": full_type, "properties": {},
                             "_created": now()}
-        if parent is None:
+        if parent is None and self.arm.behaviour(full_type).global_location and str(body.get("location")).lower() == "global":
+            base["location"] = "global"
+        elif parent is None:
             base["location"] = self.arm.check_location(body.get("location"), "resource type")
         resource = self.write(base, body, existing)
         if parent is not None:

@@ -1,0 +1,383 @@
+"""doctor's ARM template checks: "will this template deploy on my Stack?", as AzureStack-Tools' TemplateValidator
+answers it.
+
+Every ``*.json`` of the project that is an ARM deployment template (or the one ``--template`` names) is read,
+nothing of it is deployed. Each resource's type and api-version (or the version its ``apiProfile`` gives it) is
+checked against what the Stack serves: the discovered Stack's capabilities, a capabilities file written by
+``discover --capabilities``, or else the API profiles' tables of the release given (every hybrid profile
+without one). With capabilities, VM sizes, marketplace images and VM extensions are checked too. Hard-coded
+public-cloud endpoints and an ``apiProfile`` the Stack does not support are findings on any Stack. Each finding
+names the file and the JSON path, and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from generator.doctor import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
+
+# The API profiles a template may name in "apiProfile", oldest first, each with the version it gives a
+# resource type: per namespace, with the types whose version differs from their namespace's (Microsoft's
+# published profile definitions: azure-rest-api-specs profiles/definitions, hybrid-2018-03-01.md and
+# hybrid-2019-03-01.md; the 2020-09-01-hybrid as Azure CLI and the SDK profiles define it).
+TEMPLATE_PROFILES: dict[str, dict[str, dict[str, str]]] = {
+    "2017-03-09-profile": {
+        "microsoft.compute": {"": "2016-03-30"}, "microsoft.network": {"": "2015-06-15", "dnszones": "2016-04-01"},
+        "microsoft.storage": {"": "2016-01-01"}, "microsoft.keyvault": {"": "2016-10-01"},
+        "microsoft.resources": {"": "2016-02-01"}, "microsoft.authorization": {"": "2015-07-01", "locks": "2016-09-01"},
+    },
+    "2018-03-01-hybrid": {
+        "microsoft.compute": {"": "2017-03-30"}, "microsoft.network": {"": "2017-10-01", "dnszones": "2016-04-01"},
+        "microsoft.storage": {"": "2016-01-01"}, "microsoft.keyvault": {"": "2016-10-01"},
+        "microsoft.resources": {"": "2018-02-01"}, "microsoft.authorization": {"": "2015-07-01", "locks": "2016-09-01"},
+        "microsoft.web": {"": "2016-08-01", "serverfarms": "2016-09-01", "certificates": "2016-03-01"},
+    },
+    "2019-03-01-hybrid": {
+        "microsoft.compute": {"": "2017-12-01", "disks": "2017-03-30", "snapshots": "2017-03-30"},
+        "microsoft.network": {"": "2017-10-01", "dnszones": "2016-04-01"}, "microsoft.storage": {"": "2017-10-01"},
+        "microsoft.keyvault": {"": "2016-10-01"}, "microsoft.resources": {"": "2018-05-01"},
+        "microsoft.authorization": {"": "2015-07-01", "locks": "2016-09-01"}, "microsoft.web": {"": "2018-02-01"},
+    },
+    "2020-09-01-hybrid": {
+        "microsoft.compute": {"": "2020-06-01", "disks": "2019-07-01", "snapshots": "2019-07-01"},
+        "microsoft.network": {"": "2018-11-01", "dnszones": "2016-04-01"}, "microsoft.storage": {"": "2019-06-01"},
+        "microsoft.keyvault": {"": "2019-09-01"}, "microsoft.resources": {"": "2019-10-01"},
+        "microsoft.authorization": {"": "2015-07-01", "locks": "2016-09-01"}, "microsoft.web": {"": "2018-02-01"},
+    },
+}
+# Versions older than any profile that Microsoft's "Develop templates for Azure Stack Hub" lists as valid on every Stack.
+_EVERY_STACK = {"microsoft.compute": ("2015-06-15",), "microsoft.network": ("2015-06-15", "2015-05-01-preview"),
+                "microsoft.storage": ("2016-01-01", "2015-06-15", "2015-05-01-preview"), "microsoft.keyvault": ("2015-06-01",),
+                "microsoft.resources": ("2015-01-01",)}
+FIRST_2020_09_01_RELEASE = 2102
+# Azure Stack Hub storage replicates within the Stack only ("Azure Stack Hub storage: Differences and considerations").
+STACK_STORAGE_SKUS = ("Standard_LRS", "Premium_LRS")
+# Public-cloud hosts a template must not hard-code (each cloud, and each Stack, has its own).
+PUBLIC_ENDPOINTS = {
+    "blob.core.windows.net": "reference(<storage account id>).primaryEndpoints.blob",
+    "table.core.windows.net": "reference(<storage account id>).primaryEndpoints.table",
+    "queue.core.windows.net": "reference(<storage account id>).primaryEndpoints.queue",
+    "file.core.windows.net": "reference(<storage account id>).primaryEndpoints.file",
+    "core.windows.net": "reference(<storage account id>).primaryEndpoints",
+    "vault.azure.net": "reference(<key vault id>).vaultUri",
+    "management.azure.com": "the Stack's Resource Manager endpoint, passed as a parameter",
+    "login.microsoftonline.com": "the Stack's sign-in endpoint, passed as a parameter",
+    "cloudapp.azure.com": "reference(<public IP id>).dnsSettings.fqdn",
+    "database.windows.net": "a parameter naming the database server's host",
+    "azurewebsites.net": "reference(<site id>).defaultHostName",
+}
+_HOSTS = "|".join(re.escape(host) for host in sorted(PUBLIC_ENDPOINTS, key=len, reverse=True))  # longest first
+_ENDPOINT = re.compile(r"(?<![\w-])(?:[\w-]+\.)*?(" + _HOSTS + r")\b", re.IGNORECASE)
+_SIMPLE = re.compile(r"^\[\s*(parameters|variables)\(\s*'([^']*)'\s*\)\s*\]$", re.IGNORECASE)
+
+
+@dataclass
+class Capabilities:
+    """What a Stack serves, as far as it is known: api-versions per (namespace, type) in lower case; VM sizes,
+    images and extensions (None: unknown, so not checked)."""
+
+    source: str  # "the Stack at ...", "the Stack in FILE", "a 2008 Stack (by its API profiles)"
+    served: dict[tuple[str, str], set[str]]
+    profiles: tuple[str, ...]
+    sizes: set[str] | None = None
+    images: set[tuple[str, str, str]] | None = None
+    extensions: dict[tuple[str, str], list[str]] | None = None
+    image_names: list[str] = field(default_factory=list)
+
+
+def profiles_up_to(release: str | None) -> tuple[str, ...]:
+    """The template profiles a release supports (every one without a release: a 2102 or later Stack)."""
+    names = tuple(TEMPLATE_PROFILES)
+    if release and release.isdigit() and int(release) < FIRST_2020_09_01_RELEASE:
+        return names[:-1]
+    return names
+
+
+def _profile_tables(profiles: tuple[str, ...]) -> dict[tuple[str, str], set[str]]:
+    """What a Stack supporting ``profiles`` serves, by namespace ("" type: every type of the namespace)."""
+    served: dict[tuple[str, str], set[str]] = {}
+    for name in profiles:
+        for namespace, versions in TEMPLATE_PROFILES[name].items():
+            for resource_type, version in versions.items():
+                served.setdefault((namespace, resource_type), set()).add(version)
+    for namespace, versions in _EVERY_STACK.items():
+        served.setdefault((namespace, ""), set()).update(versions)
+    return served
+
+
+def from_release(release: str | None) -> Capabilities:
+    """A Stack of ``release`` (any supported one when None) as the profile tables tell: api-versions only."""
+    profiles = profiles_up_to(release)
+    what = f"a {release} Stack" if release else "a Stack of 2102 or later"
+    return Capabilities(f"{what} (by its API profiles)", _profile_tables(profiles), profiles)
+
+
+def from_capabilities(data: dict[str, Any], source: str) -> Capabilities:
+    """Capabilities as ``discover --capabilities`` wrote them."""
+    if not isinstance(data, dict) or not isinstance(data.get("providers"), list):
+        raise DoctorError(f"{source} holds no Stack capabilities (no 'providers' list); write it with "
+                          "azs-scaffold discover --capabilities FILE")
+    served: dict[tuple[str, str], set[str]] = {}
+    for provider in data["providers"]:
+        namespace = str(provider.get("namespace", "")).lower()
+        for entry in provider.get("resourceTypes") or []:
+            served.setdefault((namespace, str(entry.get("resourceType", "")).lower()), set()).update(entry.get("apiVersions") or [])
+    release = str(data.get("stackVersion") or "") or None
+    images = [(str(i.get("publisher")), str(i.get("offer")), str(i.get("sku"))) for i in data.get("vmImages") or []]
+    return Capabilities(
+        source if source.startswith("the Stack") else f"the Stack in {source}", served,
+        profiles_up_to(release) if data.get("profile") != "latest" else tuple(TEMPLATE_PROFILES),
+        sizes={str(s).lower() for s in data.get("vmSizes") or []},
+        images={tuple(part.lower() for part in image) for image in images},
+        extensions={(str(e.get("publisher")).lower(), str(e.get("type")).lower()): list(e.get("versions") or [])
+                    for e in data.get("vmExtensions") or []},
+        image_names=[":".join(image) for image in images],
+    )
+
+
+def read_capabilities_file(path: str) -> Capabilities:
+    """The capabilities file ``path`` (a one-line DoctorError when it cannot be read)."""
+    try:
+        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DoctorError(f"--capabilities {path}: {exc.strerror or exc}; write it with "
+                          "azs-scaffold discover --capabilities FILE") from None
+    except json.JSONDecodeError as exc:
+        raise DoctorError(f"--capabilities {path} is not JSON ({exc.msg} at line {exc.lineno}); write it again with "
+                          "azs-scaffold discover --capabilities FILE") from None
+    return from_capabilities(data, path)
+
+
+# -- finding the templates --------------------------------------------------------------------------------------
+
+def is_template(document: Any) -> bool:
+    """An ARM deployment template: a ``deploymentTemplate`` schema, or content version and resources."""
+    if not isinstance(document, dict):
+        return False
+    schema = str(document.get("$schema", "")).lower()
+    if "deploymentparameters" in schema:
+        return False
+    return "deploymenttemplate" in schema or ("contentVersion" in document and isinstance(document.get("resources"), list))
+
+
+def template_files(project: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every ARM template under ``project`` (virtual environments, VCS and build folders skipped)."""
+    for path in sorted(project.rglob("*.json")):
+        if any(part in SKIPPED_FOLDERS for part in path.relative_to(project).parts[:-1]):
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # not JSON, or not readable: not a template doctor can check
+        if is_template(document):
+            yield path, document
+
+
+# -- one template ----------------------------------------------------------------------------------------------
+
+class _TemplateCheck:
+    def __init__(self, where: str, template: dict[str, Any], capabilities: Capabilities) -> None:
+        self.where, self.template, self.capabilities = where, template, capabilities
+        self.findings: list[Finding] = []
+        self.profile_refused = False
+
+    def add(self, severity: str, path: str, problem: str, fix: str) -> None:
+        self.findings.append(Finding(severity, f"{self.where} {path}", problem, fix))
+
+    def literal(self, value: Any) -> Any:
+        """``value`` when it is known before deployment: a literal, or a parameter's default or variable that is one."""
+        for _ in range(5):  # a variable naming a parameter naming ...
+            match = _SIMPLE.match(value) if isinstance(value, str) else None
+            if not match:
+                break
+            table = self.template.get(match.group(1).lower()) or {}
+            key = next((k for k in table if k.lower() == match.group(2).lower()), None)
+            if key is None:
+                return None
+            declared = table[key]
+            value = declared.get("defaultValue") if match.group(1).lower() == "parameters" and isinstance(declared, dict) else declared
+        if isinstance(value, str) and value.startswith("[") and not value.startswith("[["):
+            return None
+        return value
+
+    def run(self) -> list[Finding]:
+        profile = self.template.get("apiProfile")
+        if profile is not None and str(profile) not in self.capabilities.profiles:
+            known = str(profile) in TEMPLATE_PROFILES
+            self.add(ERROR, "apiProfile", f"the apiProfile '{profile}' is {'not supported by ' if known else 'not an API profile of '}"
+                     f"{self.capabilities.source}",
+                     f"use one of {', '.join(self.capabilities.profiles)} (the Stack's newest: {self.capabilities.profiles[-1]})")
+            profile, self.profile_refused = None, True  # one finding says it for every resource the profile was to cover
+        self.resources(self.template.get("resources") or [], "resources", None, profile)
+        self.endpoints(self.template, "")
+        return self.findings
+
+    def resources(self, resources: list[Any], path: str, parent: str | None, profile: str | None) -> None:
+        for index, resource in enumerate(resources):
+            if not isinstance(resource, dict):
+                continue
+            here = f"{path}[{index}]"
+            resource_type = self.literal(resource.get("type"))
+            if not isinstance(resource_type, str):
+                continue
+            full_type = f"{parent}/{resource_type}" if parent and "/" not in resource_type.split(".", 1)[-1] else resource_type
+            self.api_version(resource, here, full_type, profile)
+            properties = resource.get("properties") if isinstance(resource.get("properties"), dict) else {}
+            kind = full_type.lower()
+            if kind == "microsoft.compute/virtualmachines":
+                self.size((properties.get("hardwareProfile") or {}).get("vmSize"), f"{here}.properties.hardwareProfile.vmSize")
+                self.image((properties.get("storageProfile") or {}).get("imageReference"),
+                           f"{here}.properties.storageProfile.imageReference")
+            elif kind == "microsoft.compute/virtualmachinescalesets":
+                model = properties.get("virtualMachineProfile") or {}
+                self.size((resource.get("sku") or {}).get("name"), f"{here}.sku.name")
+                self.image((model.get("storageProfile") or {}).get("imageReference"),
+                           f"{here}.properties.virtualMachineProfile.storageProfile.imageReference")
+                for n, extension in enumerate((model.get("extensionProfile") or {}).get("extensions") or []):
+                    self.extension((extension or {}).get("properties") or {},
+                                   f"{here}.properties.virtualMachineProfile.extensionProfile.extensions[{n}].properties")
+            elif kind.endswith("/extensions") and kind.startswith("microsoft.compute/virtualmachine"):
+                self.extension(properties, f"{here}.properties")
+            elif kind == "microsoft.storage/storageaccounts":
+                self.storage_sku((resource.get("sku") or {}).get("name"), f"{here}.sku.name")
+            elif kind == "microsoft.resources/deployments" and isinstance(properties.get("template"), dict):
+                nested = properties["template"]
+                self.resources(nested.get("resources") or [], f"{here}.properties.template.resources", None,
+                               nested.get("apiProfile") or profile)
+            self.resources(resource.get("resources") or [], f"{here}.resources", full_type, profile)
+
+    def _served(self, namespace: str, resource_type: str) -> set[str] | None:
+        served = self.capabilities.served
+        for key in ((namespace, resource_type), (namespace, resource_type.split("/")[0])):
+            if key in served:
+                return served[key]
+        return served.get((namespace, ""))  # profile tables: the namespace's versions
+
+    def api_version(self, resource: dict[str, Any], path: str, full_type: str, profile: str | None) -> None:
+        namespace, _, resource_type = full_type.partition("/")
+        namespace, resource_type = namespace.lower(), resource_type.lower()
+        given = resource.get("apiVersion")
+        version = self.literal(given)
+        where = f"{path}.apiVersion"
+        if given is None:
+            if self.profile_refused:
+                return
+            versions = TEMPLATE_PROFILES.get(profile or "", {}).get(namespace)
+            if not versions:
+                self.add(ERROR, path, f"{full_type} has no apiVersion" + (f", and the apiProfile {profile} names no version of "
+                         f"{namespace}" if profile else " and the template names no apiProfile"),
+                         "give the resource an apiVersion the Stack serves" + self._newest_hint(namespace, resource_type))
+                return
+            version, where = versions.get(resource_type.split("/")[0], versions[""]), "apiProfile"
+        if not isinstance(version, str):
+            return  # computed at deployment: nothing to hold against it now
+        if not any(ns == namespace for ns, _ in self.capabilities.served):
+            if self.capabilities.sizes is None:  # profile tables: an optional provider (App Service, SQL) may be installed
+                self.add(WARNING, f"{path}.type", f"the resource provider {full_type.split('/')[0]} is in no API profile of "
+                         f"{self.capabilities.source}: it deploys only where the operator installed that provider",
+                         "check against your Stack (doctor --arm-endpoint URL, or --capabilities FILE from discover)")
+            else:
+                self.add(ERROR, f"{path}.type", f"the resource provider {full_type.split('/')[0]} is not served by "
+                         f"{self.capabilities.source}", "remove the resource, or ask the Stack operator whether the provider "
+                         "can be installed (Azure Stack Hub offers a subset of Azure's)")
+            return
+        served = self._served(namespace, resource_type)
+        if served is None:
+            self.add(ERROR, f"{path}.type", f"the resource type {full_type} is not served by {self.capabilities.source}",
+                     "remove the resource or use a type the Stack serves")
+            return
+        if version not in served:
+            self.add(ERROR, where, f"{full_type} api-version {version} is not served by {self.capabilities.source}",
+                     f"use apiVersion {sorted(served)[-1]} (served: {', '.join(sorted(served, reverse=True))})")
+
+    def _newest_hint(self, namespace: str, resource_type: str) -> str:
+        served = self._served(namespace, resource_type)
+        return f" (newest: {sorted(served)[-1]})" if served else ""
+
+    def size(self, value: Any, path: str) -> None:
+        size = self.literal(value)
+        if self.capabilities.sizes is None or not isinstance(size, str) or size.lower() in self.capabilities.sizes:
+            return
+        self.add(ERROR, path, f"the VM size {size} is not offered by {self.capabilities.source}",
+                 f"use one of {', '.join(sorted(self.capabilities.sizes))}")
+
+    def storage_sku(self, value: Any, path: str) -> None:
+        sku = self.literal(value)
+        if isinstance(sku, str) and sku not in STACK_STORAGE_SKUS:
+            self.add(ERROR, path, f"the storage account sku {sku} is not offered by Azure Stack Hub, whose storage is locally "
+                     "redundant only", f"use {' or '.join(STACK_STORAGE_SKUS)}")
+
+    def image(self, reference: Any, path: str) -> None:
+        if self.capabilities.images is None or not isinstance(reference, dict) or "id" in reference:
+            return
+        parts = [self.literal(reference.get(k)) for k in ("publisher", "offer", "sku")]
+        if not all(isinstance(p, str) for p in parts):
+            return
+        if tuple(p.lower() for p in parts) not in self.capabilities.images:
+            offered = ", ".join(self.capabilities.image_names[:8]) or "none"
+            self.add(ERROR, path, f"the marketplace image {':'.join(parts)} is not offered by {self.capabilities.source}",
+                     f"ask the Stack operator to syndicate it from the Azure marketplace, or use one offered ({offered})")
+
+    def extension(self, settings: dict[str, Any], path: str) -> None:
+        if self.capabilities.extensions is None:
+            return
+        publisher, kind = self.literal(settings.get("publisher")), self.literal(settings.get("type"))
+        if not isinstance(publisher, str) or not isinstance(kind, str):
+            return
+        versions = self.capabilities.extensions.get((publisher.lower(), kind.lower()))
+        if versions is None:
+            self.add(ERROR, f"{path}.type", f"the VM extension {publisher}.{kind} is not offered by {self.capabilities.source}",
+                     "ask the Stack operator to syndicate it from the Azure marketplace, or remove it")
+            return
+        wanted = self.literal(settings.get("typeHandlerVersion"))
+        if isinstance(wanted, str) and wanted and not any(v.split(".")[0] == wanted.split(".")[0] for v in versions):
+            self.add(ERROR, f"{path}.typeHandlerVersion", f"the VM extension {publisher}.{kind} {wanted} is not offered "
+                     f"(offered: {', '.join(versions)})", f"use typeHandlerVersion {'.'.join(versions[-1].split('.')[:2])}")
+
+    def endpoints(self, value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key not in ("$schema", "metadata", "comments"):
+                    self.endpoints(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.endpoints(item, f"{path}[{index}]")
+        elif isinstance(value, str):
+            found = _ENDPOINT.search(value)
+            if found:
+                host = found.group(1).lower()
+                self.add(ERROR, path, f"hard-coded public-cloud endpoint '{found.group(0)}': every Azure Stack Hub has its own "
+                         "endpoints, so this fails there", f"derive it at deployment instead: {PUBLIC_ENDPOINTS[host]}")
+
+
+def check_template(path: Path, template: dict[str, Any], capabilities: Capabilities, root: Path) -> list[Finding]:
+    """The findings of one template."""
+    try:
+        where = str(path.relative_to(root))
+    except ValueError:
+        where = str(path)
+    return _TemplateCheck(where, template, capabilities).run()
+
+
+def check_templates(project: Path, capabilities: Capabilities, template: str | None = None) -> list[Finding]:
+    """The findings of ``template`` (a file), else of every ARM template in ``project``."""
+    if template is None:
+        return [f for path, document in template_files(project) for f in check_template(path, document, capabilities, project)]
+    path = Path(template).expanduser()
+    try:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise DoctorError(f"--template {template}: {exc.strerror or exc}; give the ARM template's file") from None
+    except json.JSONDecodeError as exc:
+        raise DoctorError(f"--template {template} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not is_template(document):
+        raise DoctorError(f"--template {template} is not an ARM deployment template (no deploymentTemplate $schema, "
+                          "or no contentVersion and resources)")
+    return check_template(path.resolve(), document, capabilities, project)
+
+
+__all__ = ["Capabilities", "check_templates", "from_capabilities", "from_release", "read_capabilities_file"]
