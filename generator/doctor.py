@@ -533,10 +533,13 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
                           "--certificate, and --subscription-id) or give --stack-version")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
+    from generator.doctor_templates import check_templates, from_release, template_files
+
     if not code.files and not requirements and not any(project.glob("requirements*.txt")) \
-            and not (project / "pyproject.toml").exists() and not (project / "setup.cfg").exists():
-        raise DoctorError(f"{project} holds no Python file and no requirements (requirements*.txt, pyproject.toml, "
-                          "setup.cfg): nothing to diagnose; give the project's folder")
+            and not (project / "pyproject.toml").exists() and not (project / "setup.cfg").exists() \
+            and not template and next(template_files(project), None) is None:
+        raise DoctorError(f"{project} holds no Python file, no requirements (requirements*.txt, pyproject.toml, "
+                          "setup.cfg) and no ARM template: nothing to diagnose; give the project's folder")
     report = Report(str(project), requirements_file=requirements_file, imported_packages=imported_packages(code))
     report.findings += code.findings + check_code_imports(code) + check_requirements(requirements, code)
     venv = None if python else find_venv(project)
@@ -554,8 +557,6 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         report.findings += check_environment(environment, where, code, ca_pem)
     if found is not None:
         report.findings += check_against_stack(found, code)
-    from generator.doctor_templates import check_templates, from_release
-
     report.findings += check_templates(project, capabilities or from_release(getattr(found, "stack_version", None)), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
     return report

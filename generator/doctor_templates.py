@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from generator.doctor import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
+from generator.files import read_regular_file
 
 # The API profiles a template may name in "apiProfile", oldest first, each with the version it gives a
 # resource type: per namespace, with the types whose version differs from their namespace's (Microsoft's
@@ -164,15 +165,18 @@ def is_template(document: Any) -> bool:
     return "deploymenttemplate" in schema or ("contentVersion" in document and isinstance(document.get("resources"), list))
 
 
+MAX_TEMPLATE_BYTES = 4 * 1024 * 1024  # ARM itself takes templates of 4 MB at most
+
+
 def template_files(project: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every ARM template under ``project`` (virtual environments, VCS and build folders skipped)."""
     for path in sorted(project.rglob("*.json")):
         if any(part in SKIPPED_FOLDERS for part in path.relative_to(project).parts[:-1]):
             continue
         try:
-            document = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue  # not JSON, or not readable: not a template doctor can check
+            document = json.loads(read_regular_file(path, MAX_TEMPLATE_BYTES).decode("utf-8-sig"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            continue  # not JSON, not readable, a pipe, or nested beyond reason: not a template doctor can check
         if is_template(document):
             yield path, document
 
@@ -369,11 +373,13 @@ def check_templates(project: Path, capabilities: Capabilities, template: str | N
         return [f for path, document in template_files(project) for f in check_template(path, document, capabilities, project)]
     path = Path(template).expanduser()
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
+        document = json.loads(read_regular_file(path, MAX_TEMPLATE_BYTES).decode("utf-8-sig"))
     except OSError as exc:
         raise DoctorError(f"--template {template}: {exc.strerror or exc}; give the ARM template's file") from None
     except json.JSONDecodeError as exc:
         raise DoctorError(f"--template {template} is not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise DoctorError(f"--template {template} is not UTF-8 JSON that can be read (or it nests beyond reason)") from None
     if not is_template(document):
         raise DoctorError(f"--template {template} is not an ARM deployment template (no deploymentTemplate $schema, "
                           "or no contentVersion and resources)")

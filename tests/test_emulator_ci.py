@@ -36,6 +36,11 @@ def test_a_project_proves_itself_against_its_own_emulator(start_emulator, templa
     assert "Deleted azs-sample-rg-" in result.stdout and "Every step passed against the emulated Stack." in result.stdout
     assert not (project / ".venv").exists(), "the project's own venv is left alone"
     assert not (project / ".azs-emulator" / "overlay.json").exists()
+    # R118: in that venv, the project's hints name it, not .venv.
+    hint = subprocess.run([str(project / ".venv-emulator" / "bin" / "python"), "-c", "import sys; sys.path.insert(0, 'samples'); "
+                           "import azure_stack; print(azure_stack.tls_diagnosis()); print(azure_stack.tls_diagnosis(sign_in=True))"],
+                          cwd=project, env=project_env, capture_output=True, text=True, timeout=60)
+    assert "not trusted in .venv-emulator;" in hint.stdout and "--python .venv-emulator/bin/python" in hint.stdout, hint
 
 
 def test_both_ci_definitions_run_the_same_commands(start_emulator, template_repo, tmp_path):

@@ -170,3 +170,17 @@ def test_r117_a_destination_named_like_an_option_is_shown_as_a_path(emulator, te
     assert result.returncode == 0, result.stderr
     assert "    cd ./-rf\n" in result.stdout and "cd -rf" not in result.stdout
     assert (tmp_path / "-rf" / "stack.json").exists()
+
+
+def test_r119_doctor_reads_no_pipe_and_no_endless_nesting_as_a_template(tmp_path, named_pipe):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "deep.json").write_text('{"$schema": "x", "resources": ' + "[" * 100000 + "]" * 100000 + "}")
+    (project / "app.py").write_text("import json\n")
+    os.symlink(named_pipe, project / "pipe.json")
+    code, out, err = cli("doctor", str(project), timeout=60)
+    assert code in (0, 1) and "Traceback" not in err, err
+    code, _, err = cli("doctor", str(project), "--template", str(project / "deep.json"), timeout=60)
+    one_error(code, err, "nests beyond reason")
+    code, _, err = cli("doctor", str(project), "--template", str(named_pipe), timeout=60)
+    one_error(code, err, "it is a named pipe, not a regular file")
