@@ -28,6 +28,7 @@ def _run(path, out, template_repo, env):
                           env={**os.environ, **env}, stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.reliability
 def test_batch_onboards_every_team_and_isolates_a_failure(start_emulator, template_repo, tmp_path):
     emulator = start_emulator()
     info = emulator.info()
