@@ -231,6 +231,9 @@ def test_r70_check_tells_due_from_cannot_tell(stack, template_repo, tmp_path):
                   if not line.startswith(("arm_endpoint:", "resource_manager:")))), "records no Resource Manager endpoint"),
     (lambda project: (project / "azureSecretSpConfig.json").write_text(
         json.dumps({**json.loads((project / "azureSecretSpConfig.json").read_text()), "clientSecret": ""})), "holds no secret"),
+    (lambda project: (project / ".copier-answers.yml").write_text(re.sub(  # R131: blamed on the file, not an option
+        r"(?m)^subscription_id: .*$", "subscription_id: not-a-guid", (project / ".copier-answers.yml").read_text())),
+     "subscription_id in .copier-answers.yml 'not-a-guid' is not a subscription id"),
 ])
 def test_r87_a_damaged_project_is_one_line(stack, template_repo, tmp_path, damage, fragment):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
