@@ -294,8 +294,8 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
                 try:
                     result = future.result()
                 except Exception as error:  # the worker itself died (killed, out of memory)
-                    team = teams[futures[future]]
-                    result = TeamResult(team.name, False, f"its worker process failed ({type(error).__name__}); run the batch again")
+                    entry = teams[futures[future]]
+                    result = TeamResult(entry.name, False, f"its worker process failed ({type(error).__name__}); run the batch again")
                 record(futures[future], result)
     return [results[i] for i in sorted(results)]
 

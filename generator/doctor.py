@@ -259,7 +259,7 @@ def read_code(project: Path) -> CodeFacts:
             facts.findings.append(Finding(WARNING, f"{relative}:{exc.lineno}", "not valid Python: doctor could not read it",
                                           "fix the syntax error"))
     # Where KnownProfiles.default.use(...) is called: file -> its first line there.
-    default_profile = {relative: min(n.lineno for n in ast.walk(tree) if _sets_default_profile(n))
+    default_profile = {relative: min(getattr(n, "lineno", 0) for n in ast.walk(tree) if _sets_default_profile(n))
                        for relative, tree in trees if any(_sets_default_profile(n) for n in ast.walk(tree))}
     for relative, tree in trees:
         for node in ast.walk(tree):
@@ -399,9 +399,9 @@ def read_installed(venv: Path) -> dict[str, Any]:
     if not folders:
         raise DoctorError(f"{venv} holds no site-packages folder, so its installed packages cannot be read; recreate it "
                           "(python -m venv .venv) or give the project's Python with --python")
-    versions = {}
+    versions: dict[str, str] = {}
     for distribution in importlib.metadata.distributions(path=folders):
-        name = (distribution.metadata or {}).get("Name")
+        name = distribution.metadata["Name"] if distribution.metadata else None
         if name and distribution.version:
             versions.setdefault(_normal(name), distribution.version)
     bundle = next((str(Path(folder, "certifi", "cacert.pem")) for folder in folders
@@ -460,7 +460,7 @@ def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, 
 def check_against_stack(found: Any, code: CodeFacts) -> list[Finding]:
     """The profile the code names against the one the Stack needs."""
     needed = catalog.profile(found.profile).known_profile if found.profile else None
-    findings = []
+    findings: list[Finding] = []
     for member, places in code.profiles.items():
         if needed and member != needed and member.endswith("_hybrid"):
             findings.extend(Finding(ERROR, where, f"the code uses KnownProfiles.{member}; the Stack at "
@@ -493,7 +493,7 @@ def check_roles(found: Any) -> list[Finding]:
 
 # -- the whole --------------------------------------------------------------------------------------------
 
-def proposed_requirements(packages: list[str], requirements: list[Requirement], options: list[str] = ()) -> str:
+def proposed_requirements(packages: list[str], requirements: list[Requirement], options: tuple[str, ...] | list[str] = ()) -> str:
     """The requirements.txt ``--fix`` writes: the catalog's pins for what the code imports, what the project already
     names and what every project needs; then every other requirement the project declares, as written (``--fix``
     never edits code, so every import it has must stay satisfiable: retired ones keep their finding)."""
@@ -552,9 +552,10 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         if python:
             progress(f"Running {python} to list its installed packages (--python; it starts as any run of it does)")
             environment, where = run_environment(python), f"environment of {python}"
-        else:
+            report.findings += check_environment(environment, where, code, ca_pem)
+        elif venv is not None:
             environment, where = read_installed(venv), f"environment {venv.relative_to(project)} (read on disk)"
-        report.findings += check_environment(environment, where, code, ca_pem)
+            report.findings += check_environment(environment, where, code, ca_pem)
     if found is not None:
         report.findings += check_against_stack(found, code)
     report.findings += check_templates(project, capabilities or from_release(getattr(found, "stack_version", None)), template)

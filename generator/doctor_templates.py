@@ -102,11 +102,11 @@ def _profile_tables(profiles: tuple[str, ...]) -> dict[tuple[str, str], set[str]
     """What a Stack supporting ``profiles`` serves, by namespace ("" type: every type of the namespace)."""
     served: dict[tuple[str, str], set[str]] = {}
     for name in profiles:
-        for namespace, versions in TEMPLATE_PROFILES[name].items():
-            for resource_type, version in versions.items():
+        for namespace, types in TEMPLATE_PROFILES[name].items():
+            for resource_type, version in types.items():
                 served.setdefault((namespace, resource_type), set()).add(version)
-    for namespace, versions in _EVERY_STACK.items():
-        served.setdefault((namespace, ""), set()).update(versions)
+    for namespace, every in _EVERY_STACK.items():
+        served.setdefault((namespace, ""), set()).update(every)
     return served
 
 
@@ -133,7 +133,7 @@ def from_capabilities(data: dict[str, Any], source: str) -> Capabilities:
         source if source.startswith("the Stack") else f"the Stack in {source}", served,
         profiles_up_to(release) if data.get("profile") != "latest" else tuple(TEMPLATE_PROFILES),
         sizes={str(s).lower() for s in data.get("vmSizes") or []},
-        images={tuple(part.lower() for part in image) for image in images},
+        images={(publisher.lower(), offer.lower(), sku.lower()) for publisher, offer, sku in images},
         extensions={(str(e.get("publisher")).lower(), str(e.get("type")).lower()): list(e.get("versions") or [])
                     for e in data.get("vmExtensions") or []},
         image_names=[":".join(image) for image in images],
@@ -230,7 +230,7 @@ class _TemplateCheck:
                 continue
             full_type = f"{parent}/{resource_type}" if parent and "/" not in resource_type.split(".", 1)[-1] else resource_type
             self.api_version(resource, here, full_type, profile)
-            properties = resource.get("properties") if isinstance(resource.get("properties"), dict) else {}
+            properties: dict[str, Any] = resource["properties"] if isinstance(resource.get("properties"), dict) else {}
             kind = full_type.lower()
             if kind == "microsoft.compute/virtualmachines":
                 self.size((properties.get("hardwareProfile") or {}).get("vmSize"), f"{here}.properties.hardwareProfile.vmSize")

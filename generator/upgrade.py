@@ -155,7 +155,7 @@ def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> 
     for pin in catalog.packages_for(samples, str(fresh.get("profile"))):
         if pinned.get(pin.package) != pin.version:
             changes.append((pin.package, pinned.get(pin.package, "-"), pin.version))
-    old, new = recorded.get("profile"), fresh.get("profile")
+    old, new = str(recorded.get("profile")), str(fresh.get("profile"))
     if old != new and old in catalog.PROFILES and new in catalog.PROFILES:
         old_versions, new_versions = catalog.PROFILES[old].api_versions, catalog.PROFILES[new].api_versions
         for client in catalog.clients_for(samples):
@@ -174,7 +174,9 @@ def _same_version(commit: str, version: str) -> bool:
     if commit.removeprefix("v") == version:
         return True
     described, built = re.search(r"(?:^|-g)([0-9a-f]{7,})$", commit), re.search(r"\+g([0-9a-f]{7,})", version)
-    return bool(described and built) and (described[1].startswith(built[1]) or built[1].startswith(described[1]))
+    if not described or not built:
+        return False
+    return described[1].startswith(built[1]) or built[1].startswith(described[1])
 
 
 def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,16 +160,24 @@ def test_demo_runs_the_whole_flow(template_repo, project_env, tmp_path):
     assert "[5/5] Running the resource group sample" in result.stdout and "Deleted azs-sample-rg-" in result.stdout
 
 
+def _copier_copy_in_a_terminal(template_repo: Path, project: Path) -> tuple[Any, io.StringIO]:
+    """``copier copy`` of the template into ``project`` in a pseudo-terminal, and the transcript of what it shows."""
+    import pexpect
+
+    copier = str(Path(sys.executable).with_name("copier"))
+    child = pexpect.spawn(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)],
+                          encoding="utf-8", timeout=60, dimensions=(50, 200))
+    child.logfile_read = transcript = io.StringIO()
+    return child, transcript
+
+
 def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_repo, tmp_path):
     """The interactive way in: copier's prompts in a terminal, the secret typed at a hidden prompt."""
     import pexpect
 
     info = start_emulator().info()
     project = tmp_path / "interactive"
-    copier = str(Path(sys.executable).with_name("copier"))
-    child = pexpect.spawn(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)],
-                          encoding="utf-8", timeout=60, dimensions=(50, 200))
-    child.logfile_read = transcript = io.StringIO()
+    child, transcript = _copier_copy_in_a_terminal(template_repo, project)
     answers = [  # (prompt, typed text; empty takes what the prompt offers)
         ("Name of the project", "team-interactive"),
         ("Samples to generate", ""),
@@ -212,10 +221,7 @@ def test_r115_native_copier_asks_a_wrong_secret_again_at_once(start_emulator, te
 
     info = start_emulator().info()
     project = tmp_path / "interactive"
-    copier = str(Path(sys.executable).with_name("copier"))
-    child = pexpect.spawn(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)],
-                          encoding="utf-8", timeout=60, dimensions=(50, 200))
-    child.logfile_read = transcript = io.StringIO()
+    child, transcript = _copier_copy_in_a_terminal(template_repo, project)
     for prompt, answer in [("Name of the project", "team-retry"), ("Samples to generate", ""), ("CI definitions", ""),
                            ("Resource Manager endpoint", info["arm_endpoint"]), ("root CA in PEM format", info["ca_cert"]),
                            ("release", ""), ("Azure AD directory", ""), ("Application \\(client\\) id", info["client_id"]),

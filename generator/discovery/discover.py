@@ -243,12 +243,12 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
         proven = _sign_in(http, metadata, tenant_id, tenant_sentence, request.principal, request.subscription_id, trust, progress)
         result.subscription_id, result.subscription_note, result.credentials_proven = proven.subscription_id, proven.note, True
         calls: list[Callable[[], Any]] = []
-        if proven.subscription_id:
-            progress(f"Reading subscription {proven.subscription_id}: regions and resource providers")
-            calls.append(lambda: _subscription_and_region(http, metadata, proven.token, proven.subscription_id,
-                                                          request.subscription_source))
-            calls.append(lambda: evidence.from_providers(http, resource_manager, proven.subscription_id, proven.token))
-            calls.append(lambda: read_roles(http, metadata, proven.token, proven.subscription_id))
+        subscription = proven.subscription_id
+        if subscription:
+            progress(f"Reading subscription {subscription}: regions and resource providers")
+            calls.append(lambda: _subscription_and_region(http, metadata, proven.token, subscription, request.subscription_source))
+            calls.append(lambda: evidence.from_providers(http, resource_manager, subscription, proven.token))
+            calls.append(lambda: read_roles(http, metadata, proven.token, subscription))
         else:
             findings.append(evidence.ReleaseFinding("providers", None, sentences=[f"No provider list was read: {proven.note}."]))
         if request.admin_endpoint:
@@ -287,9 +287,10 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
     proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
     location = roles = None
-    if proven.subscription_id:
+    subscription = proven.subscription_id
+    if subscription:
         location, roles = _parallel(
-            lambda: _subscription_and_region(http, found.metadata, proven.token, proven.subscription_id, subscription_source),
-            lambda: read_roles(http, found.metadata, proven.token, proven.subscription_id))
+            lambda: _subscription_and_region(http, found.metadata, proven.token, subscription, subscription_source),
+            lambda: read_roles(http, found.metadata, proven.token, subscription))
     return replace(found, subscription_id=proven.subscription_id, location=location, credentials_proven=True,
                    subscription_note=proven.note, roles=roles)
