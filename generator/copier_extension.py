@@ -116,8 +116,9 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
 
 
 def azs_requirements(samples: list[str], profile: str) -> list[str]:
-    """``package==version`` lines for a project with these samples on this profile."""
-    return [pin.requirement for pin in catalog.packages_for(tuple(samples), profile)]
+    """The requirements.txt entries of a project with these samples on this profile: its share of the lock, each
+    ``package==version`` with the hashes of its files (continuation lines)."""
+    return [entry.lines for entry in catalog.locked_for(tuple(samples), profile)]
 
 
 def azs_providers(samples: list[str]) -> list[str]:
