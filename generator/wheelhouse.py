@@ -173,7 +173,7 @@ def make_wheelhouse(project: Path, pythons: list[str], platforms: list[str], pro
         for index, target in enumerate(chosen):
             requirements = Path(scratch) / f"target-{index}.txt"
             requirements.write_text("".join(e.lines + "\n" for e in selected(entries, target)), encoding="utf-8")
-            progress(f"==> Downloading the locked set for {target}")
+            progress(f"downloading the locked set for {target}")
             try:
                 result = subprocess.run(download_command(target, requirements, destination), capture_output=True, text=True,
                                         timeout=1800)
