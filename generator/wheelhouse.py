@@ -15,7 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generator.errors import ScaffoldError
@@ -172,7 +172,9 @@ def make_wheelhouse(project: Path, pythons: list[str], platforms: list[str], pro
     with tempfile.TemporaryDirectory(prefix="azs-wheelhouse-") as scratch:
         for index, target in enumerate(chosen):
             requirements = Path(scratch) / f"target-{index}.txt"
-            requirements.write_text("".join(e.lines + "\n" for e in selected(entries, target)), encoding="utf-8")
+            # Without their markers: pip would test them against the Python running it, not the target.
+            requirements.write_text("".join(replace(e, marker="").lines + "\n" for e in selected(entries, target)),
+                                    encoding="utf-8")
             progress(f"downloading the locked set for {target}")
             try:
                 result = subprocess.run(download_command(target, requirements, destination), capture_output=True, text=True,
