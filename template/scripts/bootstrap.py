@@ -129,7 +129,7 @@ def install_command(uv: str | None, wheels: Path | None) -> list[str]:
 
 
 # What the installers say when a file is not the one the lock names, and when a package has no file to install.
-_PIP_MISMATCH = re.compile(r"^\s+([A-Za-z0-9._-]+)==(\S+) from (\S+?):?\s*$", re.MULTILINE)
+_PIP_MISMATCH = re.compile(r"^\s+([A-Za-z0-9._-]+)==(\S+) from (?:file://)?([^\s:]+)", re.MULTILINE)
 _UV_MISMATCH = re.compile(r"Hash mismatch for `([A-Za-z0-9._-]+)==([^`\s]+)`")
 _PIP_MISSING = re.compile(r"satisfies the requirement ([A-Za-z0-9._-]+)==(\S+)")
 _UV_MISSING = re.compile(r"([A-Za-z0-9._-]+)==([^\s`]+)`? was not found in the provided package locations")
@@ -141,9 +141,10 @@ def installer_failure(output: str, name: str, wheels: Path | None) -> str:
     if "DO NOT MATCH THE HASHES" in output or "Hash mismatch" in output:
         found = _UV_MISMATCH.search(output) or _PIP_MISMATCH.search(output.split("DO NOT MATCH THE HASHES", 1)[-1])
         package = f"{found[1]} {found[2]}" if found else "a package"
-        return (f"{package}: the file from {where} is not the one requirements.txt locks (its sha256 differs): it was "
-                "changed or substituted, and nothing was installed from it; get the file again from a source you trust "
-                "(offline: delete it and rerun azs-scaffold wheelhouse)")
+        file = f"{Path(found[3]).name} in {wheels}" if found and wheels and found.re is _PIP_MISMATCH else f"its file from {where}"
+        return (f"{package}: {file} is not the file requirements.txt locks (its sha256 differs): it was changed or "
+                "substituted, so nothing was installed; get the file again from a source you trust (offline: delete it "
+                "and run azs-scaffold wheelhouse again)")
     missing = _UV_MISSING.search(output) or _PIP_MISSING.search(output)
     if missing and wheels:
         return (f"{wheels} holds no file of {missing[1]} {missing[2]} for this Python ({sys.version.split()[0]}) and "
