@@ -163,11 +163,8 @@ def download_command(target: Target, requirements: Path, destination: Path) -> l
     return command
 
 
-def make_wheelhouse(project: Path, pythons: list[str], platforms: list[str], progress=print) -> tuple[Path, list[Target]]:
-    """Download the project's locked set for each target into PROJECT/wheels/; that folder and the targets."""
-    entries = locked_requirements(project)
-    chosen = targets(pythons, platforms, project)
-    destination = project / WHEELS_DIR
+def download_locked(entries: tuple[Locked, ...], chosen: list[Target], destination: Path, progress=print) -> None:
+    """Download, hashes checked, the file of each of ``entries`` that each target installs into ``destination``."""
     destination.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="azs-wheelhouse-") as scratch:
         for index, target in enumerate(chosen):
@@ -189,4 +186,12 @@ def make_wheelhouse(project: Path, pythons: list[str], platforms: list[str], pro
                                           "where pip is (pipx and venvs have it)")
                 raise WheelhouseError(f"downloading for {target} failed: {(said[0] if said else result.stderr.strip()[-300:])}; "
                                       "check the connection to the package index (PIP_INDEX_URL names a mirror)")
+
+
+def make_wheelhouse(project: Path, pythons: list[str], platforms: list[str], progress=print) -> tuple[Path, list[Target]]:
+    """Download the project's locked set for each target into PROJECT/wheels/; that folder and the targets."""
+    entries = locked_requirements(project)
+    chosen = targets(pythons, platforms, project)
+    destination = project / WHEELS_DIR
+    download_locked(entries, chosen, destination, progress)
     return destination, chosen

@@ -19,7 +19,7 @@ import pytest
 from generator.discovery import DiscoveryRequest, ServicePrincipal
 from generator.render import NewProject, run_new
 from tests.conftest import PUBLIC_CA_BUNDLE
-from tests.project import bundle_path, run, run_all_steps, venv_python, watch_process_list
+from tests.project import bootstrap, bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +56,9 @@ def test_bootstrap_twice_trusts_the_ca_once(start_emulator, template_repo, proje
     project = tmp_path / "project"
     _new(info, project, template_repo, samples=("resource_groups",))
     assert "azure-mgmt-storage" not in (project / "requirements.txt").read_text()  # only what the sample needs
-    first = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    first = bootstrap(project, project_env)
     assert first.returncode == 0, first.stderr
-    second = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    second = bootstrap(project, project_env)
     assert second.returncode == 0 and "already trusted" in second.stdout
     ca_body = "".join((project / "certs" / "azure-stack-root.pem").read_text().split()[2:-2])
     bundle = "".join(bundle_path(project, project_env).read_text().split())
@@ -73,9 +73,9 @@ def test_bootstrap_installs_with_uv_or_pip(start_emulator, template_repo, projec
     info = start_emulator().info()
     project = tmp_path / "project"
     _new(info, project, template_repo, samples=("resource_groups",))
-    result = run(project, project_env, sys.executable, "scripts/bootstrap.py", "--installer", installer)
+    result = bootstrap(project, project_env, "--installer", installer)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Installing the pinned packages (requirements.txt) with {installer}" in result.stdout
+    assert f"Installing the locked packages (requirements.txt, hashes checked) with {installer}" in result.stdout
     assert "Successfully installed" not in result.stdout and "Installed " not in result.stdout  # the installer's own output is kept back
     assert "Trusting the Stack's root CA" in result.stdout
     for step in ("register_providers.py", "samples/resource_groups.py"):
