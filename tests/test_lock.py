@@ -173,8 +173,9 @@ for path in folder.glob("*.py"):
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             modules.add(node.module)
+local = {"samples", *(path.stem for path in folder.glob("*.py"))}
 for name in sorted(modules):
-    if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "samples":
+    if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in local:
         importlib.import_module(name)
 owners = md.packages_distributions()
 loaded = sorted({d for m in set(sys.modules) - before for d in owners.get(m.split(".")[0], [])})
