@@ -22,13 +22,19 @@ def bootstrap(project: Path, env: dict[str, str], *options: str) -> subprocess.C
     """The project's bootstrap; then, when it succeeded, what a user of the emulator runs next: ``azs-scaffold emulator
     trust`` of the emulators' stand-in public CA (a real certifi trusts login.microsoftonline.com's; the installed
     files stay the index's own, which hash-checking mode insists on)."""
+    result = run(project, env, sys.executable, "scripts/bootstrap.py", *options)
+    if result.returncode == 0:
+        trust_the_public_stand_in(project)
+    return result
+
+
+def trust_the_public_stand_in(project: Path) -> None:
+    """Make the project's venv trust the emulators' stand-in for the public CA, as every real certifi trusts the CA
+    behind login.microsoftonline.com."""
     from generator.emulator.venv_trust import trust_in_venv
     from tests.conftest import PUBLIC_CA_CERT
 
-    result = run(project, env, sys.executable, "scripts/bootstrap.py", *options)
-    if result.returncode == 0:
-        trust_in_venv(venv_python(project), Path(PUBLIC_CA_CERT))
-    return result
+    trust_in_venv(venv_python(project), Path(PUBLIC_CA_CERT))
 
 
 def run_all_steps(project: Path, env: dict[str, str]) -> list[subprocess.CompletedProcess]:

@@ -28,7 +28,7 @@ from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
 from tests.conftest import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, without_emulator_proxy
-from tests.project import bootstrap, bundle_path, run, venv_python
+from tests.project import bootstrap, bundle_path, run, trust_the_public_stand_in, venv_python
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parent.parent
@@ -402,6 +402,7 @@ def test_r49_certifi_upgrade_then_bootstrap_again(bootstrapped, project_env, whe
     python = venv_python(bootstrapped)
     reinstall = run(bootstrapped, project_env, python, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "certifi")
     assert reinstall.returncode == 0, reinstall.stderr
+    trust_the_public_stand_in(bootstrapped)  # a real certifi's public CAs; what the reinstall took away is the Stack's
     broken = run(bootstrapped, project_env, python, "samples/resource_groups.py")
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
     one_error(broken.returncode, broken.stderr, "error: TLS verification failed: the Stack's root CA is not trusted in .venv")
