@@ -150,16 +150,25 @@ def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str
 
 def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
     """(title, command) of the generated CI definitions, GitHub Actions and Azure Pipelines alike: install the
-    azs-scaffold that generated the project, then run its scripts/test_against_emulator.py."""
+    azs-scaffold that generated the project (from the public source unless the CI variables name another:
+    scripts/install_azs_scaffold.py), then run its scripts/test_against_emulator.py."""
     import shlex
 
     source = recorded_url(src_path)
     package = f"azs-scaffold @ git+{source}@{commit}" if commit and "://" in source else f"azs-scaffold @ git+{source}"
     return [
-        ("Install azs-scaffold, the release that generated this project", f"python -m pip install {shlex.quote(package)}"),
+        ("Install azs-scaffold, the release that generated this project (or AZS_SCAFFOLD_SOURCE)",
+         f"python scripts/install_azs_scaffold.py {shlex.quote(package)}"),
         ("Bootstrap, register providers, run every sample and the tests against an emulated Stack",
          "python scripts/test_against_emulator.py"),
     ]
+
+
+def azs_ci_python() -> str:
+    """The Python the generated CI definitions run (``azs-scaffold wheelhouse`` fetches for it by default)."""
+    from generator.wheelhouse import CI_PYTHON
+
+    return CI_PYTHON
 
 
 def azs_require(value: Any, message: str) -> str:
@@ -227,4 +236,5 @@ class AzsScaffoldExtension(Extension):
             azs_template_url=recorded_url,
             azs_hold_secret_for_task=hold_for_task,
             azs_ci_steps=azs_ci_steps,
+            azs_ci_python=azs_ci_python,
         )
