@@ -154,11 +154,16 @@ def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
     scripts/install_azs_scaffold.py), then run its scripts/test_against_emulator.py."""
     import shlex
 
+    import re
+
     source = recorded_url(src_path)
     package = f"azs-scaffold @ git+{source}@{commit}" if commit and "://" in source else f"azs-scaffold @ git+{source}"
+    # From an internal index or a folder of wheels: the release by its version (a tag like v1.2.0 names one).
+    release = re.fullmatch(r"v?(\d+(?:\.\d+)*)", commit or "")
+    from_a_feed = f"azs-scaffold=={release[1]}" if release else "azs-scaffold"
     return [
         ("Install azs-scaffold, the release that generated this project (or AZS_SCAFFOLD_SOURCE)",
-         f"python scripts/install_azs_scaffold.py {shlex.quote(package)}"),
+         f"python scripts/install_azs_scaffold.py {shlex.quote(package)} {from_a_feed}"),
         ("Bootstrap, register providers, run every sample and the tests against an emulated Stack",
          "python scripts/test_against_emulator.py"),
     ]

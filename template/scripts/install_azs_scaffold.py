@@ -1,13 +1,14 @@
 """Install azs-scaffold for this project's CI job, from where the CI variables say (default: the public source).
 
-    python scripts/install_azs_scaffold.py DEFAULT_SOURCE
+    python scripts/install_azs_scaffold.py PUBLIC_SOURCE FEED_REQUIREMENT
 
-The CI definitions pass the release that generated this project as DEFAULT_SOURCE. A site without the public
-sources sets CI variables (GitHub: repository or organization variables; Azure Pipelines: pipeline variables or a
+The CI definitions pass the release that generated this project twice: as the public source installs it (a git URL
+at its commit), and as an internal index or a folder of wheels does (``azs-scaffold==VERSION``). A site without the
+public sources sets CI variables (GitHub: repository or organization variables; Azure Pipelines: pipeline variables or a
 variable group, which reach scripts as environment variables):
 
-- ``AZS_SCAFFOLD_SOURCE``: what pip installs instead: ``azs-scaffold==VERSION`` from an internal index, or the path
-  of azs-scaffold's wheel (in the repository, or downloaded from an artifact feed by an earlier step);
+- ``AZS_SCAFFOLD_SOURCE``: what pip installs instead of either: another release, or the path of azs-scaffold's
+  wheel (in the repository, or downloaded from an artifact feed by an earlier step);
 - ``AZS_INDEX_URL``: an internal package index (PEP 503 "simple" URL) for azs-scaffold, what it needs, and the
   project's locked packages (``scripts/test_against_emulator.py`` hands it to bootstrap);
 - ``AZS_WHEELS``: a folder of wheels to install from instead of any index: azs-scaffold's wheel and its dependencies
@@ -32,11 +33,11 @@ def source_options() -> list[str]:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
-        print("usage: python scripts/install_azs_scaffold.py DEFAULT_SOURCE", file=sys.stderr)
+    if len(sys.argv) != 3:
+        print("usage: python scripts/install_azs_scaffold.py PUBLIC_SOURCE FEED_REQUIREMENT", file=sys.stderr)
         return 2
-    source = os.environ.get("AZS_SCAFFOLD_SOURCE", "").strip() or sys.argv[1]
     options = source_options()
+    source = os.environ.get("AZS_SCAFFOLD_SOURCE", "").strip() or (sys.argv[2] if options else sys.argv[1])
     print(f"==> Installing {source}" + (f" ({' '.join(options)})" if options else ""), flush=True)
     result = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *options, source])
     if result.returncode != 0:
