@@ -47,6 +47,11 @@ older releases send versions that the emulator's global-Azure table does not lis
 provider's newest version and the hybrid ones), a limit of the emulator, not a finding about Azure.
 Releases before 2021 also import `six` without declaring it; the probe installs it beside them.
 
+Beside the pins, `generator/pins.lock` locks everything they install: exact versions and the sha256 of every file,
+for Python 3.10 to 3.13 on Linux, Windows and macOS (`python -m generator.pins lock`: uv's universal resolution).
+A generated project's `requirements.txt` is its samples' share of it and installs in hash-checking mode; `verify`
+proves a pin with the locked set installed beside it. Run `lock` after changing a pin (a test keeps the two in step).
+
 """
 
 
@@ -96,7 +101,11 @@ def table() -> str:
         profiles = ", ".join(name for name in catalog.PROFILES if pin.package in catalog.PROFILE_PINS[name])
         lines.append(f"| {pin.package} | {profiles} | {pin.oldest or '-'} | {pin.version} | {pin.version} | {pin.breaks or '-'} |")
     reasons = [f"- **{pin.package} {pin.version}**: {pin.reason}" for pin in catalog.PINS.values()]
-    return _HEADER + "\n".join(lines) + "\n\nWhy each pin:\n\n" + "\n".join(reasons) + "\n"
+    locked = [f"| {e.package} | {e.version} | {e.marker or '-'} | {len(e.hashes)} | {', '.join(e.needed_by) or 'pinned'} |"
+              for e in lock.entries()]
+    return (_HEADER + "\n".join(lines) + "\n\nWhy each pin:\n\n" + "\n".join(reasons)
+            + "\n\nThe locked set (`generator/pins.lock`):\n\n| package | version | where | files hashed | needed by |\n"
+            "|---|---|---|---|---|\n" + "\n".join(locked) + "\n")
 
 
 def write_probe_infos(emulators: dict[str, object], folder: Path) -> list[str]:
