@@ -210,3 +210,45 @@ def test_a_wheel_that_differs_from_the_lock_is_refused_in_one_line(project, whee
         assert changed in line
     imported = run(copy, env, venv_python(copy), "-c", "import msal")
     assert imported.returncode != 0  # nothing of the set was installed
+
+
+# -- a CI runner with only a folder of wheels ----------------------------------------------------------------------
+
+from tests.test_installed import installed, release_repo  # noqa: E402,F401  (fixtures: azs-scaffold built as released)
+
+
+@pytest.mark.slow
+def test_the_ci_definition_runs_with_only_a_folder_of_wheels(installed, emulator, tmp_path):
+    """A disconnected site's CI: azs-scaffold's wheel, what it needs and the project's wheelhouse in one folder
+    (AZS_WHEELS), no index reachable; the GitHub workflow's own steps install azs-scaffold and prove the project."""
+    import yaml
+
+    from tests.conftest import without_emulator_proxy
+    from tests.test_installed import OFFLINE_GIT, _new as new_with, _ok
+
+    feed = tmp_path / "feed"
+    (wheel,) = (installed.parents[2] / "dist").glob("azs_scaffold-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", str(feed), str(wheel)],
+                   check=True, capture_output=True, timeout=1200, env=without_emulator_proxy())
+    shutil.copy2(wheel, feed)
+    _ok(new_with(installed, tmp_path, emulator.info(), "project"))
+    project = tmp_path / "project"
+    _ok(subprocess.run([str(installed), "wheelhouse", str(project)], capture_output=True, text=True, timeout=1800,
+                       env=without_emulator_proxy()))
+    for file in (project / "wheels").iterdir():
+        shutil.copy2(file, feed)
+    shutil.rmtree(project / "wheels")  # the feed alone serves the job
+
+    runner = tmp_path / "runner"
+    subprocess.run([sys.executable, "-m", "venv", str(runner)], check=True, timeout=300)
+    env = {**_without_an_index(dict(os.environ), tmp_path / "uv-cache"), **OFFLINE_GIT, "AZS_WHEELS": str(feed),
+           "PATH": f"{runner / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "test-against-emulator.yml").read_text(encoding="utf-8"))
+    assert workflow["env"]["AZS_WHEELS"] == "${{ vars.AZS_WHEELS }}"
+    commands = [step["run"] for step in workflow["jobs"]["emulator"]["steps"] if "run" in step]
+    assert "azs-scaffold==1000.1.0" in commands[0]
+    for command in commands:
+        result = subprocess.run(["bash", "-c", command], cwd=project, env=env, capture_output=True, text=True, timeout=1800,
+                                stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert "from feed/ only" in result.stdout and "Every step passed against the emulated Stack." in result.stdout
