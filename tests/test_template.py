@@ -241,3 +241,36 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
     assert "Traceback" not in failed.stderr and "Cleaning up" in failed.stdout
     assert emulator.state.data["resource_groups"] == {}  # nothing the sample made outlives it
     assert not [r for r in emulator.state.data["resources"].values()]
+
+
+def _base_python() -> str:
+    """A Python with no uv beside it (the interpreter the tests' venv was made from)."""
+    python = Path(sys.base_prefix) / "bin" / "python3"
+    assert not python.with_name("uv").exists()
+    return str(python)
+
+
+def test_bootstrap_finds_the_uv_beside_azs_scaffold_as_pipx_installs_it(start_emulator, template_repo, project_env, tmp_path):
+    """pipx puts only azs-scaffold's own command on PATH (a link into its venv, which holds uv): bootstrap run by
+    another Python still installs with that uv."""
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo, samples=("resource_groups",))
+    bin_folder = tmp_path / "local-bin"
+    bin_folder.mkdir()
+    (bin_folder / "azs-scaffold").symlink_to(Path(sys.executable).with_name("azs-scaffold"))
+    env = {**project_env, "PATH": f"{bin_folder}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    result = run(project, env, _base_python(), "scripts/bootstrap.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hashes checked) with uv" in result.stdout and "No uv here" not in result.stdout
+
+
+def test_bootstrap_without_uv_says_how_to_get_it(template_repo, project_env, tmp_path, start_emulator):
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo, samples=("resource_groups",))
+    env = {**{k: v for k, v in project_env.items() if k != "PIP_FIND_LINKS"}, "PATH": f"/usr/bin{os.pathsep}/bin",
+           "PIP_CONFIG_FILE": os.devnull}  # no uv anywhere, and no index: pip fails at once
+    result = run(project, env, _base_python(), "scripts/bootstrap.py")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "No uv here" in result.stdout and "pipx install uv" in result.stdout and "hashes checked) with pip" in result.stdout
