@@ -241,7 +241,8 @@ def test_the_ci_definition_runs_with_only_a_folder_of_wheels(installed, emulator
 
     runner = tmp_path / "runner"
     subprocess.run([sys.executable, "-m", "venv", str(runner)], check=True, timeout=300)
-    env = {**_without_an_index(dict(os.environ), tmp_path / "uv-cache"), **OFFLINE_GIT, "AZS_WHEELS": str(feed),
+    runner_env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")}
+    env = {**_without_an_index(runner_env, tmp_path / "uv-cache"), **OFFLINE_GIT, "AZS_WHEELS": str(feed),
            "PATH": f"{runner / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     workflow = yaml.safe_load((project / ".github" / "workflows" / "test-against-emulator.yml").read_text(encoding="utf-8"))
     assert workflow["env"]["AZS_WHEELS"] == "${{ vars.AZS_WHEELS }}"
