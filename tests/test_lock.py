@@ -41,6 +41,19 @@ def test_a_projects_share_holds_what_its_pins_need_and_nothing_of_the_other_samp
     assert everything == {lock.normalize(e.package) for e in lock.entries()}
 
 
+def test_verify_proves_a_pin_with_the_locked_set_installed_beside_it(tmp_path):
+    from generator import pins
+
+    at_pins = [catalog.PINS[name].requirement for name in ("azure-mgmt-network", "azure-identity", "azure-common")]
+    arguments = pins._install_arguments(at_pins, tmp_path / "locked.txt")
+    assert arguments == ["--require-hashes", "-r", str(tmp_path / "locked.txt")]
+    installed = {lock.normalize(e.package) for e in lock.parse((tmp_path / "locked.txt").read_text())}
+    assert installed == {lock.normalize(e.package) for e in lock.share_of(["azure-mgmt-network", "azure-identity", "azure-common"])}
+    assert {"azure-core", "msal", "isodate"} <= installed
+    candidate = ["azure-mgmt-network==28.0.0", *at_pins[1:]]  # a release the lock does not hold: resolved as given
+    assert pins._install_arguments(candidate, tmp_path / "other.txt") == candidate
+
+
 def test_a_lock_line_that_is_not_an_entry_is_named():
     with pytest.raises(lock.LockError, match="line 2"):
         lock.parse("six==1.17.0 \\\n    --hash=sha256:abc\n")
