@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator.errors import ScaffoldError
+from generator.errors import ScaffoldError, UsageError
 from generator.lock import SUPPORTED_PYTHONS, Locked, LockError, parse
 
 WHEELS_DIR = "wheels"
@@ -102,7 +102,7 @@ def platform_named(name: str) -> Platform:
         machine = name.rsplit("_", 1)[-1] if not name.startswith("win") else "AMD64"
         return Platform(name, (name,), system, {"win32": "Windows", "darwin": "Darwin"}.get(system, "Linux"),
                         "x86_64" if machine == "64" else machine)
-    raise WheelhouseError(f"--platform {name}: not a platform this knows; choose {', '.join(PLATFORMS)} or give a wheel "
+    raise UsageError(f"--platform {name}: not a platform this knows; choose {', '.join(PLATFORMS)} or give a wheel "
                           "platform tag (e.g. manylinux_2_34_x86_64)")
 
 
@@ -111,7 +111,7 @@ def targets(pythons: list[str], platforms: list[str], project: Path) -> list[Tar
     plus what the project's CI definitions run on."""
     for python in pythons:
         if python not in SUPPORTED_PYTHONS:
-            raise WheelhouseError(f"--python {python}: the lock is for Python {', '.join(SUPPORTED_PYTHONS)}; name one of them")
+            raise UsageError(f"--python {python}: the lock is for Python {', '.join(SUPPORTED_PYTHONS)}; name one of them")
     chosen = [platform_named(name) for name in platforms]
     if pythons or chosen:
         return [Target(python, platform) for python in (pythons or [_running_python()]) for platform in (chosen or [None])]
@@ -190,8 +190,8 @@ def download_locked(entries: tuple[Locked, ...], chosen: list[Target], destinati
 
 def make_wheelhouse(project: Path, pythons: list[str], platforms: list[str], progress=print) -> tuple[Path, list[Target]]:
     """Download the project's locked set for each target into PROJECT/wheels/; that folder and the targets."""
-    entries = locked_requirements(project)
     chosen = targets(pythons, platforms, project)
+    entries = locked_requirements(project)
     destination = project / WHEELS_DIR
     download_locked(entries, chosen, destination, progress)
     return destination, chosen

@@ -61,6 +61,33 @@ def test_a_lock_line_that_is_not_an_entry_is_named():
         lock.parse("six==1.17.0\n")
 
 
+def _wheelhouse(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "generator", "wheelhouse", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_wheelhouse_refuses_what_it_cannot_fetch_for_in_one_line(tmp_path):
+    unlocked = tmp_path / "unlocked"
+    unlocked.mkdir()
+    (unlocked / "requirements.txt").write_text("azure-identity==1.27.0\n")  # a project from before the lock
+    for args, code, said in [((str(tmp_path / "missing"),), 1, "cannot read"),
+                             ((str(unlocked),), 1, "is not a locked requirements file"),
+                             ((str(unlocked), "--python", "3.9"), 2, "--python 3.9: the lock is for Python 3.10, 3.11, 3.12, 3.13"),
+                             ((str(unlocked), "--platform", "solaris"), 2, "--platform solaris: not a platform")]:
+        result = _wheelhouse(*args)
+        assert result.returncode == code and "Traceback" not in result.stderr, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("azs-scaffold: error: ") and said in line, line
+    assert not (unlocked / "wheels").exists()
+
+
+def test_wheelhouse_targets_evaluate_markers_for_the_target_python():
+    from generator.wheelhouse import PLATFORMS, Target, selected
+
+    pycparser = {t: [e.version for e in selected(lock.entries(), Target(t, PLATFORMS["windows"])) if e.package == "pycparser"]
+                 for t in lock.SUPPORTED_PYTHONS}
+    assert len(set(map(tuple, pycparser.values()))) == 2 and all(len(v) == 1 for v in pycparser.values())
+
+
 # -- generated projects --------------------------------------------------------------------------------------------
 
 
