@@ -152,9 +152,8 @@ def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
     """(title, command) of the generated CI definitions, GitHub Actions and Azure Pipelines alike: install the
     azs-scaffold that generated the project (from the public source unless the CI variables name another:
     scripts/install_azs_scaffold.py), then run its scripts/test_against_emulator.py."""
-    import shlex
-
     import re
+    import shlex
 
     source = recorded_url(src_path)
     package = f"azs-scaffold @ git+{source}@{commit}" if commit and "://" in source else f"azs-scaffold @ git+{source}"
