@@ -12,6 +12,7 @@ own markers select (the lock gives a package two versions where Pythons need dif
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -54,9 +55,10 @@ PLATFORMS = {
         Platform("linux", _manylinux("x86_64"), "linux", "Linux", "x86_64"),
         Platform("linux-aarch64", _manylinux("aarch64"), "linux", "Linux", "aarch64"),
         Platform("windows", ("win_amd64",), "win32", "Windows", "AMD64"),
-        # pip widens a macOS tag to every older macOS release and to universal2 wheels.
-        Platform("macos", ("macosx_11_0_arm64",), "darwin", "Darwin", "arm64"),
-        Platform("macos-x86_64", ("macosx_10_12_x86_64",), "darwin", "Darwin", "x86_64"),
+        # macOS 12 or later: pip widens a macOS tag to every older release and to universal2 wheels (cffi's Intel
+        # wheels need 10.15).
+        Platform("macos", ("macosx_12_0_arm64",), "darwin", "Darwin", "arm64"),
+        Platform("macos-x86_64", ("macosx_12_0_x86_64",), "darwin", "Darwin", "x86_64"),
     )
 }
 
@@ -181,6 +183,11 @@ def download_locked(entries: tuple[Locked, ...], chosen: list[Target], destinati
                                       "index and run wheelhouse again") from None
             if result.returncode != 0:
                 said = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("ERROR")]
+                missing = re.search(r"satisfies the requirement (\S+)==(\S+)", result.stderr)
+                if missing:
+                    raise WheelhouseError(f"the package index has no wheel of {missing[1]} {missing[2]} for {target} (a "
+                                          "wheelhouse holds wheels only, never builds a source release); leave that target "
+                                          "out, or name the site's platform more exactly with a wheel platform tag")
                 if "No module named pip" in result.stderr:
                     raise WheelhouseError(f"{sys.executable} has no pip, which downloads the wheels; install azs-scaffold "
                                           "where pip is (pipx and venvs have it)")
