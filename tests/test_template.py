@@ -226,8 +226,8 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
     emulator = start_emulator()
     project = tmp_path / "project"
     _new(emulator.info(), project, template_repo, samples=(sample,))
-    for step in ((sys.executable, "scripts/bootstrap.py"), (venv_python(project), "register_providers.py")):
-        assert run(project, project_env, *step).returncode == 0
+    assert bootstrap(project, project_env).returncode == 0
+    assert run(project, project_env, venv_python(project), "register_providers.py").returncode == 0
     for _ in range(2):  # unique names and full clean-up: a second run right after the first works too
         result = run(project, project_env, venv_python(project), f"samples/{sample}.py")
         assert result.returncode == 0, result.stdout + result.stderr
