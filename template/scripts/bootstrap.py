@@ -57,19 +57,20 @@ def create_venv(uv: str | None) -> None:
         step(f"Using the virtual environment {VENV.name}")
         return
     step(f"Creating the virtual environment {VENV.name}")
-    # pip from the Python itself (ensurepip): no index, and nothing to check a hash of. Without ensurepip (Debian's
-    # python3 without python3-venv) uv still installs the packages, into a venv without pip.
-    with_pip = uv is None or _has_ensurepip()
+    # pip from the Python itself (ensurepip): no index, and nothing to check a hash of.
     try:
-        venv.EnvBuilder(with_pip=with_pip).create(VENV)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+        return
     except (OSError, subprocess.CalledProcessError) as exc:
-        fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
-
-
-def _has_ensurepip() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ensurepip") is not None
+        if uv is None:
+            fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
+    # Debian's python3 without python3-venv has no working ensurepip: uv installs the packages all the same.
+    shutil.rmtree(VENV, ignore_errors=True)
+    try:
+        venv.EnvBuilder(with_pip=False).create(VENV)
+    except OSError as exc:
+        fail(f"could not create {VENV}: {exc}")
+    step(f"{VENV.name} has no pip (this Python has no ensurepip; on Debian/Ubuntu install python3-venv): uv installs")
 
 
 def find_uv() -> str | None:
