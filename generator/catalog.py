@@ -2,7 +2,8 @@
 
 - which API version each management client sends under each profile;
 - which profile each Azure Stack Hub release needs (adding a release is one line in ``STACK_RELEASES``);
-- the exact package set that still honours the profiles, with the reason for each pin;
+- the exact package set that still honours the profiles, with the reason for each pin, and beside the pins
+  their lock (``generator/pins.lock``, read by ``generator/lock.py``): everything they install, hashed;
 - what each sample needs: packages, clients and resource providers.
 
 Sources: Microsoft's Azure Stack Hub profile tables, ``azure.profiles.KnownProfiles`` in
@@ -16,9 +17,12 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from generator.errors import ScaffoldError
+
+if TYPE_CHECKING:
+    from generator.lock import Locked
 
 LATEST = "latest"
 HYBRID_2020 = "2020_09_01_hybrid"
@@ -387,6 +391,14 @@ def packages_for(samples: tuple[str, ...], profile_name: str) -> list[Pin]:
     if missing:
         raise CatalogError(f"the catalog pins no release of {', '.join(sorted(missing))} for {profile_name}")
     return [PINS[p] for p in sorted(needed)]
+
+
+def locked_for(samples: tuple[str, ...], profile_name: str) -> list["Locked"]:
+    """The lock's share a project with these samples installs on this profile: its pins and everything under them,
+    each entry with the sha256 of every file (what its requirements.txt holds, in hash-checking mode)."""
+    from generator.lock import share_of
+
+    return share_of(pin.package for pin in packages_for(samples, profile_name))
 
 
 def clients_for(samples: tuple[str, ...]) -> list[str]:

@@ -608,8 +608,37 @@ def _add_doctor(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_cmd_doctor)
 
 
+def _cmd_wheelhouse(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from generator.wheelhouse import make_wheelhouse
+
+    project = Path(args.project).expanduser()
+    folder, chosen = make_wheelhouse(project, args.python or [], args.platform or [], progress=_progress)
+    count = len(list(folder.glob("*.whl")))
+    print(f"{folder} holds {count} wheels, every file the locked set needs for {'; '.join(str(t) for t in chosen)}. "
+          "Carry the project with it; there run: python scripts/bootstrap.py --offline")
+    return 0
+
+
+def _add_wheelhouse(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "wheelhouse",
+        help="download a project's locked packages into PROJECT/wheels/ for a site without a package index",
+        description="Download every file of the project's locked set (requirements.txt, hashes checked) for the Pythons "
+        "and platforms named into PROJECT/wheels/ (git-ignored); on the disconnected site, python scripts/bootstrap.py "
+        "--offline installs from that folder only. Default: this machine's Python and platform, plus the project's CI's "
+        "(Python 3.11 on linux).",
+    )
+    p.add_argument("project", metavar="PROJECT_DIR", nargs="?", default=".", help="the generated project (default: .)")
+    p.add_argument("--platform", action="append", metavar="NAME",
+                   help="linux, linux-aarch64, windows, macos, macos-x86_64, or a wheel platform tag (repeatable)")
+    p.add_argument("--python", action="append", metavar="X.Y", help="3.10, 3.11, 3.12 or 3.13 (repeatable)")
+    p.set_defaults(run=_cmd_wheelhouse)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_new, _add_upgrade, _add_discover, _add_doctor, _add_demo,
-                                                                  _add_emulator]
+                                                                  _add_emulator, _add_wheelhouse]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -116,8 +116,9 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
 
 
 def azs_requirements(samples: list[str], profile: str) -> list[str]:
-    """``package==version`` lines for a project with these samples on this profile."""
-    return [pin.requirement for pin in catalog.packages_for(tuple(samples), profile)]
+    """The requirements.txt entries of a project with these samples on this profile: its share of the lock, each
+    ``package==version`` with the hashes of its files (continuation lines)."""
+    return [entry.lines for entry in catalog.locked_for(tuple(samples), profile)]
 
 
 def azs_providers(samples: list[str]) -> list[str]:
@@ -149,16 +150,29 @@ def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str
 
 def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
     """(title, command) of the generated CI definitions, GitHub Actions and Azure Pipelines alike: install the
-    azs-scaffold that generated the project, then run its scripts/test_against_emulator.py."""
+    azs-scaffold that generated the project (from the public source unless the CI variables name another:
+    scripts/install_azs_scaffold.py), then run its scripts/test_against_emulator.py."""
+    import re
     import shlex
 
     source = recorded_url(src_path)
     package = f"azs-scaffold @ git+{source}@{commit}" if commit and "://" in source else f"azs-scaffold @ git+{source}"
+    # From an internal index or a folder of wheels: the release by its version (a tag like v1.2.0 names one).
+    release = re.fullmatch(r"v?(\d+(?:\.\d+)*)", commit or "")
+    from_a_feed = f"azs-scaffold=={release[1]}" if release else "azs-scaffold"
     return [
-        ("Install azs-scaffold, the release that generated this project", f"python -m pip install {shlex.quote(package)}"),
+        ("Install azs-scaffold, the release that generated this project (or AZS_SCAFFOLD_SOURCE)",
+         f"python scripts/install_azs_scaffold.py {shlex.quote(package)} {from_a_feed}"),
         ("Bootstrap, register providers, run every sample and the tests against an emulated Stack",
          "python scripts/test_against_emulator.py"),
     ]
+
+
+def azs_ci_python() -> str:
+    """The Python the generated CI definitions run (``azs-scaffold wheelhouse`` fetches for it by default)."""
+    from generator.wheelhouse import CI_PYTHON
+
+    return CI_PYTHON
 
 
 def azs_require(value: Any, message: str) -> str:
@@ -244,4 +258,5 @@ class AzsScaffoldExtension(Extension):
             azs_template_url=recorded_url,
             azs_hold_secret_for_task=hold_for_task,
             azs_ci_steps=azs_ci_steps,
+            azs_ci_python=azs_ci_python,
         )

@@ -2,11 +2,16 @@
 
     python -m generator.pins table                      # the docs/pins.md table, from generator/catalog.py
     python -m generator.pins table --write              # rewrite docs/pins.md with it
+    python -m generator.pins lock                       # rewrite generator/pins.lock from the pins (needs the index)
     python -m generator.pins verify [PACKAGE[==VERSION] ...]
+
+``lock`` resolves the pins with uv for every supported Python on Linux, Windows and macOS at once
+(``uv pip compile --universal --generate-hashes``) and writes the result, every file's sha256 included, to
+``generator/pins.lock`` (``generator/lock.py`` reads it; generated projects install their share of it).
 
 ``verify`` answers "may this pin move?": for each candidate release (default: every pinned management
 package at its pin) it makes a throw-away venv with uv, installs the release with azure-identity and
-azure-common, and runs the wire probe (``_pin_probe.py``) against emulators of each profile (2008:
+azure-common (at a pin: the locked set, hashes checked, exactly what projects install), and runs the wire probe (``_pin_probe.py``) against emulators of each profile (2008:
 2019_03_01_hybrid, 2108: 2020_09_01_hybrid, with Azure AD and with ADFS, global Azure: latest). It needs the package index
 and takes about ten seconds a release, so CI runs the pinned set through the end-to-end tests instead.
 """
@@ -21,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generator import catalog
+from generator import catalog, lock
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "pins.md"
 PROBE = Path(__file__).resolve().parent / "_pin_probe.py"
@@ -42,7 +47,50 @@ older releases send versions that the emulator's global-Azure table does not lis
 provider's newest version and the hybrid ones), a limit of the emulator, not a finding about Azure.
 Releases before 2021 also import `six` without declaring it; the probe installs it beside them.
 
+Beside the pins, `generator/pins.lock` locks everything they install: exact versions and the sha256 of every file,
+for Python 3.10 to 3.13 on Linux, Windows and macOS (`python -m generator.pins lock`: uv's universal resolution).
+A generated project's `requirements.txt` is its samples' share of it and installs in hash-checking mode; `verify`
+proves a pin with the locked set installed beside it. Run `lock` after changing a pin (a test keeps the two in step).
+
 """
+
+
+def uv_command() -> str:
+    """The uv beside this Python (azs-scaffold depends on it), else the one on PATH."""
+    uv = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
+    return str(uv) if uv.exists() else "uv"
+
+
+_LOCK_HEADER = """\
+# The lock of the proven package set: every package the pins of generator/catalog.py install, at exact versions,
+# with the sha256 of every file of each, for Python {pythons} on Linux, Windows and macOS.
+# Written by `python -m generator.pins lock` (uv pip compile --universal --generate-hashes); do not edit.
+# Generated projects install their share of it in hash-checking mode (tests/test_lock.py keeps it and the pins in step).
+"""
+
+
+def compile_lock() -> str:
+    """The lock file's text: uv's universal, hashed resolution of every pin (needs the package index)."""
+    with tempfile.TemporaryDirectory(prefix="azs-lock-") as scratch:
+        pins = Path(scratch) / "catalog-pins.txt"
+        pins.write_text("".join(pin.requirement + "\n" for pin in catalog.PINS.values()), encoding="utf-8")
+        compiled = subprocess.run([uv_command(), "pip", "compile", "--quiet", "--universal", "--generate-hashes",
+                                   "--python-version", lock.OLDEST_PYTHON, "--no-header", "--annotation-style", "line",
+                                   pins.name], cwd=scratch, capture_output=True, text=True, timeout=600)
+    if compiled.returncode != 0:
+        raise SystemExit("pins lock: uv could not resolve the pins: " + " ".join(compiled.stderr.split())[-400:])
+    text = _LOCK_HEADER.format(pythons=f"{lock.SUPPORTED_PYTHONS[0]} to {lock.SUPPORTED_PYTHONS[-1]}") + compiled.stdout
+    lock.parse(text)  # what is written must read back
+    return text
+
+
+def write_lock() -> Path:
+    """Rewrite generator/pins.lock (a new file renamed over the old: never half a lock)."""
+    text = compile_lock()
+    partial = lock.LOCK_FILE.with_name(lock.LOCK_FILE.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, lock.LOCK_FILE)
+    return lock.LOCK_FILE
 
 
 def table() -> str:
@@ -53,7 +101,11 @@ def table() -> str:
         profiles = ", ".join(name for name in catalog.PROFILES if pin.package in catalog.PROFILE_PINS[name])
         lines.append(f"| {pin.package} | {profiles} | {pin.oldest or '-'} | {pin.version} | {pin.version} | {pin.breaks or '-'} |")
     reasons = [f"- **{pin.package} {pin.version}**: {pin.reason}" for pin in catalog.PINS.values()]
-    return _HEADER + "\n".join(lines) + "\n\nWhy each pin:\n\n" + "\n".join(reasons) + "\n"
+    locked = [f"| {e.package} | {e.version} | {e.marker or '-'} | {len(e.hashes)} | {', '.join(e.needed_by) or 'pinned'} |"
+              for e in lock.entries()]
+    return (_HEADER + "\n".join(lines) + "\n\nWhy each pin:\n\n" + "\n".join(reasons)
+            + "\n\nThe locked set (`generator/pins.lock`):\n\n| package | version | where | files hashed | needed by |\n"
+            "|---|---|---|---|---|\n" + "\n".join(locked) + "\n")
 
 
 def write_probe_infos(emulators: dict[str, object], folder: Path) -> list[str]:
@@ -93,8 +145,7 @@ def probe_emulators() -> dict[str, object]:
 
 def verify(requirements: list[str], progress=print) -> dict[str, dict[str, str]]:
     """requirement -> profile -> "ok" or the error, for each candidate release."""
-    uv = Path(sys.executable).with_name("uv")
-    uv_command = str(uv) if uv.exists() else "uv"
+    uv = uv_command()
     results: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory(prefix="azs-pins-") as scratch:
         folder = Path(scratch)
@@ -105,14 +156,16 @@ def verify(requirements: list[str], progress=print) -> dict[str, dict[str, str]]
                 package = requirement.split("==")[0]
                 venv = folder / f"venv-{len(results)}"
                 progress(f"{requirement}: installing into a fresh venv")
-                subprocess.run([uv_command, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+                subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
                 # The candidate, and the pins of what the probe needs beside it (a credential release is proven
                 # with the pinned azure-mgmt-resource, and the other way round). six: older track 2 releases
                 # import it without declaring it (a defect of theirs, not a profile question).
                 companions = [catalog.PINS[name].requirement for name in ("azure-identity", "azure-common", "azure-mgmt-resource")
                               if name != package]
-                install = subprocess.run([uv_command, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                                          requirement, *companions, "six"], capture_output=True, text=True)
+                install = subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+                                          *_install_arguments([requirement, *companions, catalog.PINS["six"].requirement],
+                                                              folder / f"locked-{len(results)}.txt")],
+                                         capture_output=True, text=True)
                 if install.returncode != 0:
                     results[requirement] = {t: "not installable: " + " ".join(install.stderr.split())[-200:] for t in TARGETS}
                     continue
@@ -123,11 +176,23 @@ def verify(requirements: list[str], progress=print) -> dict[str, dict[str, str]]
     return results
 
 
+def _install_arguments(requirements: list[str], scratch: Path) -> list[str]:
+    """What uv installs ``requirements`` from: the lock's share of them, hashes required, when each is a pin (what
+    projects install, so that is what is proven); otherwise the candidates as given, their dependencies resolved."""
+    pinned = {pin.requirement for pin in catalog.PINS.values()}
+    if not set(requirements) <= pinned:
+        return requirements
+    share = lock.share_of(r.split("==")[0] for r in requirements)
+    scratch.write_text("".join(entry.lines + "\n" for entry in share), encoding="utf-8")
+    return ["--require-hashes", "-r", str(scratch)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generator.pins", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     shown = commands.add_parser("table", help="print the proven-range table (docs/pins.md) from the catalog")
     shown.add_argument("--write", action="store_true", help=f"rewrite {DOC.relative_to(DOC.parent.parent)}")
+    commands.add_parser("lock", help="rewrite generator/pins.lock: the pins' whole installed set, hashed (needs the index)")
     checked = commands.add_parser("verify", help="prove releases on the wire against emulators (needs the package index)")
     checked.add_argument("requirements", nargs="*", metavar="PACKAGE[==VERSION]",
                          help="candidates (default: every pinned management package at its pin)")
@@ -138,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {DOC}")
         else:
             print(table(), end="")
+        return 0
+    if args.command == "lock":
+        print(f"wrote {write_lock()}")
         return 0
     candidates = args.requirements or [pin.requirement for pin in catalog.PINS.values() if pin.package in _PROBE_PACKAGES]
     results = verify([c if "==" in c else catalog.PINS[c].requirement for c in candidates],

@@ -8,7 +8,7 @@ and ``azs-scaffold upgrade`` finds the old version for copier's three-way merge 
 An editable checkout gets a bundle of its HEAD made on demand in the user cache: uncommitted template
 changes are refused rather than recorded as a commit that exists nowhere.
 
-Projects record :data:`PUBLIC_URL` as their template source (``_src_path``), never a path in someone's
+Projects record :func:`public_url` as their template source (``_src_path``), never a path in someone's
 cache: the answers file renders a bundle path as that URL (``azs_template_url``), so a teammate's
 ``azs-scaffold upgrade`` uses their own installation, and ``copier update`` fetches the URL.
 """
@@ -21,13 +21,13 @@ import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
 from generator.errors import ScaffoldError
 
-# Where azs-scaffold is published; what projects made by an installed azs-scaffold record.
-PUBLIC_URL = "https://github.com/azs-scaffold/azs-scaffold.git"
+DISTRIBUTION = "azs-scaffold"
 BUNDLE_NAME = "azs-scaffold-template.bundle"
 TEMPLATE_FILES = ("copier.yml", "template")
 PACKAGE = Path(__file__).resolve().parent
@@ -45,9 +45,44 @@ class TemplateSource:
     ref: str | None
 
 
+@lru_cache(maxsize=1)
+def public_url() -> str:
+    """Where azs-scaffold is published, as git clones it: what projects made by an installed azs-scaffold record.
+
+    It is the ``Repository`` of ``[project.urls]`` in pyproject.toml, read from the installed distribution's metadata
+    (a fork that publishes elsewhere changes that one line), or from pyproject.toml itself in a checkout that was
+    never installed.
+    """
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        urls = _checkout_urls()
+    for label, _, url in (entry.partition(",") for entry in urls):
+        if label.strip().lower() == "repository" and url.strip():
+            url = url.strip().rstrip("/")
+            return url if url.endswith(".git") else url + ".git"
+    raise TemplateError(f"the {DISTRIBUTION} metadata names no Repository URL ([project.urls] in pyproject.toml); "
+                        "reinstall azs-scaffold")
+
+
+def _checkout_urls() -> list[str]:
+    """``label, url`` of each [project.urls] entry of the checkout's pyproject.toml (no TOML parser on Python 3.10)."""
+    import re
+
+    try:
+        text = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    section = re.search(r"^\[project\.urls\]\s*$(.*?)(?=^\[|\Z)", text, re.MULTILINE | re.DOTALL)
+    found = re.findall(r'^\s*"?([A-Za-z][\w .-]*?)"?\s*=\s*"([^"]+)"', section[1] if section else "", re.MULTILINE)
+    return [f"{label}, {url}" for label, url in found]
+
+
 def recorded_url(src_path: str) -> str:
     """The template source a project records: the public URL for one of our bundles, else as given."""
-    return PUBLIC_URL if str(src_path).endswith(BUNDLE_NAME) else str(src_path)
+    return public_url() if str(src_path).endswith(BUNDLE_NAME) else str(src_path)
 
 
 def set_for_copier(name: str, value: str | None) -> None:
@@ -80,14 +115,14 @@ def copier_environment(**variables: str) -> Iterator[None]:
 
 @contextmanager
 def public_url_served_from(bundle: str) -> Iterator[None]:
-    """While inside, git fetches :data:`PUBLIC_URL` from ``bundle`` (offline), and copier keeps its mirror
+    """While inside, git fetches :func:`public_url` from ``bundle`` (offline), and copier keeps its mirror
     of it in a scratch folder (never in copier's own cache, where a later online run would find it)."""
     count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
     with tempfile.TemporaryDirectory(prefix="azs-template-") as scratch:
         with copier_environment(**{
             "GIT_CONFIG_COUNT": str(count + 1),
             f"GIT_CONFIG_KEY_{count}": f"url.{bundle}.insteadOf",
-            f"GIT_CONFIG_VALUE_{count}": PUBLIC_URL,
+            f"GIT_CONFIG_VALUE_{count}": public_url(),
             "COPIER_CACHE_DIR": scratch,
         }):
             yield

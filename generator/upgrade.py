@@ -34,10 +34,10 @@ from generator.files import temporary_files_in
 from generator.interrupts import held_interrupts
 from generator.secret_files import SP_FILES
 from generator.template_source import (
-    PUBLIC_URL,
     TemplateSource,
     copier_environment,
     installed_template,
+    public_url,
     public_url_served_from,
     recorded_url,
 )
@@ -166,7 +166,7 @@ def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> 
 def template_for(recorded: dict[str, Any]) -> TemplateSource | None:
     """This installation's template for a project that records azs-scaffold's published one (else copier
     fetches what the project records)."""
-    return installed_template() if recorded_url(recorded.get("_src_path", "")) == PUBLIC_URL else None
+    return installed_template() if recorded_url(recorded.get("_src_path", "")) == public_url() else None
 
 
 def _same_version(commit: str, version: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -128,44 +129,38 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every pinned package (and what it needs) downloaded once, for the generated projects' bootstraps.
+    """The whole lock's files for this machine, downloaded once (hashes checked, as ``azs-scaffold wheelhouse`` does),
+    for the generated projects' bootstraps; and pip and setuptools, for the tests that install without the lock.
 
-    pip's HTTP cache stores nothing on these machines, so each plain install would download again.
+    pip's HTTP cache stores nothing on these machines, so each plain install would download again. The files are
+    the index's own: bootstrap checks every one against the lock. A venv trusts the emulators' stand-in public CA
+    only when a test says so (tests/project.py: ``bootstrap``), as ``azs-scaffold emulator trust`` does for users.
     """
-    from generator import catalog
+    from generator import lock
+    from generator.wheelhouse import Target, _running_python, download_locked
 
     directory = tmp_path_factory.mktemp("wheelhouse")
-    pins = sorted({pin.requirement for name in catalog.PROFILES for pin in catalog.packages_for(catalog.DEFAULT_SAMPLES, name)})
+    with _environment(without_emulator_proxy()):
+        download_locked(lock.entries(), [Target(_running_python(), None)], directory, progress=lambda message: None)
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
-         "-d", str(directory), *pins, "pip", "setuptools"],
+         "-d", str(directory), "pip", "setuptools"],
         check=True, capture_output=True, env=without_emulator_proxy(),
     )
-    _certifi_with_the_public_ca(directory)
     return directory
 
 
-def _certifi_with_the_public_ca(wheelhouse: Path) -> None:
-    """certifi's wheel, with the session's stand-in public CA in its bundle: every generated project's
-    venv then trusts the emulators' Azure AD sign-in host as a real certifi trusts login.microsoftonline.com."""
-    import base64
-    import hashlib
-    import zipfile
-
-    (wheel,) = wheelhouse.glob("certifi-*.whl")
-    with zipfile.ZipFile(wheel) as original:
-        files = {info.filename: original.read(info) for info in original.infolist()}
-    bundle_name = next(name for name in files if name.endswith("certifi/cacert.pem"))
-    files[bundle_name] = files[bundle_name].rstrip(b"\n") + b"\n" + Path(PUBLIC_CA_CERT).read_bytes()
-    digest = base64.urlsafe_b64encode(hashlib.sha256(files[bundle_name]).digest()).rstrip(b"=").decode()
-    record_name = next(name for name in files if name.endswith(".dist-info/RECORD"))
-    files[record_name] = "\n".join(
-        f"{bundle_name},sha256={digest},{len(files[bundle_name])}" if line.startswith(bundle_name + ",") else line
-        for line in files[record_name].decode().splitlines()
-    ).encode() + b"\n"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as patched:
-        for name, data in files.items():
-            patched.writestr(name, data)
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """While inside, this process's environment is ``env`` (the commands it starts inherit it)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

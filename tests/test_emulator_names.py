@@ -117,7 +117,7 @@ def test_the_loopback_layout_serves_at_ports_without_a_proxy(start_emulator):
 
 
 def _venv_with_certifi(tmp_path: Path) -> tuple[str, Path]:
-    """A venv with certifi as the index serves it (not the tests' wheelhouse copy, which trusts the stand-in already)."""
+    """A venv with certifi as the index serves it, trusting no stand-in yet."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = str(venv / "bin" / "python")

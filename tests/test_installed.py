@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.template_source import PUBLIC_URL
+from generator.template_source import public_url
 from tests.conftest import _MACHINE_CA_BUNDLE, ROOT, git, without_emulator_proxy
 from tests.project import run_all_steps
 
@@ -113,7 +113,7 @@ def test_the_installed_wheel_generates_a_project_that_runs(installed, elsewhere,
     project = elsewhere / "team-a"
     answers = _answers(project)
     # A source that means the same on a teammate's machine, and a commit that exists in every later release.
-    assert answers["_src_path"] == PUBLIC_URL and answers["_commit"] == NEW
+    assert answers["_src_path"] == public_url() and answers["_commit"] == NEW
     assert f"template version `{NEW}`" in (project / "README.md").read_text()
     run_all_steps(project, project_env)
 
@@ -134,7 +134,7 @@ def test_the_installed_wheel_runs_the_demo_outside_any_checkout(installed, elsew
     result = _ok(_cli(installed, elsewhere, "demo", env=env))
     assert "[5/5] Running the resource group sample" in result.stdout
     (project,) = elsewhere.glob("azs-demo-*/azs-demo")
-    assert _answers(project)["_src_path"] == PUBLIC_URL
+    assert _answers(project)["_src_path"] == public_url()
 
 
 def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(installed, elsewhere, emulator):
@@ -157,7 +157,7 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
     assert NEW_LINE in (project / "README.md").read_text()
     assert "# Team edit: keep this line." in (project / "samples" / "resource_groups.py").read_text()
     assert (project / "azureSecretSpConfig.json").read_bytes() == secret_file
-    assert _answers(project)["_commit"] == NEW and _answers(project)["_src_path"] == PUBLIC_URL
+    assert _answers(project)["_commit"] == NEW and _answers(project)["_src_path"] == public_url()
     assert "<<<<<<<" not in (project / "README.md").read_text()
 
 
@@ -219,7 +219,7 @@ def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tm
     command = clone / ".venv" / "bin" / "azs-scaffold"
     _ok(_new(command, tmp_path, info, "from-clone"))
     project = tmp_path / "from-clone"
-    assert _answers(project)["_src_path"] == PUBLIC_URL
+    assert _answers(project)["_src_path"] == public_url()
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["clientId"] == info["client_id"]
     git(project, "init", "-q")
     git(project, "add", "-A")

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from generator import catalog
-from tests.project import run, venv_python
+from tests.project import bootstrap, run, venv_python
 
 SECRET_ENV = "AZS_ROLES_SECRET"
 
@@ -96,7 +96,7 @@ def test_a_generated_project_meets_a_refused_write_with_one_line(start_emulator,
     info = start_emulator(role="Reader").info()
     project = tmp_path / "p"
     _new(info, project, template_repo, samples=("storage_accounts",))
-    assert run(project, project_env, sys.executable, "scripts/bootstrap.py").returncode == 0
+    assert bootstrap(project, project_env).returncode == 0
     for step in ("register_providers.py", "samples/storage_accounts.py"):
         result = run(project, project_env, venv_python(project), step)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr

@@ -28,7 +28,7 @@ from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
 from tests.conftest import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, without_emulator_proxy
-from tests.project import bundle_path, run, venv_python
+from tests.project import bootstrap, bundle_path, run, trust_the_public_stand_in, venv_python
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parent.parent
@@ -383,7 +383,7 @@ def project(project_stack, template_repo, wheelhouse, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def bootstrapped(project, project_env) -> Path:
-    result = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    result = bootstrap(project, project_env)
     assert result.returncode == 0, result.stderr
     return project
 
@@ -395,17 +395,18 @@ def test_r47_bootstrap_without_the_package_index(project, tmp_path):
     env.update(PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_CONFIG_FILE=os.devnull)
     result = run(offline, env, sys.executable, "scripts/bootstrap.py")
     one_error(result.returncode, result.stderr.replace("ERROR:", "  ERROR:").replace("WARNING:", "  WARNING:"),
-              "installing the pinned packages failed")
+              "installing the locked packages failed")
 
 
 def test_r49_certifi_upgrade_then_bootstrap_again(bootstrapped, project_env, wheelhouse):
     python = venv_python(bootstrapped)
     reinstall = run(bootstrapped, project_env, python, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "certifi")
     assert reinstall.returncode == 0, reinstall.stderr
+    trust_the_public_stand_in(bootstrapped)  # a real certifi's public CAs; what the reinstall took away is the Stack's
     broken = run(bootstrapped, project_env, python, "samples/resource_groups.py")
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
     one_error(broken.returncode, broken.stderr, "error: TLS verification failed: the Stack's root CA is not trusted in .venv")
-    assert run(bootstrapped, project_env, sys.executable, "scripts/bootstrap.py").returncode == 0
+    assert bootstrap(bootstrapped, project_env).returncode == 0
     assert run(bootstrapped, project_env, python, "register_providers.py").returncode == 0
     assert run(bootstrapped, project_env, python, "samples/resource_groups.py").returncode == 0
 

@@ -20,7 +20,7 @@ import pytest
 from generator.discovery import DiscoveryRequest, ServicePrincipal
 from generator.render import NewProject, run_new
 from tests.conftest import PUBLIC_CA_BUNDLE
-from tests.project import bundle_path, run, run_all_steps, venv_python, watch_process_list
+from tests.project import bootstrap, bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +57,9 @@ def test_bootstrap_twice_trusts_the_ca_once(start_emulator, template_repo, proje
     project = tmp_path / "project"
     _new(info, project, template_repo, samples=("resource_groups",))
     assert "azure-mgmt-storage" not in (project / "requirements.txt").read_text()  # only what the sample needs
-    first = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    first = bootstrap(project, project_env)
     assert first.returncode == 0, first.stderr
-    second = run(project, project_env, sys.executable, "scripts/bootstrap.py")
+    second = bootstrap(project, project_env)
     assert second.returncode == 0 and "already trusted" in second.stdout
     ca_body = "".join((project / "certs" / "azure-stack-root.pem").read_text().split()[2:-2])
     bundle = "".join(bundle_path(project, project_env).read_text().split())
@@ -74,9 +74,9 @@ def test_bootstrap_installs_with_uv_or_pip(start_emulator, template_repo, projec
     info = start_emulator().info()
     project = tmp_path / "project"
     _new(info, project, template_repo, samples=("resource_groups",))
-    result = run(project, project_env, sys.executable, "scripts/bootstrap.py", "--installer", installer)
+    result = bootstrap(project, project_env, "--installer", installer)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Installing the pinned packages (requirements.txt) with {installer}" in result.stdout
+    assert f"Installing the locked packages (requirements.txt, hashes checked) with {installer}" in result.stdout
     assert "Successfully installed" not in result.stdout and "Installed " not in result.stdout  # the installer's own output is kept back
     assert "Trusting the Stack's root CA" in result.stdout
     for step in ("register_providers.py", "samples/resource_groups.py"):
@@ -286,8 +286,8 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
     emulator = start_emulator()
     project = tmp_path / "project"
     _new(emulator.info(), project, template_repo, samples=(sample,))
-    for step in ((sys.executable, "scripts/bootstrap.py"), (venv_python(project), "register_providers.py")):
-        assert run(project, project_env, *step).returncode == 0
+    assert bootstrap(project, project_env).returncode == 0
+    assert run(project, project_env, venv_python(project), "register_providers.py").returncode == 0
     for _ in range(2):  # unique names and full clean-up: a second run right after the first works too
         result = run(project, project_env, venv_python(project), f"samples/{sample}.py")
         assert result.returncode == 0, result.stdout + result.stderr
@@ -301,3 +301,36 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
     assert "Traceback" not in failed.stderr and "Cleaning up" in failed.stdout
     assert emulator.state.data["resource_groups"] == {}  # nothing the sample made outlives it
     assert not [r for r in emulator.state.data["resources"].values()]
+
+
+def _base_python() -> str:
+    """A Python with no uv beside it (the interpreter the tests' venv was made from)."""
+    python = Path(sys.base_prefix) / "bin" / "python3"
+    assert not python.with_name("uv").exists()
+    return str(python)
+
+
+def test_bootstrap_finds_the_uv_beside_azs_scaffold_as_pipx_installs_it(start_emulator, template_repo, project_env, tmp_path):
+    """pipx puts only azs-scaffold's own command on PATH (a link into its venv, which holds uv): bootstrap run by
+    another Python still installs with that uv."""
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo, samples=("resource_groups",))
+    bin_folder = tmp_path / "local-bin"
+    bin_folder.mkdir()
+    (bin_folder / "azs-scaffold").symlink_to(Path(sys.executable).with_name("azs-scaffold"))
+    env = {**project_env, "PATH": f"{bin_folder}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    result = run(project, env, _base_python(), "scripts/bootstrap.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hashes checked) with uv" in result.stdout and "No uv here" not in result.stdout
+
+
+def test_bootstrap_without_uv_says_how_to_get_it(template_repo, project_env, tmp_path, start_emulator):
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    _new(info, project, template_repo, samples=("resource_groups",))
+    env = {**{k: v for k, v in project_env.items() if k != "PIP_FIND_LINKS"}, "PATH": f"/usr/bin{os.pathsep}/bin",
+           "PIP_CONFIG_FILE": os.devnull}  # no uv anywhere, and no index: pip fails at once
+    result = run(project, env, _base_python(), "scripts/bootstrap.py")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "No uv here" in result.stdout and "pipx install uv" in result.stdout and "hashes checked) with pip" in result.stdout

@@ -1,17 +1,21 @@
-"""Set up this project: a virtual environment with the pinned packages that trusts the Stack.
+"""Set up this project: a virtual environment with the locked packages that trusts the Stack.
 
-    python scripts/bootstrap.py [--installer auto|uv|pip] [--verbose]
+    python scripts/bootstrap.py [--offline [--wheels DIR]] [--installer auto|uv|pip] [--verbose]
 
-1. creates ``.venv`` (if missing) and installs ``requirements.txt`` into it, with uv when it is
-   there (on PATH, or beside this Python: seconds instead of tens of seconds), else with pip; uv is
-   handed the same mirror settings pip would use (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS,
-   PIP_NO_INDEX); it does not read pip.conf, so with a mirror set only there, use ``--installer pip``;
+1. creates ``.venv`` (if missing; pip comes from the Python itself) and installs ``requirements.txt``
+   into it in hash-checking mode: every package at its locked version, every file checked against
+   the sha256 the lock holds, so a changed or substituted file is refused. With uv when it is there
+   (on PATH, beside this Python, or beside the ``azs-scaffold`` command: seconds instead of tens of
+   seconds), else with pip; uv is handed the same mirror settings pip would use (PIP_INDEX_URL,
+   PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX); it does not read pip.conf, so with a mirror
+   set only there, use ``--installer pip``. ``--offline`` installs from ``wheels/`` (made by
+   ``azs-scaffold wheelhouse``; ``--wheels DIR`` names another folder) and nothing else: no index;
 2. appends the Stack's root CA (``certs/azure-stack-root.pem``, if present) to the certifi bundle
    INSIDE ``.venv``, with the header block Microsoft's procedure writes; idempotent, and re-run it
    after ``pip install -U certifi`` (which replaces the bundle);
 3. checks TLS to the Stack's Resource Manager and prints the next command.
 
-Standard library only, so any Python >= 3.9 runs it; steps 2 and 3 run inside ``.venv``.
+Standard library only, so any Python >= 3.10 runs it; steps 2 and 3 run inside ``.venv``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = os.environ.get("AZS_EMULATOR_OVERLAY")
 VENV = ROOT / (".venv-emulator" if OVERLAY else ".venv")
 CA_FILE = Path(json.loads(Path(OVERLAY).read_text(encoding="utf-8"))["caCert"]) if OVERLAY else ROOT / "certs" / "azure-stack-root.pem"
+WHEELS = ROOT / "wheels"
 
 
 def venv_python() -> Path:
@@ -46,22 +52,43 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def create_venv(with_pip: bool) -> None:
+def create_venv(uv: str | None) -> None:
     if venv_python().exists():
         step(f"Using the virtual environment {VENV.name}")
         return
     step(f"Creating the virtual environment {VENV.name}")
+    # pip from the Python itself (ensurepip): no index, and nothing to check a hash of.
     try:
-        # With uv, pip is installed by uv with the packages (in a fraction of ensurepip's seconds).
-        venv.EnvBuilder(with_pip=with_pip).create(VENV)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+        return
     except (OSError, subprocess.CalledProcessError) as exc:
-        fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
+        if uv is None:
+            fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
+    # Debian's python3 without python3-venv has no working ensurepip: uv installs the packages all the same.
+    shutil.rmtree(VENV, ignore_errors=True)
+    try:
+        venv.EnvBuilder(with_pip=False).create(VENV)
+    except OSError as exc:
+        fail(f"could not create {VENV}: {exc}")
+    step(f"{VENV.name} has no pip (this Python has no ensurepip; on Debian/Ubuntu install python3-venv): uv installs")
 
 
 def find_uv() -> str | None:
-    """uv on PATH, or beside the Python running this script (a venv or pipx that has it)."""
-    beside = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
-    return str(beside) if beside.exists() else shutil.which("uv")
+    """uv beside the Python running this script (a venv that has it), on PATH, or beside the azs-scaffold command
+    (pipx installs uv into azs-scaffold's own venv without putting it on PATH)."""
+    name = "uv.exe" if os.name == "nt" else "uv"
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    on_path = shutil.which("uv")
+    if on_path:
+        return on_path
+    azs_scaffold = shutil.which("azs-scaffold")
+    if azs_scaffold:
+        with_azs_scaffold = Path(azs_scaffold).resolve().with_name(name)
+        if with_azs_scaffold.exists():
+            return str(with_azs_scaffold)
+    return None
 
 
 def _pip_settings_for_uv() -> list[str]:
@@ -82,29 +109,84 @@ def choose_uv(installer: str) -> str | None:
     """The uv to install with, or None for pip."""
     uv = find_uv() if installer in ("auto", "uv") else None
     if installer == "uv" and uv is None:
-        fail("--installer uv: uv is not on PATH nor beside this Python; install it (pipx install uv) or use --installer pip")
+        fail("--installer uv: uv is not on PATH, beside this Python nor beside azs-scaffold; install it (pipx install uv) "
+             "or use --installer pip")
+    if installer == "auto" and uv is None:
+        step("No uv here (PATH, beside this Python or azs-scaffold), so pip installs: tens of seconds where uv takes "
+             "seconds; pipx install uv (or pip install uv) to have it next time")
     return uv
 
 
-def install_requirements(uv: str | None, verbose: bool) -> None:
+def install_command(uv: str | None, wheels: Path | None) -> list[str]:
+    """The installer's command: requirements.txt in hash-checking mode, from the index or (offline) ``wheels`` only."""
     requirements = str(ROOT / "requirements.txt")
     if uv:
-        name = "uv"
-        # pip too, so that the venv has it as users expect (uv installs it in a moment).
-        command = [uv, "pip", "install", "--python", str(venv_python()), *_pip_settings_for_uv(), "-r", requirements, "pip"]
-    else:
-        name = "pip"
-        command = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-r", requirements]
-    step(f"Installing the pinned packages (requirements.txt) with {name}")
-    result = subprocess.run(command, cwd=ROOT, stdout=None if verbose else subprocess.PIPE,
-                            stderr=None if verbose else subprocess.STDOUT, text=True)
+        sources = ["--offline", "--no-index", "--find-links", str(wheels)] if wheels else _pip_settings_for_uv()
+        return [uv, "pip", "install", "--python", str(venv_python()), "--require-hashes", *sources, "-r", requirements]
+    # Offline, pip's own settings (a mirror in pip.conf, PIP_INDEX_URL) are overruled on the command line.
+    sources = ["--no-index", "--find-links", str(wheels)] if wheels else []
+    return [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "--require-hashes", *sources,
+            "-r", requirements]
+
+
+# What the installers say when a file is not the one the lock names, and when a package has no file to install.
+_PIP_MISMATCH = re.compile(r"^\s+([A-Za-z0-9._-]+)==(\S+) from (?:file://)?([^\s:]+)", re.MULTILINE)
+_UV_MISMATCH = re.compile(r"Hash mismatch for `([A-Za-z0-9._-]+)==([^`\s]+)`")
+_PIP_MISSING = re.compile(r"satisfies the requirement ([A-Za-z0-9._-]+)==(\S+)")
+_UV_MISSING = re.compile(r"([A-Za-z0-9._-]+)==([^\s`]+)`? was not found in the provided package locations")
+
+
+def installer_failure(output: str, name: str, wheels: Path | None) -> str:
+    """The one line that says why the install failed, from the installer's output."""
+    where = f"{wheels}" if wheels else "the package index"
+    if "DO NOT MATCH THE HASHES" in output or "Hash mismatch" in output:
+        found = _UV_MISMATCH.search(output) or _PIP_MISMATCH.search(output.split("DO NOT MATCH THE HASHES", 1)[-1])
+        package = f"{found[1]} {found[2]}" if found else "a package"
+        file = f"{Path(found[3]).name} in {wheels}" if found and wheels and found.re is _PIP_MISMATCH else f"its file from {where}"
+        return (f"{package}: {file} is not the file requirements.txt locks (its sha256 differs): it was changed or "
+                "substituted, so nothing was installed; get the file again from a source you trust (offline: delete it "
+                "and run azs-scaffold wheelhouse again)")
+    missing = _UV_MISSING.search(output) or _PIP_MISSING.search(output)
+    if missing and wheels:
+        return (f"{wheels} holds no file of {missing[1]} {missing[2]} for this Python ({sys.version.split()[0]}) and "
+                "platform; on a machine with an index run azs-scaffold wheelhouse --python "
+                f"{sys.version_info[0]}.{sys.version_info[1]} (and --platform for this system), and carry wheels/ here")
+    if "--require-hashes" in output or "require-hashes" in output or "Hashes are required" in output:
+        return ("requirements.txt names a package without its hashes, and hash-checking mode installs only locked files; "
+                "regenerate it (azs-scaffold upgrade) rather than editing it")
+    if wheels:
+        return f"installing the locked packages from {wheels} failed (see {name}'s message above)"
+    return (f"installing the locked packages failed (see {name}'s message above); check the connection to the "
+            "package index (or set PIP_INDEX_URL / PIP_FIND_LINKS for a mirror, or install --offline from a "
+            "wheelhouse), then run bootstrap again")
+
+
+_SOURCE_SETTINGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "UV_INDEX_URL",
+                    "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX", "UV_FIND_LINKS")
+
+
+def installer_environment(wheels: Path | None) -> dict[str, str]:
+    """The installer's environment: as this one, but offline with no other source than ``wheels`` (no mirror setting,
+    no pip.conf, which may name find-links folders of its own)."""
+    if not wheels:
+        return dict(os.environ)
+    return {**{k: v for k, v in os.environ.items() if k not in _SOURCE_SETTINGS}, "PIP_CONFIG_FILE": os.devnull}
+
+
+def install_requirements(uv: str | None, verbose: bool, wheels: Path | None) -> None:
+    name = "uv" if uv else "pip"
+    source = f" from {wheels.name}/ only" if wheels else ""
+    step(f"Installing the locked packages (requirements.txt, hashes checked){source} with {name}")
+    result = subprocess.run(install_command(uv, wheels), cwd=ROOT, env=installer_environment(wheels), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    if verbose:
+        print(result.stdout, end="")
     if result.returncode != 0:
-        if not verbose:  # the installer's own words, indented under the step; the one error line follows
+        reason = installer_failure(result.stdout, name, wheels)
+        if not verbose and "message above" in reason:
+            # The installer's own words, indented under the step; the one error line follows.
             print("".join("    " + line for line in result.stdout.splitlines(keepends=True)), end="", file=sys.stderr)
-        fail(
-            f"installing the pinned packages failed (see {name}'s message above); check the connection to the "
-            "package index (or set PIP_INDEX_URL / PIP_FIND_LINKS for a mirror), then run bootstrap again"
-        )
+        fail(reason)
 
 
 # -- the steps below run inside .venv, where certifi, cryptography and requests are installed ------
@@ -186,8 +268,8 @@ def check_tls() -> None:
 
 
 def main() -> None:
-    if sys.version_info < (3, 9):
-        fail(f"Python {sys.version.split()[0]} is too old: the pinned packages need Python 3.9 or later")
+    if sys.version_info < (3, 10):
+        fail(f"Python {sys.version.split()[0]} is too old: the locked packages need Python 3.10 or later")
     if "--inside-venv" in sys.argv:
         trust_ca()
         check_tls()
@@ -196,10 +278,19 @@ def main() -> None:
     parser.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto",
                         help="what installs the packages (default: uv when it is there, else pip)")
     parser.add_argument("--verbose", action="store_true", help="show the installer's own output")
+    parser.add_argument("--offline", action="store_true",
+                        help="install from wheels/ only (azs-scaffold wheelhouse makes it), never from an index")
+    parser.add_argument("--wheels", metavar="DIR", help="with --offline: the folder of wheels (default: wheels/)")
     args = parser.parse_args()
+    if args.wheels and not args.offline:
+        parser.error("--wheels names the folder --offline installs from: give --offline too")
+    wheels = Path(args.wheels).resolve() if args.wheels else WHEELS if args.offline else None
+    if wheels and not any(wheels.glob("*.whl")):
+        fail(f"--offline: {wheels} holds no wheels; on a machine with an index run azs-scaffold wheelhouse "
+             f"{'' if wheels == WHEELS else '(into this folder) '}and carry the folder here")
     uv = choose_uv(args.installer)
-    create_venv(with_pip=uv is None)
-    install_requirements(uv, args.verbose)
+    create_venv(uv)
+    install_requirements(uv, args.verbose, wheels)
     if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:
         sys.exit(1)
     python = f"{VENV.name}\\Scripts\\python" if os.name == "nt" else f"{VENV.name}/bin/python"

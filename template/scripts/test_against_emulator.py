@@ -8,7 +8,9 @@ Needs azs-scaffold (the `azs-scaffold` command on PATH, or AZS_SCAFFOLD naming i
 was generated for and writes a settings overlay (.azs-emulator/overlay.json, git-ignored); then, with
 AZS_EMULATOR_OVERLAY naming it, runs every step in STEPS (in a venv of its own, .venv-emulator), and
 stops the emulator. The project's service principal file and certs/ are never read in this mode.
-Standard library only.
+Where the packages come from follows the CI variables (scripts/install_azs_scaffold.py says which):
+AZS_WHEELS, a folder of wheels, makes bootstrap install --offline from it; AZS_INDEX_URL names an
+internal index for it. Standard library only.
 """
 
 from __future__ import annotations
@@ -31,11 +33,23 @@ def steps() -> list[list[str]]:
     """What is proven, in order: bootstrap, provider registration, every sample, the project's own tests."""
     samples = sorted(p for p in (ROOT / "samples").glob("*.py") if p.name != "azure_stack.py")
     return [
-        [sys.executable, "scripts/bootstrap.py"],
+        [sys.executable, "scripts/bootstrap.py", *bootstrap_source()],
         [VENV_PYTHON, "register_providers.py"],
         *([VENV_PYTHON, f"samples/{p.name}"] for p in samples),
         [VENV_PYTHON, "-m", "unittest", "discover", "-s", "tests", "-t", "."],
     ]
+
+
+def bootstrap_source() -> list[str]:
+    """bootstrap's options for the CI variable AZS_WHEELS (a folder of wheels: install from it only)."""
+    wheels = os.environ.get("AZS_WHEELS", "").strip()
+    return ["--offline", "--wheels", wheels] if wheels else []
+
+
+def package_environment() -> dict[str, str]:
+    """The CI variable AZS_INDEX_URL (an internal index) as pip's setting, which bootstrap hands to uv too."""
+    index = os.environ.get("AZS_INDEX_URL", "").strip()
+    return {"PIP_INDEX_URL": index} if index else {}
 
 
 def azs_scaffold() -> list[str]:
@@ -57,7 +71,7 @@ def main() -> int:
                 sys.exit(f"error: the emulator did not start: {(emulator.stdout.read() if emulator.stdout else '').strip()[-500:]}")
             time.sleep(0.2)
         print(f"==> Emulator for this project started; overlay {OVERLAY.relative_to(ROOT)}", flush=True)
-        env = {**os.environ, "AZS_EMULATOR_OVERLAY": str(OVERLAY)}
+        env = {**os.environ, **package_environment(), "AZS_EMULATOR_OVERLAY": str(OVERLAY)}
         for command in steps():
             print(f"==> {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}", flush=True)
             result = subprocess.run(command, cwd=ROOT, env=env)

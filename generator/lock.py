@@ -1,0 +1,113 @@
+"""The lock of the proven package set: every package the catalog's pins install, at exact versions, with the sha256
+of every file each version publishes, valid on Python 3.10 to 3.13 on Linux, Windows and macOS.
+
+``generator/pins.lock`` is written by ``python -m generator.pins lock`` (uv's universal resolution of the pins in
+``generator/catalog.py``) and read here. It is a requirements file as uv writes it: an entry per package (two for a
+package whose version differs between Pythons, each with its environment marker), its ``--hash`` lines, and a
+``# via`` line naming the packages that need it (``-r ...`` for the pins themselves). A project's share of the lock
+is what its direct pins need, found by following those ``via`` lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+LOCK_FILE = Path(__file__).resolve().parent / "pins.lock"
+# The Pythons the lock resolves for (uv --python-version names the oldest; markers split what differs after it).
+OLDEST_PYTHON = "3.10"
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
+_ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
+_HASH = re.compile(r"^\s+--hash=(sha256:[0-9a-f]{64})\s*\\?$")
+_VIA = re.compile(r"^\s+# via (?P<parents>.+)$")
+
+
+class LockError(ValueError):
+    """The lock file is not as ``python -m generator.pins lock`` writes it."""
+
+
+def normalize(name: str) -> str:
+    """A distribution name as the packaging standards compare them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Locked:
+    """One locked entry: a package at an exact version, where it applies, its files' hashes, and who needs it."""
+
+    package: str
+    version: str
+    marker: str  # "" where every supported environment installs it
+    hashes: tuple[str, ...]  # "sha256:..." of every file of this version
+    needed_by: tuple[str, ...]  # normalized names of the locked packages that require it
+    pinned: bool  # a pin of the catalog itself (not only something a pin needs)
+
+    @property
+    def requirement(self) -> str:
+        """``package==version`` with its marker, as one requirement line without hashes."""
+        return f"{self.package}=={self.version}" + (f" ; {self.marker}" if self.marker else "")
+
+    @property
+    def lines(self) -> str:
+        """The entry for a requirements file in hash-checking mode (continuation lines, one hash each)."""
+        return " \\\n".join([self.requirement, *(f"    --hash={h}" for h in self.hashes)])
+
+
+def parse(text: str) -> tuple[Locked, ...]:
+    """The entries of a lock file's text."""
+    entries: list[Locked] = []
+    current: dict | None = None
+
+    def close() -> None:
+        if current is not None:
+            if not current["hashes"]:
+                raise LockError(f"{current['package']}=={current['version']} has no --hash lines")
+            entries.append(Locked(current["package"], current["version"], current["marker"], tuple(current["hashes"]),
+                                  tuple(current["needed_by"]), current["pinned"]))
+
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or (line.startswith("#") and current is None):
+            continue
+        entry, hashed, via = _ENTRY.match(line), _HASH.match(line), _VIA.match(line)
+        if entry:
+            close()
+            current = {"package": entry["name"], "version": entry["version"], "marker": (entry["marker"] or "").strip(),
+                       "hashes": [], "needed_by": [], "pinned": False}
+        elif current is not None and hashed:
+            current["hashes"].append(hashed[1])
+        elif current is not None and via:
+            parents = [p.strip() for p in via["parents"].split(",")]
+            current["pinned"] = any(p.startswith("-r ") for p in parents)
+            current["needed_by"] = [normalize(p) for p in parents if p and not p.startswith("-r ")]
+        else:
+            raise LockError(f"{LOCK_FILE.name} line {number} is not an entry, a hash or a '# via' line: {line.strip()[:80]}")
+    close()
+    return tuple(entries)
+
+
+@lru_cache(maxsize=1)
+def entries() -> tuple[Locked, ...]:
+    """The lock azs-scaffold carries."""
+    return parse(LOCK_FILE.read_text(encoding="utf-8"))
+
+
+def share_of(packages: Iterable[str], locked: tuple[Locked, ...] | None = None) -> list[Locked]:
+    """The entries that ``packages`` (direct pins, by name) install: them and everything they need, in lock order."""
+    locked = entries() if locked is None else locked
+    wanted = {normalize(p) for p in packages}
+    unknown = wanted - {normalize(e.package) for e in locked}
+    if unknown:
+        raise LockError(f"the lock holds no {', '.join(sorted(unknown))}; run python -m generator.pins lock")
+    grown = True
+    while grown:
+        grown = False
+        for entry in locked:
+            name = normalize(entry.package)
+            if name not in wanted and wanted.intersection(entry.needed_by):
+                wanted.add(name)
+                grown = True
+    return [e for e in locked if normalize(e.package) in wanted]
