@@ -29,7 +29,7 @@ from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
 from generator.files import FileTooLarge, NotARegularFile, read_regular_file
 from generator.report import sample_role_warnings
-from generator.secrets import from_variable, redact
+from generator.redact import from_variable, redact
 from generator.template_source import TemplateSource, resolve_template
 
 TEAM_KEYS = {

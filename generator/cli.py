@@ -267,7 +267,7 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
 def _principal(args: argparse.Namespace):
     """The service principal the options name (secret from the environment or a hidden prompt), or None."""
     from generator.discovery import ServicePrincipal
-    from generator.secrets import read_secret
+    from generator.redact import read_secret
 
     principal = None
     if args.client_id:
@@ -671,7 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ScaffoldError as error:
-        from generator.secrets import redact
+        from generator.redact import redact
 
         print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code

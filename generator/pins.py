@@ -124,7 +124,7 @@ def write_probe_infos(emulators: dict[str, object], folder: Path) -> list[str]:
 
 def run_probe(python: str, package: str, infos: list[str]) -> dict[str, str]:
     """target -> "ok" or the error: the wire probe of ``package`` run by ``python`` (a venv holding a candidate)."""
-    # -I: the probe sits in generator/, whose secrets.py would shadow the standard library's.
+    # -I: the probe judges the candidate venv alone (no PYTHONPATH, no user site-packages).
     probe = subprocess.run([python, "-I", str(PROBE), package, *infos], capture_output=True, text=True, timeout=600)
     try:
         found = json.loads(probe.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line, trusted_session
 from generator.discovery.metadata import ADFS, StackMetadata
 from generator.files import FileTooLarge, NotARegularFile, read_regular_file
-from generator.secrets import redact, remember
+from generator.redact import redact, remember
 
 MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024  # a PEM with a certificate chain and its key is a few kB
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
