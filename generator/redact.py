@@ -73,6 +73,7 @@ def redact(text: str) -> str:
 
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONVENTIONAL_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 def from_variable(env_var: str, option: str) -> str:
@@ -87,6 +88,11 @@ def from_variable(env_var: str, option: str) -> str:
                          "AZS_CLIENT_SECRET), and the value given is not one; put the secret in a variable and pass its name")
     value = os.environ.get(env_var)
     if not value:
+        if not _CONVENTIONAL_NAME.fullmatch(env_var):
+            # Not a name in the usual upper case: it may well be a secret that happens to fit a name's rule.
+            remember(env_var)
+            raise UsageError(f"{option}: the environment variable named is not set or empty (its name is not repeated: it "
+                             "is not in upper case, and may be the secret itself); pass the NAME of the variable holding it")
         raise UsageError(f"{option} {env_var}: that environment variable is not set or empty")
     return remember(value) or value
 

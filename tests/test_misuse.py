@@ -43,9 +43,13 @@ def test_r93_a_secret_quoted_back_in_any_spelling_is_redacted(emulator, spelling
 def test_r94_a_secret_given_as_a_variable_name_is_not_echoed(emulator, template_repo, tmp_path):
     info = emulator.info()
     secret = info["client_secret"]
-    code, out, err = discover(info, "--client-id", info["client_id"], "--client-secret-env", secret)
-    one_error(code, err, "--client-secret-env takes the NAME of an environment variable")
-    assert secret not in out + err
+    # Secrets with a character no name has, and one that happens to fit a name's rule (letters only).
+    for given, said in ((secret + "-/+", "--client-secret-env takes the NAME of an environment variable"),
+                        ("kQ9rTzLmWv" * 3, "its name is not repeated")):
+        code, out, err = discover(info, "--client-id", info["client_id"], "--client-secret-env", given)
+        one_error(code, err, said)
+        assert given not in out + err
+    secret += "-/+"
     teams = {"defaults": {"arm_endpoint": info["arm_endpoint"], "ca_cert": info["ca_cert"], "client_id": info["client_id"],
                           "client_secret_env": secret}, "teams": [{"project_name": "team-a"}]}
     (tmp_path / "teams.yaml").write_text(yaml.safe_dump(teams))
