@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
 from generator.files import FileTooLarge, NotARegularFile, read_regular_file
-from generator.report import sample_role_warnings
 from generator.redact import from_variable, redact
+from generator.report import sample_role_warnings
 from generator.template_source import TemplateSource, resolve_template
 
 TEAM_KEYS = {

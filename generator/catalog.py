@@ -13,11 +13,11 @@ azure-common 1.1.28, and wire tests of each pinned package against the emulator.
 from __future__ import annotations
 
 import fnmatch
-
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from generator.errors import ScaffoldError
 
@@ -393,7 +393,7 @@ def packages_for(samples: tuple[str, ...], profile_name: str) -> list[Pin]:
     return [PINS[p] for p in sorted(needed)]
 
 
-def locked_for(samples: tuple[str, ...], profile_name: str) -> list["Locked"]:
+def locked_for(samples: tuple[str, ...], profile_name: str) -> list[Locked]:
     """The lock's share a project with these samples installs on this profile: its pins and everything under them,
     each entry with the sha256 of every file (what its requirements.txt holds, in hash-checking mode)."""
     from generator.lock import share_of

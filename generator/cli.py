@@ -13,7 +13,8 @@ import os
 import shlex
 import signal
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from generator import __version__
 from generator.errors import ScaffoldError, UsageError

@@ -18,9 +18,10 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from generator import catalog
 from generator.errors import ScaffoldError

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from generator.doctor import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 from generator.files import read_regular_file

@@ -7,8 +7,8 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -11,10 +11,10 @@ is what its direct pins need, found by following those ``via`` lines.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 LOCK_FILE = Path(__file__).resolve().parent / "pins.lock"
 # The Pythons the lock resolves for (uv --python-version names the oldest; markers split what differs after it).

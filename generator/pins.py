@@ -11,9 +11,10 @@
 
 ``verify`` answers "may this pin move?": for each candidate release (default: every pinned management
 package at its pin) it makes a throw-away venv with uv, installs the release with azure-identity and
-azure-common (at a pin: the locked set, hashes checked, exactly what projects install), and runs the wire probe (``_pin_probe.py``) against emulators of each profile (2008:
-2019_03_01_hybrid, 2108: 2020_09_01_hybrid, with Azure AD and with ADFS, global Azure: latest). It needs the package index
-and takes about ten seconds a release, so CI runs the pinned set through the end-to-end tests instead.
+azure-common (at a pin: the locked set, hashes checked, exactly what projects install), and runs the wire probe
+(``_pin_probe.py``) against emulators of each profile (2008: 2019_03_01_hybrid, 2108: 2020_09_01_hybrid, with
+Azure AD and with ADFS, global Azure: latest). It needs the package index and takes about ten seconds a release,
+so CI runs the pinned set through the end-to-end tests instead.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator import catalog, lock
+
+if TYPE_CHECKING:
+    from generator.emulator import Emulator
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "pins.md"
 PROBE = Path(__file__).resolve().parent / "_pin_probe.py"
@@ -108,12 +113,12 @@ def table() -> str:
             "|---|---|---|---|---|\n" + "\n".join(locked) + "\n")
 
 
-def write_probe_infos(emulators: dict[str, object], folder: Path) -> list[str]:
+def write_probe_infos(emulators: dict[str, Emulator], folder: Path) -> list[str]:
     """The emulators' connection facts as files for the probe (mode 0600: they hold the client secret)."""
     files = []
     for index, (target, emulator) in enumerate(emulators.items()):
         profile_name = TARGETS[target][0]
-        info = {**emulator.info(), "target": target, "profile": catalog.profile(profile_name).known_profile}  # type: ignore[attr-defined]
+        info = {**emulator.info(), "target": target, "profile": catalog.profile(profile_name).known_profile}
         path = folder / f"target-{index}.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the emulator's secret
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -133,7 +138,7 @@ def run_probe(python: str, package: str, infos: list[str]) -> dict[str, str]:
         return {target: "the probe failed: " + " ".join(probe.stderr.split())[-200:] for target in TARGETS}
 
 
-def probe_emulators() -> dict[str, object]:
+def probe_emulators() -> dict[str, Emulator]:
     """One started emulator per target (the caller stops them), in the loopback layout: one probe process talks to
     all of them at once, and a process has one HTTPS_PROXY (the names layout's way in)."""
     from generator.emulator import Emulator, EmulatorConfig

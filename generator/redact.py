@@ -69,7 +69,7 @@ def redact(text: str) -> str:
     for begin, end in merged:
         pieces += [text[cursor:begin], REDACTED]
         cursor = end
-    return "".join(pieces + [text[cursor:]])
+    return "".join([*pieces, text[cursor:]])
 
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -7,9 +7,10 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generator import catalog
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack

@@ -19,11 +19,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 from generator.errors import ScaffoldError
 
@@ -93,15 +93,15 @@ def set_for_copier(name: str, value: str | None) -> None:
     """
     from plumbum import local
 
-    for environment in (os.environ, local.env):
-        if value is None:
-            environment.pop(name, None)
-        else:
-            environment[name] = value
+    if value is None:
+        os.environ.pop(name, None)
+        local.env.pop(name, "")
+    else:
+        os.environ[name] = local.env[name] = value
 
 
 @contextmanager
-def copier_environment(**variables: str) -> Iterator[None]:
+def copier_environment(**variables: str | None) -> Iterator[None]:
     """While inside, copier's git calls, tasks and migrations see ``variables``; restored after."""
     saved = {key: os.environ.get(key) for key in variables}
     for key, value in variables.items():

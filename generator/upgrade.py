@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generator import __version__, catalog
 from generator.copier_extension import SECRET_ENV, discovery_answers

@@ -114,7 +114,7 @@ def targets(pythons: list[str], platforms: list[str], project: Path) -> list[Tar
     for python in pythons:
         if python not in SUPPORTED_PYTHONS:
             raise UsageError(f"--python {python}: the lock is for Python {', '.join(SUPPORTED_PYTHONS)}; name one of them")
-    chosen = [platform_named(name) for name in platforms]
+    chosen: list[Platform | None] = [platform_named(name) for name in platforms]
     if pythons or chosen:
         return [Target(python, platform) for python in (pythons or [_running_python()]) for platform in (chosen or [None])]
     found = [Target(_running_python(), None)] if _running_python() in SUPPORTED_PYTHONS else []

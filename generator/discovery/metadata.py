@@ -87,7 +87,8 @@ def normalize_url(url: str, what: str = "endpoint") -> str:
     if parts.scheme.lower() != "https":
         raise MetadataError(f"the {what} {url!r} is not https://; Azure Stack Hub endpoints are HTTPS only")
     try:
-        host, port = parts.hostname, parts.port
+        host = parts.hostname
+        parts.port  # noqa: B018  (read for its ValueError: a port that is not a number)
     except ValueError:
         raise MetadataError(f"the {what} {url!r} has a port that is not a number") from None
     if not host or not re.fullmatch(r"[A-Za-z0-9._\-\[\]:]+", host):
