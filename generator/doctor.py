@@ -130,6 +130,24 @@ def _pinned_version(spec: str) -> str | None:
 
 # -- requirements -----------------------------------------------------------------------------------
 
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, line) of a requirements file as pip reads it: a line ending in a backslash continues on
+    the next (a locked requirement and its ``--hash`` options are one)."""
+    lines: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        start, joined = pending if pending else (number, "")
+        joined += raw.rstrip()
+        if joined.endswith("\\"):
+            pending = (start, joined[:-1] + " ")
+            continue
+        pending = None
+        lines.append((start, joined))
+    if pending:
+        lines.append(pending)
+    return lines
+
+
 def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
     """Every requirement the project declares, and the requirements file doctor would rewrite."""
     found: list[Requirement] = []
@@ -141,13 +159,13 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise DoctorError(f"cannot read {path} ({exc.strerror}); make it readable") from None
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in _logical_lines(text):
             if line.strip().startswith(("#", "-")) or not line.strip():
                 continue
-            match = _REQUIREMENT.match(line)
+            requirement = line.split(" #")[0].split(" --")[0].strip()  # without its comment and options (--hash=...)
+            match = _REQUIREMENT.match(requirement)
             if match:
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), f"{path.name}:{number}",
-                                         line.split(" #")[0].strip()))
+                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), f"{path.name}:{number}", requirement))
     pyproject = project / "pyproject.toml"
     if pyproject.exists():
         try:
@@ -515,7 +533,7 @@ def _option_lines(requirements_file: str | None) -> list[str]:
     if not requirements_file or not Path(requirements_file).is_file():
         return []
     text = Path(requirements_file).read_text(encoding="utf-8", errors="replace")
-    return [line.strip() for line in text.splitlines() if line.strip().startswith("-")]
+    return [line.strip() for _, line in _logical_lines(text) if line.strip().startswith("-")]
 
 
 def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None,

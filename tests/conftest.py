@@ -7,67 +7,41 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-
-# Trust must come from what the code under test sets up, never from the environment...
-_MACHINE_CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-for _variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
-    os.environ.pop(_variable, None)
-
-
-def _public_trust() -> tuple[str, str]:
-    """...except the public CAs: the machine's (its bundle, else certifi's) plus one stand-in for the CA behind
-    login.microsoftonline.com, shared by every emulator of the session (their Azure AD sign-in listeners)."""
-    import tempfile
-
-    import certifi
-
-    from generator.emulator.certificates import PUBLIC_COMMON_NAME, create_root_ca
-
-    directory = Path(tempfile.mkdtemp(prefix="azs-tests-public-ca-"))
-    ca = create_root_ca(common_name=PUBLIC_COMMON_NAME)
-    (directory / "public-ca.pem").write_bytes(ca.cert_pem)
-    (directory / "public-ca.key").write_bytes(ca.key_pem)
-    (directory / "public-ca.key").chmod(0o600)
-    bundle = directory / "public-bundle.pem"
-    machine = Path(_MACHINE_CA_BUNDLE or certifi.where()).read_bytes()
-    bundle.write_bytes(machine.rstrip(b"\n") + b"\n" + ca.cert_pem)
-    return str(directory), str(bundle)
+from tests.helpers import (
+    CA_OVERRIDES,
+    EMULATOR_PROXY_PORT,
+    NEW,
+    NEW_LINE,
+    OLD,
+    PUBLIC_CA_DIR,
+    ROOT,
+    clean_clone,
+    git,
+    session_environment,
+    without_emulator_proxy,
+)
 
 
-PUBLIC_CA_DIR, PUBLIC_CA_BUNDLE = _public_trust()
-PUBLIC_CA_CERT = str(Path(PUBLIC_CA_DIR) / "public-ca.pem")
-# What the machine's certifi holds: the generator (in this process and the CLIs it starts) trusts it.
-os.environ["REQUESTS_CA_BUNDLE"] = PUBLIC_CA_BUNDLE
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-# Emulators answer under a Stack's names (management.local.azurestack.external, ...), reached as a user reaches them:
-# through the emulator's HTTPS proxy, named by HTTPS_PROXY. They run one at a time, each on this port, so this
-# process and every command it starts reach whichever runs. Loopback addresses (the loopback layout) go direct.
-EMULATOR_PROXY_PORT = _free_port()
-PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
-for _variable in PROXY_VARIABLES:
-    os.environ.pop(_variable, None)
-os.environ.update(HTTPS_PROXY=f"http://127.0.0.1:{EMULATOR_PROXY_PORT}", NO_PROXY="127.0.0.1,localhost,::1")
-
-
-def without_emulator_proxy(env: dict[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: this process's) for a command that needs the package index: the emulator's proxy refuses
-    every host but the Stack's, so installs never go through it."""
-    return {k: v for k, v in (os.environ if env is None else env).items() if k not in PROXY_VARIABLES}
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment() -> Iterator[None]:
+    """The session's environment (tests/helpers.py: ``session_environment``): trust only from what the code under
+    test sets up (plus the public CAs a machine's certifi holds), and the emulators' proxy; restored at the end."""
+    saved = dict(os.environ)
+    for name, value in session_environment().items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
@@ -94,10 +68,6 @@ def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
     return start_emulator()
 
 
-ROOT = Path(__file__).resolve().parent.parent
-CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Git (which copier runs) with a config of its own: no user settings leak in or out."""
@@ -105,10 +75,6 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory) -> None:
     config = home / "gitconfig"
     config.write_text("[user]\n\tname = azs-scaffold tests\n\temail = tests@azs-scaffold.invalid\n[init]\n\tdefaultBranch = main\n")
     os.environ.update(GIT_CONFIG_GLOBAL=str(config), GIT_CONFIG_NOSYSTEM="1")
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="session")
@@ -176,3 +142,41 @@ def project_env(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CA_OVERRIDES}
     env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(uv_cache))
     return env
+
+
+# -- azs-scaffold as users install it -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def release_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clone, released twice: OLD, then NEW with a changed template."""
+    repo = clean_clone(tmp_path_factory.mktemp("release") / "azs-scaffold")
+    git(repo, "tag", "-a", OLD, "-m", OLD)
+    with (repo / "template" / "README.md.jinja").open("a", encoding="utf-8") as readme:
+        readme.write(f"\n{NEW_LINE}\n")
+    git(repo, "commit", "-qam", "template change for the next release")
+    git(repo, "tag", "-a", NEW, "-m", NEW)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def installed(release_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``azs-scaffold`` command of a fresh venv holding only the wheel built from ``release_repo``."""
+    base = tmp_path_factory.mktemp("installed")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(release_repo)],
+                   check=True, capture_output=True, timeout=600, env=without_emulator_proxy())
+    (wheel,) = (base / "dist").glob("*.whl")
+    assert wheel.name.startswith("azs_scaffold-1000.1.0-"), wheel.name
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "generator/_template/copier.yml" in names and "generator/_template/azs-scaffold-template.bundle" in names
+    subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=300)
+    subprocess.run([str(base / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
+                   check=True, capture_output=True, timeout=900, env=without_emulator_proxy())
+    return base / "venv" / "bin" / "azs-scaffold"
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Path:
+    """A working directory with no checkout above it."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder

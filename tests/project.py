@@ -6,8 +6,8 @@ import contextlib
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def venv_python(project: Path) -> str:
@@ -32,7 +32,7 @@ def trust_the_public_stand_in(project: Path) -> None:
     """Make the project's venv trust the emulators' stand-in for the public CA, as every real certifi trusts the CA
     behind login.microsoftonline.com."""
     from generator.emulator.venv_trust import trust_in_venv
-    from tests.conftest import PUBLIC_CA_CERT
+    from tests.helpers import PUBLIC_CA_CERT
 
     trust_in_venv(venv_python(project), Path(PUBLIC_CA_CERT))
 

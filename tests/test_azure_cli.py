@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from generator.files import write_private_file
-from tests.conftest import _MACHINE_CA_BUNDLE, without_emulator_proxy
+from tests.helpers import MACHINE_CA_BUNDLE, without_emulator_proxy
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def az_executable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """azure-cli 2.66.0 in a venv of its own, installed with uv (pip when uv is missing)."""
     venv = tmp_path_factory.mktemp("azure-cli") / "venv"
     # The package index is reached through the machine's trust (a proxy's CA, say), not the tests' bundle.
-    env = {**without_emulator_proxy(), **({"SSL_CERT_FILE": _MACHINE_CA_BUNDLE} if _MACHINE_CA_BUNDLE else {})}
+    env = {**without_emulator_proxy(), **({"SSL_CERT_FILE": MACHINE_CA_BUNDLE} if MACHINE_CA_BUNDLE else {})}
     uv = Path(sys.executable).with_name("uv")
     uv_command = str(uv) if uv.exists() else shutil.which("uv")
     if uv_command:

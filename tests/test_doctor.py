@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from generator import catalog
-from tests.test_template import _new
+from tests.helpers import new_project
 
 RESOURCE = catalog.PINS["azure-mgmt-resource"]
 
@@ -33,7 +33,7 @@ def _doctor(project: Path, *args: str) -> tuple[int, dict]:
     return result.returncode, json.loads(result.stdout) if result.stdout.strip() else {}
 
 
-GOOD_CODE = f"""
+GOOD_CODE = """
     from azure.identity import ClientSecretCredential
     from azure.mgmt.resource import ResourceManagementClient
     from azure.profiles import KnownProfiles
@@ -112,7 +112,7 @@ def test_a_sample_style_project_gets_each_of_its_problems(tmp_path, start_emulat
 def test_a_generated_project_has_no_findings(start_emulator, template_repo, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "generated"
-    _new(info, project, template_repo)
+    new_project(info, project, template_repo)
     code, report = _doctor(project)
     assert (code, report["findings"]) == (0, [])
 
@@ -244,7 +244,7 @@ def test_r122_fix_keeps_every_import_of_the_hybrid_samples_satisfiable(tmp_path)
 @pytest.mark.slow
 @pytest.mark.reliability
 def test_r122_what_fix_writes_installs_and_every_sample_imports(tmp_path, uv_cache):
-    from tests.conftest import without_emulator_proxy
+    from tests.helpers import without_emulator_proxy
 
     project = _hybrid_samples(tmp_path)
     assert _run(str(project), "--fix").returncode == 1
@@ -349,7 +349,9 @@ def test_r129_arm_endpoint_without_credentials_cannot_check_the_profile(tmp_path
     result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"])
     error_lines = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
     assert result.returncode == 2 and len(error_lines) == 1, result.stderr
-    assert "profile of the Stack at https://management." in error_lines[0] and "could not be told" in error_lines[0] and "--stack-version" in error_lines[0] and "--client-id" in error_lines[0]
+    line = error_lines[0]
+    assert "profile of the Stack at https://management." in line and "could not be told" in line
+    assert "--stack-version" in line and "--client-id" in line
     # --stack-version is enough to check the profile
     result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "2108")
     assert result.returncode == 0, result.stderr
@@ -357,9 +359,8 @@ def test_r129_arm_endpoint_without_credentials_cannot_check_the_profile(tmp_path
 
 @pytest.mark.reliability
 def test_r130_pyproject_is_read_without_tomllib_as_on_python_3_10(tmp_path):
-    from packaging.requirements import Requirement
-
     import tomllib
+    from packaging.requirements import Requirement
 
     declared = [Requirement(r) for r in tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]]
     (tomli,) = [r for r in declared if r.name == "tomli"]

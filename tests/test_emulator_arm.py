@@ -15,7 +15,7 @@ from azure.profiles import KnownProfiles
 
 from generator.emulator import Emulator, EmulatorConfig
 from tests import sdk
-from tests.conftest import EMULATOR_PROXY_PORT
+from tests.helpers import EMULATOR_PROXY_PORT
 
 # (release, the profile that release needs, Key Vault's API version in that profile)
 RELEASES = [
@@ -112,9 +112,9 @@ def test_a_client_without_its_profile_is_refused(start_emulator, release, profil
     for cls in (ResourceManagementClient, StorageManagementClient, NetworkManagementClient):
         client = sdk.client(cls, info, profile=None)
         operation = {
-            ResourceManagementClient: lambda: list(client.resource_groups.list()),
-            StorageManagementClient: lambda: list(client.storage_accounts.list()),
-            NetworkManagementClient: lambda: list(client.virtual_networks.list_all()),
+            ResourceManagementClient: lambda c=client: list(c.resource_groups.list()),
+            StorageManagementClient: lambda c=client: list(c.storage_accounts.list()),
+            NetworkManagementClient: lambda c=client: list(c.virtual_networks.list_all()),
         }[cls]
         with pytest.raises(HttpResponseError) as raised:
             operation()

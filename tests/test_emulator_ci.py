@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from generator.copier_extension import azs_ci_steps
-from tests.test_template import _new
+from tests.helpers import new_project
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def test_a_project_proves_itself_against_its_own_emulator(start_emulator, template_repo, project_env, tmp_path, release, identity):
     generating = start_emulator(stack_version=release, identity=identity)
     project = tmp_path / "project"
-    _new(generating.info(), project, template_repo)
+    new_project(generating.info(), project, template_repo)
     generating.stop()  # no Stack from here on
     # In this mode the real credential file and CA are never read: make both fail if they were.
     (project / "azureSecretSpConfig.json").write_text("{ not json")
@@ -47,7 +47,7 @@ def test_a_project_proves_itself_against_its_own_emulator(start_emulator, templa
 def test_both_ci_definitions_run_the_same_commands(start_emulator, template_repo, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "project"
-    _new(info, project, template_repo)
+    new_project(info, project, template_repo)
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     expected = [command for _, command in azs_ci_steps(answers["_src_path"], answers["_commit"])]
     github = yaml.safe_load((project / ".github" / "workflows" / "test-against-emulator.yml").read_text())
@@ -60,7 +60,7 @@ def test_both_ci_definitions_run_the_same_commands(start_emulator, template_repo
 def test_ci_definitions_are_chosen_by_a_question(start_emulator, template_repo, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "project"
-    _new(info, project, template_repo, extra_data={"ci": ["azure_pipelines"]})
+    new_project(info, project, template_repo, extra_data={"ci": ["azure_pipelines"]})
     assert (project / "azure-pipelines.yml").exists() and not (project / ".github").exists()
 
 

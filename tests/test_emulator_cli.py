@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import EMULATOR_PROXY_PORT
+from tests.helpers import EMULATOR_PROXY_PORT
 
 INFO_KEYS = {
     "arm_endpoint", "admin_endpoint", "ca_cert", "client_id", "client_secret", "tenant_id", "tenant_domain",

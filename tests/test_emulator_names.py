@@ -17,7 +17,7 @@ from azure.mgmt.storage import StorageManagementClient
 from azure.profiles import KnownProfiles
 
 from tests import sdk
-from tests.conftest import without_emulator_proxy
+from tests.helpers import without_emulator_proxy
 
 
 def _urls(value: object) -> list[str]:

@@ -190,8 +190,9 @@ def test_template_deployment_validate_create_outputs_operations_export(start_emu
     assert raised.value.error.code == "DeploymentCannotBeCancelled"
 
     # The group's exported template redeploys into another group, as it is.
-    exported = resources.resource_groups.begin_export_template("rg", {"resources": ["*"]}).result().template \
-        if hasattr(resources.resource_groups, "begin_export_template") else resources.resource_groups.export_template("rg", {"resources": ["*"]}).template
+    groups = resources.resource_groups
+    exported = groups.begin_export_template("rg", {"resources": ["*"]}).result().template \
+        if hasattr(groups, "begin_export_template") else groups.export_template("rg", {"resources": ["*"]}).template
     resources.resource_groups.create_or_update("copy", {"location": "local"})
     # Storage account names are global: redeploy the network part beside a renamed account.
     for entry in exported["resources"]:
@@ -434,7 +435,8 @@ def test_the_vm_samples_sequence_create_tag_attach_detach_resize_power_delete(st
     info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage")
     network = sdk.client(NetworkManagementClient, info, profile)
     compute = sdk.client(ComputeManagementClient, info, profile)
-    network.virtual_networks.begin_create_or_update("rg", "net", {"location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]}}).result()
+    network.virtual_networks.begin_create_or_update(
+        "rg", "net", {"location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]}}).result()
     subnet = network.subnets.begin_create_or_update("rg", "net", "sub", {"address_prefix": "10.0.0.0/24"}).result()
     nic = network.network_interfaces.begin_create_or_update("rg", "nic", {"location": "local", "ip_configurations": [
         {"name": "cfg", "subnet": {"id": subnet.id}}]}).result()
@@ -476,7 +478,8 @@ PROFILE_TEMPLATE = {
         "account": "[toLower(concat('disks', uniqueString(resourceGroup().id)))]",
         "net": "[concat(parameters('vmName'), '-net')]",
         "subnetId": "[concat(resourceId('Microsoft.Network/virtualNetworks', variables('net')), '/subnets/inside')]",
-        "blob": "[reference(concat('Microsoft.Storage/storageAccounts/', variables('account')), providers('Microsoft.Storage', 'storageAccounts').apiVersions[0]).primaryEndpoints.blob]",
+        "blob": "[reference(concat('Microsoft.Storage/storageAccounts/', variables('account')), "
+                "providers('Microsoft.Storage', 'storageAccounts').apiVersions[0]).primaryEndpoints.blob]",
     },
     "resources": [
         {"type": "Microsoft.Storage/storageAccounts", "name": "[variables('account')]", "location": "[resourceGroup().location]",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,96 +19,33 @@ import pytest
 import yaml
 
 from generator.template_source import public_url
-from tests.conftest import _MACHINE_CA_BUNDLE, ROOT, git, without_emulator_proxy
+from tests.helpers import (
+    MACHINE_CA_BUNDLE,
+    NEW,
+    NEW_LINE,
+    OFFLINE_GIT,
+    OLD,
+    clean_clone,
+    git,
+    installed_cli,
+    installed_new,
+    ok,
+    without_emulator_proxy,
+)
 from tests.project import run_all_steps
 
 pytestmark = pytest.mark.slow
-
-OLD, NEW = "v1000.0.0", "v1000.1.0"
-NEW_LINE = "This line arrived with release 1000.1.0."
-OFFLINE_GIT = {"GIT_ALLOW_PROTOCOL": "file"}
-
-
-def clean_clone(destination: Path) -> Path:
-    """A clone of this repository with the working tree's changes committed (none, on CI's fresh clone)."""
-    git(ROOT, "clone", "-q", str(ROOT), str(destination))
-    wanted = set(filter(None, git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")))
-    for name in filter(None, git(destination, "ls-files", "-z").split("\0")):
-        if name not in wanted or not (ROOT / name).exists():
-            (destination / name).unlink()
-    for name in wanted:
-        if (ROOT / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, destination / name)
-    git(destination, "add", "-A")
-    if git(destination, "status", "--porcelain").strip():
-        git(destination, "commit", "-qm", "working tree under test")
-    return destination
-
-
-@pytest.fixture(scope="session")
-def release_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The clone, released twice: OLD, then NEW with a changed template."""
-    repo = clean_clone(tmp_path_factory.mktemp("release") / "azs-scaffold")
-    git(repo, "tag", "-a", OLD, "-m", OLD)
-    with (repo / "template" / "README.md.jinja").open("a", encoding="utf-8") as readme:
-        readme.write(f"\n{NEW_LINE}\n")
-    git(repo, "commit", "-qam", "template change for the next release")
-    git(repo, "tag", "-a", NEW, "-m", NEW)
-    return repo
-
-
-@pytest.fixture(scope="session")
-def installed(release_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ``azs-scaffold`` command of a fresh venv holding only the wheel built from ``release_repo``."""
-    base = tmp_path_factory.mktemp("installed")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(release_repo)],
-                   check=True, capture_output=True, timeout=600, env=without_emulator_proxy())
-    (wheel,) = (base / "dist").glob("*.whl")
-    assert wheel.name.startswith("azs_scaffold-1000.1.0-"), wheel.name
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "generator/_template/copier.yml" in names and "generator/_template/azs-scaffold-template.bundle" in names
-    subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=300)
-    subprocess.run([str(base / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
-                   check=True, capture_output=True, timeout=900, env=without_emulator_proxy())
-    return base / "venv" / "bin" / "azs-scaffold"
-
-
-@pytest.fixture
-def elsewhere(tmp_path: Path) -> Path:
-    """A working directory with no checkout above it."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
-def _cli(command: Path, cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **OFFLINE_GIT, **(env or {})}
-    return subprocess.run([str(command), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600,
-                          stdin=subprocess.DEVNULL)
-
-
-def _ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"{result.args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def _new(command: Path, cwd: Path, info: dict, destination: str, *extra: str) -> subprocess.CompletedProcess:
-    return _cli(command, cwd, "new", destination, "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
-                "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--samples", "resource_groups",
-                "--non-interactive", *extra, env={"AZS_SECRET": info["client_secret"]})
-
 
 def _answers(project: Path) -> dict:
     return yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
 
 
 def test_version_comes_from_the_git_tag(installed, elsewhere):
-    assert _ok(_cli(installed, elsewhere, "--version")).stdout.strip() == "azs-scaffold 1000.1.0"
+    assert ok(installed_cli(installed, elsewhere, "--version")).stdout.strip() == "azs-scaffold 1000.1.0"
 
 
 def test_the_installed_wheel_generates_a_project_that_runs(installed, elsewhere, emulator, project_env):
-    _ok(_new(installed, elsewhere, emulator.info(), "team-a"))
+    ok(installed_new(installed, elsewhere, emulator.info(), "team-a"))
     project = elsewhere / "team-a"
     answers = _answers(project)
     # A source that means the same on a teammate's machine, and a commit that exists in every later release.
@@ -124,14 +60,14 @@ def test_the_installed_wheel_onboards_a_batch(installed, elsewhere, emulator):
                           "client_secret_env": "AZS_SECRET", "samples": ["resource_groups"]},
              "teams": [{"project_name": "team-b"}, {"project_name": "team-c"}]}
     (elsewhere / "teams.yaml").write_text(yaml.safe_dump(teams))
-    result = _ok(_cli(installed, elsewhere, "new", "--batch", "teams.yaml", "out", env={"AZS_SECRET": info["client_secret"]}))
+    result = ok(installed_cli(installed, elsewhere, "new", "--batch", "teams.yaml", "out", env={"AZS_SECRET": info["client_secret"]}))
     assert "2 of 2 teams onboarded" in result.stdout
     assert {_answers(elsewhere / "out" / name)["_commit"] for name in ("team-b", "team-c")} == {NEW}
 
 
 def test_the_installed_wheel_runs_the_demo_outside_any_checkout(installed, elsewhere, project_env):
     env = {**project_env, "TMPDIR": str(elsewhere)}
-    result = _ok(_cli(installed, elsewhere, "demo", env=env))
+    result = ok(installed_cli(installed, elsewhere, "demo", env=env))
     assert "[5/5] Running the resource group sample" in result.stdout
     (project,) = elsewhere.glob("azs-demo-*/azs-demo")
     assert _answers(project)["_src_path"] == public_url()
@@ -139,7 +75,7 @@ def test_the_installed_wheel_runs_the_demo_outside_any_checkout(installed, elsew
 
 def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(installed, elsewhere, emulator):
     info = emulator.info()
-    _ok(_new(installed, elsewhere, info, "team-d", "--vcs-ref", OLD))
+    ok(installed_new(installed, elsewhere, info, "team-d", "--vcs-ref", OLD))
     project = elsewhere / "team-d"
     assert _answers(project)["_commit"] == OLD and NEW_LINE not in (project / "README.md").read_text()
     git(project, "init", "-q")
@@ -150,9 +86,9 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
     git(project, "commit", "-qam", "team edit")
     secret_file = (project / "azureSecretSpConfig.json").read_bytes()
 
-    check = _cli(installed, elsewhere, "upgrade", "team-d", "--check")
+    check = installed_cli(installed, elsewhere, "upgrade", "team-d", "--check")
     assert check.returncode == 1 and f"template  {OLD} -> v1000.1.0" in check.stdout, check.stdout + check.stderr
-    _ok(_cli(installed, elsewhere, "upgrade", "team-d", "--yes"))
+    ok(installed_cli(installed, elsewhere, "upgrade", "team-d", "--yes"))
 
     assert NEW_LINE in (project / "README.md").read_text()
     assert "# Team edit: keep this line." in (project / "samples" / "resource_groups.py").read_text()
@@ -194,9 +130,9 @@ def test_a_template_with_uncommitted_changes_is_refused_before_discovery(tmp_pat
 
 
 def _readme_line(label: str) -> str:
-    from tests.test_readme import _readme_command
+    from tests.helpers import readme_command
 
-    return _readme_command(label)
+    return readme_command(label)
 
 
 def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tmp_path, emulator, wheelhouse):
@@ -204,8 +140,8 @@ def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tm
     # As the demo does: no variable overrides requests' trust (SSL_CERT_FILE, which uv reads, may stay); and as a new
     # user has it, no emulator's proxy yet (the demo starts its own).
     env = {k: v for k, v in without_emulator_proxy().items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-    if _MACHINE_CA_BUNDLE and "SSL_CERT_FILE" not in env:
-        env["SSL_CERT_FILE"] = _MACHINE_CA_BUNDLE
+    if MACHINE_CA_BUNDLE and "SSL_CERT_FILE" not in env:
+        env["SSL_CERT_FILE"] = MACHINE_CA_BUNDLE
     # The demo's bootstrap may take the pinned packages from the session's wheelhouse as well as the index.
     env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_DISABLE_PIP_VERSION_CHECK="1", TMPDIR=str(tmp_path), **OFFLINE_GIT)
     for _ in range(2):
@@ -217,12 +153,12 @@ def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tm
 
     info = emulator.info()
     command = clone / ".venv" / "bin" / "azs-scaffold"
-    _ok(_new(command, tmp_path, info, "from-clone"))
+    ok(installed_new(command, tmp_path, info, "from-clone"))
     project = tmp_path / "from-clone"
     assert _answers(project)["_src_path"] == public_url()
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["clientId"] == info["client_id"]
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated")
-    result = _ok(_cli(command, tmp_path, "upgrade", "from-clone", "--dry-run"))
+    result = ok(installed_cli(command, tmp_path, "upgrade", "from-clone", "--dry-run"))
     assert "is current" in result.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import without_emulator_proxy
+from tests.helpers import without_emulator_proxy
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]
 JUDGE = Path(__file__).resolve().parent / "js"

@@ -95,7 +95,7 @@ def test_wheelhouse_targets_evaluate_markers_for_the_target_python():
 def stack():
     """A 2108 Azure AD emulator at loopback ports: reached without any proxy, so that the installs' proxy can be closed."""
     from generator.emulator import Emulator, EmulatorConfig
-    from tests.conftest import PUBLIC_CA_DIR
+    from tests.helpers import PUBLIC_CA_DIR
 
     with Emulator(EmulatorConfig(layout="loopback", registration_delay=0.2, public_ca_dir=PUBLIC_CA_DIR)) as emulator:
         yield emulator.info()
@@ -103,10 +103,10 @@ def stack():
 
 @pytest.fixture(scope="module")
 def project(stack, template_repo, tmp_path_factory) -> Path:
-    from tests.test_template import _new
+    from tests.helpers import new_project
 
     destination = tmp_path_factory.mktemp("locked") / "project"
-    _new(stack, destination, template_repo)
+    new_project(stack, destination, template_repo)
     return destination
 
 
@@ -146,7 +146,7 @@ def _without_an_index(env: dict[str, str], uv_cache: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def wheels(project) -> Path:
     """``azs-scaffold wheelhouse`` of the project: from the package index, as on a connected machine."""
-    from tests.conftest import without_emulator_proxy
+    from tests.helpers import without_emulator_proxy
 
     result = subprocess.run([sys.executable, "-m", "generator", "wheelhouse", str(project)], capture_output=True, text=True,
                             timeout=1800, env=without_emulator_proxy())
@@ -254,7 +254,6 @@ def test_a_wheel_that_differs_from_the_lock_is_refused_in_one_line(project, whee
 
 # -- a CI runner with only a folder of wheels ----------------------------------------------------------------------
 
-from tests.test_installed import installed, release_repo  # noqa: E402,F401  (fixtures: azs-scaffold built as released)
 
 
 @pytest.mark.slow
@@ -263,17 +262,16 @@ def test_the_ci_definition_runs_with_only_a_folder_of_wheels(installed, emulator
     (AZS_WHEELS), no index reachable; the GitHub workflow's own steps install azs-scaffold and prove the project."""
     import yaml
 
-    from tests.conftest import without_emulator_proxy
-    from tests.test_installed import OFFLINE_GIT, _new as new_with, _ok
+    from tests.helpers import OFFLINE_GIT, installed_new, ok, without_emulator_proxy
 
     feed = tmp_path / "feed"
     (wheel,) = (installed.parents[2] / "dist").glob("azs_scaffold-*.whl")
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", str(feed), str(wheel)],
                    check=True, capture_output=True, timeout=1200, env=without_emulator_proxy())
     shutil.copy2(wheel, feed)
-    _ok(new_with(installed, tmp_path, emulator.info(), "project"))
+    ok(installed_new(installed, tmp_path, emulator.info(), "project"))
     project = tmp_path / "project"
-    _ok(subprocess.run([str(installed), "wheelhouse", str(project)], capture_output=True, text=True, timeout=1800,
+    ok(subprocess.run([str(installed), "wheelhouse", str(project)], capture_output=True, text=True, timeout=1800,
                        env=without_emulator_proxy()))
     for file in (project / "wheels").iterdir():
         shutil.copy2(file, feed)

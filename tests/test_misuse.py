@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import pytest
 import yaml
 
-from tests.test_reliability import cli, discover, one_error, set_faults
+from tests.helpers import cli, discover, one_error, set_faults
 
 pytestmark = pytest.mark.reliability
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.test_reliability import cli, discover, one_error, set_faults, with_credentials
+from tests.helpers import cli, discover, one_error, set_faults, with_credentials
 
 pytestmark = pytest.mark.reliability
 

@@ -91,11 +91,11 @@ def test_every_sample_names_its_least_role():
 
 @pytest.mark.slow
 def test_a_generated_project_meets_a_refused_write_with_one_line(start_emulator, template_repo, project_env, tmp_path):
-    from tests.test_template import _new
+    from tests.helpers import new_project
 
     info = start_emulator(role="Reader").info()
     project = tmp_path / "p"
-    _new(info, project, template_repo, samples=("storage_accounts",))
+    new_project(info, project, template_repo, samples=("storage_accounts",))
     assert bootstrap(project, project_env).returncode == 0
     for step in ("register_providers.py", "samples/storage_accounts.py"):
         result = run(project, project_env, venv_python(project), step)

@@ -7,18 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import readme_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _readme_command(label: str) -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"<!-- {label} -->\s*```(?:sh|bash)?\n(.+?)\n```", text, re.DOTALL)
-    assert match, f"README has no {label} block"
-    return match.group(1).strip()
-
-
 def test_ci_runs_exactly_the_readme_test_line():
-    test_line = _readme_command("test-line")
+    test_line = readme_command("test-line")
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_line in ci_lines
 

@@ -27,39 +27,21 @@ from cryptography.x509.oid import NameOID
 from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
-from tests.conftest import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, without_emulator_proxy
+from tests.helpers import (
+    EMULATOR_PROXY_PORT,
+    PUBLIC_CA_DIR,
+    ROOT,
+    cli,
+    discover,
+    new_args,
+    one_error,
+    set_faults,
+    with_credentials,
+    without_emulator_proxy,
+)
 from tests.project import bootstrap, bundle_path, run, trust_the_public_stand_in, venv_python
 
 pytestmark = pytest.mark.reliability
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str, env: dict | None = None, timeout: float = 120, base_env: dict | None = None) -> tuple[int, str, str]:
-    result = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True,
-                            env={**(os.environ if base_env is None else base_env), **(env or {})}, stdin=subprocess.DEVNULL,
-                            timeout=timeout)
-    return result.returncode, result.stdout, result.stderr
-
-
-def one_error(code: int, stderr: str, fragment: str) -> str:
-    """Assert a failure that reads as one line (progress lines aside) containing ``fragment``."""
-    assert code != 0 and "Traceback" not in stderr, stderr
-    errors = [line for line in stderr.splitlines() if line.strip() and not line.startswith("  ")]
-    assert len(errors) == 1, stderr
-    assert fragment in errors[0], errors[0]
-    return errors[0]
-
-
-def set_faults(info: dict, **plan) -> None:
-    requests.put(f"{info['arm_endpoint']}_emulator/faults", json=plan, verify=info["ca_cert"], timeout=10).raise_for_status()
-
-
-def discover(info: dict, *extra: str, env: dict | None = None) -> tuple[int, str, str]:
-    return cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *extra, env=env)
-
-
-def with_credentials(info: dict) -> tuple[list[str], dict]:
-    return ["--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET"], {"AZS_R_SECRET": info["client_secret"]}
 
 
 # -- endpoint ------------------------------------------------------------------------------------
@@ -229,7 +211,8 @@ def test_r29_encrypted_certificate_without_password(emulator, tmp_path):
 
 
 def test_r31_secret_variable_not_set(emulator):
-    one_error(*discover(emulator.info(), "--client-id", "x", "--client-secret-env", "AZS_R_UNSET")[::2], "AZS_R_UNSET: that environment variable is not set")
+    code, _, err = discover(emulator.info(), "--client-id", "x", "--client-secret-env", "AZS_R_UNSET")
+    one_error(code, err, "AZS_R_UNSET: that environment variable is not set")
 
 
 def test_r32_no_terminal_for_the_secret_prompt(emulator):
@@ -261,15 +244,9 @@ def test_r37_permanent_errors_are_not_retried(emulator):
 
 # -- rendering -----------------------------------------------------------------------------------
 
-def _new_args(info: dict, destination: Path, *extra: str) -> tuple[list[str], dict]:
-    args, env = with_credentials(info)
-    return ["new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *args,
-            "--non-interactive", "--vcs-ref", "HEAD", *extra], env
-
-
 def test_r40_destination_under_a_file(emulator, tmp_path, template_repo):
     (tmp_path / "file").write_text("x")
-    args, env = _new_args(emulator.info(), tmp_path / "file" / "project", "--template", str(template_repo))
+    args, env = new_args(emulator.info(), tmp_path / "file" / "project", "--template", str(template_repo))
     one_error(*cli(*args, env=env)[::2], "is a file, not a directory")
 
 
@@ -281,7 +258,7 @@ def _plain_template(template_repo: Path, tmp_path: Path) -> Path:
 
 
 def _new_args_from(info: dict, destination: Path, template: Path) -> tuple[list[str], dict]:
-    args, env = _new_args(info, destination, "--template", str(template))
+    args, env = new_args(info, destination, "--template", str(template))
     args.remove("--vcs-ref")  # a plain folder has no versions
     args.remove("HEAD")
     return args, env
@@ -303,7 +280,7 @@ def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_re
 
 def test_r88_parents_made_for_a_failed_run_are_removed(emulator, tmp_path, template_repo):
     """A destination whose parent folders do not exist yet: a failure (here, a broken template) leaves none of them."""
-    args, env = _new_args(emulator.info(), tmp_path / "a" / "b" / "project", "--template", str(template_repo))
+    args, env = new_args(emulator.info(), tmp_path / "a" / "b" / "project", "--template", str(template_repo))
     code, _, err = cli(*args, "--samples", "resource_groups", env=env)
     assert code == 0, err  # control: the run itself works and makes the parents
     assert (tmp_path / "a" / "b" / "project" / "stack.json").exists()
@@ -324,7 +301,7 @@ def test_r89_a_destination_inside_the_template_is_refused(emulator, tmp_path, te
 def test_r42_interrupt_leaves_nothing(emulator, tmp_path, template_repo):
     info = emulator.info()
     set_faults(info, latency=1.0)
-    args, env = _new_args(info, tmp_path / "project", "--template", str(template_repo))
+    args, env = new_args(info, tmp_path / "project", "--template", str(template_repo))
     process = subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
     time.sleep(2.5)
@@ -336,14 +313,14 @@ def test_r42_interrupt_leaves_nothing(emulator, tmp_path, template_repo):
 
 @pytest.mark.parametrize("name", ['bad"name', "名前", "has space"])  # R43, R44
 def test_r43_r44_bad_project_names(emulator, tmp_path, name):
-    args, env = _new_args(emulator.info(), tmp_path / "project", "--project-name", name)
+    args, env = new_args(emulator.info(), tmp_path / "project", "--project-name", name)
     one_error(*cli(*args, env=env)[::2], "Use 1-64 ASCII letters, digits")
     assert not (tmp_path / "project").exists()
 
 
 @pytest.mark.parametrize(("release", "fragment"), [("2104", "not a release the catalog knows"), ("1809", "older than any API profile")])
 def test_r45_r46_releases_the_catalog_cannot_serve(emulator, tmp_path, release, fragment):
-    args, env = _new_args(emulator.info(), tmp_path / "project", "--stack-version", release)
+    args, env = new_args(emulator.info(), tmp_path / "project", "--stack-version", release)
     one_error(*cli(*args, env=env)[::2], fragment)
 
 
@@ -351,7 +328,7 @@ def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
     info = start_emulator().info()
     processes = []
     for name in ("one", "two"):
-        args, env = _new_args(info, tmp_path / name, "--template", str(template_repo))
+        args, env = new_args(info, tmp_path / name, "--template", str(template_repo))
         processes.append(subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL))
     for process in processes:
@@ -374,10 +351,10 @@ def project_stack():
 
 @pytest.fixture(scope="module")
 def project(project_stack, template_repo, wheelhouse, tmp_path_factory) -> Path:
-    from tests.test_template import _new
+    from tests.helpers import new_project
 
     destination = tmp_path_factory.mktemp("reliability") / "project"
-    _new(project_stack, destination, template_repo, samples=("resource_groups",))
+    new_project(project_stack, destination, template_repo, samples=("resource_groups",))
     return destination
 
 

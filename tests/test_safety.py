@@ -12,19 +12,15 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import PUBLIC_CA_BUNDLE
-from tests.test_reliability import _new_args, cli, discover, one_error, set_faults, with_credentials
+from tests.helpers import SP_FILE, ModeWatcher, cli, discover, new_args, one_error, set_faults, with_credentials
 
 pytestmark = pytest.mark.reliability
-
-SP_FILE = "azureSecretSpConfig.json"
 
 
 def _spawn(args: list[str], env: dict, **extra) -> subprocess.Popen:
@@ -32,45 +28,9 @@ def _spawn(args: list[str], env: dict, **extra) -> subprocess.Popen:
                             text=True, env={**os.environ, **env, **extra.pop("more_env", {})}, stdin=subprocess.DEVNULL, **extra)
 
 
-class ModeWatcher:
-    """Polls every file named SP_FILE under ``root`` (staging folders included) while a run goes on;
-    records each sighting that held the secret while readable by group or others."""
-
-    def __init__(self, root: Path, secret: str) -> None:
-        self.root, self.secret = root, secret.encode()
-        self.exposed: list[str] = []
-        self.sightings = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            # os.walk passes over folders that vanish mid-walk (copier's scratch clones do).
-            found = [Path(folder) / SP_FILE for folder, _, files in os.walk(self.root) if SP_FILE in files]
-            for path in found:
-                try:
-                    # Mode and content from one open file: a path can be renamed over between two calls.
-                    with path.open("rb") as handle:
-                        mode = os.fstat(handle.fileno()).st_mode
-                        data = handle.read()
-                except OSError:
-                    continue
-                self.sightings += 1
-                if self.secret in data and mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    self.exposed.append(f"{path} {oct(mode)}")
-
-    def __enter__(self) -> "ModeWatcher":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def test_r56_the_secret_file_is_never_readable_by_others(emulator, template_repo, tmp_path):
     info = emulator.info()
-    args, env = _new_args(info, tmp_path / "out" / "project", "--template", str(template_repo))
+    args, env = new_args(info, tmp_path / "out" / "project", "--template", str(template_repo))
     with ModeWatcher(tmp_path, info["client_secret"]) as watcher:
         code, _, err = cli(*args, env=env, timeout=300)
     assert code == 0, err
@@ -173,7 +133,7 @@ def test_r65_sigterm_during_new_leaves_all_or_nothing(emulator, template_repo, t
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     destination = tmp_path / "project"
-    args, env = _new_args(info, destination, "--template", str(template_repo))
+    args, env = new_args(info, destination, "--template", str(template_repo))
     process = _spawn(args, env, more_env={"TMPDIR": str(scratch)})
     seen = ""
     while moment not in seen:
@@ -198,7 +158,7 @@ def test_r66_two_runs_into_one_destination_one_wins_and_the_other_refuses(emulat
     info = emulator.info()
     destination = tmp_path / "shared"
     destination.mkdir()
-    runs = [_spawn(*_new_args(info, destination, "--template", str(template_repo))) for _ in range(2)]
+    runs = [_spawn(*new_args(info, destination, "--template", str(template_repo))) for _ in range(2)]
     results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
     codes = sorted(code for code, _ in results)
     assert codes[0] == 0, results

@@ -17,26 +17,10 @@ from typing import Any
 
 import pytest
 
-from generator.discovery import DiscoveryRequest, ServicePrincipal
-from generator.render import NewProject, run_new
-from tests.conftest import PUBLIC_CA_BUNDLE
+from tests.helpers import PUBLIC_CA_BUNDLE, ModeWatcher, new_project
 from tests.project import bootstrap, bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
-
-
-def _new(info, destination: Path, template_repo: Path, **options):
-    options.setdefault("vcs_ref", "HEAD")
-    request = NewProject(
-        destination=str(destination),
-        discovery=DiscoveryRequest(
-            arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
-            principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]),
-        ),
-        template=str(template_repo),
-        **options,
-    )
-    return run_new(request)[1]
 
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
@@ -44,7 +28,7 @@ def _new(info, destination: Path, template_repo: Path, **options):
 def test_generated_project_runs_end_to_end(start_emulator, template_repo, project_env, tmp_path, release, profile, identity):
     info = start_emulator(stack_version=release, identity=identity).info()
     project = tmp_path / "project"
-    _new(info, project, template_repo)
+    new_project(info, project, template_repo)
     stack = json.loads((project / "stack.json").read_text())
     assert stack["profile"] == profile and stack["identitySystem"] == identity
     assert stack["tenantId"] == ("adfs" if identity == "adfs" else info["tenant_id"])
@@ -55,7 +39,7 @@ def test_generated_project_runs_end_to_end(start_emulator, template_repo, projec
 def test_bootstrap_twice_trusts_the_ca_once(start_emulator, template_repo, project_env, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "project"
-    _new(info, project, template_repo, samples=("resource_groups",))
+    new_project(info, project, template_repo, samples=("resource_groups",))
     assert "azure-mgmt-storage" not in (project / "requirements.txt").read_text()  # only what the sample needs
     first = bootstrap(project, project_env)
     assert first.returncode == 0, first.stderr
@@ -73,7 +57,7 @@ def test_bootstrap_installs_with_uv_or_pip(start_emulator, template_repo, projec
     the CA trust step is the same either way, and the output is a line per step."""
     info = start_emulator().info()
     project = tmp_path / "project"
-    _new(info, project, template_repo, samples=("resource_groups",))
+    new_project(info, project, template_repo, samples=("resource_groups",))
     result = bootstrap(project, project_env, "--installer", installer)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Installing the locked packages (requirements.txt, hashes checked) with {installer}" in result.stdout
@@ -108,7 +92,7 @@ def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path
 def test_global_azure_mode_gets_latest_and_runs(start_emulator, template_repo, project_env, tmp_path):
     info = start_emulator(stack_version="azure").info()
     project = tmp_path / "project"
-    assert _new(info, project, template_repo).profile == "latest"
+    assert new_project(info, project, template_repo).profile == "latest"
     assert json.loads((project / "stack.json").read_text())["knownProfile"] == "latest"
     run_all_steps(project, project_env)
 
@@ -147,7 +131,7 @@ def test_a_non_empty_destination_is_refused_untouched(start_emulator, template_r
     info = start_emulator().info()
     (tmp_path / "keep.txt").write_text("mine")
     with pytest.raises(Exception, match="exists and is not empty"):
-        _new(info, tmp_path, template_repo)
+        new_project(info, tmp_path, template_repo)
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
@@ -193,7 +177,6 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
         ("Subscription to use", ""),
         ("Region for new resources", ""),
     ]
-    from tests.test_safety import ModeWatcher
 
     with ModeWatcher(tmp_path, info["client_secret"]) as watcher:
         for prompt, answer in answers:
@@ -285,7 +268,7 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
 
     emulator = start_emulator()
     project = tmp_path / "project"
-    _new(emulator.info(), project, template_repo, samples=(sample,))
+    new_project(emulator.info(), project, template_repo, samples=(sample,))
     assert bootstrap(project, project_env).returncode == 0
     assert run(project, project_env, venv_python(project), "register_providers.py").returncode == 0
     for _ in range(2):  # unique names and full clean-up: a second run right after the first works too
@@ -315,7 +298,7 @@ def test_bootstrap_finds_the_uv_beside_azs_scaffold_as_pipx_installs_it(start_em
     another Python still installs with that uv."""
     info = start_emulator().info()
     project = tmp_path / "project"
-    _new(info, project, template_repo, samples=("resource_groups",))
+    new_project(info, project, template_repo, samples=("resource_groups",))
     bin_folder = tmp_path / "local-bin"
     bin_folder.mkdir()
     (bin_folder / "azs-scaffold").symlink_to(Path(sys.executable).with_name("azs-scaffold"))
@@ -328,7 +311,7 @@ def test_bootstrap_finds_the_uv_beside_azs_scaffold_as_pipx_installs_it(start_em
 def test_bootstrap_without_uv_says_how_to_get_it(template_repo, project_env, tmp_path, start_emulator):
     info = start_emulator().info()
     project = tmp_path / "project"
-    _new(info, project, template_repo, samples=("resource_groups",))
+    new_project(info, project, template_repo, samples=("resource_groups",))
     env = {**{k: v for k, v in project_env.items() if k != "PIP_FIND_LINKS"}, "PATH": f"/usr/bin{os.pathsep}/bin",
            "PIP_CONFIG_FILE": os.devnull}  # no uv anywhere, and no index: pip fails at once
     result = run(project, env, _base_python(), "scripts/bootstrap.py")

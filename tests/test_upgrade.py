@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-from tests.conftest import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, git
+from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, git, new_project
 from tests.project import run_all_steps
-from tests.test_template import _new
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +49,7 @@ def stack(tmp_path):
 def _generated_and_edited(stack, template_repo, tmp_path) -> Path:
     info = stack.start("2008")
     project = tmp_path / "project"
-    _new(info, project, template_repo)
+    new_project(info, project, template_repo)
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated")
@@ -146,7 +145,7 @@ def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, templ
 
     info = stack.start("2108")
     project = tmp_path / "project"
-    _new(info, project, repo, vcs_ref="v1.0.0")
+    new_project(info, project, repo, vcs_ref="v1.0.0")
     answers = (project / ".copier-answers.yml").read_text()
     assert "region: local" in answers and "_commit: v1.0.0" in answers
     git(project, "init", "-q")
@@ -255,7 +254,7 @@ def test_r101_another_templates_tasks_never_run_unasked(stack, template_repo, tm
     git(repo, "commit", "-qam", "a template with a task")
     info = stack.start("2008")
     project = tmp_path / "project"
-    _new(info, project, repo)
+    new_project(info, project, repo)
     marker.unlink()  # generating ran it: the user asked for that template then
     git(project, "init", "-q")
     git(project, "add", "-A")
