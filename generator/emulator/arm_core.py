@@ -39,8 +39,8 @@ def ref_id(value: Any) -> str:
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``update`` over ``base``: nested objects merge, everything else is replaced (ARM's PATCH, and its PUT
-    of an existing resource for the properties a body leaves out)."""
+    """``update`` over ``base``: nested objects merge, everything else is replaced (ARM's PATCH, and the PUT of
+    an existing resource for types whose service keeps what a body leaves out)."""
     merged = copy.deepcopy(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -60,8 +60,11 @@ class ResourceType:
     create_status: int = 201
     # DELETE answers 202 and an operation to poll (Network, Compute), or 200 at once (Storage, Key Vault).
     async_delete: bool = False
-    # Properties a client cannot set: dropped from an exported template.
+    # Properties a client cannot set: dropped from an exported template, and kept by a replacing PUT.
     read_only: tuple[str, ...] = ("provisioningState",)
+    # A PUT of an existing resource replaces its properties (Network, as ARM's PUT means), or merges the body into
+    # them (Compute's VMs answer a PUT of only location and tags by keeping the rest, as Microsoft's samples rely on).
+    put_replaces: bool = False
     # Called before a DELETE; raises when the resource is in use.
     before_delete: Callable[["Arm", dict[str, Any]], None] | None = None
     # Called after a DELETE (e.g. detach from what referenced it).

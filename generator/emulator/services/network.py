@@ -1,5 +1,7 @@
 """Microsoft.Network: what a virtual machine needs - virtual networks and subnets, public IP addresses,
-network interfaces, network security groups - with the in-use checks Network makes before a delete."""
+network interfaces, network security groups - with the in-use checks Network makes before a delete; and
+load balancers, route tables, virtual network peerings and VPN gateways with the properties Network computes
+(the REST specs' examples show them). Child collections show in their parent (``child_collections``)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import ipaddress
 import uuid
 from typing import Any
 
-from generator.emulator import arm_errors
+from generator.emulator import arm_errors, child_collections
 from generator.emulator.arm_core import Arm, ResourceType, ref_id
+from generator.emulator.child_collections import ChildCollection
+from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
 
 VNETS = "Microsoft.Network/virtualNetworks"
@@ -16,6 +20,11 @@ SUBNETS = "Microsoft.Network/virtualNetworks/subnets"
 PUBLIC_IPS = "Microsoft.Network/publicIPAddresses"
 NICS = "Microsoft.Network/networkInterfaces"
 NSGS = "Microsoft.Network/networkSecurityGroups"
+LOAD_BALANCERS = "Microsoft.Network/loadBalancers"
+ROUTE_TABLES = "Microsoft.Network/routeTables"
+VPN_GATEWAYS = "Microsoft.Network/virtualNetworkGateways"
+LOCAL_GATEWAYS = "Microsoft.Network/localNetworkGateways"
+CONNECTIONS = "Microsoft.Network/connections"
 
 
 def _etag(resource: dict[str, Any]) -> None:
@@ -41,39 +50,142 @@ def _nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
 class NetworkService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        common = dict(async_delete=True, read_only=("provisioningState", "resourceGuid"))
+        common = dict(async_delete=True, put_replaces=True, read_only=("provisioningState", "resourceGuid"))
         arm.types.update({
-            VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, **common),
+            VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
+                                        actions={"get checkipaddressavailability": _check_ip_address}, **common),
             PUBLIC_IPS.lower(): ResourceType(shape=_shape_public_ip, before_delete=_public_ip_not_in_use,
-                                             async_delete=True, read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
-            NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True,
+                                             async_delete=True, put_replaces=True,
+                                             read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
+            NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True, put_replaces=True,
                                        read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
-            NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True,
+            NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True, put_replaces=True,
                                        read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
+        })
+        owned = ("provisioningState", "resourceGuid")
+        net: dict[str, Any] = dict(async_delete=True, put_replaces=True)  # every Network resource: long-running delete, PUT replaces
+        arm.types.update({
+            f"{NSGS}/securityRules".lower(): ResourceType(shape=_shape_security_rule, **net),
+            f"{NSGS}/defaultSecurityRules".lower(): ResourceType(**net),
+            SUBNETS.lower(): ResourceType(shape=_shape_subnet, **net, before_delete=_subnet_not_in_use,
+                                          render=_render_subnet),
+            f"{VNETS}/virtualNetworkPeerings".lower(): ResourceType(shape=_shape_peering, **net,
+                                                                   after_delete=_peering_removed,
+                                                                   read_only=("provisioningState", "peeringState")),
+            f"{NICS}/ipConfigurations".lower(): ResourceType(shape=_shape_child_ip_configuration, **net),
+            LOAD_BALANCERS.lower(): ResourceType(shape=_shape_load_balancer, **net, read_only=owned),
+            ROUTE_TABLES.lower(): ResourceType(shape=_shape_route_table, **net, read_only=owned),
+            f"{ROUTE_TABLES}/routes".lower(): ResourceType(**net),
+            VPN_GATEWAYS.lower(): ResourceType(shape=_shape_vpn_gateway, **net, create_status=201, read_only=owned),
+            LOCAL_GATEWAYS.lower(): ResourceType(shape=_shape_etag_only, **net, read_only=owned),
+            CONNECTIONS.lower(): ResourceType(shape=_shape_connection, **net,
+                                              read_only=(*owned, "connectionStatus", "ingressBytesTransferred",
+                                                         "egressBytesTransferred")),
+            **{f"{LOAD_BALANCERS}/{c.name}".lower(): ResourceType(shape=_shape_lb_child, **net)
+               for c in _LB_COLLECTIONS},
+            f"{VPN_GATEWAYS}/ipConfigurations".lower(): ResourceType(shape=_shape_lb_child, **net),
         })
 
     def routes(self) -> list[Route]:
         return []
 
 
+def _subnet_not_in_use(arm: Arm, subnet: dict[str, Any]) -> None:
+    if _nics_referring(arm, subnet["id"].lower()):
+        raise arm_errors.subnet_in_use(f"Subnet {subnet['name']} is")
+
+
+_VNET_COLLECTIONS = (ChildCollection("subnets", before_remove=_subnet_not_in_use), ChildCollection("virtualNetworkPeerings"))
+
+
 def _shape_vnet(arm: Arm, vnet: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Subnets given inline become child resources; the vnet shows its children, as ARM does."""
+    """Subnets and peerings given inline become child resources; the vnet shows its children, as ARM does."""
     _etag(vnet)
-    inline = vnet["properties"].pop("subnets", None)
-    if inline is not None and inline != vnet.get("_shown_subnets"):
-        kept = {str(s.get("name", "")).lower() for s in inline}
-        for subnet in arm.resources_under(vnet["id"].lower() + "/subnets/", depth=None):
-            if subnet["name"].lower() not in kept:
-                if _nics_referring(arm, subnet["id"].lower()):
-                    raise arm_errors.subnet_in_use(f"Subnet {subnet['name']} is")
-                arm.delete_tree(subnet["id"])
-        for subnet in inline:
-            subnet_id = f"{vnet['id']}/subnets/{subnet['name']}"
-            arm.store({"id": subnet_id, "name": subnet["name"], "type": SUBNETS, "etag": vnet["etag"],
-                       "properties": {**dict(subnet.get("properties") or {}), "provisioningState": "Succeeded"}})
-    shown = [arm.public(s) for s in arm.resources_under(vnet["id"].lower() + "/subnets/", depth=None)]
-    vnet["properties"]["subnets"] = shown
-    vnet["_shown_subnets"] = shown
+    vnet["properties"].setdefault("enableDdosProtection", False)
+    vnet["properties"].setdefault("enableVmProtection", False)
+    child_collections.sync(arm, vnet, _VNET_COLLECTIONS)
+
+
+def _shape_subnet(arm: Arm, subnet: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    subnet["etag"] = f'W/"{uuid.uuid4()}"'
+    subnet["properties"].pop("ipConfigurations", None)  # computed when shown
+    subnet["properties"]["provisioningState"] = "Succeeded"
+
+
+def _render_subnet(arm: Arm, subnet: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
+    """A subnet with the IP configurations using it (Network shows the list only when there are some)."""
+    shown = arm.public(subnet)
+    users = [c for nic in _nics_referring(arm, subnet["id"].lower()) for c in nic["properties"].get("ipConfigurations", [])
+             if ref_id(c.get("properties", {}).get("subnet")).lower() == subnet["id"].lower()]
+    if users:
+        shown["properties"] = {**shown["properties"], "ipConfigurations": [{"id": c["id"]} for c in users]}
+    return shown
+
+
+def _render_vnet(arm: Arm, vnet: dict[str, Any], request: Request) -> dict[str, Any]:
+    shown = arm.public(vnet)
+    subnets = [_render_subnet(arm, s) for s in child_collections.stored_children(arm, vnet, "subnets")]
+    shown["properties"] = {**shown["properties"], "subnets": subnets}
+    return shown
+
+
+def _shape_peering(arm: Arm, peering: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """``peeringState``: Initiated until the remote vnet peers back, then Connected on both sides; the remote's
+    address space is shown, as Network computes it."""
+    props = peering["properties"]
+    for flag in ("allowVirtualNetworkAccess", "allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"):
+        props.setdefault(flag, flag == "allowVirtualNetworkAccess")
+    local_vnet = peering["id"].rsplit("/virtualNetworkPeerings/", 1)[0]
+    remote = arm.find(ref_id(props.get("remoteVirtualNetwork")))
+    if remote is None or remote["type"] != VNETS:
+        raise arm_errors.invalid_parameter(
+            f"The remote virtual network {ref_id(props.get('remoteVirtualNetwork')) or '(none)'} of peering {peering['name']} "
+            "was not found.")
+    props["remoteAddressSpace"] = remote["properties"].get("addressSpace", {"addressPrefixes": []})
+    back = next((p for p in child_collections.stored_children(arm, remote, "virtualNetworkPeerings")
+                 if ref_id(p["properties"].get("remoteVirtualNetwork")).lower() == local_vnet.lower()), None)
+    props["peeringState"] = "Connected" if back is not None else "Initiated"
+    if back is not None and back["properties"].get("peeringState") != "Connected":
+        back["properties"]["peeringState"] = "Connected"
+        _reshow(arm, remote, _VNET_COLLECTIONS)
+
+
+def _peering_removed(arm: Arm, peering: dict[str, Any]) -> None:
+    """The remote side's peering turns Disconnected when one side is deleted."""
+    remote = arm.find(ref_id(peering["properties"].get("remoteVirtualNetwork")))
+    local_vnet = peering["id"].rsplit("/virtualNetworkPeerings/", 1)[0].lower()
+    for back in child_collections.stored_children(arm, remote, "virtualNetworkPeerings") if remote else []:
+        if ref_id(back["properties"].get("remoteVirtualNetwork")).lower() == local_vnet:
+            back["properties"]["peeringState"] = "Disconnected"
+            _reshow(arm, remote, _VNET_COLLECTIONS)
+
+
+def _reshow(arm: Arm, parent: dict[str, Any], collections: tuple[ChildCollection, ...]) -> None:
+    """Show a parent's children again after one changed without a PUT of its own."""
+    for collection in collections:
+        shown = [arm.public(c) for c in child_collections.stored_children(arm, parent, collection.name)]
+        parent["properties"][collection.name] = shown
+        parent.setdefault("_shown", {})[collection.name] = shown
+
+
+def _check_ip_address(arm: Arm, request: Request, vnet: dict[str, Any]) -> Response:
+    """``CheckIPAddressAvailability``: ``available``, and when not, up to five free addresses of the same subnet."""
+    try:
+        address = ipaddress.ip_address(request.query.get("ipAddress", ""))
+    except ValueError:
+        raise arm_errors.invalid_parameter(f"The IP address '{request.query.get('ipAddress', '')}' is not valid.") from None
+    used = {ipaddress.ip_address(c["properties"]["privateIPAddress"])
+            for nic in _nics_referring(arm, vnet["id"].lower() + "/subnets")
+            for c in nic["properties"].get("ipConfigurations", []) if c.get("properties", {}).get("privateIPAddress")}
+    for subnet in child_collections.stored_children(arm, vnet, "subnets"):
+        prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "0.0.0.0/32"), strict=False)
+        if address in prefix:
+            # Azure keeps a subnet's first four addresses and its last one.
+            usable = [a for a in list(prefix.hosts())[3:-1] if a not in used] if prefix.num_addresses > 8 else []
+            if address in usable:
+                return Response(200, {"available": True})
+            return Response(200, {"available": False, "availableIPAddresses": [str(a) for a in usable[:5]]})
+    return Response(200, {"available": False, "availableIPAddresses": []})
 
 
 def _vnet_not_in_use(arm: Arm, vnet: dict[str, Any]) -> None:
@@ -124,12 +236,21 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
             props["privateIPAddress"] = str(prefix.network_address + 4 + used)
         props.setdefault("privateIPAllocationMethod", "Dynamic")
         props["provisioningState"] = "Succeeded"
-        config.setdefault("primary", index == 0)
+        props.setdefault("primary", index == 0)
     nsg = nic["properties"].get("networkSecurityGroup")
     if nsg is not None and (arm.find(ref_id(nsg)) or {}).get("type") != NSGS:
         raise arm_errors.invalid_parameter(f"Network security group {ref_id(nsg)} was not found.")
     nic["properties"].setdefault("macAddress", "00-0D-3A-" + "-".join(f"{b:02X}" for b in uuid.uuid4().bytes[:3]))
     nic["properties"].setdefault("primary", True)
+    nic["properties"].setdefault("enableIPForwarding", False)
+    nic["properties"].setdefault("dnsSettings", {"dnsServers": [], "appliedDnsServers": []})
+    child_collections.sync(arm, nic, (ChildCollection("ipConfigurations"),))
+
+
+def _shape_child_ip_configuration(arm: Arm, config: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A network interface's IP configuration, as a child (its checks are the interface's, made on the interface)."""
+    config["properties"].setdefault("privateIPAllocationMethod", "Dynamic")
+    config["properties"].setdefault("privateIPAddressVersion", "IPv4")
 
 
 def _nic_not_in_use(arm: Arm, nic: dict[str, Any]) -> None:
@@ -140,17 +261,135 @@ def _nic_not_in_use(arm: Arm, nic: dict[str, Any]) -> None:
 
 def _shape_nsg(arm: Arm, nsg: dict[str, Any], existing: dict[str, Any] | None) -> None:
     _etag(nsg)
-    rules = nsg["properties"].get("securityRules") or []
-    for rule in rules:
-        rule["id"] = f"{nsg['id']}/securityRules/{rule.get('name')}"
-        rule.setdefault("properties", {})["provisioningState"] = "Succeeded"
-    nsg["properties"]["securityRules"] = rules
+    child_collections.sync(arm, nsg, (ChildCollection("securityRules"),))
     nsg["properties"]["defaultSecurityRules"] = [
         {"id": f"{nsg['id']}/defaultSecurityRules/{name}", "name": name,
-         "properties": {"access": access, "direction": direction, "priority": priority, "protocol": "*",
-                        "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "sourcePortRange": "*",
-                        "destinationPortRange": "*", "provisioningState": "Succeeded"}}
-        for name, access, direction, priority in (
-            ("AllowVnetInBound", "Allow", "Inbound", 65000), ("DenyAllInBound", "Deny", "Inbound", 65500),
-            ("AllowVnetOutBound", "Allow", "Outbound", 65000), ("DenyAllOutBound", "Deny", "Outbound", 65500))
+         "properties": {"description": description, "access": access, "direction": direction, "priority": priority,
+                        "protocol": "*", "sourceAddressPrefix": source, "destinationAddressPrefix": destination,
+                        "sourcePortRange": "*", "destinationPortRange": "*", **_EMPTY_RULE_LISTS,
+                        "provisioningState": "Succeeded"}}
+        for name, description, access, direction, priority, source, destination in (
+            ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "Allow", "Inbound", 65000,
+             "VirtualNetwork", "VirtualNetwork"),
+            ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "Allow", "Inbound", 65001,
+             "AzureLoadBalancer", "*"),
+            ("DenyAllInBound", "Deny all inbound traffic", "Deny", "Inbound", 65500, "*", "*"),
+            ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "Allow", "Outbound", 65000,
+             "VirtualNetwork", "VirtualNetwork"),
+            ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "Allow", "Outbound", 65001,
+             "*", "Internet"),
+            ("DenyAllOutBound", "Deny all outbound traffic", "Deny", "Outbound", 65500, "*", "*"))
     ]
+
+
+_EMPTY_RULE_LISTS = {"sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+                     "destinationAddressPrefixes": []}
+# Enum members of a security rule, in the spec's spelling (a client may send any case).
+_RULE_ENUMS = {"access": ("Allow", "Deny"), "direction": ("Inbound", "Outbound"),
+               "protocol": ("Tcp", "Udp", "Icmp", "*")}
+
+
+def _shape_security_rule(arm: Arm, rule: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A security rule as Network shows it: every list property present ([] when unset), enums in their spelling."""
+    rule["etag"] = f'W/"{uuid.uuid4()}"'
+    props = rule["properties"]
+    for key, value in _EMPTY_RULE_LISTS.items():
+        props.setdefault(key, list(value))
+    for key, members in _RULE_ENUMS.items():
+        props[key] = spelled(props.get(key), members)
+    props["provisioningState"] = "Succeeded"
+
+
+def spelled(value: Any, members: tuple[str, ...]) -> Any:
+    """An enum value in the spec's spelling (ARM reads enums case-insensitively and answers its own spelling)."""
+    return next((m for m in members if isinstance(value, str) and m.lower() == value.lower()), value)
+
+
+def _shape_etag_only(arm: Arm, resource: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    _etag(resource)
+
+
+_LB_COLLECTIONS = tuple(ChildCollection(name) for name in (
+    "frontendIPConfigurations", "backendAddressPools", "loadBalancingRules", "probes", "inboundNatRules", "inboundNatPools"))
+
+
+def _shape_load_balancer(arm: Arm, lb: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    _etag(lb)
+    lb.setdefault("sku", {"name": "Basic"})
+    lb["sku"]["name"] = spelled(lb["sku"].get("name"), ("Basic", "Standard"))
+    child_collections.sync(arm, lb, _LB_COLLECTIONS)
+
+
+# Defaults the Network spec gives each load balancer (and gateway) child's properties.
+_LB_CHILD_DEFAULTS = {
+    "frontendIPConfigurations": {"privateIPAllocationMethod": "Dynamic"},
+    "ipConfigurations": {"privateIPAllocationMethod": "Dynamic"},
+    "loadBalancingRules": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False, "loadDistribution": "Default"},
+    "inboundNatRules": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False},
+    "inboundNatPools": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False},
+    "probes": {"intervalInSeconds": 15, "numberOfProbes": 2},
+}
+
+
+def _shape_lb_child(arm: Arm, child: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A load balancer's (or gateway's) frontend, pool, rule or probe: the defaults Network fills in, and a private
+    address from the subnet for a frontend on one."""
+    child["etag"] = f'W/"{uuid.uuid4()}"'
+    collection = child["type"].rsplit("/", 1)[-1]
+    props = child["properties"]
+    for key, value in _LB_CHILD_DEFAULTS.get(collection, {}).items():
+        props.setdefault(key, value)
+    if "privateIPAllocationMethod" in props:
+        props["privateIPAllocationMethod"] = spelled(props["privateIPAllocationMethod"], ("Dynamic", "Static"))
+        subnet = arm.find(ref_id(props.get("subnet")))
+        if subnet is not None and not props.get("privateIPAddress"):
+            prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
+            props["privateIPAddress"] = str(prefix.network_address + 4 + len(_nics_referring(arm, subnet["id"].lower())))
+    for key in ("protocol",):
+        if key in props:
+            props[key] = spelled(props[key], ("Tcp", "Udp", "All", "Http", "Https"))
+    props["provisioningState"] = "Succeeded"
+
+
+def _shape_route_table(arm: Arm, table: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    _etag(table)
+    table["properties"].setdefault("disableBgpRoutePropagation", False)
+    child_collections.sync(arm, table, (ChildCollection("routes"),))
+
+
+# What each Stack VPN gateway SKU is ("Azure Stack Hub VPN gateway settings": Basic, Standard, HighPerformance).
+_GATEWAY_SKUS = ("Basic", "Standard", "HighPerformance", "VpnGw1", "VpnGw2", "VpnGw3")
+
+
+def _shape_vpn_gateway(arm: Arm, gateway: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A virtual network gateway: its sku with the ``capacity`` Network computes, the enums in their spelling,
+    BGP settings when BGP is on, its IP configurations as children."""
+    _etag(gateway)
+    props = gateway["properties"]
+    sku = props.setdefault("sku", {"name": "Basic"})
+    sku["name"] = spelled(sku.get("name"), _GATEWAY_SKUS)
+    sku["tier"] = spelled(sku.get("tier") or sku["name"], _GATEWAY_SKUS)
+    sku["capacity"] = 2
+    props["gatewayType"] = spelled(props.get("gatewayType", "Vpn"), ("Vpn", "ExpressRoute"))
+    props["vpnType"] = spelled(props.get("vpnType", "RouteBased"), ("RouteBased", "PolicyBased"))
+    props.setdefault("enableBgp", False)
+    props.setdefault("activeActive", False)
+    if props["enableBgp"]:
+        bgp = props.setdefault("bgpSettings", {})
+        bgp.setdefault("asn", 65515)
+        bgp.setdefault("peerWeight", 0)
+        bgp.setdefault("bgpPeeringAddress", "10.0.0.254")
+    child_collections.sync(arm, gateway, (ChildCollection("ipConfigurations"),))
+
+
+def _shape_connection(arm: Arm, connection: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    _etag(connection)
+    props = connection["properties"]
+    props["connectionType"] = spelled(props.get("connectionType"), ("IPsec", "Vnet2Vnet", "ExpressRoute", "VPNClient"))
+    props.setdefault("connectionStatus", "Unknown")
+    props.setdefault("ingressBytesTransferred", 0)
+    props.setdefault("egressBytesTransferred", 0)
+    props.setdefault("ipsecPolicies", [])
+    props.setdefault("usePolicyBasedTrafficSelectors", False)
+    props.setdefault("enableBgp", False)
+    props.setdefault("routingWeight", 0)
