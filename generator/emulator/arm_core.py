@@ -86,6 +86,8 @@ class Arm:
         self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
         # Role-based access control (Microsoft.Authorization's service sets it): raises 403 for a refused action.
         self.authorize: Callable[[Request, Match], None] | None = None
+        # Checks after the caller's role (management locks): each raises an ArmError for a request it refuses.
+        self.guards: list[Callable[[Request, Match], None]] = []
         self._operations: dict[str, str | None] = {}  # accepted operation -> the resource id it ends on
 
     @property
@@ -118,6 +120,9 @@ class Arm:
         in_subscription = request.path.lower().startswith("/subscriptions/")
         if route.auth == ARM_TOKEN and in_subscription and not request.admin and self.authorize is not None:
             self.authorize(request, match)
+        if route.auth == ARM_TOKEN and in_subscription and not request.admin:
+            for guard in self.guards:
+                guard(request, match)
 
     def subscription_id(self, admin: bool = False) -> str:
         return self.data["admin_subscription_id" if admin else "subscription_id"]

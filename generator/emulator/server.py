@@ -43,6 +43,9 @@ from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
 from generator.emulator.services.keyvault import KeyVaultService
+from generator.emulator.services.locks import LocksService
+from generator.emulator.services.moves import MovesService
+from generator.emulator.services.policy import PolicyService
 from generator.emulator.services.network import NetworkService
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.resources import ResourcesService
@@ -175,7 +178,8 @@ class Emulator:
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
-                    GraphService(self.arm), BlobService(self.arm)]
+                    GraphService(self.arm), BlobService(self.arm), LocksService(self.arm), PolicyService(self.arm),
+                    MovesService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

@@ -1,0 +1,128 @@
+"""Management locks, policy definitions and assignments, and resource moves on the emulator, driven by the
+real track 2 clients with each release's profile (locks 2016-09-01, policy 2016-12-01)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.resource import ManagementLockClient, PolicyClient, ResourceManagementClient
+
+from tests import sdk
+
+RELEASES = ["2108", "2008"]
+
+
+def _stack(start_emulator, release="2108"):
+    info = start_emulator(stack_version=release).info()
+    profile = sdk.PROFILE_OF_RELEASE[release]
+    resources = sdk.client(ResourceManagementClient, info, profile)
+    resources.providers.register("Microsoft.Network")
+    deadline = time.time() + 10
+    while resources.providers.get("Microsoft.Network").registration_state != "Registered":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    resources.resource_groups.create_or_update("rg", {"location": "local"})
+    return info, profile, resources
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_group_lock_stops_the_group_delete_until_it_is_removed(start_emulator, release):
+    info, profile, resources = _stack(start_emulator, release)
+    locks = sdk.client(ManagementLockClient, info, profile)
+    made = locks.management_locks.create_or_update_at_resource_group_level("rg", "keep", {"level": "cannotdelete", "notes": "n"})
+    assert (made.level, made.notes) == ("CanNotDelete", "n")
+    assert made.id == f"/subscriptions/{info['subscription_id']}/resourceGroups/rg/providers/Microsoft.Authorization/locks/keep"
+    assert [lk.name for lk in locks.management_locks.list_at_resource_group_level("rg")] == ["keep"]
+    assert [lk.name for lk in locks.management_locks.list_at_subscription_level()] == ["keep"]
+    with pytest.raises(HttpResponseError) as refused:
+        resources.resource_groups.begin_delete("rg").result()
+    assert refused.value.status_code == 409 and refused.value.error.code == "ScopeLocked"
+    assert resources.resource_groups.check_existence("rg")
+    locks.management_locks.delete_at_resource_group_level("rg", "keep")
+    with pytest.raises(ResourceNotFoundError):
+        locks.management_locks.get_at_resource_group_level("rg", "keep")
+    resources.resource_groups.begin_delete("rg").result()
+    assert not resources.resource_groups.check_existence("rg")
+
+
+def test_a_resource_lock_and_a_read_only_one(start_emulator):
+    info, profile, resources = _stack(start_emulator)
+    locks = sdk.client(ManagementLockClient, info, profile)
+    network = sdk.client(NetworkManagementClient, info, profile)
+    network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    lock = locks.management_locks.create_or_update_at_resource_level(
+        "rg", "Microsoft.Network", "", "virtualNetworks", "vnet", "vlock", {"level": "CanNotDelete"})
+    assert lock.id.endswith("/providers/Microsoft.Network/virtualNetworks/vnet/providers/Microsoft.Authorization/locks/vlock")
+    assert locks.management_locks.get_at_resource_level(
+        "rg", "Microsoft.Network", "", "virtualNetworks", "vnet", "vlock").level == "CanNotDelete"
+    for delete in (lambda: network.virtual_networks.begin_delete("rg", "vnet").result(),
+                   lambda: network.subnets.begin_delete("rg", "vnet", "a").result()):
+        with pytest.raises(HttpResponseError) as refused:
+            delete()
+        assert refused.value.error.code == "ScopeLocked"
+    network.subnets.begin_create_or_update("rg", "vnet", "b", {"address_prefix": "10.0.1.0/24"}).result()  # writes pass
+    locks.management_locks.create_or_update_at_resource_level(
+        "rg", "Microsoft.Network", "", "virtualNetworks", "vnet", "vlock", {"level": "ReadOnly"})
+    with pytest.raises(HttpResponseError) as refused:
+        network.subnets.begin_create_or_update("rg", "vnet", "c", {"address_prefix": "10.0.2.0/24"}).result()
+    assert refused.value.error.code == "ScopeLocked"
+    with pytest.raises(ResourceNotFoundError):
+        locks.management_locks.create_or_update_at_resource_level(
+            "rg", "Microsoft.Network", "", "virtualNetworks", "nothing", "l", {"level": "ReadOnly"})
+    locks.management_locks.delete_at_resource_level("rg", "Microsoft.Network", "", "virtualNetworks", "vnet", "vlock")
+    network.virtual_networks.begin_delete("rg", "vnet").result()
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_policy_definitions_and_assignments_at_2016_12_01(start_emulator, release):
+    info, profile, resources = _stack(start_emulator, release)
+    policy = sdk.client(PolicyClient, info, profile)
+    rule = {"if": {"field": "location", "notIn": ["local"]}, "then": {"effect": "deny"}}
+    made = policy.policy_definitions.create_or_update("only-local", {
+        "policy_rule": rule, "display_name": "Only local", "description": "d", "mode": "indexed"})
+    assert (made.policy_type, made.mode, made.display_name) == ("Custom", "Indexed", "Only local")
+    assert [d.name for d in policy.policy_definitions.list()] == ["only-local"]
+    scope = f"/subscriptions/{info['subscription_id']}/resourceGroups/rg"
+    assigned = policy.policy_assignments.create(scope, "a1", {"policy_definition_id": made.id, "display_name": "A"})
+    assert assigned.scope == scope and assigned.policy_definition_id == made.id
+    assert [a.name for a in policy.policy_assignments.list()] == ["a1"]  # below the subscription
+    assert [a.name for a in policy.policy_assignments.list(filter="atScope()")] == []
+    assert [a.name for a in policy.policy_assignments.list_for_resource_group("rg")] == ["a1"]
+    policy.policy_assignments.delete(scope, "a1")
+    with pytest.raises(ResourceNotFoundError):
+        policy.policy_assignments.get(scope, "a1")
+    with pytest.raises(ResourceNotFoundError):
+        policy.policy_assignments.create(scope, "a2", {"policy_definition_id": made.id + "-missing"})
+    with pytest.raises(HttpResponseError) as refused:
+        policy.policy_definitions.create_or_update("bad", {"policy_rule": {"then": {"effect": "deny"}}})
+    assert refused.value.error.code == "InvalidPolicyRule"
+    policy.policy_definitions.delete("only-local")
+    assert list(policy.policy_definitions.list()) == []
+
+
+def test_resources_move_to_another_group_with_their_children_and_references(start_emulator):
+    info, profile, resources = _stack(start_emulator)
+    network = sdk.client(NetworkManagementClient, info, profile)
+    resources.resource_groups.create_or_update("rg2", {"location": "local"})
+    vnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
+        "location": "local", "ip_configurations": [{"name": "c", "subnet": {"id": vnet.subnets[0].id}}]}).result()
+    move = {"resources": [vnet.id, nic.id], "target_resource_group": f"/subscriptions/{info['subscription_id']}/resourceGroups/rg2"}
+    resources.resources.begin_validate_move_resources("rg", move).result()
+    resources.resources.begin_move_resources("rg", move).result()
+    assert [r.name for r in resources.resources.list_by_resource_group("rg")] == []
+    moved = network.network_interfaces.get("rg2", "nic")
+    assert moved.ip_configurations[0].subnet.id == vnet.subnets[0].id.replace("/resourceGroups/rg/", "/resourceGroups/rg2/")
+    assert network.subnets.get("rg2", "vnet", "a").address_prefix == "10.0.0.0/24"
+    with pytest.raises(HttpResponseError) as refused:
+        resources.resources.begin_move_resources("rg", {
+            "resources": [moved.id], "target_resource_group": f"/subscriptions/{info['subscription_id']}/resourceGroups/rg2"
+        }).result()
+    assert refused.value.error.code == "InvalidResourceMoveRequest"
