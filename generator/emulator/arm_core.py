@@ -88,7 +88,8 @@ class Arm:
         self.authorize: Callable[[Request, Match], None] | None = None
         # Checks after the caller's role (management locks): each raises an ArmError for a request it refuses.
         self.guards: list[Callable[[Request, Match], None]] = []
-        self._operations: dict[str, str | None] = {}  # accepted operation -> the resource id it ends on
+        # accepted operation -> the resource id it ends on, or the answer of an action (a disk's access SAS)
+        self._operations: dict[str, str | dict[str, Any] | None] = {}
 
     @property
     def data(self) -> dict[str, Any]:
@@ -254,12 +255,13 @@ class Arm:
 
     # -- long-running operations ---------------------------------------------------------------
 
-    def accepted(self, request: Request, sub: str, result_id: str | None = None) -> Response:
+    def accepted(self, request: Request, sub: str, result_id: str | None = None,
+                 result: dict[str, Any] | None = None) -> Response:
         """202 for a long-running operation (done at once), with both headers ARM sends: ``Location`` (its poll
-        answers 200 with the resource ``result_id`` names, or no body) and ``Azure-AsyncOperation`` (a status
-        document saying Succeeded)."""
+        answers 200 with the resource ``result_id`` names, an action's ``result``, or no body) and
+        ``Azure-AsyncOperation`` (a status document saying Succeeded)."""
         operation = uuid.uuid4().hex
-        self._operations[operation] = result_id
+        self._operations[operation] = result if result is not None else result_id
         base = f"{request.base_url}/subscriptions/{sub}"
         version = quote(request.api_version or "")
         return Response(202, None, {
@@ -268,8 +270,8 @@ class Arm:
             "Retry-After": "0",
         })
 
-    def operation_result(self, operation: str) -> str | None:
-        """The resource id an accepted operation ends on (None: no body)."""
+    def operation_result(self, operation: str) -> str | dict[str, Any] | None:
+        """The resource id an accepted operation ends on, or its answer (None: no body)."""
         if operation not in self._operations:
             raise arm_errors.operation_not_found(operation)
         return self._operations[operation]

@@ -42,6 +42,7 @@ from generator.emulator.services.blob import BlobService
 from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.deployments import DeploymentsService
+from generator.emulator.services.disk_access import DiskAccessService
 from generator.emulator.services.keyvault import KeyVaultService
 from generator.emulator.services.locks import LocksService
 from generator.emulator.services.moves import MovesService
@@ -177,7 +178,8 @@ class Emulator:
         resources = ProviderResourcesService(self.arm)
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
-                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
+                    NetworkService(self.arm), ComputeService(self.arm), DiskAccessService(self.arm), KeyVaultService(self.arm),
+                    AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm), LocksService(self.arm), PolicyService(self.arm),
                     MovesService(self.arm)]
         self.router = Router([
