@@ -226,3 +226,64 @@ def test_a_subnet_a_nic_uses_is_not_deleted_as_a_child(start_emulator):
     with pytest.raises(HttpResponseError) as refused:
         network.subnets.begin_delete("rg", "vnet", "a").result()
     assert refused.value.error.code == "InUseSubnetCannotBeDeleted"
+
+
+# -- what Azure CLI's hybrid scenarios found --------------------------------------------------------
+
+
+def _vnet_and_nic(network):
+    network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    subnet = network.subnets.get("rg", "vnet", "a")
+    nsg = network.network_security_groups.begin_create_or_update("rg", "nsg", {"location": "local"}).result()
+    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
+        "location": "local", "network_security_group": {"id": nsg.id},
+        "ip_configurations": [{"name": "c", "subnet": {"id": subnet.id}}]}).result()
+    return subnet, nic
+
+
+def test_an_ipv6_ip_configuration_is_refused_on_a_stack(start_emulator):
+    """``az network nic ip-config create --private-ip-address-version IPv6`` (the hybrid VM test's existing NIC):
+    Microsoft's Stack networking differences say only IPv4 is supported."""
+    info, network = _network(start_emulator)
+    subnet, nic = _vnet_and_nic(network)
+    body = nic.as_dict()
+    body["ip_configurations"].append({"name": "v6", "private_ip_address_version": "IPv6"})
+    with pytest.raises(HttpResponseError) as refused:
+        network.network_interfaces.begin_create_or_update("rg", "nic", body).result()
+    assert refused.value.status_code == 400 and "IPv4 only" in refused.value.error.message
+
+
+def test_dns_servers_cleared_with_an_empty_string_are_an_empty_list(start_emulator):
+    info, network = _network(start_emulator)
+    vnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
+        "dhcp_options": {"dns_servers": ["1.2.3.4"]}}).result()
+    assert vnet.dhcp_options.dns_servers == ["1.2.3.4"]
+    body = vnet.as_dict()
+    body["dhcp_options"]["dns_servers"] = [""]
+    assert network.virtual_networks.begin_create_or_update("rg", "vnet", body).result().dhcp_options.dns_servers == []
+
+
+def test_effective_security_rules_and_routes_of_a_network_interface(start_emulator):
+    info, network = _network(start_emulator)
+    subnet, nic = _vnet_and_nic(network)
+    (group,) = network.network_interfaces.begin_list_effective_network_security_groups("rg", "nic").result().value
+    assert group.network_security_group.id == nic.network_security_group.id
+    assert "DenyAllInBound" in {r.name for r in group.effective_security_rules}
+    routes = network.network_interfaces.begin_get_effective_route_table("rg", "nic").result().value
+    assert [(r.address_prefix, r.next_hop_type) for r in routes] == [(["10.0.0.0/16"], "VnetLocal"), (["0.0.0.0/0"], "Internet")]
+
+
+def test_provider_operations_name_each_served_types_actions(start_emulator):
+    info = start_emulator().info()
+    response = requests.get(f"{info['arm_endpoint']}providers/Microsoft.Authorization/providerOperations/microsoft.compute",
+                            params={"api-version": "2015-07-01", "$expand": "resourceTypes"}, headers=sdk.bearer(info),
+                            verify=info["ca_cert"], timeout=10)
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["id"], body["type"]) == ("/providers/Microsoft.Authorization/providerOperations/Microsoft.Compute",
+                                          "Microsoft.Authorization/providerOperations")
+    machines = next(t for t in body["resourceTypes"] if t["name"] == "virtualMachines")
+    assert "Microsoft.Compute/virtualMachines/write" in {o["name"] for o in machines["operations"]}

@@ -38,6 +38,7 @@ _AUTHORIZATION = {
     "roleAssignments": ("2015-07-01",),
     "roleDefinitions": ("2015-07-01",),
     "permissions": ("2015-07-01",),
+    "providerOperations": ("2015-07-01",),
 }
 
 

@@ -47,6 +47,7 @@ from generator.emulator.services.keyvault import KeyVaultService
 from generator.emulator.services.locks import LocksService
 from generator.emulator.services.moves import MovesService
 from generator.emulator.services.policy import PolicyService
+from generator.emulator.services.provider_operations import ProviderOperationsService
 from generator.emulator.services.network import NetworkService
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.resources import ResourcesService
@@ -181,7 +182,7 @@ class Emulator:
                     NetworkService(self.arm), ComputeService(self.arm), DiskAccessService(self.arm), KeyVaultService(self.arm),
                     AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm), LocksService(self.arm), PolicyService(self.arm),
-                    MovesService(self.arm)]
+                    MovesService(self.arm), ProviderOperationsService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

@@ -58,6 +58,8 @@ class NetworkService:
                                              async_delete=True, put_replaces=True,
                                              read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
             NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True, put_replaces=True,
+                                       actions={"post effectivenetworksecuritygroups": _effective_nsgs,
+                                                "post effectiveroutetable": _effective_routes},
                                        read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
             NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True, put_replaces=True,
                                        read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
@@ -76,7 +78,8 @@ class NetworkService:
             LOAD_BALANCERS.lower(): ResourceType(shape=_shape_load_balancer, **net, read_only=owned),
             ROUTE_TABLES.lower(): ResourceType(shape=_shape_route_table, **net, read_only=owned),
             f"{ROUTE_TABLES}/routes".lower(): ResourceType(**net),
-            VPN_GATEWAYS.lower(): ResourceType(shape=_shape_vpn_gateway, **net, create_status=201, read_only=owned),
+            VPN_GATEWAYS.lower(): ResourceType(shape=_shape_vpn_gateway, **net, create_status=201, read_only=owned,
+                                               actions={f"post {a}": _no_bgp_routes for a in _BGP_VIEWS}),
             LOCAL_GATEWAYS.lower(): ResourceType(shape=_shape_etag_only, **net, read_only=owned),
             CONNECTIONS.lower(): ResourceType(shape=_shape_connection, **net,
                                               read_only=(*owned, "connectionStatus", "ingressBytesTransferred",
@@ -98,9 +101,17 @@ def _subnet_not_in_use(arm: Arm, subnet: dict[str, Any]) -> None:
 _VNET_COLLECTIONS = (ChildCollection("subnets", before_remove=_subnet_not_in_use), ChildCollection("virtualNetworkPeerings"))
 
 
+def _without_empty_servers(settings: Any) -> None:
+    """DNS server lists keep only addresses: Azure CLI 2.66 sends ``[""]`` to clear them (``--dns-servers ""``), and
+    Network answers the list cleared (assumed: an empty string is no address Network would store)."""
+    if isinstance(settings, dict) and isinstance(settings.get("dnsServers"), list):
+        settings["dnsServers"] = [server for server in settings["dnsServers"] if server]
+
+
 def _shape_vnet(arm: Arm, vnet: dict[str, Any], existing: dict[str, Any] | None) -> None:
     """Subnets and peerings given inline become child resources; the vnet shows its children, as ARM does."""
     _etag(vnet)
+    _without_empty_servers(vnet["properties"].get("dhcpOptions"))
     vnet["properties"].setdefault("enableDdosProtection", False)
     vnet["properties"].setdefault("enableVmProtection", False)
     child_collections.sync(arm, vnet, _VNET_COLLECTIONS)
@@ -223,6 +234,10 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
         props = config.setdefault("properties", {})
         name = config.setdefault("name", f"ipconfig{index + 1}")
         config["id"] = f"{nic['id']}/ipConfigurations/{name}"
+        if str(props.get("privateIPAddressVersion", "IPv4")).lower() == "ipv6" and arm.ctx.release != "azure":
+            # "Differences and considerations for Azure Stack Hub networking": only IPv4 is supported.
+            raise arm_errors.invalid_parameter(
+                f"IP configuration {name} of network interface {nic['name']} asks for IPv6; Azure Stack Hub supports IPv4 only.")
         subnet = arm.find(ref_id(props.get("subnet")))
         if subnet is None or subnet["type"] != SUBNETS:
             raise arm_errors.invalid_parameter(
@@ -244,6 +259,7 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
     nic["properties"].setdefault("primary", True)
     nic["properties"].setdefault("enableIPForwarding", False)
     nic["properties"].setdefault("dnsSettings", {"dnsServers": [], "appliedDnsServers": []})
+    _without_empty_servers(nic["properties"]["dnsSettings"])
     child_collections.sync(arm, nic, (ChildCollection("ipConfigurations"),))
 
 
@@ -393,3 +409,47 @@ def _shape_connection(arm: Arm, connection: dict[str, Any], existing: dict[str, 
     props.setdefault("usePolicyBasedTrafficSelectors", False)
     props.setdefault("enableBgp", False)
     props.setdefault("routingWeight", 0)
+
+
+# -- views Network computes on request -------------------------------------------------------------------
+
+
+def _effective_nsgs(arm: Arm, request: Request, nic: dict[str, Any]) -> Response:
+    """The security groups in force on an interface (its own, and each subnet's), with their rules as one list."""
+    groups = [ref_id(nic["properties"].get("networkSecurityGroup"))]
+    for config in nic["properties"].get("ipConfigurations", []):
+        subnet = arm.find(ref_id(config.get("properties", {}).get("subnet")))
+        groups.append(ref_id((subnet or {}).get("properties", {}).get("networkSecurityGroup")))
+    value = []
+    for nsg in (arm.find(g) for g in dict.fromkeys(g for g in groups if g)):
+        if nsg is None:
+            continue
+        rules = [*nsg["properties"].get("securityRules", []), *nsg["properties"].get("defaultSecurityRules", [])]
+        value.append({"networkSecurityGroup": {"id": nsg["id"]}, "association": {"networkInterface": {"id": nic["id"]}},
+                      "effectiveSecurityRules": [
+                          {"name": r["name"], **{k: r["properties"].get(k) for k in (
+                              "protocol", "sourcePortRange", "destinationPortRange", "sourceAddressPrefix",
+                              "destinationAddressPrefix", "access", "priority", "direction")}} for r in rules]})
+    return arm.accepted(request, nic["id"].split("/")[2], result={"value": value})
+
+
+def _effective_routes(arm: Arm, request: Request, nic: dict[str, Any]) -> Response:
+    """The system routes of the interface's virtual network: the vnet's own prefixes, then the Internet."""
+    prefixes: list[str] = []
+    for config in nic["properties"].get("ipConfigurations", []):
+        subnet_id = ref_id(config.get("properties", {}).get("subnet"))
+        vnet = arm.find(subnet_id.rsplit("/subnets/", 1)[0]) if subnet_id else None
+        prefixes += (vnet or {}).get("properties", {}).get("addressSpace", {}).get("addressPrefixes", [])
+    routes = [{"source": "Default", "state": "Active", "addressPrefix": list(dict.fromkeys(prefixes)),
+               "nextHopIpAddress": [], "nextHopType": "VnetLocal"},
+              {"source": "Default", "state": "Active", "addressPrefix": ["0.0.0.0/0"], "nextHopIpAddress": [],
+               "nextHopType": "Internet"}]
+    return arm.accepted(request, nic["id"].split("/")[2], result={"value": routes})
+
+
+_BGP_VIEWS = ("getlearnedroutes", "getadvertisedroutes", "getbgppeerstatus")
+
+
+def _no_bgp_routes(arm: Arm, request: Request, gateway: dict[str, Any]) -> Response:
+    """A gateway's BGP views: nothing learned, advertised or peered, since no on-premises device ever connects."""
+    return arm.accepted(request, gateway["id"].split("/")[2], result={"value": []})
