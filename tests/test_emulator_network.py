@@ -274,6 +274,13 @@ def test_effective_security_rules_and_routes_of_a_network_interface(start_emulat
     assert "DenyAllInBound" in {r.name for r in group.effective_security_rules}
     routes = network.network_interfaces.begin_get_effective_route_table("rg", "nic").result().value
     assert [(r.address_prefix, r.next_hop_type) for r in routes] == [(["10.0.0.0/16"], "VnetLocal"), (["0.0.0.0/0"], "Internet")]
+    # As Network answers: Location alone (az's aaz poller would read a status document, which has no result).
+    url = f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourceGroups/rg/providers/Microsoft.Network/" \
+          "networkInterfaces/nic/effectiveRouteTable"
+    response = requests.post(url, params={"api-version": "2018-11-01"}, headers=sdk.bearer(info), verify=info["ca_cert"],
+                             timeout=10)
+    assert response.status_code == 202 and "Location" in response.headers
+    assert "Azure-AsyncOperation" not in response.headers
 
 
 def test_provider_operations_name_each_served_types_actions(start_emulator):

@@ -257,18 +257,19 @@ class Arm:
 
     def accepted(self, request: Request, sub: str, result_id: str | None = None,
                  result: dict[str, Any] | None = None) -> Response:
-        """202 for a long-running operation (done at once), with both headers ARM sends: ``Location`` (its poll
-        answers 200 with the resource ``result_id`` names, an action's ``result``, or no body) and
-        ``Azure-AsyncOperation`` (a status document saying Succeeded)."""
+        """202 for a long-running operation (done at once), with the headers ARM sends: ``Location`` (its poll
+        answers 200 with the resource ``result_id`` names, an action's ``result``, or no body) and, unless the
+        operation ends on a ``result`` of its own, ``Azure-AsyncOperation`` (a status document saying
+        Succeeded). Network's views (a NIC's effective routes) answer with ``Location`` alone, and a client
+        given both would read the status document, which has no result."""
         operation = uuid.uuid4().hex
         self._operations[operation] = result if result is not None else result_id
         base = f"{request.base_url}/subscriptions/{sub}"
         version = quote(request.api_version or "")
-        return Response(202, None, {
-            "Location": f"{base}/operationresults/{operation}?api-version={version}",
-            "Azure-AsyncOperation": f"{base}/operationstatuses/{operation}?api-version={version}",
-            "Retry-After": "0",
-        })
+        headers = {"Location": f"{base}/operationresults/{operation}?api-version={version}", "Retry-After": "0"}
+        if result is None:
+            headers["Azure-AsyncOperation"] = f"{base}/operationstatuses/{operation}?api-version={version}"
+        return Response(202, None, headers)
 
     def operation_result(self, operation: str) -> str | dict[str, Any] | None:
         """The resource id an accepted operation ends on, or its answer (None: no body)."""

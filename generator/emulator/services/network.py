@@ -390,6 +390,11 @@ def _shape_vpn_gateway(arm: Arm, gateway: dict[str, Any], existing: dict[str, An
     props["vpnType"] = spelled(props.get("vpnType", "RouteBased"), ("RouteBased", "PolicyBased"))
     props.setdefault("enableBgp", False)
     props.setdefault("activeActive", False)
+    client = props.get("vpnClientConfiguration")
+    if isinstance(client, dict):  # the spec's lists, [] when unset (az's ipsec-policy list reads them after a clear)
+        for key in ("vpnClientProtocols", "vpnClientRootCertificates", "vpnClientRevokedCertificates",
+                    "vpnClientIpsecPolicies"):
+            client.setdefault(key, [])
     if props["enableBgp"]:
         bgp = props.setdefault("bgpSettings", {})
         bgp.setdefault("asn", 65515)
