@@ -87,6 +87,9 @@ def test_policy_definitions_and_assignments_at_2016_12_01(start_emulator, releas
         "policy_rule": rule, "display_name": "Only local", "description": "d", "mode": "indexed"})
     assert (made.policy_type, made.mode, made.display_name) == ("Custom", "Indexed", "Only local")
     assert [d.name for d in policy.policy_definitions.list()] == ["only-local"]
+    # An update answers 201 too (the 2016-12-01 spec lists no other status; az's client refuses a 200).
+    updated = policy.policy_definitions.create_or_update("only-local", {"policy_rule": rule, "description": "d2"})
+    assert updated.description == "d2" and updated.display_name is None
     scope = f"/subscriptions/{info['subscription_id']}/resourceGroups/rg"
     assigned = policy.policy_assignments.create(scope, "a1", {"policy_definition_id": made.id, "display_name": "A"})
     assert assigned.scope == scope and assigned.policy_definition_id == made.id
@@ -155,3 +158,44 @@ def test_a_managed_disk_is_exported_by_a_read_sas_and_access_ends(start_emulator
     with pytest.raises(HttpResponseError) as refused:
         compute.disks.begin_grant_access("rg", "d1", {"access": "Write", "duration_in_seconds": 600}).result()
     assert refused.value.status_code == 400
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_stopped_vm_is_generalized_and_captured_to_a_vhd(start_emulator, release):
+    """``az resource invoke-action --action generalize`` / ``capture`` (the hybrid resource test's unmanaged VM)."""
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, release)
+    resources.providers.register("Microsoft.Compute")
+    deadline = time.time() + 10
+    while resources.providers.get("Microsoft.Compute").registration_state != "Registered":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    network = sdk.client(NetworkManagementClient, info, profile)
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    subnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result().subnets[0]
+    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
+        "location": "local", "ip_configurations": [{"name": "c", "subnet": {"id": subnet.id}}]}).result()
+    vhd = "https://acct.blob.local.azurestack.external/vhds/os.vhd"
+    compute.virtual_machines.begin_create_or_update("rg", "vm", {
+        "location": "local", "hardware_profile": {"vm_size": "Standard_A2_v2"},
+        "storage_profile": {"image_reference": {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS",
+                                                "version": "latest"},
+                            "os_disk": {"name": "os", "create_option": "FromImage", "vhd": {"uri": vhd}}},
+        "os_profile": {"computer_name": "vm", "admin_username": "azureuser", "admin_password": "Pa55word!Pa55word"},
+        "network_profile": {"network_interfaces": [{"id": nic.id}]}}).result()
+    with pytest.raises(HttpResponseError) as refused:
+        compute.virtual_machines.generalize("rg", "vm")
+    assert refused.value.status_code == 409
+    capture = {"vhd_prefix": "img", "destination_container_name": "images", "overwrite_vhds": True}
+    with pytest.raises(HttpResponseError):
+        compute.virtual_machines.begin_capture("rg", "vm", capture).result()  # not generalized yet
+    compute.virtual_machines.begin_power_off("rg", "vm").result()
+    compute.virtual_machines.generalize("rg", "vm")
+    result = compute.virtual_machines.begin_capture("rg", "vm", capture).result()
+    template = result.output if release == "2008" else {"resources": result.resources}
+    (made,) = template["resources"]
+    uri = made["properties"]["storageProfile"]["osDisk"]["image"]["uri"]
+    assert uri.startswith("https://acct.blob.local.azurestack.external/system/Microsoft.Compute/Images/images/img-osDisk.")

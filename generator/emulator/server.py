@@ -53,6 +53,7 @@ from generator.emulator.services.provider_resources import ProviderResourcesServ
 from generator.emulator.services.resources import ResourcesService
 from generator.emulator.services.stack import StackService
 from generator.emulator.services.storage import StorageService
+from generator.emulator.services.vm_capture import VmCaptureService
 from generator.emulator.state import EmulatorState
 from generator.files import write_private_file
 from generator.errors import EmulatorError
@@ -179,7 +180,8 @@ class Emulator:
         resources = ProviderResourcesService(self.arm)
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
-                    NetworkService(self.arm), ComputeService(self.arm), DiskAccessService(self.arm), KeyVaultService(self.arm),
+                    NetworkService(self.arm), ComputeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
+                    KeyVaultService(self.arm),
                     AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm), LocksService(self.arm), PolicyService(self.arm),
                     MovesService(self.arm), ProviderOperationsService(self.arm)]

@@ -82,7 +82,7 @@ class PolicyService:
         document = {"id": definition_id, "name": name, "type": DEFINITIONS, "properties": shown}
         self._definitions[definition_id.lower()] = document
         self.arm.save()
-        return Response(200 if existing else 201, document)
+        return Response(201, document)  # the 2016-12-01 spec answers a create or an update 201 alike
 
     def list_definitions(self, request: Request, sub: str) -> Response:
         return Response(200, {"value": sorted(self._definitions.values(), key=lambda d: d["id"].lower())})
@@ -132,7 +132,7 @@ class PolicyService:
         document = {"id": assignment_id, "name": name, "type": ASSIGNMENTS, "properties": shown}
         self._assignments[assignment_id.lower()] = document
         self.arm.save()
-        return Response(200 if existing else 201, document)
+        return Response(201, document)  # the 2016-12-01 spec answers a create or an update 201 alike
 
     def list_assignments(self, request: Request, scope: str) -> Response:
         """Assignments that apply at ``scope`` (at it or above) and, unless ``$filter=atScope()``, those below it."""
