@@ -294,3 +294,23 @@ def test_provider_operations_name_each_served_types_actions(start_emulator):
                                           "Microsoft.Authorization/providerOperations")
     machines = next(t for t in body["resourceTypes"] if t["name"] == "virtualMachines")
     assert "Microsoft.Compute/virtualMachines/write" in {o["name"] for o in machines["operations"]}
+
+
+@pytest.mark.parametrize("namespace", ["Microsoft.Storage", "Microsoft.Network"])
+def test_usages_in_the_stacks_region_count_what_the_subscription_holds(start_emulator, namespace):
+    info, network = _network(start_emulator)
+    network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]}}).result()
+    base = f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/providers/{namespace}/locations"
+    version = "2019-06-01" if namespace == "Microsoft.Storage" else "2018-11-01"
+    response = requests.get(f"{base}/local/usages", params={"api-version": version}, headers=sdk.bearer(info),
+                            verify=info["ca_cert"], timeout=10)
+    usages = {u["name"]["value"]: u for u in response.json()["value"]}
+    assert response.status_code == 200
+    if namespace == "Microsoft.Network":
+        assert usages["VirtualNetworks"]["currentValue"] == 1 and usages["VirtualNetworks"]["limit"] > 0
+    else:
+        assert usages["StorageAccounts"]["currentValue"] == 0
+    response = requests.get(f"{base}/westus/usages", params={"api-version": version}, headers=sdk.bearer(info),
+                            verify=info["ca_cert"], timeout=10)
+    assert response.status_code == 404

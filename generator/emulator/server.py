@@ -53,6 +53,7 @@ from generator.emulator.services.provider_resources import ProviderResourcesServ
 from generator.emulator.services.resources import ResourcesService
 from generator.emulator.services.stack import StackService
 from generator.emulator.services.storage import StorageService
+from generator.emulator.services.usages import UsagesService
 from generator.emulator.services.vm_capture import VmCaptureService
 from generator.emulator.state import EmulatorState
 from generator.files import write_private_file
@@ -184,7 +185,8 @@ class Emulator:
                     KeyVaultService(self.arm),
                     AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm), LocksService(self.arm), PolicyService(self.arm),
-                    MovesService(self.arm), ProviderOperationsService(self.arm)]
+                    MovesService(self.arm), ProviderOperationsService(self.arm),
+                    UsagesService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),
