@@ -199,3 +199,25 @@ def test_a_stopped_vm_is_generalized_and_captured_to_a_vhd(start_emulator, relea
     (made,) = template["resources"]
     uri = made["properties"]["storageProfile"]["osDisk"]["image"]["uri"]
     assert uri.startswith("https://acct.blob.local.azurestack.external/system/Microsoft.Compute/Images/images/img-osDisk.")
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_snapshot_of_a_disk_is_made_and_exported(start_emulator, release):
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, release)
+    resources.providers.register("Microsoft.Compute")
+    deadline = time.time() + 10
+    while resources.providers.get("Microsoft.Compute").registration_state != "Registered":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    disk = compute.disks.begin_create_or_update("rg", "d1", {"location": "local", "disk_size_gb": 8,
+                                                             "creation_data": {"create_option": "Empty"}}).result()
+    snapshot = compute.snapshots.begin_create_or_update("rg", "s1", {
+        "location": "local", "creation_data": {"create_option": "Copy", "source_resource_id": disk.id}}).result()
+    assert (snapshot.disk_size_gb, snapshot.sku.name) == (8, "Standard_LRS")
+    grant = compute.snapshots.begin_grant_access("rg", "s1", {"access": "Read", "duration_in_seconds": 60}).result()
+    assert grant.access_sas.startswith("https://md-")
+    compute.snapshots.begin_delete("rg", "s1").result()
+    assert [s.name for s in compute.snapshots.list_by_resource_group("rg")] == []

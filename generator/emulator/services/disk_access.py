@@ -1,4 +1,4 @@
-"""Exporting a managed disk or snapshot (Microsoft.Compute ``beginGetAccess`` / ``endGetAccess``, which a
+"""Snapshots (PUT answered 200, as disks are), and exporting a managed disk or snapshot (Microsoft.Compute ``beginGetAccess`` / ``endGetAccess``, which a
 Stack serves from 1808's managed disks on): a read SAS for the disk's blob while access is granted, its
 ``diskState`` ``ActiveSAS``; a disk attached to a VM that is not deallocated is refused, as on Azure."""
 
@@ -22,6 +22,9 @@ class DiskAccessService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
         actions = {"post begingetaccess": self.grant, "post endgetaccess": self.revoke}
+        # A snapshot answers a PUT as a disk does (200: the SDK accepts only 200 and 202), its DELETE long-running.
+        arm.types.setdefault(SNAPSHOTS.lower(), ResourceType(shape=_shape_snapshot, create_status=200, async_delete=True,
+                                                            read_only=("provisioningState", "timeCreated", "uniqueId")))
         for full_type in (DISKS, SNAPSHOTS):
             behaviour = arm.types.get(full_type.lower(), ResourceType())
             arm.types[full_type.lower()] = dataclasses.replace(behaviour, actions={**behaviour.actions, **actions})
@@ -54,3 +57,22 @@ class DiskAccessService:
             disk["properties"]["diskState"] = "Attached" if disk.get("managedBy") else "Unattached"
             arm.save()
         return arm.accepted(request, disk["id"].split("/")[2])
+
+
+def _shape_snapshot(arm: Arm, snapshot: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """What Compute fills in on a snapshot: its sku (Standard_LRS unless given), time and id, and, copied from a
+    source disk, the size and OS type."""
+    props = snapshot["properties"]
+    creation = props.setdefault("creationData", {"createOption": "Empty"})
+    source = arm.find(str(creation.get("sourceResourceId") or creation.get("sourceUri") or ""))
+    if source is not None:
+        props.setdefault("diskSizeGB", source["properties"].get("diskSizeGB"))
+        if source["properties"].get("osType"):
+            props.setdefault("osType", source["properties"]["osType"])
+    elif str(creation.get("createOption", "")).lower() == "empty" and not props.get("diskSizeGB"):
+        raise arm_errors.invalid_parameter("Required parameter 'diskSizeGB' is missing (null).")
+    snapshot.setdefault("sku", {"name": "Standard_LRS"})
+    snapshot["sku"].setdefault("tier", "Premium" if str(snapshot["sku"].get("name") or "").startswith("Premium") else "Standard")
+    props.setdefault("timeCreated", dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"))
+    props.setdefault("uniqueId", str(uuid.uuid4()))
+    props["provisioningState"] = "Succeeded"
