@@ -199,6 +199,13 @@ def test_a_stopped_vm_is_generalized_and_captured_to_a_vhd(start_emulator, relea
     (made,) = template["resources"]
     uri = made["properties"]["storageProfile"]["osDisk"]["image"]["uri"]
     assert uri.startswith("https://acct.blob.local.azurestack.external/system/Microsoft.Compute/Images/images/img-osDisk.")
+    image = compute.images.begin_create_or_update("rg", "img", {"location": "local", "storage_profile": {"os_disk": {
+        "os_type": "Linux", "os_state": "Generalized", "blob_uri": uri}}}).result()
+    assert image.name == "img"
+    deleting = compute.images.begin_delete("rg", "img")
+    assert deleting.polling_method()._initial_response.http_response.status_code == 202  # long-running, as Compute deletes
+    deleting.result()
+    assert list(compute.images.list_by_resource_group("rg")) == []
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -221,3 +228,11 @@ def test_a_snapshot_of_a_disk_is_made_and_exported(start_emulator, release):
     assert grant.access_sas.startswith("https://md-")
     compute.snapshots.begin_delete("rg", "s1").result()
     assert [s.name for s in compute.snapshots.list_by_resource_group("rg")] == []
+
+
+def test_the_ds_series_sizes_a_stack_lists(start_emulator):
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, "2008")
+    sizes = {s.name: s for s in sdk.client(ComputeManagementClient, info, profile).virtual_machine_sizes.list("local")}
+    assert (sizes["Standard_DS3"].number_of_cores, sizes["Standard_DS3"].max_data_disk_count) == (4, 16)

@@ -35,6 +35,11 @@ SIZES = (
     ("Standard_DS2_v2", 2, 7168, 8, 14336),
     ("Standard_D2s_v3", 2, 8192, 4, 16384),
     ("Standard_F2s_v2", 2, 4096, 4, 16384),
+    # The DS series (v1) of Microsoft's "VM sizes supported in Azure Stack Hub" (az's multi-NIC VM test asks DS3).
+    ("Standard_DS1", 1, 3584, 4, 7168),
+    ("Standard_DS2", 2, 7168, 8, 14336),
+    ("Standard_DS3", 4, 14336, 16, 28672),
+    ("Standard_DS4", 8, 28672, 32, 57344),
 )
 _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _DISPLAY = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}

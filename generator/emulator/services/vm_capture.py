@@ -1,4 +1,4 @@
-"""A virtual machine's ``generalize`` and ``capture`` (Microsoft.Compute, every hybrid profile): generalize
+"""Images (deleted as Compute deletes, long-running), and a virtual machine's ``generalize`` and ``capture`` (Microsoft.Compute, every hybrid profile): generalize
 marks a stopped VM generalized (a running one is refused, as on Azure); capture, for a generalized VM with
 unmanaged disks, answers the template that makes VMs from the captured VHD, named beside the OS disk under
 ``system/Microsoft.Compute/Images/<container>/``."""
@@ -14,11 +14,15 @@ from generator.emulator.arm_core import Arm, ResourceType
 from generator.emulator.protocol import Request, Response
 
 VMS = "Microsoft.Compute/virtualMachines"
+IMAGES = "Microsoft.Compute/images"
 
 
 class VmCaptureService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+        # An image made from a generalized VM is deleted as Compute deletes (202, polled): az's client reads a
+        # 200 as the end of the operation and fails on its empty body.
+        arm.types.setdefault(IMAGES.lower(), ResourceType(async_delete=True))
         behaviour = arm.types.get(VMS.lower(), ResourceType())
         arm.types[VMS.lower()] = dataclasses.replace(behaviour, actions={
             **behaviour.actions, "post generalize": self.generalize, "post capture": self.capture})
