@@ -49,6 +49,7 @@ from generator.emulator.services.moves import MovesService
 from generator.emulator.services.policy import PolicyService
 from generator.emulator.services.provider_operations import ProviderOperationsService
 from generator.emulator.services.network import NetworkService
+from generator.emulator.services.network_edge import NetworkEdgeService
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.resources import ResourcesService
 from generator.emulator.services.stack import StackService
@@ -181,12 +182,12 @@ class Emulator:
         resources = ProviderResourcesService(self.arm)
         self.deployments = DeploymentsService(self.arm, resources)
         services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
-                    NetworkService(self.arm), ComputeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
-                    KeyVaultService(self.arm),
-                    AuthorizationService(self.arm),
-                    GraphService(self.arm), BlobService(self.arm), LocksService(self.arm), PolicyService(self.arm),
-                    MovesService(self.arm), ProviderOperationsService(self.arm),
-                    UsagesService(self.arm)]
+                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
+                    GraphService(self.arm), BlobService(self.arm)]
+        # After Compute: disk export and VM capture add to its types' actions; locks check every request.
+        services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
+                     LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
+                     ProviderOperationsService(self.arm), UsagesService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

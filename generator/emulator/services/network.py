@@ -1,7 +1,8 @@
 """Microsoft.Network: what a virtual machine needs - virtual networks and subnets, public IP addresses,
-network interfaces, network security groups - with the in-use checks Network makes before a delete; and
-load balancers, route tables, virtual network peerings and VPN gateways with the properties Network computes
-(the REST specs' examples show them). Child collections show in their parent (``child_collections``)."""
+network interfaces, network security groups, virtual network peerings - with the in-use checks Network makes before a delete
+and the properties Network computes
+(the REST specs' examples show them; load balancers, route tables and gateways: ``network_edge``). Child
+collections show in their parent (``child_collections``)."""
 
 from __future__ import annotations
 
@@ -20,19 +21,15 @@ SUBNETS = "Microsoft.Network/virtualNetworks/subnets"
 PUBLIC_IPS = "Microsoft.Network/publicIPAddresses"
 NICS = "Microsoft.Network/networkInterfaces"
 NSGS = "Microsoft.Network/networkSecurityGroups"
-LOAD_BALANCERS = "Microsoft.Network/loadBalancers"
-ROUTE_TABLES = "Microsoft.Network/routeTables"
-VPN_GATEWAYS = "Microsoft.Network/virtualNetworkGateways"
-LOCAL_GATEWAYS = "Microsoft.Network/localNetworkGateways"
-CONNECTIONS = "Microsoft.Network/connections"
 
 
-def _etag(resource: dict[str, Any]) -> None:
+def set_etag(resource: dict[str, Any]) -> None:
+    """A new etag, and the resource GUID Network gives a resource once."""
     resource["etag"] = f'W/"{uuid.uuid4()}"'
     resource["properties"].setdefault("resourceGuid", str(uuid.uuid4()))
 
 
-def _nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
+def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
     """Network interfaces whose IP configurations reference ``needle`` (a subnet or public IP id, lower case)."""
     found = []
     for nic in arm.data["resources"].values():
@@ -64,7 +61,6 @@ class NetworkService:
             NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True, put_replaces=True,
                                        read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
         })
-        owned = ("provisioningState", "resourceGuid")
         net: dict[str, Any] = dict(async_delete=True, put_replaces=True)  # every Network resource: long-running delete, PUT replaces
         arm.types.update({
             f"{NSGS}/securityRules".lower(): ResourceType(shape=_shape_security_rule, **net),
@@ -75,18 +71,6 @@ class NetworkService:
                                                                    after_delete=_peering_removed,
                                                                    read_only=("provisioningState", "peeringState")),
             f"{NICS}/ipConfigurations".lower(): ResourceType(shape=_shape_child_ip_configuration, **net),
-            LOAD_BALANCERS.lower(): ResourceType(shape=_shape_load_balancer, **net, read_only=owned),
-            ROUTE_TABLES.lower(): ResourceType(shape=_shape_route_table, **net, read_only=owned),
-            f"{ROUTE_TABLES}/routes".lower(): ResourceType(**net),
-            VPN_GATEWAYS.lower(): ResourceType(shape=_shape_vpn_gateway, **net, create_status=201, read_only=owned,
-                                               actions={f"post {a}": _no_bgp_routes for a in _BGP_VIEWS}),
-            LOCAL_GATEWAYS.lower(): ResourceType(shape=_shape_etag_only, **net, read_only=owned),
-            CONNECTIONS.lower(): ResourceType(shape=_shape_connection, **net,
-                                              read_only=(*owned, "connectionStatus", "ingressBytesTransferred",
-                                                         "egressBytesTransferred")),
-            **{f"{LOAD_BALANCERS}/{c.name}".lower(): ResourceType(shape=_shape_lb_child, **net)
-               for c in _LB_COLLECTIONS},
-            f"{VPN_GATEWAYS}/ipConfigurations".lower(): ResourceType(shape=_shape_lb_child, **net),
         })
 
     def routes(self) -> list[Route]:
@@ -94,7 +78,7 @@ class NetworkService:
 
 
 def _subnet_not_in_use(arm: Arm, subnet: dict[str, Any]) -> None:
-    if _nics_referring(arm, subnet["id"].lower()):
+    if nics_referring(arm, subnet["id"].lower()):
         raise arm_errors.subnet_in_use(f"Subnet {subnet['name']} is")
 
 
@@ -110,7 +94,7 @@ def _without_empty_servers(settings: Any) -> None:
 
 def _shape_vnet(arm: Arm, vnet: dict[str, Any], existing: dict[str, Any] | None) -> None:
     """Subnets and peerings given inline become child resources; the vnet shows its children, as ARM does."""
-    _etag(vnet)
+    set_etag(vnet)
     _without_empty_servers(vnet["properties"].get("dhcpOptions"))
     vnet["properties"].setdefault("enableDdosProtection", False)
     vnet["properties"].setdefault("enableVmProtection", False)
@@ -126,7 +110,7 @@ def _shape_subnet(arm: Arm, subnet: dict[str, Any], existing: dict[str, Any] | N
 def _render_subnet(arm: Arm, subnet: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
     """A subnet with the IP configurations using it (Network shows the list only when there are some)."""
     shown = arm.public(subnet)
-    users = [c for nic in _nics_referring(arm, subnet["id"].lower()) for c in nic["properties"].get("ipConfigurations", [])
+    users = [c for nic in nics_referring(arm, subnet["id"].lower()) for c in nic["properties"].get("ipConfigurations", [])
              if ref_id(c.get("properties", {}).get("subnet")).lower() == subnet["id"].lower()]
     if users:
         shown["properties"] = {**shown["properties"], "ipConfigurations": [{"id": c["id"]} for c in users]}
@@ -186,7 +170,7 @@ def _check_ip_address(arm: Arm, request: Request, vnet: dict[str, Any]) -> Respo
     except ValueError:
         raise arm_errors.invalid_parameter(f"The IP address '{request.query.get('ipAddress', '')}' is not valid.") from None
     used = {ipaddress.ip_address(c["properties"]["privateIPAddress"])
-            for nic in _nics_referring(arm, vnet["id"].lower() + "/subnets")
+            for nic in nics_referring(arm, vnet["id"].lower() + "/subnets")
             for c in nic["properties"].get("ipConfigurations", []) if c.get("properties", {}).get("privateIPAddress")}
     for subnet in child_collections.stored_children(arm, vnet, "subnets"):
         prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "0.0.0.0/32"), strict=False)
@@ -200,12 +184,12 @@ def _check_ip_address(arm: Arm, request: Request, vnet: dict[str, Any]) -> Respo
 
 
 def _vnet_not_in_use(arm: Arm, vnet: dict[str, Any]) -> None:
-    if _nics_referring(arm, vnet["id"].lower() + "/subnets"):
+    if nics_referring(arm, vnet["id"].lower() + "/subnets"):
         raise arm_errors.subnet_in_use(f"Subnets of virtual network {vnet['name']} are")
 
 
 def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(ip)
+    set_etag(ip)
     props = ip["properties"]
     props.setdefault("publicIPAllocationMethod", "Dynamic")
     props.setdefault("publicIPAddressVersion", "IPv4")
@@ -220,13 +204,13 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
 
 
 def _public_ip_not_in_use(arm: Arm, ip: dict[str, Any]) -> None:
-    users = _nics_referring(arm, ip["id"].lower())
+    users = nics_referring(arm, ip["id"].lower())
     if users:
         raise arm_errors.public_ip_in_use(ip["id"], users[0]["id"])
 
 
 def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(nic)
+    set_etag(nic)
     configs = nic["properties"].get("ipConfigurations") or []
     if not configs:
         raise arm_errors.invalid_parameter("A network interface needs at least one IP configuration.")
@@ -247,7 +231,7 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
                 f"Public IP address {ref_id(props['publicIPAddress'])} of network interface {nic['name']} was not found.")
         if "privateIPAddress" not in props:
             prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
-            used = sum(1 for n in _nics_referring(arm, subnet["id"].lower()) if n["id"] != nic["id"])
+            used = sum(1 for n in nics_referring(arm, subnet["id"].lower()) if n["id"] != nic["id"])
             props["privateIPAddress"] = str(prefix.network_address + 4 + used)
         props.setdefault("privateIPAllocationMethod", "Dynamic")
         props["provisioningState"] = "Succeeded"
@@ -276,7 +260,7 @@ def _nic_not_in_use(arm: Arm, nic: dict[str, Any]) -> None:
 
 
 def _shape_nsg(arm: Arm, nsg: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(nsg)
+    set_etag(nsg)
     child_collections.sync(arm, nsg, (ChildCollection("securityRules"),))
     nsg["properties"]["defaultSecurityRules"] = [
         {"id": f"{nsg['id']}/defaultSecurityRules/{name}", "name": name,
@@ -321,101 +305,6 @@ def spelled(value: Any, members: tuple[str, ...]) -> Any:
     return next((m for m in members if isinstance(value, str) and m.lower() == value.lower()), value)
 
 
-def _shape_etag_only(arm: Arm, resource: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(resource)
-
-
-_LB_COLLECTIONS = tuple(ChildCollection(name) for name in (
-    "frontendIPConfigurations", "backendAddressPools", "loadBalancingRules", "probes", "inboundNatRules", "inboundNatPools"))
-
-
-def _shape_load_balancer(arm: Arm, lb: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(lb)
-    lb.setdefault("sku", {"name": "Basic"})
-    lb["sku"]["name"] = spelled(lb["sku"].get("name"), ("Basic", "Standard"))
-    child_collections.sync(arm, lb, _LB_COLLECTIONS)
-
-
-# Defaults the Network spec gives each load balancer (and gateway) child's properties.
-_LB_CHILD_DEFAULTS = {
-    "frontendIPConfigurations": {"privateIPAllocationMethod": "Dynamic"},
-    "ipConfigurations": {"privateIPAllocationMethod": "Dynamic"},
-    "loadBalancingRules": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False, "loadDistribution": "Default"},
-    "inboundNatRules": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False},
-    "inboundNatPools": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False},
-    "probes": {"intervalInSeconds": 15, "numberOfProbes": 2},
-}
-
-
-def _shape_lb_child(arm: Arm, child: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """A load balancer's (or gateway's) frontend, pool, rule or probe: the defaults Network fills in, and a private
-    address from the subnet for a frontend on one."""
-    child["etag"] = f'W/"{uuid.uuid4()}"'
-    collection = child["type"].rsplit("/", 1)[-1]
-    props = child["properties"]
-    for key, value in _LB_CHILD_DEFAULTS.get(collection, {}).items():
-        props.setdefault(key, value)
-    if "privateIPAllocationMethod" in props:
-        props["privateIPAllocationMethod"] = spelled(props["privateIPAllocationMethod"], ("Dynamic", "Static"))
-        subnet = arm.find(ref_id(props.get("subnet")))
-        if subnet is not None and not props.get("privateIPAddress"):
-            prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
-            props["privateIPAddress"] = str(prefix.network_address + 4 + len(_nics_referring(arm, subnet["id"].lower())))
-    for key in ("protocol",):
-        if key in props:
-            props[key] = spelled(props[key], ("Tcp", "Udp", "All", "Http", "Https"))
-    props["provisioningState"] = "Succeeded"
-
-
-def _shape_route_table(arm: Arm, table: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(table)
-    table["properties"].setdefault("disableBgpRoutePropagation", False)
-    child_collections.sync(arm, table, (ChildCollection("routes"),))
-
-
-# What each Stack VPN gateway SKU is ("Azure Stack Hub VPN gateway settings": Basic, Standard, HighPerformance).
-_GATEWAY_SKUS = ("Basic", "Standard", "HighPerformance", "VpnGw1", "VpnGw2", "VpnGw3")
-
-
-def _shape_vpn_gateway(arm: Arm, gateway: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """A virtual network gateway: its sku with the ``capacity`` Network computes, the enums in their spelling,
-    BGP settings when BGP is on, its IP configurations as children."""
-    _etag(gateway)
-    props = gateway["properties"]
-    sku = props.setdefault("sku", {"name": "Basic"})
-    sku["name"] = spelled(sku.get("name"), _GATEWAY_SKUS)
-    sku["tier"] = spelled(sku.get("tier") or sku["name"], _GATEWAY_SKUS)
-    sku["capacity"] = 2
-    props["gatewayType"] = spelled(props.get("gatewayType", "Vpn"), ("Vpn", "ExpressRoute"))
-    props["vpnType"] = spelled(props.get("vpnType", "RouteBased"), ("RouteBased", "PolicyBased"))
-    props.setdefault("enableBgp", False)
-    props.setdefault("activeActive", False)
-    client = props.get("vpnClientConfiguration")
-    if isinstance(client, dict):  # the spec's lists, [] when unset (az's ipsec-policy list reads them after a clear)
-        for key in ("vpnClientProtocols", "vpnClientRootCertificates", "vpnClientRevokedCertificates",
-                    "vpnClientIpsecPolicies"):
-            client.setdefault(key, [])
-    if props["enableBgp"]:
-        bgp = props.setdefault("bgpSettings", {})
-        bgp.setdefault("asn", 65515)
-        bgp.setdefault("peerWeight", 0)
-        bgp.setdefault("bgpPeeringAddress", "10.0.0.254")
-    child_collections.sync(arm, gateway, (ChildCollection("ipConfigurations"),))
-
-
-def _shape_connection(arm: Arm, connection: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(connection)
-    props = connection["properties"]
-    props["connectionType"] = spelled(props.get("connectionType"), ("IPsec", "Vnet2Vnet", "ExpressRoute", "VPNClient"))
-    props.setdefault("connectionStatus", "Unknown")
-    props.setdefault("ingressBytesTransferred", 0)
-    props.setdefault("egressBytesTransferred", 0)
-    props.setdefault("ipsecPolicies", [])
-    props.setdefault("usePolicyBasedTrafficSelectors", False)
-    props.setdefault("enableBgp", False)
-    props.setdefault("routingWeight", 0)
-
-
 # -- views Network computes on request -------------------------------------------------------------------
 
 
@@ -450,11 +339,3 @@ def _effective_routes(arm: Arm, request: Request, nic: dict[str, Any]) -> Respon
               {"source": "Default", "state": "Active", "addressPrefix": ["0.0.0.0/0"], "nextHopIpAddress": [],
                "nextHopType": "Internet"}]
     return arm.accepted(request, nic["id"].split("/")[2], result={"value": routes})
-
-
-_BGP_VIEWS = ("getlearnedroutes", "getadvertisedroutes", "getbgppeerstatus")
-
-
-def _no_bgp_routes(arm: Arm, request: Request, gateway: dict[str, Any]) -> Response:
-    """A gateway's BGP views: nothing learned, advertised or peered, since no on-premises device ever connects."""
-    return arm.accepted(request, gateway["id"].split("/")[2], result={"value": []})
