@@ -314,3 +314,15 @@ def test_usages_in_the_stacks_region_count_what_the_subscription_holds(start_emu
     response = requests.get(f"{base}/westus/usages", params={"api-version": version}, headers=sdk.bearer(info),
                             verify=info["ca_cert"], timeout=10)
     assert response.status_code == 404
+
+
+def test_a_storage_accounts_network_rules_are_answered_in_the_specs_spelling(start_emulator):
+    """``az storage account update --default-action deny`` sends the value as typed; Storage answers its enum."""
+    info, _ = _stack(start_emulator, "2108", "Microsoft.Storage")
+    body = {"location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage",
+            "properties": {"networkAcls": {"defaultAction": "deny", "bypass": "logging,metrics"}}}
+    _rest(info, "PUT", "Microsoft.Storage/storageAccounts/acct2", "2019-06-01", body)
+    _, account = _rest(info, "GET", "Microsoft.Storage/storageAccounts/acct2", "2019-06-01")
+    acls = account["properties"]["networkAcls"]
+    assert (acls["defaultAction"], acls["bypass"]) == ("Deny", "Logging, Metrics")
+    assert acls["ipRules"] == [] and acls["virtualNetworkRules"] == []
