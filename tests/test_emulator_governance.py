@@ -236,3 +236,16 @@ def test_the_ds_series_sizes_a_stack_lists(start_emulator):
     info, profile, resources = _stack(start_emulator, "2008")
     sizes = {s.name: s for s in sdk.client(ComputeManagementClient, info, profile).virtual_machine_sizes.list("local")}
     assert (sizes["Standard_DS3"].number_of_cores, sizes["Standard_DS3"].max_data_disk_count) == (4, 16)
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_resource_skus_are_the_stacks_sizes_in_its_region_without_zones(start_emulator, release):
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, release)
+    skus = list(sdk.client(ComputeManagementClient, info, profile).resource_skus.list())
+    machines = {s.name: s for s in skus if s.resource_type == "virtualMachines"}
+    assert machines["Standard_DS2_v2"].locations == ["local"]
+    assert machines["Standard_DS2_v2"].location_info[0].zones == []
+    assert {c.name: c.value for c in machines["Standard_DS2_v2"].capabilities}["vCPUs"] == "2"
+    assert {s.name for s in skus if s.resource_type == "disks"} == {"Standard_LRS", "Premium_LRS"}

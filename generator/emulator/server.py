@@ -41,6 +41,7 @@ from generator.emulator.services.authorization import AuthorizationService
 from generator.emulator.services.blob import BlobService
 from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
+from generator.emulator.services.compute_skus import ComputeSkusService
 from generator.emulator.services.deployments import DeploymentsService
 from generator.emulator.services.disk_access import DiskAccessService
 from generator.emulator.services.keyvault import KeyVaultService
@@ -187,7 +188,7 @@ class Emulator:
         # After Compute: disk export and VM capture add to its types' actions; locks check every request.
         services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
                      LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
-                     ProviderOperationsService(self.arm), UsagesService(self.arm)]
+                     ProviderOperationsService(self.arm), UsagesService(self.arm), ComputeSkusService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),
