@@ -314,6 +314,10 @@ def test_usages_in_the_stacks_region_count_what_the_subscription_holds(start_emu
     response = requests.get(f"{base}/westus/usages", params={"api-version": version}, headers=sdk.bearer(info),
                             verify=info["ca_cert"], timeout=10)
     assert response.status_code == 404
+    if namespace == "Microsoft.Storage":  # 2017-10-01 (az's show-usage on 2019-03-01-hybrid): for the subscription
+        response = requests.get(base.rsplit("/locations", 1)[0] + "/usages", params={"api-version": "2017-10-01"},
+                                headers=sdk.bearer(info), verify=info["ca_cert"], timeout=10)
+        assert response.json()["value"][0]["name"]["value"] == "StorageAccounts"
 
 
 def test_a_storage_accounts_network_rules_are_answered_in_the_specs_spelling(start_emulator):

@@ -31,10 +31,12 @@ class UsagesService:
         # Storage lists "usages" as a type of its own; Network serves them under "locations".
         by_namespace = lambda groups: (groups[1], "usages" if groups[1].lower() == "microsoft.storage" else "locations")  # noqa: E731
         return [route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage|microsoft\.network)/locations/([^/]+)/usages",
-                      self.usages, api=by_namespace)]
+                      self.usages, api=by_namespace),
+                # Storage's older versions (2017-10-01 and before) list them for the subscription, without a location.
+                route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage)/usages", self.usages, api=by_namespace)]
 
-    def usages(self, request: Request, sub: str, namespace: str, location: str) -> Response:
-        if location.replace(" ", "").lower() != self.arm.location:
+    def usages(self, request: Request, sub: str, namespace: str, location: str | None = None) -> Response:
+        if location is not None and location.replace(" ", "").lower() != self.arm.location:
             raise arm_errors.location_not_found(location, self.arm.location)
         prefix = f"/subscriptions/{sub}/".lower()
         held = [r["type"].lower() for r in self.arm.resources_under(prefix)]
