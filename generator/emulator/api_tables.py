@@ -43,6 +43,7 @@ _AUTHORIZATION = {
     "roleAssignments": ("2015-07-01",),
     "roleDefinitions": ("2015-07-01",),
     "permissions": ("2015-07-01",),
+    "providerOperations": ("2015-07-01",),
 }
 
 
@@ -93,6 +94,16 @@ _CLIENT_EXTRAS = {
     "Microsoft.Resources": {"providers": ("2016-02-01",), "resources": ("2015-11-01",)},
 }
 
+# The storage resource provider's own list ("Azure Stack Hub storage: Differences and considerations", "API
+# version", release 2008 and later): every management version from 2015-05-01-preview to 2019-06-01 but the
+# ones global Azure made after 2018-07-01. Azure CLI's VM templates pin storage accounts at 2015-06-15.
+_STORAGE_MANAGEMENT_2008 = ("2019-06-01", "2018-07-01", "2018-02-01", "2017-10-01", "2017-06-01", "2016-12-01",
+                            "2016-05-01", "2016-01-01", "2015-06-15", "2015-05-01-preview")
+_STORAGE_SERVED = {"Microsoft.Storage": {t: _STORAGE_MANAGEMENT_2008 for t in _STORAGE_TYPES}}
+# Network keeps its first ARM versions, 2015-06-15 and 2016-03-30, beside the profiles' ones (Azure CLI's VM
+# and VPN templates pin 2015-06-15; its load-balancer paths on 2019-03-01-hybrid send 2016-03-30).
+_NETWORK_OLDER = {"Microsoft.Network": {t: ("2016-03-30", "2015-06-15") for t in _NETWORK_TYPES}}
+
 
 def _union(*tables: Mapping[str, Mapping[str, tuple[str, ...]]]) -> ApiTable:
     merged: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -118,7 +129,7 @@ _TEMPLATE_ERA = {
 
 # Release 1904 to 2008.
 RELEASE_2008: ApiTable = _union(PROFILE_2017_03_09, PROFILE_2018_03_01_HYBRID, PROFILE_2019_03_01_HYBRID, _CLIENT_EXTRAS,
-                                _TEMPLATE_ERA)
+                                _TEMPLATE_ERA, _STORAGE_SERVED, _NETWORK_OLDER)
 # Release 2102 and later (2108, 2206, ... 2506 serve the same tables as far as the profiles tell).
 RELEASE_2102: ApiTable = _union(RELEASE_2008, PROFILE_2020_09_01_HYBRID)
 

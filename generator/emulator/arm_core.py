@@ -39,8 +39,8 @@ def ref_id(value: Any) -> str:
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``update`` over ``base``: nested objects merge, everything else is replaced (ARM's PATCH, and its PUT
-    of an existing resource for the properties a body leaves out)."""
+    """``update`` over ``base``: nested objects merge, everything else is replaced (ARM's PATCH, and the PUT of
+    an existing resource for types whose service keeps what a body leaves out)."""
     merged = copy.deepcopy(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -60,8 +60,11 @@ class ResourceType:
     create_status: int = 201
     # DELETE answers 202 and an operation to poll (Network, Compute), or 200 at once (Storage, Key Vault).
     async_delete: bool = False
-    # Properties a client cannot set: dropped from an exported template.
+    # Properties a client cannot set: dropped from an exported template, and kept by a replacing PUT.
     read_only: tuple[str, ...] = ("provisioningState",)
+    # A PUT of an existing resource replaces its properties (Network, as ARM's PUT means), or merges the body into
+    # them (Compute's VMs answer a PUT of only location and tags by keeping the rest, as Microsoft's samples rely on).
+    put_replaces: bool = False
     # Called before a DELETE; raises when the resource is in use.
     before_delete: Callable[["Arm", dict[str, Any]], None] | None = None
     # Called after a DELETE (e.g. detach from what referenced it).
@@ -85,7 +88,10 @@ class Arm:
         self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
         # Role-based access control (Microsoft.Authorization's service sets it): raises 403 for a refused action.
         self.authorize: Callable[[Request, Match], None] | None = None
-        self._operations: dict[str, str | None] = {}  # accepted operation -> the resource id it ends on
+        # Checks after the caller's role (management locks): each raises an ArmError for a request it refuses.
+        self.guards: list[Callable[[Request, Match], None]] = []
+        # accepted operation -> the resource id it ends on, or the answer of an action (a disk's access SAS)
+        self._operations: dict[str, str | dict[str, Any] | None] = {}
 
     @property
     def data(self) -> dict[str, Any]:
@@ -117,6 +123,9 @@ class Arm:
         in_subscription = request.path.lower().startswith("/subscriptions/")
         if route.auth == ARM_TOKEN and in_subscription and not request.admin and self.authorize is not None:
             self.authorize(request, match)
+        if route.auth == ARM_TOKEN and in_subscription and not request.admin:
+            for guard in self.guards:
+                guard(request, match)
 
     def subscription_id(self, admin: bool = False) -> str:
         return self.data["admin_subscription_id" if admin else "subscription_id"]
@@ -248,22 +257,24 @@ class Arm:
 
     # -- long-running operations ---------------------------------------------------------------
 
-    def accepted(self, request: Request, sub: str, result_id: str | None = None) -> Response:
-        """202 for a long-running operation (done at once), with both headers ARM sends: ``Location`` (its poll
-        answers 200 with the resource ``result_id`` names, or no body) and ``Azure-AsyncOperation`` (a status
-        document saying Succeeded)."""
+    def accepted(self, request: Request, sub: str, result_id: str | None = None,
+                 result: dict[str, Any] | None = None) -> Response:
+        """202 for a long-running operation (done at once), with the headers ARM sends: ``Location`` (its poll
+        answers 200 with the resource ``result_id`` names, an action's ``result``, or no body) and, unless the
+        operation ends on a ``result`` of its own, ``Azure-AsyncOperation`` (a status document saying
+        Succeeded). Network's views (a NIC's effective routes) answer with ``Location`` alone, and a client
+        given both would read the status document, which has no result."""
         operation = uuid.uuid4().hex
-        self._operations[operation] = result_id
+        self._operations[operation] = result if result is not None else result_id
         base = f"{request.base_url}/subscriptions/{sub}"
         version = quote(request.api_version or "")
-        return Response(202, None, {
-            "Location": f"{base}/operationresults/{operation}?api-version={version}",
-            "Azure-AsyncOperation": f"{base}/operationstatuses/{operation}?api-version={version}",
-            "Retry-After": "0",
-        })
+        headers = {"Location": f"{base}/operationresults/{operation}?api-version={version}", "Retry-After": "0"}
+        if result is None:
+            headers["Azure-AsyncOperation"] = f"{base}/operationstatuses/{operation}?api-version={version}"
+        return Response(202, None, headers)
 
-    def operation_result(self, operation: str) -> str | None:
-        """The resource id an accepted operation ends on (None: no body)."""
+    def operation_result(self, operation: str) -> str | dict[str, Any] | None:
+        """The resource id an accepted operation ends on, or its answer (None: no body)."""
         if operation not in self._operations:
             raise arm_errors.operation_not_found(operation)
         return self._operations[operation]

@@ -220,3 +220,37 @@ def role_assignment_exists() -> ArmError:
 def role_assignment_update_not_permitted() -> ArmError:
     return ArmError(409, "RoleAssignmentUpdateNotPermitted",
                     "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
+
+
+# -- management locks, policy, moves -------------------------------------------------------------
+
+
+def scope_locked(scope: str, operation: str, locked: Iterable[str]) -> ArmError:
+    names = ",".join(f"'{s}'" for s in locked)
+    return ArmError(409, "ScopeLocked", f"The scope '{scope}' cannot perform {operation} operation because following "
+                                        f"scope(s) are locked: {names}. Please remove the lock and try again.")
+
+
+def lock_not_found(name: str) -> ArmError:
+    return ArmError(404, "LockNotFound", f"The lock '{name}' could not be found.")
+
+
+def lock_level_invalid(level: str) -> ArmError:
+    return ArmError(400, "LockLevelInvalid",
+                    f"The lock level '{level}' is invalid. The supported lock levels are 'CanNotDelete' and 'ReadOnly'.")
+
+
+def policy_definition_not_found(name: str) -> ArmError:
+    return ArmError(404, "PolicyDefinitionNotFound", f"The policy definition '{name}' could not be found.")
+
+
+def policy_assignment_not_found(name: str) -> ArmError:
+    return ArmError(404, "PolicyAssignmentNotFound", f"The policy assignment '{name}' is not found.")
+
+
+def invalid_policy_rule(message: str) -> ArmError:
+    return ArmError(400, "InvalidPolicyRule", message)
+
+
+def resource_move_invalid(message: str) -> ArmError:
+    return ArmError(400, "InvalidResourceMoveRequest", message)

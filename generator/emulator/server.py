@@ -42,17 +42,25 @@ from generator.emulator.services.authorization import AuthorizationService
 from generator.emulator.services.blob import BlobService
 from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
+from generator.emulator.services.compute_skus import ComputeSkusService
 from generator.emulator.services.deployments import DeploymentsService
+from generator.emulator.services.disk_access import DiskAccessService
 from generator.emulator.services.dns import DnsService
 from generator.emulator.services.extensions import ExtensionsService
-from generator.emulator.services.load_balancers import LoadBalancersService
 from generator.emulator.services.scale_sets import ScaleSetsService
 from generator.emulator.services.keyvault import KeyVaultService
+from generator.emulator.services.locks import LocksService
+from generator.emulator.services.moves import MovesService
+from generator.emulator.services.policy import PolicyService
+from generator.emulator.services.provider_operations import ProviderOperationsService
 from generator.emulator.services.network import NetworkService
+from generator.emulator.services.network_edge import NetworkEdgeService
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.resources import ResourcesService
 from generator.emulator.services.stack import StackService
 from generator.emulator.services.storage import StorageService
+from generator.emulator.services.usages import UsagesService
+from generator.emulator.services.vm_capture import VmCaptureService
 from generator.emulator.state import EmulatorState
 from generator.files import write_private_file
 from generator.errors import EmulatorError
@@ -182,8 +190,11 @@ class Emulator:
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm)]
         compute = next(s for s in services if isinstance(s, ComputeService))
-        services += [ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), LoadBalancersService(self.arm),
-                     DnsService(self.arm)]
+        # After Compute: disk export and VM capture add to its types' actions; locks check every request.
+        services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
+                     LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
+                     ProviderOperationsService(self.arm), UsagesService(self.arm), ComputeSkusService(self.arm),
+                     ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), DnsService(self.arm)]
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

@@ -20,7 +20,7 @@ ASSIGNMENTS = f"{NAMESPACE}/roleAssignments"
 DEFINITIONS = f"{NAMESPACE}/roleDefinitions"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 # A scope: a subscription, a resource group in it, or a resource (with any parent path) in the group.
-_SCOPE = r"(/subscriptions/[^/]+(?:/resourcegroups/[^/]+(?:/providers/[^/]+/.+?)?)?)"
+SCOPE = r"(/subscriptions/[^/]+(?:/resourcegroups/[^/]+(?:/providers/[^/]+/.+?)?)?)"
 
 
 # The emulator's own table of built-in roles: the generator's catalog has its own copy, and neither reads the other's,
@@ -62,7 +62,7 @@ def _role_of(definition_id: str) -> BuiltInRole | None:
     return next((role for role in BUILT_IN_ROLES if role.guid == guid), None)
 
 
-def _under(scope: str, parent: str) -> bool:
+def is_under(scope: str, parent: str) -> bool:
     """``scope`` is ``parent`` or lies below it (whole path segments, case-insensitively)."""
     scope, parent = scope.rstrip("/").lower(), parent.rstrip("/").lower()
     return scope == parent or scope.startswith(parent + "/")
@@ -94,7 +94,7 @@ class AuthorizationService:
     # -- routes ----------------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        provider = _SCOPE + r"/providers/microsoft\.authorization/"
+        provider = SCOPE + r"/providers/microsoft\.authorization/"
         return [
             route("GET", provider + r"roledefinitions", self.list_definitions, api=(NAMESPACE, "roleDefinitions")),
             route("GET", provider + r"roledefinitions/([^/]+)", self.get_definition, api=(NAMESPACE, "roleDefinitions")),
@@ -146,7 +146,7 @@ class AuthorizationService:
         found = []
         for assignment in sorted(self._assignments.values(), key=lambda a: a["id"].lower()):
             own = assignment["properties"]["scope"]
-            if not (_under(scope, own) or (not at_scope and _under(own, scope))):
+            if not (is_under(scope, own) or (not at_scope and is_under(own, scope))):
                 continue  # neither at nor above the scope (nor, without atScope(), below it)
             if principal is not None and assignment["properties"]["principalId"].lower() != principal.lower():
                 continue
@@ -180,7 +180,7 @@ class AuthorizationService:
         if role is None:
             raise arm_errors.role_definition_not_found(str(props["roleDefinitionId"]))
         sub = scope.split("/")[2]
-        assignment = self._document(_canonical_scope(scope), name, self._definition_id(sub, role), str(props["principalId"]))
+        assignment = self._document(canonical_scope(scope), name, self._definition_id(sub, role), str(props["principalId"]))
         if existing is not None:
             if existing["properties"] != assignment["properties"] | {"scope": existing["properties"]["scope"]}:
                 raise arm_errors.role_assignment_update_not_permitted()
@@ -208,7 +208,7 @@ class AuthorizationService:
         for assignment in self._assignments.values():
             props = assignment["properties"]
             role = _role_of(props["roleDefinitionId"])
-            if role is not None and props["principalId"].lower() == principal.lower() and _under(scope, props["scope"]):
+            if role is not None and props["principalId"].lower() == principal.lower() and is_under(scope, props["scope"]):
                 roles.append(role)
         return roles
 
@@ -227,7 +227,7 @@ class AuthorizationService:
             self.arm.group(parts[4])
 
 
-def _canonical_scope(scope: str) -> str:
+def canonical_scope(scope: str) -> str:
     return re.sub(r"/resourcegroups/", "/resourceGroups/", scope, flags=re.IGNORECASE)
 
 

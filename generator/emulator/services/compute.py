@@ -52,6 +52,11 @@ SIZES = (
     ("Standard_D2_v2", 2, 7168, 8, 102400),
     ("Standard_D3_v2", 4, 14336, 16, 204800),
     ("Standard_F2", 2, 4096, 8, 32768),
+    # The DS series (v1) of Microsoft's "VM sizes supported in Azure Stack Hub" (az's multi-NIC VM test asks DS3).
+    ("Standard_DS1", 1, 3584, 4, 7168),
+    ("Standard_DS2", 2, 7168, 8, 14336),
+    ("Standard_DS3", 4, 14336, 16, 28672),
+    ("Standard_DS4", 8, 28672, 32, 57344),
 )
 _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _DISPLAY = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}

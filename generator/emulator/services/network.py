@@ -1,5 +1,8 @@
 """Microsoft.Network: what a virtual machine needs - virtual networks and subnets, public IP addresses,
-network interfaces, network security groups - with the in-use checks Network makes before a delete."""
+network interfaces, network security groups, virtual network peerings - with the in-use checks Network makes before a delete
+and the properties Network computes
+(the REST specs' examples show them; load balancers, route tables and gateways: ``network_edge``). Child
+collections show in their parent (``child_collections``)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ import ipaddress
 import uuid
 from typing import Any
 
-from generator.emulator import arm_errors
+from generator.emulator import arm_errors, child_collections
 from generator.emulator.arm_core import Arm, ResourceType, ref_id
+from generator.emulator.child_collections import ChildCollection
+from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
 
 VNETS = "Microsoft.Network/virtualNetworks"
@@ -18,12 +23,13 @@ NICS = "Microsoft.Network/networkInterfaces"
 NSGS = "Microsoft.Network/networkSecurityGroups"
 
 
-def _etag(resource: dict[str, Any]) -> None:
+def set_etag(resource: dict[str, Any]) -> None:
+    """A new etag, and the resource GUID Network gives a resource once."""
     resource["etag"] = f'W/"{uuid.uuid4()}"'
     resource["properties"].setdefault("resourceGuid", str(uuid.uuid4()))
 
 
-def _nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
+def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
     """Network interfaces whose IP configurations reference ``needle`` (a subnet or public IP id, lower case)."""
     found = []
     for nic in arm.data["resources"].values():
@@ -41,48 +47,149 @@ def _nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
 class NetworkService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        common = dict(async_delete=True, read_only=("provisioningState", "resourceGuid"))
+        common = dict(async_delete=True, put_replaces=True, read_only=("provisioningState", "resourceGuid"))
         arm.types.update({
-            VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, **common),
+            VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
+                                        actions={"get checkipaddressavailability": _check_ip_address}, **common),
             PUBLIC_IPS.lower(): ResourceType(shape=_shape_public_ip, before_delete=_public_ip_not_in_use,
-                                             async_delete=True, read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
-            NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True,
+                                             async_delete=True, put_replaces=True,
+                                             read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
+            NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True, put_replaces=True,
+                                       actions={"post effectivenetworksecuritygroups": _effective_nsgs,
+                                                "post effectiveroutetable": _effective_routes},
                                        read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
-            NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True,
+            NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True, put_replaces=True,
                                        read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
+        })
+        net: dict[str, Any] = dict(async_delete=True, put_replaces=True)  # every Network resource: long-running delete, PUT replaces
+        arm.types.update({
+            f"{NSGS}/securityRules".lower(): ResourceType(shape=_shape_security_rule, **net),
+            f"{NSGS}/defaultSecurityRules".lower(): ResourceType(**net),
+            SUBNETS.lower(): ResourceType(shape=_shape_subnet, **net, before_delete=_subnet_not_in_use,
+                                          render=_render_subnet),
+            f"{VNETS}/virtualNetworkPeerings".lower(): ResourceType(shape=_shape_peering, **net,
+                                                                   after_delete=_peering_removed,
+                                                                   read_only=("provisioningState", "peeringState")),
+            f"{NICS}/ipConfigurations".lower(): ResourceType(shape=_shape_child_ip_configuration, **net),
         })
 
     def routes(self) -> list[Route]:
         return []
 
 
+def _subnet_not_in_use(arm: Arm, subnet: dict[str, Any]) -> None:
+    if nics_referring(arm, subnet["id"].lower()):
+        raise arm_errors.subnet_in_use(f"Subnet {subnet['name']} is")
+
+
+_VNET_COLLECTIONS = (ChildCollection("subnets", before_remove=_subnet_not_in_use), ChildCollection("virtualNetworkPeerings"))
+
+
+def _without_empty_servers(settings: Any) -> None:
+    """DNS server lists keep only addresses: Azure CLI 2.66 sends ``[""]`` to clear them (``--dns-servers ""``), and
+    Network answers the list cleared (assumed: an empty string is no address Network would store)."""
+    if isinstance(settings, dict) and isinstance(settings.get("dnsServers"), list):
+        settings["dnsServers"] = [server for server in settings["dnsServers"] if server]
+
+
 def _shape_vnet(arm: Arm, vnet: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Subnets given inline become child resources; the vnet shows its children, as ARM does."""
-    _etag(vnet)
-    inline = vnet["properties"].pop("subnets", None)
-    if inline is not None and inline != vnet.get("_shown_subnets"):
-        kept = {str(s.get("name", "")).lower() for s in inline}
-        for subnet in arm.resources_under(vnet["id"].lower() + "/subnets/", depth=None):
-            if subnet["name"].lower() not in kept:
-                if _nics_referring(arm, subnet["id"].lower()):
-                    raise arm_errors.subnet_in_use(f"Subnet {subnet['name']} is")
-                arm.delete_tree(subnet["id"])
-        for subnet in inline:
-            subnet_id = f"{vnet['id']}/subnets/{subnet['name']}"
-            arm.store({"id": subnet_id, "name": subnet["name"], "type": SUBNETS, "etag": vnet["etag"],
-                       "properties": {**dict(subnet.get("properties") or {}), "provisioningState": "Succeeded"}})
-    shown = [arm.public(s) for s in arm.resources_under(vnet["id"].lower() + "/subnets/", depth=None)]
-    vnet["properties"]["subnets"] = shown
-    vnet["_shown_subnets"] = shown
+    """Subnets and peerings given inline become child resources; the vnet shows its children, as ARM does."""
+    set_etag(vnet)
+    _without_empty_servers(vnet["properties"].get("dhcpOptions"))
+    vnet["properties"].setdefault("enableDdosProtection", False)
+    vnet["properties"].setdefault("enableVmProtection", False)
+    child_collections.sync(arm, vnet, _VNET_COLLECTIONS)
+
+
+def _shape_subnet(arm: Arm, subnet: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    subnet["etag"] = f'W/"{uuid.uuid4()}"'
+    subnet["properties"].pop("ipConfigurations", None)  # computed when shown
+    subnet["properties"]["provisioningState"] = "Succeeded"
+
+
+def _render_subnet(arm: Arm, subnet: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
+    """A subnet with the IP configurations using it (Network shows the list only when there are some)."""
+    shown = arm.public(subnet)
+    users = [c for nic in nics_referring(arm, subnet["id"].lower()) for c in nic["properties"].get("ipConfigurations", [])
+             if ref_id(c.get("properties", {}).get("subnet")).lower() == subnet["id"].lower()]
+    if users:
+        shown["properties"] = {**shown["properties"], "ipConfigurations": [{"id": c["id"]} for c in users]}
+    return shown
+
+
+def _render_vnet(arm: Arm, vnet: dict[str, Any], request: Request) -> dict[str, Any]:
+    shown = arm.public(vnet)
+    subnets = [_render_subnet(arm, s) for s in child_collections.stored_children(arm, vnet, "subnets")]
+    shown["properties"] = {**shown["properties"], "subnets": subnets}
+    return shown
+
+
+def _shape_peering(arm: Arm, peering: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """``peeringState``: Initiated until the remote vnet peers back, then Connected on both sides; the remote's
+    address space is shown, as Network computes it."""
+    props = peering["properties"]
+    for flag in ("allowVirtualNetworkAccess", "allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"):
+        props.setdefault(flag, flag == "allowVirtualNetworkAccess")
+    local_vnet = peering["id"].rsplit("/virtualNetworkPeerings/", 1)[0]
+    remote = arm.find(ref_id(props.get("remoteVirtualNetwork")))
+    if remote is None or remote["type"] != VNETS:
+        raise arm_errors.invalid_parameter(
+            f"The remote virtual network {ref_id(props.get('remoteVirtualNetwork')) or '(none)'} of peering {peering['name']} "
+            "was not found.")
+    props["remoteAddressSpace"] = remote["properties"].get("addressSpace", {"addressPrefixes": []})
+    back = next((p for p in child_collections.stored_children(arm, remote, "virtualNetworkPeerings")
+                 if ref_id(p["properties"].get("remoteVirtualNetwork")).lower() == local_vnet.lower()), None)
+    props["peeringState"] = "Connected" if back is not None else "Initiated"
+    if back is not None and back["properties"].get("peeringState") != "Connected":
+        back["properties"]["peeringState"] = "Connected"
+        _reshow(arm, remote, _VNET_COLLECTIONS)
+
+
+def _peering_removed(arm: Arm, peering: dict[str, Any]) -> None:
+    """The remote side's peering turns Disconnected when one side is deleted."""
+    remote = arm.find(ref_id(peering["properties"].get("remoteVirtualNetwork")))
+    local_vnet = peering["id"].rsplit("/virtualNetworkPeerings/", 1)[0].lower()
+    for back in child_collections.stored_children(arm, remote, "virtualNetworkPeerings") if remote else []:
+        if ref_id(back["properties"].get("remoteVirtualNetwork")).lower() == local_vnet:
+            back["properties"]["peeringState"] = "Disconnected"
+            _reshow(arm, remote, _VNET_COLLECTIONS)
+
+
+def _reshow(arm: Arm, parent: dict[str, Any], collections: tuple[ChildCollection, ...]) -> None:
+    """Show a parent's children again after one changed without a PUT of its own."""
+    for collection in collections:
+        shown = [arm.public(c) for c in child_collections.stored_children(arm, parent, collection.name)]
+        parent["properties"][collection.name] = shown
+        parent.setdefault("_shown", {})[collection.name] = shown
+
+
+def _check_ip_address(arm: Arm, request: Request, vnet: dict[str, Any]) -> Response:
+    """``CheckIPAddressAvailability``: ``available``, and when not, up to five free addresses of the same subnet."""
+    try:
+        address = ipaddress.ip_address(request.query.get("ipAddress", ""))
+    except ValueError:
+        raise arm_errors.invalid_parameter(f"The IP address '{request.query.get('ipAddress', '')}' is not valid.") from None
+    used = {ipaddress.ip_address(c["properties"]["privateIPAddress"])
+            for nic in nics_referring(arm, vnet["id"].lower() + "/subnets")
+            for c in nic["properties"].get("ipConfigurations", []) if c.get("properties", {}).get("privateIPAddress")}
+    for subnet in child_collections.stored_children(arm, vnet, "subnets"):
+        prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "0.0.0.0/32"), strict=False)
+        if address in prefix:
+            # Azure keeps a subnet's first four addresses and its last one.
+            usable = [a for a in list(prefix.hosts())[3:-1] if a not in used] if prefix.num_addresses > 8 else []
+            if address in usable:
+                return Response(200, {"available": True})
+            return Response(200, {"available": False, "availableIPAddresses": [str(a) for a in usable[:5]]})
+    return Response(200, {"available": False, "availableIPAddresses": []})
 
 
 def _vnet_not_in_use(arm: Arm, vnet: dict[str, Any]) -> None:
-    if _nics_referring(arm, vnet["id"].lower() + "/subnets"):
+    if nics_referring(arm, vnet["id"].lower() + "/subnets"):
         raise arm_errors.subnet_in_use(f"Subnets of virtual network {vnet['name']} are")
 
 
 def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(ip)
+    set_etag(ip)
     props = ip["properties"]
     props.setdefault("publicIPAllocationMethod", "Dynamic")
     props.setdefault("publicIPAddressVersion", "IPv4")
@@ -97,13 +204,13 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
 
 
 def _public_ip_not_in_use(arm: Arm, ip: dict[str, Any]) -> None:
-    users = _nics_referring(arm, ip["id"].lower())
+    users = nics_referring(arm, ip["id"].lower())
     if users:
         raise arm_errors.public_ip_in_use(ip["id"], users[0]["id"])
 
 
 def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(nic)
+    set_etag(nic)
     configs = nic["properties"].get("ipConfigurations") or []
     if not configs:
         raise arm_errors.invalid_parameter("A network interface needs at least one IP configuration.")
@@ -111,6 +218,10 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
         props = config.setdefault("properties", {})
         name = config.setdefault("name", f"ipconfig{index + 1}")
         config["id"] = f"{nic['id']}/ipConfigurations/{name}"
+        if str(props.get("privateIPAddressVersion", "IPv4")).lower() == "ipv6" and arm.ctx.release != "azure":
+            # "Differences and considerations for Azure Stack Hub networking": only IPv4 is supported.
+            raise arm_errors.invalid_parameter(
+                f"IP configuration {name} of network interface {nic['name']} asks for IPv6; Azure Stack Hub supports IPv4 only.")
         subnet = arm.find(ref_id(props.get("subnet")))
         if subnet is None or subnet["type"] != SUBNETS:
             raise arm_errors.invalid_parameter(
@@ -120,16 +231,26 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
                 f"Public IP address {ref_id(props['publicIPAddress'])} of network interface {nic['name']} was not found.")
         if "privateIPAddress" not in props:
             prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
-            used = sum(1 for n in _nics_referring(arm, subnet["id"].lower()) if n["id"] != nic["id"])
+            used = sum(1 for n in nics_referring(arm, subnet["id"].lower()) if n["id"] != nic["id"])
             props["privateIPAddress"] = str(prefix.network_address + 4 + used)
         props.setdefault("privateIPAllocationMethod", "Dynamic")
         props["provisioningState"] = "Succeeded"
-        config.setdefault("primary", index == 0)
+        props.setdefault("primary", index == 0)
     nsg = nic["properties"].get("networkSecurityGroup")
     if nsg is not None and (arm.find(ref_id(nsg)) or {}).get("type") != NSGS:
         raise arm_errors.invalid_parameter(f"Network security group {ref_id(nsg)} was not found.")
     nic["properties"].setdefault("macAddress", "00-0D-3A-" + "-".join(f"{b:02X}" for b in uuid.uuid4().bytes[:3]))
     nic["properties"].setdefault("primary", True)
+    nic["properties"].setdefault("enableIPForwarding", False)
+    nic["properties"].setdefault("dnsSettings", {"dnsServers": [], "appliedDnsServers": []})
+    _without_empty_servers(nic["properties"]["dnsSettings"])
+    child_collections.sync(arm, nic, (ChildCollection("ipConfigurations"),))
+
+
+def _shape_child_ip_configuration(arm: Arm, config: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A network interface's IP configuration, as a child (its checks are the interface's, made on the interface)."""
+    config["properties"].setdefault("privateIPAllocationMethod", "Dynamic")
+    config["properties"].setdefault("privateIPAddressVersion", "IPv4")
 
 
 def _nic_not_in_use(arm: Arm, nic: dict[str, Any]) -> None:
@@ -139,18 +260,82 @@ def _nic_not_in_use(arm: Arm, nic: dict[str, Any]) -> None:
 
 
 def _shape_nsg(arm: Arm, nsg: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    _etag(nsg)
-    rules = nsg["properties"].get("securityRules") or []
-    for rule in rules:
-        rule["id"] = f"{nsg['id']}/securityRules/{rule.get('name')}"
-        rule.setdefault("properties", {})["provisioningState"] = "Succeeded"
-    nsg["properties"]["securityRules"] = rules
+    set_etag(nsg)
+    child_collections.sync(arm, nsg, (ChildCollection("securityRules"),))
     nsg["properties"]["defaultSecurityRules"] = [
         {"id": f"{nsg['id']}/defaultSecurityRules/{name}", "name": name,
-         "properties": {"access": access, "direction": direction, "priority": priority, "protocol": "*",
-                        "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "sourcePortRange": "*",
-                        "destinationPortRange": "*", "provisioningState": "Succeeded"}}
-        for name, access, direction, priority in (
-            ("AllowVnetInBound", "Allow", "Inbound", 65000), ("DenyAllInBound", "Deny", "Inbound", 65500),
-            ("AllowVnetOutBound", "Allow", "Outbound", 65000), ("DenyAllOutBound", "Deny", "Outbound", 65500))
+         "properties": {"description": description, "access": access, "direction": direction, "priority": priority,
+                        "protocol": "*", "sourceAddressPrefix": source, "destinationAddressPrefix": destination,
+                        "sourcePortRange": "*", "destinationPortRange": "*", **_EMPTY_RULE_LISTS,
+                        "provisioningState": "Succeeded"}}
+        for name, description, access, direction, priority, source, destination in (
+            ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "Allow", "Inbound", 65000,
+             "VirtualNetwork", "VirtualNetwork"),
+            ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "Allow", "Inbound", 65001,
+             "AzureLoadBalancer", "*"),
+            ("DenyAllInBound", "Deny all inbound traffic", "Deny", "Inbound", 65500, "*", "*"),
+            ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "Allow", "Outbound", 65000,
+             "VirtualNetwork", "VirtualNetwork"),
+            ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "Allow", "Outbound", 65001,
+             "*", "Internet"),
+            ("DenyAllOutBound", "Deny all outbound traffic", "Deny", "Outbound", 65500, "*", "*"))
     ]
+
+
+_EMPTY_RULE_LISTS = {"sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+                     "destinationAddressPrefixes": []}
+# Enum members of a security rule, in the spec's spelling (a client may send any case).
+_RULE_ENUMS = {"access": ("Allow", "Deny"), "direction": ("Inbound", "Outbound"),
+               "protocol": ("Tcp", "Udp", "Icmp", "*")}
+
+
+def _shape_security_rule(arm: Arm, rule: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A security rule as Network shows it: every list property present ([] when unset), enums in their spelling."""
+    rule["etag"] = f'W/"{uuid.uuid4()}"'
+    props = rule["properties"]
+    for key, value in _EMPTY_RULE_LISTS.items():
+        props.setdefault(key, list(value))
+    for key, members in _RULE_ENUMS.items():
+        props[key] = spelled(props.get(key), members)
+    props["provisioningState"] = "Succeeded"
+
+
+def spelled(value: Any, members: tuple[str, ...]) -> Any:
+    """An enum value in the spec's spelling (ARM reads enums case-insensitively and answers its own spelling)."""
+    return next((m for m in members if isinstance(value, str) and m.lower() == value.lower()), value)
+
+
+# -- views Network computes on request -------------------------------------------------------------------
+
+
+def _effective_nsgs(arm: Arm, request: Request, nic: dict[str, Any]) -> Response:
+    """The security groups in force on an interface (its own, and each subnet's), with their rules as one list."""
+    groups = [ref_id(nic["properties"].get("networkSecurityGroup"))]
+    for config in nic["properties"].get("ipConfigurations", []):
+        subnet = arm.find(ref_id(config.get("properties", {}).get("subnet")))
+        groups.append(ref_id((subnet or {}).get("properties", {}).get("networkSecurityGroup")))
+    value = []
+    for nsg in (arm.find(g) for g in dict.fromkeys(g for g in groups if g)):
+        if nsg is None:
+            continue
+        rules = [*nsg["properties"].get("securityRules", []), *nsg["properties"].get("defaultSecurityRules", [])]
+        value.append({"networkSecurityGroup": {"id": nsg["id"]}, "association": {"networkInterface": {"id": nic["id"]}},
+                      "effectiveSecurityRules": [
+                          {"name": r["name"], **{k: r["properties"].get(k) for k in (
+                              "protocol", "sourcePortRange", "destinationPortRange", "sourceAddressPrefix",
+                              "destinationAddressPrefix", "access", "priority", "direction")}} for r in rules]})
+    return arm.accepted(request, nic["id"].split("/")[2], result={"value": value})
+
+
+def _effective_routes(arm: Arm, request: Request, nic: dict[str, Any]) -> Response:
+    """The system routes of the interface's virtual network: the vnet's own prefixes, then the Internet."""
+    prefixes: list[str] = []
+    for config in nic["properties"].get("ipConfigurations", []):
+        subnet_id = ref_id(config.get("properties", {}).get("subnet"))
+        vnet = arm.find(subnet_id.rsplit("/subnets/", 1)[0]) if subnet_id else None
+        prefixes += (vnet or {}).get("properties", {}).get("addressSpace", {}).get("addressPrefixes", [])
+    routes = [{"source": "Default", "state": "Active", "addressPrefix": list(dict.fromkeys(prefixes)),
+               "nextHopIpAddress": [], "nextHopType": "VnetLocal"},
+              {"source": "Default", "state": "Active", "addressPrefix": ["0.0.0.0/0"], "nextHopIpAddress": [],
+               "nextHopType": "Internet"}]
+    return arm.accepted(request, nic["id"].split("/")[2], result={"value": routes})

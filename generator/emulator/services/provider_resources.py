@@ -4,6 +4,7 @@ child resources, per-resource actions and sub-views, and lists by type. What dif
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from generator.emulator import arm_errors
@@ -65,8 +66,9 @@ class ProviderResourcesService:
         """Create or update one resource (a child of ``parent`` when given): the one way resources are made, by a
         direct PUT and by a template deployment alike. Returns the resource and whether it existed before."""
         existing = self.arm.find(resource_id)
-        base = existing or {"id": resource_id, "name": resource_id.rsplit("/", 1)[-1], "type": full_type, "properties": {},
-                            "_created": now()}
+        replaces = existing is not None and self.arm.behaviour(full_type).put_replaces
+        base = (self._replaced(existing) if replaces else existing) if existing else {
+            "id": resource_id, "name": resource_id.rsplit("/", 1)[-1], "type": full_type, "properties": {}, "_created": now()}
         if parent is None and self.arm.behaviour(full_type).global_location and str(body.get("location")).lower() == "global":
             base["location"] = "global"
         elif parent is None:
@@ -76,9 +78,19 @@ class ProviderResourcesService:
             self._children_changed(parent)
         return resource, existing is not None
 
+    def _replaced(self, existing: dict[str, Any]) -> dict[str, Any]:
+        """What survives a full PUT of an existing resource: its identity, the emulator's bookkeeping and the
+        properties the service owns (its type's read-only ones). ARM's PUT replaces everything else: a property
+        the body leaves out is gone, as after ``az network vpn-connection ipsec-policy clear``."""
+        kept = {k: v for k, v in existing.items() if k in ("id", "name", "type", "location") or k.startswith("_")}
+        owned = self.arm.behaviour(existing["type"]).read_only
+        kept["properties"] = {k: v for k, v in existing.get("properties", {}).items() if k in owned}
+        return copy.deepcopy(kept)
+
     def write(self, base: dict[str, Any], body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
-        """Merge ``body`` into ``base`` as ARM does (omitted properties are kept; tags, sku, kind given are
-        replaced whole), let the type shape it, store it."""
+        """Merge ``body`` into ``base`` (for a PUT, the little a replaced resource keeps; for a PATCH, the resource
+        itself: omitted properties are kept; tags, sku, kind given are replaced whole), let the type shape it,
+        store it."""
         body = _without_nulls(body)
         resource = deep_merge(base, {"properties": dict(body.get("properties") or {})})
         for key in ("tags", "sku", "kind", "zones", "plan", "identity"):
@@ -123,7 +135,7 @@ class ProviderResourcesService:
         if request.method == "POST":
             raise arm_errors.action_not_supported(what, parent["type"])
         prefix = f"{parent['id']}/{what}/".lower()
-        children = [self.arm.public(r) for r in self.arm.resources_under(prefix, depth=None)
+        children = [self.arm.shown(r, request) for r in self.arm.resources_under(prefix, depth=None)
                     if r["id"].count("/") == prefix.count("/")]
         return Response(200, {"value": children})
 
@@ -137,17 +149,24 @@ class ProviderResourcesService:
         full_type = f"{parent['type']}/{child_type}"
         resource_id = f"{parent['id']}/{child_type}/{child}"
         if request.method == "GET":
-            return Response(200, self.arm.public(self.arm.get(resource_id, full_type)))
+            return Response(200, self.arm.shown(self.arm.get(resource_id, full_type), request))
         if request.method == "DELETE":
-            if not self.arm.delete_tree(resource_id):
+            found = self.arm.find(resource_id)
+            if found is None:
                 return Response(204)
+            child_behaviour = self.arm.behaviour(full_type)
+            if child_behaviour.before_delete is not None:
+                child_behaviour.before_delete(self.arm, found)
+            self.arm.delete_tree(resource_id)
+            if child_behaviour.after_delete is not None:
+                child_behaviour.after_delete(self.arm, found)
             self._children_changed(parent)
             return self.arm.accepted(request, sub) if behaviour.async_delete else Response(200)
         body = request.json()
         if not isinstance(body, dict):
             raise arm_errors.invalid_request_content()
         resource, existed = self.create_or_update(resource_id, full_type, body, parent)
-        return Response(200 if existed else 201, self.arm.public(resource))
+        return Response(200 if existed else 201, self.arm.shown(resource, request))
 
     def _children_changed(self, parent: dict[str, Any]) -> None:
         shape = self.arm.behaviour(parent["type"]).shape

@@ -297,6 +297,8 @@ class ResourcesService:
 
     def operation_result(self, request: Request, sub: str, operation: str) -> Response:
         result_id = self.arm.operation_result(operation)
+        if isinstance(result_id, dict):
+            return Response(200, result_id)
         resource = self.arm.find(result_id) if result_id else None
         return Response(200, self.arm.public(resource) if resource else None)
 

@@ -91,12 +91,35 @@ def _shape_account(arm: Arm, account: dict[str, Any], existing: dict[str, Any] |
     if existing is None and any(r["type"] == ACCOUNTS and r["name"] == name and r["id"] != account["id"]
                                 for r in arm.data["resources"].values()):
         raise arm_errors.conflict("StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
-    account.setdefault("sku", {"name": "Standard_LRS"})
+    legacy_type = account["properties"].get("accountType")  # 2015-06-15 and older name the sku here
+    account.setdefault("sku", {"name": legacy_type or "Standard_LRS"})
     account["sku"].setdefault("tier", "Premium" if str(account["sku"].get("name", "")).startswith("Premium") else "Standard")
+    account["properties"]["accountType"] = account["sku"]["name"]
     account.setdefault("kind", "Storage")
+    _spell_network_acls(account["properties"])
     account["properties"].setdefault("creationTime", now())
     account["properties"].update({
         "primaryLocation": account["location"],
         "statusOfPrimary": "available",
         "primaryEndpoints": {s: f"https://{name}.{s}.{arm.ctx.storage_suffix}/" for s in ("blob", "queue", "table")},
     })
+
+
+# The storage spec's enums of networkAcls (az shows them as networkRuleSet), in the spec's spelling: a client may
+# send any case ("deny"), the service answers "Deny".
+_ACL_ENUMS = {"defaultAction": ("Allow", "Deny"), "bypass": ("None", "Logging", "Metrics", "AzureServices")}
+
+
+def _spell_network_acls(props: dict[str, Any]) -> None:
+    acls = props.get("networkAcls")
+    if not isinstance(acls, dict):
+        return
+    action = str(acls.get("defaultAction", "Allow"))
+    acls["defaultAction"] = next((m for m in _ACL_ENUMS["defaultAction"] if m.lower() == action.lower()), action)
+    # bypass is a comma-separated set of flags
+    flags = [f.strip() for f in str(acls.get("bypass", "AzureServices")).split(",") if f.strip()]
+    acls["bypass"] = ", ".join(next((m for m in _ACL_ENUMS["bypass"] if m.lower() == f.lower()), f) for f in flags)
+    acls.setdefault("virtualNetworkRules", [])
+    acls.setdefault("ipRules", [])
+    for rule in acls["ipRules"]:
+        rule["action"] = "Allow"

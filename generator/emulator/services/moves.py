@@ -1,0 +1,92 @@
+"""Moving resources to another resource group of the subscription (``moveResources`` and
+``validateMoveResources``, Microsoft.Resources): each resource moves with its children, and every
+reference to it (a network interface's subnet, say) follows, as after a move on ARM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.emulator import arm_errors
+from generator.emulator.arm_core import Arm, group_id
+from generator.emulator.protocol import Request, Response
+from generator.emulator.routing import Route, route
+
+_RG = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)"
+
+
+class MovesService:
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+
+    def routes(self) -> list[Route]:
+        groups = ("Microsoft.Resources", "resourceGroups")
+        return [
+            route("POST", _RG + r"/moveresources", self.move, api=groups),
+            route("POST", _RG + r"/validatemoveresources", self.validate, api=groups),
+        ]
+
+    def _plan(self, request: Request, sub: str, rg: str) -> tuple[list[dict[str, Any]], str]:
+        """The resources to move and the target group's id, or the error ARM answers."""
+        source = group_id(sub, self.arm.group(rg)["name"]).lower() + "/"
+        body = request.json()
+        ids = body.get("resources") if isinstance(body, dict) else None
+        target = str(body.get("targetResourceGroup") or "") if isinstance(body, dict) else ""
+        if not isinstance(ids, list) or not ids or not target:
+            raise arm_errors.invalid_request_content("resources and targetResourceGroup are required.")
+        parts = target.rstrip("/").split("/")
+        if len(parts) != 5 or parts[1].lower() != "subscriptions" or parts[3].lower() != "resourcegroups":
+            raise arm_errors.resource_move_invalid(f"The target resource group '{target}' is not a resource group id.")
+        if parts[2].lower() != sub.lower():
+            raise arm_errors.resource_move_invalid("Moves to another subscription are not supported by this Stack.")
+        target_id = group_id(sub, self.arm.group(parts[4])["name"])
+        if target_id.lower() + "/" == source:
+            raise arm_errors.resource_move_invalid("The source and target resource groups are the same.")
+        moving = []
+        for resource_id in ids:
+            resource = self.arm.find(str(resource_id))
+            if resource is None or not resource["id"].lower().startswith(source) or resource["type"].count("/") != 1:
+                raise arm_errors.resource_move_invalid(
+                    f"The resource '{resource_id}' is not a top-level resource of resource group '{rg}'.")
+            moving.append(resource)
+        return moving, target_id
+
+    def validate(self, request: Request, sub: str, rg: str) -> Response:
+        self._plan(request, sub, rg)
+        return self.arm.accepted(request, sub)
+
+    def move(self, request: Request, sub: str, rg: str) -> Response:
+        moving, target_id = self._plan(request, sub, rg)
+        renamed: dict[str, str] = {}
+        for resource in moving:
+            old = resource["id"]
+            new = target_id + old[old.lower().index("/providers/"):]
+            renamed[old.lower()] = new
+        store = self.arm.data["resources"]
+        for key in list(store):
+            prefix = next((old for old in renamed if key == old or key.startswith(old + "/")), None)
+            if prefix is not None:
+                resource = store.pop(key)
+                resource["id"] = renamed[prefix] + resource["id"][len(prefix):]
+                store[resource["id"].lower()] = resource
+        for key, resource in list(store.items()):
+            store[key] = _rewritten(resource, renamed)
+        keys = self.arm.data["storage_keys"]
+        for old, new in renamed.items():
+            if old in keys:
+                keys[new.lower()] = keys.pop(old)
+        self.arm.save()
+        return self.arm.accepted(request, sub)
+
+
+def _rewritten(value: Any, renamed: dict[str, str]) -> Any:
+    """``value`` with every id of a moved resource (or of something below it) naming its new place."""
+    if isinstance(value, dict):
+        return {k: _rewritten(v, renamed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewritten(v, renamed) for v in value]
+    if isinstance(value, str) and value.startswith("/subscriptions/"):
+        lowered = value.lower()
+        for old, new in renamed.items():
+            if lowered == old or lowered.startswith(old + "/"):
+                return new + value[len(old):]
+    return value
