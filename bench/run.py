@@ -5,7 +5,8 @@
 Each pair is measured alternately (A, B, A, B, ...) so that a noisy, shared machine slows both
 alike; the table shows medians and their ratio. Everything runs against the built-in emulator on
 loopback, with azs-scaffold as users install it: a wheel built from this checkout's HEAD, installed
-into a fresh venv (with copier, the baseline, beside it; its template is the bundle the wheel carries). ``--venvs`` also installs the generated projects' pins and the official samples' unpinned
+into a fresh venv (with copier, the baseline, beside it; its template is the bundle the wheel carries).
+``--venvs`` also installs the generated projects' pins and the official samples' unpinned
 requirement set from the package index, and measures install time and size above an empty venv.
 """
 
@@ -19,8 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,7 +67,6 @@ def main() -> None:
                         help="also measure new + bootstrap + registration + first sample, uv and pip (needs the package index)")
     args = parser.parse_args()
 
-    from generator.copier_extension import discovery_answers
     from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
     from generator.emulator import Emulator, EmulatorConfig
     from generator.render import NewProject, copier_data
@@ -226,7 +226,8 @@ def venv_table(work: Path) -> str:
         target = work / f"venv-{len(lines)}"
         subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
         python = str(target / "bin" / "python")
-        seconds = timed(lambda: sh([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements]))
+        command = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements]
+        seconds = timed(lambda command=command: sh(command))
         lines.append(f"| {name} | {seconds:.1f} | {(du(target) - baseline) / 1e6:.0f} |")
     return "\n".join(lines)
 

@@ -15,8 +15,8 @@ lists, and fails here exactly as it fails on a real Stack (400 InvalidApiVersion
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 # namespace -> resource type -> API versions served, newest first. Resource types match case-insensitively.
 ApiTable = Mapping[str, Mapping[str, tuple[str, ...]]]

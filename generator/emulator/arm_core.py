@@ -9,8 +9,9 @@ import copy
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from generator.emulator import arm_errors
@@ -55,7 +56,7 @@ class ResourceType:
     """How one resource type differs from a plain stored document."""
 
     # Fills in what the service computes (endpoints, ids, defaults) and checks the body; may raise ArmError.
-    shape: Callable[["Arm", dict[str, Any], dict[str, Any] | None], None] | None = None
+    shape: Callable[[Arm, dict[str, Any], dict[str, Any] | None], None] | None = None
     # Status of a first PUT: 201, 200 (disks: the SDK accepts only 200/202) or 202 (an operation to poll).
     create_status: int = 201
     # DELETE answers 202 and an operation to poll (Network, Compute), or 200 at once (Storage, Key Vault).
@@ -66,14 +67,14 @@ class ResourceType:
     # them (Compute's VMs answer a PUT of only location and tags by keeping the rest, as Microsoft's samples rely on).
     put_replaces: bool = False
     # Called before a DELETE; raises when the resource is in use.
-    before_delete: Callable[["Arm", dict[str, Any]], None] | None = None
+    before_delete: Callable[[Arm, dict[str, Any]], None] | None = None
     # Called after a DELETE (e.g. detach from what referenced it).
-    after_delete: Callable[["Arm", dict[str, Any]], None] | None = None
+    after_delete: Callable[[Arm, dict[str, Any]], None] | None = None
     # What is reached below one resource, keyed "METHOD path" in lower case ("post start", "get instanceview",
     # "put accesspolicies/add"): handler(arm, request, resource) -> Response.
-    actions: dict[str, Callable[["Arm", Request, dict[str, Any]], Response]] = field(default_factory=dict)
+    actions: dict[str, Callable[[Arm, Request, dict[str, Any]], Response]] = field(default_factory=dict)
     # The resource as a GET shows it (e.g. with ``$expand=instanceView``); default: the stored document.
-    render: Callable[["Arm", dict[str, Any], Request], dict[str, Any]] | None = None
+    render: Callable[[Arm, dict[str, Any], Request], dict[str, Any]] | None = None
     # The resource lives at location "global" (DNS zones), not in the Stack's region.
     global_location: bool = False
 

@@ -10,8 +10,9 @@ collection: a child it leaves out is deleted (as ARM deletes a virtual network's
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from generator.emulator.arm_core import Arm
 

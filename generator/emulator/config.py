@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from generator.emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_release
 from generator.emulator.faults import FaultPlan

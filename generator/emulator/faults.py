@@ -46,7 +46,7 @@ class FaultPlan:
     path: str = ""  # a regular expression searched in the request path; empty matches all
 
     @classmethod
-    def from_json(cls, body: Any) -> "FaultPlan":
+    def from_json(cls, body: Any) -> FaultPlan:
         """Build a plan from a JSON object, refusing unknown keys and wrong types."""
         if not isinstance(body, dict):
             raise ValueError("a fault plan is a JSON object")

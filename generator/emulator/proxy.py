@@ -17,10 +17,10 @@ import socket
 import socketserver
 import struct
 import threading
-from typing import Callable, Iterator, Union
+from collections.abc import Callable, Iterator
 
 # A host the proxy knows: the (host, port) of the listener behind it, or the words saying why nothing serves it.
-Target = Union[tuple[str, int], str, None]
+Target = tuple[str, int] | str | None
 Resolver = Callable[[str], Target]
 _MAX_HEAD = 16 * 1024
 _IDLE_SECONDS = 300

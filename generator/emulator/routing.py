@@ -4,8 +4,8 @@ data plane and the emulator's own fault control. Services declare routes; :class
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Union
 
 from generator.emulator.config import ADMIN_PREFIX
 from generator.emulator.protocol import Request, Response
@@ -18,7 +18,7 @@ ARM, IDENTITY, KEYVAULT, GRAPH, BLOB = "arm", "identity", "keyvault", "graph", "
 ARM_TOKEN, VAULT_TOKEN, GRAPH_TOKEN, ANYONE = "arm-token", "vault-token", "graph-token", "anyone"
 
 # The (namespace, resource type) whose api-versions apply: fixed, or read from the path's groups.
-ApiOf = Union[tuple[str, str], Callable[[tuple[str, ...]], tuple[str, str]], None]
+ApiOf = tuple[str, str] | Callable[[tuple[str, ...]], tuple[str, str]] | None
 Handler = Callable[..., Response]
 
 

@@ -40,30 +40,30 @@ from generator.emulator.proxy import HttpsProxy, Target
 from generator.emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Router, route
 from generator.emulator.services.authorization import AuthorizationService
 from generator.emulator.services.blob import BlobService
-from generator.emulator.services.graph import GraphService
 from generator.emulator.services.compute import ComputeService
 from generator.emulator.services.compute_skus import ComputeSkusService
 from generator.emulator.services.deployments import DeploymentsService
 from generator.emulator.services.disk_access import DiskAccessService
 from generator.emulator.services.dns import DnsService
 from generator.emulator.services.extensions import ExtensionsService
-from generator.emulator.services.scale_sets import ScaleSetsService
+from generator.emulator.services.graph import GraphService
 from generator.emulator.services.keyvault import KeyVaultService
 from generator.emulator.services.locks import LocksService
 from generator.emulator.services.moves import MovesService
-from generator.emulator.services.policy import PolicyService
-from generator.emulator.services.provider_operations import ProviderOperationsService
 from generator.emulator.services.network import NetworkService
 from generator.emulator.services.network_edge import NetworkEdgeService
+from generator.emulator.services.policy import PolicyService
+from generator.emulator.services.provider_operations import ProviderOperationsService
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.resources import ResourcesService
+from generator.emulator.services.scale_sets import ScaleSetsService
 from generator.emulator.services.stack import StackService
 from generator.emulator.services.storage import StorageService
 from generator.emulator.services.usages import UsagesService
 from generator.emulator.services.vm_capture import VmCaptureService
 from generator.emulator.state import EmulatorState
-from generator.files import write_private_file
 from generator.errors import EmulatorError
+from generator.files import write_private_file
 
 FAULTS_PATH = "/_emulator/faults"
 PUBLIC_BUNDLE_FILE = "public-bundle.pem"
@@ -78,7 +78,7 @@ class _TLSServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], emulator: "Emulator", tls: ssl.SSLContext, roles: frozenset[str]) -> None:
+    def __init__(self, address: tuple[str, int], emulator: Emulator, tls: ssl.SSLContext, roles: frozenset[str]) -> None:
         self.emulator = emulator
         self.tls = tls
         self.roles = roles  # which listeners this one is: ARM, IDENTITY, KEYVAULT (all three with --single-host)
@@ -151,7 +151,7 @@ class Emulator:
 
     # -- life cycle ------------------------------------------------------------------------------
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         """Bind, create or load the state, and serve in a background thread."""
         self.state = EmulatorState(self.config.state_dir, self.config.public_ca_dir, location=self.config.region)
         try:
@@ -165,7 +165,7 @@ class Emulator:
             self.proxy.start()
         return self
 
-    def _serve(self, server: "_TLSServer") -> None:
+    def _serve(self, server: _TLSServer) -> None:
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name=f"azs-emulator-{'-'.join(sorted(server.roles))}", daemon=True)
         thread.start()
@@ -379,7 +379,7 @@ class Emulator:
         finally:
             self.stop()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

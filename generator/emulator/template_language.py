@@ -19,7 +19,8 @@ import json
 import math
 import re
 import uuid
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import quote, unquote, urljoin
 
 
@@ -288,7 +289,8 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., Any]]] = {
     "first": (1, 1, lambda s, v: v[0]),
     "contains": (2, 2, lambda s, c, v: v in c),
     "createarray": (0, 99, lambda s, *a: list(a)),
-    "union": (1, 99, lambda s, *a: {k: v for d in a for k, v in d.items()} if isinstance(a[0], dict) else list(dict.fromkeys(x for l in a for x in l))),
+    "union": (1, 99, lambda s, *a: {k: v for d in a for k, v in d.items()} if isinstance(a[0], dict)
+              else list(dict.fromkeys(x for part in a for x in part))),
     "base64": (1, 1, lambda s, v: base64.b64encode(_text(v).encode()).decode()),
     "base64tostring": (1, 1, lambda s, v: base64.b64decode(_text(v)).decode()),
     "base64tojson": (1, 1, lambda s, v: json.loads(base64.b64decode(_text(v)).decode())),

@@ -19,7 +19,8 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_FILE = "azureSecretSpConfig.json"
@@ -297,7 +298,7 @@ class waiting_notices:
     def __init__(self, every: float = 10.0) -> None:
         self.every = every
 
-    def __enter__(self) -> "waiting_notices":
+    def __enter__(self) -> waiting_notices:
         import threading
         import time
 
@@ -328,7 +329,7 @@ class heartbeat:
     def __init__(self, what: str, every: float = 3.0) -> None:
         self.what, self.every = what, every
 
-    def __enter__(self) -> "heartbeat":
+    def __enter__(self) -> heartbeat:
         import threading
         import time
 

@@ -22,8 +22,7 @@ from generator.emulator.arm_core import RESOURCES_NS, Arm, group_id, now
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.provider_resources import ProviderResourcesService
-from generator.emulator.template_language import (TemplateError, check_functions, evaluate, expand_loop, loop_count,
-                                                   unique_string)
+from generator.emulator.template_language import TemplateError, check_functions, evaluate, expand_loop, loop_count, unique_string
 
 _DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)(?:/providers/microsoft\.resources)?/deployments"
 _API = (RESOURCES_NS, "deployments")
@@ -204,7 +203,7 @@ class DeploymentsService:
 
     # -- evaluation and execution ----------------------------------------------------------------
 
-    def _plan(self, sub: str, rg: str, name: str, properties: dict[str, Any]) -> "_Evaluation":
+    def _plan(self, sub: str, rg: str, name: str, properties: dict[str, Any]) -> _Evaluation:
         template = properties.get("template")
         if properties.get("templateLink"):
             raise arm_errors.invalid_template("Deployment template validation failed: templateLink is not supported by "
@@ -250,7 +249,8 @@ class DeploymentsService:
                     self._deploy(evaluation, entry)
                     operation["properties"].update(provisioningState="Succeeded", statusCode="OK" if existed else "Created")
                 except ArmError as error:
-                    operation["properties"].update(provisioningState="Failed", statusCode="BadRequest" if error.status < 500 else "InternalServerError",
+                    status = "BadRequest" if error.status < 500 else "InternalServerError"
+                    operation["properties"].update(provisioningState="Failed", statusCode=status,
                                                    statusMessage={"error": {"code": error.code, "message": error.message}})
                     failure = {"code": error.code, "message": error.message, "target": entry["id"]}
                     break
@@ -272,7 +272,7 @@ class DeploymentsService:
                                    "details": [failure]}
         self.arm.save()
 
-    def _deploy(self, evaluation: "_Evaluation", entry: dict[str, Any]) -> None:
+    def _deploy(self, evaluation: _Evaluation, entry: dict[str, Any]) -> None:
         body = evaluation.resource_body(entry)
         if entry["type"].lower() == NESTED:
             self._deploy_nested(evaluation, entry, body)
@@ -289,7 +289,7 @@ class DeploymentsService:
                                                               f"Parent resource '{entry['name'].rsplit('/', 1)[0]}' not found.")
         self.resources.create_or_update(entry["id"], entry["type"], body, parent)
 
-    def _deploy_nested(self, evaluation: "_Evaluation", entry: dict[str, Any], body: dict[str, Any]) -> None:
+    def _deploy_nested(self, evaluation: _Evaluation, entry: dict[str, Any], body: dict[str, Any]) -> None:
         """A nested deployment with its template inline: a deployment of the group of its own, run now."""
         properties = body.get("properties") or {}
         if not isinstance(properties.get("template"), dict):
@@ -320,7 +320,7 @@ class DeploymentsService:
             raise ArmError(400, "DeploymentFailed", f"The nested deployment '{entry['name']}' failed: "
                                                       f"{detail.get('code')}: {detail.get('message')}")
 
-    def _remove_others(self, deployment: dict[str, Any], evaluation: "_Evaluation") -> None:
+    def _remove_others(self, deployment: dict[str, Any], evaluation: _Evaluation) -> None:
         keep = {e["id"].lower() for e in evaluation.entries} | evaluation.nested_resources
         for resource in self.arm.group_resources(deployment["_sub"], deployment["_rg"]):
             if resource["id"].lower() not in keep:

@@ -1,5 +1,5 @@
-"""Snapshots (PUT answered 200, as disks are), and exporting a managed disk or snapshot (Microsoft.Compute ``beginGetAccess`` / ``endGetAccess``, which a
-Stack serves from 1808's managed disks on): a read SAS for the disk's blob while access is granted, its
+"""Snapshots (PUT answered 200, as disks are), and exporting a managed disk or snapshot (Microsoft.Compute
+``beginGetAccess`` / ``endGetAccess``, which a Stack serves from 1808's managed disks on): a read SAS for the disk's blob while access is granted, its
 ``diskState`` ``ActiveSAS``; a disk attached to a VM that is not deallocated is refused, as on Azure."""
 
 from __future__ import annotations

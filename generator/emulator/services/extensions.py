@@ -4,8 +4,9 @@ provisioning state Succeeded (no code runs). Scale sets check their ``extensionP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm, ResourceType

@@ -221,7 +221,8 @@ class ResourcesService:
         return {
             "id": base, "tagName": name, "count": {"type": "Total", "value": count},
             "values": [{"id": f"{base}/tagValues/{v}", "tagValue": v,
-                        "count": {"type": "Total", "value": sum(1 for tags in used if any(k.lower() == name.lower() and str(x) == v for k, x in tags.items()))}}
+                        "count": {"type": "Total", "value": sum(1 for tags in used if any(
+                            k.lower() == name.lower() and str(x) == v for k, x in tags.items()))}}
                        for v in values],
         }
 

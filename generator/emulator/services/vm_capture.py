@@ -1,7 +1,7 @@
-"""Images (deleted as Compute deletes, long-running), and a virtual machine's ``generalize`` and ``capture`` (Microsoft.Compute, every hybrid profile): generalize
-marks a stopped VM generalized (a running one is refused, as on Azure); capture, for a generalized VM with
-unmanaged disks, answers the template that makes VMs from the captured VHD, named beside the OS disk under
-``system/Microsoft.Compute/Images/<container>/``."""
+"""Images (deleted as Compute deletes, long-running), and a virtual machine's ``generalize`` and ``capture``
+(Microsoft.Compute, every hybrid profile): generalize marks a stopped VM generalized (a running one is refused, as
+on Azure); capture, for a generalized VM with unmanaged disks, answers the template that makes VMs from the
+captured VHD, named beside the OS disk under ``system/Microsoft.Compute/Images/<container>/``."""
 
 from __future__ import annotations
 
