@@ -175,16 +175,16 @@ def _already_there(team: dict[str, Any], out: Path) -> TeamResult | None:
     """The result for a team whose project an earlier run made (same endpoint and client id), else None: a re-run
     of a batch goes on with the teams that failed and leaves the rest alone."""
     from generator.discovery.metadata import MetadataError, normalize_url
-    from generator.upgrade import UpgradeError, read_answers
+    from generator.project_files import ANSWERS_FILE, ProjectFileError, read_answers
 
     project = out / str(team["project_name"])
-    if not (project / ".copier-answers.yml").is_file():
+    if not (project / ANSWERS_FILE).is_file():
         return None
     try:
         answers = read_answers(project)
         same = (normalize_url(str(answers.get("arm_endpoint") or ""), "arm_endpoint") == normalize_url(str(team["arm_endpoint"]))
                 and str(answers.get("client_id") or "") == str(team["client_id"]))
-    except (UpgradeError, MetadataError):
+    except (ProjectFileError, MetadataError):
         return None
     if not same:
         return None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from generator import __version__
+from generator.emulator.errors import EmulatorError
 from generator.errors import ScaffoldError, UsageError
 
 PROG = "azs-scaffold"
@@ -398,7 +399,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
     )
     destination, found = run_new(request, progress=_progress)
     print(discovery_summary(found))
-    from generator.upgrade import read_answers
+    from generator.project_files import read_answers
 
     samples = read_answers(destination).get("samples") or []
     for warning in sample_role_warnings(found, list(samples)):
@@ -671,7 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.run(args)
-    except ScaffoldError as error:
+    except (ScaffoldError, EmulatorError) as error:  # the emulator's errors are its own: it imports nothing of ours
         from generator.redact import redact
 
         print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)

@@ -17,7 +17,3 @@ class UsageError(ScaffoldError):
     """The command line asks for something that cannot be done as given."""
 
     exit_code = 2
-
-
-class EmulatorError(ScaffoldError):
-    """The emulator cannot start or cannot keep its state."""

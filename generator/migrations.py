@@ -11,20 +11,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ANSWERS_FILE = Path(".copier-answers.yml")
+from generator.project_files import read_answers, write_answers
 
 
-def rename_answer(old: str, new: str, answers_file: Path = ANSWERS_FILE) -> bool:
-    """Rename ``old`` to ``new`` in the answers file; False when there was nothing to rename."""
-    import yaml
-
-    text = answers_file.read_text(encoding="utf-8")
-    answers = yaml.safe_load(text) or {}
+def rename_answer(old: str, new: str, project: Path = Path(".")) -> bool:
+    """Rename ``old`` to ``new`` in the project's answers file; False when there was nothing to rename."""
+    answers = read_answers(project)
     if old not in answers or new in answers:
         return False
     answers[new] = answers.pop(old)
-    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
-    answers_file.write_text(header + yaml.safe_dump(answers, sort_keys=True, allow_unicode=True), encoding="utf-8")
+    write_answers(project, answers)
     return True
 
 

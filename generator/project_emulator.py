@@ -24,7 +24,7 @@ _RELEASE_OF_PROFILE = {catalog.HYBRID_2019: "2008", catalog.HYBRID_2020: "2108",
 
 def project_settings(project: Path) -> tuple[str, str]:
     """(release, identity system) the project was generated for, from its recorded answers."""
-    from generator.upgrade import read_answers
+    from generator.project_files import ANSWERS_FILE, read_answers
 
     answers = read_answers(project)
     release = str(answers.get("stack_release") or "") or _RELEASE_OF_PROFILE.get(str(answers.get("profile")), "")
@@ -34,7 +34,7 @@ def project_settings(project: Path) -> tuple[str, str]:
     from generator.emulator.config import is_valid_release
 
     if not is_valid_release(release):
-        raise UsageError(f"{project / '.copier-answers.yml'} records stack_release {release!r}, which is no Stack release "
+        raise UsageError(f"{project / ANSWERS_FILE} records stack_release {release!r}, which is no Stack release "
                          "the emulator knows (YYMM from 1904 on); restore the file from git, or run azs-scaffold upgrade")
     return release, identity
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from generator.emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_release
+from generator.emulator.errors import EmulatorUsageError
 from generator.emulator.faults import FaultPlan
 from generator.emulator.state import EmulatorState
-from generator.errors import UsageError
 
 AZURE_AD = "azure_ad"
 ADFS = "adfs"
@@ -69,31 +69,31 @@ class EmulatorConfig:
     def validate(self) -> None:
         """Refuse options that cannot work, with a message that says what to change."""
         if not is_valid_release(self.stack_version):
-            raise UsageError(
+            raise EmulatorUsageError(
                 f"unknown --stack-version {self.stack_version!r}: give a release as YYMM from 1904 on "
                 "(e.g. 2008, 2108, 2506) or 'azure' for global Azure"
             )
         if self.identity not in IDENTITY_SYSTEMS:
-            raise UsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
+            raise EmulatorUsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
         if self.stack_version == AZURE and self.identity == ADFS:
-            raise UsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
+            raise EmulatorUsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
         if self.role.lower() not in {r.lower() for r in PRINCIPAL_ROLES}:
-            raise UsageError(f"unknown --role {self.role!r}: choose {', '.join(PRINCIPAL_ROLES)}")
+            raise EmulatorUsageError(f"unknown --role {self.role!r}: choose {', '.join(PRINCIPAL_ROLES)}")
         if self.layout not in LAYOUTS:
-            raise UsageError(f"unknown --layout {self.layout!r}: choose names or loopback")
+            raise EmulatorUsageError(f"unknown --layout {self.layout!r}: choose names or loopback")
         if self.single_host and self.layout != LOOPBACK:
-            raise UsageError("--single-host serves every name on one 127.0.0.1 port: add --layout loopback")
+            raise EmulatorUsageError("--single-host serves every name on one 127.0.0.1 port: add --layout loopback")
         for option, port in (("--port", self.port), ("--identity-port", self.identity_port), ("--proxy-port", self.proxy_port)):
             if not 0 <= port <= 65535:
-                raise UsageError(f"{option} {port} is not a TCP port: give 0 (any free port) to 65535")
+                raise EmulatorUsageError(f"{option} {port} is not a TCP port: give 0 (any free port) to 65535")
         if not _DNS_LABEL.match(self.region):
-            raise UsageError(f"--region {self.region!r} is not a DNS label: use lower-case letters, digits and dashes (e.g. local)")
+            raise EmulatorUsageError(f"--region {self.region!r} is not a DNS label: use lower-case letters, digits and dashes (e.g. local)")
         labels = self.fqdn.split(".")
         if len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels) or len(self.fqdn) > 200:
-            raise UsageError(f"--fqdn {self.fqdn!r} is not a domain name: give lower-case DNS labels joined by dots "
+            raise EmulatorUsageError(f"--fqdn {self.fqdn!r} is not a domain name: give lower-case DNS labels joined by dots "
                              "(e.g. azurestack.external)")
         if not self.allow_remote and not _is_loopback(self.host):
-            raise UsageError(
+            raise EmulatorUsageError(
                 f"refusing to listen on {self.host}: the emulator accepts anyone's requests, so it listens "
                 "on loopback only; add --allow-remote if you really mean to expose it"
             )

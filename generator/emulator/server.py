@@ -23,6 +23,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm
 from generator.emulator.certificates import create_server_certificate
 from generator.emulator.config import ADFS, ADMIN_PREFIX, AZURE, LOOPBACK, Addresses, EmulatorConfig, EmulatorContext, StackNames, stack_names
+from generator.emulator.errors import EmulatorError
 from generator.emulator.faults import (
     DROP,
     NON_JSON,
@@ -35,6 +36,7 @@ from generator.emulator.faults import (
     FaultPlan,
 )
 from generator.emulator.identity import IdentityService
+from generator.emulator.private_file import write_private_file
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.proxy import HttpsProxy, Target
 from generator.emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Router, route
@@ -62,8 +64,6 @@ from generator.emulator.services.storage import StorageService
 from generator.emulator.services.usages import UsagesService
 from generator.emulator.services.vm_capture import VmCaptureService
 from generator.emulator.state import EmulatorState
-from generator.errors import EmulatorError
-from generator.files import write_private_file
 
 FAULTS_PATH = "/_emulator/faults"
 PUBLIC_BUNDLE_FILE = "public-bundle.pem"

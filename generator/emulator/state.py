@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.emulator.certificates import PUBLIC_COMMON_NAME, ROOT_COMMON_NAME, CertificatePair, create_root_ca
-from generator.errors import EmulatorError
-from generator.files import write_private_file
+from generator.emulator.errors import EmulatorError
+from generator.emulator.private_file import write_private_file
 
 STATE_FILE = "state.json"
 CA_CERT_FILE = "ca.pem"

@@ -15,7 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from generator.errors import UsageError
+from generator.emulator.errors import EmulatorUsageError
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
 _MARK = "# azs-scaffold emulator: stand-in for the public CA of an Azure AD sign-in host (not for a real Stack)\n"
@@ -27,7 +27,7 @@ def stand_in_ca_of(info_file: str) -> Path | None:
     try:
         return stand_in_ca_of_info(json.loads(Path(info_file).expanduser().read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"--info-file {info_file} is not an emulator's info file ({getattr(exc, 'strerror', None) or exc}); "
+        raise EmulatorUsageError(f"--info-file {info_file} is not an emulator's info file ({getattr(exc, 'strerror', None) or exc}); "
                          "give the file azs-scaffold emulator --info-file wrote") from None
 
 
@@ -42,10 +42,10 @@ def certifi_bundle_of(python: str) -> Path:
     try:
         found = subprocess.run([python, "-c", "import certifi; print(certifi.where())"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"--python {python}: cannot run it ({getattr(exc, 'strerror', None) or exc}); give a venv's "
+        raise EmulatorUsageError(f"--python {python}: cannot run it ({getattr(exc, 'strerror', None) or exc}); give a venv's "
                          "python, e.g. .venv/bin/python") from None
     if found.returncode != 0 or not found.stdout.strip():
-        raise UsageError(f"--python {python} has no certifi; run the project's bootstrap first (python scripts/bootstrap.py)")
+        raise EmulatorUsageError(f"--python {python} has no certifi; run the project's bootstrap first (python scripts/bootstrap.py)")
     return Path(found.stdout.strip().splitlines()[-1])
 
 
@@ -54,9 +54,9 @@ def trust_in_venv(python: str, ca_file: Path) -> str:
     try:
         wanted = _PEM.findall(ca_file.read_bytes())
     except OSError as exc:
-        raise UsageError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
+        raise EmulatorUsageError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
     if not wanted:
-        raise UsageError(f"{ca_file} holds no PEM certificate")
+        raise EmulatorUsageError(f"{ca_file} holds no PEM certificate")
     bundle = certifi_bundle_of(python)
     try:
         current = bundle.read_bytes()
@@ -73,5 +73,5 @@ def trust_in_venv(python: str, ca_file: Path) -> str:
         finally:
             partial.unlink(missing_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot update {bundle}: {exc.strerror or exc}; is the venv yours and writable?") from None
+        raise EmulatorUsageError(f"cannot update {bundle}: {exc.strerror or exc}; is the venv yours and writable?") from None
     return f"{bundle} now trusts {ca_file.name} (the emulator's stand-in for a public CA)"
