@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from generator.errors import ScaffoldError
+from generator.git import git
 
 DISTRIBUTION = "azs-scaffold"
 BUNDLE_NAME = "azs-scaffold-template.bundle"
@@ -128,15 +128,6 @@ def public_url_served_from(bundle: str) -> Iterator[None]:
             yield
 
 
-def _git(cwd: Path, *args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-    except FileNotFoundError:
-        raise TemplateError("git is not installed; copier needs it to render the template: install git") from None
-    except subprocess.CalledProcessError as error:
-        raise TemplateError(f"git {args[0]} failed in {cwd}: {' '.join(error.stderr.split())[:200]}") from None
-
-
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "azs-scaffold" / "templates"
@@ -144,14 +135,14 @@ def _cache_dir() -> Path:
 
 def _checkout_bundle(checkout: Path) -> Path:
     """A bundle of the checkout's HEAD and tags, made once per HEAD in the user cache."""
-    changed = _git(checkout, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_FILES).splitlines()
+    changed = git(checkout, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_FILES).splitlines()
     if changed:
         raise TemplateError(
             f"the template in {checkout} has uncommitted changes ({changed[0][3:]}"
             f"{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); commit them first: "
             "a project records the template commit it came from, so that commit must exist"
         )
-    head = _git(checkout, "rev-parse", "HEAD").strip()
+    head = git(checkout, "rev-parse", "HEAD").strip()
     bundle = _cache_dir() / head / BUNDLE_NAME
     if not bundle.exists():
         bundle.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +150,7 @@ def _checkout_bundle(checkout: Path) -> Path:
         fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".bundle", dir=bundle.parent)
         os.close(fd)
         try:
-            _git(checkout, "bundle", "create", "-q", partial, "HEAD", "--tags")
+            git(checkout, "bundle", "create", "-q", partial, "HEAD", "--tags")
             os.replace(partial, bundle)
         finally:
             if os.path.exists(partial):

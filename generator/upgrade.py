@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -32,6 +31,7 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
 from generator.files import temporary_files_in
+from generator.git import git, git_output
 from generator.interrupts import held_interrupts
 from generator.project_files import ANSWERS_FILE, CA_FILE, read_answers, write_answers
 from generator.secret_files import SP_FILES
@@ -199,10 +199,10 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
 
 def check_clean(project: Path) -> None:
     """Refuse a project that is not a git repository or has uncommitted changes (copier needs both)."""
-    result = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True)
-    if result.returncode != 0:
+    code, status = git_output(project, "status", "--porcelain", check=False)
+    if code != 0:
         raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
-    if result.stdout.strip():
+    if status.strip():
         raise UpgradeError(f"{project} has uncommitted changes; commit or stash them first, so the upgrade can be reviewed and undone")
 
 
@@ -270,7 +270,7 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool =
 
 def conflicts(project: Path) -> list[str]:
     """Files copier could not merge: unmerged paths and .rej files."""
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True).stdout
+    status = git(project, "status", "--porcelain")
     unmerged = [line[3:] for line in status.splitlines() if line[:2] in ("UU", "AA", "DU", "UD")]
     return unmerged + [str(p.relative_to(project)) for p in project.rglob("*.rej") if ".git" not in p.parts]
 
@@ -311,22 +311,17 @@ def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = Fa
         _copy_working_tree(plan.project, files, copy)
         with temporary_files_in(Path(scratch)):
             _update(copy, replace(plan, project=copy), vcs_ref, trust)
-        _git(copy, "add", "-A")
-        return _git(copy, "diff", "--cached", "--stat", "-p")
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+        git(copy, "add", "-A")
+        return git(copy, "diff", "--cached", "--stat", "-p")
 
 
 def _git_files(project: Path, links: bool = False) -> list[str]:
     """The files git would commit: tracked and untracked, without the ignored ones (with ``links``, also the
     symbolic links among them, wherever they point)."""
-    result = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=project,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
+    code, listed = git_output(project, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False)
+    if code != 0:
         raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
-    return [name for name in result.stdout.split("\0")
+    return [name for name in listed.split("\0")
             if name and ((project / name).is_file() or (links and (project / name).is_symlink()))]
 
 
@@ -338,9 +333,9 @@ def _copy_working_tree(project: Path, files: list[str], copy: Path) -> None:
     for name in SP_FILES:
         if (project / name).exists():
             (copy / name).touch(mode=0o600)
-    _git(copy, "init", "-q")
-    _git(copy, "add", "-A")
-    _git(copy, "-c", "user.name=azs-scaffold", "-c", "user.email=azs-scaffold@localhost", "commit", "-qm", "the project as it is")
+    git(copy, "init", "-q")
+    git(copy, "add", "-A")
+    git(copy, "-c", "user.name=azs-scaffold", "-c", "user.email=azs-scaffold@localhost", "commit", "-qm", "the project as it is")
 
 
 def refresh_answers(project_dir: str = ".") -> None:

@@ -90,11 +90,15 @@ def readme_command(label: str) -> str:
 
 # -- the command line, as a user runs it ---------------------------------------------------------------------
 
+# How every test runs azs-scaffold's command line: as ``python -m generator`` of the Python running the tests.
+GENERATOR_COMMAND = (sys.executable, "-m", "generator")
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, base_env: dict[str, str] | None = None, timeout: float = 300,
             cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m generator ARGS`` in a process of its own, with no terminal; ``env`` adds to this process's
     environment (or to ``base_env``, which replaces it)."""
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([*GENERATOR_COMMAND, *args], capture_output=True, text=True, cwd=cwd,
                           env={**(os.environ if base_env is None else base_env), **(env or {})}, stdin=subprocess.DEVNULL,
                           timeout=timeout)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.helpers import GENERATOR_COMMAND
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ def _batch_file(tmp_path, info, teams):
 
 
 def _run(path, out, template_repo, env):
-    return subprocess.run([sys.executable, "-m", "generator", "new", "--batch", str(path), str(out), "--template",
+    return subprocess.run([*GENERATOR_COMMAND, "new", "--batch", str(path), str(out), "--template",
                            str(template_repo), "--vcs-ref", "HEAD"], capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env}, stdin=subprocess.DEVNULL)
 
@@ -104,7 +105,7 @@ def test_r73_paths_in_a_teams_file_are_relative_to_its_folder(emulator, template
                              "client_secret_env": "AZS_BATCH_SECRET", "samples": ["resource_groups"]},
                 "teams": [{"project_name": "relative"}]}
     (folder / "teams.yaml").write_text(yaml.safe_dump(document))
-    result = subprocess.run([sys.executable, "-m", "generator", "new", "--batch", str(folder / "teams.yaml"), "out", "--template",
+    result = subprocess.run([*GENERATOR_COMMAND, "new", "--batch", str(folder / "teams.yaml"), "out", "--template",
                              str(template_repo)], capture_output=True, text=True, timeout=600, cwd=tmp_path,
                             env={**os.environ, "AZS_BATCH_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr

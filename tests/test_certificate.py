@@ -7,7 +7,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 from cryptography import x509
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from generator.discovery import DiscoveryError, DiscoveryRequest, ServicePrincipal, discover_stack
+from tests.helpers import GENERATOR_COMMAND
 from tests.project import run_all_steps
 
 
@@ -57,7 +57,7 @@ def test_a_certificate_project_runs_end_to_end(start_emulator, template_repo, pr
     info = start_emulator(client_certificates=[cert]).info()
     project = tmp_path / "project"
     result = subprocess.run(
-        [sys.executable, "-m", "generator", "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+        [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
          info["ca_cert"], "--client-id", info["client_id"], "--certificate", str(path), "--certificate-password-env",
          "AZS_CERT_PASSWORD", "--samples", "resource_groups", "--non-interactive", "--template", str(template_repo),
          "--vcs-ref", "HEAD"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -15,6 +14,7 @@ from azure.identity import ClientSecretCredential
 from generator.discovery import JSON_KEYS, DiscoveryError, DiscoveryRequest, ServicePrincipal, discover_stack
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
+from tests.helpers import GENERATOR_COMMAND
 
 EXPECTED_PROFILE = {
     "2008": "2019_03_01_hybrid", "2102": "2020_09_01_hybrid", "2206": "2020_09_01_hybrid",
@@ -150,7 +150,7 @@ def test_tls_failure_explains_ca_cert(emulator):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "generator", "discover", *args], capture_output=True, text=True,
+    return subprocess.run([*GENERATOR_COMMAND, "discover", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from generator import catalog
-from tests.helpers import new_project
+from tests.helpers import GENERATOR_COMMAND, new_project
 
 RESOURCE = catalog.PINS["azure-mgmt-resource"]
 
@@ -27,7 +27,7 @@ def _project(root: Path, requirements: str = "", code: str = "") -> Path:
 
 
 def _doctor(project: Path, *args: str) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "generator", "doctor", str(project), "--json", *args],
+    result = subprocess.run([*GENERATOR_COMMAND, "doctor", str(project), "--json", *args],
                             capture_output=True, text=True, timeout=300)
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, json.loads(result.stdout) if result.stdout.strip() else {}
@@ -119,7 +119,7 @@ def test_a_generated_project_has_no_findings(start_emulator, template_repo, tmp_
 
 def test_fix_writes_pins_that_install_and_clear_the_requirement_findings(tmp_path, project_env):
     project = _project(tmp_path / "p", "azure-mgmt-resource\nazure-identity\n", GOOD_CODE)
-    result = subprocess.run([sys.executable, "-m", "generator", "doctor", str(project), "--fix"], capture_output=True, text=True,
+    result = subprocess.run([*GENERATOR_COMMAND, "doctor", str(project), "--fix"], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 1 and "+azure-mgmt-resource==" in result.stdout and "Wrote" in result.stdout, result.stdout
     assert (project / "app.py").read_text() == textwrap.dedent(GOOD_CODE).lstrip()  # code never edited
@@ -132,7 +132,7 @@ def test_fix_writes_pins_that_install_and_clear_the_requirement_findings(tmp_pat
 
 
 def test_a_project_that_is_not_a_folder_could_not_be_examined(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "generator", "doctor", str(tmp_path / "missing")], capture_output=True,
+    result = subprocess.run([*GENERATOR_COMMAND, "doctor", str(tmp_path / "missing")], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "is not a directory" in result.stderr and "Traceback" not in result.stderr
 
@@ -149,7 +149,7 @@ def _hybrid_samples(tmp_path: Path) -> Path:
 
 
 def _run(*args: str, **options) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "generator", "doctor", *args], capture_output=True, text=True,
+    result = subprocess.run([*GENERATOR_COMMAND, "doctor", *args], capture_output=True, text=True,
                             timeout=300, **options)
     assert "Traceback" not in result.stderr, result.stderr
     return result

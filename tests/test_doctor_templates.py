@@ -9,8 +9,9 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import GENERATOR_COMMAND
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "arm"
 SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
@@ -39,7 +40,7 @@ PROFILED = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "apiProfile": "2020-
 
 
 def _doctor(project: Path, *args: str, env: dict | None = None) -> tuple[int, list[dict], str]:
-    result = subprocess.run([sys.executable, "-m", "generator", "doctor", str(project), "--json", *args], capture_output=True,
+    result = subprocess.run([*GENERATOR_COMMAND, "doctor", str(project), "--json", *args], capture_output=True,
                             text=True, timeout=300, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, json.loads(result.stdout)["findings"] if result.stdout.strip() else [], result.stderr
@@ -93,7 +94,7 @@ def test_an_api_version_and_a_profile_2008_does_not_serve_and_a_public_endpoint(
 def test_capabilities_written_by_discover_check_sizes_images_extensions_offline(tmp_path, start_emulator):
     info = start_emulator(stack_version="2008").info()
     capabilities = tmp_path / "stack.json"
-    result = subprocess.run([sys.executable, "-m", "generator", "discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
                              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_TEST_SECRET",
                              "--capabilities", str(capabilities)], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "AZS_TEST_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
@@ -141,7 +142,7 @@ def test_a_template_option_that_names_no_template_could_not_be_examined(tmp_path
 
 
 def test_discover_capabilities_without_a_principal_is_refused_before_any_request(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "generator", "discover", "--arm-endpoint", "https://management.unreachable.invalid",
+    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", "https://management.unreachable.invalid",
                              "--capabilities", str(tmp_path / "stack.json")], capture_output=True, text=True, timeout=60,
                             stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "--capabilities needs a service principal" in result.stderr

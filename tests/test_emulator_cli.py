@@ -7,14 +7,13 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.helpers import EMULATOR_PROXY_PORT
+from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND
 
 INFO_KEYS = {
     "arm_endpoint", "admin_endpoint", "ca_cert", "client_id", "client_secret", "tenant_id", "tenant_domain",
@@ -28,7 +27,7 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, dict]:
     info_file = tmp_path / "info.json"
     process = subprocess.Popen(
         # On the session's proxy port, where this process and the commands it starts reach the emulators.
-        [sys.executable, "-m", "generator", "emulator", "--info-file", str(info_file), "--proxy-port", str(EMULATOR_PROXY_PORT), *args],
+        [*GENERATOR_COMMAND, "emulator", "--info-file", str(info_file), "--proxy-port", str(EMULATOR_PROXY_PORT), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.time() + 20
@@ -78,7 +77,7 @@ def test_sigterm_stops_cleanly(tmp_path):
     ],
 )
 def test_bad_options_end_in_one_line(args, message):
-    result = subprocess.run([sys.executable, "-m", "generator", "emulator", *args], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([*GENERATOR_COMMAND, "emulator", *args], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
@@ -88,7 +87,7 @@ def test_port_in_use_is_one_line(tmp_path, option):
     process, info = _start(tmp_path, "--layout", "loopback") if option == "--port" else _start(tmp_path)
     try:
         port = (info["arm_endpoint"] if option == "--port" else info["https_proxy"]).rsplit(":", 1)[1].strip("/")
-        result = subprocess.run([sys.executable, "-m", "generator", "emulator", option, port], capture_output=True, text=True, timeout=30)
+        result = subprocess.run([*GENERATOR_COMMAND, "emulator", option, port], capture_output=True, text=True, timeout=30)
     finally:
         _stop(process)
     assert result.returncode == 1 and "cannot listen on 127.0.0.1:" in result.stderr and f"choose another {option}" in result.stderr

@@ -17,7 +17,7 @@ from azure.mgmt.storage import StorageManagementClient
 from azure.profiles import KnownProfiles
 
 from tests import sdk
-from tests.helpers import without_emulator_proxy
+from tests.helpers import GENERATOR_COMMAND, without_emulator_proxy
 
 
 def _urls(value: object) -> list[str]:
@@ -100,7 +100,7 @@ def test_a_client_that_does_not_use_the_proxy_fails_clearly(emulator):
     direct.trust_env = False  # no HTTPS_PROXY: the Stack's names do not resolve on this machine
     with pytest.raises(requests.exceptions.ConnectionError, match="NameResolutionError|Name or service not known|resolve"):
         direct.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", verify=info["ca_cert"], timeout=10)
-    result = subprocess.run([sys.executable, "-m", "generator", "discover", "--arm-endpoint", info["arm_endpoint"],
+    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"],
                              "--ca-cert", info["ca_cert"]], capture_output=True, text=True, timeout=120,
                             env=without_emulator_proxy())
     assert result.returncode != 0 and "Traceback" not in result.stderr
@@ -138,7 +138,7 @@ def test_emulator_trust_replaces_the_venvs_bundle_and_touches_nothing_else(start
     before = elsewhere.read_bytes()
 
     def trust() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "generator", "emulator", "trust", "--python", python, "--info-file",
+        return subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", "--python", python, "--info-file",
                                str(info_file)], capture_output=True, text=True, timeout=120)
 
     first = trust()
@@ -161,12 +161,12 @@ def test_emulator_trust_errors_are_one_line(start_emulator, tmp_path):
     info = start_emulator(identity="adfs").info()
     info_file = tmp_path / "info.json"
     info_file.write_text(json.dumps(info))
-    adfs = subprocess.run([sys.executable, "-m", "generator", "emulator", "trust", "--python", sys.executable, "--info-file",
+    adfs = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", "--python", sys.executable, "--info-file",
                            str(info_file)], capture_output=True, text=True, timeout=120)
     assert adfs.returncode == 0 and "Nothing to trust" in adfs.stdout
     for args, words in ((["--info-file", str(info_file)], "needs --python"),
                         (["--python", str(tmp_path / "nope"), "--ca-cert", info["ca_cert"]], "cannot run it"),
                         (["--python", sys.executable, "--info-file", str(tmp_path / "missing.json")], "is not an emulator's info file")):
-        result = subprocess.run([sys.executable, "-m", "generator", "emulator", "trust", *args], capture_output=True, text=True,
+        result = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", *args], capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator import catalog, lock
+from tests.helpers import GENERATOR_COMMAND
 from tests.project import bootstrap, run, venv_python
 
 MUST_BE_HASHED = ("azure-core", "msal", "cryptography", "requests", "isodate", "typing-extensions")
@@ -62,7 +63,7 @@ def test_a_lock_line_that_is_not_an_entry_is_named():
 
 
 def _wheelhouse(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", "wheelhouse", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([*GENERATOR_COMMAND, "wheelhouse", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_wheelhouse_refuses_what_it_cannot_fetch_for_in_one_line(tmp_path):
@@ -148,7 +149,7 @@ def wheels(project) -> Path:
     """``azs-scaffold wheelhouse`` of the project: from the package index, as on a connected machine."""
     from tests.helpers import without_emulator_proxy
 
-    result = subprocess.run([sys.executable, "-m", "generator", "wheelhouse", str(project)], capture_output=True, text=True,
+    result = subprocess.run([*GENERATOR_COMMAND, "wheelhouse", str(project)], capture_output=True, text=True,
                             timeout=1800, env=without_emulator_proxy())
     assert result.returncode == 0, result.stderr
     assert "holds" in result.stdout and "bootstrap.py --offline" in result.stdout

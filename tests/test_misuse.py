@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import pytest
 import yaml
 
-from tests.helpers import cli, discover, one_error, set_faults
+from tests.helpers import GENERATOR_COMMAND, cli, discover, one_error, set_faults
 
 pytestmark = pytest.mark.reliability
 
@@ -163,10 +163,9 @@ def test_r114_a_template_nested_beyond_reason_is_a_400(emulator):
 
 def test_r117_a_destination_named_like_an_option_is_shown_as_a_path(emulator, template_repo, tmp_path):
     import subprocess
-    import sys
 
     info = emulator.info()
-    result = subprocess.run([sys.executable, "-m", "generator", "new", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+    result = subprocess.run([*GENERATOR_COMMAND, "new", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
                              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET",
                              "--non-interactive", "--samples", "resource_groups", "--template", str(template_repo),
                              "--vcs-ref", "HEAD", "--", "-rf"], cwd=tmp_path, capture_output=True, text=True, timeout=300,

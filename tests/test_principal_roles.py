@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from generator import catalog
+from tests.helpers import GENERATOR_COMMAND
 from tests.project import bootstrap, run, venv_python
 
 SECRET_ENV = "AZS_ROLES_SECRET"
@@ -20,7 +20,7 @@ SECRET_ENV = "AZS_ROLES_SECRET"
 
 def _cli(info: dict, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, SECRET_ENV: info["client_secret"]}
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=300, env=env,
+    return subprocess.run([*GENERATOR_COMMAND, *args], capture_output=True, text=True, timeout=300, env=env,
                           stdin=subprocess.DEVNULL)
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import readme_command
+from tests.helpers import GENERATOR_COMMAND, readme_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,5 +22,5 @@ def test_every_command_in_the_readme_has_help():
     commands = set(re.findall(r"azs-scaffold (\w+)", code))
     assert commands
     for command in sorted(commands):
-        result = subprocess.run([sys.executable, "-m", "generator", command, "--help"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run([*GENERATOR_COMMAND, command, "--help"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, (command, result.stderr)

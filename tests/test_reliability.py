@@ -29,6 +29,7 @@ from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
 from tests.helpers import (
     EMULATOR_PROXY_PORT,
+    GENERATOR_COMMAND,
     PUBLIC_CA_DIR,
     ROOT,
     cli,
@@ -272,7 +273,7 @@ def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_re
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (7000, 7000))
 
-    result = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, env={**os.environ, **env},
+    result = subprocess.run([*GENERATOR_COMMAND, *args], capture_output=True, text=True, env={**os.environ, **env},
                             stdin=subprocess.DEVNULL, timeout=120, preexec_fn=small_disk)
     one_error(result.returncode, result.stderr, "failed (File too large); nothing was left behind")
     assert not (tmp_path / "project").exists()
@@ -302,7 +303,7 @@ def test_r42_interrupt_leaves_nothing(emulator, tmp_path, template_repo):
     info = emulator.info()
     set_faults(info, latency=1.0)
     args, env = new_args(info, tmp_path / "project", "--template", str(template_repo))
-    process = subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen([*GENERATOR_COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
     time.sleep(2.5)
     process.send_signal(signal.SIGINT)
@@ -329,7 +330,7 @@ def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
     processes = []
     for name in ("one", "two"):
         args, env = new_args(info, tmp_path / name, "--template", str(template_repo))
-        processes.append(subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE,
+        processes.append(subprocess.Popen([*GENERATOR_COMMAND, *args], stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL))
     for process in processes:
         _, err = process.communicate(timeout=300)

@@ -11,20 +11,19 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import SP_FILE, ModeWatcher, cli, discover, new_args, one_error, set_faults, with_credentials
+from tests.helpers import GENERATOR_COMMAND, SP_FILE, ModeWatcher, cli, discover, new_args, one_error, set_faults, with_credentials
 
 pytestmark = pytest.mark.reliability
 
 
 def _spawn(args: list[str], env: dict, **extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "generator", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen([*GENERATOR_COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, **env, **extra.pop("more_env", {})}, stdin=subprocess.DEVNULL, **extra)
 
 

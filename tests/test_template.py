@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PUBLIC_CA_BUNDLE, ModeWatcher, new_project
+from tests.helpers import GENERATOR_COMMAND, PUBLIC_CA_BUNDLE, ModeWatcher, new_project
 from tests.project import bootstrap, bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, templat
     env = {**project_env, "AZS_SECRET": secret, "REQUESTS_CA_BUNDLE": PUBLIC_CA_BUNDLE}
     with watch_process_list(secret) as seen_while_generating:
         generated = subprocess.run(
-            [sys.executable, "-m", "generator", "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+            [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive",
              "--template", str(template_repo), "--vcs-ref", "HEAD"],
             env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
@@ -137,7 +137,7 @@ def test_a_non_empty_destination_is_refused_untouched(start_emulator, template_r
 
 def test_demo_runs_the_whole_flow(template_repo, project_env, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "generator", "demo", str(tmp_path / "demo"), "--template", str(template_repo)],
+        [*GENERATOR_COMMAND, "demo", str(tmp_path / "demo"), "--template", str(template_repo)],
         env=project_env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, git, new_project
+from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, git, new_project
 from tests.project import run_all_steps
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def _generated_and_edited(stack, template_repo, tmp_path) -> Path:
 
 
 def _cli(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([*GENERATOR_COMMAND, *args], capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL, env=env)
 
 
@@ -167,7 +167,7 @@ def _project_after_a_stack_upgrade(stack, template_repo, tmp_path) -> Path:
 @pytest.mark.parametrize("delay", [0.0, 0.3])
 def test_r67_sigterm_during_upgrade_leaves_the_whole_upgrade_or_none(stack, template_repo, tmp_path, delay):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD"],
+    process = subprocess.Popen([*GENERATOR_COMMAND, "upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     seen = ""
     while "Regenerating" not in seen:
@@ -192,7 +192,7 @@ def test_r68_sigterm_during_a_dry_run_leaves_no_scratch(stack, template_repo, tm
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "generator", "upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD"],
+    process = subprocess.Popen([*GENERATOR_COMMAND, "upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                                env={**os.environ, "TMPDIR": str(scratch)})
     time.sleep(1.5)
