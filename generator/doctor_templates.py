@@ -144,14 +144,21 @@ def from_capabilities(data: dict[str, Any], source: str) -> Capabilities:
 def read_capabilities_file(path: str) -> Capabilities:
     """The capabilities file ``path`` (a one-line DoctorError when it cannot be read)."""
     try:
-        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(Path(path).expanduser(), MAX_TEMPLATE_BYTES).decode("utf-8"))
     except OSError as exc:
         raise DoctorError(f"--capabilities {path}: {exc.strerror or exc}; write it with "
                           "azs-scaffold discover --capabilities FILE") from None
     except json.JSONDecodeError as exc:
         raise DoctorError(f"--capabilities {path} is not JSON ({exc.msg} at line {exc.lineno}); write it again with "
                           "azs-scaffold discover --capabilities FILE") from None
-    return from_capabilities(data, path)
+    except (UnicodeDecodeError, RecursionError):
+        raise DoctorError(f"--capabilities {path} is not UTF-8 JSON that can be read; write it again with "
+                          "azs-scaffold discover --capabilities FILE") from None
+    try:
+        return from_capabilities(data, path)
+    except (AttributeError, TypeError, KeyError):
+        raise DoctorError(f"--capabilities {path} is not shaped as discover --capabilities writes it (providers with "
+                          "resourceTypes and apiVersions lists); write it again") from None
 
 
 # -- finding the templates --------------------------------------------------------------------------------------
@@ -365,7 +372,11 @@ def check_template(path: Path, template: dict[str, Any], capabilities: Capabilit
         where = str(path.relative_to(root))
     except ValueError:
         where = str(path)
-    return _TemplateCheck(where, template, capabilities).run()
+    try:
+        return _TemplateCheck(where, template, capabilities).run()
+    except RecursionError:  # JSON reads ~1000 levels deep; the walk through it does not
+        return [Finding(WARNING, where, "the template nests deeper than doctor (and ARM) reads: not checked",
+                        "flatten it; ARM refuses templates nested this deep")]
 
 
 def check_templates(project: Path, capabilities: Capabilities, template: str | None = None) -> list[Finding]:

@@ -29,6 +29,9 @@ def read_answers(project: Path) -> dict[str, Any]:
         answers = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ProjectFileError(f"{path} is not valid YAML ({' '.join(str(exc).split())[:200]}); restore it from git") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ProjectFileError(f"{path} cannot be read as UTF-8 text ({getattr(exc, 'strerror', None) or exc.__class__.__name__}); "
+                               "restore it from git") from None
     if not isinstance(answers, dict) or "_src_path" not in answers:
         raise ProjectFileError(f"{path} records no template (_src_path); restore it from git")
     return answers

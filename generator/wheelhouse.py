@@ -167,6 +167,8 @@ def download_command(target: Target, requirements: Path, destination: Path) -> l
 
 def download_locked(entries: tuple[Locked, ...], chosen: list[Target], destination: Path, progress=print) -> None:
     """Download, hashes checked, the file of each of ``entries`` that each target installs into ``destination``."""
+    if destination.exists() and not destination.is_dir():
+        raise UsageError(f"{destination} is a file; the wheels go in a folder of that name: move the file away")
     destination.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="azs-wheelhouse-") as scratch:
         for index, target in enumerate(chosen):

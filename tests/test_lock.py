@@ -249,8 +249,9 @@ def test_a_wheel_that_differs_from_the_lock_is_refused_in_one_line(project, whee
     assert line.startswith(f"bootstrap: error: msal {version}: ") and "sha256 differs" in line and "substituted" in line
     if installer == "pip":
         assert changed in line
-    imported = run(copy, env, venv_python(copy), "-c", "import msal")
-    assert imported.returncode != 0  # nothing of the set was installed
+    for module in ("msal", "azure.core", "azure.identity"):  # nothing of the set was installed
+        imported = run(copy, env, venv_python(copy), "-c", f"import {module}")
+        assert imported.returncode != 0, module
 
 
 # -- a CI runner with only a folder of wheels ----------------------------------------------------------------------

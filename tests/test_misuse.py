@@ -131,7 +131,7 @@ def test_r109_the_operators_endpoint_as_arm_endpoint_is_refused(emulator):
 
 def test_r110_full_width_digits_are_no_release(emulator):
     info = emulator.info()
-    code, _, err = discover(info, "--stack-version", "\\uff12\\uff11\\uff10\\uff18")
+    code, _, err = discover(info, "--stack-version", "\uff12\uff11\uff10\uff18")  # ２１０８, full-width digits
     one_error(code, err, "cannot read Stack version")
 
 
@@ -186,4 +186,15 @@ def test_r119_doctor_reads_no_pipe_and_no_endless_nesting_as_a_template(tmp_path
     code, _, err = cli("doctor", str(project), "--template", str(project / "deep.json"), timeout=60)
     one_error(code, err, "nests beyond reason")
     code, _, err = cli("doctor", str(project), "--template", str(named_pipe), timeout=60)
+    one_error(code, err, "it is a named pipe, not a regular file")
+    # Deep enough for JSON to read it, too deep to walk through: a finding, not a traceback.
+    (project / "deep.json").write_text('{"$schema": "x", "contentVersion": "1.0.0.0", "resources": [{"type": "Microsoft.Storage/storageAccounts", '
+                                       '"apiVersion": "2016-01-01", "name": "s", "properties": ' + '{"a": ' * 980 + "1" + "}" * 980 + "}]}")
+    code, out, err = cli("doctor", str(project), "--json", timeout=60)
+    assert code in (0, 1) and "Traceback" not in err, out + err
+    for content in ('{"providers": ["x"]}', "\xff\xfe"):
+        (tmp_path / "caps.json").write_text(content, encoding="latin-1")
+        code, _, err = cli("doctor", str(project), "--capabilities", str(tmp_path / "caps.json"), timeout=60)
+        one_error(code, err, "--capabilities")
+    code, _, err = cli("doctor", str(project), "--capabilities", str(named_pipe), timeout=60)
     one_error(code, err, "it is a named pipe, not a regular file")

@@ -21,6 +21,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError
 from urllib3.util.retry import Retry
 
 from generator.errors import ScaffoldError
+from generator.redact import redact
 
 RETRY_STATUSES = (429, 502, 503, 504)
 MAX_RETRY_AFTER = 30  # seconds; a longer Retry-After is waited this long at most (and never beyond --timeout)
@@ -281,7 +282,8 @@ def _origin(url: str) -> str:
 
 def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line (servers put CR/LF and trace ids in their messages), cut at ``limit``."""
-    flat = " ".join(str(text).split())
+    # Redacted before it is cut: a cut through a quoted secret could leave less of it than redaction recognises.
+    flat = redact(" ".join(str(text).split()))
     if len(flat) <= limit:
         return flat
     cut = flat[: limit - 3]

@@ -526,7 +526,8 @@ def refused_action(message: str) -> str:
 
 
 def _one_line(text: object) -> str:
-    return " ".join(str(text).split())[:400]
+    # Redacted before it is cut: a cut through a quoted secret could leave less of it than redaction recognises.
+    return redact(" ".join(str(text).split()))[:400]
 
 
 def _failure(exc: Exception) -> str:
@@ -571,6 +572,8 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(redact(_failure(exc)))
     except KeyboardInterrupt:
         sys.exit("interrupted")
+    except Exception as exc:  # e.g. MSAL's ValueError for a sign-in answer that is not JSON: one line, redacted
+        sys.exit(redact(f"error: {type(exc).__name__}: {_one_line(exc)}"))
 
 
 def _show() -> None:

@@ -91,13 +91,20 @@ def find_uv() -> str | None:
     return None
 
 
-def _pip_settings_for_uv() -> list[str]:
-    """pip's mirror settings (environment), said the way uv takes them."""
-    options = []
+def _pip_indexes_for_uv() -> dict[str, str]:
+    """pip's index settings as uv's variables: an index URL may carry a token (https://user:token@feed/...), so it
+    is handed over in the environment, never on a command line that any process may read."""
+    indexes = {}
     if os.environ.get("PIP_INDEX_URL"):
-        options += ["--index-url", os.environ["PIP_INDEX_URL"]]
-    for url in os.environ.get("PIP_EXTRA_INDEX_URL", "").split():
-        options += ["--extra-index-url", url]
+        indexes["UV_INDEX_URL"] = os.environ["PIP_INDEX_URL"]
+    if os.environ.get("PIP_EXTRA_INDEX_URL", "").split():
+        indexes["UV_EXTRA_INDEX_URL"] = " ".join(os.environ["PIP_EXTRA_INDEX_URL"].split())
+    return indexes
+
+
+def _pip_settings_for_uv() -> list[str]:
+    """pip's folder settings (environment), said the way uv takes them (the indexes: :func:`_pip_indexes_for_uv`)."""
+    options = []
     for location in os.environ.get("PIP_FIND_LINKS", "").split():
         options += ["--find-links", location]
     if os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
@@ -121,7 +128,8 @@ def install_command(uv: str | None, wheels: Path | None) -> list[str]:
     """The installer's command: requirements.txt in hash-checking mode, from the index or (offline) ``wheels`` only."""
     requirements = str(ROOT / "requirements.txt")
     if uv:
-        sources = ["--offline", "--no-index", "--find-links", str(wheels)] if wheels else _pip_settings_for_uv()
+        # Offline, no uv.toml either: it may name find-links folders of its own.
+        sources = ["--offline", "--no-config", "--no-index", "--find-links", str(wheels)] if wheels else _pip_settings_for_uv()
         return [uv, "pip", "install", "--python", str(venv_python()), "--require-hashes", *sources, "-r", requirements]
     # Offline, pip's own settings (a mirror in pip.conf, PIP_INDEX_URL) are overruled on the command line.
     sources = ["--no-index", "--find-links", str(wheels)] if wheels else []
@@ -165,11 +173,11 @@ _SOURCE_SETTINGS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "P
                     "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX", "UV_FIND_LINKS")
 
 
-def installer_environment(wheels: Path | None) -> dict[str, str]:
-    """The installer's environment: as this one, but offline with no other source than ``wheels`` (no mirror setting,
-    no pip.conf, which may name find-links folders of its own)."""
+def installer_environment(wheels: Path | None, uv: str | None = None) -> dict[str, str]:
+    """The installer's environment: as this one (with pip's index settings said for uv), but offline with no other
+    source than ``wheels`` (no mirror setting, no pip.conf, which may name find-links folders of its own)."""
     if not wheels:
-        return dict(os.environ)
+        return {**os.environ, **(_pip_indexes_for_uv() if uv else {})}
     return {**{k: v for k, v in os.environ.items() if k not in _SOURCE_SETTINGS}, "PIP_CONFIG_FILE": os.devnull}
 
 
@@ -177,13 +185,17 @@ def install_requirements(uv: str | None, verbose: bool, wheels: Path | None) -> 
     name = "uv" if uv else "pip"
     source = f" from {wheels.name}/ only" if wheels else ""
     step(f"Installing the locked packages (requirements.txt, hashes checked){source} with {name}")
-    result = subprocess.run(install_command(uv, wheels), cwd=ROOT, env=installer_environment(wheels), stdout=subprocess.PIPE,
+    if verbose:  # the installer's own output as it comes (a long install is not silent)
+        streamed = subprocess.run(install_command(uv, wheels), cwd=ROOT, env=installer_environment(wheels, uv))
+        if streamed.returncode != 0:
+            fail(f"installing the locked packages with {name} failed (see its message above); run bootstrap again, or "
+                 "without --verbose for the reason in one line")
+        return
+    result = subprocess.run(install_command(uv, wheels), cwd=ROOT, env=installer_environment(wheels, uv), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    if verbose:
-        print(result.stdout, end="")
     if result.returncode != 0:
         reason = installer_failure(result.stdout, name, wheels)
-        if not verbose and "message above" in reason:
+        if "message above" in reason:
             # The installer's own words, indented under the step; the one error line follows.
             print("".join("    " + line for line in result.stdout.splitlines(keepends=True)), end="", file=sys.stderr)
         fail(reason)

@@ -24,26 +24,40 @@ import subprocess
 import sys
 
 
-def source_options() -> list[str]:
-    """pip's options for the source the CI variables name (none: pip's own settings, by default the public index)."""
+def without_credentials(url: str) -> str:
+    """``url`` as it may be printed: without a user name or token (https://user:token@feed/... is common for feeds)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def source_settings() -> tuple[list[str], dict[str, str], str]:
+    """pip's options and environment for the source the CI variables name, and how to say it (none: pip's own
+    settings, by default the public index). An index URL goes in the environment: it may carry a token."""
     wheels, index = os.environ.get("AZS_WHEELS", "").strip(), os.environ.get("AZS_INDEX_URL", "").strip()
     if wheels:
-        return ["--no-index", "--find-links", wheels]
-    return ["--index-url", index] if index else []
+        return ["--no-index", "--find-links", wheels], {}, f"from the wheels in {wheels}"
+    if index:
+        return [], {"PIP_INDEX_URL": index}, f"from the index {without_credentials(index)}"
+    return [], {}, ""
 
 
 def main() -> int:
     if len(sys.argv) != 3:
         print("usage: python scripts/install_azs_scaffold.py PUBLIC_SOURCE FEED_REQUIREMENT", file=sys.stderr)
         return 2
-    options = source_options()
-    source = os.environ.get("AZS_SCAFFOLD_SOURCE", "").strip() or (sys.argv[2] if options else sys.argv[1])
-    print(f"==> Installing {source}" + (f" ({' '.join(options)})" if options else ""), flush=True)
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *options, source])
+    options, environment, said = source_settings()
+    source = os.environ.get("AZS_SCAFFOLD_SOURCE", "").strip() or (sys.argv[2] if options or environment else sys.argv[1])
+    print(f"==> Installing {without_credentials(source)}" + (f" ({said})" if said else ""), flush=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *options, source],
+                            env={**os.environ, **environment})
     if result.returncode != 0:
-        print(f"error: installing azs-scaffold ({source}) failed (see pip's message above); on a site without the public "
-              "sources set the CI variable AZS_INDEX_URL (an internal index) or AZS_WHEELS (a folder of wheels), and "
-              "AZS_SCAFFOLD_SOURCE", file=sys.stderr)
+        print(f"error: installing azs-scaffold ({without_credentials(source)}) failed (see pip's message above); on a site "
+              "without the public sources set the CI variable AZS_INDEX_URL (an internal index) or AZS_WHEELS (a folder of "
+              "wheels), and AZS_SCAFFOLD_SOURCE", file=sys.stderr)
         return 1
     return 0
 
