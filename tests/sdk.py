@@ -65,3 +65,24 @@ def client(cls: type, info: dict[str, Any], profile: Any = None, **extra: Any) -
 def bearer(info: dict[str, Any], admin: bool = False) -> dict[str, str]:
     token = credential(info).get_token(scope(info, admin)).token
     return {"Authorization": f"Bearer {token}"}
+
+
+def stack_with_group(start_emulator: Any, release: str = "2108", identity: str = "azure_ad",
+                     *namespaces: str) -> tuple[dict[str, Any], Any, Any]:
+    """An emulator of ``release`` with ``namespaces`` registered and a resource group ``rg``: its info, the profile
+    its SDK clients use, and the resource management client."""
+    import time
+
+    from azure.mgmt.resource import ResourceManagementClient
+
+    info = start_emulator(stack_version=release, identity=identity).info()
+    profile = PROFILE_OF_RELEASE[release]
+    resources = client(ResourceManagementClient, info, profile)
+    for namespace in namespaces:
+        resources.providers.register(namespace)
+    deadline = time.time() + 10
+    while any(resources.providers.get(ns).registration_state != "Registered" for ns in namespaces):
+        assert time.time() < deadline, f"{namespaces} did not register"
+        time.sleep(0.1)
+    resources.resource_groups.create_or_update("rg", {"location": "local"})
+    return info, profile, resources

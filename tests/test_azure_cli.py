@@ -118,7 +118,8 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     az("cloud", "update", "--cloud-config", json.dumps({"endpoints": {"microsoftGraphResourceId": graph}}))
     az("cloud", "update", "--profile", profile)
     # The tenant's GUID for both identity systems (az 2.66 with --tenant adfs asks for /adfs/adfs/...: its bug).
-    accounts = az("login", "--service-principal", "-u", info["client_id"], "-p", f"@{secret_file}", "--tenant", info["tenant_id"])
+    # --password=@FILE, joined: az reads the file, and a secret beginning with '-' would otherwise be taken for an option.
+    accounts = az("login", "--service-principal", "-u", info["client_id"], f"--password=@{secret_file}", "--tenant", info["tenant_id"])
     assert [a["id"] for a in accounts] == [info["subscription_id"]]
     assert az("account", "show")["id"] == info["subscription_id"]
 

@@ -5,31 +5,14 @@ Stack's providers serve."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.resource import ResourceManagementClient
 
 from tests import sdk
 
 RELEASES = ["2108", "2008"]
-
-
-def _stack(start_emulator, release="2108", *namespaces):
-    info = start_emulator(stack_version=release).info()
-    profile = sdk.PROFILE_OF_RELEASE[release]
-    resources = sdk.client(ResourceManagementClient, info, profile)
-    for namespace in namespaces:
-        resources.providers.register(namespace)
-    deadline = time.time() + 10
-    while any(resources.providers.get(ns).registration_state != "Registered" for ns in namespaces):
-        assert time.time() < deadline, f"{namespaces} did not register"
-        time.sleep(0.1)
-    resources.resource_groups.create_or_update("rg", {"location": "local"})
-    return info, profile
 
 
 def _rest(info, method, path, version, body=None):
@@ -40,7 +23,7 @@ def _rest(info, method, path, version, body=None):
 
 
 def _network(start_emulator, release="2108"):
-    info, profile = _stack(start_emulator, release, "Microsoft.Network")
+    info, profile, _ = sdk.stack_with_group(start_emulator, release, "azure_ad", "Microsoft.Network")
     return info, sdk.client(NetworkManagementClient, info, profile)
 
 
@@ -52,7 +35,7 @@ def _network(start_emulator, release="2108"):
 def test_storage_accounts_at_every_version_the_stack_storage_docs_list(start_emulator, release, version):
     """Microsoft's Stack storage docs list 2015-05-01-preview to 2019-06-01 for 2008 and later; ``az vm create``
     with unmanaged disks pins 2015-06-15, whose body names the account type in ``properties.accountType``."""
-    info, _ = _stack(start_emulator, release, "Microsoft.Storage")
+    info, _, _ = sdk.stack_with_group(start_emulator, release, "azure_ad", "Microsoft.Storage")
     body = {"location": "local", "properties": {"accountType": "Standard_LRS"}} if version < "2016" else \
         {"location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage"}
     status, _ = _rest(info, "PUT", "Microsoft.Storage/storageAccounts/acct1", version, body)
@@ -65,7 +48,7 @@ def test_storage_accounts_at_every_version_the_stack_storage_docs_list(start_emu
 
 @pytest.mark.parametrize("release", RELEASES)
 def test_load_balancers_at_2016_03_30_and_a_version_no_stack_serves(start_emulator, release):
-    info, _ = _stack(start_emulator, release, "Microsoft.Network")
+    info, _, _ = sdk.stack_with_group(start_emulator, release, "azure_ad", "Microsoft.Network")
     status, lb = _rest(info, "PUT", "Microsoft.Network/loadBalancers/lb1", "2016-03-30", {"location": "local"})
     assert status == 201 and lb["sku"] == {"name": "Basic"}
     status, error = _rest(info, "GET", "Microsoft.Network/loadBalancers/lb1", "2020-11-01")
@@ -322,7 +305,7 @@ def test_usages_in_the_stacks_region_count_what_the_subscription_holds(start_emu
 
 def test_a_storage_accounts_network_rules_are_answered_in_the_specs_spelling(start_emulator):
     """``az storage account update --default-action deny`` sends the value as typed; Storage answers its enum."""
-    info, _ = _stack(start_emulator, "2108", "Microsoft.Storage")
+    info, _, _ = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage")
     body = {"location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage",
             "properties": {"networkAcls": {"defaultAction": "deny", "bypass": "logging,metrics"}}}
     _rest(info, "PUT", "Microsoft.Storage/storageAccounts/acct2", "2019-06-01", body)

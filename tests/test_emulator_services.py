@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 import requests
@@ -21,20 +20,6 @@ from tests import sdk
 
 COMBINATIONS = [("2108", "azure_ad"), ("2008", "adfs"), ("azure", "azure_ad")]
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0yTzNaGH5xwe5sBtFHlkA8BgTpBm1nSBAS5fa0Y2Nb test@emulator"
-
-
-def _stack(start_emulator, release="2108", identity="azure_ad", *namespaces):
-    info = start_emulator(stack_version=release, identity=identity).info()
-    profile = sdk.PROFILE_OF_RELEASE[release]
-    resources = sdk.client(ResourceManagementClient, info, profile)
-    for namespace in namespaces:
-        resources.providers.register(namespace)
-    deadline = time.time() + 10
-    while any(resources.providers.get(ns).registration_state != "Registered" for ns in namespaces):
-        assert time.time() < deadline, f"{namespaces} did not register"
-        time.sleep(0.1)
-    resources.resource_groups.create_or_update("rg", {"location": "local"})
-    return info, profile, resources
 
 
 def _get(info, path, **params):
@@ -77,7 +62,7 @@ def test_azure_mgmt_core_registers_a_provider_itself_on_409(start_emulator):
 
 
 def test_resource_lists_filter_expand_top_and_tags(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
     storage = sdk.client(StorageManagementClient, info, profile)
     network = sdk.client(NetworkManagementClient, info, profile)
     for index in range(3):
@@ -109,7 +94,7 @@ def test_resource_lists_filter_expand_top_and_tags(start_emulator):
 
 
 def test_storage_keys_are_base64_of_64_bytes_and_regenerate(start_emulator):
-    info, profile, _ = _stack(start_emulator, "2008", "azure_ad", "Microsoft.Storage")
+    info, profile, _ = sdk.stack_with_group(start_emulator, "2008", "azure_ad", "Microsoft.Storage")
     storage = sdk.client(StorageManagementClient, info, profile)
     storage.storage_accounts.begin_create("rg", "acct", {"location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage"}).result()
     before = {k.key_name: k.value for k in storage.storage_accounts.list_keys("rg", "acct").keys}
@@ -166,7 +151,7 @@ def _validate(resources, group, name, deployment):
 
 @pytest.mark.parametrize(("release", "identity"), COMBINATIONS)
 def test_template_deployment_validate_create_outputs_operations_export(start_emulator, release, identity):
-    info, profile, resources = _stack(start_emulator, release, identity, "Microsoft.Storage", "Microsoft.Network")
+    info, profile, resources = sdk.stack_with_group(start_emulator, release, identity, "Microsoft.Storage", "Microsoft.Network")
     validated = _validate(resources, "rg", "first", _deployment(TEMPLATE, release))
     assert validated.error is None and validated.properties.provisioning_state == "Succeeded"
     assert list(resources.resources.list_by_resource_group("rg")) == []  # validation creates nothing
@@ -217,7 +202,7 @@ def test_template_deployment_validate_create_outputs_operations_export(start_emu
     ("no-parameter", "not provided"),
 ])
 def test_an_invalid_template_is_refused_before_anything_is_made(start_emulator, change, words):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
     template = json.loads(json.dumps(TEMPLATE))
     parameters = {}
     if change == "bad-function":
@@ -236,7 +221,7 @@ def test_an_invalid_template_is_refused_before_anything_is_made(start_emulator, 
 
 
 def test_a_failing_resource_fails_the_deployment_and_names_it(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad")  # a deployment registers providers itself
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad")  # a deployment registers providers itself
     template = json.loads(json.dumps(TEMPLATE))
     template["variables"]["account"] = "Not_A_Valid_Account_Name"  # refused by the provider, not by validation
     with pytest.raises(HttpResponseError) as raised:
@@ -249,7 +234,7 @@ def test_a_failing_resource_fails_the_deployment_and_names_it(start_emulator):
 
 
 def test_a_deployment_is_cancelled_before_it_runs(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
     url = (f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourcegroups/rg/providers/"
            "Microsoft.Resources/deployments/slow")
     headers = sdk.bearer(info)
@@ -268,7 +253,7 @@ def test_a_deployment_is_cancelled_before_it_runs(start_emulator):
 
 @pytest.mark.parametrize(("release", "identity"), COMBINATIONS)
 def test_a_linux_vm_from_a_marketplace_image_with_disks_power_and_delete(start_emulator, release, identity):
-    info, profile, resources = _stack(start_emulator, release, identity, "Microsoft.Network", "Microsoft.Compute")
+    info, profile, resources = sdk.stack_with_group(start_emulator, release, identity, "Microsoft.Network", "Microsoft.Compute")
     network = sdk.client(NetworkManagementClient, info, profile)
     compute = sdk.client(ComputeManagementClient, info, profile)
     subnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
@@ -342,7 +327,7 @@ def test_a_linux_vm_from_a_marketplace_image_with_disks_power_and_delete(start_e
 
 
 def test_a_vm_from_an_image_the_stack_does_not_offer_is_refused_and_leaves_nothing(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Network", "Microsoft.Compute")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Network", "Microsoft.Compute")
     network = sdk.client(NetworkManagementClient, info, profile)
     compute = sdk.client(ComputeManagementClient, info, profile)
     subnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
@@ -374,7 +359,7 @@ def _object_id(info) -> str:
 
 @pytest.mark.parametrize(("release", "identity"), COMBINATIONS)
 def test_key_vault_and_its_secrets_with_challenge_sign_in(start_emulator, release, identity):
-    info, profile, resources = _stack(start_emulator, release, identity, "Microsoft.KeyVault")
+    info, profile, resources = sdk.stack_with_group(start_emulator, release, identity, "Microsoft.KeyVault")
     keyvault = sdk.client(KeyVaultManagementClient, info, profile)
     name = f"kv{release}{identity[:3]}".replace("_", "")
     assert keyvault.vaults.check_name_availability({"name": name, "type": "Microsoft.KeyVault/vaults"}).name_available
@@ -417,7 +402,7 @@ def test_key_vault_and_its_secrets_with_challenge_sign_in(start_emulator, releas
 
 
 def test_a_vault_refuses_a_data_plane_version_the_release_does_not_serve(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.KeyVault")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.KeyVault")
     keyvault = sdk.client(KeyVaultManagementClient, info, profile)
     vault = keyvault.vaults.begin_create_or_update("rg", "kvversions", {"location": "local", "properties": {
         "tenant_id": info["tenant_id"], "sku": {"family": "A", "name": "standard"}, "access_policies": []}}).result()
@@ -432,7 +417,7 @@ def test_a_vault_refuses_a_data_plane_version_the_release_does_not_serve(start_e
 
 
 def test_the_vm_samples_sequence_create_tag_attach_detach_resize_power_delete(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage")
     network = sdk.client(NetworkManagementClient, info, profile)
     compute = sdk.client(ComputeManagementClient, info, profile)
     network.virtual_networks.begin_create_or_update(
@@ -517,7 +502,7 @@ PROFILE_TEMPLATE = {
 
 
 def test_a_template_with_an_api_profile_providers_and_an_unmanaged_disk(start_emulator):
-    info, profile, resources = _stack(start_emulator, "2108", "azure_ad")
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad")
     parameters = {"vmName": {"value": "box"}, "sshKey": {"value": SSH_KEY}, "label": {"value": "box-label"}}
     result = resources.deployments.begin_create_or_update(
         "rg", "profiled", {"properties": {"template": PROFILE_TEMPLATE, "parameters": parameters, "mode": "Incremental"}}).result()
