@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from generator import __version__
-from generator.emulator.errors import EmulatorError
 from generator.errors import ScaffoldError, UsageError
 
 PROG = "azs-scaffold"
@@ -672,14 +671,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.run(args)
-    except (ScaffoldError, EmulatorError) as error:  # the emulator's errors are its own: it imports nothing of ours
-        from generator.redact import redact
-
-        print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
-        return error.exit_code
+    except ScaffoldError as error:
+        return _report(error, error.exit_code)
+    except Exception as error:
+        # The emulator's errors are its own (it imports nothing of ours); looked up only if the emulator was loaded,
+        # so that --help never imports it.
+        emulator_errors = sys.modules.get("generator.emulator.errors")
+        if emulator_errors is None or not isinstance(error, emulator_errors.EmulatorError):
+            raise
+        return _report(error, error.exit_code)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _report(error: Exception, exit_code: int) -> int:
+    """One line on stderr for a failure the user can act on (no secret in it); its exit code."""
+    from generator.redact import redact
+
+    print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
+    return exit_code
 
 
 def run() -> None:
