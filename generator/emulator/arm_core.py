@@ -18,7 +18,7 @@ from generator.emulator import arm_errors
 from generator.emulator.config import EmulatorContext
 from generator.emulator.faults import FaultInjector
 from generator.emulator.identity import IdentityService
-from generator.emulator.protocol import Request, Response
+from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import ARM_TOKEN, GRAPH_TOKEN, VAULT_TOKEN, Match
 
 RESOURCES_NS = "Microsoft.Resources"
@@ -101,6 +101,24 @@ class Arm:
     @property
     def location(self) -> str:
         return self.data["location"]
+
+    def read_or_delete(self, request: Request, store: dict[str, Any], key: str, not_found: Callable[[], ArmError],
+                       echo_deleted: bool = False) -> Response | None:
+        """GET and DELETE of a document kept in ``store`` under ``key`` (a lock, a policy definition or assignment):
+        404 by ``not_found`` for a GET of none, 204 for a DELETE of none, 200 (with the document when ``echo_deleted``)
+        once deleted and saved; None for any other method (the caller's PUT)."""
+        existing = store.get(key)
+        if request.method == "GET":
+            if existing is None:
+                raise not_found()
+            return Response(200, existing)
+        if request.method == "DELETE":
+            if existing is None:
+                return Response(204)
+            del store[key]
+            self.save()
+            return Response(200, existing) if echo_deleted else Response(200)
+        return None
 
     def save(self) -> None:
         self.ctx.state.save()

@@ -53,16 +53,9 @@ class LocksService:
         scope = self._scope(canonical_scope(scope))
         key = f"{scope}/providers/{LOCKS}/{name}".lower()
         existing = self._locks.get(key)
-        if request.method == "GET":
-            if existing is None:
-                raise arm_errors.lock_not_found(name)
-            return Response(200, existing)
-        if request.method == "DELETE":
-            if existing is None:
-                return Response(204)
-            del self._locks[key]
-            self.arm.save()
-            return Response(200)
+        answer = self.arm.read_or_delete(request, self._locks, key, lambda: arm_errors.lock_not_found(name))
+        if answer is not None:
+            return answer
         body = request.json()
         props = body.get("properties") if isinstance(body, dict) else None
         if not isinstance(props, dict):

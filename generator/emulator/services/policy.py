@@ -57,17 +57,10 @@ class PolicyService:
 
     def definition(self, request: Request, sub: str, name: str) -> Response:
         definition_id = f"/subscriptions/{sub}/providers/{DEFINITIONS}/{name}"
-        existing = self._definitions.get(definition_id.lower())
-        if request.method == "GET":
-            if existing is None:
-                raise arm_errors.policy_definition_not_found(name)
-            return Response(200, existing)
-        if request.method == "DELETE":
-            if existing is None:
-                return Response(204)
-            del self._definitions[definition_id.lower()]
-            self.arm.save()
-            return Response(200)
+        answer = self.arm.read_or_delete(request, self._definitions, definition_id.lower(),
+                                         lambda: arm_errors.policy_definition_not_found(name))
+        if answer is not None:
+            return answer
         body = request.json()
         props = body.get("properties") if isinstance(body, dict) else None
         if not isinstance(props, dict):
@@ -107,17 +100,10 @@ class PolicyService:
     def assignment(self, request: Request, scope: str, name: str) -> Response:
         scope = self._check_scope(scope)
         assignment_id = f"{scope}/providers/{ASSIGNMENTS}/{name}"
-        existing = self._assignments.get(assignment_id.lower())
-        if request.method == "GET":
-            if existing is None:
-                raise arm_errors.policy_assignment_not_found(name)
-            return Response(200, existing)
-        if request.method == "DELETE":
-            if existing is None:
-                return Response(204)
-            del self._assignments[assignment_id.lower()]
-            self.arm.save()
-            return Response(200, existing)
+        answer = self.arm.read_or_delete(request, self._assignments, assignment_id.lower(),
+                                         lambda: arm_errors.policy_assignment_not_found(name), echo_deleted=True)
+        if answer is not None:
+            return answer
         body = request.json()
         props = body.get("properties") if isinstance(body, dict) else None
         if not isinstance(props, dict) or not props.get("policyDefinitionId"):
