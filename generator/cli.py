@@ -270,38 +270,26 @@ def _principal(args: argparse.Namespace):
     from generator.discovery import ServicePrincipal
     from generator.redact import read_secret
 
-    principal = None
-    if args.client_id:
-        if args.certificate:
-            if not os.path.exists(args.certificate):
-                raise UsageError(f"--certificate {args.certificate}: no such file; give the PEM with the certificate and its private key")
-            if os.path.isdir(args.certificate):
-                raise UsageError(f"--certificate {args.certificate} is a directory; give the PEM with the certificate and its private key")
-            password = read_secret(args.certificate_password_env, None, "--certificate-password-env")
-            principal = ServicePrincipal(args.client_id, certificate_path=args.certificate, certificate_password=password)
-        else:
-            secret = read_secret(args.client_secret_env, f"Client secret for {args.client_id}: ", "--client-secret-env")
-            principal = ServicePrincipal(args.client_id, client_secret=secret)
-    elif args.client_secret_env or args.certificate:
-        raise UsageError("a client secret or certificate needs --client-id too")
-    return principal
+    if not args.client_id:
+        if args.client_secret_env or args.certificate:
+            raise UsageError("a client secret or certificate needs --client-id too")
+        return None
+    if args.certificate:
+        if not os.path.exists(args.certificate):
+            raise UsageError(f"--certificate {args.certificate}: no such file; give the PEM with the certificate and its private key")
+        if os.path.isdir(args.certificate):
+            raise UsageError(f"--certificate {args.certificate} is a directory; give the PEM with the certificate and its private key")
+        return ServicePrincipal.from_credentials(args.client_id, certificate=args.certificate,
+                                                 certificate_password=read_secret(args.certificate_password_env, None,
+                                                                                  "--certificate-password-env"))
+    return ServicePrincipal.from_credentials(
+        args.client_id, secret=read_secret(args.client_secret_env, f"Client secret for {args.client_id}: ", "--client-secret-env"))
 
 
 def _discovery_request(args: argparse.Namespace):
     from generator.discovery import DiscoveryRequest
 
-    principal = _principal(args)
-    return DiscoveryRequest(
-        arm_endpoint=args.arm_endpoint or "",
-        ca_cert=args.ca_cert,
-        tenant=args.tenant,
-        principal=principal,
-        subscription_id=args.subscription_id,
-        admin_endpoint=args.admin_endpoint,
-        stack_version=args.stack_version,
-        force=args.force,
-        timeout=args.timeout,
-    )
+    return DiscoveryRequest.from_settings(vars(args), _principal(args))
 
 
 def _progress(message: str) -> None:

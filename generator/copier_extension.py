@@ -85,22 +85,11 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
     if key not in _cache:
         from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
 
-        principal = None
-        if inputs["client_id"]:
-            if inputs["auth_method"] == "certificate":
-                principal = ServicePrincipal(inputs["client_id"], certificate_path=inputs["certificate_path"],
-                                             certificate_password=inputs["certificate_password"] or None)
-            else:
-                secret = inputs["client_secret"] or os.environ.get(SECRET_ENV, "")
-                principal = ServicePrincipal(inputs["client_id"], client_secret=secret) if secret else None
-        request = DiscoveryRequest(
-            arm_endpoint=inputs["arm_endpoint"],
-            ca_cert=inputs["ca_cert"] or None,
-            tenant=inputs["tenant"] or None,
-            principal=principal,
-            subscription_id=inputs["subscription_id"] or None,
-            stack_version=inputs["stack_version"] or None,
-        )
+        certificate = inputs["certificate_path"] if inputs["auth_method"] == "certificate" else None
+        principal = ServicePrincipal.from_credentials(inputs["client_id"], certificate=certificate,
+                                                      certificate_password=inputs["certificate_password"],
+                                                      secret=inputs["client_secret"] or os.environ.get(SECRET_ENV, ""))
+        request = DiscoveryRequest.from_settings(inputs, principal)
         print(f"Discovering the Stack at {inputs['arm_endpoint']} ...", file=sys.stderr, flush=True)
         try:
             found = discover_stack(request)

@@ -55,7 +55,7 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
     """
     import tempfile
 
-    from generator.discovery import DiscoveryRequest, ServicePrincipal
+    from generator.discovery import DiscoveryRequest
     from generator.emulator import Emulator, EmulatorConfig
     from generator.emulator.proxy import through_proxy
     from generator.emulator.venv_trust import stand_in_ca_of_info, trust_in_venv
@@ -74,11 +74,7 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
         def generate() -> str:
             request = NewProject(
                 destination=str(project),
-                discovery=DiscoveryRequest(
-                    arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
-                    principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]),
-                    public_ca_bundle=info["public_ca_bundle"],
-                ),
+                discovery=DiscoveryRequest.for_emulator(info),
                 project_name="azs-demo",
                 template=template,
                 vcs_ref=vcs_ref,

@@ -92,12 +92,10 @@ def _read_sp_config(project: Path) -> dict[str, Any]:
 
 
 def _principal(project: Path, sp: dict[str, Any]) -> ServicePrincipal | None:
-    if sp.get("certPath"):
-        cert = Path(sp["certPath"])
-        return ServicePrincipal(sp.get("clientId", ""), certificate_path=str(cert if cert.is_absolute() else project / cert),
-                                certificate_password=sp.get("certPass") or None)
-    secret = sp.get("clientSecret") or os.environ.get(SECRET_ENV)
-    return ServicePrincipal(sp.get("clientId", ""), client_secret=secret) if sp and secret else None
+    cert = Path(sp["certPath"]) if sp.get("certPath") else None
+    return ServicePrincipal.from_credentials(sp.get("clientId"), certificate=str(project / cert) if cert else None,
+                                             certificate_password=sp.get("certPass"),
+                                             secret=sp.get("clientSecret") or os.environ.get(SECRET_ENV))
 
 
 def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRequest) -> DiscoveryRequest:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +53,26 @@ class DiscoveryRequest:
     timeout: float = 15.0  # seconds per HTTP request
     # The publicly trusted CAs (sign-in at login.microsoftonline.com); default: the environment's or certifi's.
     public_ca_bundle: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], principal: ServicePrincipal | None = None, **given: Any) -> DiscoveryRequest:
+        """A request from settings under the names the answers, a teams entry and the options share (``arm_endpoint``,
+        ``ca_cert``, ``tenant``, ...); an empty or missing setting is unset, and ``given`` overrides."""
+        values: dict[str, Any] = {name: settings[name] for name in _SETTINGS if settings.get(name) not in (None, "")}
+        values.update({name: str(values[name]) for name in _TEXT_SETTINGS if name in values})
+        return cls(**{"arm_endpoint": "", **values, "principal": principal, **given})
+
+    @classmethod
+    def for_emulator(cls, info: Mapping[str, Any], signed_in: bool = True, **given: Any) -> DiscoveryRequest:
+        """A request for the emulator an info file describes (its endpoint and trust), signed in as its service
+        principal unless ``signed_in`` is false."""
+        principal = ServicePrincipal.from_credentials(info["client_id"], secret=info["client_secret"]) if signed_in else None
+        return cls(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], public_ca_bundle=info["public_ca_bundle"],
+                   principal=principal, **given)
+
+
+_TEXT_SETTINGS = ("arm_endpoint", "ca_cert", "tenant", "subscription_id", "admin_endpoint", "stack_version", "public_ca_bundle")
+_SETTINGS = (*_TEXT_SETTINGS, "force", "timeout")
 
 
 @dataclass

@@ -229,8 +229,8 @@ class StackHttp:
 
     def _tls_message(self, url: str, what: str, exc: Exception) -> str:
         text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"") or "unknown reason"
+        if is_untrusted_certificate(text):
+            reason = tls_reason(text)
             if self.ca_file:
                 return (
                     f"{what}: TLS verification of {_origin(url)} failed ({reason}) with the public CAs and the CA file "
@@ -243,22 +243,43 @@ class StackHttp:
         return f"{what}: TLS handshake with {_origin(url)} failed; is it an HTTPS endpoint? ({text[:120]})"
 
 
+# What a failure's text says of the network, in words, however requests, urllib3 or the Azure SDK phrase it:
+# the first row with a marker in the lower-cased text wins (a timeout's text may also name the refused retry).
+_TRANSPORT_FAILURES = (
+    (("timed out", "timeouterror"), "no answer within the timeout"),
+    (("nameresolutionerror", "name or service not known", "getaddrinfo failed"), "cannot resolve host"),
+    (("connection refused", "connectionrefusederror"), "connection refused"),
+    (("connection reset", "connectionreseterror", "remotedisconnected"), "connection reset"),
+    (("timeout",), "no answer within the timeout"),
+    (("max retries exceeded",), "could not connect"),
+)
+
+
+def transport_failure(text: str) -> str | None:
+    """What went wrong on the way, in words ("connection refused", "cannot resolve host", ...), as the failure's
+    text tells it; None when it tells of no network problem."""
+    lowered = text.lower()
+    return next((words for markers, words in _TRANSPORT_FAILURES if any(marker in lowered for marker in markers)), None)
+
+
+def is_untrusted_certificate(text: str) -> bool:
+    """True when the failure's text says TLS verification refused the server's certificate."""
+    lowered = text.lower()
+    return "certificate_verify_failed" in lowered or "certificate verify failed" in lowered
+
+
+def tls_reason(text: str) -> str:
+    """Why TLS verification refused the certificate, as OpenSSL put it ("self-signed certificate in chain", ...)."""
+    return text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"") or "unknown reason"
+
+
 def _connection_problem(exc: Exception) -> str:
     """What went wrong with the connection, in words."""
     if isinstance(exc, requests.exceptions.Timeout):
         return "no answer within the timeout"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the answer was cut off"
-    text = str(exc)
-    if "timed out" in text or "TimeoutError" in text:
-        return "no answer within the timeout"
-    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo failed" in text:
-        return "cannot resolve host"
-    if "Connection refused" in text or "ConnectionRefusedError" in text:
-        return "connection refused"
-    if "Connection reset" in text or "ConnectionResetError" in text or "RemoteDisconnected" in text:
-        return "connection reset"
-    return "could not connect"
+    return transport_failure(str(exc)) or "could not connect"
 
 
 def _proxy_refusal(exc: Exception) -> str | None:

@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp, one_line, trusted_session
+from generator.discovery.http import (
+    DiscoveryError,
+    HttpStatusError,
+    StackHttp,
+    is_untrusted_certificate,
+    one_line,
+    tls_reason,
+    transport_failure,
+    trusted_session,
+)
 from generator.discovery.metadata import ADFS, StackMetadata
 from generator.files import FileTooLarge, NotARegularFile, read_regular_file
 from generator.redact import redact, remember
@@ -43,6 +52,17 @@ class ServicePrincipal:
         # Wherever a principal is made (options, a teams file, a project's file), its secrets are known to redact.
         remember(self.client_secret)
         remember(self.certificate_password)
+
+    @classmethod
+    def from_credentials(cls, client_id: str | None, *, secret: str | None = None, certificate: str | None = None,
+                         certificate_password: str | None = None) -> ServicePrincipal | None:
+        """The one rule for every source (options, a teams entry, a project's file, copier answers): a certificate,
+        when one is named, signs in with its password if any; else the secret; without a client id or either, None."""
+        if not client_id:
+            return None
+        if certificate:
+            return cls(client_id, certificate_path=certificate, certificate_password=certificate_password or None)
+        return cls(client_id, client_secret=secret) if secret else None
 
 
 def needs_instance_discovery_disabled(metadata: StackMetadata) -> bool:
@@ -148,7 +168,7 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
                                  "in a minute, or with a longer --timeout") from None
         if cause == "tls":
             raise DiscoveryError(
-                f"sign-in at {where} failed: its TLS certificate is not trusted ({_tls_reason(' '.join(said.split()))}); the sign-in host must "
+                f"sign-in at {where} failed: its TLS certificate is not trusted ({tls_reason(' '.join(said.split()))}); the sign-in host must "
                 "chain to a public CA (certifi's, or REQUESTS_CA_BUNDLE) or to the Stack's root CA given with --ca-cert (against "
                 "azs-scaffold's emulator: export REQUESTS_CA_BUNDLE=<public_ca_bundle of its --info-file>)"
             ) from None
@@ -182,19 +202,13 @@ def _busy_answer(exc: Exception, detail: str) -> str | None:
 def _transport_cause(detail: str) -> str | None:
     """'tls', 'not-json', a network problem in words, or None when the identity system itself answered."""
     lowered = detail.lower()
-    if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
+    if is_untrusted_certificate(detail):
         return "tls"
-    for marker, words in (("tunnel connection failed", "the proxy (HTTPS_PROXY) refused the tunnel"),
-                          ("unable to connect to proxy", "the proxy (HTTPS_PROXY) could not be reached"),
-                          ("timed out", "no answer within the timeout"), ("timeout", "no answer within the timeout"),
-                          ("connection refused", "connection refused"), ("connection reset", "connection reset"),
-                          ("remotedisconnected", "the connection was cut"), ("name or service not known", "cannot resolve the host"),
-                          ("max retries exceeded", "could not connect"), ("not in json format", "not-json"),
-                          ("expecting value", "not-json")):
-        if marker in lowered:
-            return words
-    return None
-
-
-def _tls_reason(detail: str) -> str:
-    return detail.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"") or "unknown reason"
+    # The SDK words a proxy's refusal as any other failure to connect: the proxy is named first.
+    if "tunnel connection failed" in lowered:
+        return "the proxy (HTTPS_PROXY) refused the tunnel"
+    if "unable to connect to proxy" in lowered:
+        return "the proxy (HTTPS_PROXY) could not be reached"
+    if "not in json format" in lowered or "expecting value" in lowered:
+        return "not-json"
+    return transport_failure(detail)
