@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import catalog
+from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 from generator.errors import ScaffoldError
 
 ERROR, WARNING = "error", "warning"
@@ -56,7 +57,6 @@ UNDECLARED_NEEDS = {"azure-storage-blob": ("six",)}
 _ALTERNATE_CONSTRUCTORS = ("from_connection_string", "from_blob_url", "from_container_url")
 SKIPPED_FOLDERS = {".venv", "venv", ".git", "node_modules", "site-packages", "__pycache__", ".tox", "build", "dist"}
 CREDENTIALS = {"ClientSecretCredential", "CertificateCredential", "DefaultAzureCredential", "ClientAssertionCredential"}
-MICROSOFT_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com")
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
 
 Progress = Callable[[str], None]
@@ -330,7 +330,7 @@ def _check_call(node: ast.Call, where: str, has_default_profile: bool = False) -
                                     "the tenant 'adfs' doubles it (MSAL signs in at /adfs/adfs/...)",
                                     "pass the login endpoint without a trailing /adfs as authority (on ADFS: the host, "
                                     "and tenant 'adfs')"))
-        on_stack = "authority" in keywords and not (authority and any(h in authority for h in MICROSOFT_HOSTS))
+        on_stack = "authority" in keywords and not (authority and any(h in authority for h in MICROSOFT_LOGIN_HOSTS))
         if on_stack and "disable_instance_discovery" not in keywords and not passes_more:
             findings.append(Finding(WARNING, where, f"{name} with a Stack's authority but without disable_instance_discovery: "
                                     "MSAL first asks login.microsoftonline.com about the authority (fails disconnected, "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 from generator.discovery.http import (
     DiscoveryError,
     HttpStatusError,
@@ -27,16 +28,6 @@ MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024  # a PEM with a certificate chain and i
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # A directory's name as Azure AD resolves it (contoso.onmicrosoft.com, contoso.com); "adfs" on ADFS Stacks.
 TENANT_NAME = re.compile(r"^(adfs|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$", re.IGNORECASE)
-# Login hosts MSAL knows; for any other host instance discovery must be disabled, or MSAL asks
-# login.microsoftonline.com about it (unreachable from a disconnected Stack, and wrong anyway).
-MICROSOFT_LOGIN_HOSTS = (
-    "login.microsoftonline.com",
-    "login.windows.net",
-    "login.microsoft.com",
-    "sts.windows.net",
-    "login.chinacloudapi.cn",
-    "login.microsoftonline.us",
-)
 
 
 @dataclass

@@ -15,19 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from generator.discovery.clouds import cloud_at
 from generator.discovery.http import DiscoveryError
 
 AZURE_AD = "azure_ad"
 ADFS = "adfs"
-
-# Public clouds whose DNS suffixes cannot be derived from the Resource Manager host.
-_PUBLIC_CLOUD_SUFFIXES = {
-    "management.azure.com": ("core.windows.net", "vault.azure.net"),
-    "management.core.windows.net": ("core.windows.net", "vault.azure.net"),
-    "management.usgovcloudapi.net": ("core.usgovcloudapi.net", "vault.usgovcloudapi.net"),
-    "management.chinacloudapi.cn": ("core.chinacloudapi.cn", "vault.azure.cn"),
-}
-
 
 class MetadataError(DiscoveryError):
     """The metadata endpoint answered something that is not usable metadata."""
@@ -70,7 +62,7 @@ class StackMetadata:
 
     @property
     def is_public_azure(self) -> bool:
-        return urlsplit(self.resource_manager).hostname in _PUBLIC_CLOUD_SUFFIXES
+        return cloud_at(urlsplit(self.resource_manager).hostname or "") is not None
 
 
 def normalize_url(url: str, what: str = "endpoint") -> str:
@@ -155,8 +147,9 @@ def _suffixes(entry: dict[str, Any], resource_manager: str) -> tuple[str, str]:
         storage = _lookup(suffixes, "storage", "storageEndpoint")
         keyvault = _lookup(suffixes, "keyVaultDns", "keyvaultDns")
     host = urlsplit(resource_manager).hostname or ""
-    if host in _PUBLIC_CLOUD_SUFFIXES:
-        default_storage, default_vault = _PUBLIC_CLOUD_SUFFIXES[host]
+    cloud = cloud_at(host)
+    if cloud:  # a public cloud's suffixes cannot be derived from its Resource Manager host
+        default_storage, default_vault = cloud.storage_suffix, cloud.keyvault_dns_suffix
     else:
         # A Stack's services live beside Resource Manager: management.<region>.<fqdn> -> <region>.<fqdn>.
         default_storage = host if _is_ip_or_single_label(host) else host.split(".", 1)[1]
