@@ -48,7 +48,6 @@ class TeamResult:
     ok: bool
     detail: str  # the project path, or the one-line error
     profile: str | None = None
-    subscription_id: str | None = None
     seconds: float = 0.0
     warnings: tuple[str, ...] = ()  # e.g. samples the principal's roles will not let run
     already_there: bool = False  # an earlier run made this team's project: left as it is
@@ -215,7 +214,7 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
                              location=team.get("location"))
         render(project, found, check_destination(project.destination), source)
         warnings = tuple(sample_role_warnings(found, samples or catalog.DEFAULT_SAMPLES))
-        return TeamResult(name, True, str(out / name), found.profile, found.subscription_id, time.monotonic() - started, warnings)
+        return TeamResult(name, True, str(out / name), found.profile, time.monotonic() - started, warnings)
     except ScaffoldError as error:
         return TeamResult(name, False, redact(str(error)), seconds=time.monotonic() - started)
     except Exception as error:  # a bug must cost one team, not the batch and its table

@@ -68,7 +68,6 @@ class Profile:
     name: str
     known_profile: str  # the attribute of azure.profiles.KnownProfiles
     api_versions: Mapping[str, str]  # client name -> api-version
-    summary: str
     # Key Vault's data plane (azure-keyvault-secrets): no profile covers it, so the project passes this
     # api_version explicitly (the SDK's default is global Azure's newest, which a Stack refuses).
     keyvault_data_api_version: str = "2016-10-01"
@@ -89,7 +88,7 @@ class Profile:
 # Newest first: evidence from a provider list picks the first profile that fits.
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
-        LATEST: Profile(
+        LATEST: Profile(  # global Azure: each client's newest API version
             LATEST,
             "latest",
             # What the pinned packages send under KnownProfiles.latest (measured against the emulator).
@@ -100,11 +99,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "NetworkManagementClient": "2024-03-01",
                 "KeyVaultManagementClient": "2023-07-01",
             }),
-            "global Azure: each client's newest API version",
             # A stable version global Azure serves; the SDK's own default moves with every release.
             keyvault_data_api_version="7.6",
         ),
-        HYBRID_2020: Profile(
+        HYBRID_2020: Profile(  # Azure Stack Hub 2102 and later
             HYBRID_2020,
             "v2020_09_01_hybrid",
             MappingProxyType({
@@ -115,9 +113,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "KeyVaultManagementClient": "2019-09-01",
                 "ComputeManagementClient": "2020-06-01",
             }),
-            "Azure Stack Hub 2102 and later",
         ),
-        HYBRID_2019: Profile(
+        HYBRID_2019: Profile(  # Azure Stack Hub 1904 to 2008
             HYBRID_2019,
             "v2019_03_01_hybrid",
             MappingProxyType({
@@ -128,7 +125,6 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "KeyVaultManagementClient": "2016-10-01",
                 "ComputeManagementClient": "2017-12-01",
             }),
-            "Azure Stack Hub 1904 to 2008",
         ),
     }
 )
@@ -214,9 +210,8 @@ PINS: Mapping[str, Pin] = MappingProxyType(
 )
 # Every project needs these, whatever its samples.
 BASE_PACKAGES = ("azure-common", "azure-identity")
-# Profile -> the packages pinned for it. One set serves all three today: these releases carry both
-# hybrid profiles' API versions and send their newest under ``latest``.
-PROFILE_PINS: Mapping[str, tuple[str, ...]] = MappingProxyType({name: tuple(PINS) for name in PROFILES})
+# One set of pins serves every profile: these releases carry both hybrid profiles' API versions and send
+# their newest under ``latest``.
 
 
 @dataclass(frozen=True)
@@ -306,17 +301,6 @@ SAMPLES: Mapping[str, Sample] = MappingProxyType(
 DEFAULT_SAMPLES = tuple(SAMPLES)
 
 
-# Clients a profile does not cover, or covers with a version no Python module has: they get
-# ``api_version=`` instead of ``profile=`` (passing both raises ValueError).
-EXPLICIT_API_VERSIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
-    {
-        HYBRID_2020: MappingProxyType({"AuthorizationManagementClient": "2015-07-01", "ManagedServiceIdentityClient": "2018-11-30"}),
-        HYBRID_2019: MappingProxyType({"AuthorizationManagementClient": "2015-07-01", "ManagedServiceIdentityClient": "2018-11-30"}),
-        LATEST: MappingProxyType({}),
-    }
-)
-
-
 class CatalogError(ScaffoldError):
     """A release, profile or sample the catalog does not know."""
 
@@ -387,7 +371,8 @@ def packages_for(samples: tuple[str, ...], profile_name: str) -> list[Pin]:
         needed.update(SAMPLES[name].packages)
         for client in SAMPLES[name].clients:
             needed.update((CLIENTS[client].package, *CLIENTS[client].extra_packages))
-    missing = needed - set(PROFILE_PINS[profile(profile_name).name])
+    profile(profile_name)  # refuses a profile the catalog does not know
+    missing = needed - set(PINS)
     if missing:
         raise CatalogError(f"the catalog pins no release of {', '.join(sorted(missing))} for {profile_name}")
     return [PINS[p] for p in sorted(needed)]

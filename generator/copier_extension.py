@@ -126,15 +126,9 @@ def azs_profile(name: str) -> dict[str, Any]:
         profile = catalog.profile(name)
     except ScaffoldError as error:
         raise _user_error(error) from None
-    return {"known_profile": profile.known_profile, "api_versions": dict(profile.api_versions), "summary": profile.summary,
+    return {"known_profile": profile.known_profile, "api_versions": dict(profile.api_versions),
             "keyvault_data_api_version": profile.keyvault_data_api_version,
             "storage_data_api_version": profile.storage_data_api_version}
-
-
-def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str]:
-    """``api_version=`` pins for the samples' clients that the profile does not cover."""
-    explicit = catalog.EXPLICIT_API_VERSIONS.get(profile, {})
-    return {c: explicit[c] for c in catalog.clients_for(tuple(samples)) if c in explicit}
 
 
 def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
@@ -237,7 +231,6 @@ class AzsScaffoldExtension(Extension):
             azs_providers=azs_providers,
             azs_minimal_role=azs_minimal_role,
             azs_profile=azs_profile,
-            azs_explicit_api_versions=azs_explicit_api_versions,
             azs_check_project_name=azs_check_project_name,
             azs_require=azs_require,
             azs_check_guid=azs_check_guid,

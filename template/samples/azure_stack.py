@@ -117,7 +117,6 @@ class StackConfig:
     disable_instance_discovery: bool
     known_profile: str
     api_versions: dict[str, str]  # client -> the api-version the profile gives it
-    explicit_api_versions: dict[str, str]  # client -> api-version, for clients the profile does not cover
     providers: list[str]
     keyvault_data_api_version: str = "2016-10-01"  # Key Vault's data plane: no profile covers it
     storage_data_api_version: str = "2019-07-07"  # the storage data plane (blobs): no profile covers it either
@@ -157,7 +156,7 @@ def _emulator_config(stack: dict[str, Any], overlay_path: Path) -> StackConfig:
         authority_host=overlay["authorityHost"], credential_scope=overlay["credentialScope"],
         disable_instance_discovery=bool(overlay.get("disableInstanceDiscovery", True)),
         known_profile=stack["knownProfile"], api_versions=dict(stack.get("apiVersions", {})),
-        explicit_api_versions=dict(stack.get("explicitApiVersions", {})), providers=list(stack.get("providers", [])),
+        providers=list(stack.get("providers", [])),
         keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
         storage_data_api_version=stack.get("storageDataApiVersion") or "2019-07-07",
         client_secret=remember(overlay["clientSecret"]),
@@ -198,7 +197,6 @@ def load_config(root: Path = ROOT) -> StackConfig:
         disable_instance_discovery=bool(stack.get("disableInstanceDiscovery", True)),
         known_profile=stack["knownProfile"],
         api_versions=dict(stack.get("apiVersions", {})),
-        explicit_api_versions=dict(stack.get("explicitApiVersions", {})),
         providers=list(stack.get("providers", [])),
         keyvault_data_api_version=stack.get("keyVaultDataApiVersion") or "2016-10-01",
         storage_data_api_version=stack.get("storageDataApiVersion") or "2019-07-07",
@@ -360,10 +358,7 @@ def client(cls: type, config: StackConfig, cred: Any = None, longest_retry_wait:
 
     options: dict[str, Any] = {"base_url": config.resource_manager, "credential_scopes": [config.credential_scope],
                                "retry_policy": bounded_retry_policy(longest_retry_wait), "transport": transport()}
-    if cls.__name__ in config.explicit_api_versions:
-        options["api_version"] = config.explicit_api_versions[cls.__name__]
-    else:
-        options["profile"] = getattr(KnownProfiles, config.known_profile)
+    options["profile"] = getattr(KnownProfiles, config.known_profile)
     cred = cred or credential(config)
     if cls.__name__ == "SubscriptionClient":
         return cls(cred, **options)
