@@ -119,7 +119,7 @@ def load_teams(path: str) -> list[Team]:
 
 def _check_team(team: dict[str, Any], names: set[str], base: Path) -> None:
     """Check one team's entry, key by key; resolve its paths against the teams file's folder."""
-    from generator.copier_extension import azs_check_project_name
+    from generator.answers import check_project_name
 
     unknown = set(team) - TEAM_KEYS
     if unknown:
@@ -139,7 +139,7 @@ def _check_team(team: dict[str, Any], names: set[str], base: Path) -> None:
     missing = [k for k in ("project_name", "arm_endpoint", "client_id") if not team.get(k)]
     if missing or not (team.get("client_secret_env") or team.get("certificate")):
         raise UsageError(f"missing {', '.join(missing or ['client_secret_env or certificate'])}")
-    problem = azs_check_project_name(team["project_name"])
+    problem = check_project_name(team["project_name"])
     if problem:
         raise UsageError(f"project_name {team['project_name']!r}: {problem}")
     if team["project_name"] in names:

@@ -1,4 +1,5 @@
-"""The copier side of the generator: Jinja globals that discover the Stack and read the catalog.
+"""The copier side of the generator: Jinja globals that discover the Stack, read the catalog and check answers
+(the rules themselves are in ``generator.answers``).
 
 ``copier.yml`` names :class:`AzsScaffoldExtension` in ``_jinja_extensions``; copier imports it from
 the installed ``generator`` package (a template folder is not on ``sys.path``). Discovery runs at
@@ -8,25 +9,29 @@ become copier's ``UserMessageError``: one line, exit code 1, nothing left behind
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import pass_context
 from jinja2.ext import Extension
 from jinja2.runtime import Context, Undefined
 
 from generator import catalog
+from generator.answers import (
+    DISCOVERY_INPUTS,
+    check_endpoint,
+    check_guid,
+    check_project_name,
+    check_stack_version,
+    discovery_answers,
+    discovery_request,
+)
 from generator.errors import ScaffoldError
 from generator.secret_files import hold_for_task
 from generator.template_source import recorded_url
 
-# Answers that discovery reads, in the order copier asks them.
-DISCOVERY_INPUTS = (
-    "arm_endpoint", "ca_cert", "tenant", "auth_method", "client_id", "client_secret",
-    "certificate_path", "certificate_password", "subscription_id", "stack_version",
-)
-SECRET_ENV = "AZURE_CLIENT_SECRET"
+if TYPE_CHECKING:
+    from generator.discovery import StackDiscovery
 
 _cache: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -42,35 +47,11 @@ def _answer(ctx: Context, name: str) -> str:
     return "" if value is None or isinstance(value, Undefined) else str(value).strip()
 
 
-def discovery_answers(found: Any) -> dict[str, Any]:
-    """The template's computed answers from a :class:`~generator.discovery.StackDiscovery`."""
-    from generator.discovery.trust import read_ca_pem
-
-    m = found.metadata
-    return {
-        "resource_manager": m.resource_manager,
-        "identity_system": m.identity_system,
-        "authority_host": m.authority_host,
-        "tenant_id": found.tenant_id or "",
-        "credential_scope": m.credential_scope,
-        "stack_release": found.stack_version or "",
-        "stack_build": found.build or "",
-        "profile": found.profile or "",
-        "profile_evidence": list(found.profile_evidence),
-        "disable_instance_discovery": found.disable_instance_discovery,
-        "storage_suffix": m.storage_suffix,
-        "keyvault_dns_suffix": m.keyvault_dns_suffix,
-        "ca_cert_pem": read_ca_pem(found.ca_cert) if found.ca_cert else "",
-        "discovered_subscription_id": found.subscription_id or "",
-        "discovered_location": found.location or "",
-    }
-
-
 def _cache_key(inputs: dict[str, str]) -> tuple[str, ...]:
     return tuple(inputs[name] for name in DISCOVERY_INPUTS)
 
 
-def remember_discovery(data: dict[str, Any], found: Any) -> None:
+def remember_discovery(data: dict[str, Any], found: StackDiscovery) -> None:
     """Let ``azs_discovery()`` answer from a discovery already made for these answers (``azs-scaffold new``
     discovered before rendering, and hands copier the answers without the secret)."""
     inputs = {name: "" if data.get(name) is None else str(data[name]).strip() for name in DISCOVERY_INPUTS}
@@ -83,13 +64,9 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
     inputs = {name: _answer(ctx, name) for name in DISCOVERY_INPUTS}
     key = _cache_key(inputs)
     if key not in _cache:
-        from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
+        from generator.discovery import discover_stack
 
-        certificate = inputs["certificate_path"] if inputs["auth_method"] == "certificate" else None
-        principal = ServicePrincipal.from_credentials(inputs["client_id"], certificate=certificate,
-                                                      certificate_password=inputs["certificate_password"],
-                                                      secret=inputs["client_secret"] or os.environ.get(SECRET_ENV, ""))
-        request = DiscoveryRequest.from_settings(inputs, principal)
+        request = discovery_request(inputs)
         print(f"Discovering the Stack at {inputs['arm_endpoint']} ...", file=sys.stderr, flush=True)
         try:
             found = discover_stack(request)
@@ -165,44 +142,6 @@ def azs_require(value: Any, message: str) -> str:
     return ""
 
 
-def azs_check_project_name(name: str) -> str:
-    """Empty when ``name`` is a usable project name, else the rule in words."""
-    import re
-
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name or ""):
-        return ""
-    return "Use 1-64 ASCII letters, digits, '-' or '_', starting with a letter (no spaces or quotes)."
-
-
-def azs_check_guid(value: str, what: str) -> str:
-    """Empty when ``value`` is a GUID, else the rule in words."""
-    from generator.discovery.identity import GUID
-
-    return "" if GUID.match(value or "") else f"{what} is a GUID like 00000000-0000-0000-0000-000000000000."
-
-
-def azs_check_stack_version(value: str) -> str:
-    """Empty when ``value`` is empty or a readable release or build, else the rule in words."""
-    if not value:
-        return ""
-    try:
-        catalog.parse_release(value)
-    except ScaffoldError:
-        return "Give the release as YYMM (e.g. 2108) or the build as 1.YYMM.x.y (e.g. 1.2108.2.65)."
-    return ""
-
-
-def azs_check_endpoint(value: str) -> str:
-    """Empty when ``value`` looks like an https:// endpoint, else the rule in words."""
-    from generator.discovery.metadata import MetadataError, normalize_url
-
-    try:
-        normalize_url(value, "Resource Manager endpoint")
-    except MetadataError as error:
-        return str(error)
-    return ""
-
-
 @pass_context
 def azs_check_sign_in(ctx: Context, typed: str) -> str:
     """Empty when the Stack can be discovered with the answers so far (the service principal signs in), else what
@@ -231,11 +170,11 @@ class AzsScaffoldExtension(Extension):
             azs_providers=azs_providers,
             azs_minimal_role=azs_minimal_role,
             azs_profile=azs_profile,
-            azs_check_project_name=azs_check_project_name,
+            azs_check_project_name=check_project_name,
             azs_require=azs_require,
-            azs_check_guid=azs_check_guid,
-            azs_check_endpoint=azs_check_endpoint,
-            azs_check_stack_version=azs_check_stack_version,
+            azs_check_guid=check_guid,
+            azs_check_endpoint=check_endpoint,
+            azs_check_stack_version=check_stack_version,
             azs_check_sign_in=azs_check_sign_in,
             azs_template_url=recorded_url,
             azs_hold_secret_for_task=hold_for_task,

@@ -71,7 +71,7 @@ def check_outside_template(destination: Path, source: TemplateSource) -> None:
 def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool = True) -> dict[str, Any]:
     """The answers to hand copier: what the user gave and what discovery found (without the secret and the
     certificate's password when ``with_secrets`` is false: :func:`write_secrets` puts them in)."""
-    from generator.copier_extension import discovery_answers
+    from generator.answers import discovery_answers
 
     d, principal = request.discovery, request.discovery.principal
     data: dict[str, Any] = {
@@ -113,9 +113,9 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
     check_outside_template(destination, source)
     preload_copier()
     if request.project_name is not None:
-        from generator.copier_extension import azs_check_project_name
+        from generator.answers import check_project_name
 
-        problem = azs_check_project_name(request.project_name)
+        problem = check_project_name(request.project_name)
         if problem:
             raise UsageError(f"--project-name {request.project_name!r}: {problem}")
     if request.discovery.principal is None:

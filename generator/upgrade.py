@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import __version__, catalog
-from generator.copier_extension import SECRET_ENV, discovery_answers
+from generator.answers import MATERIAL, SECRET_ENV, discovery_answers
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
@@ -44,11 +44,6 @@ from generator.template_source import (
     recorded_url,
 )
 
-# Answers whose change means the project is out of date (the evidence's wording alone does not).
-MATERIAL = (
-    "resource_manager", "identity_system", "authority_host", "tenant_id", "credential_scope", "stack_release",
-    "stack_build", "profile", "disable_instance_discovery", "storage_suffix", "keyvault_dns_suffix",
-)
 # Set by the wrapper around copier's update, so the migration does not discover a second time.
 REFRESHED_ENV = "AZS_SCAFFOLD_ANSWERS_REFRESHED"
 
