@@ -14,10 +14,13 @@ import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import __version__
 from generator.errors import ScaffoldError, UsageError
+
+if TYPE_CHECKING:  # --help imports no discovery
+    from generator.discovery import DiscoveryRequest, StackDiscovery
 
 PROG = "azs-scaffold"
 
@@ -560,7 +563,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if report.findings else 0
 
 
-def _stack_capabilities(request: Any, found: Any, capabilities_file: str | None) -> Any:
+def _stack_capabilities(request: DiscoveryRequest, found: StackDiscovery, capabilities_file: str | None) -> Any:
     """What templates are checked against with a Stack: its live capabilities when signed in, else the file, else
     the discovered release's profile tables."""
     from generator.doctor_templates import from_capabilities, from_release, read_capabilities_file

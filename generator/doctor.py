@@ -21,11 +21,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import catalog
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 from generator.errors import ScaffoldError
+
+if TYPE_CHECKING:
+    from generator.discovery import StackDiscovery
 
 ERROR, WARNING = "error", "warning"
 # Releases of each management package before track 2 (azure-identity credentials, azure-core pipeline).
@@ -476,7 +479,7 @@ def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, 
 
 # -- the Stack --------------------------------------------------------------------------------------------
 
-def check_against_stack(found: Any, code: CodeFacts) -> list[Finding]:
+def check_against_stack(found: StackDiscovery, code: CodeFacts) -> list[Finding]:
     """The profile the code names against the one the Stack needs."""
     needed = catalog.profile(found.profile).known_profile if found.profile else None
     findings: list[Finding] = []
@@ -492,7 +495,7 @@ def check_against_stack(found: Any, code: CodeFacts) -> list[Finding]:
     return findings
 
 
-def check_roles(found: Any) -> list[Finding]:
+def check_roles(found: StackDiscovery) -> list[Finding]:
     """The service principal's roles on the subscription against what a project's writes need (a group and
     resources in it, its providers registered), as ``new`` checks them for its samples."""
     roles = getattr(found, "roles", None)
@@ -536,7 +539,7 @@ def _option_lines(requirements_file: str | None) -> list[str]:
     return [line.strip() for _, line in _logical_lines(text) if line.strip().startswith("-")]
 
 
-def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: Any = None,
+def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: StackDiscovery | None = None,
                template: str | None = None, capabilities: Any = None, progress: Progress = lambda message: None) -> Report:
     """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against.
     The environment is ``.venv``'s, read on disk; ``python`` (``--python``) is run to ask it instead. ARM templates

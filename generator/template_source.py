@@ -33,7 +33,7 @@ TEMPLATE_FILES = ("copier.yml", "template")
 PACKAGE = Path(__file__).resolve().parent
 
 
-class TemplateError(ScaffoldError):
+class TemplateSourceError(ScaffoldError):
     """The template cannot be found or read."""
 
 
@@ -63,7 +63,7 @@ def public_url() -> str:
         if label.strip().lower() == "repository" and url.strip():
             url = url.strip().rstrip("/")
             return url if url.endswith(".git") else url + ".git"
-    raise TemplateError(f"the {DISTRIBUTION} metadata names no Repository URL ([project.urls] in pyproject.toml); "
+    raise TemplateSourceError(f"the {DISTRIBUTION} metadata names no Repository URL ([project.urls] in pyproject.toml); "
                         "reinstall azs-scaffold")
 
 
@@ -137,7 +137,7 @@ def _checkout_bundle(checkout: Path) -> Path:
     """A bundle of the checkout's HEAD and tags, made once per HEAD in the user cache."""
     changed = git(checkout, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_FILES).splitlines()
     if changed:
-        raise TemplateError(
+        raise TemplateSourceError(
             f"the template in {checkout} has uncommitted changes ({changed[0][3:]}"
             f"{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); commit them first: "
             "a project records the template commit it came from, so that commit must exist"
@@ -161,16 +161,16 @@ def _checkout_bundle(checkout: Path) -> Path:
 def installed_template() -> TemplateSource:
     """This installation's template; fails in one line when there is none (before anything slow)."""
     if shutil.which("git") is None:
-        raise TemplateError("git is not installed; copier needs it to render the template: install git")
+        raise TemplateSourceError("git is not installed; copier needs it to render the template: install git")
     carried = PACKAGE / "_template"
     if (carried / BUNDLE_NAME).is_file():
         if not (carried / "copier.yml").is_file():
-            raise TemplateError(f"this installation's template is incomplete ({carried} has no copier.yml); reinstall azs-scaffold")
+            raise TemplateSourceError(f"this installation's template is incomplete ({carried} has no copier.yml); reinstall azs-scaffold")
         return TemplateSource(str(carried / BUNDLE_NAME), "HEAD")
     checkout = PACKAGE.parent
     if (checkout / "copier.yml").is_file() and (checkout / ".git").exists():
         return TemplateSource(str(_checkout_bundle(checkout)), "HEAD")
-    raise TemplateError(
+    raise TemplateSourceError(
         f"this installation of azs-scaffold carries no template (no {carried / BUNDLE_NAME}); "
         "reinstall it from a wheel, an sdist or the repository (pip install / pipx install), or pass --template"
     )
@@ -185,8 +185,8 @@ def resolve_template(template: str | None, vcs_ref: str | None) -> TemplateSourc
     looks_local = not any(template.startswith(p) for p in ("https://", "http://", "git@", "git+", "gh:", "gl:"))
     if looks_local:
         if not local.exists():
-            raise TemplateError(f"--template {template}: no such file or directory")
+            raise TemplateSourceError(f"--template {template}: no such file or directory")
         if local.is_dir() and not (local / "copier.yml").is_file() and not (local / "copier.yaml").is_file():
-            raise TemplateError(f"--template {template}: no copier.yml there; give azs-scaffold's repository or template bundle")
+            raise TemplateSourceError(f"--template {template}: no copier.yml there; give azs-scaffold's repository or template bundle")
         template = str(local.resolve())
     return TemplateSource(template, vcs_ref)
