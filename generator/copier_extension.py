@@ -130,7 +130,7 @@ def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
 
 def azs_ci_python() -> str:
     """The Python the generated CI definitions run (``azs-scaffold wheelhouse`` fetches for it by default)."""
-    from generator.wheelhouse import CI_PYTHON
+    from generator.lock import CI_PYTHON
 
     return CI_PYTHON
 

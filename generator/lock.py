@@ -20,6 +20,9 @@ LOCK_FILE = Path(__file__).resolve().parent / "pins.lock"
 # The Pythons the lock resolves for (uv --python-version names the oldest; markers split what differs after it).
 OLDEST_PYTHON = "3.10"
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# What the generated CI definitions run on (ubuntu-latest, actions/setup-python / UsePythonVersion).
+CI_PYTHON = "3.11"
+CI_PLATFORM = "linux"
 
 _ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$")
 _HASH = re.compile(r"^\s+--hash=(sha256:[0-9a-f]{64})\s*\\?$")

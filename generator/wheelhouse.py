@@ -20,12 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generator.errors import ScaffoldError, UsageError
-from generator.lock import SUPPORTED_PYTHONS, Locked, LockError, parse
+from generator.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse
 
 WHEELS_DIR = "wheels"
-# What the generated CI definitions run on (ubuntu-latest, actions/setup-python / UsePythonVersion).
-CI_PYTHON = "3.11"
-CI_PLATFORM = "linux"
 
 
 @dataclass(frozen=True)
