@@ -67,13 +67,13 @@ def main() -> None:
                         help="also measure new + bootstrap + registration + first sample, uv and pip (needs the package index)")
     args = parser.parse_args()
 
+    from generator.commands.render import NewProject, copier_data
     from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
     from generator.emulator import Emulator, EmulatorConfig
-    from generator.render import NewProject, copier_data
 
     work = Path(tempfile.mkdtemp(prefix="azs-bench-"))
     AZS, COPIER, template = install_wheel(work)
-    from generator.template_source import public_url_served_from
+    from generator.templating.template_source import public_url_served_from
 
     rows: list[tuple[str, float, str, float, str]] = []
     # One listener for sign-in and Resource Manager: the timings do not depend on the topology, and the
@@ -204,8 +204,8 @@ def install_wheel(work: Path) -> tuple[list[str], list[str], str]:
     venv = work / "venv-azs"
     sh([sys.executable, "-m", "venv", str(venv)])
     sh([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *map(str, (work / "dist").glob("*.whl"))])
-    found = subprocess.run([str(venv / "bin" / "python"), "-c", "import generator.template_source as t; print(t.installed_template().src)"],
-                           capture_output=True, text=True, check=True)
+    carried = "import generator.templating.template_source as t; print(t.installed_template().src)"
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", carried], capture_output=True, text=True, check=True)
     return [str(venv / "bin" / "azs-scaffold")], [str(venv / "bin" / "copier")], found.stdout.strip()
 
 

@@ -39,7 +39,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
 
     project = None
     if args.for_project:
-        from generator.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
+        from generator.commands.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
 
         project = Path(args.for_project).expanduser().resolve()
         args.stack_version, args.identity = project_settings(project)
@@ -77,7 +77,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
         if args.info_file:
             emulator.write_info(args.info_file)
         if project is not None:
-            from generator.files import write_private_file
+            from generator._util.files import write_private_file
 
             overlay = Path(args.overlay_file).expanduser().resolve() if args.overlay_file else project / DEFAULT_OVERLAY
             write_private_file(overlay, json.dumps(overlay_for(emulator.info()), indent=2).encode() + b"\n")
@@ -135,7 +135,7 @@ def _emulator_trust(args: argparse.Namespace) -> int:
 def _read_text(path: str) -> str:
     from pathlib import Path
 
-    from generator.files import read_regular_file
+    from generator._util.files import read_regular_file
 
     try:
         return read_regular_file(Path(path).expanduser(), 1024 * 1024).decode("ascii")
@@ -270,8 +270,8 @@ def _add_template_options(p: argparse.ArgumentParser) -> None:
 
 def _principal(args: argparse.Namespace):
     """The service principal the options name (secret from the environment or a hidden prompt), or None."""
+    from generator._util.redact import read_secret
     from generator.discovery import ServicePrincipal
-    from generator.redact import read_secret
 
     if not args.client_id:
         if args.client_secret_env or args.certificate:
@@ -322,7 +322,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(found.to_json(), indent=2))
         return 0
-    from generator.report import discovery_summary
+    from generator.commands.report import discovery_summary
 
     print(discovery_summary(found))
     return 0
@@ -374,8 +374,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
         _ask_what_options_do_not_give(args)
     if not args.arm_endpoint:
         raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
-    from generator.render import NewProject, run_new
-    from generator.report import discovery_summary, sample_role_warnings
+    from generator.commands.render import NewProject, run_new
+    from generator.commands.report import discovery_summary, sample_role_warnings
 
     request = NewProject(
         destination=args.destination,
@@ -389,7 +389,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
     )
     destination, found = run_new(request, progress=_progress)
     print(discovery_summary(found))
-    from generator.project_files import read_answers
+    from generator.templating.project_files import read_answers
 
     samples = read_answers(destination).get("samples") or []
     for warning in sample_role_warnings(found, list(samples)):
@@ -404,7 +404,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_new_batch(args: argparse.Namespace) -> int:
-    from generator.batch import run_batch, summary_table
+    from generator.commands.batch import run_batch, summary_table
 
     results = run_batch(args.batch, args.destination, template=args.template, vcs_ref=args.vcs_ref,
                         progress=lambda message: print(message, file=sys.stderr, flush=True))
@@ -437,7 +437,7 @@ def _add_new(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_upgrade(args: argparse.Namespace) -> int:
-    from generator.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
+    from generator.commands.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
 
     try:
         plan = plan_upgrade(args.project, _discovery_request(args), progress=_progress)
@@ -502,7 +502,7 @@ def _add_upgrade(commands: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from generator.demo import run_demo
+    from generator.commands.demo import run_demo
 
     return run_demo(args.destination, stack_version=args.stack_version, identity=args.identity,
                     template=args.template, vcs_ref=args.vcs_ref)
@@ -525,7 +525,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from generator.doctor import DoctorError, apply_fix, requirements_diff, run_doctor
+    from generator.commands.doctor import DoctorError, apply_fix, requirements_diff, run_doctor
 
     try:
         found = capabilities = None
@@ -536,7 +536,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             found = discover_stack(request, progress=_progress)
             capabilities = _stack_capabilities(request, found, args.capabilities)
         elif args.capabilities or args.stack_version:
-            from generator.doctor_templates import from_release, read_capabilities_file
+            from generator.commands.doctor_templates import from_release, read_capabilities_file
 
             capabilities = read_capabilities_file(args.capabilities) if args.capabilities else from_release(args.stack_version)
         report = run_doctor(args.project, python=args.python, ca_cert=args.ca_cert, found=found, template=args.template,
@@ -566,7 +566,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def _stack_capabilities(request: DiscoveryRequest, found: StackDiscovery, capabilities_file: str | None) -> Any:
     """What templates are checked against with a Stack: its live capabilities when signed in, else the file, else
     the discovered release's profile tables."""
-    from generator.doctor_templates import from_capabilities, from_release, read_capabilities_file
+    from generator.commands.doctor_templates import from_capabilities, from_release, read_capabilities_file
 
     if request.principal is not None and found.subscription_id and found.location:
         from generator.discovery.capabilities import read_capabilities
@@ -603,7 +603,7 @@ def _add_doctor(commands: argparse._SubParsersAction) -> None:
 def _cmd_wheelhouse(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from generator.wheelhouse import make_wheelhouse
+    from generator.commands.wheelhouse import make_wheelhouse
 
     project = Path(args.project).expanduser()
     folder, chosen = make_wheelhouse(project, args.python or [], args.platform or [], progress=_progress)
@@ -678,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(error: Exception, exit_code: int) -> int:
     """One line on stderr for a failure the user can act on (no secret in it); its exit code."""
-    from generator.redact import redact
+    from generator._util.redact import redact
 
     print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
     return exit_code

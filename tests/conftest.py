@@ -102,8 +102,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the index's own: bootstrap checks every one against the lock. A venv trusts the emulators' stand-in public CA
     only when a test says so (tests/project.py: ``bootstrap``), as ``azs-scaffold emulator trust`` does for users.
     """
-    from generator import lock
-    from generator.wheelhouse import Target, _running_python, download_locked
+    from generator.catalog import lock
+    from generator.commands.wheelhouse import Target, _running_python, download_locked
 
     directory = tmp_path_factory.mktemp("wheelhouse")
     with _environment(without_emulator_proxy()):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from generator.files import write_private_file
+from generator._util.files import write_private_file
 from tests.helpers import MACHINE_CA_BUNDLE, without_emulator_proxy
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]

@@ -107,8 +107,8 @@ def test_packages_and_providers_per_sample():
 
 
 def test_docs_pins_is_the_catalogs_table():
-    """docs/pins.md is generated from the catalog (python -m generator.pins table --write): never edited apart."""
-    from generator import pins
+    """docs/pins.md is generated from the catalog (python -m generator.catalog.pins table --write): never edited apart."""
+    from generator.catalog import pins
 
     assert pins.DOC.read_text(encoding="utf-8") == pins.table()
 
@@ -127,10 +127,10 @@ def test_the_emulator_is_tested_with_the_sdk_releases_projects_get():
 
 
 def test_the_pin_probe_passes_for_the_pinned_releases(tmp_path):
-    """The maintainer's wire probe (python -m generator.pins verify), run by this venv, which holds the pins."""
+    """The maintainer's wire probe (python -m generator.catalog.pins verify), run by this venv, which holds the pins."""
     import sys
 
-    from generator import pins
+    from generator.catalog import pins
 
     emulators = pins.probe_emulators()
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.template_source import public_url
+from generator.templating.template_source import public_url
 from tests.helpers import (
     MACHINE_CA_BUNDLE,
     NEW,

@@ -1,36 +1,94 @@
 """The architecture the folders promise, held by the code: the emulator stands alone, as moto stands apart from
-boto3 (it imports nothing of the generator), and the product never needs the emulator to run."""
+boto3 (it imports nothing of the generator); the places of generator/ stand in layers, each importing only the
+ones below it (plumbing, catalog, discovery, the template's side, commands, the command line), so that no place
+but the command line reaches for a command."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 GENERATOR = Path(__file__).resolve().parent.parent / "generator"
 
+# From the bottom up: what each place may import of the generator is its own layer and those below it.
+LAYERS = (
+    ("generator.errors", "generator._util"),
+    ("generator.catalog",),
+    ("generator.discovery",),
+    ("generator.templating",),
+    ("generator.commands",),
+    ("generator.cli", "generator.__main__"),
+)
+# The emulator, for what tests a release on the wire or runs a demo against it: the maintainer's probe of candidate
+# pins and the commands that start one. The product itself never needs it.
+USES_THE_EMULATOR = ("generator.catalog.pins", "generator.commands", "generator.cli")
+
 
 def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at its top or inside a function (the CLI imports its commands late)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            names |= {node.module} | ({f"{node.module}.{alias.name}" for alias in node.names} if node.module == "generator" else set())
+    return {name for name in names if name == "generator" or name.startswith("generator.")}
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(GENERATOR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _within(name: str, places: tuple[str, ...]) -> bool:
+    return any(name == place or name.startswith(place + ".") for place in places)
+
+
+def _layer(name: str) -> int | None:
+    return next((index for index, places in enumerate(LAYERS) if _within(name, places)), None)
 
 
 def test_the_emulator_imports_nothing_of_the_generator():
     outside = {f"{path.relative_to(GENERATOR.parent)}: {name}"
                for path in (GENERATOR / "emulator").rglob("*.py") for name in _imported_modules(path)
-               if (name == "generator" or name.startswith("generator.")) and not name.startswith("generator.emulator")}
+               if not name.startswith("generator.emulator")}
     assert not outside, sorted(outside)
 
 
-def test_no_module_beside_a_script_is_named_like_the_standard_librarys():
-    """generator/_pin_probe.py runs as a script, so generator/ is its sys.path[0]: a module there named like one of
-    the standard library's (as secrets.py was) would be imported instead of it."""
-    import sys
+def test_every_module_of_the_generator_has_a_place():
+    placeless = sorted(module for module in map(_module, GENERATOR.rglob("*.py")) if _layer(module) is None
+                       and not _within(module, ("generator.emulator",)) and module not in ("generator", "generator._version"))
+    assert not placeless, placeless
 
-    shadowing = sorted(path.name for path in GENERATOR.glob("*.py") if path.stem in sys.stdlib_module_names)
+
+def test_each_place_imports_only_the_places_below_it():
+    """E.g. nothing in discovery/ or templating/ imports a command, and the catalog knows nothing of discovery."""
+    upward = []
+    for path in GENERATOR.rglob("*.py"):
+        module = _module(path)
+        layer = _layer(module)
+        if layer is None:  # the emulator (above) and the package's face
+            continue
+        for name in _imported_modules(path):
+            if name in ("generator", "generator.__version__", "generator._version"):
+                continue
+            if _within(name, ("generator.emulator",)):
+                if not _within(module, USES_THE_EMULATOR):
+                    upward.append(f"{module} -> {name}")
+                continue
+            target = _layer(name)
+            if target is None or target > layer:
+                upward.append(f"{module} -> {name}")
+    assert not upward, sorted(upward)
+
+
+def test_no_module_beside_a_script_is_named_like_the_standard_librarys():
+    """generator/catalog/_pin_probe.py runs as a script, so its folder is its sys.path[0]: a module there named like
+    one of the standard library's (as generator/secrets.py once was) would be imported instead of it."""
+    scripts = [GENERATOR / "catalog" / "_pin_probe.py"]
+    assert all(script.is_file() for script in scripts)
+    shadowing = sorted(str(path.relative_to(GENERATOR)) for script in scripts for path in script.parent.glob("*.py")
+                       if path.stem in sys.stdlib_module_names)
     assert not shadowing, shadowing

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import catalog, lock
+from generator import catalog
+from generator.catalog import lock
 from tests.helpers import GENERATOR_COMMAND
 from tests.project import bootstrap, run, venv_python
 
@@ -25,7 +26,7 @@ def test_the_lock_and_the_pins_are_in_step():
     entries = lock.entries()
     pinned = {lock.normalize(e.package): e.version for e in entries if e.pinned}
     assert pinned == {lock.normalize(p.package): p.version for p in catalog.PINS.values()}, \
-        "the lock is not the pins': run python -m generator.pins lock"
+        "the lock is not the pins': run python -m generator.catalog.pins lock"
     names = {lock.normalize(e.package) for e in entries}
     for entry in entries:
         assert entry.hashes and all(h.startswith("sha256:") and len(h) == 71 for h in entry.hashes), entry.package
@@ -43,7 +44,7 @@ def test_a_projects_share_holds_what_its_pins_need_and_nothing_of_the_other_samp
 
 
 def test_verify_proves_a_pin_with_the_locked_set_installed_beside_it(tmp_path):
-    from generator import pins
+    from generator.catalog import pins
 
     at_pins = [catalog.PINS[name].requirement for name in ("azure-mgmt-network", "azure-identity", "azure-common")]
     arguments = pins._install_arguments(at_pins, tmp_path / "locked.txt")
@@ -82,7 +83,7 @@ def test_wheelhouse_refuses_what_it_cannot_fetch_for_in_one_line(tmp_path):
 
 
 def test_wheelhouse_targets_evaluate_markers_for_the_target_python():
-    from generator.wheelhouse import PLATFORMS, Target, selected
+    from generator.commands.wheelhouse import PLATFORMS, Target, selected
 
     pycparser = {t: [e.version for e in selected(lock.entries(), Target(t, PLATFORMS["windows"])) if e.package == "pycparser"]
                  for t in lock.SUPPORTED_PYTHONS}
@@ -176,7 +177,7 @@ def test_the_share_is_what_the_samples_import(project, wheels, tmp_path):
     from packaging.markers import default_environment
     from packaging.requirements import Requirement
 
-    from generator.wheelhouse import Target, _running_python, selected
+    from generator.commands.wheelhouse import Target, _running_python, selected
 
     python = venv_python(project)
     if not Path(python).exists():

@@ -6,7 +6,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from generator import template_source
+from generator.templating import template_source
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 

@@ -137,7 +137,7 @@ def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, templ
     git(repo, "commit", "-qam", "v1: the answer is called region")
     git(repo, "tag", "v1.0.0")
     copier_yml.write_text(v2.replace("_migrations:\n", "_migrations:\n  - version: v2.0.0\n    command: [\"{{ _copier_python }}\", \"-m\", "
-                                      "\"generator.migrations\", \"rename-answer\", \"region\", \"location\"]\n"
+                                      "\"generator.templating.migrations\", \"rename-answer\", \"region\", \"location\"]\n"
                                       "    when: \"{{ _stage == 'before' }}\"\n", 1))
     sp_template.write_text(sp_v2)
     git(repo, "commit", "-qam", "v2: region renamed to location")
@@ -300,8 +300,8 @@ def test_r103_a_linked_file_the_upgrade_regenerates_is_refused(stack, template_r
 
 @pytest.mark.reliability
 def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, template_repo, tmp_path):
+    from generator.commands.render import NewProject, run_new
     from generator.discovery import DiscoveryRequest, ServicePrincipal
-    from generator.render import NewProject, run_new
 
     info = stack.start("2108")
     project = tmp_path / "project"

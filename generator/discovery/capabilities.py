@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from generator._util.files import write_private_file
 from generator.discovery.discover import DiscoveryRequest, StackDiscovery
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
 from generator.discovery.identity import acquire_token, build_credential
 from generator.discovery.release import arm_get
 from generator.discovery.trust import tls_context
-from generator.files import write_private_file
 
 CAPABILITIES_FORMAT = 1
 _COMPUTE_VERSION = "2017-03-30"  # every hybrid profile's Compute serves it (the answer is retried with a served one)

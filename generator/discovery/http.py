@@ -20,8 +20,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError
 from urllib3.util.retry import Retry
 
+from generator._util.redact import redact
 from generator.errors import ScaffoldError
-from generator.redact import redact
 
 RETRY_STATUSES = (429, 502, 503, 504)
 MAX_RETRY_AFTER = 30  # seconds; a longer Retry-After is waited this long at most (and never beyond --timeout)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file
+from generator._util.redact import redact, remember
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 from generator.discovery.http import (
     DiscoveryError,
@@ -21,8 +23,6 @@ from generator.discovery.http import (
     trusted_session,
 )
 from generator.discovery.metadata import ADFS, StackMetadata
-from generator.files import FileTooLarge, NotARegularFile, read_regular_file
-from generator.redact import redact, remember
 
 MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024  # a PEM with a certificate chain and its key is a few kB
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

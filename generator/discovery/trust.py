@@ -16,8 +16,8 @@ import re
 import ssl
 from pathlib import Path
 
+from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file
 from generator.discovery.http import DiscoveryError
-from generator.files import FileTooLarge, NotARegularFile, read_regular_file
 
 # A root CA file is a few kB; a chain with intermediates a few dozen. Beyond this it is not a CA file.
 MAX_CA_FILE_BYTES = 1024 * 1024

@@ -5,7 +5,7 @@ So the service principal file is rendered without its secret; while rendering, t
 secret to :func:`hold_for_task` (in copier's own process), which passes it through the environment
 (never a command line) to this task:
 
-    python -m generator.secret_files fill
+    python -m generator.templating.secret_files fill
 
 which writes the file anew with the secret, created 0600 before its first byte, and renames it into place.
 """
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from generator.files import write_private_file
+from generator._util.files import write_private_file
 
 PENDING_ENV = "AZS_SCAFFOLD_PENDING_SECRETS"
 SP_FILES = ("azureSecretSpConfig.json", "azureCertSpConfig.json")
@@ -27,7 +27,7 @@ _pending: dict[str, dict[str, str]] = {}
 def hold_for_task(file_name: str, key: str, value: str | None) -> str:
     """Keep ``value`` for the ``fill`` task to write as ``key`` of ``file_name``; renders as nothing."""
     if value:
-        from generator.template_source import set_for_copier
+        from generator.templating.template_source import set_for_copier
 
         _pending.setdefault(file_name, {})[key] = value
         set_for_copier(PENDING_ENV, json.dumps(_pending))
@@ -53,7 +53,7 @@ def fill(project: Path, pending: dict[str, dict[str, str]] | None = None) -> Non
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args != ["fill"]:
-        print("usage: python -m generator.secret_files fill", file=sys.stderr)
+        print("usage: python -m generator.templating.secret_files fill", file=sys.stderr)
         return 2
     fill(Path.cwd())
     return 0

@@ -24,7 +24,7 @@ _RELEASE_OF_PROFILE = {catalog.HYBRID_2019: "2008", catalog.HYBRID_2020: "2108",
 
 def project_settings(project: Path) -> tuple[str, str]:
     """(release, identity system) the project was generated for, from its recorded answers."""
-    from generator.project_files import ANSWERS_FILE, read_answers
+    from generator.templating.project_files import ANSWERS_FILE, read_answers
 
     answers = read_answers(project)
     release = str(answers.get("stack_release") or "") or _RELEASE_OF_PROFILE.get(str(answers.get("profile")), "")

@@ -1,8 +1,8 @@
 """The lock of the proven package set: every package the catalog's pins install, at exact versions, with the sha256
 of every file each version publishes, valid on Python 3.10 to 3.13 on Linux, Windows and macOS.
 
-``generator/pins.lock`` is written by ``python -m generator.pins lock`` (uv's universal resolution of the pins in
-``generator/catalog.py``) and read here. It is a requirements file as uv writes it: an entry per package (two for a
+``generator/catalog/pins.lock`` is written by ``python -m generator.catalog.pins lock`` (uv's universal resolution of the pins in
+``generator/catalog/__init__.py``) and read here. It is a requirements file as uv writes it: an entry per package (two for a
 package whose version differs between Pythons, each with its environment marker), its ``--hash`` lines, and a
 ``# via`` line naming the packages that need it (``-r ...`` for the pins themselves). A project's share of the lock
 is what its direct pins need, found by following those ``via`` lines.
@@ -30,7 +30,7 @@ _VIA = re.compile(r"^\s+# via (?P<parents>.+)$")
 
 
 class LockError(ValueError):
-    """The lock file is not as ``python -m generator.pins lock`` writes it."""
+    """The lock file is not as ``python -m generator.catalog.pins lock`` writes it."""
 
 
 def normalize(name: str) -> str:
@@ -104,7 +104,7 @@ def share_of(packages: Iterable[str], locked: tuple[Locked, ...] | None = None) 
     wanted = {normalize(p) for p in packages}
     unknown = wanted - {normalize(e.package) for e in locked}
     if unknown:
-        raise LockError(f"the lock holds no {', '.join(sorted(unknown))}; run python -m generator.pins lock")
+        raise LockError(f"the lock holds no {', '.join(sorted(unknown))}; run python -m generator.catalog.pins lock")
     grown = True
     while grown:
         grown = False

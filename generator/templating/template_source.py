@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from generator._util.git import git
 from generator.errors import ScaffoldError
-from generator.git import git
 
 DISTRIBUTION = "azs-scaffold"
 BUNDLE_NAME = "azs-scaffold-template.bundle"
 TEMPLATE_FILES = ("copier.yml", "template")
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # generator/
 
 
 class TemplateSourceError(ScaffoldError):

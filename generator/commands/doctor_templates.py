@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.doctor import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
-from generator.files import read_regular_file
+from generator._util.files import read_regular_file
+from generator.commands.doctor import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 
 # The API profiles a template may name in "apiProfile", oldest first, each with the version it gives a
 # resource type: per namespace, with the types whose version differs from their namespace's (Microsoft's

@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from generator.catalog.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse
 from generator.errors import ScaffoldError, UsageError
-from generator.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse
 
 WHEELS_DIR = "wheels"
 

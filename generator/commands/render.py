@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from generator import catalog
+from generator._util.files import temporary_files_in
+from generator._util.interrupts import deferred_interrupts
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
-from generator.files import temporary_files_in
-from generator.interrupts import deferred_interrupts
-from generator.secret_files import SP_FILES
-from generator.template_source import TemplateSource, resolve_template
+from generator.templating.secret_files import SP_FILES
+from generator.templating.template_source import TemplateSource, resolve_template
 
 Progress = Callable[[str], None]
 
@@ -71,7 +71,7 @@ def check_outside_template(destination: Path, source: TemplateSource) -> None:
 def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool = True) -> dict[str, Any]:
     """The answers to hand copier: what the user gave and what discovery found (without the secret and the
     certificate's password when ``with_secrets`` is false: :func:`write_secrets` puts them in)."""
-    from generator.answers import discovery_answers
+    from generator.templating.answers import discovery_answers
 
     d, principal = request.discovery, request.discovery.principal
     data: dict[str, Any] = {
@@ -113,7 +113,7 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
     check_outside_template(destination, source)
     preload_copier()
     if request.project_name is not None:
-        from generator.answers import check_project_name
+        from generator.templating.answers import check_project_name
 
         problem = check_project_name(request.project_name)
         if problem:
@@ -145,7 +145,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     from copier.errors import CopierAnswersInterrupt, CopierError
     from jinja2 import TemplateError as JinjaError
 
-    from generator.copier_extension import remember_discovery
+    from generator.templating.copier_extension import remember_discovery
 
     data = copier_data(request, found, with_secrets=False)
     remember_discovery(data, found)
@@ -186,7 +186,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
 def write_secrets(project: Path, principal: ServicePrincipal) -> None:
     """Put the secret (or the certificate's password) into the project's service principal file, as a new
     file that is private from its first byte and replaces the rendered one in one rename."""
-    from generator.secret_files import fill
+    from generator.templating.secret_files import fill
 
     fill(project, {SP_FILES[0]: {"clientSecret": principal.client_secret or ""},
                    SP_FILES[1]: {"certPass": principal.certificate_password or ""}})

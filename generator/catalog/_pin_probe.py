@@ -1,4 +1,4 @@
-"""The wire probe of ``python -m generator.pins verify``: run by a candidate venv's Python, never imported.
+"""The wire probe of ``python -m generator.catalog.pins verify``: run by a candidate venv's Python, never imported.
 
     python _pin_probe.py PACKAGE INFO.json [INFO.json ...]
 

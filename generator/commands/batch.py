@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from generator import catalog
+from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file
+from generator._util.redact import from_variable, redact
+from generator.commands.report import sample_role_warnings
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
-from generator.files import FileTooLarge, NotARegularFile, read_regular_file
-from generator.redact import from_variable, redact
-from generator.report import sample_role_warnings
-from generator.template_source import TemplateSource, resolve_template
+from generator.templating.template_source import TemplateSource, resolve_template
 
 TEAM_KEYS = {
     "project_name", "arm_endpoint", "ca_cert", "tenant", "client_id", "client_secret_env", "certificate",
@@ -119,7 +119,7 @@ def load_teams(path: str) -> list[Team]:
 
 def _check_team(team: dict[str, Any], names: set[str], base: Path) -> None:
     """Check one team's entry, key by key; resolve its paths against the teams file's folder."""
-    from generator.answers import check_project_name
+    from generator.templating.answers import check_project_name
 
     unknown = set(team) - TEAM_KEYS
     if unknown:
@@ -171,7 +171,7 @@ def _already_there(team: dict[str, Any], out: Path) -> TeamResult | None:
     """The result for a team whose project an earlier run made (same endpoint and client id), else None: a re-run
     of a batch goes on with the teams that failed and leaves the rest alone."""
     from generator.discovery.metadata import MetadataError, normalize_url
-    from generator.project_files import ANSWERS_FILE, ProjectFileError, read_answers
+    from generator.templating.project_files import ANSWERS_FILE, ProjectFileError, read_answers
 
     project = out / str(team["project_name"])
     if not (project / ANSWERS_FILE).is_file():
@@ -195,7 +195,7 @@ def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
 def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, source: TemplateSource) -> TeamResult:
     """Prove one team's credentials on an already discovered Stack (unless done) and render its project.
     Whatever goes wrong ends in this team's result, never in the batch's."""
-    from generator.render import NewProject, RenderError, check_destination, render
+    from generator.commands.render import NewProject, RenderError, check_destination, render
 
     name = str(team["project_name"])
     started = time.monotonic()

@@ -6,7 +6,7 @@ The project supplies everything discovery needs: its recorded answers, its own r
 that holds a secret is ever rewritten: the service principal file and the CA file are in the
 template's ``_skip_if_exists``.
 
-``python -m generator.upgrade refresh-answers`` is the template's before-stage migration: it makes a
+``python -m generator.commands.upgrade refresh-answers`` is the template's before-stage migration: it makes a
 plain ``copier update --trust --defaults`` refresh the discovered answers the same way.
 """
 
@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from generator import __version__, catalog
-from generator.answers import MATERIAL, SECRET_ENV, discovery_answers
+from generator._util.files import temporary_files_in
+from generator._util.git import git, git_output
+from generator._util.interrupts import held_interrupts
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
-from generator.files import temporary_files_in
-from generator.git import git, git_output
-from generator.interrupts import held_interrupts
-from generator.project_files import ANSWERS_FILE, CA_FILE, read_answers, write_answers
-from generator.secret_files import SP_FILES
-from generator.template_source import (
+from generator.templating.answers import MATERIAL, SECRET_ENV, discovery_answers
+from generator.templating.project_files import ANSWERS_FILE, CA_FILE, read_answers, write_answers
+from generator.templating.secret_files import SP_FILES
+from generator.templating.template_source import (
     TemplateSource,
     copier_environment,
     installed_template,
@@ -342,10 +342,10 @@ def refresh_answers(project_dir: str = ".") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m generator.upgrade refresh-answers``: the template's migration entry point."""
+    """``python -m generator.commands.upgrade refresh-answers``: the template's migration entry point."""
     args = sys.argv[1:] if argv is None else argv
     if args != ["refresh-answers"]:
-        print("usage: python -m generator.upgrade refresh-answers", file=sys.stderr)
+        print("usage: python -m generator.commands.upgrade refresh-answers", file=sys.stderr)
         return 2
     try:
         refresh_answers(".")

@@ -555,7 +555,7 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
                           "--certificate, and --subscription-id) or give --stack-version")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
-    from generator.doctor_templates import check_templates, from_release, template_files
+    from generator.commands.doctor_templates import check_templates, from_release, template_files
 
     if not code.files and not requirements and not any(project.glob("requirements*.txt")) \
             and not (project / "pyproject.toml").exists() and not (project / "setup.cfg").exists() \

@@ -1,5 +1,5 @@
 """The copier side of the generator: Jinja globals that discover the Stack, read the catalog and check answers
-(the rules themselves are in ``generator.answers``).
+(the rules themselves are in ``generator.templating.answers``).
 
 ``copier.yml`` names :class:`AzsScaffoldExtension` in ``_jinja_extensions``; copier imports it from
 the installed ``generator`` package (a template folder is not on ``sys.path``). Discovery runs at
@@ -17,7 +17,8 @@ from jinja2.ext import Extension
 from jinja2.runtime import Context, Undefined
 
 from generator import catalog
-from generator.answers import (
+from generator.errors import ScaffoldError
+from generator.templating.answers import (
     DISCOVERY_INPUTS,
     check_endpoint,
     check_guid,
@@ -26,9 +27,8 @@ from generator.answers import (
     discovery_answers,
     discovery_request,
 )
-from generator.errors import ScaffoldError
-from generator.secret_files import hold_for_task
-from generator.template_source import recorded_url
+from generator.templating.secret_files import hold_for_task
+from generator.templating.template_source import recorded_url
 
 if TYPE_CHECKING:
     from generator.discovery import StackDiscovery
@@ -130,7 +130,7 @@ def azs_ci_steps(src_path: str, commit: str) -> list[tuple[str, str]]:
 
 def azs_ci_python() -> str:
     """The Python the generated CI definitions run (``azs-scaffold wheelhouse`` fetches for it by default)."""
-    from generator.lock import CI_PYTHON
+    from generator.catalog.lock import CI_PYTHON
 
     return CI_PYTHON
 

@@ -3,8 +3,11 @@
 - which API version each management client sends under each profile;
 - which profile each Azure Stack Hub release needs (adding a release is one line in ``STACK_RELEASES``);
 - the exact package set that still honours the profiles, with the reason for each pin, and beside the pins
-  their lock (``generator/pins.lock``, read by ``generator/lock.py``): everything they install, hashed;
+  their lock (``generator/catalog/pins.lock``, read by ``generator/catalog/lock.py``): everything they install, hashed;
 - what each sample needs: packages, clients and resource providers.
+
+Beside it: ``lock`` (the lock's reader), ``pins`` (``python -m generator.catalog.pins``: docs/pins.md, the lock, the
+wire probe of candidate releases) and ``_pin_probe`` (that probe, run by a candidate venv's Python).
 
 Sources: Microsoft's Azure Stack Hub profile tables, ``azure.profiles.KnownProfiles`` in
 azure-common 1.1.28, and wire tests of each pinned package against the emulator.
@@ -22,7 +25,39 @@ from typing import TYPE_CHECKING
 from generator.errors import ScaffoldError
 
 if TYPE_CHECKING:
-    from generator.lock import Locked
+    from generator.catalog.lock import Locked
+
+__all__ = [
+    "BASE_PACKAGES",
+    "CLIENTS",
+    "CatalogError",
+    "ClientSpec",
+    "DEFAULT_SAMPLES",
+    "HYBRID_2019",
+    "HYBRID_2020",
+    "LATEST",
+    "PINS",
+    "PROFILES",
+    "Pin",
+    "Profile",
+    "ROLES",
+    "Role",
+    "SAMPLES",
+    "STACK_RELEASES",
+    "STORAGE_DATA_API_VERSION",
+    "Sample",
+    "clients_for",
+    "locked_for",
+    "minimal_role",
+    "packages_for",
+    "parse_release",
+    "profile",
+    "profile_for_release",
+    "providers_for",
+    "refused_actions",
+    "role_for_action",
+    "sample_names",
+]
 
 LATEST = "latest"
 HYBRID_2020 = "2020_09_01_hybrid"
@@ -158,7 +193,7 @@ class Pin:
     """One exact package pin and why it is exactly that release."""
 
     package: str
-    version: str  # the newest release proven (python -m generator.pins verify), unless the reason says otherwise
+    version: str  # the newest release proven (python -m generator.catalog.pins verify), unless the reason says otherwise
     reason: str
     oldest: str = ""  # the oldest release proven the same way ("" where not measured)
     breaks: str = ""  # the first release after ``version`` that fails, and how
@@ -381,7 +416,7 @@ def packages_for(samples: tuple[str, ...], profile_name: str) -> list[Pin]:
 def locked_for(samples: tuple[str, ...], profile_name: str) -> list[Locked]:
     """The lock's share a project with these samples installs on this profile: its pins and everything under them,
     each entry with the sha256 of every file (what its requirements.txt holds, in hash-checking mode)."""
-    from generator.lock import share_of
+    from generator.catalog.lock import share_of
 
     return share_of(pin.package for pin in packages_for(samples, profile_name))
 
