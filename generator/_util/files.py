@@ -54,6 +54,18 @@ class FileTooLarge(OSError):
         self.size, self.limit = size, limit
 
 
+def why_unreadable(error: OSError) -> str:
+    """Why a file from the user's paths could not be read, as the end of a sentence that names it
+    (``f"--batch {path}{why_unreadable(error)}"``): ": no such file", " is a directory", ": it is a named pipe, ..."."""
+    if isinstance(error, FileNotFoundError):
+        return ": no such file"
+    if isinstance(error, IsADirectoryError):
+        return " is a directory"
+    if isinstance(error, (NotARegularFile, FileTooLarge)):
+        return f": {error}"
+    return f": cannot read it ({error.strerror or error})"
+
+
 def _kind(mode: int) -> str:
     for test, words in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
                         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):

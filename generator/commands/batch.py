@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import catalog
-from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file
+from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file, why_unreadable
 from generator._util.redact import from_variable, redact
 from generator.commands.report import sample_role_warnings
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
@@ -82,18 +82,14 @@ def load_teams(path: str) -> list[Team]:
     source = Path(path)
     try:
         document = yaml.safe_load(read_regular_file(source, MAX_TEAMS_FILE_BYTES).decode("utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--batch {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"--batch {path} is a directory; give the teams file (YAML)") from None
-    except (NotARegularFile, FileTooLarge) as exc:
-        raise UsageError(f"--batch {path}: {exc}; give the teams file (YAML)") from None
+    except (FileNotFoundError, IsADirectoryError, NotARegularFile, FileTooLarge) as exc:
+        raise UsageError(f"--batch {path}{why_unreadable(exc)}; give the teams file (YAML)") from None
     except RecursionError:
         raise UsageError(f"--batch {path} nests its YAML beyond reason; give a plain teams file (see docs/batch.md)") from None
     except UnicodeDecodeError:
         raise UsageError(f"--batch {path} is not UTF-8 text; save the teams file as UTF-8") from None
     except OSError as exc:
-        raise UsageError(f"--batch {path}: cannot read it ({exc.strerror})") from None
+        raise UsageError(f"--batch {path}{why_unreadable(exc)}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"--batch {path} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(document, dict) or not isinstance(document.get("teams"), list) or not document["teams"]:

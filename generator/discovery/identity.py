@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file
+from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file, why_unreadable
 from generator._util.redact import redact, remember
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 from generator.discovery.http import (
@@ -129,12 +129,8 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
                 password=principal.certificate_password.encode() if principal.certificate_password else None,
                 **options,
             )
-        except FileNotFoundError:
-            raise DiscoveryError(f"certificate {path}: no such file; give the PEM holding the certificate and its private key") from None
-        except IsADirectoryError:
-            raise DiscoveryError(f"certificate {path} is a directory; give the PEM holding the certificate and its private key") from None
-        except (NotARegularFile, FileTooLarge) as exc:
-            raise DiscoveryError(f"certificate {path}: {exc}; give the PEM holding the certificate and its private key") from None
+        except (FileNotFoundError, IsADirectoryError, NotARegularFile, FileTooLarge) as exc:
+            raise DiscoveryError(f"certificate {path}{why_unreadable(exc)}; give the PEM holding the certificate and its private key") from None
         except (ValueError, TypeError, OSError) as exc:
             hint = "" if principal.certificate_password else " (if its key is encrypted, give the password with --certificate-password-env VAR)"
             raise DiscoveryError(f"certificate {path} cannot be loaded: {one_line(str(exc), 160)}{hint}") from None

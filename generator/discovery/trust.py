@@ -16,7 +16,7 @@ import re
 import ssl
 from pathlib import Path
 
-from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file
+from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file, why_unreadable
 from generator.discovery.http import DiscoveryError
 
 # A root CA file is a few kB; a chain with intermediates a few dozen. Beyond this it is not a CA file.
@@ -67,10 +67,8 @@ def read_ca_pem(ca_cert: str) -> str:
     path = Path(ca_cert).expanduser()
     try:
         data = read_regular_file(path, MAX_CA_FILE_BYTES)
-    except IsADirectoryError:
-        raise DiscoveryError(f"--ca-cert {ca_cert} is a directory; give the PEM file of the Stack's root CA") from None
-    except NotARegularFile as exc:
-        raise DiscoveryError(f"--ca-cert {ca_cert}: {exc}; give the PEM file of the Stack's root CA") from None
+    except (IsADirectoryError, NotARegularFile) as exc:
+        raise DiscoveryError(f"--ca-cert {ca_cert}{why_unreadable(exc)}; give the PEM file of the Stack's root CA") from None
     except FileTooLarge as exc:
         raise DiscoveryError(
             f"--ca-cert {ca_cert} is over the {exc.limit // 1024} kB a CA file may have; give the Stack's root CA alone"
