@@ -28,14 +28,6 @@ from generator.discovery.trust import tls_context
 
 Progress = Callable[[str], None]
 
-# The keys of ``discover --json``, in order.
-JSON_KEYS = (
-    "resource_manager", "login_endpoint", "identity_system", "authority_host", "tenant_id", "audience",
-    "credential_scope", "portal", "gallery", "graph", "storage_suffix", "keyvault_dns_suffix", "stack_version",
-    "profile", "profile_evidence", "roles",
-)
-
-
 @dataclass
 class DiscoveryRequest:
     """What the user gave discovery."""
@@ -100,27 +92,35 @@ class StackDiscovery:
 
     def to_json(self) -> dict[str, Any]:
         """The ``discover --json`` object: exactly :data:`JSON_KEYS`, null where unknown."""
-        m = self.metadata
-        values = {
-            "resource_manager": m.resource_manager,
-            "login_endpoint": m.login_endpoint,
-            "identity_system": m.identity_system,
-            "authority_host": m.authority_host,
-            "tenant_id": self.tenant_id,
-            "audience": m.audience,
-            "credential_scope": m.credential_scope,
-            "portal": m.portal,
-            "gallery": m.gallery,
-            "graph": m.graph,
-            "storage_suffix": m.storage_suffix,
-            "keyvault_dns_suffix": m.keyvault_dns_suffix,
-            "stack_version": self.stack_version,
-            "profile": self.profile,
-            "profile_evidence": list(self.profile_evidence),
-            "roles": ([a.to_json() for a in self.roles.assignments]
-                      if self.roles is not None and self.roles.assignments is not None else None),
-        }
-        return {key: values[key] for key in JSON_KEYS}
+        return {key: value(self) for key, value in _JSON_FIELDS}
+
+
+def _roles_json(found: StackDiscovery) -> list[dict[str, Any]] | None:
+    if found.roles is None or found.roles.assignments is None:
+        return None
+    return [assignment.to_json() for assignment in found.roles.assignments]
+
+
+# The fields of ``discover --json``, in order, each from a discovery.
+_JSON_FIELDS: tuple[tuple[str, Callable[[StackDiscovery], Any]], ...] = (
+    ("resource_manager", lambda found: found.metadata.resource_manager),
+    ("login_endpoint", lambda found: found.metadata.login_endpoint),
+    ("identity_system", lambda found: found.metadata.identity_system),
+    ("authority_host", lambda found: found.metadata.authority_host),
+    ("tenant_id", lambda found: found.tenant_id),
+    ("audience", lambda found: found.metadata.audience),
+    ("credential_scope", lambda found: found.metadata.credential_scope),
+    ("portal", lambda found: found.metadata.portal),
+    ("gallery", lambda found: found.metadata.gallery),
+    ("graph", lambda found: found.metadata.graph),
+    ("storage_suffix", lambda found: found.metadata.storage_suffix),
+    ("keyvault_dns_suffix", lambda found: found.metadata.keyvault_dns_suffix),
+    ("stack_version", lambda found: found.stack_version),
+    ("profile", lambda found: found.profile),
+    ("profile_evidence", lambda found: list(found.profile_evidence)),
+    ("roles", _roles_json),
+)
+JSON_KEYS = tuple(key for key, _ in _JSON_FIELDS)
 
 
 def fetch_metadata(http: StackHttp, resource_manager: str) -> StackMetadata:
