@@ -525,7 +525,8 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from generator.commands.doctor import DoctorError, apply_fix, requirements_diff, run_doctor
+    from generator.commands.doctor import apply_fix, requirements_diff, run_doctor
+    from generator.commands.doctor_findings import DoctorError
 
     try:
         found = capabilities = None

@@ -3,7 +3,8 @@
 - ``render``: ``new`` (discover, then copier's ``run_copy``), and the rendering batch and upgrade share;
 - ``batch``: ``new --batch``, many teams, one discovery per Stack;
 - ``upgrade``: ``upgrade`` (plan, dry run, copier's ``run_update``) and the template's refresh migration;
-- ``doctor``, ``doctor_templates``: ``doctor``, findings for a hand-written project and its ARM templates;
+- ``doctor``, ``doctor_templates``, ``doctor_findings``: ``doctor``, findings for a hand-written project and its ARM
+  templates;
 - ``demo``: ``demo``, an emulator, a project, its bootstrap and a sample in one go;
 - ``project_emulator``: ``emulator --for-project``, the project's release, identity system and settings overlay;
 - ``report``: what ``discover`` and ``new`` print of a discovery;
@@ -13,4 +14,4 @@ Each is imported only when its command runs (``--help`` stays light); nothing ou
 imports one (``tests/test_layout.py``).
 """
 
-__all__ = ["batch", "demo", "doctor", "doctor_templates", "project_emulator", "render", "report", "upgrade", "wheelhouse"]
+__all__ = ["batch", "demo", "doctor", "doctor_findings", "doctor_templates", "project_emulator", "render", "report", "upgrade", "wheelhouse"]

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import catalog
+from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
-from generator.errors import ScaffoldError
 
 if TYPE_CHECKING:
     from generator.discovery import StackDiscovery
 
-ERROR, WARNING = "error", "warning"
 # Releases of each management package before track 2 (azure-identity credentials, azure-core pipeline).
 FIRST_TRACK_2 = {"azure-mgmt-resource": "15.0.0", "azure-mgmt-storage": "16.0.0", "azure-mgmt-network": "16.0.0",
                  "azure-mgmt-keyvault": "7.0.0", "azure-mgmt-compute": "17.0.0"}
@@ -58,27 +57,10 @@ PINNED_MODULES = {"azure.keyvault.secrets": "azure-keyvault-secrets", "azure.sto
 UNDECLARED_NEEDS = {"azure-storage-blob": ("six",)}
 # Constructors of a data-plane client besides the class itself.
 _ALTERNATE_CONSTRUCTORS = ("from_connection_string", "from_blob_url", "from_container_url")
-SKIPPED_FOLDERS = {".venv", "venv", ".git", "node_modules", "site-packages", "__pycache__", ".tox", "build", "dist"}
 CREDENTIALS = {"ClientSecretCredential", "CertificateCredential", "DefaultAzureCredential", "ClientAssertionCredential"}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
 
 Progress = Callable[[str], None]
-
-
-class DoctorError(ScaffoldError):
-    """The project cannot be examined (exit 2)."""
-
-    exit_code = 2
-
-
-@dataclass
-class Finding:
-    """One problem: how bad, where, what, and the exact fix."""
-
-    severity: str
-    where: str
-    problem: str
-    fix: str
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generator._util.files import read_regular_file
-from generator.commands.doctor import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
+from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 
 # The API profiles a template may name in "apiProfile", oldest first, each with the version it gives a
 # resource type: per namespace, with the types whose version differs from their namespace's (Microsoft's
