@@ -16,8 +16,9 @@ LAYERS = (
     ("generator.errors", "generator._util"),
     ("generator.catalog",),
     ("generator.discovery",),
-    ("generator.templating",),
-    ("generator.commands",),
+    # The released names older template versions run (generator/copier_extension.py, ...) stand with what they name.
+    ("generator.templating", "generator.copier_extension", "generator.secret_files"),
+    ("generator.commands", "generator.upgrade"),
     ("generator.cli", "generator.__main__"),
 )
 # The emulator, for what tests a release on the wire or runs a demo against it: the maintainer's probe of candidate

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, git, new_project
+from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, ROOT, git, new_project
 from tests.project import run_all_steps
 
 pytestmark = pytest.mark.slow
@@ -320,3 +320,52 @@ def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, tem
     assert "stack_release: '2108'" in (project / ".copier-answers.yml").read_text()
     assert "not known" not in (project / "README.md").read_text()
     assert _cli("upgrade", str(project), "--check").returncode == 0
+
+
+# The last commit whose template named the flat module paths (generator.copier_extension, -m generator.secret_files,
+# -m generator.upgrade): every project generated before the layout moved records a template version like it.
+FLAT_LAYOUT_COMMIT = "9af8fd6"
+
+
+def test_a_project_from_before_the_layout_moved_still_upgrades(stack, template_repo, tmp_path):
+    """copier runs an older template version with the installed generator (a project generated from it, and the
+    old side of an upgrade's three-way merge): the module paths and Jinja globals an older copier.yml and template
+    name must still be there."""
+    if git(ROOT, "rev-parse", "--is-shallow-repository").strip() == "true":
+        pytest.fail("a shallow clone lacks the commit of the older template; test from a full clone")
+    repo = tmp_path / "versions"
+    repo.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", FLAT_LAYOUT_COMMIT], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
+    assert "generator.copier_extension.AzsScaffoldExtension" in (repo / "copier.yml").read_text()
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the flat layout")
+    git(repo, "tag", "v1.0.0")
+    for entry in repo.iterdir():
+        if entry.name != ".git":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    shutil.copytree(template_repo, repo, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the layout of folders")
+    git(repo, "tag", "v2.0.0")
+
+    info = stack.start("2008")
+    project = tmp_path / "project"
+    new_project(info, project, repo, vcs_ref="v1.0.0")
+    assert "_commit: v1.0.0" in (project / ".copier-answers.yml").read_text()
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated before the move")
+    stack.start("2108")
+    result = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v2.0.0")
+    assert result.returncode == 0, result.stderr
+    assert "_commit: v2.0.0" in (project / ".copier-answers.yml").read_text()
+    assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
+
+
+def test_the_released_module_names_still_run():
+    """The task and migration entry points older copier.yml files name (their usage line proves they are reached)."""
+    for module, usage in (("generator.secret_files", "secret_files fill"), ("generator.upgrade", "upgrade refresh-answers")):
+        result = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and usage in result.stderr, (module, result.stderr)

@@ -159,6 +159,13 @@ def azs_check_sign_in(ctx: Context, typed: str) -> str:
     return ""
 
 
+def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str]:
+    """Released (template versions up to 9af8fd6 write it into stack.json): the clients whose api-version a sample
+    had to name outside the profile. None ever had to, so it is empty; kept because copier renders a project's
+    recorded template version with the installed generator when it upgrades."""
+    return {}
+
+
 class AzsScaffoldExtension(Extension):
     """Adds the ``azs_*`` globals to copier's Jinja environment."""
 
@@ -180,4 +187,6 @@ class AzsScaffoldExtension(Extension):
             azs_hold_secret_for_task=hold_for_task,
             azs_ci_steps=azs_ci_steps,
             azs_ci_python=azs_ci_python,
+            # Released globals: a template version a project recorded may still call them (see azs_explicit_api_versions).
+            azs_explicit_api_versions=azs_explicit_api_versions,
         )
