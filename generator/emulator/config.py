@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -159,7 +158,7 @@ class EmulatorContext:
         self.base_url = addresses.arm
         self.identity_base_url = addresses.identity
         # The service principal's object id in the directory (the ``oid`` of its tokens); older states lack it.
-        self.service_principal_object_id = state.data.setdefault("object_id", str(uuid.uuid4()))
+        self.service_principal_object_id = state.data["object_id"]
         self.release = config.stack_version
         self.api_table: ApiTable = api_table_for(config.stack_version)
         self.build = build_for(config.stack_version) if config.stack_version != AZURE else None

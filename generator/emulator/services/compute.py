@@ -268,9 +268,7 @@ class ComputeService:
             managed.update({"id": disk["id"], "storageAccountType": disk["sku"]["name"]})
             attached.append(disk["id"].lower())
         os_id = ref_id(storage.get("osDisk", {}).get("managedDisk")).lower()
-        for disk in self.arm.data["resources"].values():
-            if disk["type"] != DISKS:
-                continue
+        for disk in self.arm.resources_of_type(DISKS):
             mine = str(disk.get("managedBy", "")).lower() == vm["id"].lower()
             if disk["id"].lower() in attached or disk["id"].lower() == os_id:
                 disk["managedBy"], disk["properties"]["diskState"] = vm["id"], "Attached"
@@ -295,7 +293,7 @@ class ComputeService:
 
     def _release_vm(self, arm: Arm, vm: dict[str, Any]) -> None:
         """A deleted VM leaves its disks (unattached) and NICs behind, as ARM does."""
-        for resource in arm.data["resources"].values():
+        for resource in arm.all_resources():
             if resource["type"] == DISKS and str(resource.get("managedBy", "")).lower() == vm["id"].lower():
                 resource.pop("managedBy", None)
                 resource["properties"]["diskState"] = "Unattached"
@@ -365,6 +363,6 @@ def _shape_availability_set(arm: Arm, aset: dict[str, Any], existing: dict[str, 
     props.setdefault("platformFaultDomainCount", 2)
     props.setdefault("platformUpdateDomainCount", 5)
     aset.setdefault("sku", {"name": "Classic"})
-    props["virtualMachines"] = [{"id": vm["id"]} for vm in arm.data["resources"].values()
-                                if vm["type"] == VMS and ref_id(vm["properties"].get("availabilitySet")).lower() == aset["id"].lower()]
+    props["virtualMachines"] = [{"id": vm["id"]} for vm in arm.resources_of_type(VMS)
+                                if ref_id(vm["properties"].get("availabilitySet")).lower() == aset["id"].lower()]
     props.pop("provisioningState", None)  # availability sets have none

@@ -56,7 +56,7 @@ class DnsService:
                               "properties": {"TTL": 3600 if record == "SOA" else 172800, _RECORDS[record]: records}}
                 _shape_record_set(arm, record_set, None)
                 arm.store(record_set)
-        props["numberOfRecordSets"] = sum(1 for key in arm.data["resources"] if key.startswith(prefix))
+        props["numberOfRecordSets"] = len(arm.resources_under(prefix, depth=None))
 
     def list_record_sets(self, arm: Arm, request: Request, zone: dict[str, Any]) -> Response:
         found = [arm.public(r) for r in arm.resources_under(zone["id"].lower() + "/", depth=None)]

@@ -98,7 +98,8 @@ class ExtensionsService:
     def _offered(self, location: str, publisher: str, kind: str | None = None) -> list[tuple[str, str, tuple[str, ...], str]]:
         if location.lower() != self.arm.location:
             raise arm_errors.location_not_found(location, self.arm.location)
-        found = [e for e in EXTENSIONS if e[0].lower() == publisher.lower() and (kind is None or e[1].lower() == kind.lower())]
+        found: list[tuple[str, str, tuple[str, ...], str]] = [
+            e for e in EXTENSIONS if e[0].lower() == publisher.lower() and (kind is None or e[1].lower() == kind.lower())]
         if not found:
             raise arm_errors.not_found(f"VMExtension publisher {publisher}" + (f" type {kind}" if kind else ""))
         return found

@@ -32,9 +32,7 @@ def set_etag(resource: dict[str, Any]) -> None:
 def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
     """Network interfaces whose IP configurations reference ``needle`` (a subnet or public IP id, lower case)."""
     found = []
-    for nic in arm.data["resources"].values():
-        if nic["type"] != NICS:
-            continue
+    for nic in arm.resources_of_type(NICS):
         for config in nic["properties"].get("ipConfigurations", []):
             props = config.get("properties", {})
             subnet, address = ref_id(props.get("subnet")).lower(), ref_id(props.get("publicIPAddress")).lower()
@@ -47,7 +45,7 @@ def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
 class NetworkService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        common = dict(async_delete=True, put_replaces=True, read_only=("provisioningState", "resourceGuid"))
+        common: dict[str, Any] = dict(async_delete=True, put_replaces=True, read_only=("provisioningState", "resourceGuid"))
         arm.types.update({
             VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
                                         actions={"get checkipaddressavailability": _check_ip_address}, **common),
@@ -149,7 +147,9 @@ def _peering_removed(arm: Arm, peering: dict[str, Any]) -> None:
     """The remote side's peering turns Disconnected when one side is deleted."""
     remote = arm.find(ref_id(peering["properties"].get("remoteVirtualNetwork")))
     local_vnet = peering["id"].rsplit("/virtualNetworkPeerings/", 1)[0].lower()
-    for back in child_collections.stored_children(arm, remote, "virtualNetworkPeerings") if remote else []:
+    if remote is None:
+        return
+    for back in child_collections.stored_children(arm, remote, "virtualNetworkPeerings"):
         if ref_id(back["properties"].get("remoteVirtualNetwork")).lower() == local_vnet:
             back["properties"]["peeringState"] = "Disconnected"
             _reshow(arm, remote, _VNET_COLLECTIONS)
@@ -195,7 +195,7 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
     props.setdefault("publicIPAddressVersion", "IPv4")
     props.setdefault("idleTimeoutInMinutes", 4)
     if "ipAddress" not in props:
-        taken = {r["properties"].get("ipAddress") for r in arm.data["resources"].values() if r["type"] == PUBLIC_IPS}
+        taken = {r["properties"].get("ipAddress") for r in arm.resources_of_type(PUBLIC_IPS)}
         props["ipAddress"] = next(f"192.0.2.{n}" for n in range(10, 255) if f"192.0.2.{n}" not in taken)
     ip.setdefault("sku", {"name": "Basic"})
     label = (props.get("dnsSettings") or {}).get("domainNameLabel")
@@ -282,7 +282,7 @@ def _shape_nsg(arm: Arm, nsg: dict[str, Any], existing: dict[str, Any] | None) -
     ]
 
 
-_EMPTY_RULE_LISTS = {"sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+_EMPTY_RULE_LISTS: dict[str, list[str]] = {"sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
                      "destinationAddressPrefixes": []}
 # Enum members of a security rule, in the spec's spelling (a client may send any case).
 _RULE_ENUMS = {"access": ("Allow", "Deny"), "direction": ("Inbound", "Outbound"),

@@ -100,7 +100,7 @@ def _check_load_balancer_parts(arm: Arm, lb: dict[str, Any]) -> None:
 
 
 # Defaults the Network spec gives each load balancer (and gateway) child's properties.
-_LB_CHILD_DEFAULTS = {
+_LB_CHILD_DEFAULTS: dict[str, dict[str, Any]] = {
     "frontendIPConfigurations": {"privateIPAllocationMethod": "Dynamic"},
     "ipConfigurations": {"privateIPAllocationMethod": "Dynamic"},
     "loadBalancingRules": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False, "loadDistribution": "Default"},
