@@ -15,6 +15,9 @@ from azure.mgmt.storage import StorageManagementClient
 from azure.profiles import KnownProfiles
 
 from generator.emulator import Emulator, EmulatorConfig
+from generator.emulator.arm_core import ResourceType, TypeAddition, TypeDeclarations, type_table
+from generator.emulator.protocol import Response
+from generator.emulator.state import EmulatorState, StateData
 from tests import sdk
 from tests.helpers import EMULATOR_PROXY_PORT
 
@@ -250,6 +253,29 @@ def test_a_state_an_older_emulator_wrote_keeps_loading(tmp_path):
     with Emulator(config) as restarted:
         resources = sdk.client(ResourceManagementClient, restarted.info(), KnownProfiles.v2020_09_01_hybrid)
         assert "team" in [t.tag_name for t in resources.tags.list()]
+
+
+def test_the_state_has_one_shape(tmp_path):
+    """A new state, and one an older emulator wrote, hold exactly the sections StateData declares."""
+    fresh = EmulatorState(str(tmp_path / "fresh"))
+    assert set(fresh.data) == set(StateData.__annotations__)
+    (tmp_path / "older").mkdir()
+    kept = {k: v for k, v in fresh.data.items() if k in ("tenant_id", "tenant_domain", "client_id", "client_secret", "subscription_id",
+                                                         "admin_subscription_id", "audience_app_id", "admin_audience_app_id", "location")}
+    (tmp_path / "older" / "state.json").write_text(json.dumps(kept))
+    older = EmulatorState(str(tmp_path / "older"))
+    assert set(older.data) == set(StateData.__annotations__)
+    assert set(json.loads((tmp_path / "older" / "state.json").read_text())) == set(StateData.__annotations__)  # saved so
+
+
+def test_a_resource_type_is_declared_once():
+    with pytest.raises(ValueError, match="declared by two services"):
+        type_table([TypeDeclarations({"Microsoft.Compute/disks": ResourceType()}),
+                    TypeDeclarations({"microsoft.compute/DISKS": ResourceType(async_delete=True)})])
+    export = TypeAddition(actions={"post x": lambda arm, request, disk: Response(200)})
+    added = type_table([TypeDeclarations({"Microsoft.Compute/disks": ResourceType(create_status=200)}),
+                        TypeDeclarations(additions={"Microsoft.Compute/disks": export})])
+    assert added["microsoft.compute/disks"].create_status == 200 and set(added["microsoft.compute/disks"].actions) == {"post x"}
 
 
 @pytest.mark.reliability

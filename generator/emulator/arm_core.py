@@ -9,9 +9,9 @@ import copy
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from generator.emulator import arm_errors
@@ -52,6 +52,11 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# What is reached below one resource (handler(arm, request, resource)), and how a resource is shown to a request.
+Action = Callable[["Arm", Request, dict[str, Any]], Response]
+Render = Callable[["Arm", dict[str, Any], Request], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """How one resource type differs from a plain stored document."""
@@ -73,11 +78,54 @@ class ResourceType:
     after_delete: Callable[[Arm, dict[str, Any]], None] | None = None
     # What is reached below one resource, keyed "METHOD path" in lower case ("post start", "get instanceview",
     # "put accesspolicies/add"): handler(arm, request, resource) -> Response.
-    actions: dict[str, Callable[[Arm, Request, dict[str, Any]], Response]] = field(default_factory=dict)
+    actions: Mapping[str, Action] = field(default_factory=dict)
     # The resource as a GET shows it (e.g. with ``$expand=instanceView``); default: the stored document.
-    render: Callable[[Arm, dict[str, Any], Request], dict[str, Any]] | None = None
+    render: Render | None = None
     # The resource lives at location "global" (DNS zones), not in the Stack's region.
     global_location: bool = False
+
+
+@dataclass(frozen=True)
+class TypeAddition:
+    """What a service adds to a resource type another service declares (disk export adds actions to Compute's disks;
+    VM extensions change how Compute shows a VM)."""
+
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    # Given the type's render (None: the stored document), the render that replaces it.
+    render: Callable[[Render | None], Render] | None = None
+
+
+@dataclass(frozen=True)
+class TypeDeclarations:
+    """The resource types one service declares (full type -> behaviour) and what it adds to others' types."""
+
+    types: Mapping[str, ResourceType] = field(default_factory=dict)
+    additions: Mapping[str, TypeAddition] = field(default_factory=dict)
+
+
+@runtime_checkable
+class DeclaresTypes(Protocol):
+    """A service whose resources behave otherwise than plain stored documents."""
+
+    def resource_types(self) -> TypeDeclarations: ...
+
+
+def type_table(declarations: Iterable[TypeDeclarations]) -> dict[str, ResourceType]:
+    """The table of resource types (full type in lower case -> behaviour) the services declare: every declaration,
+    then every addition, in the services' order. A type declared twice is a mistake in the emulator."""
+    declarations = list(declarations)
+    table: dict[str, ResourceType] = {}
+    for declared in declarations:
+        for full_type, behaviour in declared.types.items():
+            if full_type.lower() in table:
+                raise ValueError(f"the resource type {full_type} is declared by two services")
+            table[full_type.lower()] = behaviour
+    for declared in declarations:
+        for full_type, addition in declared.additions.items():
+            base = table.get(full_type.lower(), ResourceType())
+            table[full_type.lower()] = replace(base, actions={**base.actions, **addition.actions},
+                                               render=addition.render(base.render) if addition.render else base.render)
+    return table
 
 
 class Arm:
@@ -87,7 +135,7 @@ class Arm:
         self.ctx = ctx
         self.identity = identity
         self.faults = faults
-        self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
+        self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour: type_table() of the services
         # Role-based access control (Microsoft.Authorization's service sets it): raises 403 for a refused action.
         self.authorize: Callable[[Request, Match], None] | None = None
         # Checks after the caller's role (management locks): each raises an ArmError for a request it refuses.

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm
+from generator.emulator.arm_core import Arm, DeclaresTypes, type_table
 from generator.emulator.certificates import create_server_certificate
 from generator.emulator.config import ADFS, ADMIN_PREFIX, AZURE, LOOPBACK, Addresses, EmulatorConfig, EmulatorContext, StackNames, stack_names
 from generator.emulator.errors import EmulatorError
@@ -199,11 +199,14 @@ class Emulator:
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm)]
         compute = next(s for s in services if isinstance(s, ComputeService))
-        # After Compute: disk export and VM capture add to its types' actions; locks check every request.
+        # After Compute: disk export and VM capture add to its types' actions, extensions to how it shows a VM; locks
+        # check every request.
         services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
                      LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
                      ProviderOperationsService(self.arm), UsagesService(self.arm), ComputeSkusService(self.arm),
                      ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), DnsService(self.arm)]
+        # (Key Vault's service still sets its types in self.arm.types itself.)
+        self.arm.types.update(type_table(s.resource_types() for s in services if isinstance(s, DeclaresTypes)))
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),

@@ -1,6 +1,7 @@
 """The emulator's persistent state: identity, PKI, provider registrations and resources.
 
-Without a state directory everything lives in a temporary directory removed at stop. With one, the
+:class:`StateData` is its one shape (``state.json``), a section per owner; :class:`DocumentStore` is how an owner
+keeps a section of documents. Without a state directory everything lives in a temporary directory removed at stop. With one, the
 CA, the credentials and every resource survive restarts, so restarting with another
 ``--stack-version`` emulates a Stack upgrade.
 """

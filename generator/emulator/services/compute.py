@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType, now, ref_id
+from generator.emulator.arm_core import Action, Arm, ResourceType, TypeDeclarations, now, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.extensions import EXTENSIONS
@@ -67,16 +67,18 @@ _PUBLISHERS = _LOCATIONS + r"/publishers"
 class ComputeService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        actions: dict[str, Any] = {f"post {action}": self.power_action for action in _POWER_STATES}
+
+    def resource_types(self) -> TypeDeclarations:
+        actions: dict[str, Action] = {f"post {action}": self.power_action for action in _POWER_STATES}
         actions["get instanceview"] = lambda arm_, request, vm: Response(200, _instance_view(vm))
         actions["get vmsizes"] = lambda arm_, request, vm: Response(200, _sizes_body())
-        arm.types.update({
-            VMS.lower(): ResourceType(shape=self._shape_vm, async_delete=True, after_delete=self._release_vm, render=_render_vm,
+        return TypeDeclarations({
+            VMS: ResourceType(shape=self._shape_vm, async_delete=True, after_delete=self._release_vm, render=_render_vm,
                                       actions=actions, read_only=("provisioningState", "vmId", "instanceView")),
-            DISKS.lower(): ResourceType(shape=_shape_disk, create_status=200, async_delete=True, before_delete=_disk_not_attached,
+            DISKS: ResourceType(shape=_shape_disk, create_status=200, async_delete=True, before_delete=_disk_not_attached,
                                         read_only=("provisioningState", "timeCreated", "diskState", "uniqueId")),
-            AVAILABILITY_SETS.lower(): ResourceType(shape=_shape_availability_set, create_status=200,
-                                                    read_only=("provisioningState", "virtualMachines", "statuses")),
+            AVAILABILITY_SETS: ResourceType(shape=_shape_availability_set, create_status=200,
+                                            read_only=("provisioningState", "virtualMachines", "statuses")),
         })
 
     def routes(self) -> list[Route]:

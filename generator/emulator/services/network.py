@@ -6,12 +6,13 @@ collections show in their parent (``child_collections``)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from typing import Any
 
 from generator.emulator import arm_errors, child_collections
-from generator.emulator.arm_core import Arm, ResourceType, ref_id
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, ref_id
 from generator.emulator.child_collections import ChildCollection
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
@@ -45,30 +46,28 @@ def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
 class NetworkService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        common: dict[str, Any] = dict(async_delete=True, put_replaces=True, read_only=("provisioningState", "resourceGuid"))
-        arm.types.update({
-            VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
-                                        actions={"get checkipaddressavailability": _check_ip_address}, **common),
-            PUBLIC_IPS.lower(): ResourceType(shape=_shape_public_ip, before_delete=_public_ip_not_in_use,
-                                             async_delete=True, put_replaces=True,
-                                             read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
-            NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True, put_replaces=True,
-                                       actions={"post effectivenetworksecuritygroups": _effective_nsgs,
-                                                "post effectiveroutetable": _effective_routes},
-                                       read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
-            NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True, put_replaces=True,
-                                       read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
-        })
-        net: dict[str, Any] = dict(async_delete=True, put_replaces=True)  # every Network resource: long-running delete, PUT replaces
-        arm.types.update({
-            f"{NSGS}/securityRules".lower(): ResourceType(shape=_shape_security_rule, **net),
-            f"{NSGS}/defaultSecurityRules".lower(): ResourceType(**net),
-            SUBNETS.lower(): ResourceType(shape=_shape_subnet, **net, before_delete=_subnet_not_in_use,
-                                          render=_render_subnet),
-            f"{VNETS}/virtualNetworkPeerings".lower(): ResourceType(shape=_shape_peering, **net,
-                                                                   after_delete=_peering_removed,
-                                                                   read_only=("provisioningState", "peeringState")),
-            f"{NICS}/ipConfigurations".lower(): ResourceType(shape=_shape_child_ip_configuration, **net),
+
+    def resource_types(self) -> TypeDeclarations:
+        # Every Network resource: a long-running delete, and a PUT that replaces what it leaves out.
+        network_type = functools.partial(ResourceType, async_delete=True, put_replaces=True)
+        return TypeDeclarations({
+            VNETS: network_type(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
+                                actions={"get checkipaddressavailability": _check_ip_address},
+                                read_only=("provisioningState", "resourceGuid")),
+            PUBLIC_IPS: network_type(shape=_shape_public_ip, before_delete=_public_ip_not_in_use,
+                                     read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
+            NICS: network_type(shape=_shape_nic, before_delete=_nic_not_in_use,
+                               actions={"post effectivenetworksecuritygroups": _effective_nsgs,
+                                        "post effectiveroutetable": _effective_routes},
+                               read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
+            NSGS: network_type(shape=_shape_nsg,
+                               read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
+            f"{NSGS}/securityRules": network_type(shape=_shape_security_rule),
+            f"{NSGS}/defaultSecurityRules": network_type(),
+            SUBNETS: network_type(shape=_shape_subnet, before_delete=_subnet_not_in_use, render=_render_subnet),
+            f"{VNETS}/virtualNetworkPeerings": network_type(shape=_shape_peering, after_delete=_peering_removed,
+                                                            read_only=("provisioningState", "peeringState")),
+            f"{NICS}/ipConfigurations": network_type(shape=_shape_child_ip_configuration),
         })
 
     def routes(self) -> list[Route]:

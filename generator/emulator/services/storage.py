@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType, now
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, now
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 
@@ -35,12 +35,14 @@ def find_account(arm: Arm, name: str) -> dict[str, Any] | None:
 class StorageService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        arm.types[ACCOUNTS.lower()] = ResourceType(
+
+    def resource_types(self) -> TypeDeclarations:
+        return TypeDeclarations({ACCOUNTS: ResourceType(
             shape=_shape_account,
             create_status=202,  # the account is made in the background; the poll's answer is the account
             read_only=("creationTime", "primaryEndpoints", "primaryLocation", "statusOfPrimary", "provisioningState"),
             actions={"post listkeys": self.list_keys, "post regeneratekey": self.regenerate_key},
-        )
+        )})
 
     def routes(self) -> list[Route]:
         return [route("POST", r"/subscriptions/([^/]+)/providers/microsoft\.storage/checknameavailability",
