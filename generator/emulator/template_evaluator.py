@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from generator.emulator.api_tables import API_PROFILES, AZURE, profile_version
@@ -18,6 +19,21 @@ from generator.emulator.template_language import TemplateError, evaluate, expand
 # A parameter's or output's declared type -> the JSON values it takes.
 _TYPES = {"string": str, "securestring": str, "int": int, "bool": bool, "object": dict, "secureobject": dict, "array": list}
 NESTED_DEPLOYMENT = "microsoft.resources/deployments"
+
+
+@dataclass
+class TemplateResource:
+    """One resource a template deploys (one iteration of a ``copy`` loop; a child with its full type and name)."""
+
+    type: str  # the full type, spelled canonically: Microsoft.Network/virtualNetworks/subnets
+    name: str  # the full name: vnet/subnet
+    api_version: str
+    id: str
+    source: dict[str, Any]  # the template's resource object, its expressions not yet evaluated
+    depends_on: list[str]  # as the template names them (ids, names, loops), and its parent's id
+    loop: tuple[str, int] | None  # the resource loop iteration it belongs to (a child: its parent's)
+    after: list[str] = field(default_factory=list)  # the ids (lower case) it is deployed after, once resolved
+    batch_size: int | None = None  # a serial loop's batch size (its members only)
 
 
 class TemplateEvaluation:
@@ -36,12 +52,12 @@ class TemplateEvaluation:
         self.parameters: dict[str, Any] = {}
         self._variables: dict[str, Any] = {}
         self._evaluating: set[str] = set()
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[TemplateResource] = []
         self.loops: list[tuple[str, int]] = []
         self.resource_loop: str | None = None
         self.is_stack = arm.ctx.config.stack_version != AZURE
         self._skipped: set[str] = set()  # ids and names of resources whose condition is false
-        self._loop_members: dict[str, list[dict[str, Any]]] = {}  # resource loop name (lower case) -> its entries
+        self._loop_members: dict[str, list[TemplateResource]] = {}  # resource loop name (lower case) -> its entries
         self.nested_resources: set[str] = set()  # ids (lower case) its nested deployments made: Complete mode keeps them
 
     # -- the Scope the template language calls back ----------------------------------------------
@@ -109,10 +125,10 @@ class TemplateEvaluation:
             namespace, resource_type, *names = target.split("/")
             target = self.resource_id([f"{namespace}/{resource_type}", *names])
         if not target.startswith("/"):
-            entry = next((e for e in self.entries if e["name"].lower() == target.lower()), None)
+            entry = next((e for e in self.entries if e.name.lower() == target.lower()), None)
             if entry is None:
                 raise TemplateError(f"reference('{target}'): no resource of this template has that name")
-            target = entry["id"]
+            target = entry.id
         resource = self.arm.find(target)
         if resource is None and "/providers/microsoft.resources/deployments/" in target.lower():
             nested = self._deployment_of(target.rsplit("/", 1)[-1])
@@ -167,14 +183,14 @@ class TemplateEvaluation:
         self.entries, self._skipped, self._loop_members = [], set(), {}
         for resource in self.template["resources"]:
             self._add_with_loop(resource)
-        known = {e["id"].lower() for e in self.entries}
+        known = {e.id.lower() for e in self.entries}
         for entry in self.entries:
-            entry["after"] = sorted({found for d in entry["dependsOn"] for found in self._dependency(d, known, entry)})
+            entry.after = sorted({found for d in entry.depends_on for found in self._dependency(d, known, entry)})
         for members in self._loop_members.values():  # serial loops: each batch after the one before it
-            batch = members[0].get("batchSize") if members else None
+            batch = members[0].batch_size if members else None
             for index, entry in enumerate(members):
                 if batch and index >= batch:
-                    entry["after"] = sorted(set(entry["after"]) | {members[index - batch]["id"].lower()})
+                    entry.after = sorted(set(entry.after) | {members[index - batch].id.lower()})
 
     def _add_with_loop(self, resource: Any) -> None:
         """A top-level resource, once, or once per iteration of its ``copy`` loop."""
@@ -204,10 +220,10 @@ class TemplateEvaluation:
             finally:
                 self.loops, self.resource_loop = [], None
             if entry is not None:
-                entry["batchSize"] = 1 if mode.lower() == "serial" and batch is None else batch
+                entry.batch_size = 1 if mode.lower() == "serial" and batch is None else batch
                 members.append(entry)
 
-    def _add(self, resource: Any, parent: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _add(self, resource: Any, parent: TemplateResource | None) -> TemplateResource | None:
         if not isinstance(resource, dict):
             raise TemplateError("every resource must be an object")
         if "scope" in resource:
@@ -219,14 +235,14 @@ class TemplateEvaluation:
         name = str(evaluate(resource.get("name", ""), self))
         if "condition" in resource and not evaluate(resource["condition"], self):
             # What depends on a resource that is not deployed no longer waits for it, as in ARM.
-            full_type = f"{parent['type']}/{resource_type}" if parent else resource_type
-            full_name = f"{parent['name']}/{name}" if parent else name
+            full_type = f"{parent.type}/{resource_type}" if parent else resource_type
+            full_name = f"{parent.name}/{name}" if parent else name
             self._skipped.update({full_name.lower(), full_name.rsplit("/", 1)[-1].lower(), f"{full_type}/{full_name}".lower()})
             if len(full_type.split("/")) - 1 == len(full_name.split("/")):
                 self._skipped.add(self.resource_id([full_type, *full_name.split("/")]).lower())
             return None
         if parent is not None:
-            resource_type, name = f"{parent['type']}/{resource_type}", f"{parent['name']}/{name}"
+            resource_type, name = f"{parent.type}/{resource_type}", f"{parent.name}/{name}"
         types, names = resource_type.split("/")[1:], name.split("/")
         if not types or len(types) != len(names) or not all(names):
             raise TemplateError(f"the resource '{resource_type}' named '{name}' needs {len(types)} name segment(s)")
@@ -241,62 +257,62 @@ class TemplateEvaluation:
         if not api_version:
             raise TemplateError(f"the resource '{resource_type}' named '{name}' has no apiVersion "
                                 f"(and the template names no apiProfile that covers it)")
-        entry: dict[str, Any] = {"type": self.arm.canonical_type(resource_type.split("/")[0], "/".join(types)), "name": name,
-                 "apiVersion": str(api_version),
-                 "id": self.resource_id([resource_type, *names]), "source": resource,
-                 "dependsOn": [str(d) for d in evaluate(resource.get("dependsOn") or [], self)],
-                 # a child of a copied resource is evaluated in its parent's iteration
-                 "loop": next((loop for loop in self.loops if loop[0] == self.resource_loop), None)}
+        entry = TemplateResource(
+            type=self.arm.canonical_type(resource_type.split("/")[0], "/".join(types)), name=name, api_version=str(api_version),
+            id=self.resource_id([resource_type, *names]), source=resource,
+            depends_on=[str(d) for d in evaluate(resource.get("dependsOn") or [], self)],
+            # a child of a copied resource is evaluated in its parent's iteration
+            loop=next((loop for loop in self.loops if loop[0] == self.resource_loop), None))
         if parent is not None:
-            entry["dependsOn"].append(parent["id"])
+            entry.depends_on.append(parent.id)
         self.entries.append(entry)
         for child in resource.get("resources") or []:
             self._add(child, entry)
         return entry
 
-    def _dependency(self, reference: str, known: set[str], entry: dict[str, Any]) -> list[str]:
+    def _dependency(self, reference: str, known: set[str], entry: TemplateResource) -> list[str]:
         """The ids one ``dependsOn`` item names: a resource, every resource of a loop, or none (a skipped one)."""
         wanted = reference.lower()
         if wanted in known:
             return [wanted]
         if wanted in self._loop_members:
-            return [e["id"].lower() for e in self._loop_members[wanted]]
+            return [e.id.lower() for e in self._loop_members[wanted]]
         # A name, "Namespace/type/name" (as Azure CLI writes them) or "Namespace/type/name/child/name".
-        by_name = [e for e in self.entries if wanted in (e["name"].lower(), e["name"].rsplit("/", 1)[-1].lower(),
-                                                         f"{e['type']}/{e['name']}".lower(),
-                                                         e["id"].split("/providers/", 1)[-1].lower())]
+        by_name = [e for e in self.entries if wanted in (e.name.lower(), e.name.rsplit("/", 1)[-1].lower(),
+                                                         f"{e.type}/{e.name}".lower(), e.id.split("/providers/", 1)[-1].lower())]
         if len(by_name) == 1:
-            return [by_name[0]["id"].lower()]
+            return [by_name[0].id.lower()]
         if wanted in self._skipped:
             return []
-        raise TemplateError(f"the resource '{entry['id']}' depends on '{reference}', which is not defined in the template")
+        raise TemplateError(f"the resource '{entry.id}' depends on '{reference}', which is not defined in the template")
 
-    def ordered(self) -> list[dict[str, Any]]:
+    def ordered(self) -> list[TemplateResource]:
         """The resources so that each comes after what it depends on."""
-        done: list[dict[str, Any]] = []
+        done: list[TemplateResource] = []
         placed: set[str] = set()
         pending = list(self.entries)
         while pending:
-            ready = [e for e in pending if all(d in placed for d in e["after"])]
+            ready = [e for e in pending if all(d in placed for d in e.after)]
             if not ready:
-                raise TemplateError("circular dependency among " + ", ".join(e["id"] for e in pending))
+                raise TemplateError("circular dependency among " + ", ".join(e.id for e in pending))
             for entry in ready:
                 done.append(entry)
-                placed.add(entry["id"].lower())
+                placed.add(entry.id.lower())
                 pending.remove(entry)
         return done
 
-    def resource_body(self, entry: dict[str, Any]) -> dict[str, Any]:
-        source = {k: v for k, v in entry["source"].items()
+    def resource_body(self, entry: TemplateResource) -> dict[str, Any]:
+        """The body to PUT for the resource: its template object evaluated (in its loop iteration, if any)."""
+        source = {k: v for k, v in entry.source.items()
                   if k not in ("resources", "dependsOn", "condition", "comments", "copy")}
         inner = None
-        if entry["type"].lower() == NESTED_DEPLOYMENT and _inner_scope(source):
+        if entry.type.lower() == NESTED_DEPLOYMENT and _inner_scope(source):
             # An inner-scoped nested template is evaluated by its own deployment, with its own parameters.
             source = copy.deepcopy(source)
             inner = source["properties"].pop("template", None)
-        self.loops, self.resource_loop = ([entry["loop"]], entry["loop"][0]) if entry.get("loop") else ([], None)
+        self.loops, self.resource_loop = ([entry.loop], entry.loop[0]) if entry.loop else ([], None)
         try:
-            body = {**evaluate(copy.deepcopy(source), self), "apiVersion": entry["apiVersion"]}
+            body = {**evaluate(copy.deepcopy(source), self), "apiVersion": entry.api_version}
         finally:
             self.loops, self.resource_loop = [], None
         if inner is not None:

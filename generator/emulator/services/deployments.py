@@ -22,7 +22,7 @@ from generator.emulator.routing import Route, route
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.storage import account_keys
 from generator.emulator.state import Document, DocumentStore
-from generator.emulator.template_evaluator import NESTED_DEPLOYMENT, TemplateEvaluation
+from generator.emulator.template_evaluator import NESTED_DEPLOYMENT, TemplateEvaluation, TemplateResource
 from generator.emulator.template_language import TemplateError, check_functions, unique_string
 
 _DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)(?:/providers/microsoft\.resources)?/deployments"
@@ -199,7 +199,7 @@ class DeploymentsService:
             plan = self._plan(sub, rg, name, properties)
         except ArmError as error:
             return Response(400, {"error": {"code": error.code, "message": error.message}})
-        validated = [{"id": entry["id"]} for entry in plan.entries]
+        validated = [{"id": entry.id} for entry in plan.entries]
         return Response(200, {
             "id": self._deployment_id(sub, rg, name),
             "name": name, "type": "Microsoft.Resources/deployments",
@@ -251,12 +251,12 @@ class DeploymentsService:
         except TemplateError as exc:
             raise arm_errors.invalid_template(f"Deployment template validation failed: {exc}.") from None
         for entry in evaluation.entries:  # validation knows the api-versions each resource type is served at
-            namespace, top_type = entry["type"].split("/")[:2]
+            namespace, top_type = entry.type.split("/")[:2]
             served = self.arm.supported_versions(namespace, top_type)
-            if entry["apiVersion"] not in served:
+            if entry.api_version not in served:
                 raise arm_errors.invalid_template(
-                    f"Deployment template validation failed: the api-version '{entry['apiVersion']}' of resource "
-                    f"'{entry['id']}' is not served; the supported versions of {namespace}/{top_type} are '{','.join(served)}'.")
+                    f"Deployment template validation failed: the api-version '{entry.api_version}' of resource "
+                    f"'{entry.id}' is not served; the supported versions of {namespace}/{top_type} are '{','.join(served)}'.")
         return evaluation
 
     def _run(self, deployment: dict[str, Any]) -> None:
@@ -272,17 +272,17 @@ class DeploymentsService:
                 operation: dict[str, Any] = {"operationId": uuid.uuid4().hex[:16].upper(), "properties": {
                     "provisioningOperation": "Create", "timestamp": now(), "duration": "PT0S",
                     "trackingId": str(uuid.uuid4()),
-                    "targetResource": {"id": entry["id"], "resourceType": entry["type"], "resourceName": entry["name"]}}}
+                    "targetResource": {"id": entry.id, "resourceType": entry.type, "resourceName": entry.name}}}
                 operations.append(operation)
                 try:
-                    existed = self.arm.find(entry["id"]) is not None
+                    existed = self.arm.find(entry.id) is not None
                     self._deploy(evaluation, entry)
                     operation["properties"].update(provisioningState="Succeeded", statusCode="OK" if existed else "Created")
                 except ArmError as error:
                     status = "BadRequest" if error.status < 500 else "InternalServerError"
                     operation["properties"].update(provisioningState="Failed", statusCode=status,
                                                    statusMessage={"error": {"code": error.code, "message": error.message}})
-                    failure = {"code": error.code, "message": error.message, "target": entry["id"]}
+                    failure = {"code": error.code, "message": error.message, "target": entry.id}
                     break
             if failure is None:
                 if properties["mode"].lower() == "complete":
@@ -290,7 +290,7 @@ class DeploymentsService:
                 properties["outputs"] = evaluation.outputs()
         except TemplateError as exc:
             failure = {"code": "InvalidTemplate", "message": f"Deployment template evaluation failed: {exc}."}
-        properties["outputResources"] = [{"id": e["id"]} for e in evaluation.entries if self.arm.find(e["id"])]
+        properties["outputResources"] = [{"id": e.id} for e in evaluation.entries if self.arm.find(e.id)]
         properties["duration"] = "PT1S"
         if failure is None:
             properties["provisioningState"] = "Succeeded"
@@ -302,37 +302,37 @@ class DeploymentsService:
                                    "details": [failure]}
         self.arm.save()
 
-    def _deploy(self, evaluation: TemplateEvaluation, entry: dict[str, Any]) -> None:
+    def _deploy(self, evaluation: TemplateEvaluation, entry: TemplateResource) -> None:
         body = evaluation.resource_body(entry)
-        if entry["type"].lower() == NESTED_DEPLOYMENT:
+        if entry.type.lower() == NESTED_DEPLOYMENT:
             self._deploy_nested(evaluation, entry, body)
             return
-        namespace, *types = entry["type"].split("/")
+        namespace, *types = entry.type.split("/")
         # A template deployment registers the providers its resources need, as Resource Manager does.
         if self.arm.registration_state(namespace) != "Registered":
             self.arm.set_registration(namespace, "Registered")
         parent = None
         if len(types) > 1:
-            parent = self.arm.find(entry["id"].rsplit("/", 2)[0])
+            parent = self.arm.find(entry.id.rsplit("/", 2)[0])
             if parent is None:
                 raise ArmError(404, "ParentResourceNotFound", f"Can not perform requested operation on nested resource. "
-                                                              f"Parent resource '{entry['name'].rsplit('/', 1)[0]}' not found.")
-        self.resources.create_or_update(entry["id"], entry["type"], body, parent)
+                                                              f"Parent resource '{entry.name.rsplit('/', 1)[0]}' not found.")
+        self.resources.create_or_update(entry.id, entry.type, body, parent)
 
-    def _deploy_nested(self, evaluation: TemplateEvaluation, entry: dict[str, Any], body: dict[str, Any]) -> None:
+    def _deploy_nested(self, evaluation: TemplateEvaluation, entry: TemplateResource, body: dict[str, Any]) -> None:
         """A nested deployment with its template inline: a deployment of the group of its own, run now."""
         properties = body.get("properties") or {}
         if not isinstance(properties.get("template"), dict):
-            raise arm_errors.invalid_template(f"The nested deployment '{entry['name']}' has no inline template.")
+            raise arm_errors.invalid_template(f"The nested deployment '{entry.name}' has no inline template.")
         mode = str(properties.get("mode", "Incremental"))
         if mode.lower() != "incremental":
-            raise arm_errors.invalid_template(f"The nested deployment '{entry['name']}' has mode '{mode}'; a nested "
+            raise arm_errors.invalid_template(f"The nested deployment '{entry.name}' has mode '{mode}'; a nested "
                                               "deployment can only be Incremental.")
         nested = {"properties": {"template": properties["template"], "mode": "Incremental",
                                  "parameters": properties.get("parameters") or {}}}
-        plan = self._plan(evaluation.sub, evaluation.rg, entry["name"], nested["properties"])
+        plan = self._plan(evaluation.sub, evaluation.rg, entry.name, nested["properties"])
         deployment = {
-            "id": self._deployment_id(evaluation.sub, evaluation.rg, entry["name"]), "name": entry["name"],
+            "id": self._deployment_id(evaluation.sub, evaluation.rg, entry.name), "name": entry.name,
             "type": "Microsoft.Resources/deployments",
             "properties": {"templateHash": _hash(properties["template"]), "mode": "Incremental",
                            "parameters": _shown_parameters(plan.parameters, plan.declared), "provisioningState": "Accepted",
@@ -341,17 +341,17 @@ class DeploymentsService:
             "_template": properties["template"], "_given": nested["properties"]["parameters"], "_sub": evaluation.sub,
             "_rg": evaluation.rg, "_operations": [], "_status_id": uuid.uuid4().hex,
         }
-        self._group_deployments(evaluation.rg).put(entry["name"], deployment)
+        self._group_deployments(evaluation.rg).put(entry.name, deployment)
         self._run(deployment)
         evaluation.nested_resources.update(r["id"].lower() for r in deployment["properties"]["outputResources"])
         error = deployment["properties"].get("error")
         if error is not None:
             detail = (error.get("details") or [{}])[0]
-            raise ArmError(400, "DeploymentFailed", f"The nested deployment '{entry['name']}' failed: "
+            raise ArmError(400, "DeploymentFailed", f"The nested deployment '{entry.name}' failed: "
                                                       f"{detail.get('code')}: {detail.get('message')}")
 
     def _remove_others(self, deployment: dict[str, Any], evaluation: TemplateEvaluation) -> None:
-        keep = {e["id"].lower() for e in evaluation.entries} | evaluation.nested_resources
+        keep = {e.id.lower() for e in evaluation.entries} | evaluation.nested_resources
         for resource in self.arm.group_resources(deployment["_sub"], deployment["_rg"]):
             if resource["id"].lower() not in keep:
                 self.arm.delete_tree(resource["id"])
