@@ -351,9 +351,11 @@ class Arm:
     def storage_keys(self, account_id: str, new_keys: Callable[[], list[str]]) -> list[str]:
         """A storage account's access keys, made by ``new_keys`` on first use. They are kept beside the account, so
         that they go with it when it is deleted or moved; change them in place and save."""
-        keys = self.data["storage_keys"].setdefault(account_id.lower(), new_keys())
+        kept = self.data["storage_keys"]
+        if account_id.lower() not in kept:
+            kept[account_id.lower()] = new_keys()
         self.save()
-        return keys
+        return kept[account_id.lower()]
 
     def move_resources(self, renamed: dict[str, str]) -> None:
         """Give resources new ids (``renamed``: old id in lower case -> new id), with everything below them, and make

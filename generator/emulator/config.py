@@ -157,7 +157,7 @@ class EmulatorContext:
         self.addresses = addresses
         self.base_url = addresses.arm
         self.identity_base_url = addresses.identity
-        # The service principal's object id in the directory (the ``oid`` of its tokens); older states lack it.
+        # The service principal's object id in the directory (the ``oid`` of its tokens); a state older than it gets one on load.
         self.service_principal_object_id = state.data["object_id"]
         self.release = config.stack_version
         self.api_table: ApiTable = api_table_for(config.stack_version)
