@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 
 import pytest
@@ -14,6 +15,9 @@ from azure.mgmt.storage import StorageManagementClient
 from azure.profiles import KnownProfiles
 
 from generator.emulator import Emulator, EmulatorConfig
+from generator.emulator.arm_core import ResourceType, TypeAddition, TypeDeclarations, type_table
+from generator.emulator.protocol import Response
+from generator.emulator.state import EmulatorState, StateData
 from tests import sdk
 from tests.helpers import EMULATOR_PROXY_PORT
 
@@ -214,6 +218,64 @@ def test_state_dir_keeps_ca_credentials_and_resources_across_an_upgrade(tmp_path
         # An upgraded Stack keeps serving the older profile's versions beside the new one's.
         old_client = sdk.client(ResourceManagementClient, info_after, KnownProfiles.v2019_03_01_hybrid)
         assert [g.name for g in old_client.resource_groups.list()] == ["kept"]
+
+
+def test_a_state_an_older_emulator_wrote_keeps_loading(tmp_path):
+    """A --state-dir from before the state had one shape (only the identity and four sections; each service added its
+    own on first use): its credentials, groups and storage keys are kept, and the sections it lacks work and persist."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    account = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/kept/providers/Microsoft.Storage/storageAccounts/keptdata"
+    older = {
+        "tenant_id": "00000000-0000-0000-0000-000000000001", "tenant_domain": "azsemulator.onmicrosoft.com",
+        "client_id": "00000000-0000-0000-0000-000000000002", "client_secret": "an-older-secret",
+        "subscription_id": "00000000-0000-0000-0000-00000000000a", "admin_subscription_id": "00000000-0000-0000-0000-00000000000b",
+        "audience_app_id": "00000000-0000-0000-0000-000000000003", "admin_audience_app_id": "00000000-0000-0000-0000-000000000004",
+        "location": "local",
+        "providers": {"microsoft.storage": {"state": "Registered", "ready_at": 0}},
+        "resource_groups": {"kept": {"name": "kept", "location": "local", "tags": {}}},
+        "resources": {account.lower(): {"id": account, "name": "keptdata", "type": "Microsoft.Storage/storageAccounts",
+                                        "location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage",
+                                        "properties": {"provisioningState": "Succeeded"}}},
+        "storage_keys": {account.lower(): ["a2VwdC1rZXktMQ==", "a2VwdC1rZXktMg=="]},
+    }
+    (state_dir / "state.json").write_text(json.dumps(older))
+    config = EmulatorConfig(stack_version="2108", state_dir=str(state_dir), proxy_port=EMULATOR_PROXY_PORT)
+    with Emulator(config) as emulator:
+        info = emulator.info()
+        assert (info["client_id"], info["tenant_id"], info["subscription_id"]) == (older["client_id"], older["tenant_id"],
+                                                                                  older["subscription_id"])
+        resources = sdk.client(ResourceManagementClient, info, KnownProfiles.v2020_09_01_hybrid)
+        assert [g.name for g in resources.resource_groups.list()] == ["kept"]
+        storage = sdk.client(StorageManagementClient, info, KnownProfiles.v2020_09_01_hybrid)
+        assert [k.value for k in storage.storage_accounts.list_keys("kept", "keptdata").keys] == older["storage_keys"][account.lower()]
+        resources.tags.create_or_update("team")  # a section the older state lacked
+    with Emulator(config) as restarted:
+        resources = sdk.client(ResourceManagementClient, restarted.info(), KnownProfiles.v2020_09_01_hybrid)
+        assert "team" in [t.tag_name for t in resources.tags.list()]
+
+
+def test_the_state_has_one_shape(tmp_path):
+    """A new state, and one an older emulator wrote, hold exactly the sections StateData declares."""
+    fresh = EmulatorState(str(tmp_path / "fresh"))
+    assert set(fresh.data) == set(StateData.__annotations__)
+    (tmp_path / "older").mkdir()
+    kept = {k: v for k, v in fresh.data.items() if k in ("tenant_id", "tenant_domain", "client_id", "client_secret", "subscription_id",
+                                                         "admin_subscription_id", "audience_app_id", "admin_audience_app_id", "location")}
+    (tmp_path / "older" / "state.json").write_text(json.dumps(kept))
+    older = EmulatorState(str(tmp_path / "older"))
+    assert set(older.data) == set(StateData.__annotations__)
+    assert set(json.loads((tmp_path / "older" / "state.json").read_text())) == set(StateData.__annotations__)  # saved so
+
+
+def test_a_resource_type_is_declared_once():
+    with pytest.raises(ValueError, match="declared by two services"):
+        type_table([TypeDeclarations({"Microsoft.Compute/disks": ResourceType()}),
+                    TypeDeclarations({"microsoft.compute/DISKS": ResourceType(async_delete=True)})])
+    export = TypeAddition(actions={"post x": lambda arm, request, disk: Response(200)})
+    added = type_table([TypeDeclarations({"Microsoft.Compute/disks": ResourceType(create_status=200)}),
+                        TypeDeclarations(additions={"Microsoft.Compute/disks": export})])
+    assert added["microsoft.compute/disks"].create_status == 200 and set(added["microsoft.compute/disks"].actions) == {"post x"}
 
 
 @pytest.mark.reliability

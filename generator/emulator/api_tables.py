@@ -50,7 +50,7 @@ _AUTHORIZATION = {
 def _profile(resources: str, compute: str, disks: str, skus: str, network: str, storage: str, keyvault: str,
              tags: bool = False) -> dict[str, dict[str, tuple[str, ...]]]:
     """One API profile's versions, per namespace and resource type."""
-    table = {
+    table: dict[str, dict[str, tuple[str, ...]]] = {
         "Microsoft.Resources": {**{t: (resources,) for t in _RESOURCES_TYPES},
                                 **{t: ("2016-06-01",) for t in _SUBSCRIPTIONS_TYPES}},
         "Microsoft.Compute": {**{t: (compute,) for t in _COMPUTE_TYPES}, **{t: (disks,) for t in _DISK_TYPES}, "skus": (skus,)},
@@ -90,7 +90,7 @@ def profile_version(profile: str, namespace: str, resource_type: str) -> str | N
 
 
 # Versions Microsoft's own clients send outside any profile, which a Stack serves.
-_CLIENT_EXTRAS = {
+_CLIENT_EXTRAS: ApiTable = {
     "Microsoft.Resources": {"providers": ("2016-02-01",), "resources": ("2015-11-01",)},
 }
 
@@ -99,10 +99,10 @@ _CLIENT_EXTRAS = {
 # ones global Azure made after 2018-07-01. Azure CLI's VM templates pin storage accounts at 2015-06-15.
 _STORAGE_MANAGEMENT_2008 = ("2019-06-01", "2018-07-01", "2018-02-01", "2017-10-01", "2017-06-01", "2016-12-01",
                             "2016-05-01", "2016-01-01", "2015-06-15", "2015-05-01-preview")
-_STORAGE_SERVED = {"Microsoft.Storage": {t: _STORAGE_MANAGEMENT_2008 for t in _STORAGE_TYPES}}
+_STORAGE_SERVED: ApiTable = {"Microsoft.Storage": {t: _STORAGE_MANAGEMENT_2008 for t in _STORAGE_TYPES}}
 # Network keeps its first ARM versions, 2015-06-15 and 2016-03-30, beside the profiles' ones (Azure CLI's VM
 # and VPN templates pin 2015-06-15; its load-balancer paths on 2019-03-01-hybrid send 2016-03-30).
-_NETWORK_OLDER = {"Microsoft.Network": {t: ("2016-03-30", "2015-06-15") for t in _NETWORK_TYPES}}
+_NETWORK_OLDER: ApiTable = {"Microsoft.Network": {t: ("2016-03-30", "2015-06-15") for t in _NETWORK_TYPES}}
 
 
 def _union(*tables: Mapping[str, Mapping[str, tuple[str, ...]]]) -> ApiTable:
@@ -117,7 +117,7 @@ def _union(*tables: Mapping[str, Mapping[str, tuple[str, ...]]]) -> ApiTable:
 
 # The versions Microsoft's "Develop templates for Azure Stack Hub" (API versioning) lists as valid on every
 # Stack, older than any profile, which the Stack quickstart templates still name.
-_TEMPLATE_ERA = {
+_TEMPLATE_ERA: ApiTable = {
     "Microsoft.Compute": {t: ("2015-06-15",) for t in ("virtualMachines", "virtualMachines/extensions", "availabilitySets",
                                                         "locations", "locations/vmSizes", "locations/publishers",
                                                         "virtualMachineScaleSets", "virtualMachineScaleSets/virtualMachines")},
@@ -140,7 +140,7 @@ _ARM_VERSIONS = ("2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-0
                  "2021-01-01", "2020-10-01", "2020-08-01", "2020-06-01", "2019-10-01", "2019-08-01", "2019-07-01",
                  "2019-05-10", "2019-05-01", "2019-03-01", "2018-05-01", "2018-02-01", "2017-05-10", "2016-09-01")
 _SUBSCRIPTION_VERSIONS = ("2022-12-01", "2021-01-01", "2020-01-01", "2019-11-01", "2019-06-01", "2018-06-01", "2016-06-01")
-_AZURE_NEWEST = {
+_AZURE_NEWEST: ApiTable = {
     "Microsoft.Resources": {**{t: _ARM_VERSIONS for t in (*_RESOURCES_TYPES, "tags")},
                             **{t: _SUBSCRIPTION_VERSIONS for t in _SUBSCRIPTIONS_TYPES}},
     "Microsoft.Compute": {**{t: ("2024-11-01", "2024-07-01") for t in _COMPUTE_TYPES},

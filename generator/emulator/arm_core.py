@@ -9,9 +9,9 @@ import copy
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 from generator.emulator import arm_errors
@@ -20,6 +20,7 @@ from generator.emulator.faults import FaultInjector
 from generator.emulator.identity import IdentityService
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import ARM_TOKEN, GRAPH_TOKEN, VAULT_TOKEN, Match
+from generator.emulator.state import Document, DocumentStore, StateData
 
 RESOURCES_NS = "Microsoft.Resources"
 # Namespaces a new subscription has registered already, as on a real one.
@@ -51,6 +52,11 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# What is reached below one resource (handler(arm, request, resource)), and how a resource is shown to a request.
+Action = Callable[["Arm", Request, dict[str, Any]], Response]
+Render = Callable[["Arm", dict[str, Any], Request], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """How one resource type differs from a plain stored document."""
@@ -72,11 +78,54 @@ class ResourceType:
     after_delete: Callable[[Arm, dict[str, Any]], None] | None = None
     # What is reached below one resource, keyed "METHOD path" in lower case ("post start", "get instanceview",
     # "put accesspolicies/add"): handler(arm, request, resource) -> Response.
-    actions: dict[str, Callable[[Arm, Request, dict[str, Any]], Response]] = field(default_factory=dict)
+    actions: Mapping[str, Action] = field(default_factory=dict)
     # The resource as a GET shows it (e.g. with ``$expand=instanceView``); default: the stored document.
-    render: Callable[[Arm, dict[str, Any], Request], dict[str, Any]] | None = None
+    render: Render | None = None
     # The resource lives at location "global" (DNS zones), not in the Stack's region.
     global_location: bool = False
+
+
+@dataclass(frozen=True)
+class TypeAddition:
+    """What a service adds to a resource type another service declares (disk export adds actions to Compute's disks;
+    VM extensions change how Compute shows a VM)."""
+
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    # Given the type's render (None: the stored document), the render that replaces it.
+    render: Callable[[Render | None], Render] | None = None
+
+
+@dataclass(frozen=True)
+class TypeDeclarations:
+    """The resource types one service declares (full type -> behaviour) and what it adds to others' types."""
+
+    types: Mapping[str, ResourceType] = field(default_factory=dict)
+    additions: Mapping[str, TypeAddition] = field(default_factory=dict)
+
+
+@runtime_checkable
+class DeclaresTypes(Protocol):
+    """A service whose resources behave otherwise than plain stored documents."""
+
+    def resource_types(self) -> TypeDeclarations: ...
+
+
+def type_table(declarations: Iterable[TypeDeclarations]) -> dict[str, ResourceType]:
+    """The table of resource types (full type in lower case -> behaviour) the services declare: every declaration,
+    then every addition, in the services' order. A type declared twice is a mistake in the emulator."""
+    declarations = list(declarations)
+    table: dict[str, ResourceType] = {}
+    for declared in declarations:
+        for full_type, behaviour in declared.types.items():
+            if full_type.lower() in table:
+                raise ValueError(f"the resource type {full_type} is declared by two services")
+            table[full_type.lower()] = behaviour
+    for declared in declarations:
+        for full_type, addition in declared.additions.items():
+            base = table.get(full_type.lower(), ResourceType())
+            table[full_type.lower()] = replace(base, actions={**base.actions, **addition.actions},
+                                               render=addition.render(base.render) if addition.render else base.render)
+    return table
 
 
 class Arm:
@@ -86,23 +135,43 @@ class Arm:
         self.ctx = ctx
         self.identity = identity
         self.faults = faults
-        self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour
+        self.types: dict[str, ResourceType] = {}  # full type, lower case -> behaviour: type_table() of the services
         # Role-based access control (Microsoft.Authorization's service sets it): raises 403 for a refused action.
         self.authorize: Callable[[Request, Match], None] | None = None
         # Checks after the caller's role (management locks): each raises an ArmError for a request it refuses.
         self.guards: list[Callable[[Request, Match], None]] = []
+        # Called with a resource group's name (lower case) when it is deleted: what a service keeps per group goes too.
+        self.group_deleted: list[Callable[[str], None]] = []
         # accepted operation -> the resource id it ends on, or the answer of an action (a disk's access SAS)
         self._operations: dict[str, str | dict[str, Any] | None] = {}
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> StateData:
+        """The whole state. Only owners touch their section (StateData says whose each is); services call the owners'
+        methods. (Key Vault's service still reads it directly until it has a backend of its own.)"""
         return self.ctx.state.data
+
+    # -- who the Stack is ----------------------------------------------------------------------
 
     @property
     def location(self) -> str:
         return self.data["location"]
 
-    def read_or_delete(self, request: Request, store: dict[str, Any], key: str, not_found: Callable[[], ArmError],
+    @property
+    def tenant_id(self) -> str:
+        return self.data["tenant_id"]
+
+    @property
+    def client_id(self) -> str:
+        """The application (client) id of the emulator's service principal."""
+        return self.data["client_id"]
+
+    @property
+    def audience_app_id(self) -> str:
+        """The application id of the tenant's Resource Manager audience."""
+        return self.data["audience_app_id"]
+
+    def read_or_delete(self, request: Request, store: DocumentStore, key: str, not_found: Callable[[], ArmError],
                        echo_deleted: bool = False) -> Response | None:
         """GET and DELETE of a document kept in ``store`` under ``key`` (a lock, a policy definition or assignment):
         404 by ``not_found`` for a GET of none, 204 for a DELETE of none, 200 (with the document when ``echo_deleted``)
@@ -115,7 +184,7 @@ class Arm:
         if request.method == "DELETE":
             if existing is None:
                 return Response(204)
-            del store[key]
+            store.pop(key)
             self.save()
             return Response(200, existing) if echo_deleted else Response(200)
         return None
@@ -204,17 +273,47 @@ class Arm:
             self.save()
         return entry["state"]
 
+    def set_registration(self, namespace: str, state: str, ready_at: float = 0) -> None:
+        """Record a namespace's registration state (``Registering`` turns ``Registered`` at ``ready_at``) and save."""
+        self.data["providers"][namespace.lower()] = {"state": state, "ready_at": ready_at}
+        self.save()
+
     def require_registration(self, namespace: str) -> None:
         if self.registration_state(namespace) != "Registered":
             raise arm_errors.missing_registration(self.canonical_namespace(namespace))
 
     # -- resource groups -----------------------------------------------------------------------
 
-    def group(self, name: str) -> dict[str, Any]:
+    def group(self, name: str) -> Document:
+        """The resource group (``name``, ``location``, ``tags``); 404 when there is none of that name."""
         group = self.data["resource_groups"].get(name.lower())
         if group is None:
             raise arm_errors.resource_group_not_found(name)
         return group
+
+    def has_group(self, name: str) -> bool:
+        return name.lower() in self.data["resource_groups"]
+
+    def groups(self) -> list[Document]:
+        return list(self.data["resource_groups"].values())
+
+    def put_group(self, name: str, tags: dict[str, Any]) -> tuple[Document, bool]:
+        """Create the resource group (in the Stack's region) or set its tags; the group, and whether it existed."""
+        groups = self.data["resource_groups"]
+        existed = name.lower() in groups
+        group = groups.setdefault(name.lower(), {"name": name, "location": self.location})
+        group["tags"] = tags
+        self.save()
+        return group, existed
+
+    def delete_group(self, sub: str, name: str) -> None:
+        """Delete the resource group, every resource in it and what services keep for it."""
+        for resource in self.group_resources(sub, name):
+            self.delete_tree(resource["id"])
+        for forget in self.group_deleted:
+            forget(name.lower())
+        del self.data["resource_groups"][name.lower()]
+        self.save()
 
     def check_location(self, location: Any, what: str = "resource group") -> str:
         if not isinstance(location, str) or location.replace(" ", "").lower() != self.location:
@@ -240,6 +339,41 @@ class Arm:
 
     def store(self, resource: dict[str, Any]) -> None:
         self.data["resources"][resource["id"].lower()] = resource
+
+    def all_resources(self) -> list[Document]:
+        """Every resource of every group, children included (in the order they were stored)."""
+        return list(self.data["resources"].values())
+
+    def resources_of_type(self, full_type: str) -> list[Document]:
+        """Every resource of one type (any group), ``full_type`` spelled as stored (canonically)."""
+        return [r for r in self.data["resources"].values() if r["type"] == full_type]
+
+    def storage_keys(self, account_id: str, new_keys: Callable[[], list[str]]) -> list[str]:
+        """A storage account's access keys, made by ``new_keys`` on first use. They are kept beside the account, so
+        that they go with it when it is deleted or moved; change them in place and save."""
+        kept = self.data["storage_keys"]
+        if account_id.lower() not in kept:
+            kept[account_id.lower()] = new_keys()
+        self.save()
+        return kept[account_id.lower()]
+
+    def move_resources(self, renamed: dict[str, str]) -> None:
+        """Give resources new ids (``renamed``: old id in lower case -> new id), with everything below them, and make
+        every reference (in any resource) to one of them, or to something below, name its new place."""
+        store = self.data["resources"]
+        for key in list(store):
+            prefix = next((old for old in renamed if key == old or key.startswith(old + "/")), None)
+            if prefix is not None:
+                resource = store.pop(key)
+                resource["id"] = renamed[prefix] + resource["id"][len(prefix):]
+                store[resource["id"].lower()] = resource
+        for key, resource in list(store.items()):
+            store[key] = _with_ids_renamed(resource, renamed)
+        keys = self.data["storage_keys"]
+        for old, new in renamed.items():
+            if old in keys:
+                keys[new.lower()] = keys.pop(old)
+        self.save()
 
     def delete_tree(self, resource_id: str) -> list[dict[str, Any]]:
         """Remove a resource and its children; the removed ones (none: it did not exist)."""
@@ -325,3 +459,17 @@ class Arm:
             query = f"api-version={quote(request.api_version or '')}{kept}&%24skiptoken={token}"
             body["nextLink"] = f"{request.base_url}{request.path}?{query}"
         return Response(200, body)
+
+
+def _with_ids_renamed(value: Any, renamed: dict[str, str]) -> Any:
+    """``value`` with every id of a moved resource (or of something below it) naming its new place."""
+    if isinstance(value, dict):
+        return {k: _with_ids_renamed(v, renamed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_ids_renamed(v, renamed) for v in value]
+    if isinstance(value, str) and value.startswith("/subscriptions/"):
+        lowered = value.lower()
+        for old, new in renamed.items():
+            if lowered == old or lowered.startswith(old + "/"):
+                return new + value[len(old):]
+    return value

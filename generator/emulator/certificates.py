@@ -92,6 +92,8 @@ def create_server_certificate(ca: CertificatePair, hosts: list[str], days: int =
     """Create a TLS server certificate for ``hosts`` (names or IP addresses), signed by ``ca``."""
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
     ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # create_root_ca makes EC keys; another is not ours
+        raise ValueError("the emulator's CA key is not an elliptic-curve key")
     key = ec.generate_private_key(ec.SECP256R1())
     alt_names: list[x509.GeneralName] = []
     for host in hosts:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -158,8 +157,8 @@ class EmulatorContext:
         self.addresses = addresses
         self.base_url = addresses.arm
         self.identity_base_url = addresses.identity
-        # The service principal's object id in the directory (the ``oid`` of its tokens); older states lack it.
-        self.service_principal_object_id = state.data.setdefault("object_id", str(uuid.uuid4()))
+        # The service principal's object id in the directory (the ``oid`` of its tokens); a state older than it gets one on load.
+        self.service_principal_object_id = state.data["object_id"]
         self.release = config.stack_version
         self.api_table: ApiTable = api_table_for(config.stack_version)
         self.build = build_for(config.stack_version) if config.stack_version != AZURE else None

@@ -11,11 +11,15 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from generator.emulator.config import EmulatorContext
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.routing import ANYONE, IDENTITY, Route, route
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -192,7 +196,7 @@ class IdentityService:
     def _check_assertion(self, assertion: str, client_id: str) -> None:
         """A certificate credential's signed JWT: a registered certificate, a valid signature, our audience."""
 
-        def refuse(why: str) -> None:
+        def refuse(why: str) -> NoReturn:
             code = "MSIS9622" if self.ctx.is_adfs else "AADSTS700027"
             raise OAuthError(401, "invalid_client", f"{code}: Client assertion failed signature validation or is invalid: {why}")
 
@@ -207,14 +211,18 @@ class IdentityService:
             refuse("its certificate (x5t) is not registered for the application")
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-        scheme = {"RS256": padding.PKCS1v15(), "PS256": padding.PSS(padding.MGF1(hashes.SHA256()), 32)}.get(header.get("alg"))
+        scheme = {"RS256": padding.PKCS1v15(), "PS256": padding.PSS(padding.MGF1(hashes.SHA256()), 32)}.get(str(header.get("alg")))
         if scheme is None:
             refuse(f"algorithm {header.get('alg')!r} is not supported")
+        public_key = certificate.public_key()
+        # RS256 and PS256 are RSA signatures: a certificate of another key type cannot have made one.
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            refuse("the signature does not match the certificate")
         try:
-            certificate.public_key().verify(signature_bytes, signed.encode(), scheme, hashes.SHA256())
-        except (InvalidSignature, TypeError, AttributeError):
+            public_key.verify(signature_bytes, signed.encode(), scheme, hashes.SHA256())
+        except InvalidSignature:
             refuse("the signature does not match the certificate")
         if claims.get("iss") != client_id or claims.get("sub") != client_id:
             refuse("iss and sub must be the client id")
@@ -223,7 +231,7 @@ class IdentityService:
         if float(claims.get("exp", 0)) <= time.time():
             refuse("it has expired")
 
-    def _registered_certificate(self, header: dict) -> object | None:
+    def _registered_certificate(self, header: dict[str, Any]) -> Certificate | None:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
 
@@ -284,7 +292,7 @@ class IdentityService:
             raise ArmError(401, "InvalidAuthenticationToken", "Access token is empty or invalid, or not for this audience.")
         return issued
 
-    def _unauthorized(self, code: str, message: str) -> None:
+    def _unauthorized(self, code: str, message: str) -> NoReturn:
         challenge = f'Bearer authorization_uri="{self.ctx.authorization_uri()}", error="invalid_token", error_description="{message}"'
         raise ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
 

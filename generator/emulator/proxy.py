@@ -143,6 +143,7 @@ class HttpsProxy:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET or AF_INET6 server's address
         return f"http://{host}:{port}"
 
     def start(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from generator.emulator.config import ADMIN_PREFIX
 from generator.emulator.protocol import Request, Response
@@ -52,6 +53,12 @@ def route(methods: str, pattern: str, handler: Handler, *, api: ApiOf = None, li
         pattern.startswith("/subscriptions/") if subscription is None else subscription,
         control,
     )
+
+
+class Service(Protocol):
+    """A service of the emulator: it declares the routes it answers."""
+
+    def routes(self) -> list[Route]: ...
 
 
 @dataclass(frozen=True)

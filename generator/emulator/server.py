@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm
+from generator.emulator.arm_core import Arm, DeclaresTypes, type_table
 from generator.emulator.certificates import create_server_certificate
 from generator.emulator.config import ADFS, ADMIN_PREFIX, AZURE, LOOPBACK, Addresses, EmulatorConfig, EmulatorContext, StackNames, stack_names
 from generator.emulator.errors import EmulatorError
@@ -39,7 +39,7 @@ from generator.emulator.identity import IdentityService
 from generator.emulator.private_file import write_private_file
 from generator.emulator.protocol import ArmError, OAuthError, Request, Response
 from generator.emulator.proxy import HttpsProxy, Target
-from generator.emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Router, route
+from generator.emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Match, Router, Service, route
 from generator.emulator.services.authorization import AuthorizationService
 from generator.emulator.services.blob import BlobService
 from generator.emulator.services.compute import ComputeService
@@ -63,7 +63,7 @@ from generator.emulator.services.stack import StackService
 from generator.emulator.services.storage import StorageService
 from generator.emulator.services.usages import UsagesService
 from generator.emulator.services.vm_capture import VmCaptureService
-from generator.emulator.state import EmulatorState
+from generator.emulator.state import EmulatorState, KeptPort
 
 FAULTS_PATH = "/_emulator/faults"
 PUBLIC_BUNDLE_FILE = "public-bundle.pem"
@@ -89,6 +89,13 @@ class _TLSServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port this listener is bound to."""
+        host, port = self.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET or AF_INET6 server's address
+        return host, port
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's own thread, so that a slow or
         # distrustful client never holds up the accept loop.
@@ -99,7 +106,7 @@ class _TLSServer(ThreadingHTTPServer):
             tls_socket = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
-        self.RequestHandlerClass(tls_socket, client_address, self)
+        _Handler(tls_socket, client_address, self)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -113,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "azs-scaffold-emulator"
     sys_version = ""
     server: _TLSServer
+    # Seconds between the bytes of the answer (a drip fault); 0: written at once.
+    drip: float = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.emulator.verbose:
@@ -186,15 +195,18 @@ class Emulator:
         self.arm = Arm(self.ctx, self.identity, self.faults)
         resources = ProviderResourcesService(self.arm)
         self.deployments = DeploymentsService(self.arm, resources)
-        services = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
+        services: list[Service] = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
                     GraphService(self.arm), BlobService(self.arm)]
         compute = next(s for s in services if isinstance(s, ComputeService))
-        # After Compute: disk export and VM capture add to its types' actions; locks check every request.
+        # After Compute: disk export and VM capture add to its types' actions, extensions to how it shows a VM; locks
+        # check every request.
         services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
                      LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
                      ProviderOperationsService(self.arm), UsagesService(self.arm), ComputeSkusService(self.arm),
                      ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), DnsService(self.arm)]
+        # (Key Vault's service still sets its types in self.arm.types itself.)
+        self.arm.types.update(type_table(s.resource_types() for s in services if isinstance(s, DeclaresTypes)))
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),
@@ -230,17 +242,17 @@ class Emulator:
 
         def resolve(host: str) -> Target:
             if host in (names.management, names.admin_management):
-                return arm.server_address[:2]
+                return arm.address
             if host == names.sign_in:
-                return identity.server_address[:2]
+                return identity.address
             if host == names.graph:
-                return graph.server_address[:2]
+                return graph.address
             label, _, suffix = host.partition(".")
             if suffix == names.vault_suffix and label:
-                return vaults.server_address[:2]
+                return vaults.address
             service, _, suffix = suffix.partition(".")
             if suffix == names.storage_suffix and service == "blob" and label:
-                return blobs.server_address[:2]
+                return blobs.address
             if suffix == names.storage_suffix and service in ("queue", "table") and label:
                 return f"the emulator serves no {service} service (only blobs of the storage data plane)"
             return None
@@ -253,7 +265,7 @@ class Emulator:
         except OSError as exc:
             raise EmulatorError(f"cannot listen on {self.config.host}:{port}: {exc.strerror or exc}; "
                                 "choose another --proxy-port (0 picks a free one)") from None
-        self._record_port("proxy_port", int(self.proxy.url.rsplit(":", 1)[1]))
+        self.state.record_port("proxy_port", int(self.proxy.url.rsplit(":", 1)[1]))
         location = self.state.data["location"]
         public_ip = f"{location}.cloudapp.azure.com" if self.config.stack_version == AZURE else f"{self.config.region}.cloudapp.{self.config.fqdn}"
         return Addresses(arm=f"https://{names.management}", admin=f"https://{names.admin_management}",
@@ -270,7 +282,7 @@ class Emulator:
         else:
             arm = self._listen(frozenset({ARM}), self.config.port, self.state.ca)
             identity = self._listen(frozenset({IDENTITY}), self._identity_port(), self._identity_ca())
-            self._record_port("identity_port", identity.server_address[1])
+            self.state.record_port("identity_port", identity.server_address[1])
         arm.admin_prefix = True
         host = arm.base_url.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
         location = self.state.data["location"]
@@ -287,12 +299,10 @@ class Emulator:
         with self._vault_lock:
             key = vault.lower()
             if key not in self._vault_servers:
-                ports = self.state.data.setdefault("vault_ports", {})
-                server = self._listen(frozenset({KEYVAULT}), int(ports.get(key, 0)) if self.config.state_dir else 0,
+                server = self._listen(frozenset({KEYVAULT}), self.state.vault_port(key) if self.config.state_dir else 0,
                                       self._data_plane_ca(), fallback_to_any_port=True)
                 server.vault = vault
-                ports[key] = server.server_address[1]
-                self.state.save()
+                self.state.record_vault_port(key, server.address[1])
                 self._serve(server)
                 self._vault_servers[key] = server
             return self._vault_servers[key].base_url
@@ -301,18 +311,12 @@ class Emulator:
         """The sign-in port a kept state used before, so that a restart (a Stack upgrade) keeps the authority."""
         return self._kept_port("identity_port", self.config.identity_port)
 
-    def _kept_port(self, key: str, given: int) -> int:
+    def _kept_port(self, which: KeptPort, given: int) -> int:
         """``given``, else the port a kept state used before (so that what clients were told stays true), else 0."""
         assert self.state is not None
         if given:
             return given
-        return int(self.state.data.get(key, 0)) if self.config.state_dir else 0
-
-    def _record_port(self, key: str, port: int) -> None:
-        assert self.state is not None
-        with self.state.lock:
-            self.state.data[key] = port
-            self.state.save()
+        return self.state.kept_port(which) if self.config.state_dir else 0
 
     def _listen(self, roles: frozenset[str], port: int, ca: Any, names: list[str] | None = None,
                 fallback_to_any_port: bool = False) -> _TLSServer:
@@ -445,6 +449,7 @@ class Emulator:
             self._address_by_host(request, server.names)
         match = self.router.find(request, server.roles, admin_prefix=server.admin_prefix)
         if request.admin:
+            assert self.ctx is not None  # bound before any listener serves
             request.base_url = self.ctx.arm_base(admin=True)
         if match is not None and match.route.control:
             self._send(handler, self._answer(request, match))
@@ -488,8 +493,9 @@ class Emulator:
         elif host.endswith("." + names.vault_suffix):
             request.vault = host[: -len(names.vault_suffix) - 1]
 
-    def _answer(self, request: Request, match: Any) -> Response:
+    def _answer(self, request: Request, match: Match | None) -> Response:
         """The one place every request is answered: checks in ARM's order, then the route's handler."""
+        assert self.state is not None  # created before any listener serves
         try:
             if match is None:
                 raise arm_errors.no_route(request.path)
@@ -526,7 +532,7 @@ class Emulator:
 
     @staticmethod
     def _send(handler: _Handler, response: Response, truncate: bool = False) -> None:
-        drip = getattr(handler, "drip", 0.0)
+        drip = handler.drip
         if drip:
             # The whole answer is written out a byte at a time: each byte is prompt enough for any per-read timeout.
             wire, handler.wfile = handler.wfile, io.BytesIO()

@@ -52,15 +52,16 @@ _TOKEN = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>-?\d+(?:\.\d+)
 
 
 def _tokens(text: str) -> list[tuple[str, Any]]:
-    tokens, position = [], 0
+    tokens: list[tuple[str, Any]] = []
+    position = 0
     while position < len(text):
         if text[position:].strip() == "":
             break
         found = _TOKEN.match(text, position)
         if not found:
             raise TemplateError(f"unexpected character {text[position:].strip()[:1]!r} in expression '[{text}]'")
-        kind = found.lastgroup
-        value = found.group(kind)
+        kind = found.lastgroup or ""  # every alternative of _TOKEN is a named group
+        value: Any = found.group(kind)
         if kind == "string":
             value = value[1:-1].replace("''", "'")
         elif kind == "number":
@@ -90,8 +91,9 @@ class _Parser:
 
     def parse(self) -> tuple[Any, ...]:
         tree = self._expression()
-        if self._peek() is not None:
-            raise TemplateError(f"unexpected {self._peek()[1]!r} in expression '[{self.text}]'")
+        extra = self._peek()
+        if extra is not None:
+            raise TemplateError(f"unexpected {extra[1]!r} in expression '[{self.text}]'")
         return tree
 
     def _expression(self) -> tuple[Any, ...]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Match, Route, route
+from generator.emulator.state import Document, DocumentStore
 
 NAMESPACE = "Microsoft.Authorization"
 ASSIGNMENTS = f"{NAMESPACE}/roleAssignments"
@@ -68,15 +68,34 @@ def is_under(scope: str, parent: str) -> bool:
     return scope == parent or scope.startswith(parent + "/")
 
 
+class RoleAssignmentsBackend:
+    """Owns the role assignments (``StateData.role_assignments``, keyed by assignment id) and the name of the
+    service principal's own (``principal_assignment``)."""
+
+    def __init__(self, arm: Arm) -> None:
+        self._arm = arm
+        self.documents = DocumentStore(arm.data["role_assignments"])
+
+    @property
+    def principal_assignment(self) -> str:
+        """The name (a GUID) of the assignment the emulator's service principal holds on its subscription."""
+        return self._arm.data["principal_assignment"]
+
+    def put(self, assignment: Document) -> None:
+        self.documents.put(assignment["id"], assignment)
+        self._arm.save()
+
+    def delete(self, assignment_id: str) -> None:
+        self.documents.pop(assignment_id)
+        self._arm.save()
+
+
 class AuthorizationService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+        self.assignments = RoleAssignmentsBackend(arm)
         arm.authorize = self.authorize
         self._assign_the_principal(arm.ctx.config.role)
-
-    @property
-    def _assignments(self) -> dict[str, dict[str, Any]]:
-        return self.arm.data.setdefault("role_assignments", {})
 
     def _assign_the_principal(self, role_name: str) -> None:
         """The emulator's service principal holds ``role_name`` on its subscription (Owner unless ``--role`` says
@@ -84,12 +103,11 @@ class AuthorizationService:
         role = role_named(role_name)
         assert role is not None
         sub = self.arm.subscription_id()
-        name = self.arm.data.setdefault("principal_assignment", str(uuid.uuid4()))
         scope = f"/subscriptions/{sub}"
-        assignment = self._document(scope, name, self._definition_id(sub, role), self.arm.ctx.service_principal_object_id)
+        assignment = self._document(scope, self.assignments.principal_assignment, self._definition_id(sub, role),
+                                    self.arm.ctx.service_principal_object_id)
         with self.arm.ctx.state.lock:
-            self._assignments[assignment["id"].lower()] = assignment
-            self.arm.save()
+            self.assignments.put(assignment)
 
     # -- routes ----------------------------------------------------------------------------------
 
@@ -144,7 +162,7 @@ class AuthorizationService:
             raise arm_errors.invalid_filter(expression)
         principal = principal if principal is not None else (assigned_to.group(1) if assigned_to else None)
         found = []
-        for assignment in sorted(self._assignments.values(), key=lambda a: a["id"].lower()):
+        for assignment in self.assignments.documents.by_id():
             own = assignment["properties"]["scope"]
             if not (is_under(scope, own) or (not at_scope and is_under(own, scope))):
                 continue  # neither at nor above the scope (nor, without atScope(), below it)
@@ -155,8 +173,8 @@ class AuthorizationService:
 
     def assignment(self, request: Request, scope: str, name: str) -> Response:
         self._check_scope(scope)
-        key = f"{scope}/providers/{ASSIGNMENTS}/{name}".lower()
-        existing = self._assignments.get(key)
+        key = f"{scope}/providers/{ASSIGNMENTS}/{name}"
+        existing = self.assignments.documents.get(key)
         if request.method == "GET":
             if existing is None:
                 raise arm_errors.role_assignment_not_found()
@@ -164,8 +182,7 @@ class AuthorizationService:
         if request.method == "DELETE":
             if existing is None:
                 return Response(204)
-            del self._assignments[key]
-            self.arm.save()
+            self.assignments.delete(key)
             return Response(200, existing)
         return self._create_assignment(request, scope, name, existing)
 
@@ -185,14 +202,13 @@ class AuthorizationService:
             if existing["properties"] != assignment["properties"] | {"scope": existing["properties"]["scope"]}:
                 raise arm_errors.role_assignment_update_not_permitted()
             return Response(200, existing)
-        for other in self._assignments.values():
+        for other in self.assignments.documents.values():
             same = (other["properties"]["principalId"].lower() == assignment["properties"]["principalId"].lower()
                     and _role_of(other["properties"]["roleDefinitionId"]) == role
                     and other["properties"]["scope"].lower() == assignment["properties"]["scope"].lower())
             if same:
                 raise arm_errors.role_assignment_exists()
-        self._assignments[assignment["id"].lower()] = assignment
-        self.arm.save()
+        self.assignments.put(assignment)
         return Response(201, assignment)
 
     def permissions(self, request: Request, scope: str) -> Response:
@@ -205,7 +221,7 @@ class AuthorizationService:
 
     def _roles_at(self, scope: str, principal: str) -> list[BuiltInRole]:
         roles = []
-        for assignment in self._assignments.values():
+        for assignment in self.assignments.documents.values():
             props = assignment["properties"]
             role = _role_of(props["roleDefinitionId"])
             if role is not None and props["principalId"].lower() == principal.lower() and is_under(scope, props["scope"]):
@@ -217,7 +233,7 @@ class AuthorizationService:
         action, scope = required_action(request, match)
         principal = self.arm.ctx.service_principal_object_id
         if not any(role.allows(action) for role in self._roles_at(scope, principal)):
-            raise arm_errors.authorization_failed(self.arm.data["client_id"], principal, action, scope)
+            raise arm_errors.authorization_failed(self.arm.client_id, principal, action, scope)
 
     def _check_scope(self, scope: str) -> None:
         """The scope's subscription is the caller's, and its resource group exists."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -22,6 +23,7 @@ from generator.emulator.arm_core import Arm
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import ANYONE, BLOB, Route, route
 from generator.emulator.services.storage import account_keys, find_account
+from generator.emulator.state import BlobAccount
 
 _XML = "application/xml"
 _SHARED_KEY = re.compile(r"^SharedKey ([^:]+):(.+)$")
@@ -97,16 +99,28 @@ def _sas_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+class BlobBackend:
+    """Owns the blob data plane's containers and blobs (``StateData.blob_accounts``), by storage account name."""
+
+    def __init__(self, arm: Arm) -> None:
+        self._accounts = arm.data["blob_accounts"]
+
+    def account(self, name: str) -> BlobAccount:
+        """The account's blob store (made empty on first use): change its containers in place and save."""
+        return self._accounts.setdefault(name, {"containers": {}})
+
+
 class BlobService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+        self.blobs = BlobBackend(arm)
 
     def routes(self) -> list[Route]:
-        blob = dict(listener=BLOB, auth=ANYONE, subscription=False)
+        blob_route = functools.partial(route, listener=BLOB, auth=ANYONE, subscription=False)
         return [
-            route("GET", r"/", self.list_containers, **blob),
-            route("PUT|GET|HEAD|DELETE", r"/([^/]+)", self.container, **blob),
-            route("PUT|GET|HEAD|DELETE", r"/([^/]+)/(.+)", self.blob, **blob),
+            blob_route("GET", r"/", self.list_containers),
+            blob_route("PUT|GET|HEAD|DELETE", r"/([^/]+)", self.container),
+            blob_route("PUT|GET|HEAD|DELETE", r"/([^/]+)/(.+)", self.blob),
         ]
 
     # -- who may ask what ------------------------------------------------------------------------
@@ -118,7 +132,7 @@ class BlobService:
             raise BlobError(404, "ResourceNotFound", "The specified resource does not exist.")
         return name, account
 
-    def _admit(self, request: Request, needed: str, container: str = "", blob: str = "") -> dict[str, Any]:
+    def _admit(self, request: Request, needed: str, container: str = "", blob: str = "") -> BlobAccount:
         """The account's blob store, once the request's version and authorization hold; ``needed`` is the SAS
         permission letter the operation takes (r, w, d, l, c)."""
         name, account = self._account(request)
@@ -142,7 +156,7 @@ class BlobService:
             if found.group(1) != name or not any(hmac.compare_digest(_sign(key, to_sign), found.group(2)) for key in keys):
                 raise _authentication_failed("The MAC signature found in the HTTP request is not the same as any computed "
                                              "signature. Server used following string to sign: " + repr(to_sign))
-        return self.arm.data.setdefault("blob_accounts", {}).setdefault(name, {"containers": {}})
+        return self.blobs.account(name)
 
     def _check_sas(self, request: Request, account: str, keys: list[str], served: tuple[str, ...] | None, needed: str,
                    container: str, blob: str) -> None:
@@ -305,7 +319,7 @@ class BlobService:
     # -- answers ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _container(store: dict[str, Any], container: str) -> dict[str, Any]:
+    def _container(store: BlobAccount, container: str) -> dict[str, Any]:
         found = store["containers"].get(container)
         if found is None:
             raise BlobError(404, "ContainerNotFound", "The specified container does not exist.")

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType, now, ref_id
+from generator.emulator.arm_core import Action, Arm, ResourceType, TypeDeclarations, now, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.extensions import EXTENSIONS
@@ -67,16 +67,18 @@ _PUBLISHERS = _LOCATIONS + r"/publishers"
 class ComputeService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        actions: dict[str, Any] = {f"post {action}": self.power_action for action in _POWER_STATES}
+
+    def resource_types(self) -> TypeDeclarations:
+        actions: dict[str, Action] = {f"post {action}": self.power_action for action in _POWER_STATES}
         actions["get instanceview"] = lambda arm_, request, vm: Response(200, _instance_view(vm))
         actions["get vmsizes"] = lambda arm_, request, vm: Response(200, _sizes_body())
-        arm.types.update({
-            VMS.lower(): ResourceType(shape=self._shape_vm, async_delete=True, after_delete=self._release_vm, render=_render_vm,
+        return TypeDeclarations({
+            VMS: ResourceType(shape=self._shape_vm, async_delete=True, after_delete=self._release_vm, render=_render_vm,
                                       actions=actions, read_only=("provisioningState", "vmId", "instanceView")),
-            DISKS.lower(): ResourceType(shape=_shape_disk, create_status=200, async_delete=True, before_delete=_disk_not_attached,
+            DISKS: ResourceType(shape=_shape_disk, create_status=200, async_delete=True, before_delete=_disk_not_attached,
                                         read_only=("provisioningState", "timeCreated", "diskState", "uniqueId")),
-            AVAILABILITY_SETS.lower(): ResourceType(shape=_shape_availability_set, create_status=200,
-                                                    read_only=("provisioningState", "virtualMachines", "statuses")),
+            AVAILABILITY_SETS: ResourceType(shape=_shape_availability_set, create_status=200,
+                                            read_only=("provisioningState", "virtualMachines", "statuses")),
         })
 
     def routes(self) -> list[Route]:
@@ -268,9 +270,7 @@ class ComputeService:
             managed.update({"id": disk["id"], "storageAccountType": disk["sku"]["name"]})
             attached.append(disk["id"].lower())
         os_id = ref_id(storage.get("osDisk", {}).get("managedDisk")).lower()
-        for disk in self.arm.data["resources"].values():
-            if disk["type"] != DISKS:
-                continue
+        for disk in self.arm.resources_of_type(DISKS):
             mine = str(disk.get("managedBy", "")).lower() == vm["id"].lower()
             if disk["id"].lower() in attached or disk["id"].lower() == os_id:
                 disk["managedBy"], disk["properties"]["diskState"] = vm["id"], "Attached"
@@ -295,7 +295,7 @@ class ComputeService:
 
     def _release_vm(self, arm: Arm, vm: dict[str, Any]) -> None:
         """A deleted VM leaves its disks (unattached) and NICs behind, as ARM does."""
-        for resource in arm.data["resources"].values():
+        for resource in arm.all_resources():
             if resource["type"] == DISKS and str(resource.get("managedBy", "")).lower() == vm["id"].lower():
                 resource.pop("managedBy", None)
                 resource["properties"]["diskState"] = "Unattached"
@@ -365,6 +365,6 @@ def _shape_availability_set(arm: Arm, aset: dict[str, Any], existing: dict[str, 
     props.setdefault("platformFaultDomainCount", 2)
     props.setdefault("platformUpdateDomainCount", 5)
     aset.setdefault("sku", {"name": "Classic"})
-    props["virtualMachines"] = [{"id": vm["id"]} for vm in arm.data["resources"].values()
-                                if vm["type"] == VMS and ref_id(vm["properties"].get("availabilitySet")).lower() == aset["id"].lower()]
+    props["virtualMachines"] = [{"id": vm["id"]} for vm in arm.resources_of_type(VMS)
+                                if ref_id(vm["properties"].get("availabilitySet")).lower() == aset["id"].lower()]
     props.pop("provisioningState", None)  # availability sets have none

@@ -4,15 +4,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import secrets
 import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.arm_core import Arm, ResourceType, TypeAddition, TypeDeclarations
 from generator.emulator.protocol import Request, Response
+from generator.emulator.routing import Route
 
 DISKS = "Microsoft.Compute/disks"
 SNAPSHOTS = "Microsoft.Compute/snapshots"
@@ -21,15 +21,17 @@ SNAPSHOTS = "Microsoft.Compute/snapshots"
 class DiskAccessService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        actions = {"post begingetaccess": self.grant, "post endgetaccess": self.revoke}
-        # A snapshot answers a PUT as a disk does (200: the SDK accepts only 200 and 202), its DELETE long-running.
-        arm.types.setdefault(SNAPSHOTS.lower(), ResourceType(shape=_shape_snapshot, create_status=200, async_delete=True,
-                                                            read_only=("provisioningState", "timeCreated", "uniqueId")))
-        for full_type in (DISKS, SNAPSHOTS):
-            behaviour = arm.types.get(full_type.lower(), ResourceType())
-            arm.types[full_type.lower()] = dataclasses.replace(behaviour, actions={**behaviour.actions, **actions})
 
-    def routes(self) -> list:
+    def resource_types(self) -> TypeDeclarations:
+        access = TypeAddition(actions={"post begingetaccess": self.grant, "post endgetaccess": self.revoke})
+        return TypeDeclarations(
+            # A snapshot answers a PUT as a disk does (200: the SDK accepts only 200 and 202), its DELETE long-running.
+            {SNAPSHOTS: ResourceType(shape=_shape_snapshot, create_status=200, async_delete=True,
+                                     read_only=("provisioningState", "timeCreated", "uniqueId"))},
+            {DISKS: access, SNAPSHOTS: access},
+        )
+
+    def routes(self) -> list[Route]:
         return []
 
     def grant(self, arm: Arm, request: Request, disk: dict[str, Any]) -> Response:

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
 
@@ -22,13 +22,14 @@ MAX_RECORD_SETS = 5000
 class DnsService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        arm.types[ZONES.lower()] = ResourceType(shape=self._shape_zone, create_status=201, async_delete=True,
-                                                read_only=("nameServers", "numberOfRecordSets", "maxNumberOfRecordSets"),
-                                                actions={"get recordsets": self.list_record_sets,
-                                                         "get all": self.list_record_sets},
-                                                global_location=True)
-        for record in RECORD_TYPES:
-            arm.types[f"{ZONES}/{record}".lower()] = ResourceType(shape=_shape_record_set, read_only=("fqdn", "provisioningState"))
+
+    def resource_types(self) -> TypeDeclarations:
+        zone = ResourceType(shape=self._shape_zone, create_status=201, async_delete=True,
+                            read_only=("nameServers", "numberOfRecordSets", "maxNumberOfRecordSets"),
+                            actions={"get recordsets": self.list_record_sets, "get all": self.list_record_sets},
+                            global_location=True)
+        record_set = ResourceType(shape=_shape_record_set, read_only=("fqdn", "provisioningState"))
+        return TypeDeclarations({ZONES: zone, **{f"{ZONES}/{record}": record_set for record in RECORD_TYPES}})
 
     def routes(self) -> list[Route]:
         return []
@@ -56,7 +57,7 @@ class DnsService:
                               "properties": {"TTL": 3600 if record == "SOA" else 172800, _RECORDS[record]: records}}
                 _shape_record_set(arm, record_set, None)
                 arm.store(record_set)
-        props["numberOfRecordSets"] = sum(1 for key in arm.data["resources"] if key.startswith(prefix))
+        props["numberOfRecordSets"] = len(arm.resources_under(prefix, depth=None))
 
     def list_record_sets(self, arm: Arm, request: Request, zone: dict[str, Any]) -> Response:
         found = [arm.public(r) for r in arm.resources_under(zone["id"].lower() + "/", depth=None)]

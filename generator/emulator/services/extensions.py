@@ -4,12 +4,10 @@ provisioning state Succeeded (no code runs). Scale sets check their ``extensionP
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.arm_core import Arm, Render, ResourceType, TypeAddition, TypeDeclarations
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
 
@@ -80,12 +78,13 @@ def shape_extension_settings(settings: dict[str, Any]) -> None:
 class ExtensionsService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        arm.types[VM_EXTENSIONS.lower()] = ResourceType(shape=_shape_vm_extension, async_delete=True,
-                                                        read_only=("provisioningState", "instanceView"))
-        # A VM's GET lists its extensions in "resources", as ARM shows them (Compute's own view otherwise).
-        vms = arm.types.get(VMS.lower())
-        if vms is not None:
-            arm.types[VMS.lower()] = replace(vms, render=_with_extensions(vms.render))
+
+    def resource_types(self) -> TypeDeclarations:
+        return TypeDeclarations(
+            {VM_EXTENSIONS: ResourceType(shape=_shape_vm_extension, async_delete=True, read_only=("provisioningState", "instanceView"))},
+            # A VM's GET lists its extensions in "resources", as ARM shows them (Compute's own view otherwise).
+            {VMS: TypeAddition(render=_with_extensions)},
+        )
 
     def routes(self) -> list[Route]:
         api = lambda groups: ("Microsoft.Compute", "locations/publishers")  # noqa: E731
@@ -98,7 +97,8 @@ class ExtensionsService:
     def _offered(self, location: str, publisher: str, kind: str | None = None) -> list[tuple[str, str, tuple[str, ...], str]]:
         if location.lower() != self.arm.location:
             raise arm_errors.location_not_found(location, self.arm.location)
-        found = [e for e in EXTENSIONS if e[0].lower() == publisher.lower() and (kind is None or e[1].lower() == kind.lower())]
+        found: list[tuple[str, str, tuple[str, ...], str]] = [
+            e for e in EXTENSIONS if e[0].lower() == publisher.lower() and (kind is None or e[1].lower() == kind.lower())]
         if not found:
             raise arm_errors.not_found(f"VMExtension publisher {publisher}" + (f" type {kind}" if kind else ""))
         return found
@@ -128,7 +128,7 @@ def _shape_vm_extension(arm: Arm, extension: dict[str, Any], existing: dict[str,
     shape_extension_settings(extension["properties"])
 
 
-def _with_extensions(render: Callable[[Arm, dict[str, Any], Request], dict[str, Any]] | None):
+def _with_extensions(render: Render | None) -> Render:
     def shown(arm: Arm, vm: dict[str, Any], request: Request) -> dict[str, Any]:
         body = render(arm, vm, request) if render else arm.public(vm)
         extensions = [arm.public(e) for e in arm.resources_under(vm["id"].lower() + "/extensions/", depth=None)]

@@ -5,6 +5,7 @@ directory holds one object, the emulator's service principal. An ADFS Stack's gr
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from generator.emulator import arm_errors
@@ -22,18 +23,17 @@ class GraphService:
     def routes(self) -> list[Route]:
         if self.arm.ctx.is_adfs:
             return []
-        graph = dict(listener=GRAPH, auth=GRAPH_TOKEN, subscription=False)
+        graph_route = functools.partial(route, listener=GRAPH, auth=GRAPH_TOKEN, subscription=False)
         return [
-            route("POST", r"/v1\.0/directoryobjects/getbyids", self.get_by_ids, **graph),
-            route("GET", r"/v1\.0/(?:directoryobjects|serviceprincipals)/([^/]+)", self.get_object, **graph),
+            graph_route("POST", r"/v1\.0/directoryobjects/getbyids", self.get_by_ids),
+            graph_route("GET", r"/v1\.0/(?:directoryobjects|serviceprincipals)/([^/]+)", self.get_object),
         ]
 
     def _principal(self) -> dict[str, Any]:
-        data = self.arm.data
         return {"@odata.type": "#microsoft.graph.servicePrincipal", "id": self.arm.ctx.service_principal_object_id,
-                "appId": data["client_id"], "displayName": "azs-scaffold emulator service principal",
-                "servicePrincipalType": "Application", "servicePrincipalNames": [data["client_id"]],
-                "appOwnerOrganizationId": data["tenant_id"]}
+                "appId": self.arm.client_id, "displayName": "azs-scaffold emulator service principal",
+                "servicePrincipalType": "Application", "servicePrincipalNames": [self.arm.client_id],
+                "appOwnerOrganizationId": self.arm.tenant_id}
 
     def get_by_ids(self, request: Request) -> Response:
         body = request.json()

@@ -13,6 +13,7 @@ from generator.emulator.arm_core import Arm
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Match, Route, route
 from generator.emulator.services.authorization import SCOPE, canonical_scope, is_under
+from generator.emulator.state import Document, DocumentStore
 
 NAMESPACE = "Microsoft.Authorization"
 LOCKS = f"{NAMESPACE}/locks"
@@ -20,14 +21,32 @@ LEVELS = ("CanNotDelete", "ReadOnly")
 _LOCK_PATH = "/providers/microsoft.authorization/locks"
 
 
+class LocksBackend:
+    """Owns the management locks (``StateData.locks``), keyed by lock id."""
+
+    def __init__(self, arm: Arm) -> None:
+        self._arm = arm
+        self.documents = DocumentStore(arm.data["locks"])
+
+    def put(self, lock: Document) -> bool:
+        """Keep the lock and save; whether one of its id existed."""
+        existed = self.documents.put(lock["id"], lock)
+        self._arm.save()
+        return existed
+
+    def by_id(self) -> list[Document]:
+        return self.documents.by_id()
+
+    def scopes(self) -> list[tuple[str, str]]:
+        """(scope, level) of every lock."""
+        return [(_lock_scope(lock), lock["properties"]["level"]) for lock in self.documents.values()]
+
+
 class LocksService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+        self.locks = LocksBackend(arm)
         arm.guards.append(self.refuse_locked)
-
-    @property
-    def _locks(self) -> dict[str, dict[str, Any]]:
-        return self.arm.data.setdefault("locks", {})
 
     def routes(self) -> list[Route]:
         api = (NAMESPACE, "locks")
@@ -51,9 +70,8 @@ class LocksService:
 
     def lock(self, request: Request, scope: str, name: str) -> Response:
         scope = self._scope(canonical_scope(scope))
-        key = f"{scope}/providers/{LOCKS}/{name}".lower()
-        existing = self._locks.get(key)
-        answer = self.arm.read_or_delete(request, self._locks, key, lambda: arm_errors.lock_not_found(name))
+        key = f"{scope}/providers/{LOCKS}/{name}"
+        answer = self.arm.read_or_delete(request, self.locks.documents, key, lambda: arm_errors.lock_not_found(name))
         if answer is not None:
             return answer
         body = request.json()
@@ -69,9 +87,8 @@ class LocksService:
         if isinstance(props.get("owners"), list):
             shown["owners"] = props["owners"]
         document = {"id": f"{scope}/providers/{LOCKS}/{name}", "name": name, "type": LOCKS, "properties": shown}
-        self._locks[key] = document
-        self.arm.save()
-        return Response(200 if existing else 201, document)
+        existed = self.locks.put(document)
+        return Response(200 if existed else 201, document)
 
     def list_locks(self, request: Request, scope: str) -> Response:
         """Locks at the scope and below it; with ``$filter=atScope()``, at the scope and above it."""
@@ -79,7 +96,7 @@ class LocksService:
         expression = request.query.get("$filter", "").strip()
         if expression and expression != "atScope()":
             raise arm_errors.invalid_filter(expression)
-        found = [lock for lock in sorted(self._locks.values(), key=lambda lk: lk["id"].lower())
+        found = [lock for lock in self.locks.by_id()
                  if (is_under(scope, _lock_scope(lock)) if expression else is_under(_lock_scope(lock), scope))]
         return Response(200, {"value": found})
 
@@ -88,13 +105,13 @@ class LocksService:
     def refuse_locked(self, request: Request, match: Match) -> None:
         """409 ``ScopeLocked`` for a delete a lock guards (one at, above or below the target), or a write or action
         at or below a read-only lock. Requests on locks themselves are never refused: that is how one is removed."""
-        if request.method in ("GET", "HEAD") or not self._locks:
+        if request.method in ("GET", "HEAD") or not self.locks.documents:
             return
         path = re.sub(r"/+$", "", request.path.split("?", 1)[0])
         if _LOCK_PATH in path.lower():
             return
         target = path.rsplit("/", 1)[0] if request.method == "POST" else path
-        scopes = [(_lock_scope(lock), lock["properties"]["level"]) for lock in self._locks.values()]
+        scopes = self.locks.scopes()
         if request.method == "DELETE":
             locked = [s for s, _ in scopes if is_under(target, s) or is_under(s, target)]
             operation = "delete"

@@ -61,32 +61,6 @@ class MovesService:
             old = resource["id"]
             new = target_id + old[old.lower().index("/providers/"):]
             renamed[old.lower()] = new
-        store = self.arm.data["resources"]
-        for key in list(store):
-            prefix = next((old for old in renamed if key == old or key.startswith(old + "/")), None)
-            if prefix is not None:
-                resource = store.pop(key)
-                resource["id"] = renamed[prefix] + resource["id"][len(prefix):]
-                store[resource["id"].lower()] = resource
-        for key, resource in list(store.items()):
-            store[key] = _rewritten(resource, renamed)
-        keys = self.arm.data["storage_keys"]
-        for old, new in renamed.items():
-            if old in keys:
-                keys[new.lower()] = keys.pop(old)
-        self.arm.save()
+        self.arm.move_resources(renamed)
         return self.arm.accepted(request, sub)
 
-
-def _rewritten(value: Any, renamed: dict[str, str]) -> Any:
-    """``value`` with every id of a moved resource (or of something below it) naming its new place."""
-    if isinstance(value, dict):
-        return {k: _rewritten(v, renamed) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rewritten(v, renamed) for v in value]
-    if isinstance(value, str) and value.startswith("/subscriptions/"):
-        lowered = value.lower()
-        for old, new in renamed.items():
-            if lowered == old or lowered.startswith(old + "/"):
-                return new + value[len(old):]
-    return value

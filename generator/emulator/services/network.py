@@ -6,12 +6,13 @@ collections show in their parent (``child_collections``)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from typing import Any
 
 from generator.emulator import arm_errors, child_collections
-from generator.emulator.arm_core import Arm, ResourceType, ref_id
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, ref_id
 from generator.emulator.child_collections import ChildCollection
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
@@ -32,9 +33,7 @@ def set_etag(resource: dict[str, Any]) -> None:
 def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
     """Network interfaces whose IP configurations reference ``needle`` (a subnet or public IP id, lower case)."""
     found = []
-    for nic in arm.data["resources"].values():
-        if nic["type"] != NICS:
-            continue
+    for nic in arm.resources_of_type(NICS):
         for config in nic["properties"].get("ipConfigurations", []):
             props = config.get("properties", {})
             subnet, address = ref_id(props.get("subnet")).lower(), ref_id(props.get("publicIPAddress")).lower()
@@ -47,30 +46,28 @@ def nics_referring(arm: Arm, needle: str) -> list[dict[str, Any]]:
 class NetworkService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        common = dict(async_delete=True, put_replaces=True, read_only=("provisioningState", "resourceGuid"))
-        arm.types.update({
-            VNETS.lower(): ResourceType(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
-                                        actions={"get checkipaddressavailability": _check_ip_address}, **common),
-            PUBLIC_IPS.lower(): ResourceType(shape=_shape_public_ip, before_delete=_public_ip_not_in_use,
-                                             async_delete=True, put_replaces=True,
-                                             read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
-            NICS.lower(): ResourceType(shape=_shape_nic, before_delete=_nic_not_in_use, async_delete=True, put_replaces=True,
-                                       actions={"post effectivenetworksecuritygroups": _effective_nsgs,
-                                                "post effectiveroutetable": _effective_routes},
-                                       read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
-            NSGS.lower(): ResourceType(shape=_shape_nsg, async_delete=True, put_replaces=True,
-                                       read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
-        })
-        net: dict[str, Any] = dict(async_delete=True, put_replaces=True)  # every Network resource: long-running delete, PUT replaces
-        arm.types.update({
-            f"{NSGS}/securityRules".lower(): ResourceType(shape=_shape_security_rule, **net),
-            f"{NSGS}/defaultSecurityRules".lower(): ResourceType(**net),
-            SUBNETS.lower(): ResourceType(shape=_shape_subnet, **net, before_delete=_subnet_not_in_use,
-                                          render=_render_subnet),
-            f"{VNETS}/virtualNetworkPeerings".lower(): ResourceType(shape=_shape_peering, **net,
-                                                                   after_delete=_peering_removed,
-                                                                   read_only=("provisioningState", "peeringState")),
-            f"{NICS}/ipConfigurations".lower(): ResourceType(shape=_shape_child_ip_configuration, **net),
+
+    def resource_types(self) -> TypeDeclarations:
+        # Every Network resource: a long-running delete, and a PUT that replaces what it leaves out.
+        network_type = functools.partial(ResourceType, async_delete=True, put_replaces=True)
+        return TypeDeclarations({
+            VNETS: network_type(shape=_shape_vnet, before_delete=_vnet_not_in_use, render=_render_vnet,
+                                actions={"get checkipaddressavailability": _check_ip_address},
+                                read_only=("provisioningState", "resourceGuid")),
+            PUBLIC_IPS: network_type(shape=_shape_public_ip, before_delete=_public_ip_not_in_use,
+                                     read_only=("provisioningState", "resourceGuid", "ipAddress", "ipConfiguration")),
+            NICS: network_type(shape=_shape_nic, before_delete=_nic_not_in_use,
+                               actions={"post effectivenetworksecuritygroups": _effective_nsgs,
+                                        "post effectiveroutetable": _effective_routes},
+                               read_only=("provisioningState", "resourceGuid", "macAddress", "virtualMachine", "primary")),
+            NSGS: network_type(shape=_shape_nsg,
+                               read_only=("provisioningState", "resourceGuid", "defaultSecurityRules", "networkInterfaces")),
+            f"{NSGS}/securityRules": network_type(shape=_shape_security_rule),
+            f"{NSGS}/defaultSecurityRules": network_type(),
+            SUBNETS: network_type(shape=_shape_subnet, before_delete=_subnet_not_in_use, render=_render_subnet),
+            f"{VNETS}/virtualNetworkPeerings": network_type(shape=_shape_peering, after_delete=_peering_removed,
+                                                            read_only=("provisioningState", "peeringState")),
+            f"{NICS}/ipConfigurations": network_type(shape=_shape_child_ip_configuration),
         })
 
     def routes(self) -> list[Route]:
@@ -149,7 +146,9 @@ def _peering_removed(arm: Arm, peering: dict[str, Any]) -> None:
     """The remote side's peering turns Disconnected when one side is deleted."""
     remote = arm.find(ref_id(peering["properties"].get("remoteVirtualNetwork")))
     local_vnet = peering["id"].rsplit("/virtualNetworkPeerings/", 1)[0].lower()
-    for back in child_collections.stored_children(arm, remote, "virtualNetworkPeerings") if remote else []:
+    if remote is None:
+        return
+    for back in child_collections.stored_children(arm, remote, "virtualNetworkPeerings"):
         if ref_id(back["properties"].get("remoteVirtualNetwork")).lower() == local_vnet:
             back["properties"]["peeringState"] = "Disconnected"
             _reshow(arm, remote, _VNET_COLLECTIONS)
@@ -195,7 +194,7 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
     props.setdefault("publicIPAddressVersion", "IPv4")
     props.setdefault("idleTimeoutInMinutes", 4)
     if "ipAddress" not in props:
-        taken = {r["properties"].get("ipAddress") for r in arm.data["resources"].values() if r["type"] == PUBLIC_IPS}
+        taken = {r["properties"].get("ipAddress") for r in arm.resources_of_type(PUBLIC_IPS)}
         props["ipAddress"] = next(f"192.0.2.{n}" for n in range(10, 255) if f"192.0.2.{n}" not in taken)
     ip.setdefault("sku", {"name": "Basic"})
     label = (props.get("dnsSettings") or {}).get("domainNameLabel")
@@ -282,7 +281,7 @@ def _shape_nsg(arm: Arm, nsg: dict[str, Any], existing: dict[str, Any] | None) -
     ]
 
 
-_EMPTY_RULE_LISTS = {"sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+_EMPTY_RULE_LISTS: dict[str, list[str]] = {"sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
                      "destinationAddressPrefixes": []}
 # Enum members of a security rule, in the spec's spelling (a client may send any case).
 _RULE_ENUMS = {"access": ("Allow", "Deny"), "direction": ("Inbound", "Outbound"),

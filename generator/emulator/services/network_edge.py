@@ -4,12 +4,13 @@ views), local network gateways and connections, with the properties and defaults
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from typing import Any
 
 from generator.emulator import arm_errors, child_collections
-from generator.emulator.arm_core import Arm, ResourceType, ref_id
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, ref_id
 from generator.emulator.child_collections import ChildCollection
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
@@ -25,21 +26,21 @@ CONNECTIONS = "Microsoft.Network/connections"
 class NetworkEdgeService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+
+    def resource_types(self) -> TypeDeclarations:
         owned = ("provisioningState", "resourceGuid")
-        net: dict[str, Any] = dict(async_delete=True, put_replaces=True)  # long-running delete; a PUT replaces
-        arm.types.update({
-            LOAD_BALANCERS.lower(): ResourceType(shape=_shape_load_balancer, **net, read_only=owned),
-            ROUTE_TABLES.lower(): ResourceType(shape=_shape_route_table, **net, read_only=owned),
-            f"{ROUTE_TABLES}/routes".lower(): ResourceType(**net),
-            VPN_GATEWAYS.lower(): ResourceType(shape=_shape_vpn_gateway, **net, create_status=201, read_only=owned,
-                                               actions={f"post {a}": _no_bgp_routes for a in _BGP_VIEWS}),
-            LOCAL_GATEWAYS.lower(): ResourceType(shape=_shape_etag_only, **net, read_only=owned),
-            CONNECTIONS.lower(): ResourceType(shape=_shape_connection, **net,
-                                              read_only=(*owned, "connectionStatus", "ingressBytesTransferred",
-                                                         "egressBytesTransferred")),
-            **{f"{LOAD_BALANCERS}/{c.name}".lower(): ResourceType(shape=_shape_lb_child, **net)
-               for c in _LB_COLLECTIONS},
-            f"{VPN_GATEWAYS}/ipConfigurations".lower(): ResourceType(shape=_shape_lb_child, **net),
+        network_type = functools.partial(ResourceType, async_delete=True, put_replaces=True)  # long-running delete; a PUT replaces
+        return TypeDeclarations({
+            LOAD_BALANCERS: network_type(shape=_shape_load_balancer, read_only=owned),
+            ROUTE_TABLES: network_type(shape=_shape_route_table, read_only=owned),
+            f"{ROUTE_TABLES}/routes": network_type(),
+            VPN_GATEWAYS: network_type(shape=_shape_vpn_gateway, create_status=201, read_only=owned,
+                                       actions={f"post {a}": _no_bgp_routes for a in _BGP_VIEWS}),
+            LOCAL_GATEWAYS: network_type(shape=_shape_etag_only, read_only=owned),
+            CONNECTIONS: network_type(shape=_shape_connection,
+                                      read_only=(*owned, "connectionStatus", "ingressBytesTransferred", "egressBytesTransferred")),
+            **{f"{LOAD_BALANCERS}/{c.name}": network_type(shape=_shape_lb_child) for c in _LB_COLLECTIONS},
+            f"{VPN_GATEWAYS}/ipConfigurations": network_type(shape=_shape_lb_child),
         })
 
     def routes(self) -> list[Route]:
@@ -100,7 +101,7 @@ def _check_load_balancer_parts(arm: Arm, lb: dict[str, Any]) -> None:
 
 
 # Defaults the Network spec gives each load balancer (and gateway) child's properties.
-_LB_CHILD_DEFAULTS = {
+_LB_CHILD_DEFAULTS: dict[str, dict[str, Any]] = {
     "frontendIPConfigurations": {"privateIPAllocationMethod": "Dynamic"},
     "ipConfigurations": {"privateIPAllocationMethod": "Dynamic"},
     "loadBalancingRules": {"idleTimeoutInMinutes": 4, "enableFloatingIP": False, "loadDistribution": "Default"},

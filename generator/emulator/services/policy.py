@@ -13,6 +13,7 @@ from generator.emulator.arm_core import Arm
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.authorization import SCOPE, canonical_scope, is_under
+from generator.emulator.state import Document, DocumentStore
 
 NAMESPACE = "Microsoft.Authorization"
 DEFINITIONS = f"{NAMESPACE}/policyDefinitions"
@@ -27,17 +28,24 @@ def _spelled(value: Any, members: tuple[str, ...]) -> Any:
     return next((m for m in members if isinstance(value, str) and m.lower() == value.lower()), value)
 
 
+class PolicyBackend:
+    """Owns the custom policy definitions and the policy assignments (``StateData.policy_definitions`` and
+    ``policy_assignments``), each keyed by its id."""
+
+    def __init__(self, arm: Arm) -> None:
+        self._arm = arm
+        self.definitions = DocumentStore(arm.data["policy_definitions"])
+        self.assignments = DocumentStore(arm.data["policy_assignments"])
+
+    def put(self, store: DocumentStore, document: Document) -> None:
+        store.put(document["id"], document)
+        self._arm.save()
+
+
 class PolicyService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-
-    @property
-    def _definitions(self) -> dict[str, dict[str, Any]]:
-        return self.arm.data.setdefault("policy_definitions", {})
-
-    @property
-    def _assignments(self) -> dict[str, dict[str, Any]]:
-        return self.arm.data.setdefault("policy_assignments", {})
+        self.policy = PolicyBackend(arm)
 
     def routes(self) -> list[Route]:
         definitions, assignments = (NAMESPACE, "policyDefinitions"), (NAMESPACE, "policyAssignments")
@@ -57,7 +65,7 @@ class PolicyService:
 
     def definition(self, request: Request, sub: str, name: str) -> Response:
         definition_id = f"/subscriptions/{sub}/providers/{DEFINITIONS}/{name}"
-        answer = self.arm.read_or_delete(request, self._definitions, definition_id.lower(),
+        answer = self.arm.read_or_delete(request, self.policy.definitions, definition_id,
                                          lambda: arm_errors.policy_definition_not_found(name))
         if answer is not None:
             return answer
@@ -73,12 +81,11 @@ class PolicyService:
         if "mode" in shown:
             shown["mode"] = _spelled(shown["mode"], _MODES)
         document = {"id": definition_id, "name": name, "type": DEFINITIONS, "properties": shown}
-        self._definitions[definition_id.lower()] = document
-        self.arm.save()
+        self.policy.put(self.policy.definitions, document)
         return Response(201, document)  # the 2016-12-01 spec answers a create or an update 201 alike
 
     def list_definitions(self, request: Request, sub: str) -> Response:
-        return Response(200, {"value": sorted(self._definitions.values(), key=lambda d: d["id"].lower())})
+        return Response(200, {"value": self.policy.definitions.by_id()})
 
     def list_built_in(self, request: Request) -> Response:
         return Response(200, {"value": []})
@@ -100,7 +107,7 @@ class PolicyService:
     def assignment(self, request: Request, scope: str, name: str) -> Response:
         scope = self._check_scope(scope)
         assignment_id = f"{scope}/providers/{ASSIGNMENTS}/{name}"
-        answer = self.arm.read_or_delete(request, self._assignments, assignment_id.lower(),
+        answer = self.arm.read_or_delete(request, self.policy.assignments, assignment_id,
                                          lambda: arm_errors.policy_assignment_not_found(name), echo_deleted=True)
         if answer is not None:
             return answer
@@ -110,14 +117,14 @@ class PolicyService:
             raise arm_errors.invalid_request_content("properties.policyDefinitionId is required.")
         definition_id = str(props["policyDefinitionId"])
         found = _DEFINITION_ID.match(definition_id)
-        if not found or found.group(1) is None or definition_id.lower() not in self._definitions:
+        definition = self.policy.definitions.get(definition_id)
+        if not found or found.group(1) is None or definition is None:
             raise arm_errors.policy_definition_not_found(found.group(2) if found else definition_id)
         shown = {k: v for k, v in props.items() if v is not None}
-        shown["policyDefinitionId"] = self._definitions[definition_id.lower()]["id"]
+        shown["policyDefinitionId"] = definition["id"]
         shown["scope"] = scope
         document = {"id": assignment_id, "name": name, "type": ASSIGNMENTS, "properties": shown}
-        self._assignments[assignment_id.lower()] = document
-        self.arm.save()
+        self.policy.put(self.policy.assignments, document)
         return Response(201, document)  # the 2016-12-01 spec answers a create or an update 201 alike
 
     def list_assignments(self, request: Request, scope: str) -> Response:
@@ -126,6 +133,6 @@ class PolicyService:
         expression = request.query.get("$filter", "").strip()
         if expression and expression != "atScope()":
             raise arm_errors.invalid_filter(expression)
-        found = [a for a in sorted(self._assignments.values(), key=lambda a: a["id"].lower())
+        found = [a for a in self.policy.assignments.by_id()
                  if is_under(scope, a["properties"]["scope"]) or (not expression and is_under(a["properties"]["scope"], scope))]
         return Response(200, {"value": found})

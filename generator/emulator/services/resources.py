@@ -11,6 +11,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import ALWAYS_REGISTERED, RESOURCES_NS, Arm, group_id, now
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
+from generator.emulator.state import Document, TagHolder, TagName
 
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 _SUB = r"/subscriptions/([^/]+)"
@@ -26,9 +27,60 @@ def _resources(resource_type: str) -> tuple[str, str]:
     return (RESOURCES_NS, resource_type)
 
 
+class TagsBackend:
+    """Owns the tags kept apart from resources: tag names (and their values) created on their own, and the
+    subscription's tags. (Tags on groups and resources live in those documents.)"""
+
+    def __init__(self, arm: Arm) -> None:
+        self._arm = arm
+        self._names = arm.data["tag_names"]
+        self._subscription = arm.data["subscription_tags"]
+
+    def created_names(self) -> dict[str, str]:
+        """Tag names created on their own: lower case -> as spelled."""
+        return {key: entry["name"] for key, entry in self._names.items()}
+
+    def created_values(self, name: str) -> list[str]:
+        entry = self._names.get(name.lower())
+        return list(entry["values"]) if entry else []
+
+    def create_name(self, name: str) -> bool:
+        """Create the tag name; whether it existed."""
+        existed = name.lower() in self._names
+        self._entry(name)
+        self._arm.save()
+        return existed
+
+    def delete_name(self, name: str) -> bool:
+        """Forget the tag name and its values; whether there was one."""
+        removed = self._names.pop(name.lower(), None)
+        self._arm.save()
+        return removed is not None
+
+    def set_value(self, name: str, value: str, present: bool) -> bool:
+        """Create (``present``) or delete a value of a tag name (the name is created if need be); whether the value
+        existed before."""
+        values = self._entry(name)["values"]
+        existed = value in values
+        if present and not existed:
+            values.append(value)
+        elif not present and existed:
+            values.remove(value)
+        self._arm.save()
+        return existed
+
+    def subscription_tags(self) -> TagHolder:
+        """The subscription's tags (``{"tags": ...}``): change them in place and save."""
+        return self._subscription
+
+    def _entry(self, name: str) -> TagName:
+        return self._names.setdefault(name.lower(), {"name": name, "values": []})
+
+
 class ResourcesService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+        self.tags = TagsBackend(arm)
 
     def routes(self) -> list[Route]:
         groups, tags = _resources("resourceGroups"), _resources("tagNames")
@@ -66,7 +118,7 @@ class ResourcesService:
         return {
             "id": f"/subscriptions/{sub}",
             "subscriptionId": sub,
-            "tenantId": self.arm.data["tenant_id"],
+            "tenantId": self.arm.tenant_id,
             "displayName": "Default Provider Subscription" if admin else "azs-scaffold emulator subscription",
             "state": "Enabled",
             "subscriptionPolicies": {
@@ -80,7 +132,7 @@ class ResourcesService:
         return Response(200, {"value": [self._subscription_body(request.admin)]})
 
     def list_tenants(self, request: Request) -> Response:
-        tenant = self.arm.data["tenant_id"]
+        tenant = self.arm.tenant_id
         return Response(200, {"value": [{"id": f"/tenants/{tenant}", "tenantId": tenant}]})
 
     def get_subscription(self, request: Request, sub: str) -> Response:
@@ -120,16 +172,13 @@ class ResourcesService:
     def register_provider(self, request: Request, sub: str, namespace: str) -> Response:
         self._known_provider(namespace)
         if self.arm.registration_state(namespace) != "Registered":
-            ready_at = time.time() + self.arm.ctx.config.registration_delay
-            self.arm.data["providers"][namespace.lower()] = {"state": "Registering", "ready_at": ready_at}
-            self.arm.save()
+            self.arm.set_registration(namespace, "Registering", time.time() + self.arm.ctx.config.registration_delay)
         return Response(200, self._provider_body(sub, namespace))
 
     def unregister_provider(self, request: Request, sub: str, namespace: str) -> Response:
         self._known_provider(namespace)
         if namespace.lower() not in ALWAYS_REGISTERED:
-            self.arm.data["providers"][namespace.lower()] = {"state": "Unregistered", "ready_at": 0}
-            self.arm.save()
+            self.arm.set_registration(namespace, "Unregistered")
         return Response(200, self._provider_body(sub, namespace))
 
     # -- resource groups -------------------------------------------------------------------------
@@ -145,7 +194,7 @@ class ResourcesService:
         }
 
     def list_groups(self, request: Request, sub: str) -> Response:
-        groups = [self._group_body(sub, g) for g in self.arm.data["resource_groups"].values()]
+        groups = [self._group_body(sub, g) for g in self.arm.groups()]
         return self.arm.paged(request, _filtered(groups, request.query.get("$filter", "")))
 
     def put_group(self, request: Request, sub: str, name: str) -> Response:
@@ -155,18 +204,14 @@ class ResourcesService:
         if not isinstance(body.get("location"), str) or not body["location"]:
             raise arm_errors.location_required()
         self.arm.check_location(body["location"])
-        groups = self.arm.data["resource_groups"]
-        existed = name.lower() in groups
-        group = groups.setdefault(name.lower(), {"name": name, "location": self.arm.location})
-        group["tags"] = body.get("tags") or {}
-        self.arm.save()
+        group, existed = self.arm.put_group(name, body.get("tags") or {})
         return Response(200 if existed else 201, self._group_body(sub, group))
 
     def get_group(self, request: Request, sub: str, name: str) -> Response:
         return Response(200, self._group_body(sub, self.arm.group(name)))
 
     def head_group(self, request: Request, sub: str, name: str) -> Response:
-        return Response(204 if name.lower() in self.arm.data["resource_groups"] else 404)
+        return Response(204 if self.arm.has_group(name) else 404)
 
     def patch_group(self, request: Request, sub: str, name: str) -> Response:
         group = self.arm.group(name)
@@ -177,11 +222,7 @@ class ResourcesService:
         return Response(200, self._group_body(sub, group))
 
     def delete_group(self, request: Request, sub: str, name: str) -> Response:
-        for resource in self.arm.group_resources(sub, name):
-            self.arm.delete_tree(resource["id"])
-        self.arm.data.get("deployments", {}).pop(name.lower(), None)
-        del self.arm.data["resource_groups"][name.lower()]
-        self.arm.save()
+        self.arm.delete_group(sub, name)
         return self.arm.accepted(request, sub)
 
     # -- resource lists --------------------------------------------------------------------------
@@ -194,7 +235,7 @@ class ResourcesService:
                 f"The $expand value '{','.join(sorted(unknown))}' is not supported; use createdTime, changedTime or provisioningState.")
         bodies = []
         for resource in _filtered(resources, request.query.get("$filter", "")):
-            body = {k: resource[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku", "managedBy") if k in resource}
+            body: dict[str, Any] = {k: resource[k] for k in ("id", "name", "type", "location", "tags", "kind", "sku", "managedBy") if k in resource}
             for field in expand:
                 key, stored = _EXPANDABLE[field]
                 body[key] = resource.get(stored) if stored else resource.get("properties", {}).get("provisioningState")
@@ -209,13 +250,13 @@ class ResourcesService:
 
     # -- tags ------------------------------------------------------------------------------------
 
-    def _tagged(self) -> list[dict[str, Any]]:
-        return [*self.arm.data["resource_groups"].values(), *self.arm.data["resources"].values()]
+    def _tagged(self) -> list[Document]:
+        return [*self.arm.groups(), *self.arm.all_resources()]
 
     def _tag_body(self, sub: str, name: str) -> dict[str, Any]:
         used = [t.get("tags") or {} for t in self._tagged()]
         values = sorted({str(tags[k]) for tags in used for k in tags if k.lower() == name.lower()}
-                        | set(self.arm.data.setdefault("tag_names", {}).get(name.lower(), {}).get("values", [])))
+                        | set(self.tags.created_values(name)))
         count = sum(1 for tags in used if any(k.lower() == name.lower() for k in tags))
         base = f"/subscriptions/{sub}/tagNames/{name}"
         return {
@@ -228,36 +269,24 @@ class ResourcesService:
 
     def list_tag_names(self, request: Request, sub: str) -> Response:
         names = {k.lower(): k for t in self._tagged() for k in (t.get("tags") or {})}
-        for key, entry in self.arm.data.setdefault("tag_names", {}).items():
-            names.setdefault(key, entry["name"])
+        for key, spelled in self.tags.created_names().items():
+            names.setdefault(key, spelled)
         return Response(200, {"value": [self._tag_body(sub, names[k]) for k in sorted(names)]})
 
     def tag_name(self, request: Request, sub: str, name: str) -> Response:
-        names = self.arm.data.setdefault("tag_names", {})
         if request.method == "PUT":
-            existed = name.lower() in names
-            names.setdefault(name.lower(), {"name": name, "values": []})
-            self.arm.save()
+            existed = self.tags.create_name(name)
             return Response(200 if existed else 201, self._tag_body(sub, name))
         if self._tag_body(sub, name)["count"]["value"]:
             raise arm_errors.conflict("TagNameInUse",
                                       f"The tag name '{name}' cannot be deleted because it is applied to resources or resource groups.")
-        removed = names.pop(name.lower(), None)
-        self.arm.save()
-        return Response(200 if removed else 204)
+        return Response(200 if self.tags.delete_name(name) else 204)
 
     def tag_value(self, request: Request, sub: str, name: str, value: str) -> Response:
-        entry = self.arm.data.setdefault("tag_names", {}).setdefault(name.lower(), {"name": name, "values": []})
-        existed = value in entry["values"]
+        existed = self.tags.set_value(name, value, present=request.method == "PUT")
         if request.method == "PUT":
-            if not existed:
-                entry["values"].append(value)
-            self.arm.save()
             return Response(200 if existed else 201, {"id": f"/subscriptions/{sub}/tagNames/{name}/tagValues/{value}",
                                                       "tagValue": value, "count": {"type": "Total", "value": 0}})
-        if existed:
-            entry["values"].remove(value)
-        self.arm.save()
         return Response(200 if existed else 204)
 
     def tags_at_scope(self, request: Request, scope: str) -> Response:
@@ -282,10 +311,10 @@ class ResourcesService:
         return Response(200, {"id": f"{scope}/providers/Microsoft.Resources/tags/default", "name": "default",
                               "type": "Microsoft.Resources/tags", "properties": {"tags": holder.get("tags") or {}}})
 
-    def _tag_holder(self, scope: str) -> dict[str, Any]:
+    def _tag_holder(self, scope: str) -> TagHolder | Document:
         parts = scope.strip("/").split("/")
         if len(parts) == 2:
-            return self.arm.data.setdefault("subscription_tags", {"tags": {}})
+            return self.tags.subscription_tags()
         group = self.arm.group(parts[3])
         if len(parts) == 4:
             return group

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType, now, ref_id
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, now, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.compute import SIZES, ComputeService
@@ -28,11 +28,12 @@ class ScaleSetsService:
     def __init__(self, arm: Arm, compute: ComputeService) -> None:
         self.arm = arm
         self.compute = compute
-        arm.types.update({
-            SCALE_SETS.lower(): ResourceType(shape=self._shape, async_delete=True,
-                                             read_only=("provisioningState", "uniqueId")),
-            SCALE_SET_EXTENSIONS.lower(): ResourceType(shape=lambda arm_, ext, existing: shape_extension_settings(ext["properties"]),
-                                                       async_delete=True),
+
+    def resource_types(self) -> TypeDeclarations:
+        return TypeDeclarations({
+            SCALE_SETS: ResourceType(shape=self._shape, async_delete=True, read_only=("provisioningState", "uniqueId")),
+            SCALE_SET_EXTENSIONS: ResourceType(shape=lambda arm_, ext, existing: shape_extension_settings(ext["properties"]),
+                                               async_delete=True),
         })
 
     def routes(self) -> list[Route]:

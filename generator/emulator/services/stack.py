@@ -43,7 +43,7 @@ class StackService:
             "media": portal.replace("portal", "media", 1),
             "graphAudience": graph,
             "graph": graph,
-            "name": f"AzureStack-{'Admin' if admin else 'User'}-{self.arm.data['audience_app_id']}",
+            "name": f"AzureStack-{'Admin' if admin else 'User'}-{self.arm.audience_app_id}",
             "suffixes": {"keyVaultDns": ctx.keyvault_dns_suffix, "storage": ctx.storage_suffix},
             "gallery": gallery,
         }])

@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType, now
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, now
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 
@@ -24,25 +24,25 @@ def new_key() -> str:
 
 def account_keys(arm: Arm, account: dict[str, Any]) -> list[str]:
     """An account's two current keys (made on first use), as listKeys shows them and the data plane checks them."""
-    keys = arm.data["storage_keys"].setdefault(account["id"].lower(), [new_key() for _ in _KEY_NAMES])
-    arm.save()
-    return keys
+    return arm.storage_keys(account["id"], lambda: [new_key() for _ in _KEY_NAMES])
 
 
 def find_account(arm: Arm, name: str) -> dict[str, Any] | None:
     """The storage account of that name (names are global)."""
-    return next((r for r in arm.data["resources"].values() if r["type"] == ACCOUNTS and r["name"] == name), None)
+    return next((r for r in arm.resources_of_type(ACCOUNTS) if r["name"] == name), None)
 
 
 class StorageService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        arm.types[ACCOUNTS.lower()] = ResourceType(
+
+    def resource_types(self) -> TypeDeclarations:
+        return TypeDeclarations({ACCOUNTS: ResourceType(
             shape=_shape_account,
             create_status=202,  # the account is made in the background; the poll's answer is the account
             read_only=("creationTime", "primaryEndpoints", "primaryLocation", "statusOfPrimary", "provisioningState"),
             actions={"post listkeys": self.list_keys, "post regeneratekey": self.regenerate_key},
-        )
+        )})
 
     def routes(self) -> list[Route]:
         return [route("POST", r"/subscriptions/([^/]+)/providers/microsoft\.storage/checknameavailability",
@@ -77,7 +77,7 @@ class StorageService:
                 "message": f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 "
                            "characters in length and use numbers and lower-case letters only.",
             })
-        taken = any(r["type"] == ACCOUNTS and r["name"] == name for r in self.arm.data["resources"].values())
+        taken = find_account(self.arm, name) is not None
         if taken:
             return Response(200, {"nameAvailable": False, "reason": "AlreadyExists",
                                   "message": f"The storage account named {name} is already taken."})
@@ -88,8 +88,7 @@ def _shape_account(arm: Arm, account: dict[str, Any], existing: dict[str, Any] |
     name = account["name"]
     if not _NAME.match(name):
         raise arm_errors.storage_account_name_invalid(name)
-    if existing is None and any(r["type"] == ACCOUNTS and r["name"] == name and r["id"] != account["id"]
-                                for r in arm.data["resources"].values()):
+    if existing is None and any(r["name"] == name and r["id"] != account["id"] for r in arm.resources_of_type(ACCOUNTS)):
         raise arm_errors.conflict("StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
     legacy_type = account["properties"].get("accountType")  # 2015-06-15 and older name the sku here
     account.setdefault("sku", {"name": legacy_type or "Standard_LRS"})

@@ -5,13 +5,13 @@ captured VHD, named beside the OS disk under ``system/Microsoft.Compute/Images/<
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
 from generator.emulator import arm_errors
-from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.arm_core import Arm, ResourceType, TypeAddition, TypeDeclarations
 from generator.emulator.protocol import Request, Response
+from generator.emulator.routing import Route
 
 VMS = "Microsoft.Compute/virtualMachines"
 IMAGES = "Microsoft.Compute/images"
@@ -20,14 +20,16 @@ IMAGES = "Microsoft.Compute/images"
 class VmCaptureService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        # An image made from a generalized VM is deleted as Compute deletes (202, polled): az's client reads a
-        # 200 as the end of the operation and fails on its empty body.
-        arm.types.setdefault(IMAGES.lower(), ResourceType(async_delete=True))
-        behaviour = arm.types.get(VMS.lower(), ResourceType())
-        arm.types[VMS.lower()] = dataclasses.replace(behaviour, actions={
-            **behaviour.actions, "post generalize": self.generalize, "post capture": self.capture})
 
-    def routes(self) -> list:
+    def resource_types(self) -> TypeDeclarations:
+        return TypeDeclarations(
+            # An image made from a generalized VM is deleted as Compute deletes (202, polled): az's client reads a
+            # 200 as the end of the operation and fails on its empty body.
+            {IMAGES: ResourceType(async_delete=True)},
+            {VMS: TypeAddition(actions={"post generalize": self.generalize, "post capture": self.capture})},
+        )
+
+    def routes(self) -> list[Route]:
         return []
 
     def generalize(self, arm: Arm, request: Request, vm: dict[str, Any]) -> Response:
