@@ -574,7 +574,7 @@ def _stack_capabilities(request: DiscoveryRequest, found: StackDiscovery, capabi
 
         _progress("Reading the Stack's capabilities to check ARM templates")
         return from_capabilities(read_capabilities(request, found), f"the Stack at {found.metadata.resource_manager}")
-    return read_capabilities_file(capabilities_file) if capabilities_file else from_release(found.stack_version)
+    return read_capabilities_file(capabilities_file) if capabilities_file else from_release(found.release)
 
 
 def _add_doctor(commands: argparse._SubParsersAction) -> None:

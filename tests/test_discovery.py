@@ -14,7 +14,7 @@ from azure.identity import ClientSecretCredential
 from generator.discovery import JSON_KEYS, DiscoveryError, DiscoveryRequest, ServicePrincipal, discover_stack
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
-from tests.helpers import GENERATOR_COMMAND
+from tests.helpers import GENERATOR_COMMAND, discover, set_faults, with_credentials
 
 EXPECTED_PROFILE = {
     "2008": "2019_03_01_hybrid", "2102": "2020_09_01_hybrid", "2206": "2020_09_01_hybrid",
@@ -36,7 +36,7 @@ def test_credentials_show_the_profile_with_evidence(start_emulator, release, ide
     assert found.profile == EXPECTED_PROFILE[release]
     assert any("providers serve every API version" in s for s in found.profile_evidence)
     assert found.credentials_proven and found.subscription_id == info["subscription_id"] and found.location == "local"
-    assert found.stack_version is None  # a tenant cannot see the release, only what it serves
+    assert found.release is None  # a tenant cannot see the release, only what it serves
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)
@@ -44,7 +44,7 @@ def test_credentials_show_the_profile_with_evidence(start_emulator, release, ide
 def test_stack_version_alone_gives_the_same_profile(start_emulator, release, identity):
     info = start_emulator(stack_version=release, identity=identity).info()
     found = discover_stack(_request(info, with_credentials=False, stack_version=release))
-    assert found.profile == EXPECTED_PROFILE[release] and found.stack_version == release
+    assert found.profile == EXPECTED_PROFILE[release] and found.release == release
     assert not found.credentials_proven
 
 
@@ -110,7 +110,7 @@ def test_unknown_subscription_is_reported(emulator):
 def test_admin_update_api_names_the_build(start_emulator, release, build):
     info = start_emulator(stack_version=release).info()
     found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
-    assert found.stack_version == release and found.build == build
+    assert found.release == release and found.build == build
     assert any(f"admin update API reports build {build}" in s for s in found.profile_evidence)
 
 
@@ -174,6 +174,18 @@ def test_cli_summary_and_nulls_without_evidence(emulator):
     assert body["profile"] is None and body["stack_version"] is None
     summary = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "1.2108.2.65")
     assert summary.returncode == 0 and "2020_09_01_hybrid" in summary.stdout and "1.2108.2.65" in summary.stdout
+
+
+def test_cli_summary_says_the_credentials_work_when_no_subscription_is_chosen(emulator):
+    """Two subscriptions and none given: the summary says the sign-in worked and what to pass, not nothing."""
+    info = emulator.info()
+    two = [{"subscriptionId": f"{n}0000000-0000-0000-0000-000000000000", "state": "Enabled"} for n in (1, 2)]
+    set_faults(info, replace=5, replace_body=json.dumps({"value": two}), path="^/subscriptions$")
+    options, env = with_credentials(info)
+    code, out, err = discover(info, *options, "--tenant", info["tenant_id"], env=env)  # no challenge to replace
+    assert code == 0, err
+    assert "none chosen (credentials work): the service principal sees 2 enabled subscriptions; pass --subscription-id" in out
+    assert "10000000-0000-0000-0000-000000000000" in out and info["client_secret"] not in out + err
 
 
 @pytest.mark.parametrize(

@@ -562,7 +562,7 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
             report.findings += check_environment(environment, where, code, ca_pem)
     if found is not None:
         report.findings += check_against_stack(found, code)
-    report.findings += check_templates(project, capabilities or from_release(getattr(found, "stack_version", None)), template)
+    report.findings += check_templates(project, capabilities or from_release(found.release if found is not None else None), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
     return report
 

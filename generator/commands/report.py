@@ -19,6 +19,8 @@ def discovery_summary(found: StackDiscovery) -> str:
     ]
     if found.subscription_id:
         rows.append(("Subscription", f"{found.subscription_id} (credentials work)"))
+    elif found.credentials_proven:
+        rows.append(("Subscription", f"none chosen (credentials work): {found.subscription_note}"))
     if found.location:
         rows.append(("Location", found.location))
     if found.roles is not None:
@@ -55,6 +57,6 @@ def sample_role_warnings(found: StackDiscovery, samples: list[str] | tuple[str, 
 
 
 def _release(found: StackDiscovery) -> str:
-    if found.stack_version is None:
+    if found.release is None:
         return "global Azure" if found.profile == "latest" else "unknown"
-    return f"{found.stack_version} (build {found.build})" if found.build else found.stack_version
+    return f"{found.release} (build {found.build})" if found.build else found.release

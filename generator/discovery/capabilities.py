@@ -60,7 +60,7 @@ def read_capabilities(request: DiscoveryRequest, found: StackDiscovery) -> dict[
     return {
         "format": CAPABILITIES_FORMAT,
         "resourceManager": found.metadata.resource_manager,
-        "stackVersion": found.stack_version,
+        "stackVersion": found.release,
         "profile": found.profile,
         "location": found.location,
         "providers": [{"namespace": p.get("namespace"),

@@ -73,7 +73,7 @@ class StackDiscovery:
 
     metadata: StackMetadata
     tenant_id: str | None
-    stack_version: str | None
+    release: str | None  # the Stack release discovery decided (2108), not the hint a user gave (stack_version)
     build: str | None
     profile: str | None
     profile_evidence: list[str]
@@ -115,7 +115,7 @@ _JSON_FIELDS: tuple[tuple[str, Callable[[StackDiscovery], Any]], ...] = (
     ("graph", lambda found: found.metadata.graph),
     ("storage_suffix", lambda found: found.metadata.storage_suffix),
     ("keyvault_dns_suffix", lambda found: found.metadata.keyvault_dns_suffix),
-    ("stack_version", lambda found: found.stack_version),
+    ("stack_version", lambda found: found.release),
     ("profile", lambda found: found.profile),
     ("profile_evidence", lambda found: list(found.profile_evidence)),
     ("roles", _roles_json),
@@ -286,7 +286,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
         raise DiscoveryError("--admin-endpoint needs an operator's credentials: add --client-id and its secret or certificate")
 
     decision = evidence.decide(findings, request.force)
-    result.stack_version = decision.release
+    result.release = decision.release
     result.build = decision.build
     result.profile = decision.profile
     result.profile_evidence = decision.sentences

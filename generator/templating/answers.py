@@ -37,7 +37,7 @@ DISCOVERED: tuple[tuple[str, Callable[[StackDiscovery], Any]], ...] = (
     ("authority_host", lambda found: found.metadata.authority_host),
     ("tenant_id", lambda found: found.tenant_id or ""),
     ("credential_scope", lambda found: found.metadata.credential_scope),
-    ("stack_release", lambda found: found.stack_version or ""),
+    ("stack_release", lambda found: found.release or ""),
     ("stack_build", lambda found: found.build or ""),
     ("profile", lambda found: found.profile or ""),
     ("profile_evidence", lambda found: list(found.profile_evidence)),
