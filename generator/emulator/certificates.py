@@ -52,6 +52,13 @@ def _validity(days: int) -> tuple[dt.datetime, dt.datetime]:
     return now - dt.timedelta(hours=1), now + dt.timedelta(days=days)
 
 
+def _key_usage(certificate_authority: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs; an EC server key signs and agrees keys (ECDHE), it never enciphers."""
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                         key_agreement=not certificate_authority, key_cert_sign=certificate_authority,
+                         crl_sign=certificate_authority, encipher_only=False, decipher_only=False)
+
+
 def create_root_ca(days: int = 3650, common_name: str = ROOT_COMMON_NAME) -> CertificatePair:
     """Create a self-signed root CA (EC P-256: generated in a millisecond, unlike RSA)."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -67,20 +74,7 @@ def create_root_ca(days: int = 3650, common_name: str = ROOT_COMMON_NAME) -> Cer
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(certificate_authority=True), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
@@ -112,20 +106,7 @@ def create_server_certificate(ca: CertificatePair, hosts: list[str], days: int =
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(certificate_authority=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
