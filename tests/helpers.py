@@ -23,9 +23,20 @@ PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "AL
 MACHINE_CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
 
 
+# The session's public trust is made once, by the first process that imports this module (pytest's), and named to
+# the processes it starts in this variable: they (pytest-xdist's workers, scripts importing these helpers) use it
+# rather than making their own. Its maker removes it when it exits.
+PUBLIC_CA_VARIABLE = "AZS_TESTS_PUBLIC_CA_DIR"
+
+
 def _public_trust() -> tuple[str, str]:
     """The public CAs: the machine's (its bundle, else certifi's) plus one stand-in for the CA behind
     login.microsoftonline.com, shared by every emulator of the session (their Azure AD sign-in listeners)."""
+    inherited = os.environ.get(PUBLIC_CA_VARIABLE)
+    if inherited and (Path(inherited) / "public-bundle.pem").is_file():
+        return inherited, str(Path(inherited) / "public-bundle.pem")
+
+    import atexit
     import tempfile
 
     import certifi
@@ -33,13 +44,16 @@ def _public_trust() -> tuple[str, str]:
     from generator.emulator.certificates import PUBLIC_COMMON_NAME, create_root_ca
 
     directory = Path(tempfile.mkdtemp(prefix="azs-tests-public-ca-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)  # it holds a private key: never left behind
     ca = create_root_ca(common_name=PUBLIC_COMMON_NAME)
     (directory / "public-ca.pem").write_bytes(ca.cert_pem)
-    (directory / "public-ca.key").write_bytes(ca.key_pem)
-    (directory / "public-ca.key").chmod(0o600)
+    key = directory / "public-ca.key"
+    key.touch(mode=0o600)  # private before its first byte
+    key.write_bytes(ca.key_pem)
     bundle = directory / "public-bundle.pem"
     machine = Path(MACHINE_CA_BUNDLE or certifi.where()).read_bytes()
     bundle.write_bytes(machine.rstrip(b"\n") + b"\n" + ca.cert_pem)
+    os.environ[PUBLIC_CA_VARIABLE] = str(directory)
     return str(directory), str(bundle)
 
 
