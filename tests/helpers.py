@@ -107,6 +107,14 @@ def without_emulator_proxy(env: dict[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in (os.environ if env is None else env).items() if k not in PROXY_VARIABLES}
 
 
+def project_environment(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
+    """The environment a generated project's commands run in: no CA override, packages from ``wheelhouse`` (pip and
+    uv alike: bootstrap hands uv pip's settings), uv's cache of the session."""
+    env = {k: v for k, v in os.environ.items() if k not in CA_OVERRIDES}
+    env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(uv_cache))
+    return env
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
