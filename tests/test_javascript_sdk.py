@@ -15,7 +15,8 @@ import requests
 
 from tests.helpers import without_emulator_proxy
 
-pytestmark = [pytest.mark.external, pytest.mark.slow]
+# One worker installs the JavaScript SDK (a session fixture) and runs these: not one install per pytest-xdist worker.
+pytestmark = [pytest.mark.external, pytest.mark.slow, pytest.mark.xdist_group("javascript-sdk")]
 JUDGE = Path(__file__).resolve().parent / "js"
 
 

@@ -18,6 +18,10 @@ from generator import catalog, lock
 from tests.helpers import GENERATOR_COMMAND
 from tests.project import bootstrap, run, venv_python
 
+# With tests/test_installed.py on one worker: the wheel is built and installed (a session fixture) once, and this
+# module's generated project and its wheels (module fixtures) are made once, not per pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("installed-wheel")
+
 MUST_BE_HASHED = ("azure-core", "msal", "cryptography", "requests", "isodate", "typing-extensions")
 
 
