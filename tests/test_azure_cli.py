@@ -20,8 +20,7 @@ import pytest
 from generator.files import write_private_file
 from tests.helpers import MACHINE_CA_BUNDLE, without_emulator_proxy
 
-# One worker installs Azure CLI (a session fixture) and runs these: not one install per pytest-xdist worker.
-pytestmark = [pytest.mark.external, pytest.mark.slow, pytest.mark.xdist_group("azure-cli")]
+pytestmark = [pytest.mark.external, pytest.mark.slow]
 
 AZURE_CLI = "azure-cli==2.66.0"
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0yTzNaGH5xwe5sBtFHlkA8BgTpBm1nSBAS5fa0Y2Nb test@emulator"

@@ -34,9 +34,7 @@ from tests.helpers import (
 )
 from tests.project import run_all_steps
 
-# One worker builds and installs the wheel (a session fixture) for these and tests/test_lock.py's: not one per
-# pytest-xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("installed-wheel")]
+pytestmark = pytest.mark.slow
 
 def _answers(project: Path) -> dict:
     return yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))

@@ -15,8 +15,7 @@ import requests
 
 from tests.helpers import without_emulator_proxy
 
-# One worker installs the JavaScript SDK (a session fixture) and runs these: not one install per pytest-xdist worker.
-pytestmark = [pytest.mark.external, pytest.mark.slow, pytest.mark.xdist_group("javascript-sdk")]
+pytestmark = [pytest.mark.external, pytest.mark.slow]
 JUDGE = Path(__file__).resolve().parent / "js"
 
 
