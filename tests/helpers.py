@@ -280,6 +280,12 @@ class Terminal:
         self.expect(prompt)
         self.child.send("\x15" + typed + "\r" if typed else "\r")  # Ctrl-U clears what the prompt offered
 
+    def answer_line(self, prompt: str, line: str) -> None:
+        """Wait for ``prompt`` of a line-reading prompt (``input``, ``getpass``: the terminal keeps what is typed
+        until it is read), then type ``line`` and Enter."""
+        self.expect(prompt)
+        self.child.sendline(line)
+
     def finish(self, timeout: float = 120) -> int:
         """Wait for the command to end; its exit status."""
         import pexpect

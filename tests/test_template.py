@@ -219,8 +219,7 @@ def test_r116_new_in_a_terminal_asks_for_the_stack_and_the_principal(start_emula
     for prompt, answer in [("Resource Manager endpoint of the Stack", info["arm_endpoint"]),
                            ("root CA in PEM format", info["ca_cert"]), ("Application \\(client\\) id", info["client_id"]),
                            ("Certificate \\(PEM with its key\\)", ""), ("Client secret for", info["client_secret"])]:
-        terminal.expect(prompt)
-        terminal.child.sendline(answer)
+        terminal.answer_line(prompt, answer)
     # copier's own questions, each asked once, and no more (the subscription and region are the discovered ones):
     # take what they offer.
     for prompt in ["Name of the project", "Samples to generate", "CI definitions"]:
