@@ -15,7 +15,6 @@ import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
 from tests.helpers import (
-    CA_OVERRIDES,
     EMULATOR_PROXY_PORT,
     NEW,
     NEW_LINE,
@@ -24,6 +23,7 @@ from tests.helpers import (
     ROOT,
     clean_clone,
     git,
+    project_environment,
     session_environment,
     without_emulator_proxy,
 )
@@ -137,11 +137,8 @@ def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project_env(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
-    """The environment a generated project's commands run in: no CA override, packages from the wheelhouse
-    (pip and uv alike: bootstrap hands uv pip's settings)."""
-    env = {k: v for k, v in os.environ.items() if k not in CA_OVERRIDES}
-    env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(uv_cache))
-    return env
+    """The environment a generated project's commands run in (tests/helpers.py: ``project_environment``)."""
+    return project_environment(wheelhouse, uv_cache)
 
 
 # -- azs-scaffold as users install it -----------------------------------------------------------------------

@@ -23,9 +23,20 @@ PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "AL
 MACHINE_CA_BUNDLE = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
 
 
+# The session's public trust is made once, by the first process that imports this module (pytest's), and named to
+# the processes it starts in this variable: they (pytest-xdist's workers, scripts importing these helpers) use it
+# rather than making their own. Its maker removes it when it exits.
+PUBLIC_CA_VARIABLE = "AZS_TESTS_PUBLIC_CA_DIR"
+
+
 def _public_trust() -> tuple[str, str]:
     """The public CAs: the machine's (its bundle, else certifi's) plus one stand-in for the CA behind
     login.microsoftonline.com, shared by every emulator of the session (their Azure AD sign-in listeners)."""
+    inherited = os.environ.get(PUBLIC_CA_VARIABLE)
+    if inherited and (Path(inherited) / "public-bundle.pem").is_file():
+        return inherited, str(Path(inherited) / "public-bundle.pem")
+
+    import atexit
     import tempfile
 
     import certifi
@@ -33,13 +44,16 @@ def _public_trust() -> tuple[str, str]:
     from generator.emulator.certificates import PUBLIC_COMMON_NAME, create_root_ca
 
     directory = Path(tempfile.mkdtemp(prefix="azs-tests-public-ca-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)  # it holds a private key: never left behind
     ca = create_root_ca(common_name=PUBLIC_COMMON_NAME)
     (directory / "public-ca.pem").write_bytes(ca.cert_pem)
-    (directory / "public-ca.key").write_bytes(ca.key_pem)
-    (directory / "public-ca.key").chmod(0o600)
+    key = directory / "public-ca.key"
+    key.touch(mode=0o600)  # private before its first byte
+    key.write_bytes(ca.key_pem)
     bundle = directory / "public-bundle.pem"
     machine = Path(MACHINE_CA_BUNDLE or certifi.where()).read_bytes()
     bundle.write_bytes(machine.rstrip(b"\n") + b"\n" + ca.cert_pem)
+    os.environ[PUBLIC_CA_VARIABLE] = str(directory)
     return str(directory), str(bundle)
 
 
@@ -47,18 +61,35 @@ PUBLIC_CA_DIR, PUBLIC_CA_BUNDLE = _public_trust()
 PUBLIC_CA_CERT = str(Path(PUBLIC_CA_DIR) / "public-ca.pem")
 
 
-def _free_port() -> int:
+def _proxy_port() -> int:
+    """A free port below the kernel's ephemeral range, for the emulators' proxy.
+
+    Emulators come and go on this one port, so between two of them it lies unbound: a port from the ephemeral range
+    could meanwhile be handed to an outgoing connection (any on the machine), and the next emulator could not listen.
+    Drawn at random, so that sessions (and pytest-xdist's workers) side by side do not draw the same one."""
+    import random
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    draw = random.SystemRandom()
+    for _ in range(100):
+        port = draw.randrange(max(1024, ephemeral - 10000), max(1025, ephemeral))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port for the emulators' proxy below {ephemeral}")
 
 
 # Emulators answer under a Stack's names (management.local.azurestack.external, ...), reached as a user reaches them:
 # through the emulator's HTTPS proxy, named by HTTPS_PROXY. They run one at a time, each on this port, so this
 # process and every command it starts reach whichever runs. Loopback addresses (the loopback layout) go direct.
-EMULATOR_PROXY_PORT = _free_port()
+EMULATOR_PROXY_PORT = _proxy_port()
 
 
 def session_environment() -> dict[str, str | None]:
@@ -74,6 +105,14 @@ def without_emulator_proxy(env: dict[str, str] | None = None) -> dict[str, str]:
     """``env`` (default: this process's) for a command that needs the package index: the emulator's proxy refuses
     every host but the Stack's, so installs never go through it."""
     return {k: v for k, v in (os.environ if env is None else env).items() if k not in PROXY_VARIABLES}
+
+
+def project_environment(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
+    """The environment a generated project's commands run in: no CA override, packages from ``wheelhouse`` (pip and
+    uv alike: bootstrap hands uv pip's settings), uv's cache of the session."""
+    env = {k: v for k, v in os.environ.items() if k not in CA_OVERRIDES}
+    env.update(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(uv_cache))
+    return env
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -198,6 +237,62 @@ class ModeWatcher:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class Terminal:
+    """A command in a pseudo-terminal that answers as a terminal does, and is typed at only when it listens.
+
+    copier's prompts (prompt_toolkit) ask the terminal where the cursor is (``ESC[6n``) as each question starts and,
+    unanswered, wait on a timeout and then draw differently: how a run went would hang on the machine's load. Every
+    :meth:`expect` answers those requests, in order, and waits on what the program shows, never on time."""
+
+    CURSOR_POSITION_REQUEST = re.escape("\x1b[6n")
+
+    def __init__(self, command: str, args: list[str], timeout: float = 60) -> None:
+        import io
+
+        import pexpect
+
+        self.child = pexpect.spawn(command, args, encoding="utf-8", timeout=timeout, dimensions=(50, 200))
+        self.transcript = io.StringIO()
+        self.child.logfile_read = self.transcript
+
+    def expect(self, *patterns: Any, timeout: float = -1) -> int:
+        """Wait for the first of ``patterns`` (regular expressions, or pexpect.EOF) to be shown; its index."""
+        while True:
+            index = self.child.expect([self.CURSOR_POSITION_REQUEST, *patterns], timeout=timeout)
+            if index:
+                return index - 1
+            self._report_the_cursor()
+
+    def _report_the_cursor(self) -> None:
+        self.child.send("\x1b[1;1R")  # the cursor's row and column, as a terminal reports them
+
+    def answer(self, prompt: str, typed: str, *, new_question: bool = True) -> None:
+        """Wait for the question ``prompt``, then type ``typed`` over what it offers (empty: take the offer) and Enter.
+
+        A new question is the next one to start (its cursor request) showing ``prompt``: words of the question before
+        it (a choice named "Client secret") do not count, and nothing is typed while no prompt reads the keys (the
+        terminal would echo them). ``new_question=False``: words the question being asked shows (its validator's)."""
+        if new_question:
+            self.child.expect(self.CURSOR_POSITION_REQUEST)
+            self._report_the_cursor()
+        self.expect(prompt)
+        self.child.send("\x15" + typed + "\r" if typed else "\r")  # Ctrl-U clears what the prompt offered
+
+    def answer_line(self, prompt: str, line: str) -> None:
+        """Wait for ``prompt`` of a line-reading prompt (``input``, ``getpass``: the terminal keeps what is typed
+        until it is read), then type ``line`` and Enter."""
+        self.expect(prompt)
+        self.child.sendline(line)
+
+    def finish(self, timeout: float = 120) -> int:
+        """Wait for the command to end; its exit status."""
+        import pexpect
+
+        self.expect(pexpect.EOF, timeout=timeout)
+        self.child.close()
+        return self.child.exitstatus
 
 
 # -- azs-scaffold as users install it (tests/test_installed.py, tests/test_lock.py) -------------------------------

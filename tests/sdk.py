@@ -86,3 +86,16 @@ def stack_with_group(start_emulator: Any, release: str = "2108", identity: str =
         time.sleep(0.1)
     resources.resource_groups.create_or_update("rg", {"location": "local"})
     return info, profile, resources
+
+
+def vnet_with_a_subnet(network: Any, subnet: str = "a", prefix: str = "10.0.0.0/24") -> Any:
+    """Virtual network ``vnet`` (10.0.0.0/16) in group ``rg`` with one subnet, as its PUT answers it."""
+    return network.virtual_networks.begin_create_or_update("rg", "vnet", {
+        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": subnet, "address_prefix": prefix}]}).result()
+
+
+def nic_on(network: Any, subnet_id: str, ip_configuration: str = "c", **properties: Any) -> Any:
+    """Network interface ``nic`` in group ``rg`` with one IP configuration on ``subnet_id``, as its PUT answers it."""
+    return network.network_interfaces.begin_create_or_update("rg", "nic", {
+        "location": "local", **properties, "ip_configurations": [{"name": ip_configuration, "subnet": {"id": subnet_id}}]}).result()

@@ -11,8 +11,6 @@ import yaml
 
 from tests.helpers import GENERATOR_COMMAND
 
-pytestmark = pytest.mark.slow
-
 
 def _batch_file(tmp_path, info, teams):
     document = {"defaults": {"arm_endpoint": info["arm_endpoint"], "ca_cert": info["ca_cert"], "client_id": info["client_id"],

@@ -3,29 +3,19 @@ real track 2 clients with each release's profile (locks 2016-09-01, policy 2016-
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.resource import ManagementLockClient, PolicyClient, ResourceManagementClient
+from azure.mgmt.resource import ManagementLockClient, PolicyClient
 
 from tests import sdk
 
 RELEASES = ["2108", "2008"]
 
 
-def _stack(start_emulator, release="2108"):
-    info = start_emulator(stack_version=release).info()
-    profile = sdk.PROFILE_OF_RELEASE[release]
-    resources = sdk.client(ResourceManagementClient, info, profile)
-    resources.providers.register("Microsoft.Network")
-    deadline = time.time() + 10
-    while resources.providers.get("Microsoft.Network").registration_state != "Registered":
-        assert time.time() < deadline
-        time.sleep(0.1)
-    resources.resource_groups.create_or_update("rg", {"location": "local"})
-    return info, profile, resources
+def _stack(start_emulator, release="2108", *more_namespaces):
+    """An emulator of ``release`` with Microsoft.Network (and ``more_namespaces``) registered and group ``rg``."""
+    return sdk.stack_with_group(start_emulator, release, "azure_ad", "Microsoft.Network", *more_namespaces)
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -52,9 +42,7 @@ def test_a_resource_lock_and_a_read_only_one(start_emulator):
     info, profile, resources = _stack(start_emulator)
     locks = sdk.client(ManagementLockClient, info, profile)
     network = sdk.client(NetworkManagementClient, info, profile)
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     lock = locks.management_locks.create_or_update_at_resource_level(
         "rg", "Microsoft.Network", "", "virtualNetworks", "vnet", "vlock", {"level": "CanNotDelete"})
     assert lock.id.endswith("/providers/Microsoft.Network/virtualNetworks/vnet/providers/Microsoft.Authorization/locks/vlock")
@@ -112,11 +100,8 @@ def test_resources_move_to_another_group_with_their_children_and_references(star
     info, profile, resources = _stack(start_emulator)
     network = sdk.client(NetworkManagementClient, info, profile)
     resources.resource_groups.create_or_update("rg2", {"location": "local"})
-    vnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
-    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
-        "location": "local", "ip_configurations": [{"name": "c", "subnet": {"id": vnet.subnets[0].id}}]}).result()
+    vnet = sdk.vnet_with_a_subnet(network)
+    nic = sdk.nic_on(network, vnet.subnets[0].id)
     move = {"resources": [vnet.id, nic.id], "target_resource_group": f"/subscriptions/{info['subscription_id']}/resourceGroups/rg2"}
     resources.resources.begin_validate_move_resources("rg", move).result()
     resources.resources.begin_move_resources("rg", move).result()
@@ -135,12 +120,7 @@ def test_resources_move_to_another_group_with_their_children_and_references(star
 def test_a_managed_disk_is_exported_by_a_read_sas_and_access_ends(start_emulator, release):
     from azure.mgmt.compute import ComputeManagementClient
 
-    info, profile, resources = _stack(start_emulator, release)
-    resources.providers.register("Microsoft.Compute")
-    deadline = time.time() + 10
-    while resources.providers.get("Microsoft.Compute").registration_state != "Registered":
-        assert time.time() < deadline
-        time.sleep(0.1)
+    info, profile, resources = _stack(start_emulator, release, "Microsoft.Compute")
     compute = sdk.client(ComputeManagementClient, info, profile)
     disk = compute.disks.begin_create_or_update("rg", "d1", {"location": "local", "disk_size_gb": 4,
                                                              "creation_data": {"create_option": "Empty"}}).result()
@@ -165,19 +145,11 @@ def test_a_stopped_vm_is_generalized_and_captured_to_a_vhd(start_emulator, relea
     """``az resource invoke-action --action generalize`` / ``capture`` (the hybrid resource test's unmanaged VM)."""
     from azure.mgmt.compute import ComputeManagementClient
 
-    info, profile, resources = _stack(start_emulator, release)
-    resources.providers.register("Microsoft.Compute")
-    deadline = time.time() + 10
-    while resources.providers.get("Microsoft.Compute").registration_state != "Registered":
-        assert time.time() < deadline
-        time.sleep(0.1)
+    info, profile, resources = _stack(start_emulator, release, "Microsoft.Compute")
     network = sdk.client(NetworkManagementClient, info, profile)
     compute = sdk.client(ComputeManagementClient, info, profile)
-    subnet = network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result().subnets[0]
-    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
-        "location": "local", "ip_configurations": [{"name": "c", "subnet": {"id": subnet.id}}]}).result()
+    subnet = sdk.vnet_with_a_subnet(network).subnets[0]
+    nic = sdk.nic_on(network, subnet.id)
     vhd = "https://acct.blob.local.azurestack.external/vhds/os.vhd"
     compute.virtual_machines.begin_create_or_update("rg", "vm", {
         "location": "local", "hardware_profile": {"vm_size": "Standard_A2_v2"},
@@ -212,12 +184,7 @@ def test_a_stopped_vm_is_generalized_and_captured_to_a_vhd(start_emulator, relea
 def test_a_snapshot_of_a_disk_is_made_and_exported(start_emulator, release):
     from azure.mgmt.compute import ComputeManagementClient
 
-    info, profile, resources = _stack(start_emulator, release)
-    resources.providers.register("Microsoft.Compute")
-    deadline = time.time() + 10
-    while resources.providers.get("Microsoft.Compute").registration_state != "Registered":
-        assert time.time() < deadline
-        time.sleep(0.1)
+    info, profile, resources = _stack(start_emulator, release, "Microsoft.Compute")
     compute = sdk.client(ComputeManagementClient, info, profile)
     disk = compute.disks.begin_create_or_update("rg", "d1", {"location": "local", "disk_size_gb": 8,
                                                              "creation_data": {"create_option": "Empty"}}).result()

@@ -84,17 +84,13 @@ def test_subnets_and_rules_given_inline_become_children_and_a_put_without_them_r
     assert network.subnets.get("rg", "vnet", "b").address_prefix == "10.0.1.0/24"
     network.subnets.begin_create_or_update("rg", "vnet", "c", {"address_prefix": "10.0.2.0/24"}).result()
     assert [s.name for s in network.virtual_networks.get("rg", "vnet").subnets] == ["a", "b", "c"]
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     assert [s.name for s in network.subnets.list("rg", "vnet")] == ["a"]
 
 
 def test_load_balancer_children_show_in_it_with_the_properties_network_computes(start_emulator):
     info, network = _network(start_emulator)
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     subnet = network.subnets.get("rg", "vnet", "a")
     lb = network.load_balancers.begin_create_or_update("rg", "lb", {
         "location": "local", "frontend_ip_configurations": [{"name": "fe", "subnet": {"id": subnet.id}}],
@@ -112,12 +108,9 @@ def test_load_balancer_children_show_in_it_with_the_properties_network_computes(
 
 def test_a_network_interface_shows_its_ip_configurations_as_children(start_emulator):
     info, network = _network(start_emulator)
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     subnet = network.subnets.get("rg", "vnet", "a")
-    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
-        "location": "local", "ip_configurations": [{"name": "ipconfig1", "subnet": {"id": subnet.id}}]}).result()
+    nic = sdk.nic_on(network, subnet.id, "ipconfig1")
     assert nic.ip_configurations[0].private_ip_allocation_method == "Dynamic"
     assert network.network_interface_ip_configurations.get("rg", "nic", "ipconfig1").private_ip_address == "10.0.0.4"
     assert [c.id for c in network.subnets.get("rg", "vnet", "a").ip_configurations] == [nic.ip_configurations[0].id]
@@ -173,12 +166,9 @@ def test_peering_state_follows_both_sides(start_emulator):
 
 def test_check_ip_address_answers_available_and_the_free_ones(start_emulator):
     info, network = _network(start_emulator)
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     subnet = network.subnets.get("rg", "vnet", "a")
-    network.network_interfaces.begin_create_or_update("rg", "nic", {
-        "location": "local", "ip_configurations": [{"name": "c", "subnet": {"id": subnet.id}}]}).result()
+    sdk.nic_on(network, subnet.id)
     assert network.virtual_networks.check_ip_address_availability("rg", "vnet", ip_address="10.0.0.9").available is True
     taken = network.virtual_networks.check_ip_address_availability("rg", "vnet", ip_address="10.0.0.4")
     assert taken.available is False and taken.available_ip_addresses[0] == "10.0.0.5"
@@ -186,9 +176,7 @@ def test_check_ip_address_answers_available_and_the_free_ones(start_emulator):
 
 def test_a_vpn_gateway_has_its_sku_capacity_and_ip_configurations(start_emulator):
     info, network = _network(start_emulator)
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "GatewaySubnet", "address_prefix": "10.0.255.0/27"}]}).result()
+    sdk.vnet_with_a_subnet(network, "GatewaySubnet", "10.0.255.0/27")
     subnet = network.subnets.get("rg", "vnet", "GatewaySubnet")
     ip = network.public_ip_addresses.begin_create_or_update("rg", "ip", {"location": "local"}).result()
     gateway = network.virtual_network_gateways.begin_create_or_update("rg", "gw", {
@@ -200,12 +188,9 @@ def test_a_vpn_gateway_has_its_sku_capacity_and_ip_configurations(start_emulator
 
 def test_a_subnet_a_nic_uses_is_not_deleted_as_a_child(start_emulator):
     info, network = _network(start_emulator)
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     subnet = network.subnets.get("rg", "vnet", "a")
-    network.network_interfaces.begin_create_or_update("rg", "nic", {
-        "location": "local", "ip_configurations": [{"name": "c", "subnet": {"id": subnet.id}}]}).result()
+    sdk.nic_on(network, subnet.id)
     with pytest.raises(HttpResponseError) as refused:
         network.subnets.begin_delete("rg", "vnet", "a").result()
     assert refused.value.error.code == "InUseSubnetCannotBeDeleted"
@@ -215,14 +200,10 @@ def test_a_subnet_a_nic_uses_is_not_deleted_as_a_child(start_emulator):
 
 
 def _vnet_and_nic(network):
-    network.virtual_networks.begin_create_or_update("rg", "vnet", {
-        "location": "local", "address_space": {"address_prefixes": ["10.0.0.0/16"]},
-        "subnets": [{"name": "a", "address_prefix": "10.0.0.0/24"}]}).result()
+    sdk.vnet_with_a_subnet(network)
     subnet = network.subnets.get("rg", "vnet", "a")
     nsg = network.network_security_groups.begin_create_or_update("rg", "nsg", {"location": "local"}).result()
-    nic = network.network_interfaces.begin_create_or_update("rg", "nic", {
-        "location": "local", "network_security_group": {"id": nsg.id},
-        "ip_configurations": [{"name": "c", "subnet": {"id": subnet.id}}]}).result()
+    nic = sdk.nic_on(network, subnet.id, network_security_group={"id": nsg.id})
     return subnet, nic
 
 

@@ -36,6 +36,7 @@ from tests.helpers import (
     discover,
     new_args,
     one_error,
+    project_environment,
     set_faults,
     with_credentials,
     without_emulator_proxy,
@@ -359,9 +360,10 @@ def project(project_stack, template_repo, wheelhouse, tmp_path_factory) -> Path:
     return destination
 
 
-@pytest.fixture
-def bootstrapped(project, project_env) -> Path:
-    result = bootstrap(project, project_env)
+@pytest.fixture(scope="module")
+def bootstrapped(project, wheelhouse, uv_cache) -> Path:
+    """``project`` bootstrapped once for the module's tests, which only read it or put back what they change."""
+    result = bootstrap(project, project_environment(wheelhouse, uv_cache))
     assert result.returncode == 0, result.stderr
     return project
 
@@ -380,13 +382,19 @@ def test_r49_certifi_upgrade_then_bootstrap_again(bootstrapped, project_env, whe
     python = venv_python(bootstrapped)
     reinstall = run(bootstrapped, project_env, python, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "certifi")
     assert reinstall.returncode == 0, reinstall.stderr
-    trust_the_public_stand_in(bootstrapped)  # a real certifi's public CAs; what the reinstall took away is the Stack's
-    broken = run(bootstrapped, project_env, python, "samples/resource_groups.py")
-    assert broken.returncode == 1 and "Traceback" not in broken.stderr
-    one_error(broken.returncode, broken.stderr, "error: TLS verification failed: the Stack's root CA is not trusted in .venv")
-    assert bootstrap(bootstrapped, project_env).returncode == 0
-    assert run(bootstrapped, project_env, python, "register_providers.py").returncode == 0
-    assert run(bootstrapped, project_env, python, "samples/resource_groups.py").returncode == 0
+    repaired = False
+    try:
+        trust_the_public_stand_in(bootstrapped)  # a real certifi's public CAs; what the reinstall took away is the Stack's
+        broken = run(bootstrapped, project_env, python, "samples/resource_groups.py")
+        assert broken.returncode == 1 and "Traceback" not in broken.stderr
+        one_error(broken.returncode, broken.stderr, "error: TLS verification failed: the Stack's root CA is not trusted in .venv")
+        repaired = bootstrap(bootstrapped, project_env).returncode == 0
+        assert repaired
+        assert run(bootstrapped, project_env, python, "register_providers.py").returncode == 0
+        assert run(bootstrapped, project_env, python, "samples/resource_groups.py").returncode == 0
+    finally:  # the module's other tests share this venv: it trusts the Stack again, whatever happened here
+        if not repaired:
+            bootstrap(bootstrapped, project_env)
 
 
 def test_r91_a_venv_that_does_not_trust_the_emulators_sign_in_ca_is_told_how(bootstrapped, project_env, project_stack, tmp_path):

@@ -6,18 +6,16 @@ emulator's CA only through that bootstrap, registers its providers and runs ever
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers import GENERATOR_COMMAND, PUBLIC_CA_BUNDLE, ModeWatcher, new_project
+from tests.helpers import GENERATOR_COMMAND, PUBLIC_CA_BUNDLE, ModeWatcher, Terminal, new_project
 from tests.project import bootstrap, bundle_path, run, run_all_steps, venv_python, watch_process_list
 
 pytestmark = pytest.mark.slow
@@ -144,54 +142,46 @@ def test_demo_runs_the_whole_flow(template_repo, project_env, tmp_path):
     assert "[5/5] Running the resource group sample" in result.stdout and "Deleted azs-sample-rg-" in result.stdout
 
 
-def _copier_copy_in_a_terminal(template_repo: Path, project: Path) -> tuple[Any, io.StringIO]:
-    """``copier copy`` of the template into ``project`` in a pseudo-terminal, and the transcript of what it shows."""
-    import pexpect
-
+def _copier_copy_in_a_terminal(template_repo: Path, project: Path) -> Terminal:
+    """``copier copy`` of the template into ``project`` in a pseudo-terminal."""
     copier = str(Path(sys.executable).with_name("copier"))
-    child = pexpect.spawn(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)],
-                          encoding="utf-8", timeout=60, dimensions=(50, 200))
-    child.logfile_read = transcript = io.StringIO()
-    return child, transcript
+    return Terminal(copier, ["copy", "--trust", "--vcs-ref", "HEAD", str(template_repo), str(project)])
 
 
 def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_repo, tmp_path):
     """The interactive way in: copier's prompts in a terminal, the secret typed at a hidden prompt."""
-    import pexpect
-
     info = start_emulator().info()
     project = tmp_path / "interactive"
-    child, transcript = _copier_copy_in_a_terminal(template_repo, project)
-    answers = [  # (prompt, typed text; empty takes what the prompt offers)
-        ("Name of the project", "team-interactive"),
-        ("Samples to generate", ""),
-        ("CI definitions", ""),
-        ("Resource Manager endpoint", "http://not-https"),  # refused by the validator, asked again
-        ("is not https://", info["arm_endpoint"]),
-        ("root CA in PEM format", info["ca_cert"]),
-        ("release", ""),
-        ("Azure AD directory", ""),
-        ("Application \\(client\\) id", info["client_id"]),
-        ("How the service principal signs in", ""),
-        ("Client secret", info["client_secret"]),
-        ("Subscription to use", ""),
-        ("Region for new resources", ""),
+    terminal = _copier_copy_in_a_terminal(template_repo, project)
+    answers = [  # (prompt, typed text; empty takes what the prompt offers, a new question)
+        ("Name of the project", "team-interactive", True),
+        ("Samples to generate", "", True),
+        ("CI definitions", "", True),
+        ("Resource Manager endpoint", "http://not-https", True),  # refused by the validator, asked again
+        ("is not https://", info["arm_endpoint"], False),
+        ("root CA in PEM format", info["ca_cert"], True),
+        ("release", "", True),
+        ("Azure AD directory", "", True),
+        ("Application \\(client\\) id", info["client_id"], True),
+        ("How the service principal signs in", "", True),
+        ("Client secret", info["client_secret"], True),
+        ("Subscription to use", "", True),
+        ("Region for new resources", "", True),
     ]
 
     with ModeWatcher(tmp_path, info["client_secret"]) as watcher:
-        for prompt, answer in answers:
-            child.expect(prompt)
-            child.send("\x15" + answer + "\r" if answer else "\r")  # Ctrl-U clears what the prompt offered
-        child.expect(pexpect.EOF, timeout=120)
-        child.close()
+        for prompt, answer, new_question in answers:
+            terminal.answer(prompt, answer, new_question=new_question)
+        status = terminal.finish()
+    transcript = terminal.transcript.getvalue()
     # The secret typed at copier's prompt reaches its file through the fill task: private from the first byte.
     assert watcher.sightings and not watcher.exposed, watcher.exposed
     sp_file = project / "azureSecretSpConfig.json"
     assert json.loads(sp_file.read_text())["clientSecret"] == info["client_secret"]
     assert stat.S_IMODE(sp_file.stat().st_mode) == 0o600
-    assert child.exitstatus == 0, transcript.getvalue()[-3000:]
-    assert "Discovering the Stack" in transcript.getvalue()
-    assert info["client_secret"] not in transcript.getvalue()
+    assert status == 0, transcript[-3000:]
+    assert "Discovering the Stack" in transcript
+    assert info["client_secret"] not in transcript
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["subscriptionId"] == info["subscription_id"]
 
@@ -200,50 +190,44 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
 def test_r115_native_copier_asks_a_wrong_secret_again_at_once(start_emulator, template_repo, tmp_path):
     """The sign-in is tried as soon as the secret is typed: a wrong one is refused there and asked again, and
     the answers before it are kept (not found out after every question, with all of them lost)."""
-    import pexpect
-
     info = start_emulator().info()
     project = tmp_path / "interactive"
-    child, transcript = _copier_copy_in_a_terminal(template_repo, project)
+    terminal = _copier_copy_in_a_terminal(template_repo, project)
     for prompt, answer in [("Name of the project", "team-retry"), ("Samples to generate", ""), ("CI definitions", ""),
                            ("Resource Manager endpoint", info["arm_endpoint"]), ("root CA in PEM format", info["ca_cert"]),
                            ("release", ""), ("Azure AD directory", ""), ("Application \\(client\\) id", info["client_id"]),
                            ("How the service principal signs in", ""), ("Client secret", "not-the-secret")]:
-        child.expect(prompt)
-        child.send("\x15" + answer + "\r" if answer else "\r")
-    child.expect("Type it again", timeout=60)  # copier shows the validator's words under the prompt, and waits
-    child.send("\x15" + info["client_secret"] + "\r")
+        terminal.answer(prompt, answer)
+    # copier shows the validator's words under the prompt, and waits
+    terminal.answer("Type it again", info["client_secret"], new_question=False)
     for prompt in ("Subscription to use", "Region for new resources"):
-        child.expect(prompt)
-        child.send("\r")
-    child.expect(pexpect.EOF, timeout=120)
-    child.close()
-    assert child.exitstatus == 0, transcript.getvalue()[-3000:]
-    assert "not-the-secret" not in transcript.getvalue() and info["client_secret"] not in transcript.getvalue()
+        terminal.answer(prompt, "")
+    status = terminal.finish()
+    transcript = terminal.transcript.getvalue()
+    assert status == 0, transcript[-3000:]
+    assert "not-the-secret" not in transcript and info["client_secret"] not in transcript
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
 
 
 @pytest.mark.reliability
 def test_r116_new_in_a_terminal_asks_for_the_stack_and_the_principal(start_emulator, template_repo, tmp_path):
-    import pexpect
 
     info = start_emulator().info()
     project = tmp_path / "asked"
-    child = pexpect.spawn(sys.executable, ["-m", "generator", "new", str(project), "--template", str(template_repo),
-                                           "--vcs-ref", "HEAD"], encoding="utf-8", timeout=60, dimensions=(50, 200))
-    child.logfile_read = transcript = io.StringIO()
+    terminal = Terminal(sys.executable, ["-m", "generator", "new", str(project), "--template", str(template_repo),
+                                         "--vcs-ref", "HEAD"])
     for prompt, answer in [("Resource Manager endpoint of the Stack", info["arm_endpoint"]),
                            ("root CA in PEM format", info["ca_cert"]), ("Application \\(client\\) id", info["client_id"]),
                            ("Certificate \\(PEM with its key\\)", ""), ("Client secret for", info["client_secret"])]:
-        child.expect(prompt)
-        child.sendline(answer)
-    copier_questions = ["Name of the project", "Samples to generate", "CI definitions", "Subscription to use",
-                        "Region for new resources"]
-    while child.expect([pexpect.EOF, *copier_questions], timeout=120) != 0:  # copier's own: take what they offer
-        child.send("\r")
-    child.close()
-    assert child.exitstatus == 0, transcript.getvalue()[-3000:]
-    assert info["client_secret"] not in transcript.getvalue()
+        terminal.answer_line(prompt, answer)
+    # copier's own questions, each asked once, and no more (the subscription and region are the discovered ones):
+    # take what they offer.
+    for prompt in ["Name of the project", "Samples to generate", "CI definitions"]:
+        terminal.answer(prompt, "")
+    status = terminal.finish()
+    transcript = terminal.transcript.getvalue()
+    assert status == 0, transcript[-3000:]
+    assert info["client_secret"] not in transcript
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
 
 

@@ -18,8 +18,6 @@ from generator.emulator import Emulator, EmulatorConfig
 from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, ROOT, git, new_project
 from tests.project import run_all_steps
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def stack(tmp_path):
@@ -76,6 +74,7 @@ def _assert_upgraded(project: Path, sp_before: bytes) -> None:
     assert "<<<<<<<" not in readme
 
 
+@pytest.mark.slow  # bootstraps the upgraded project and runs its samples
 def test_upgrade_after_a_stack_upgrade_keeps_edits_and_credentials(stack, template_repo, project_env, tmp_path):
     project = _generated_and_edited(stack, template_repo, tmp_path)
     sp_before = (project / "azureSecretSpConfig.json").read_bytes()
