@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 
@@ -14,7 +13,7 @@ from azure.identity import ClientSecretCredential
 from generator.discovery import JSON_KEYS, DiscoveryError, DiscoveryRequest, ServicePrincipal, discover_stack
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
-from tests.helpers import GENERATOR_COMMAND, discover, set_faults, with_credentials
+from tests.helpers import discover, run_cli, set_faults, with_credentials
 
 EXPECTED_PROFILE = {
     "2008": "2019_03_01_hybrid", "2102": "2020_09_01_hybrid", "2206": "2020_09_01_hybrid",
@@ -149,9 +148,8 @@ def test_tls_failure_explains_ca_cert(emulator):
         discover_stack(DiscoveryRequest(arm_endpoint=emulator.info()["arm_endpoint"]))
 
 
-def _cli(*args, env=None):
-    return subprocess.run([*GENERATOR_COMMAND, "discover", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120, stdin=subprocess.DEVNULL)
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_cli("discover", *args, env=env, timeout=120)
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)

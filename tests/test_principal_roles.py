@@ -4,7 +4,6 @@ will not let run, doctor says so, and a generated project meets a refused write 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -12,16 +11,14 @@ import pytest
 import requests
 
 from generator import catalog
-from tests.helpers import GENERATOR_COMMAND
+from tests.helpers import run_cli
 from tests.project import bootstrap, run, venv_python
 
 SECRET_ENV = "AZS_ROLES_SECRET"
 
 
 def _cli(info: dict, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, SECRET_ENV: info["client_secret"]}
-    return subprocess.run([*GENERATOR_COMMAND, *args], capture_output=True, text=True, timeout=300, env=env,
-                          stdin=subprocess.DEVNULL)
+    return run_cli(*args, env={SECRET_ENV: info["client_secret"]})
 
 
 def _stack(info: dict) -> list[str]:

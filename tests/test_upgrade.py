@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from generator.emulator import Emulator, EmulatorConfig
-from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, ROOT, git, new_project
+from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, ROOT, git, new_project, run_cli
 from tests.project import run_all_steps
 
 
@@ -59,11 +59,6 @@ def _generated_and_edited(stack, template_repo, tmp_path) -> Path:
     return project
 
 
-def _cli(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*GENERATOR_COMMAND, *args], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL, env=env)
-
-
 def _assert_upgraded(project: Path, sp_before: bytes) -> None:
     stack = json.loads((project / "stack.json").read_text())
     assert stack["profile"] == "2020_09_01_hybrid" and stack["knownProfile"] == "v2020_09_01_hybrid"
@@ -80,26 +75,26 @@ def test_upgrade_after_a_stack_upgrade_keeps_edits_and_credentials(stack, templa
     sp_before = (project / "azureSecretSpConfig.json").read_bytes()
     stack.start("2108")
 
-    check = _cli("upgrade", str(project), "--check")
+    check = run_cli("upgrade", str(project), "--check")
     assert check.returncode == 1, check.stderr
     assert "2019_03_01_hybrid -> 2020_09_01_hybrid" in check.stdout
     assert "ResourceManagementClient api-version  2018-05-01 -> 2019-10-01" in check.stdout
     assert git(project, "status", "--porcelain") == ""
 
-    refused = _cli("upgrade", str(project))
+    refused = run_cli("upgrade", str(project))
     assert refused.returncode == 2 and "--yes" in refused.stderr
 
-    dry = _cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
+    dry = run_cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
     assert dry.returncode == 0, dry.stderr
     assert "+  \"profile\": \"2020_09_01_hybrid\"" in dry.stdout
     assert git(project, "status", "--porcelain") == ""
 
-    done = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")
+    done = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")
     assert done.returncode == 0, done.stderr
     _assert_upgraded(project, sp_before)
     git(project, "add", "-A")
     git(project, "commit", "-qm", "upgraded")
-    assert _cli("upgrade", str(project), "--check").returncode == 0
+    assert run_cli("upgrade", str(project), "--check").returncode == 0
     run_all_steps(project, project_env)
 
 
@@ -117,7 +112,7 @@ def test_native_copier_update_refreshes_the_same_way(stack, template_repo, tmp_p
 def test_a_dirty_project_is_refused(stack, template_repo, tmp_path):
     project = _generated_and_edited(stack, template_repo, tmp_path)
     (project / "README.md").write_text("uncommitted")
-    result = _cli("upgrade", str(project), "--yes")
+    result = run_cli("upgrade", str(project), "--yes")
     assert result.returncode == 1 and "uncommitted changes" in result.stderr
     assert (project / "README.md").read_text() == "uncommitted"
 
@@ -150,7 +145,7 @@ def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, templ
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated from v1")
-    result = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v2.0.0")
+    result = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v2.0.0")
     assert result.returncode == 0, result.stderr
     answers = (project / ".copier-answers.yml").read_text()
     assert "location: local" in answers and "region:" not in answers and "_commit: v2.0.0" in answers
@@ -206,7 +201,7 @@ def test_r68_sigterm_during_a_dry_run_leaves_no_scratch(stack, template_repo, tm
 def test_r69_a_dry_run_of_a_dirty_project_shows_the_diff(stack, template_repo, tmp_path):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
     (project / "NOTES.md").write_text("not committed yet\n")
-    result = _cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
+    result = run_cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
     assert result.returncode == 0, result.stderr
     assert "2020_09_01_hybrid" in result.stdout and "NOTES.md" not in result.stdout
     assert (project / "NOTES.md").read_text() == "not committed yet\n"
@@ -215,9 +210,9 @@ def test_r69_a_dry_run_of_a_dirty_project_shows_the_diff(stack, template_repo, t
 @pytest.mark.reliability
 def test_r70_check_tells_due_from_cannot_tell(stack, template_repo, tmp_path):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
-    assert _cli("upgrade", str(project), "--check").returncode == 1
+    assert run_cli("upgrade", str(project), "--check").returncode == 1
     stack.stop()
-    unreachable = _cli("upgrade", str(project), "--check")
+    unreachable = run_cli("upgrade", str(project), "--check")
     assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr, unreachable.stderr
 
 
@@ -236,7 +231,7 @@ def test_r70_check_tells_due_from_cannot_tell(stack, template_repo, tmp_path):
 def test_r87_a_damaged_project_is_one_line(stack, template_repo, tmp_path, damage, fragment):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
     damage(project)
-    result = _cli("upgrade", str(project), "--check", env={k: v for k, v in os.environ.items() if k != "AZURE_CLIENT_SECRET"})
+    result = run_cli("upgrade", str(project), "--check", base_env={k: v for k, v in os.environ.items() if k != "AZURE_CLIENT_SECRET"})
     assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
@@ -260,12 +255,12 @@ def test_r101_another_templates_tasks_never_run_unasked(stack, template_repo, tm
     git(project, "commit", "-qm", "generated")
     stack.start("2108")
     for mode in ("--dry-run", "--yes"):
-        result = _cli("upgrade", str(project), mode, "--vcs-ref", "HEAD")
+        result = run_cli("upgrade", str(project), mode, "--vcs-ref", "HEAD")
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
         assert "is not azs-scaffold's own and uses" in result.stderr and "tasks" in result.stderr
         assert "pass --trust" in result.stderr, result.stderr
         assert not marker.exists() and git(project, "status", "--porcelain") == ""
-    trusted = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")
+    trusted = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")
     assert trusted.returncode == 0, trusted.stderr
     assert f"Trusting {repo}" in trusted.stdout and marker.exists()
 
@@ -276,7 +271,7 @@ def test_r102_an_unknown_recorded_template_version_is_one_line(stack, template_r
     answers = project / ".copier-answers.yml"
     answers.write_text(re.sub(r"(?m)^_commit: .*$", "_commit: 0123456789abcdef0123456789abcdef01234567", answers.read_text()))
     git(project, "commit", "-qam", "a commit nobody has")
-    result = _cli("upgrade", str(project), "--yes", "--trust")
+    result = run_cli("upgrade", str(project), "--yes", "--trust")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "_commit 0123456789abcdef0123456789abcdef01234567" in result.stderr.strip().splitlines()[-1], result.stderr
 
@@ -291,7 +286,7 @@ def test_r103_a_linked_file_the_upgrade_regenerates_is_refused(stack, template_r
     git(project, "add", "-A")
     git(project, "commit", "-qm", "a linked file")
     for mode in ("--yes", "--dry-run"):
-        result = _cli("upgrade", str(project), mode, "--trust", "--vcs-ref", "HEAD")
+        result = run_cli("upgrade", str(project), mode, "--trust", "--vcs-ref", "HEAD")
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert f"{name} is a symbolic link" in result.stderr and "replace each link" in result.stderr, result.stderr
     assert git(project, "status", "--porcelain") == ""
@@ -311,14 +306,14 @@ def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, tem
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated")
-    assert _cli("upgrade", str(project), "--check").returncode == 0
+    assert run_cli("upgrade", str(project), "--check").returncode == 0
     copier = str(Path(sys.executable).with_name("copier"))
     result = subprocess.run([copier, "update", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet"], cwd=project,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "stack_release: '2108'" in (project / ".copier-answers.yml").read_text()
     assert "not known" not in (project / "README.md").read_text()
-    assert _cli("upgrade", str(project), "--check").returncode == 0
+    assert run_cli("upgrade", str(project), "--check").returncode == 0
 
 
 # The last commit whose template named the flat module paths (generator.copier_extension, -m generator.secret_files,
@@ -357,7 +352,7 @@ def test_a_project_from_before_the_layout_moved_still_upgrades(stack, template_r
     git(project, "add", "-A")
     git(project, "commit", "-qm", "generated before the move")
     stack.start("2108")
-    result = _cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v2.0.0")
+    result = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v2.0.0")
     assert result.returncode == 0, result.stderr
     assert "_commit: v2.0.0" in (project / ".copier-answers.yml").read_text()
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
