@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,8 +19,8 @@ from tests.helpers import (
     NEW_LINE,
     OLD,
     PUBLIC_CA_DIR,
-    ROOT,
     clean_clone,
+    copy_working_tree,
     git,
     project_environment,
     session_environment,
@@ -81,12 +80,7 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory) -> None:
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository of the working tree as it is now (uncommitted changes included)."""
     repo = tmp_path_factory.mktemp("template-repo")
-    files = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
-    for name in filter(None, files):
-        source = ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    copy_working_tree(repo)
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "template under test")

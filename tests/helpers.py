@@ -302,17 +302,28 @@ NEW_LINE = "This line arrived with release 1000.1.0."
 OFFLINE_GIT = {"GIT_ALLOW_PROTOCOL": "file"}
 
 
+def working_tree_files() -> set[str]:
+    """The files of this checkout as they are now: tracked ones and new ones git does not ignore."""
+    listed = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
+    return {name for name in listed if name and (ROOT / name).is_file()}
+
+
+def copy_working_tree(destination: Path) -> set[str]:
+    """Copy :func:`working_tree_files` into ``destination`` (uncommitted changes included); the names copied."""
+    wanted = working_tree_files()
+    for name in wanted:
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, destination / name)
+    return wanted
+
+
 def clean_clone(destination: Path) -> Path:
     """A clone of this repository with the working tree's changes committed (none, on CI's fresh clone)."""
     git(ROOT, "clone", "-q", str(ROOT), str(destination))
-    wanted = set(filter(None, git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")))
+    wanted = copy_working_tree(destination)
     for name in filter(None, git(destination, "ls-files", "-z").split("\0")):
-        if name not in wanted or not (ROOT / name).exists():
+        if name not in wanted:
             (destination / name).unlink()
-    for name in wanted:
-        if (ROOT / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, destination / name)
     git(destination, "add", "-A")
     if git(destination, "status", "--porcelain").strip():
         git(destination, "commit", "-qm", "working tree under test")
