@@ -348,6 +348,14 @@ def test_a_vm_from_an_image_the_stack_does_not_offer_is_refused_and_leaves_nothi
     assert network.network_interfaces.get("rg", "nic").virtual_machine is None
 
 
+def test_the_marketplace_offers_centos_7_5_from_microsofts_list_of_items_for_stack(start_emulator):
+    info, profile, _ = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Compute")
+    images = sdk.client(ComputeManagementClient, info, profile).virtual_machine_images
+    assert [s.name for s in images.list_skus("local", "OpenLogic", "CentOS")] == ["7.5"]
+    version = images.list("local", "OpenLogic", "CentOS", "7.5")[0].name
+    assert images.get("local", "OpenLogic", "CentOS", "7.5", version).os_disk_image.operating_system == "Linux"
+
+
 # -- Key Vault ---------------------------------------------------------------------------------------
 
 
