@@ -175,9 +175,10 @@ class ScaleSetsService:
 
     def instance_view(self, request: Request, sub: str, rg: str, name: str, instance_id: str) -> Response:
         scale_set = self._scale_set(sub, rg, name)
-        self._instance(scale_set, instance_id)
+        power = self._instance(scale_set, instance_id).get("_power", "running")  # set by scale_set_actions.py
         return Response(200, {"platformUpdateDomain": int(instance_id) % 5, "platformFaultDomain": int(instance_id) % 3,
-                              "statuses": _running()})
+                              "statuses": [_running()[0], {"code": f"PowerState/{power}", "level": "Info",
+                                                           "displayStatus": f"VM {power}"}]})
 
     def scale_set_view(self, request: Request, sub: str, rg: str, name: str) -> Response:
         scale_set = self._scale_set(sub, rg, name)

@@ -1,0 +1,75 @@
+"""A scale set's actions on its instances and the network interfaces its instances hold, driven by the real
+azure-mgmt-compute and azure-mgmt-network with each release's profile (what `az vmss start|stop|deallocate|
+delete-instances|update-instances` and `az vmss nic list|list-vm-nics|show` call)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.resource import ResourceManagementClient
+
+from tests import sdk
+
+TEMPLATE = Path(__file__).parent / "fixtures" / "arm" / "scale-set-with-dns.json"
+
+
+def _scale_set(start_emulator, release):
+    info = start_emulator(stack_version=release).info()
+    profile = sdk.PROFILE_OF_RELEASE[release]
+    resources = sdk.client(ResourceManagementClient, info, profile)
+    resources.resource_groups.create_or_update("rg", {"location": "local"})
+    template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    resources.deployments.begin_create_or_update("rg", "web", {"properties": {
+        "template": template, "mode": "Incremental", "parameters": {"adminPassword": {"value": "Not-a-real-secret-1"},
+                                                                    "instanceCount": {"value": 3}}}}).result()
+    return sdk.client(ComputeManagementClient, info, profile), sdk.client(NetworkManagementClient, info, profile)
+
+
+def _power(compute, instance_id):
+    statuses = compute.virtual_machine_scale_set_vms.get_instance_view("rg", "web-vmss", instance_id).statuses
+    return next(s.code for s in statuses if s.code.startswith("PowerState/"))
+
+
+@pytest.mark.parametrize("release", ["2008", "2108"])
+def test_instances_are_stopped_started_deallocated_upgraded_and_deleted_by_id_or_all_at_once(start_emulator, release):
+    compute, _ = _scale_set(start_emulator, release)
+    scale_sets = compute.virtual_machine_scale_sets
+    scale_sets.begin_power_off("rg", "web-vmss", vm_instance_i_ds={"instance_ids": ["1"]}).result()
+    assert [_power(compute, i) for i in "012"] == ["PowerState/running", "PowerState/stopped", "PowerState/running"]
+    scale_sets.begin_deallocate("rg", "web-vmss").result()  # no ids: every instance
+    assert {_power(compute, i) for i in "012"} == {"PowerState/deallocated"}
+    scale_sets.begin_start("rg", "web-vmss", vm_instance_i_ds={"instance_ids": ["*"]}).result()
+    assert {_power(compute, i) for i in "012"} == {"PowerState/running"}
+    scale_sets.begin_update_instances("rg", "web-vmss", {"instance_ids": ["0", "2"]}).result()
+
+    scale_sets.begin_delete_instances("rg", "web-vmss", {"instance_ids": ["0", "2"]}).result()
+    assert [i.instance_id for i in compute.virtual_machine_scale_set_vms.list("rg", "web-vmss")] == ["1"]
+    assert scale_sets.get("rg", "web-vmss").sku.capacity == 1  # deleting instances scales in
+    with pytest.raises(HttpResponseError) as raised:
+        scale_sets.begin_delete_instances("rg", "web-vmss", {"instance_ids": ["7"]}).result()
+    assert raised.value.status_code == 400 and "7" in raised.value.message
+
+
+@pytest.mark.parametrize("release", ["2008", "2108"])
+def test_each_instance_holds_a_nic_per_configuration_with_an_address_of_its_subnet(start_emulator, release):
+    compute, network = _scale_set(start_emulator, release)
+    configuration = compute.virtual_machine_scale_sets.get("rg", "web-vmss").virtual_machine_profile.network_profile \
+        .network_interface_configurations[0]
+    nics = list(network.network_interfaces.list_virtual_machine_scale_set_network_interfaces("rg", "web-vmss"))
+    assert [n.virtual_machine.id.rsplit("/", 1)[1] for n in nics] == ["0", "1", "2"]
+    addresses = [n.ip_configurations[0].private_ip_address for n in nics]
+    subnet = network.subnets.get("rg", "web-vnet", nics[0].ip_configurations[0].subnet.id.rsplit("/", 1)[1])
+    assert len(set(addresses)) == 3 and all(
+        ipaddress.ip_address(a) in ipaddress.ip_network(subnet.address_prefix) for a in addresses)
+    assert nics[0].ip_configurations[0].load_balancer_backend_address_pools[0].id.endswith("/backendAddressPools/pool")
+
+    one = list(network.network_interfaces.list_virtual_machine_scale_set_vm_network_interfaces("rg", "web-vmss", "1"))
+    assert [n.name for n in one] == [configuration.name]
+    shown = network.network_interfaces.get_virtual_machine_scale_set_network_interface("rg", "web-vmss", "1", configuration.name)
+    assert shown.id == one[0].id and shown.ip_configurations[0].private_ip_address == addresses[1]
