@@ -31,6 +31,13 @@ def _scale_set(start_emulator, release):
     return sdk.client(ComputeManagementClient, info, profile), sdk.client(NetworkManagementClient, info, profile)
 
 
+def test_a_scale_set_from_a_linux_image_has_a_linux_configuration(start_emulator):
+    """How clients tell a Linux model (`az vmss diagnostics set` picks Linux's diagnostics extension by it)."""
+    compute, _ = _scale_set(start_emulator, "2108")
+    linux = compute.virtual_machine_scale_sets.get("rg", "web-vmss").virtual_machine_profile.os_profile.linux_configuration
+    assert linux is not None and linux.disable_password_authentication is False
+
+
 def _power(compute, instance_id):
     statuses = compute.virtual_machine_scale_set_vms.get_instance_view("rg", "web-vmss", instance_id).statuses
     return next(s.code for s in statuses if s.code.startswith("PowerState/"))

@@ -65,7 +65,9 @@ class ScaleSetsService:
             raise arm_errors.invalid_parameter("Required parameter 'virtualMachineProfile' is missing (null).")
         storage = profile.setdefault("storageProfile", {})
         if not (storage.get("imageReference") or {}).get("id"):
-            self.compute.find_image(storage.get("imageReference") or {})
+            image = self.compute.find_image(storage.get("imageReference") or {})
+            if image[4] == "Linux" and isinstance(profile.get("osProfile"), dict):  # Compute names a Linux model so
+                profile["osProfile"].setdefault("linuxConfiguration", {"disablePasswordAuthentication": False})
         elif self.arm.find(storage["imageReference"]["id"]) is None:
             raise arm_errors.not_found(f"Image {storage['imageReference']['id']}")
         os_profile = profile.get("osProfile") or {}
