@@ -31,11 +31,25 @@ def _scale_set(start_emulator, release):
     return sdk.client(ComputeManagementClient, info, profile), sdk.client(NetworkManagementClient, info, profile)
 
 
-def test_a_scale_set_from_a_linux_image_has_a_linux_configuration(start_emulator):
+def test_a_scale_sets_model_gets_the_os_configuration_of_its_image(start_emulator):
     """How clients tell a Linux model (`az vmss diagnostics set` picks Linux's diagnostics extension by it)."""
     compute, _ = _scale_set(start_emulator, "2108")
-    linux = compute.virtual_machine_scale_sets.get("rg", "web-vmss").virtual_machine_profile.os_profile.linux_configuration
-    assert linux is not None and linux.disable_password_authentication is False
+    scale_sets = compute.virtual_machine_scale_sets
+    linux = scale_sets.get("rg", "web-vmss")
+    assert linux.virtual_machine_profile.os_profile.linux_configuration.disable_password_authentication is False
+    assert linux.virtual_machine_profile.os_profile.linux_configuration.provision_vm_agent is True
+
+    model = linux.virtual_machine_profile
+    model.os_profile.linux_configuration = None
+    model.os_profile.admin_password = "Not-a-real-secret-1"
+    model.storage_profile.image_reference = {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
+                                             "sku": "2016-Datacenter", "version": "latest"}
+    model.extension_profile = None
+    windows = scale_sets.begin_create_or_update("rg", "win-vmss", {
+        "location": "local", "sku": {"name": "Standard_A1", "tier": "Standard", "capacity": 1},
+        "upgrade_policy": {"mode": "Manual"}, "virtual_machine_profile": model}).result()
+    assert windows.virtual_machine_profile.os_profile.windows_configuration.enable_automatic_updates is True
+    assert windows.virtual_machine_profile.os_profile.linux_configuration is None
 
 
 def _power(compute, instance_id):

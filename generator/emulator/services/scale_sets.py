@@ -22,6 +22,11 @@ INSTANCES = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"
 MAX_CAPACITY = 100  # a scale set on one placement group, as on Azure Stack Hub
 _ONE = (r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.compute/virtualmachinescalesets/([^/]+)")
 _API = ("Microsoft.Compute", "virtualMachineScaleSets")
+# What Compute shows for a model that names no OS configuration, by the image's OS.
+_OS_CONFIGURATION: dict[str, tuple[str, dict[str, Any]]] = {
+    "Linux": ("linuxConfiguration", {"disablePasswordAuthentication": False, "provisionVMAgent": True}),
+    "Windows": ("windowsConfiguration", {"provisionVMAgent": True, "enableAutomaticUpdates": True}),
+}
 
 
 class ScaleSetsService:
@@ -66,8 +71,8 @@ class ScaleSetsService:
         storage = profile.setdefault("storageProfile", {})
         if not (storage.get("imageReference") or {}).get("id"):
             image = self.compute.find_image(storage.get("imageReference") or {})
-            if image[4] == "Linux" and isinstance(profile.get("osProfile"), dict):  # Compute names a Linux model so
-                profile["osProfile"].setdefault("linuxConfiguration", {"disablePasswordAuthentication": False})
+            if isinstance(profile.get("osProfile"), dict):  # Compute fills in the model's OS configuration
+                profile["osProfile"].setdefault(*_OS_CONFIGURATION[image[4]])
         elif self.arm.find(storage["imageReference"]["id"]) is None:
             raise arm_errors.not_found(f"Image {storage['imageReference']['id']}")
         os_profile = profile.get("osProfile") or {}
