@@ -94,3 +94,18 @@ def test_each_instance_holds_a_nic_per_configuration_with_an_address_of_its_subn
     assert [n.name for n in one] == [configuration.name]
     shown = network.network_interfaces.get_virtual_machine_scale_set_network_interface("rg", "web-vmss", "1", configuration.name)
     assert shown.id == one[0].id and shown.ip_configurations[0].private_ip_address == addresses[1]
+
+
+def test_each_instance_in_an_inbound_nat_pool_gets_a_nat_rule_of_its_own(start_emulator):
+    """What `az vmss list-instance-connection-info` reads: the instance behind each frontend port."""
+    compute, network = _scale_set(start_emulator, "2108")
+    balancer = network.load_balancers.get("rg", "web-lb")
+    pool = balancer.inbound_nat_pools[0]
+    rules = sorted(balancer.inbound_nat_rules, key=lambda r: r.frontend_port)
+    assert [r.name for r in rules] == [f"{pool.name}.0", f"{pool.name}.1", f"{pool.name}.2"]
+    assert [r.frontend_port for r in rules] == [pool.frontend_port_range_start + i for i in range(3)]
+    assert rules[1].backend_ip_configuration.id.split("/virtualMachines/")[1].startswith("1/networkInterfaces/")
+    assert rules[0].backend_port == pool.backend_port
+    compute.virtual_machine_scale_sets.begin_delete_instances("rg", "web-vmss", {"instance_ids": ["2"]}).result()
+    assert len(network.load_balancers.get("rg", "web-lb").inbound_nat_rules) == 2
+

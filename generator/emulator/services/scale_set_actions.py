@@ -18,6 +18,7 @@ from generator.emulator.routing import Route, route
 from generator.emulator.services.scale_sets import SCALE_SETS
 
 NICS = "Microsoft.Network/networkInterfaces"
+LOAD_BALANCERS = "Microsoft.Network/loadBalancers"
 _POWER = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _ONE = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.compute/virtualmachinescalesets/([^/]+)"
 _NETWORK = ("Microsoft.Network", "networkInterfaces")  # Network's versions, as the Network spec serves these paths
@@ -30,6 +31,8 @@ class ScaleSetActionsService:
         actions = {f"post {name}": self.power for name in _POWER}
         actions.update({"post delete": self.delete_instances, "post manualupgrade": self.manual_upgrade})
         arm.types[SCALE_SETS.lower()] = dataclasses.replace(behaviour, actions={**behaviour.actions, **actions})
+        balancers = arm.types.get(LOAD_BALANCERS.lower(), ResourceType())
+        arm.types[LOAD_BALANCERS.lower()] = dataclasses.replace(balancers, render=self._render_balancer)
 
     def routes(self) -> list[Route]:
         return [
@@ -75,6 +78,46 @@ class ScaleSetActionsService:
         """Instances are always made from the current model here, so an upgrade has nothing left to apply."""
         self._chosen(request, scale_set, required=True)
         return arm.accepted(request, scale_set["id"].split("/")[2])
+
+    # -- a load balancer's NAT rules for the instances ----------------------------------------------
+
+    def _render_balancer(self, arm: Arm, balancer: dict[str, Any], request: Request) -> dict[str, Any]:
+        """A balancer as Network shows it: each inbound NAT pool a scale set's instances join gives every instance
+        an inbound NAT rule of its own (``{pool}.{instance id}``, the pool's next frontend port), which names the
+        instance's IP configuration."""
+        shown = arm.public(balancer)
+        pools = {str(p.get("name", "")).lower(): p for p in (shown.get("properties") or {}).get("inboundNatPools") or []}
+        derived = []
+        for scale_set in (r for r in arm.data["resources"].values() if r["type"] == SCALE_SETS):
+            configurations = (((scale_set["properties"].get("virtualMachineProfile") or {}).get("networkProfile") or {})
+                              .get("networkInterfaceConfigurations") or [])
+            for configuration in configurations:
+                for ip in (configuration.get("properties") or {}).get("ipConfigurations", []):
+                    for joined in (ip.get("properties") or {}).get("loadBalancerInboundNatPools") or []:
+                        balancer_id, _, pool_name = ref_id(joined).rpartition("/inboundNatPools/")
+                        pool = pools.get(pool_name.lower())
+                        if balancer_id.lower() != balancer["id"].lower() or pool is None:
+                            continue
+                        derived += self._nat_rules(scale_set, configuration["name"], ip["name"], balancer["id"], pool)
+        if not derived:
+            return shown
+        props = shown["properties"]
+        return {**shown, "properties": {**props, "inboundNatRules": [*(props.get("inboundNatRules") or []), *derived]}}
+
+    def _nat_rules(self, scale_set: dict[str, Any], nic: str, ip: str, balancer_id: str, pool: dict[str, Any]) -> list[Any]:
+        pool_props = pool.get("properties") or {}
+        rules = []
+        for position, instance in enumerate(scale_set.get("_instances", [])):
+            name = f"{pool['name']}.{instance['instanceId']}"
+            configuration = (f"{scale_set['id']}/virtualMachines/{instance['instanceId']}/networkInterfaces/{nic}"
+                             f"/ipConfigurations/{ip}")
+            rules.append({"name": name, "id": f"{balancer_id}/inboundNatRules/{name}", "properties": {
+                "frontendIPConfiguration": pool_props.get("frontendIPConfiguration"),
+                "frontendPort": int(pool_props.get("frontendPortRangeStart", 0)) + position,
+                "backendPort": pool_props.get("backendPort"), "protocol": pool_props.get("protocol"),
+                "enableFloatingIP": False, "idleTimeoutInMinutes": pool_props.get("idleTimeoutInMinutes", 4),
+                "backendIPConfiguration": {"id": configuration}, "provisioningState": "Succeeded"}})
+        return rules
 
     # -- network interfaces ----------------------------------------------------------------------
 
