@@ -109,3 +109,15 @@ def test_each_instance_in_an_inbound_nat_pool_gets_a_nat_rule_of_its_own(start_e
     compute.virtual_machine_scale_sets.begin_delete_instances("rg", "web-vmss", {"instance_ids": ["2"]}).result()
     assert len(network.load_balancers.get("rg", "web-lb").inbound_nat_rules) == 2
 
+
+def test_an_instances_own_path_takes_power_actions_and_delete_and_star_means_every_instance(start_emulator):
+    compute, _ = _scale_set(start_emulator, "2108")
+    instances = compute.virtual_machine_scale_set_vms
+    instances.begin_power_off("rg", "web-vmss", "2").result()
+    assert [_power(compute, i) for i in "012"] == ["PowerState/running", "PowerState/running", "PowerState/stopped"]
+    instances.begin_deallocate("rg", "web-vmss", "*").result()  # as `az vmss deallocate --instance-ids *` sends it
+    assert {_power(compute, i) for i in "012"} == {"PowerState/deallocated"}
+    instances.begin_delete("rg", "web-vmss", "0").result()
+    assert [i.instance_id for i in instances.list("rg", "web-vmss")] == ["1", "2"]
+    assert compute.virtual_machine_scale_sets.get("rg", "web-vmss").sku.capacity == 2
+

@@ -1,8 +1,10 @@
 """A scale set's actions on its instances and the network interfaces they hold (Microsoft.Compute and, for the
 interfaces, Microsoft.Network; both in every hybrid profile): ``start``, ``restart``, ``powerOff``, ``deallocate``,
 ``delete`` and ``manualupgrade`` with an optional (``delete``, ``manualupgrade``: required) list of instance ids,
-each answered 202 and polled as Compute's actions are; ``.../networkInterfaces`` of the scale set and of one
-instance, each a NIC per NIC configuration of the model, with a private address from the configuration's subnet."""
+each answered 202 and polled as Compute's actions are, and the same on one instance's path (``*``: every
+instance); ``.../networkInterfaces`` of the scale set and of one instance, each a NIC per NIC configuration of the
+model, with a private address from the configuration's subnet; a load balancer's inbound NAT rules for the
+instances that join its inbound NAT pools."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import dataclasses
 import hashlib
 import ipaddress
 from typing import Any
+from urllib.parse import unquote
 
 from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm, ResourceType, ref_id
@@ -21,6 +24,7 @@ NICS = "Microsoft.Network/networkInterfaces"
 LOAD_BALANCERS = "Microsoft.Network/loadBalancers"
 _POWER = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _ONE = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.compute/virtualmachinescalesets/([^/]+)"
+_COMPUTE = ("Microsoft.Compute", "virtualMachineScaleSets")
 _NETWORK = ("Microsoft.Network", "networkInterfaces")  # Network's versions, as the Network spec serves these paths
 
 
@@ -36,6 +40,9 @@ class ScaleSetActionsService:
 
     def routes(self) -> list[Route]:
         return [
+            route("POST", _ONE + r"/virtualmachines/([^/]+)/(start|restart|poweroff|deallocate)", self.power_instance,
+                  api=_COMPUTE),
+            route("DELETE", _ONE + r"/virtualmachines/([^/]+)", self.delete_instance, api=_COMPUTE),
             route("GET", _ONE + r"/networkinterfaces", self.list_nics, api=_NETWORK),
             route("GET", _ONE + r"/virtualmachines/([^/]+)/networkinterfaces", self.list_instance_nics, api=_NETWORK),
             route("GET", _ONE + r"/virtualmachines/([^/]+)/networkinterfaces/([^/]+)", self.get_instance_nic, api=_NETWORK),
@@ -78,6 +85,27 @@ class ScaleSetActionsService:
         """Instances are always made from the current model here, so an upgrade has nothing left to apply."""
         self._chosen(request, scale_set, required=True)
         return arm.accepted(request, scale_set["id"].split("/")[2])
+
+    def _addressed(self, scale_set: dict[str, Any], instance_id: str) -> list[dict[str, Any]]:
+        """One instance by its path, or every one for ``*`` (Compute answers ``virtualmachines/*/deallocate`` so)."""
+        if unquote(instance_id) == "*":
+            return list(scale_set.get("_instances", []))
+        return [self._instance(scale_set, instance_id)]
+
+    def power_instance(self, request: Request, sub: str, rg: str, name: str, instance_id: str, action: str) -> Response:
+        scale_set = self._scale_set(sub, rg, name)
+        for instance in self._addressed(scale_set, instance_id):
+            instance["_power"] = _POWER[action.lower()]
+        self.arm.save()
+        return self.arm.accepted(request, sub)
+
+    def delete_instance(self, request: Request, sub: str, rg: str, name: str, instance_id: str) -> Response:
+        scale_set = self._scale_set(sub, rg, name)
+        gone = {i["instanceId"] for i in self._addressed(scale_set, instance_id)}
+        scale_set["_instances"] = [i for i in scale_set.get("_instances", []) if i["instanceId"] not in gone]
+        scale_set["sku"]["capacity"] = len(scale_set["_instances"])
+        self.arm.save()
+        return self.arm.accepted(request, sub)
 
     # -- a load balancer's NAT rules for the instances ----------------------------------------------
 
