@@ -67,6 +67,15 @@ def bearer(info: dict[str, Any], admin: bool = False) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def object_id(info: dict[str, Any]) -> str:
+    """The service principal's object id, as its token names it (a Key Vault access policy names it so)."""
+    import base64
+    import json
+
+    claims = credential(info).get_token(scope(info)).token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["oid"])
+
+
 def stack_with_group(start_emulator: Any, release: str = "2108", identity: str = "azure_ad",
                      *namespaces: str) -> tuple[dict[str, Any], Any, Any]:
     """An emulator of ``release`` with ``namespaces`` registered and a resource group ``rg``: its info, the profile

@@ -36,14 +36,6 @@ def _group_with(info, provider: str) -> None:
     time.sleep(0.3)
 
 
-def _object_id(info) -> str:
-    import base64
-    import json
-
-    claims = sdk.credential(info).get_token(sdk.scope(info)).token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["oid"]
-
-
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_built_in_roles_and_the_owners_assignment(start_emulator, identity):
     info = start_emulator(identity=identity).info()
@@ -56,7 +48,7 @@ def test_built_in_roles_and_the_owners_assignment(start_emulator, identity):
     assert [d.role_name for d in authorization.role_definitions.list(sub_scope, filter="roleName eq 'Reader'")] == ["Reader"]
     assert authorization.role_definitions.get(sub_scope, OWNER).role_name == "Owner"
     # A subscription always has its owner's assignment: here the emulator's service principal.
-    (owner,) = authorization.role_assignments.list(filter=f"principalId eq '{_object_id(info)}'")
+    (owner,) = authorization.role_assignments.list(filter=f"principalId eq '{sdk.object_id(info)}'")
     assert owner.properties.role_definition_id.endswith(OWNER) and owner.properties.scope == sub_scope
     # And Microsoft.Authorization is in the provider list, registered.
     provider = sdk.client(ResourceManagementClient, info, HYBRID).providers.get("Microsoft.Authorization")
@@ -107,7 +99,7 @@ def test_a_reader_reads_and_is_refused_every_write(start_emulator):
         resources.resource_groups.create_or_update("rg", {"location": "local"})
     error = refused.value
     assert error.status_code == 403 and error.error.code == "AuthorizationFailed"
-    assert (f"The client '{info['client_id']}' with object id '{_object_id(info)}' does not have authorization to perform "
+    assert (f"The client '{info['client_id']}' with object id '{sdk.object_id(info)}' does not have authorization to perform "
             f"action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope "
             f"'/subscriptions/{info['subscription_id']}/resourcegroups/rg'") in error.error.message
     with pytest.raises(HttpResponseError) as registering:
@@ -132,7 +124,7 @@ def test_an_assignment_made_at_runtime_takes_effect(start_emulator):
     authorization = _authorization(info)
     resources = sdk.client(ResourceManagementClient, info, HYBRID)
     resources.resource_groups.create_or_update("rg", {"location": "local"})
-    me = _object_id(info)
+    me = sdk.object_id(info)
     (own,) = authorization.role_assignments.list(filter=f"principalId eq '{me}'")
     sub = f"/subscriptions/{info['subscription_id']}"
     authorization.role_assignments.create(f"{sub}/resourceGroups/rg", str(uuid.uuid4()), {"properties": {
@@ -150,7 +142,7 @@ def test_a_vault_secret_put_through_resource_manager_never_comes_back_with_its_v
     keyvault = sdk.client(KeyVaultManagementClient, info, HYBRID)
     keyvault.vaults.begin_create_or_update("rg", "kvsecrets", {"location": "local", "properties": {
         "tenant_id": info["tenant_id"], "sku": {"family": "A", "name": "standard"}, "access_policies": [
-            {"tenant_id": info["tenant_id"], "object_id": _object_id(info), "permissions": {"secrets": ["get"]}}]}}).result()
+            {"tenant_id": info["tenant_id"], "object_id": sdk.object_id(info), "permissions": {"secrets": ["get"]}}]}}).result()
     # azure-mgmt-keyvault has no secrets client at the hybrid versions: the management spec's calls, as they are.
     url = (f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourceGroups/rg/providers/Microsoft.KeyVault"
            f"/vaults/kvsecrets/secrets")
@@ -173,3 +165,23 @@ def test_a_vault_secret_put_through_resource_manager_never_comes_back_with_its_v
     missing = requests.put(f"{url}/s2?api-version=2019-09-01", json={"properties": {}}, headers=sdk.bearer(info),
                            verify=info["ca_cert"], timeout=10)
     assert missing.status_code == 400
+
+
+def test_the_directory_finds_the_service_principal_by_its_name_and_has_no_signed_in_user(start_emulator):
+    """What `az keyvault create` asks Microsoft Graph to name the caller in the vault's access policy."""
+    info = start_emulator(stack_version="2108").info()
+    token = sdk.credential(info).get_token("https://graph.microsoft.com/.default").token
+    headers, verify = {"Authorization": f"Bearer {token}"}, info["public_ca_bundle"]
+
+    def get(path, **params):
+        return requests.get(f"https://graph.microsoft.com/v1.0/{path}", params=params, headers=headers, verify=verify,
+                            timeout=10)
+
+    me = get("me")
+    assert me.status_code == 400 and "delegated authentication flow" in me.json()["error"]["message"]
+    by_name = get("servicePrincipals", **{"$filter": f"servicePrincipalNames/any(c:c eq '{info['client_id']}')"})
+    assert by_name.status_code == 200 and [p["id"] for p in by_name.json()["value"]] == [sdk.object_id(info)]
+    by_app = get("servicePrincipals", **{"$filter": f"appId eq '{info['client_id']}'"})
+    assert [p["appId"] for p in by_app.json()["value"]] == [info["client_id"]]
+    assert get("servicePrincipals", **{"$filter": "appId eq 'someone-else'"}).json()["value"] == []
+    assert get("servicePrincipals", **{"$filter": "displayName eq 'x'"}).status_code == 400

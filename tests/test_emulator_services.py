@@ -348,13 +348,15 @@ def test_a_vm_from_an_image_the_stack_does_not_offer_is_refused_and_leaves_nothi
     assert network.network_interfaces.get("rg", "nic").virtual_machine is None
 
 
+def test_the_marketplace_offers_centos_7_5_from_microsofts_list_of_items_for_stack(start_emulator):
+    info, profile, _ = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Compute")
+    images = sdk.client(ComputeManagementClient, info, profile).virtual_machine_images
+    assert [s.name for s in images.list_skus("local", "OpenLogic", "CentOS")] == ["7.5"]
+    version = images.list("local", "OpenLogic", "CentOS", "7.5")[0].name
+    assert images.get("local", "OpenLogic", "CentOS", "7.5", version).os_disk_image.operating_system == "Linux"
+
+
 # -- Key Vault ---------------------------------------------------------------------------------------
-
-
-def _object_id(info) -> str:
-    token = sdk.credential(info).get_token(sdk.scope(info)).token
-    claims = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["oid"]
 
 
 @pytest.mark.parametrize(("release", "identity"), COMBINATIONS)
@@ -365,7 +367,7 @@ def test_key_vault_and_its_secrets_with_challenge_sign_in(start_emulator, releas
     assert keyvault.vaults.check_name_availability({"name": name, "type": "Microsoft.KeyVault/vaults"}).name_available
     parameters = {"location": "local", "properties": {
         "tenant_id": info["tenant_id"], "sku": {"family": "A", "name": "standard"},
-        "access_policies": [{"tenant_id": info["tenant_id"], "object_id": _object_id(info),
+        "access_policies": [{"tenant_id": info["tenant_id"], "object_id": sdk.object_id(info),
                              "permissions": {"secrets": ["get", "list", "set", "delete", "purge"]}}]}}
     create = getattr(keyvault.vaults, "begin_create_or_update", None) or keyvault.vaults.create_or_update
     vault = create("rg", name, parameters)
@@ -392,7 +394,7 @@ def test_key_vault_and_its_secrets_with_challenge_sign_in(start_emulator, releas
 
     # Without an access policy the data plane answers 403.
     keyvault.vaults.update_access_policy("rg", name, "remove", {"properties": {"access_policies": [
-        {"tenant_id": info["tenant_id"], "object_id": _object_id(info), "permissions": {"secrets": ["set"]}}]}})
+        {"tenant_id": info["tenant_id"], "object_id": sdk.object_id(info), "permissions": {"secrets": ["set"]}}]}})
     with pytest.raises(HttpResponseError) as raised:
         secrets.set_secret("other", "x")
     assert raised.value.status_code == 403

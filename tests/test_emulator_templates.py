@@ -233,3 +233,40 @@ def test_an_api_profile_resolves_every_type_microsofts_definition_names(profile)
 
     resolved = {key: profile_version(profile, *key) for key in PROFILE_TYPES[profile]}
     assert resolved == PROFILE_TYPES[profile]
+
+
+def _account_template(name: str) -> dict:
+    return {"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0", "resources": [{
+                "type": "Microsoft.Storage/storageAccounts", "apiVersion": "2016-01-01", "name": name, "location": "local",
+                "sku": {"name": "Standard_LRS"}, "kind": "Storage", "properties": {}}]}
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_failed_deployment_rolls_back_to_the_last_successful_or_a_named_one(start_emulator, release):
+    info, profile, resources = _stack(start_emulator, release)
+    resources.providers.register("Microsoft.Storage")
+    first = resources.deployments.begin_create_or_update("rg", "first", {"properties": {
+        "template": _account_template("rollbackfirst"), "mode": "Incremental"}}).result()
+    assert first.properties.on_error_deployment is None
+
+    # an account name with capitals fails when the deployment runs (its template validates)
+    failing = {"properties": {"template": _account_template("NotAValidName"), "mode": "Incremental",
+                              "on_error_deployment": {"type": "LastSuccessful"}}}
+    with pytest.raises(HttpResponseError):
+        resources.deployments.begin_create_or_update("rg", "second", failing).result()
+    second = resources.deployments.get("rg", "second")
+    assert second.properties.provisioning_state == "Failed"
+    assert (second.properties.on_error_deployment.type, second.properties.on_error_deployment.deployment_name) == (
+        "LastSuccessful", "first")
+    assert second.properties.on_error_deployment.provisioning_state == "Succeeded"  # "first" was deployed again
+    assert resources.deployments.get("rg", "first").properties.provisioning_state == "Succeeded"
+
+    named = {"properties": {"template": _account_template("rollbackthird"), "mode": "Incremental",
+                            "on_error_deployment": {"type": "SpecificDeployment", "deployment_name": "second"}}}
+    with pytest.raises(HttpResponseError) as raised:  # only a deployment that succeeded can be rolled back to
+        resources.deployments.begin_create_or_update("rg", "third", named).result()
+    assert raised.value.status_code == 400
+    named["properties"]["on_error_deployment"]["deployment_name"] = "first"
+    third = resources.deployments.begin_create_or_update("rg", "third", named).result()
+    assert third.properties.on_error_deployment.deployment_name == "first"

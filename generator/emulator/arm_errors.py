@@ -190,6 +190,19 @@ def secret_deleted_but_recoverable(name: str) -> ArmError:
                                      "be reused; in this state, the secret can only be recovered or purged.")
 
 
+def certificate_not_found(message: str) -> ArmError:
+    return ArmError(404, "CertificateNotFound", message)
+
+
+def certificate_operation_not_found(name: str) -> ArmError:
+    return ArmError(404, "PendingCertificateNotFound", f"Pending certificate not found: {name}")
+
+
+def certificate_deleted_but_recoverable(name: str) -> ArmError:
+    return ArmError(409, "Conflict", f"Certificate {name} is currently in a deleted but recoverable state, and its name "
+                                     "cannot be reused; in this state, the certificate can only be recovered or purged.")
+
+
 # -- Microsoft.Authorization -----------------------------------------------------------------------
 
 

@@ -58,6 +58,7 @@ from generator.emulator.services.policy import PolicyService
 from generator.emulator.services.provider_operations import ProviderOperationsService
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.resources import ResourcesService
+from generator.emulator.services.scale_set_actions import ScaleSetActionsService
 from generator.emulator.services.scale_sets import ScaleSetsService
 from generator.emulator.services.stack import StackService
 from generator.emulator.services.storage import StorageService
@@ -204,8 +205,8 @@ class Emulator:
         services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
                      LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
                      ProviderOperationsService(self.arm), UsagesService(self.arm), ComputeSkusService(self.arm),
-                     ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), DnsService(self.arm)]
-        # (Key Vault's service still sets its types in self.arm.types itself.)
+                     ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), DnsService(self.arm),
+                     ScaleSetActionsService(self.arm)]
         self.arm.types.update(type_table(s.resource_types() for s in services if isinstance(s, DeclaresTypes)))
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),

@@ -84,8 +84,9 @@ class StateData(TypedDict):
     # Microsoft.Storage: account id (lower case) -> its two keys; the blob data plane: account name -> its containers.
     storage_keys: dict[str, list[str]]
     blob_accounts: dict[str, BlobAccount]
-    # Key Vault's data plane: vault name (lower case) -> its secrets.
+    # Key Vault's data plane: vault name (lower case) -> its secrets, its certificates (each by lower-cased name).
     vault_secrets: dict[str, dict[str, Any]]
+    vault_certificates: dict[str, dict[str, Any]]
     # Microsoft.Authorization.
     role_assignments: dict[str, Document]
     principal_assignment: str  # the name of the service principal's own role assignment
@@ -118,6 +119,7 @@ _SECTION_DEFAULTS: dict[str, Callable[[], Any]] = {
     "storage_keys": dict,
     "blob_accounts": dict,
     "vault_secrets": dict,
+    "vault_certificates": dict,
     "role_assignments": dict,
     "principal_assignment": _new_uuid,
     "locks": dict,
@@ -277,3 +279,18 @@ class DocumentStore:
     def by_id(self) -> list[Document]:
         """Every document, ordered by ``id`` case-insensitively (as lists answer)."""
         return sorted(self._documents.values(), key=lambda document: str(document["id"]).lower())
+
+
+class PerOwnerStore:
+    """A section of :class:`StateData` whose documents each belong to one resource (a vault's secrets, its
+    certificates): the owner's lower-cased name -> its documents. They go when the owner is forgotten."""
+
+    def __init__(self, section: dict[str, dict[str, Any]]) -> None:
+        self._section = section
+
+    def of(self, owner: str) -> dict[str, Any]:
+        """The documents of ``owner``, by lower-cased name (changed in place; the backend saves)."""
+        return self._section.setdefault(owner.lower(), {})
+
+    def forget(self, owner: str) -> None:
+        self._section.pop(owner.lower(), None)

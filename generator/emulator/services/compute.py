@@ -30,6 +30,8 @@ IMAGES = (
     ("Canonical", "UbuntuServer", "14.04-LTS", "14.04.201905140", "Linux"),
     ("Canonical", "UbuntuServer", "14.04.3-LTS", "14.04.201602220", "Linux"),
     ("MicrosoftSQLServer", "SQL2016SP1-WS2016", "Enterprise", "13.1.211012", "Windows"),
+    # on Microsoft's list of Azure Marketplace items for Azure Stack Hub ("CentOS-based 7.5", formerly OpenLogic)
+    ("OpenLogic", "CentOS", "7.5", "7.5.20180815", "Linux"),
 )
 # Azure Stack Hub's VM sizes (a subset of Azure's): name, cores, memory MB, max data disks, resource disk MB.
 SIZES = (

@@ -19,6 +19,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import RESOURCES_NS, Arm, group_id, now
 from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
+from generator.emulator.services.deployment_rollback import on_error_deployment, roll_back
 from generator.emulator.services.provider_resources import ProviderResourcesService
 from generator.emulator.services.storage import account_keys
 from generator.emulator.state import Document, DocumentStore
@@ -116,6 +117,9 @@ class DeploymentsService:
         if current is not None and current["properties"]["provisioningState"] in _RUNNING:
             raise arm_errors.conflict("DeploymentActive", f"The deployment '{name}' is still active; wait for it or cancel it.")
         plan = self._plan(sub, rg, name, properties)  # InvalidTemplate is answered at once, as ARM does
+        # onErrorDeployment came with 2018-02-01; older versions do not know it
+        asked = properties.get("onErrorDeployment") if (request.api_version or "") >= "2018-02-01" else None
+        on_error = on_error_deployment(asked, deployments, name, self.arm.group(rg)["name"])
         deployment = {
             "id": self._deployment_id(sub, rg, name),
             "name": name,
@@ -130,6 +134,7 @@ class DeploymentsService:
                 "dependencies": [],
                 "outputs": {},
                 "outputResources": [],
+                **({"onErrorDeployment": on_error} if on_error else {}),
             },
             "_template": properties["template"],
             "_given": properties.get("parameters") or {},
@@ -300,6 +305,7 @@ class DeploymentsService:
                                    "message": "At least one resource deployment operation failed. Please list deployment "
                                               "operations for details.",
                                    "details": [failure]}
+            roll_back(deployment, self._group_deployments(deployment["_rg"]), self._run)
         self.arm.save()
 
     def _deploy(self, evaluation: TemplateEvaluation, entry: TemplateResource) -> None:

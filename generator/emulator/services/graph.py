@@ -1,11 +1,13 @@
 """The directory's objects, as Microsoft Graph serves them to an Azure AD Stack's tenant (graph.microsoft.com): only
-what clients ask when they name the principals in role assignments (Azure CLI's ``az role assignment``). The
+what clients ask when they name the principals in role assignments (Azure CLI's ``az role assignment``) or look up
+their own object id (``az keyvault create`` names the caller in the vault's access policy). The
 directory holds one object, the emulator's service principal. An ADFS Stack's graph host serves none of this
 (its AD Graph speaks another API), so there every such request is a 404, as it is on a real one."""
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from generator.emulator import arm_errors
@@ -26,6 +28,8 @@ class GraphService:
         graph_route = functools.partial(route, listener=GRAPH, auth=GRAPH_TOKEN, subscription=False)
         return [
             graph_route("POST", r"/v1\.0/directoryobjects/getbyids", self.get_by_ids),
+            graph_route("GET", r"/v1\.0/me", self.me),
+            graph_route("GET", r"/v1\.0/serviceprincipals", self.list_service_principals),
             graph_route("GET", r"/v1\.0/(?:directoryobjects|serviceprincipals)/([^/]+)", self.get_object),
         ]
 
@@ -43,6 +47,23 @@ class GraphService:
         principal = self._principal()
         found = [principal for wanted in ids if str(wanted).lower() == principal["id"].lower()]
         return Response(200, {"@odata.context": _CONTEXT, "value": found})
+
+    def me(self, request: Request) -> Response:
+        """The signed-in user: a service principal's token has none (Graph's own answer to an app-only token)."""
+        raise ArmError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+
+    def list_service_principals(self, request: Request) -> Response:
+        """Service principals by ``$filter``: ``servicePrincipalNames/any(c:c eq '...')`` or ``appId eq '...'``."""
+        wanted = request.query.get("$filter", "")
+        found = re.fullmatch(r"\s*(?:servicePrincipalNames/any\(c:c eq '([^']*)'\)|appId eq '([^']*)')\s*", wanted,
+                             re.IGNORECASE)
+        if wanted and found is None:
+            raise ArmError(400, "Request_UnsupportedQuery", f"Unsupported query: $filter={wanted}")
+        principal = self._principal()
+        name = next((g for g in found.groups() if g is not None), "") if found else principal["appId"]
+        matches = [principal] if name.lower() == principal["appId"].lower() else []
+        return Response(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals",
+                              "value": matches})
 
     def get_object(self, request: Request, object_id: str) -> Response:
         principal = self._principal()

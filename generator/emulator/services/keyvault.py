@@ -1,46 +1,56 @@
 """Microsoft.KeyVault: vaults and their access policies (management plane), and the secrets data plane
-on its own listener, with Key Vault's challenge-based sign-in and its permission checks."""
+on its own listener, with Key Vault's challenge-based sign-in and its permission checks (the certificates
+data plane is in :mod:`keyvault_certificates`)."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from generator.emulator import arm_errors
 from generator.emulator.api_tables import keyvault_data_versions
-from generator.emulator.arm_core import Arm, ResourceType
+from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations
 from generator.emulator.protocol import Request, Response
-from generator.emulator.routing import KEYVAULT, VAULT_TOKEN, Route, route
+from generator.emulator.routing import Route, route
+from generator.emulator.services.keyvault_certificates import KeyVaultCertificates, vault_route
+from generator.emulator.state import PerOwnerStore
 
 VAULTS = "Microsoft.KeyVault/vaults"
 SECRETS = f"{VAULTS}/secrets"
 _VAULT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 _SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _POLICY_KINDS = ("add", "replace", "remove")
+VaultAction = Callable[[Arm, Request, dict[str, Any]], Response]
 
 
 class KeyVaultService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        actions = {f"put accesspolicies/{kind}": self.update_access_policy for kind in _POLICY_KINDS}
-        arm.types[VAULTS.lower()] = ResourceType(shape=self._shape_vault, after_delete=self._forget_secrets, render=_render_vault,
-                                                 actions=actions, read_only=("provisioningState", "vaultUri"))
-        arm.types[SECRETS.lower()] = ResourceType(shape=self._shape_secret, read_only=("provisioningState", "secretUri",
-                                                                                       "secretUriWithVersion"))
+        self.stored_secrets = PerOwnerStore(arm.data["vault_secrets"])  # this service owns the section
+        self.certificates = KeyVaultCertificates(self)
+
+    def resource_types(self) -> TypeDeclarations:
+        actions: dict[str, VaultAction] = {f"put accesspolicies/{kind}": self.update_access_policy for kind in _POLICY_KINDS}
+        return TypeDeclarations(types={
+            VAULTS: ResourceType(shape=self._shape_vault, after_delete=self._forget_secrets, render=_render_vault,
+                                 actions=actions, read_only=("provisioningState", "vaultUri")),
+            SECRETS: ResourceType(shape=self._shape_secret, read_only=("provisioningState", "secretUri", "secretUriWithVersion")),
+        })
 
     def routes(self) -> list[Route]:
-        data = dict(listener=KEYVAULT, auth=VAULT_TOKEN, subscription=False)
         return [
             route("POST", r"/subscriptions/([^/]+)/providers/microsoft\.keyvault/checknameavailability", self.check_name,
                   api=("Microsoft.KeyVault", "checkNameAvailability")),
-            route("GET", r"/secrets", self.list_secrets, **data),
-            route("GET", r"/secrets/([^/]+)/versions", self.list_versions, **data),
-            route("PUT", r"/secrets/([^/]+)", self.set_secret, **data),
-            route("DELETE", r"/secrets/([^/]+)", self.delete_secret, **data),
-            route("GET", r"/secrets/([^/]+)(?:/([^/]*))?", self.get_secret, **data),
-            route("GET|DELETE", r"/deletedsecrets/([^/]+)", self.deleted_secret, **data),
+            vault_route("GET", r"/secrets", self.list_secrets),
+            vault_route("GET", r"/secrets/([^/]+)/versions", self.list_versions),
+            vault_route("PUT", r"/secrets/([^/]+)", self.set_secret),
+            vault_route("DELETE", r"/secrets/([^/]+)", self.delete_secret),
+            vault_route("GET", r"/secrets/([^/]+)(?:/([^/]*))?", self.get_secret),
+            vault_route("GET|DELETE", r"/deletedsecrets/([^/]+)", self.deleted_secret),
+            *self.certificates.routes(),
         ]
 
     # -- management plane ------------------------------------------------------------------------
@@ -79,28 +89,36 @@ class KeyVaultService:
             raise arm_errors.invalid_request_content("properties.value is required to create a secret.")
         attributes = props.setdefault("attributes", {})
         if value is not None:
-            version = self._add_version(vault, name, str(value), props.get("contentType"), secret.get("tags") or {},
-                                        attributes.get("enabled", True))
+            version = self.add_version(vault, name, str(value), props.get("contentType"), secret.get("tags") or {},
+                                       attributes.get("enabled", True))
             uri = f"{arm.ctx.vault_uri(vault['name'])}secrets/{name}"
             props.update(secretUri=uri, secretUriWithVersion=f"{uri}/{version['version']}")
             attributes.update(enabled=version["enabled"], created=version["created"], updated=version["updated"])
 
-    def _add_version(self, vault: dict[str, Any], name: str, value: str, content_type: str | None, tags: dict[str, Any],
-                     enabled: bool) -> dict[str, Any]:
-        """A new current version of the secret ``name`` in ``vault`` (data plane and Resource Manager alike)."""
-        secrets = self.arm.data.setdefault("vault_secrets", {}).setdefault(vault["name"].lower(), {})
+    def add_version(self, vault: dict[str, Any], name: str, value: str, content_type: str | None, tags: dict[str, Any],
+                    enabled: bool, version_id: str | None = None, key_id: str | None = None) -> dict[str, Any]:
+        """A new current version of the secret ``name`` in ``vault`` (data plane and Resource Manager alike); a
+        certificate's secret carries its version id and ``key_id`` (the certificate's key), and is managed."""
+        secrets = self.secrets_of(vault)
         existing = secrets.get(name.lower())
         if existing is not None and existing.get("deleted"):
             raise arm_errors.secret_deleted_but_recoverable(name)
         stamp = int(time.time())
-        version = {"version": uuid.uuid4().hex, "value": value, "contentType": content_type, "tags": tags,
+        version = {"version": version_id or uuid.uuid4().hex, "value": value, "contentType": content_type, "tags": tags,
                    "created": stamp, "updated": stamp, "enabled": enabled}
+        if key_id is not None:
+            version["kid"] = key_id
         secrets.setdefault(name.lower(), {"name": name, "versions": []})["versions"].append(version)
         self.arm.save()
         return version
 
+    def secrets_of(self, vault: dict[str, Any]) -> dict[str, Any]:
+        """The secrets of ``vault`` by lower-cased name: each its name, versions and (soft-deleted) time of deletion."""
+        return self.stored_secrets.of(vault["name"])
+
     def _forget_secrets(self, arm: Arm, vault: dict[str, Any]) -> None:
-        arm.data.setdefault("vault_secrets", {}).pop(vault["name"].lower(), None)
+        self.stored_secrets.forget(vault["name"])
+        self.certificates.forget(vault)
 
     def update_access_policy(self, arm: Arm, request: Request, vault: dict[str, Any]) -> Response:
         kind = request.path.rstrip("/").rsplit("/", 1)[-1].lower()
@@ -140,8 +158,8 @@ class KeyVaultService:
         return Response(200, {"nameAvailable": True})
 
     def _vault(self, name: str, missing_ok: bool = False) -> dict[str, Any] | None:
-        for resource in self.arm.data["resources"].values():
-            if resource["type"] == VAULTS and resource["name"].lower() == name.lower():
+        for resource in self.arm.resources_of_type(VAULTS):
+            if resource["name"].lower() == name.lower():
                 return resource
         if missing_ok:
             return None
@@ -150,7 +168,13 @@ class KeyVaultService:
     # -- data plane ------------------------------------------------------------------------------
 
     def _admit(self, request: Request, permission: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The vault and its secrets, after the data-plane api-version and the caller's permission."""
+        """The vault and its secrets, after the data-plane api-version and the caller's secrets permission."""
+        vault = self.admit(request, "secrets", permission)
+        return vault, self.secrets_of(vault)
+
+    def admit(self, request: Request, plane: str, permission: str) -> dict[str, Any]:
+        """The vault a data-plane request addresses, after its api-version and the caller's ``plane`` permission
+        (an access policy's ``secrets``, ``certificates``, ...)."""
         versions = keyvault_data_versions(self.arm.ctx.release)
         if request.api_version not in versions:
             raise arm_errors.vault_bad_parameter(f"The specified version ({request.api_version}) is not recognized. "
@@ -160,14 +184,16 @@ class KeyVaultService:
         caller = self.arm.ctx.service_principal_object_id
         allowed = {p.lower() for policy in vault["properties"].get("accessPolicies", [])
                    if str(policy.get("objectId", "")).lower() == caller.lower()
-                   for p in (policy.get("permissions") or {}).get("secrets", [])}
+                   for p in (policy.get("permissions") or {}).get(plane, [])}
         if permission not in allowed and "all" not in allowed:
-            raise arm_errors.vault_forbidden(f"The user, group or application 'appid={self.arm.data['client_id']};oid={caller}' does not "
-                             f"have secrets {permission} permission on key vault '{vault['name']};location={vault['location']}'. "
+            raise arm_errors.vault_forbidden(f"The user, group or application 'appid={self.arm.client_id};oid={caller}' does not "
+                             f"have {plane} {permission} permission on key vault '{vault['name']};location={vault['location']}'. "
                              "Add an access policy that grants it.")
-        return vault, self.arm.data.setdefault("vault_secrets", {}).setdefault(vault["name"].lower(), {})
+        self.certificates.issue_pending(vault)
+        return vault
 
-    def _soft_delete(self, vault: dict[str, Any]) -> bool:
+    def soft_delete(self, vault: dict[str, Any]) -> bool:
+        """Whether ``vault`` keeps what is deleted until purged (global Azure's vaults; a Stack has no soft delete)."""
         return bool(vault["properties"].get("enableSoftDelete"))
 
     def _bundle(self, vault: dict[str, Any], name: str, version: dict[str, Any], with_value: bool = True,
@@ -176,11 +202,13 @@ class KeyVaultService:
         body: dict[str, Any] = {
             "id": f"{uri}secrets/{name}" + (f"/{version['version']}" if with_version else ""),
             "attributes": {"enabled": version.get("enabled", True), "created": version["created"], "updated": version["updated"],
-                           "recoveryLevel": "Recoverable+Purgeable" if self._soft_delete(vault) else "Purgeable"},
+                           "recoveryLevel": "Recoverable+Purgeable" if self.soft_delete(vault) else "Purgeable"},
             "tags": version.get("tags") or {},
         }
         if version.get("contentType"):
             body["contentType"] = version["contentType"]
+        if version.get("kid"):  # a certificate's secret: Key Vault manages it with the certificate
+            body.update(kid=version["kid"], managed=True)
         if with_value:
             body["value"] = version["value"]
         return body
@@ -199,7 +227,7 @@ class KeyVaultService:
             raise arm_errors.vault_bad_parameter(f"The secret name '{name}' is invalid: use 1-127 letters, digits and dashes.")
         if not isinstance(body, dict) or not isinstance(body.get("value"), str):
             raise arm_errors.vault_bad_parameter("Property value is required.")
-        version = self._add_version(vault, name, body["value"], body.get("contentType"), body.get("tags") or {},
+        version = self.add_version(vault, name, body["value"], body.get("contentType"), body.get("tags") or {},
                                     (body.get("attributes") or {}).get("enabled", True))
         return Response(200, self._bundle(vault, secrets[name.lower()]["name"], version))
 
@@ -227,7 +255,7 @@ class KeyVaultService:
         vault, secrets = self._admit(request, "delete")
         secret = self._secret(secrets, name, vault)
         body = self._bundle(vault, secret["name"], secret["versions"][-1])
-        if self._soft_delete(vault):
+        if self.soft_delete(vault):
             secret["deleted"] = int(time.time())
             body.update(self._deleted_fields(vault, secret))
         else:
@@ -242,7 +270,7 @@ class KeyVaultService:
     def deleted_secret(self, request: Request, name: str) -> Response:
         vault, secrets = self._admit(request, "purge" if request.method == "DELETE" else "get")
         secret = secrets.get(name.lower())
-        if not self._soft_delete(vault) or secret is None or not secret.get("deleted"):
+        if not self.soft_delete(vault) or secret is None or not secret.get("deleted"):
             raise arm_errors.secret_not_found(f"Deleted Secret not found: {name}")
         if request.method == "DELETE":
             del secrets[name.lower()]

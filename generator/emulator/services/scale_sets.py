@@ -22,6 +22,11 @@ INSTANCES = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"
 MAX_CAPACITY = 100  # a scale set on one placement group, as on Azure Stack Hub
 _ONE = (r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.compute/virtualmachinescalesets/([^/]+)")
 _API = ("Microsoft.Compute", "virtualMachineScaleSets")
+# What Compute shows for a model that names no OS configuration, by the image's OS.
+_OS_CONFIGURATION: dict[str, tuple[str, dict[str, Any]]] = {
+    "Linux": ("linuxConfiguration", {"disablePasswordAuthentication": False, "provisionVMAgent": True}),
+    "Windows": ("windowsConfiguration", {"provisionVMAgent": True, "enableAutomaticUpdates": True}),
+}
 
 
 class ScaleSetsService:
@@ -66,7 +71,9 @@ class ScaleSetsService:
             raise arm_errors.invalid_parameter("Required parameter 'virtualMachineProfile' is missing (null).")
         storage = profile.setdefault("storageProfile", {})
         if not (storage.get("imageReference") or {}).get("id"):
-            self.compute.find_image(storage.get("imageReference") or {})
+            image = self.compute.find_image(storage.get("imageReference") or {})
+            if isinstance(profile.get("osProfile"), dict):  # Compute fills in the model's OS configuration
+                profile["osProfile"].setdefault(*_OS_CONFIGURATION[image[4]])
         elif self.arm.find(storage["imageReference"]["id"]) is None:
             raise arm_errors.not_found(f"Image {storage['imageReference']['id']}")
         os_profile = profile.get("osProfile") or {}
@@ -176,9 +183,10 @@ class ScaleSetsService:
 
     def instance_view(self, request: Request, sub: str, rg: str, name: str, instance_id: str) -> Response:
         scale_set = self._scale_set(sub, rg, name)
-        self._instance(scale_set, instance_id)
+        power = self._instance(scale_set, instance_id).get("_power", "running")  # set by scale_set_actions.py
         return Response(200, {"platformUpdateDomain": int(instance_id) % 5, "platformFaultDomain": int(instance_id) % 3,
-                              "statuses": _running()})
+                              "statuses": [_running()[0], {"code": f"PowerState/{power}", "level": "Info",
+                                                           "displayStatus": f"VM {power}"}]})
 
     def scale_set_view(self, request: Request, sub: str, rg: str, name: str) -> Response:
         scale_set = self._scale_set(sub, rg, name)
