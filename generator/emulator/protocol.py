@@ -90,3 +90,13 @@ class OAuthError(Exception):
 
     def response(self) -> Response:
         return Response(self.status, {"error": self.error, "error_description": self.description})
+
+
+def without_nulls(value: Any) -> Any:
+    """A request body without its ``null`` members, at any depth: Resource Manager and Key Vault read them as not
+    given (Azure CLI and the SDKs send every unset field as null)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

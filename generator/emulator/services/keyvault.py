@@ -257,15 +257,17 @@ class KeyVaultService:
         body = self._bundle(vault, secret["name"], secret["versions"][-1])
         if self.soft_delete(vault):
             secret["deleted"] = int(time.time())
-            body.update(self._deleted_fields(vault, secret))
+            body.update(self.deleted_fields(vault, "secrets", secret))
         else:
             del secrets[name.lower()]
         self.arm.save()
         return Response(200, body)
 
-    def _deleted_fields(self, vault: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
-        return {"recoveryId": f"{self.arm.ctx.vault_uri(vault['name'])}deletedsecrets/{secret['name']}",
-                "deletedDate": secret["deleted"], "scheduledPurgeDate": secret["deleted"] + 90 * 86400}
+    def deleted_fields(self, vault: dict[str, Any], collection: str, item: dict[str, Any]) -> dict[str, Any]:
+        """What a soft-deleted secret or certificate shows (``collection``: ``secrets``, ``certificates``): where to
+        recover it, when it went, when it is purged (90 days on)."""
+        return {"recoveryId": f"{self.arm.ctx.vault_uri(vault['name'])}deleted{collection}/{item['name']}",
+                "deletedDate": item["deleted"], "scheduledPurgeDate": item["deleted"] + 90 * 86400}
 
     def deleted_secret(self, request: Request, name: str) -> Response:
         vault, secrets = self._admit(request, "purge" if request.method == "DELETE" else "get")
@@ -276,7 +278,7 @@ class KeyVaultService:
             del secrets[name.lower()]
             self.arm.save()
             return Response(204)
-        return Response(200, {**self._bundle(vault, secret["name"], secret["versions"][-1]), **self._deleted_fields(vault, secret)})
+        return Response(200, {**self._bundle(vault, secret["name"], secret["versions"][-1]), **self.deleted_fields(vault, "secrets", secret)})
 
 
 def _render_vault(arm: Arm, vault: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from generator.emulator import arm_errors
-from generator.emulator.protocol import Request, Response
+from generator.emulator.protocol import Request, Response, without_nulls
 from generator.emulator.routing import KEYVAULT, VAULT_TOKEN, Handler, Route, route
 from generator.emulator.state import PerOwnerStore
 
@@ -54,15 +54,6 @@ def vault_route(methods: str, pattern: str, handler: Handler) -> Route:
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _without_nulls(value: Any) -> Any:
-    """``null`` members count as absent (the SDK sends every unset field of a policy as null)."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 def _subject(text: str) -> x509.Name:
@@ -127,7 +118,7 @@ class KeyVaultCertificates:
         issuer may be ``Unknown`` (Key Vault's name for one it did not issue)."""
         if not isinstance(given, dict):
             raise arm_errors.vault_bad_parameter("Property policy is required.")
-        given = _without_nulls(given)
+        given = without_nulls(given)
         base = existing or {}
         key = {"exportable": True, "kty": "RSA", "key_size": 2048, "reuse_key": False,
                **base.get("key_props", {}), **given.get("key_props", {})}
@@ -267,7 +258,7 @@ class KeyVaultCertificates:
         vault, certificates = self._admit(request, "create")
         if not _NAME.match(name):
             raise arm_errors.vault_bad_parameter(f"The certificate name '{name}' is invalid: use 1-127 letters, digits and dashes.")
-        body = _without_nulls(request.json() or {})
+        body = without_nulls(request.json() or {})
         existing = certificates.get(name.lower())
         if existing is not None and existing.get("deleted"):
             raise arm_errors.certificate_deleted_but_recoverable(name)
@@ -293,7 +284,7 @@ class KeyVaultCertificates:
         vault, certificates = self._admit(request, "import")
         if not _NAME.match(name):
             raise arm_errors.vault_bad_parameter(f"The certificate name '{name}' is invalid: use 1-127 letters, digits and dashes.")
-        body = _without_nulls(request.json() or {})
+        body = without_nulls(request.json() or {})
         if not isinstance(body.get("value"), str):
             raise arm_errors.vault_bad_parameter("Property value is required.")
         existing = certificates.get(name.lower())
@@ -320,7 +311,7 @@ class KeyVaultCertificates:
         if chosen is None:
             raise arm_errors.certificate_not_found(f"A certificate with (name/id) {name}/{version} was not found in this key vault.")
         if request.method == "PATCH":
-            body = _without_nulls(request.json() or {})
+            body = without_nulls(request.json() or {})
             if "enabled" in (body.get("attributes") or {}):
                 chosen["enabled"] = bool(body["attributes"]["enabled"])
                 self._secret_version(vault, certificate, chosen)["enabled"] = chosen["enabled"]
@@ -376,16 +367,12 @@ class KeyVaultCertificates:
         if self.vaults.soft_delete(vault):
             certificate["deleted"] = int(time.time())
             secrets[name.lower()]["deleted"] = certificate["deleted"]
-            body.update(self._deleted_fields(vault, certificate))
+            body.update(self.vaults.deleted_fields(vault, "certificates", certificate))
         else:
             del certificates[name.lower()]
             secrets.pop(name.lower(), None)
         self.arm.save()
         return Response(200, body)
-
-    def _deleted_fields(self, vault: dict[str, Any], certificate: dict[str, Any]) -> dict[str, Any]:
-        return {"recoveryId": f"{self._uri(vault)}deletedcertificates/{certificate['name']}",
-                "deletedDate": certificate["deleted"], "scheduledPurgeDate": certificate["deleted"] + 90 * 86400}
 
     def deleted(self, request: Request, name: str) -> Response:
         vault, certificates = self._admit(request, "purge" if request.method == "DELETE" else "get")
@@ -398,7 +385,7 @@ class KeyVaultCertificates:
             self.arm.save()
             return Response(204)
         return Response(200, {**self._bundle(vault, certificate, certificate["versions"][-1]),
-                              **self._deleted_fields(vault, certificate)})
+                              **self.vaults.deleted_fields(vault, "certificates", certificate)})
 
 
 def _utf8_der(text: str) -> bytes:

@@ -9,7 +9,7 @@ from typing import Any
 
 from generator.emulator import arm_errors
 from generator.emulator.arm_core import Arm, deep_merge, now
-from generator.emulator.protocol import Request, Response
+from generator.emulator.protocol import Request, Response, without_nulls
 from generator.emulator.routing import Route, route
 
 _SUB = r"/subscriptions/([^/]+)"
@@ -91,7 +91,7 @@ class ProviderResourcesService:
         """Merge ``body`` into ``base`` (for a PUT, the little a replaced resource keeps; for a PATCH, the resource
         itself: omitted properties are kept; tags, sku, kind given are replaced whole), let the type shape it,
         store it."""
-        body = _without_nulls(body)
+        body = without_nulls(body)
         resource = deep_merge(base, {"properties": dict(body.get("properties") or {})})
         for key in ("tags", "sku", "kind", "zones", "plan", "identity"):
             if key in body:
@@ -186,12 +186,3 @@ class ProviderResourcesService:
         items = [self.arm.shown(r, request) for r in self.arm.resources_under(f"/subscriptions/{sub}/".lower())
                  if r["type"].lower() == full_type]
         return self.arm.paged(request, items)
-
-
-def _without_nulls(value: Any) -> Any:
-    """A body without its ``null`` members: Resource Manager reads them as not given (Azure CLI sends many)."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
