@@ -18,6 +18,17 @@ def _stack(start_emulator, release="2108", *more_namespaces):
     return sdk.stack_with_group(start_emulator, release, "azure_ad", "Microsoft.Network", *more_namespaces)
 
 
+def _stack_with_an_empty_disk(start_emulator, release: str, size_gb: int):
+    """``_stack`` with Compute registered too, and its Compute client and an empty managed disk ``d1`` in ``rg``."""
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, release, "Microsoft.Compute")
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    disk = compute.disks.begin_create_or_update("rg", "d1", {"location": "local", "disk_size_gb": size_gb,
+                                                             "creation_data": {"create_option": "Empty"}}).result()
+    return info, profile, resources, compute, disk
+
+
 @pytest.mark.parametrize("release", RELEASES)
 def test_a_group_lock_stops_the_group_delete_until_it_is_removed(start_emulator, release):
     info, profile, resources = _stack(start_emulator, release)
@@ -118,12 +129,8 @@ def test_resources_move_to_another_group_with_their_children_and_references(star
 
 @pytest.mark.parametrize("release", RELEASES)
 def test_a_managed_disk_is_exported_by_a_read_sas_and_access_ends(start_emulator, release):
-    from azure.mgmt.compute import ComputeManagementClient
 
-    info, profile, resources = _stack(start_emulator, release, "Microsoft.Compute")
-    compute = sdk.client(ComputeManagementClient, info, profile)
-    disk = compute.disks.begin_create_or_update("rg", "d1", {"location": "local", "disk_size_gb": 4,
-                                                             "creation_data": {"create_option": "Empty"}}).result()
+    info, profile, resources, compute, disk = _stack_with_an_empty_disk(start_emulator, release, size_gb=4)
     version = "2019-07-01" if release == "2108" else "2017-03-30"
 
     def disk_state():  # the 2017-03-30 model has no diskState: read it through the generic resources client
@@ -182,12 +189,8 @@ def test_a_stopped_vm_is_generalized_and_captured_to_a_vhd(start_emulator, relea
 
 @pytest.mark.parametrize("release", RELEASES)
 def test_a_snapshot_of_a_disk_is_made_and_exported(start_emulator, release):
-    from azure.mgmt.compute import ComputeManagementClient
 
-    info, profile, resources = _stack(start_emulator, release, "Microsoft.Compute")
-    compute = sdk.client(ComputeManagementClient, info, profile)
-    disk = compute.disks.begin_create_or_update("rg", "d1", {"location": "local", "disk_size_gb": 8,
-                                                             "creation_data": {"create_option": "Empty"}}).result()
+    info, profile, resources, compute, disk = _stack_with_an_empty_disk(start_emulator, release, size_gb=8)
     snapshot = compute.snapshots.begin_create_or_update("rg", "s1", {
         "location": "local", "creation_data": {"create_option": "Copy", "source_resource_id": disk.id}}).result()
     assert (snapshot.disk_size_gb, snapshot.sku.name) == (8, "Standard_LRS")
