@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.keyvault.certificates import CertificateClient, CertificatePolicy, KeyUsageType
+from azure.keyvault.certificates import CertificateClient, CertificateContentType, CertificatePolicy, KeyUsageType
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from cryptography import x509
@@ -25,7 +25,7 @@ DATA_PLANE = "2016-10-01"
 EVERY_CERTIFICATE_PERMISSION = ["get", "list", "delete", "create", "import", "update", "purge"]
 
 
-def _vault(start_emulator, name, release, identity, certificate_permissions):
+def _vault(start_emulator, name, release, identity, certificate_permissions, secret_permissions=("get", "list")):
     """A vault of its own name per test: the Key Vault clients cache a vault's challenge (its tenant) by its URL."""
     info, profile, _ = sdk.stack_with_group(start_emulator, release, identity, "Microsoft.KeyVault")
     keyvault = sdk.client(KeyVaultManagementClient, info, profile)
@@ -33,7 +33,7 @@ def _vault(start_emulator, name, release, identity, certificate_permissions):
     vault = create("rg", name, {"location": "local", "properties": {
         "tenant_id": info["tenant_id"], "sku": {"family": "A", "name": "standard"},
         "access_policies": [{"tenant_id": info["tenant_id"], "object_id": sdk.object_id(info), "permissions": {
-            "certificates": certificate_permissions, "secrets": ["get", "list"]}}]}})
+            "certificates": certificate_permissions, "secrets": list(secret_permissions)}}]}})
     vault = vault.result() if hasattr(vault, "result") else vault
     options = {"api_version": DATA_PLANE, "connection_verify": info["keyvault_ca_cert"]}
     return (info, CertificateClient(vault.properties.vault_uri, sdk.credential(info), **options),
@@ -46,9 +46,14 @@ def test_a_self_signed_certificate_is_issued_with_its_key_in_a_managed_secret(st
     policy = CertificatePolicy(issuer_name="Self", subject="C=US, ST=WA, O=Contoso, CN=www.contoso.test",
                                san_dns_names=["www.contoso.test"], validity_in_months=24,
                                key_usage=[KeyUsageType.digital_signature, KeyUsageType.key_encipherment])
-    poller = certificates.begin_create_certificate("web", policy, tags={"team": "web"}, _polling_interval=0.1)
-    assert poller.status() == "inprogress"  # the vault answers the request before it issues
+    answers = []  # (method, status, operation status) of each response: the poller's thread reads at once
+    poller = certificates.begin_create_certificate("web", policy, tags={"team": "web"}, _polling_interval=0.1,
+                                                   raw_response_hook=lambda response: answers.append(
+                                                       (response.http_request.method, response.http_response.status_code,
+                                                        response.http_response.json().get("status"))))
     created = poller.result()
+    # The vault answers the request (after Key Vault's 401 challenge) before it issues.
+    assert [answer for answer in answers if answer[1] != 401][0] == ("POST", 202, "inProgress"), answers
 
     cert = x509.load_der_x509_certificate(bytes(created.cer))
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "www.contoso.test"
@@ -107,13 +112,18 @@ def test_a_self_signed_certificate_is_issued_with_its_key_in_a_managed_secret(st
         secrets.get_secret("web")
 
 
-def _pfx(password: bytes) -> tuple[bytes, x509.Certificate]:
+def _key_and_certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "imported.contoso.test")])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=365))
             .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def _pfx(password: bytes) -> tuple[bytes, x509.Certificate]:
+    key, cert = _key_and_certificate()
     return pkcs12.serialize_key_and_certificates(b"x", key, cert, None,
                                                  serialization.BestAvailableEncryption(password)), cert
 
@@ -150,3 +160,35 @@ def test_only_the_self_issuer_and_rsa_keys_are_served(start_emulator):
         with pytest.raises(HttpResponseError) as raised:
             certificates.begin_create_certificate("web", policy)
         assert raised.value.status_code == 400
+
+
+@pytest.mark.parametrize("order", ["key first", "certificate first"])
+def test_a_pem_import_through_the_sdk_is_read_and_its_policy_can_change(start_emulator, order):
+    """The SDK sends a PEM import base64-encoded, as the spec's value is; the imported certificate's policy (issuer
+    Unknown) can be updated afterwards."""
+    # A vault name per case: the SDK caches each vault host's challenge (its tenant) for the process.
+    _, certificates, secrets = _vault(start_emulator, f"pem{order[:3]}", "2108", "azure_ad", EVERY_CERTIFICATE_PERMISSION)
+    key, cert = _key_and_certificate()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    pem = key_pem + cert_pem if order == "key first" else cert_pem + key_pem
+    imported = certificates.import_certificate("pem", pem, policy=CertificatePolicy(
+        issuer_name="Unknown", content_type=CertificateContentType.pem))
+    assert bytes(imported.cer) == cert.public_bytes(serialization.Encoding.DER)
+    assert "-----BEGIN CERTIFICATE-----" in secrets.get_secret("pem").value
+
+    updated = certificates.update_certificate_policy("pem", CertificatePolicy(lifetime_actions=[]))
+    assert updated.issuer_name == "Unknown"
+
+
+def test_a_certificates_managed_secret_is_changed_only_through_the_certificate(start_emulator):
+    _, certificates, secrets = _vault(start_emulator, "managed", "2108", "azure_ad", EVERY_CERTIFICATE_PERMISSION,
+                                      secret_permissions=("get", "list", "set", "delete"))
+    pfx, _ = _pfx(b"pfx-password")
+    certificates.import_certificate("web", pfx, password="pfx-password")
+    for attempt in (lambda: secrets.set_secret("web", "replaced"), lambda: secrets.begin_delete_secret("web").result()):
+        with pytest.raises(HttpResponseError) as refused:
+            attempt()
+        assert refused.value.status_code == 403 and "managed secret" in str(refused.value)
+    assert secrets.get_secret("web").properties.managed
+    assert certificates.update_certificate_properties("web", enabled=False).properties.enabled is False

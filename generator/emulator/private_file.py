@@ -1,6 +1,6 @@
 """The emulator's secret files (its state, its info file): private (0600) from their first byte, replaced in one
 rename. (The emulator stands alone, importing nothing of the generator: this is its own small copy of the rule the
-generator keeps in ``generator/files.py``.)"""
+generator keeps in ``generator/_util/files.py``.)"""
 
 from __future__ import annotations
 

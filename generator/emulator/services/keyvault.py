@@ -13,7 +13,7 @@ from typing import Any
 from generator.emulator import arm_errors
 from generator.emulator.api_tables import keyvault_data_versions
 from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations
-from generator.emulator.protocol import Request, Response
+from generator.emulator.protocol import ArmError, Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.keyvault_certificates import KeyVaultCertificates, vault_route
 from generator.emulator.state import PerOwnerStore
@@ -101,6 +101,8 @@ class KeyVaultService:
         certificate's secret carries its version id and ``key_id`` (the certificate's key), and is managed."""
         secrets = self.secrets_of(vault)
         existing = secrets.get(name.lower())
+        if existing is not None and key_id is None and _managed(existing):
+            raise _not_on_a_managed_secret("set")
         if existing is not None and existing.get("deleted"):
             raise arm_errors.secret_deleted_but_recoverable(name)
         stamp = int(time.time())
@@ -254,6 +256,8 @@ class KeyVaultService:
     def delete_secret(self, request: Request, name: str) -> Response:
         vault, secrets = self._admit(request, "delete")
         secret = self._secret(secrets, name, vault)
+        if _managed(secret):
+            raise _not_on_a_managed_secret("delete")
         body = self._bundle(vault, secret["name"], secret["versions"][-1])
         if self.soft_delete(vault):
             secret["deleted"] = int(time.time())
@@ -285,3 +289,14 @@ def _render_vault(arm: Arm, vault: dict[str, Any], request: Request) -> dict[str
     """The vault URI names the Key Vault listener of this run (its port may change across restarts)."""
     shown = arm.public(vault)
     return {**shown, "properties": {**shown["properties"], "vaultUri": arm.ctx.vault_uri(vault["name"])}}
+
+
+def _managed(secret: dict[str, Any]) -> bool:
+    """Whether a certificate holds ``secret`` (its versions name the certificate's key): Key Vault changes it only
+    through the certificate."""
+    return any(version.get("kid") for version in secret["versions"])
+
+
+def _not_on_a_managed_secret(operation: str) -> ArmError:
+    return arm_errors.vault_forbidden(f"Operation {operation!r} is not allowed on a managed secret: change or delete the "
+                                      "certificate that holds it.")

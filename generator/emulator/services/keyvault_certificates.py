@@ -142,7 +142,9 @@ class KeyVaultCertificates:
         if not isinstance(x509_props["validity_months"], int) or x509_props["validity_months"] < 1:
             raise arm_errors.vault_bad_parameter("Property policy.x509_props.validity_months must be a positive number.")
         issuer = {**base.get("issuer", {}), **given.get("issuer", {})}
-        served = ("Self", "Unknown") if imported else ("Self",)
+        # Unknown stays allowed for an imported certificate's later policy updates: its stored issuer is Unknown.
+        was_imported = imported or str(base.get("issuer", {}).get("name", "")).lower() == "unknown"
+        served = ("Self", "Unknown") if was_imported else ("Self",)
         chosen = next((s for s in served if s.lower() == str(issuer.get("name", "")).lower()), None)
         if chosen is None:
             raise arm_errors.vault_bad_parameter(f"Issuer '{issuer.get('name')}' is not served: this vault issues certificates "
@@ -407,13 +409,14 @@ def _secret_value(cert: x509.Certificate, key: rsa.RSAPrivateKey | None, content
 
 
 def _load(value: str, password: str | None, content_type: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    """The key and certificate of an import: PEM text, or a base64 PFX (with its password, if any)."""
+    """The key and certificate of an import: PEM (as text or base64), or a base64 PFX (with its password, if any)."""
     secret = password.encode() if password else None
     key: object
     cert: x509.Certificate | None
     try:
         if content_type == PEM:
-            data = value.encode()
+            # The spec's value is base64 (the SDK encodes PEM text too); Azure CLI sends the PEM text itself.
+            data = value.encode() if value.lstrip().startswith("-----BEGIN") else base64.b64decode(value, validate=True)
             key = serialization.load_pem_private_key(data, secret)
             cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE-----"):])
         else:
