@@ -235,11 +235,13 @@ def test_an_api_profile_resolves_every_type_microsofts_definition_names(profile)
     assert resolved == PROFILE_TYPES[profile]
 
 
-def _account_template(name: str) -> dict:
+def _account_template(*names: str) -> dict:
+    """Storage accounts ``names``, each made after the one before it."""
     return {"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
             "contentVersion": "1.0.0.0", "resources": [{
                 "type": "Microsoft.Storage/storageAccounts", "apiVersion": "2016-01-01", "name": name, "location": "local",
-                "sku": {"name": "Standard_LRS"}, "kind": "Storage", "properties": {}}]}
+                "sku": {"name": "Standard_LRS"}, "kind": "Storage", "properties": {},
+                "dependsOn": [names[index - 1]] if index else []} for index, name in enumerate(names)]}
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -250,8 +252,8 @@ def test_a_failed_deployment_rolls_back_to_the_last_successful_or_a_named_one(st
         "template": _account_template("rollbackfirst"), "mode": "Incremental"}}).result()
     assert first.properties.on_error_deployment is None
 
-    # an account name with capitals fails when the deployment runs (its template validates)
-    failing = {"properties": {"template": _account_template("NotAValidName"), "mode": "Incremental",
+    # an account name with capitals fails when the deployment runs (its template validates), after one account is made
+    failing = {"properties": {"template": _account_template("rollbackextra", "NotAValidName"), "mode": "Incremental",
                               "on_error_deployment": {"type": "LastSuccessful"}}}
     with pytest.raises(HttpResponseError):
         resources.deployments.begin_create_or_update("rg", "second", failing).result()
@@ -261,6 +263,9 @@ def test_a_failed_deployment_rolls_back_to_the_last_successful_or_a_named_one(st
         "LastSuccessful", "first")
     assert second.properties.on_error_deployment.provisioning_state == "Succeeded"  # "first" was deployed again
     assert resources.deployments.get("rg", "first").properties.provisioning_state == "Succeeded"
+    # Resource Manager runs the rollback in Complete mode, whatever the target's: what only the failed one made goes.
+    accounts = {r.name for r in resources.resources.list_by_resource_group("rg", filter="resourceType eq 'Microsoft.Storage/storageAccounts'")}
+    assert accounts == {"rollbackfirst"}
 
     named = {"properties": {"template": _account_template("rollbackthird"), "mode": "Incremental",
                             "on_error_deployment": {"type": "SpecificDeployment", "deployment_name": "second"}}}

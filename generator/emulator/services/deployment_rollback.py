@@ -39,7 +39,8 @@ def on_error_deployment(given: Any, deployments: DocumentStore, name: str, group
 
 
 def roll_back(failed: dict[str, Any], deployments: DocumentStore, run: Callable[[dict[str, Any]], None]) -> None:
-    """Deploy ``failed``'s rollback target again (with ``run``) and record how that went."""
+    """Deploy ``failed``'s rollback target again (with ``run``, which Resource Manager does in Complete mode, whatever
+    mode the target had: what only the failed deployment made goes) and record how that went."""
     on_error = failed["properties"].get("onErrorDeployment")
     target = deployments.get(str((on_error or {}).get("deploymentName", "")))
     if on_error is None or target is None:

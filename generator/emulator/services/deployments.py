@@ -264,7 +264,8 @@ class DeploymentsService:
                     f"'{entry.id}' is not served; the supported versions of {namespace}/{top_type} are '{','.join(served)}'.")
         return evaluation
 
-    def _run(self, deployment: dict[str, Any]) -> None:
+    def _run(self, deployment: dict[str, Any], mode: str | None = None) -> None:
+        """Deploy ``deployment``'s resources, in ``mode`` if given (a rollback), else in the deployment's own."""
         properties = deployment["properties"]
         properties["provisioningState"] = "Running"
         evaluation = self._evaluation(deployment["_sub"], deployment["_rg"], deployment["name"], deployment["_template"],
@@ -290,7 +291,7 @@ class DeploymentsService:
                     failure = {"code": error.code, "message": error.message, "target": entry.id}
                     break
             if failure is None:
-                if properties["mode"].lower() == "complete":
+                if (mode or properties["mode"]).lower() == "complete":
                     self._remove_others(deployment, evaluation)
                 properties["outputs"] = evaluation.outputs()
         except TemplateError as exc:
@@ -305,7 +306,7 @@ class DeploymentsService:
                                    "message": "At least one resource deployment operation failed. Please list deployment "
                                               "operations for details.",
                                    "details": [failure]}
-            roll_back(deployment, self._group_deployments(deployment["_rg"]), self._run)
+            roll_back(deployment, self._group_deployments(deployment["_rg"]), lambda target: self._run(target, mode="Complete"))
         self.arm.save()
 
     def _deploy(self, evaluation: TemplateEvaluation, entry: TemplateResource) -> None:
