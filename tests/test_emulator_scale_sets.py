@@ -121,3 +121,27 @@ def test_an_instances_own_path_takes_power_actions_and_delete_and_star_means_eve
     assert [i.instance_id for i in instances.list("rg", "web-vmss")] == ["1", "2"]
     assert compute.virtual_machine_scale_sets.get("rg", "web-vmss").sku.capacity == 2
 
+
+
+def test_an_instances_address_and_nat_port_stay_while_it_lives_and_no_other_nic_takes_them(start_emulator):
+    """Dynamic addresses and NAT pool ports are given once: deleting instance 0 moves neither of instance 1's, and a
+    NIC made later in the subnet gets an address no instance holds."""
+    compute, network = _scale_set(start_emulator, "2108")
+
+    def addresses() -> dict[str, str]:
+        return {n.virtual_machine.id.rsplit("/", 1)[1]: n.ip_configurations[0].private_ip_address
+                for n in network.network_interfaces.list_virtual_machine_scale_set_network_interfaces("rg", "web-vmss")}
+
+    def ports() -> dict[str, int]:
+        return {r.name.rsplit(".", 1)[1]: r.frontend_port for r in network.load_balancers.get("rg", "web-lb").inbound_nat_rules}
+
+    before_addresses, before_ports = addresses(), ports()
+    compute.virtual_machine_scale_sets.begin_delete_instances("rg", "web-vmss", {"instance_ids": ["0"]}).result()
+    assert addresses() == {i: before_addresses[i] for i in ("1", "2")}
+    assert ports() == {i: before_ports[i] for i in ("1", "2")}
+
+    subnet_id = next(iter(network.network_interfaces.list_virtual_machine_scale_set_network_interfaces(
+        "rg", "web-vmss"))).ip_configurations[0].subnet.id
+    nic = network.network_interfaces.begin_create_or_update("rg", "later", {"location": "local", "ip_configurations": [
+        {"name": "ipconfig1", "subnet": {"id": subnet_id}}]}).result()
+    assert nic.ip_configurations[0].private_ip_address not in addresses().values()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import uuid
 from typing import Any
 
@@ -202,6 +203,39 @@ def _shape_public_ip(arm: Arm, ip: dict[str, Any], existing: dict[str, Any] | No
         props["dnsSettings"]["fqdn"] = f"{label}.{arm.ctx.addresses.public_ip_suffix}"
 
 
+# What holds a private address in a subnet besides NICs: load balancer frontends (children of their balancer), and
+# scale set instances, which keep theirs on the instance as each is given one (services/scale_set_actions.py).
+_FRONTENDS = "Microsoft.Network/loadBalancers/frontendIPConfigurations"
+_SCALE_SETS = "Microsoft.Compute/virtualMachineScaleSets"
+
+
+def held_addresses(arm: Arm, subnet_id: str, except_id: str = "") -> set[str]:
+    """Every private address held in the subnet ``subnet_id`` (but by the resource ``except_id``, being shaped)."""
+    subnet, held = subnet_id.lower(), set()
+    configurations = [c for n in arm.resources_of_type(NICS) if n["id"].lower() != except_id.lower()
+                      for c in n["properties"].get("ipConfigurations", [])]
+    configurations += [f for f in arm.resources_of_type(_FRONTENDS) if f["id"].lower() != except_id.lower()]
+    for configuration in configurations:
+        props = configuration.get("properties") or {}
+        if ref_id(props.get("subnet")).lower() == subnet and props.get("privateIPAddress"):
+            held.add(str(props["privateIPAddress"]))
+    for scale_set in arm.resources_of_type(_SCALE_SETS):
+        for instance in scale_set.get("_instances", []):
+            held |= {kept["address"] for kept in instance.get("_addresses", {}).values() if kept["subnet"] == subnet}
+    return held
+
+
+def free_address(arm: Arm, subnet: dict[str, Any], held: set[str]) -> str:
+    """The lowest address of ``subnet`` that nothing ``held``, past the four Azure keeps (network, gateway, DNS):
+    what Dynamic allocation gives. Empty when the subnet is full or has no prefix."""
+    props = subnet.get("properties") or {}
+    prefix = str(props.get("addressPrefix") or next(iter(props.get("addressPrefixes") or []), ""))
+    if not prefix:
+        return ""
+    network = ipaddress.ip_network(prefix, strict=False)
+    return next((str(a) for a in itertools.islice(network.hosts(), 3, None) if str(a) not in held), "")
+
+
 def _public_ip_not_in_use(arm: Arm, ip: dict[str, Any]) -> None:
     users = nics_referring(arm, ip["id"].lower())
     if users:
@@ -229,9 +263,10 @@ def _shape_nic(arm: Arm, nic: dict[str, Any], existing: dict[str, Any] | None) -
             raise arm_errors.invalid_parameter(
                 f"Public IP address {ref_id(props['publicIPAddress'])} of network interface {nic['name']} was not found.")
         if "privateIPAddress" not in props:
-            prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
-            used = sum(1 for n in nics_referring(arm, subnet["id"].lower()) if n["id"] != nic["id"])
-            props["privateIPAddress"] = str(prefix.network_address + 4 + used)
+            # This NIC's own earlier configurations in the same subnet hold theirs too.
+            own = {str(c["properties"]["privateIPAddress"]) for c in configs[:index]
+                   if ref_id(c["properties"].get("subnet")).lower() == subnet["id"].lower()}
+            props["privateIPAddress"] = free_address(arm, subnet, held_addresses(arm, subnet["id"], nic["id"]) | own)
         props.setdefault("privateIPAllocationMethod", "Dynamic")
         props["provisioningState"] = "Succeeded"
         props.setdefault("primary", index == 0)

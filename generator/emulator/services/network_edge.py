@@ -5,7 +5,6 @@ views), local network gateways and connections, with the properties and defaults
 from __future__ import annotations
 
 import functools
-import ipaddress
 import uuid
 from typing import Any
 
@@ -14,7 +13,7 @@ from generator.emulator.arm_core import Arm, ResourceType, TypeDeclarations, ref
 from generator.emulator.child_collections import ChildCollection
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route
-from generator.emulator.services.network import nics_referring, set_etag, spelled
+from generator.emulator.services.network import free_address, held_addresses, set_etag, spelled
 
 LOAD_BALANCERS = "Microsoft.Network/loadBalancers"
 ROUTE_TABLES = "Microsoft.Network/routeTables"
@@ -123,8 +122,7 @@ def _shape_lb_child(arm: Arm, child: dict[str, Any], existing: dict[str, Any] | 
         props["privateIPAllocationMethod"] = spelled(props["privateIPAllocationMethod"], ("Dynamic", "Static"))
         subnet = arm.find(ref_id(props.get("subnet")))
         if subnet is not None and not props.get("privateIPAddress"):
-            prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "10.0.0.0/24"), strict=False)
-            props["privateIPAddress"] = str(prefix.network_address + 4 + len(nics_referring(arm, subnet["id"].lower())))
+            props["privateIPAddress"] = free_address(arm, subnet, held_addresses(arm, subnet["id"], child["id"]))
     for key in ("protocol",):
         if key in props:
             props[key] = spelled(props[key], ("Tcp", "Udp", "All", "Http", "Https"))

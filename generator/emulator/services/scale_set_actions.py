@@ -9,7 +9,7 @@ instances that join its inbound NAT pools."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+import itertools
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +17,7 @@ from generator.emulator import arm_errors
 from generator.emulator.arm_core import Action, Arm, Render, TypeAddition, TypeDeclarations, ref_id
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
+from generator.emulator.services.network import free_address, held_addresses
 from generator.emulator.services.scale_sets import SCALE_SETS
 
 NICS = "Microsoft.Network/networkInterfaces"
@@ -138,17 +139,26 @@ class ScaleSetActionsService:
     def _nat_rules(self, scale_set: dict[str, Any], nic: str, ip: str, balancer_id: str, pool: dict[str, Any]) -> list[Any]:
         pool_props = pool.get("properties") or {}
         rules = []
-        for position, instance in enumerate(scale_set.get("_instances", [])):
+        for instance in scale_set.get("_instances", []):
             name = f"{pool['name']}.{instance['instanceId']}"
             configuration = (f"{scale_set['id']}/virtualMachines/{instance['instanceId']}/networkInterfaces/{nic}"
                              f"/ipConfigurations/{ip}")
             rules.append({"name": name, "id": f"{balancer_id}/inboundNatRules/{name}", "properties": {
                 "frontendIPConfiguration": pool_props.get("frontendIPConfiguration"),
-                "frontendPort": int(pool_props.get("frontendPortRangeStart", 0)) + position,
+                "frontendPort": int(pool_props.get("frontendPortRangeStart", 0)) + self._slot(scale_set, instance),
                 "backendPort": pool_props.get("backendPort"), "protocol": pool_props.get("protocol"),
                 "enableFloatingIP": False, "idleTimeoutInMinutes": pool_props.get("idleTimeoutInMinutes", 4),
                 "backendIPConfiguration": {"id": configuration}, "provisioningState": "Succeeded"}})
         return rules
+
+    def _slot(self, scale_set: dict[str, Any], instance: dict[str, Any]) -> int:
+        """The instance's place in its NAT pools' port ranges: the lowest no other instance holds, given once and kept
+        (deleting an instance moves no other's port)."""
+        if "_slot" not in instance:
+            taken = {i["_slot"] for i in scale_set.get("_instances", []) if "_slot" in i}
+            instance["_slot"] = next(slot for slot in itertools.count() if slot not in taken)
+            self.arm.save()
+        return int(instance["_slot"])
 
     # -- network interfaces ----------------------------------------------------------------------
 
@@ -184,22 +194,18 @@ class ScaleSetActionsService:
         return nics
 
     def _address(self, scale_set: dict[str, Any], instance: dict[str, Any], subnet_id: str, nic: str, ip: str) -> str:
-        """The instance's address in the subnet: the free ones after Azure's four reserved, in instance order, past
-        the subnet's other NICs."""
-        subnet = self.arm.find(subnet_id) if subnet_id else None
-        prefix = str(((subnet or {}).get("properties") or {}).get("addressPrefix") or "")
-        if not prefix:
-            return ""
-        network = ipaddress.ip_network(prefix, strict=False)
-        taken = {str(c.get("properties", {}).get("privateIPAddress"))
-                 for r in self.arm.data["resources"].values() if r["type"] == NICS
-                 for c in (r.get("properties") or {}).get("ipConfigurations", [])
-                 if ref_id((c.get("properties") or {}).get("subnet")).lower() == subnet_id.lower()}
-        ordinal = [i["instanceId"] for i in scale_set.get("_instances", [])].index(instance["instanceId"])
-        free = (str(a) for a in list(network.hosts())[3:] if str(a) not in taken)
-        for _ in range(ordinal):
-            next(free, None)
-        return next(free, "")
+        """The instance's address in the subnet: given once, the lowest free one then (Dynamic), and kept on the
+        instance for as long as it lives, as Azure keeps a Dynamic address while its holder exists."""
+        kept: dict[str, dict[str, str]] = instance.setdefault("_addresses", {})
+        key = f"{nic}/{ip}".lower()
+        if key not in kept or kept[key]["subnet"] != subnet_id.lower():
+            subnet = self.arm.find(subnet_id) if subnet_id else None
+            address = free_address(self.arm, subnet, held_addresses(self.arm, subnet_id)) if subnet else ""
+            if not address:
+                return ""
+            kept[key] = {"subnet": subnet_id.lower(), "address": address}
+            self.arm.save()
+        return kept[key]["address"]
 
     def list_nics(self, request: Request, sub: str, rg: str, name: str) -> Response:
         scale_set = self._scale_set(sub, rg, name)

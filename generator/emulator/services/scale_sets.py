@@ -5,6 +5,7 @@ scale set, scaled by ``sku.capacity`` (new instances get the next ids; scaling i
 from __future__ import annotations
 
 import copy
+import itertools
 import uuid
 from typing import Any
 
@@ -131,7 +132,9 @@ class ScaleSetsService:
             instances.pop()  # scaling in removes the newest
         next_id = scale_set.get("_next_instance", 0)
         while len(instances) < capacity:
-            instances.append({"instanceId": str(next_id), "vmId": str(uuid.uuid4()), "created": now()})
+            # _slot: the instance's place in its NAT pools' port ranges, the lowest free one, kept for its life.
+            slot = next(s for s in itertools.count() if s not in {i.get("_slot") for i in instances})
+            instances.append({"instanceId": str(next_id), "vmId": str(uuid.uuid4()), "created": now(), "_slot": slot})
             next_id += 1
         scale_set["_next_instance"] = next_id
 
