@@ -145,3 +145,5 @@ def test_an_instances_address_and_nat_port_stay_while_it_lives_and_no_other_nic_
     nic = network.network_interfaces.begin_create_or_update("rg", "later", {"location": "local", "ip_configurations": [
         {"name": "ipconfig1", "subnet": {"id": subnet_id}}]}).result()
     assert nic.ip_configurations[0].private_ip_address not in addresses().values()
+    held = network.virtual_networks.check_ip_address_availability("rg", "web-vnet", ip_address=addresses()["1"])
+    assert held.available is False and addresses()["1"] not in held.available_ip_addresses

@@ -169,14 +169,12 @@ def _check_ip_address(arm: Arm, request: Request, vnet: dict[str, Any]) -> Respo
         address = ipaddress.ip_address(request.query.get("ipAddress", ""))
     except ValueError:
         raise arm_errors.invalid_parameter(f"The IP address '{request.query.get('ipAddress', '')}' is not valid.") from None
-    used = {ipaddress.ip_address(c["properties"]["privateIPAddress"])
-            for nic in nics_referring(arm, vnet["id"].lower() + "/subnets")
-            for c in nic["properties"].get("ipConfigurations", []) if c.get("properties", {}).get("privateIPAddress")}
     for subnet in child_collections.stored_children(arm, vnet, "subnets"):
         prefix = ipaddress.ip_network(subnet["properties"].get("addressPrefix", "0.0.0.0/32"), strict=False)
         if address in prefix:
-            # Azure keeps a subnet's first four addresses and its last one.
-            usable = [a for a in list(prefix.hosts())[3:-1] if a not in used] if prefix.num_addresses > 8 else []
+            # Azure keeps a subnet's first four addresses and its last (broadcast, which hosts() leaves out too).
+            held = held_addresses(arm, subnet["id"])
+            usable = [a for a in itertools.islice(prefix.hosts(), 3, None) if str(a) not in held]
             if address in usable:
                 return Response(200, {"available": True})
             return Response(200, {"available": False, "availableIPAddresses": [str(a) for a in usable[:5]]})
