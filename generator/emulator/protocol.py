@@ -47,6 +47,12 @@ class Request:
         except ValueError:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.") from None
 
+    def properties(self) -> dict[str, Any] | None:
+        """The body's ``properties`` object, as a Resource Manager PUT carries it (None: no such object)."""
+        body = self.json()
+        props = body.get("properties") if isinstance(body, dict) else None
+        return props if isinstance(props, dict) else None
+
     def form(self) -> dict[str, str]:
         """The body as an ``application/x-www-form-urlencoded`` form."""
         return {k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True).items()}

@@ -189,9 +189,8 @@ class AuthorizationService:
     def _create_assignment(self, request: Request, scope: str, name: str, existing: dict[str, Any] | None) -> Response:
         if not _GUID.match(name):
             raise arm_errors.invalid_role_assignment_id(name)
-        body = request.json()
-        props = body.get("properties") if isinstance(body, dict) else None
-        if not isinstance(props, dict) or not props.get("roleDefinitionId") or not props.get("principalId"):
+        props = request.properties()
+        if props is None or not props.get("roleDefinitionId") or not props.get("principalId"):
             raise arm_errors.invalid_request_content("properties.roleDefinitionId and properties.principalId are required.")
         role = _role_of(str(props["roleDefinitionId"]))
         if role is None:

@@ -74,9 +74,8 @@ class LocksService:
         answer = self.arm.read_or_delete(request, self.locks.documents, key, lambda: arm_errors.lock_not_found(name))
         if answer is not None:
             return answer
-        body = request.json()
-        props = body.get("properties") if isinstance(body, dict) else None
-        if not isinstance(props, dict):
+        props = request.properties()
+        if props is None:
             raise arm_errors.invalid_request_content("The lock needs its properties (level, notes).")
         level = next((lv for lv in LEVELS if lv.lower() == str(props.get("level", "")).lower()), None)
         if level is None:

@@ -69,9 +69,8 @@ class PolicyService:
                                          lambda: arm_errors.policy_definition_not_found(name))
         if answer is not None:
             return answer
-        body = request.json()
-        props = body.get("properties") if isinstance(body, dict) else None
-        if not isinstance(props, dict):
+        props = request.properties()
+        if props is None:
             raise arm_errors.invalid_request_content("The policy definition needs its properties.")
         rule = props.get("policyRule")
         if not isinstance(rule, dict) or "if" not in rule or "then" not in rule:
@@ -111,9 +110,8 @@ class PolicyService:
                                          lambda: arm_errors.policy_assignment_not_found(name), echo_deleted=True)
         if answer is not None:
             return answer
-        body = request.json()
-        props = body.get("properties") if isinstance(body, dict) else None
-        if not isinstance(props, dict) or not props.get("policyDefinitionId"):
+        props = request.properties()
+        if props is None or not props.get("policyDefinitionId"):
             raise arm_errors.invalid_request_content("properties.policyDefinitionId is required.")
         definition_id = str(props["policyDefinitionId"])
         found = _DEFINITION_ID.match(definition_id)
