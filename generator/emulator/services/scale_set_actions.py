@@ -9,7 +9,6 @@ instances that join its inbound NAT pools."""
 from __future__ import annotations
 
 import hashlib
-import itertools
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,7 +17,7 @@ from generator.emulator.arm_core import Action, Arm, Render, TypeAddition, TypeD
 from generator.emulator.protocol import Request, Response
 from generator.emulator.routing import Route, route
 from generator.emulator.services.network import free_address, held_addresses
-from generator.emulator.services.scale_sets import SCALE_SETS
+from generator.emulator.services.scale_sets import SCALE_SETS, free_slot
 
 NICS = "Microsoft.Network/networkInterfaces"
 LOAD_BALANCERS = "Microsoft.Network/loadBalancers"
@@ -152,11 +151,9 @@ class ScaleSetActionsService:
         return rules
 
     def _slot(self, scale_set: dict[str, Any], instance: dict[str, Any]) -> int:
-        """The instance's place in its NAT pools' port ranges: the lowest no other instance holds, given once and kept
-        (deleting an instance moves no other's port)."""
-        if "_slot" not in instance:
-            taken = {i["_slot"] for i in scale_set.get("_instances", []) if "_slot" in i}
-            instance["_slot"] = next(slot for slot in itertools.count() if slot not in taken)
+        """The instance's place in its NAT pools' port ranges (scale_sets.free_slot gives it when the instance is made)."""
+        if "_slot" not in instance:  # an instance of a state saved before slots were kept
+            instance["_slot"] = free_slot(scale_set.get("_instances", []))
             self.arm.save()
         return int(instance["_slot"])
 

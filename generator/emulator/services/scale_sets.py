@@ -30,6 +30,13 @@ _OS_CONFIGURATION: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def free_slot(instances: list[dict[str, Any]]) -> int:
+    """An instance's place in its NAT pools' port ranges (``_slot``): the lowest no other instance holds, given once
+    and kept for its life, so deleting an instance moves no other's port."""
+    taken = {i["_slot"] for i in instances if "_slot" in i}
+    return next(slot for slot in itertools.count() if slot not in taken)
+
+
 class ScaleSetsService:
     def __init__(self, arm: Arm, compute: ComputeService) -> None:
         self.arm = arm
@@ -132,9 +139,8 @@ class ScaleSetsService:
             instances.pop()  # scaling in removes the newest
         next_id = scale_set.get("_next_instance", 0)
         while len(instances) < capacity:
-            # _slot: the instance's place in its NAT pools' port ranges, the lowest free one, kept for its life.
-            slot = next(s for s in itertools.count() if s not in {i.get("_slot") for i in instances})
-            instances.append({"instanceId": str(next_id), "vmId": str(uuid.uuid4()), "created": now(), "_slot": slot})
+            instances.append({"instanceId": str(next_id), "vmId": str(uuid.uuid4()), "created": now(),
+                              "_slot": free_slot(instances)})
             next_id += 1
         scale_set["_next_instance"] = next_id
 
