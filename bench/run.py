@@ -67,9 +67,9 @@ def main() -> None:
                         help="also measure new + bootstrap + registration + first sample, uv and pip (needs the package index)")
     args = parser.parse_args()
 
+    from azs_emulator import Emulator, EmulatorConfig
     from generator.commands.render import NewProject, copier_data
     from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
-    from generator.emulator import Emulator, EmulatorConfig
 
     work = Path(tempfile.mkdtemp(prefix="azs-bench-"))
     AZS, COPIER, template = install_wheel(work)
@@ -183,7 +183,7 @@ def main() -> None:
 
 def concurrency_line() -> str:
     """The emulator's list correctness under load: 20 SDK clients listing while the others churn."""
-    from generator.emulator import Emulator, EmulatorConfig
+    from azs_emulator import Emulator, EmulatorConfig
     from tests.concurrency import list_while_churning
 
     with Emulator(EmulatorConfig(layout="loopback", single_host=True, registration_delay=0.1)) as emulator:

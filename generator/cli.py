@@ -35,7 +35,7 @@ def _cmd_emulator(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from generator.emulator import Emulator, EmulatorConfig, FaultPlan
+    from azs_emulator import Emulator, EmulatorConfig, FaultPlan
 
     project = None
     if args.for_project:
@@ -119,7 +119,7 @@ def _print_emulator(info: dict, info_file: str | None) -> None:
 def _emulator_trust(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from generator.emulator.venv_trust import stand_in_ca_of, trust_in_venv
+    from azs_emulator.venv_trust import stand_in_ca_of, trust_in_venv
 
     if not args.python or not (args.info_file or args.ca_cert):
         raise UsageError("emulator trust needs --python (a venv's python, e.g. .venv/bin/python) and --info-file "
@@ -668,7 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         # The emulator's errors are its own (it imports nothing of ours); looked up only if the emulator was loaded,
         # so that --help never imports it.
-        emulator_errors = sys.modules.get("generator.emulator.errors")
+        emulator_errors = sys.modules.get("azs_emulator.errors")
         if emulator_errors is None or not isinstance(error, emulator_errors.EmulatorError):
             raise
         return _report(error, error.exit_code)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.emulator import Emulator, EmulatorConfig
+from azs_emulator import Emulator, EmulatorConfig
 from tests.helpers import (
     EMULATOR_PROXY_PORT,
     NEW,

@@ -41,7 +41,7 @@ def _public_trust() -> tuple[str, str]:
 
     import certifi
 
-    from generator.emulator.certificates import PUBLIC_COMMON_NAME, create_root_ca
+    from azs_emulator.certificates import PUBLIC_COMMON_NAME, create_root_ca
 
     directory = Path(tempfile.mkdtemp(prefix="azs-tests-public-ca-"))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)  # it holds a private key: never left behind

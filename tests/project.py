@@ -31,7 +31,7 @@ def bootstrap(project: Path, env: dict[str, str], *options: str) -> subprocess.C
 def trust_the_public_stand_in(project: Path) -> None:
     """Make the project's venv trust the emulators' stand-in for the public CA, as every real certifi trusts the CA
     behind login.microsoftonline.com."""
-    from generator.emulator.venv_trust import trust_in_venv
+    from azs_emulator.venv_trust import trust_in_venv
     from tests.helpers import PUBLIC_CA_CERT
 
     trust_in_venv(venv_python(project), Path(PUBLIC_CA_CERT))

@@ -14,10 +14,10 @@ from azure.mgmt.resource import ResourceManagementClient, SubscriptionClient
 from azure.mgmt.storage import StorageManagementClient
 from azure.profiles import KnownProfiles
 
-from generator.emulator import Emulator, EmulatorConfig
-from generator.emulator.arm_core import ResourceType, TypeAddition, TypeDeclarations, type_table
-from generator.emulator.protocol import Response
-from generator.emulator.state import EmulatorState, StateData
+from azs_emulator import Emulator, EmulatorConfig
+from azs_emulator.arm_core import ResourceType, TypeAddition, TypeDeclarations, type_table
+from azs_emulator.protocol import Response
+from azs_emulator.state import EmulatorState, StateData
 from tests import sdk
 from tests.helpers import EMULATOR_PROXY_PORT
 

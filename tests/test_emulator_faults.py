@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from generator.emulator import FaultPlan
+from azs_emulator import FaultPlan
 
 
 def _metadata_url(info):

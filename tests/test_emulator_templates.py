@@ -229,7 +229,7 @@ PROFILE_TYPES = {
 
 @pytest.mark.parametrize("profile", sorted(PROFILE_TYPES))
 def test_an_api_profile_resolves_every_type_microsofts_definition_names(profile):
-    from generator.emulator.api_tables import profile_version
+    from azs_emulator.api_tables import profile_version
 
     resolved = {key: profile_version(profile, *key) for key in PROFILE_TYPES[profile]}
     assert resolved == PROFILE_TYPES[profile]

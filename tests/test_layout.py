@@ -9,7 +9,9 @@ import ast
 import sys
 from pathlib import Path
 
-GENERATOR = Path(__file__).resolve().parent.parent / "generator"
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR = ROOT / "generator"
+EMULATOR = ROOT / "azs_emulator"
 
 # From the bottom up: what each place may import of the generator is its own layer and those below it.
 LAYERS = (
@@ -26,8 +28,9 @@ LAYERS = (
 USES_THE_EMULATOR = ("generator.catalog.pins", "generator.commands", "generator.cli")
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """Every module ``path`` imports, at its top or inside a function (the CLI imports its commands late)."""
+def _imported_modules(path: Path, package: str = "generator") -> set[str]:
+    """Every module of ``package`` (or the emulator's) that ``path`` imports, at its top or inside a function (the
+    CLI imports its commands late)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -35,7 +38,7 @@ def _imported_modules(path: Path) -> set[str]:
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names |= {node.module} | ({f"{node.module}.{alias.name}" for alias in node.names} if node.module == "generator" else set())
-    return {name for name in names if name == "generator" or name.startswith("generator.")}
+    return {name for name in names if _within(name, (package, "azs_emulator"))}
 
 
 def _module(path: Path) -> str:
@@ -52,15 +55,26 @@ def _layer(name: str) -> int | None:
 
 
 def test_the_emulator_imports_nothing_of_the_generator():
-    outside = {f"{path.relative_to(GENERATOR.parent)}: {name}"
-               for path in (GENERATOR / "emulator").rglob("*.py") for name in _imported_modules(path)
-               if not name.startswith("generator.emulator")}
+    """azs_emulator/ is its own package in the same distribution: it runs without the generator."""
+    paths = list(EMULATOR.rglob("*.py"))
+    assert len(paths) > 10
+    outside = {f"{path.relative_to(ROOT)}: {name}" for path in paths for name in _imported_modules(path)
+               if not _within(name, ("azs_emulator",))}
     assert not outside, sorted(outside)
+
+
+def test_the_emulator_runs_without_the_generator(tmp_path):
+    """Importing the emulator and building its server loads no module of the generator."""
+    import subprocess
+    code = ("import sys, azs_emulator; from azs_emulator import Emulator, EmulatorConfig; "
+            "print(sorted(m for m in sys.modules if m == 'generator' or m.startswith('generator.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
 
 
 def test_every_module_of_the_generator_has_a_place():
     placeless = sorted(module for module in map(_module, GENERATOR.rglob("*.py")) if _layer(module) is None
-                       and not _within(module, ("generator.emulator",)) and module not in ("generator", "generator._version"))
+                       and module not in ("generator", "generator._version"))
     assert not placeless, placeless
 
 
@@ -75,7 +89,7 @@ def test_each_place_imports_only_the_places_below_it():
         for name in _imported_modules(path):
             if name in ("generator", "generator.__version__", "generator._version"):
                 continue
-            if _within(name, ("generator.emulator",)):
+            if _within(name, ("azs_emulator",)):
                 if not _within(module, USES_THE_EMULATOR):
                     upward.append(f"{module} -> {name}")
                 continue

@@ -96,7 +96,7 @@ def test_wheelhouse_targets_evaluate_markers_for_the_target_python():
 @pytest.fixture(scope="module")
 def stack():
     """A 2108 Azure AD emulator at loopback ports: reached without any proxy, so that the installs' proxy can be closed."""
-    from generator.emulator import Emulator, EmulatorConfig
+    from azs_emulator import Emulator, EmulatorConfig
     from tests.helpers import PUBLIC_CA_DIR
 
     with Emulator(EmulatorConfig(layout="loopback", registration_delay=0.2, public_ca_dir=PUBLIC_CA_DIR)) as emulator:

@@ -344,7 +344,7 @@ def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
 
 @pytest.fixture(scope="module")
 def project_stack():
-    from generator.emulator import Emulator, EmulatorConfig
+    from azs_emulator import Emulator, EmulatorConfig
 
     with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1, public_ca_dir=PUBLIC_CA_DIR,
                                  proxy_port=EMULATOR_PROXY_PORT)) as emulator:

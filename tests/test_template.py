@@ -248,7 +248,7 @@ _STORAGE_REFUSAL = {"content_type": "application/xml", "body": '<?xml version="1
 @pytest.mark.reliability
 @pytest.mark.parametrize("sample", list(MIDDLE_STEP))
 def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, template_repo, project_env, tmp_path, sample):
-    from generator.emulator import FaultPlan
+    from azs_emulator import FaultPlan
 
     emulator = start_emulator()
     project = tmp_path / "project"

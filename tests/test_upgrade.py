@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.emulator import Emulator, EmulatorConfig
+from azs_emulator import Emulator, EmulatorConfig
 from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, ROOT, git, new_project, run_cli
 from tests.project import run_all_steps
 

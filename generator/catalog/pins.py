@@ -32,7 +32,7 @@ from generator import catalog
 from generator.catalog import lock
 
 if TYPE_CHECKING:
-    from generator.emulator import Emulator
+    from azs_emulator import Emulator
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pins.md"
 PROBE = Path(__file__).resolve().parent / "_pin_probe.py"
@@ -142,7 +142,7 @@ def run_probe(python: str, package: str, infos: list[str]) -> dict[str, str]:
 def probe_emulators() -> dict[str, Emulator]:
     """One started emulator per target (the caller stops them), in the loopback layout: one probe process talks to
     all of them at once, and a process has one HTTPS_PROXY (the names layout's way in)."""
-    from generator.emulator import Emulator, EmulatorConfig
+    from azs_emulator import Emulator, EmulatorConfig
 
     return {target: Emulator(EmulatorConfig(stack_version=release, identity=identity, layout="loopback", single_host=True,
                                             registration_delay=0.1)).start()

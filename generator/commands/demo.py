@@ -55,11 +55,11 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
     """
     import tempfile
 
+    from azs_emulator import Emulator, EmulatorConfig
+    from azs_emulator.proxy import through_proxy
+    from azs_emulator.venv_trust import stand_in_ca_of_info, trust_in_venv
     from generator.commands.render import NewProject, check_destination, run_new
     from generator.discovery import DiscoveryRequest
-    from generator.emulator import Emulator, EmulatorConfig
-    from generator.emulator.proxy import through_proxy
-    from generator.emulator.venv_trust import stand_in_ca_of_info, trust_in_venv
     from generator.templating.template_source import resolve_template
 
     resolve_template(template, vcs_ref)  # a missing template fails before the emulator starts

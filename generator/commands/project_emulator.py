@@ -31,7 +31,7 @@ def project_settings(project: Path) -> tuple[str, str]:
     identity = str(answers.get("identity_system") or "azure_ad")
     if not release:
         raise UsageError(f"{project} records neither a Stack release nor a known profile; regenerate it with azs-scaffold")
-    from generator.emulator.config import is_valid_release
+    from azs_emulator.config import is_valid_release
 
     if not is_valid_release(release):
         raise UsageError(f"{project / ANSWERS_FILE} records stack_release {release!r}, which is no Stack release "
@@ -43,8 +43,8 @@ def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
     """The project settings that point it at the emulator described by ``info``: its names, reached through its
     proxy (``httpsProxy``: the project sets it for its own requests, never for installs), and a CA file holding
     the Stack's root and, for Azure AD, the sign-in host's stand-in public CA (what ``.venv-emulator`` trusts)."""
+    from azs_emulator.proxy import through_proxy
     from generator.discovery import DiscoveryRequest, discover_stack
-    from generator.emulator.proxy import through_proxy
 
     with through_proxy(info.get("https_proxy")):
         found = discover_stack(DiscoveryRequest.for_emulator(info, signed_in=False, stack_version=(

@@ -1,0 +1,46 @@
+"""Per-location usages (``.../providers/{Microsoft.Storage|Microsoft.Network}/locations/{location}/usages``): what
+the subscription uses against its quota in the Stack's region, counted from the resources it holds. Limits are
+the defaults of a Stack's base quota, not an operator's plan."""
+
+from __future__ import annotations
+
+from azs_emulator import arm_errors
+from azs_emulator.arm_core import Arm
+from azs_emulator.protocol import Request, Response
+from azs_emulator.routing import Route, route
+
+# namespace (lower case) -> (usage name, display name, counted type, limit)
+_QUOTAS = {
+    "microsoft.storage": (("StorageAccounts", "Storage Accounts", "Microsoft.Storage/storageAccounts", 250),),
+    "microsoft.network": (
+        ("VirtualNetworks", "Virtual Networks", "Microsoft.Network/virtualNetworks", 50),
+        ("PublicIPAddresses", "Public IP Addresses", "Microsoft.Network/publicIPAddresses", 60),
+        ("NetworkInterfaces", "Network Interfaces", "Microsoft.Network/networkInterfaces", 350),
+        ("NetworkSecurityGroups", "Network Security Groups", "Microsoft.Network/networkSecurityGroups", 50),
+        ("LoadBalancers", "Load Balancers", "Microsoft.Network/loadBalancers", 50),
+        ("VirtualNetworkGateways", "Virtual Network Gateways", "Microsoft.Network/virtualNetworkGateways", 1),
+    ),
+}
+
+
+class UsagesService:
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+
+    def routes(self) -> list[Route]:
+        # Storage lists "usages" as a type of its own; Network serves them under "locations".
+        by_namespace = lambda groups: (groups[1], "usages" if groups[1].lower() == "microsoft.storage" else "locations")  # noqa: E731
+        return [route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage|microsoft\.network)/locations/([^/]+)/usages",
+                      self.usages, api=by_namespace),
+                # Storage's older versions (2017-10-01 and before) list them for the subscription, without a location.
+                route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage)/usages", self.usages, api=by_namespace)]
+
+    def usages(self, request: Request, sub: str, namespace: str, location: str | None = None) -> Response:
+        if location is not None and location.replace(" ", "").lower() != self.arm.location:
+            raise arm_errors.location_not_found(location, self.arm.location)
+        prefix = f"/subscriptions/{sub}/".lower()
+        held = [r["type"].lower() for r in self.arm.resources_under(prefix)]
+        return Response(200, {"value": [
+            {"unit": "Count", "currentValue": held.count(counted.lower()), "limit": limit,
+             "name": {"value": name, "localizedValue": display}}
+            for name, display, counted, limit in _QUOTAS[namespace.lower()]]})

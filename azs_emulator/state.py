@@ -1,0 +1,296 @@
+"""The emulator's persistent state: identity, PKI, provider registrations and resources.
+
+:class:`StateData` is its one shape (``state.json``), a section per owner; :class:`DocumentStore` is how an owner
+keeps a section of documents. Without a state directory everything lives in a temporary directory removed at stop. With one, the
+CA, the credentials and every resource survive restarts, so restarting with another
+``--stack-version`` emulates a Stack upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypedDict, cast
+
+from azs_emulator.certificates import PUBLIC_COMMON_NAME, ROOT_COMMON_NAME, CertificatePair, create_root_ca
+from azs_emulator.errors import EmulatorError
+from azs_emulator.private_file import write_private_file
+
+STATE_FILE = "state.json"
+CA_CERT_FILE = "ca.pem"
+CA_KEY_FILE = "ca.key"
+PUBLIC_CA_CERT_FILE = "public-ca.pem"
+PUBLIC_CA_KEY_FILE = "public-ca.key"
+
+
+# A Resource Manager document as stored: what clients see, plus the emulator's own bookkeeping under ``_`` keys.
+Document = dict[str, Any]
+
+
+class ProviderRegistration(TypedDict):
+    state: str  # Registering, Registered or Unregistered
+    ready_at: float  # when a Registering namespace turns Registered (time.time())
+
+
+class TagName(TypedDict):
+    """A tag name created on its own (``PUT /tagNames/{name}``), with the values created for it."""
+
+    name: str
+    values: list[str]
+
+
+class TagHolder(TypedDict):
+    tags: dict[str, str]
+
+
+class BlobAccount(TypedDict):
+    containers: dict[str, Any]  # container name -> its metadata and blobs (the blob service's)
+
+
+class StateData(TypedDict):
+    """Everything the emulator keeps, as ``state.json`` holds it: one section per owner (the services say which is
+    theirs; nothing else reads or writes a section). Documents are keyed by their id in lower case."""
+
+    # Who the Stack is and who may sign in to it (fixed when the state is made).
+    tenant_id: str
+    tenant_domain: str
+    client_id: str
+    client_secret: str
+    subscription_id: str
+    admin_subscription_id: str
+    audience_app_id: str
+    admin_audience_app_id: str
+    location: str
+    object_id: str  # the service principal's object id
+    # Ports a kept state reuses, so that what clients were told stays true across restarts (0: none yet).
+    identity_port: int
+    proxy_port: int
+    vault_ports: dict[str, int]  # vault name (lower case) -> its data-plane listener's port
+    # Resource Manager (azs_emulator/arm_core.py).
+    providers: dict[str, ProviderRegistration]  # namespace (lower case) -> registration
+    resource_groups: dict[str, Document]  # name (lower case) -> {"name", "location", "tags"}
+    resources: dict[str, Document]
+    # Microsoft.Resources: deployments (group name, lower case -> deployment name, lower case -> deployment) and tags.
+    deployments: dict[str, dict[str, Document]]
+    tag_names: dict[str, TagName]  # tag name (lower case) ->
+    subscription_tags: TagHolder
+    # Microsoft.Storage: account id (lower case) -> its two keys; the blob data plane: account name -> its containers.
+    storage_keys: dict[str, list[str]]
+    blob_accounts: dict[str, BlobAccount]
+    # Key Vault's data plane: vault name (lower case) -> its secrets, its certificates (each by lower-cased name).
+    vault_secrets: dict[str, dict[str, Any]]
+    vault_certificates: dict[str, dict[str, Any]]
+    # Microsoft.Authorization.
+    role_assignments: dict[str, Document]
+    principal_assignment: str  # the name of the service principal's own role assignment
+    locks: dict[str, Document]
+    policy_definitions: dict[str, Document]
+    policy_assignments: dict[str, Document]
+
+
+# The listeners whose port a kept state remembers (besides each vault's).
+KeptPort = Literal["identity_port", "proxy_port"]
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+# What a section holds when a state has none yet: a new state, or one an older emulator wrote (the sections below
+# the identity arrived one release at a time, and each service used to add its own on first use).
+_SECTION_DEFAULTS: dict[str, Callable[[], Any]] = {
+    "object_id": _new_uuid,
+    "identity_port": int,
+    "proxy_port": int,
+    "vault_ports": dict,
+    "providers": dict,
+    "resource_groups": dict,
+    "resources": dict,
+    "deployments": dict,
+    "tag_names": dict,
+    "subscription_tags": lambda: {"tags": {}},
+    "storage_keys": dict,
+    "blob_accounts": dict,
+    "vault_secrets": dict,
+    "vault_certificates": dict,
+    "role_assignments": dict,
+    "principal_assignment": _new_uuid,
+    "locks": dict,
+    "policy_definitions": dict,
+    "policy_assignments": dict,
+}
+assert set(_SECTION_DEFAULTS) <= set(StateData.__annotations__)
+
+
+def _new_state(location: str) -> StateData:
+    identity = {
+        "tenant_id": _new_uuid(),
+        "tenant_domain": "azsemulator.onmicrosoft.com",
+        "client_id": _new_uuid(),
+        "client_secret": secrets.token_urlsafe(32),
+        "subscription_id": _new_uuid(),
+        "admin_subscription_id": _new_uuid(),
+        "audience_app_id": _new_uuid(),
+        "admin_audience_app_id": _new_uuid(),
+        "location": location,
+    }
+    return cast(StateData, {**identity, **{key: make() for key, make in _SECTION_DEFAULTS.items()}})
+
+
+def upgraded(data: dict[str, Any]) -> tuple[StateData, bool]:
+    """A state as an older emulator wrote it, with every section it lacks added (empty, or a new id); and whether
+    any was. Nothing is renamed or removed: the file an older emulator wrote is read as it is."""
+    missing = [key for key in _SECTION_DEFAULTS if key not in data]
+    for key in missing:
+        data[key] = _SECTION_DEFAULTS[key]()
+    return cast(StateData, data), bool(missing)
+
+
+class EmulatorState:
+    """Thread-safe state; ``lock`` guards ``data`` (its shape: :class:`StateData`), and :meth:`save` persists it."""
+
+    def __init__(self, state_dir: str | os.PathLike[str] | None, public_ca_dir: str | os.PathLike[str] | None = None,
+                 location: str = "local") -> None:
+        self.lock = threading.RLock()
+        self._temporary = state_dir is None
+        self.directory = Path(tempfile.mkdtemp(prefix="azs-emulator-")) if state_dir is None else Path(state_dir)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+            self.data = self._load_or_create(location)
+            self.ca = self._load_or_create_ca(self.directory, CA_CERT_FILE, CA_KEY_FILE, ROOT_COMMON_NAME)
+            # The CA of the Azure AD sign-in host: "public", i.e. not the Stack's.
+            self.public_ca_directory = Path(public_ca_dir) if public_ca_dir else self.directory
+            self.public_ca_directory.mkdir(parents=True, exist_ok=True)
+            self.public_ca = self._load_or_create_ca(self.public_ca_directory, PUBLIC_CA_CERT_FILE, PUBLIC_CA_KEY_FILE,
+                                                     PUBLIC_COMMON_NAME)
+        except OSError as exc:
+            raise EmulatorError(
+                f"cannot use the emulator state directory {self.directory}: {exc.strerror or exc}; "
+                "choose a writable --state-dir"
+            ) from None
+
+    def _load_or_create(self, location: str) -> StateData:
+        path = self.directory / STATE_FILE
+        if path.exists():
+            try:
+                kept = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                kept = None
+            if not isinstance(kept, dict) or not isinstance(kept.get("location"), str):
+                raise EmulatorError(
+                    f"the emulator state file {path} is corrupt; remove the directory to start afresh"
+                ) from None
+            data, changed = upgraded(kept)
+            if changed:
+                write_private_file(path, json.dumps(data, indent=2).encode())
+            return data
+        data = _new_state(location)
+        write_private_file(path, json.dumps(data, indent=2).encode())
+        return data
+
+    @staticmethod
+    def _load_or_create_ca(directory: Path, cert_file: str, key_file: str, common_name: str) -> CertificatePair:
+        cert_path, key_path = directory / cert_file, directory / key_file
+        if cert_path.exists() and key_path.exists():
+            return CertificatePair(cert_path.read_bytes(), key_path.read_bytes())
+        ca = create_root_ca(common_name=common_name)
+        write_private_file(key_path, ca.key_pem)
+        write_private_file(cert_path, ca.cert_pem)
+        os.chmod(cert_path, 0o644)
+        return ca
+
+    @property
+    def ca_cert_path(self) -> Path:
+        return self.directory / CA_CERT_FILE
+
+    @property
+    def public_ca_cert_path(self) -> Path:
+        return self.public_ca_directory / PUBLIC_CA_CERT_FILE
+
+    # -- the listeners' ports (the server's section) -----------------------------------------------
+
+    def kept_port(self, which: KeptPort) -> int:
+        """The port that listener had before (0: none yet)."""
+        return int(self.data[which])
+
+    def vault_port(self, vault: str) -> int:
+        """The port of a vault's data-plane listener before (0: none yet)."""
+        return int(self.data["vault_ports"].get(vault.lower(), 0))
+
+    def record_port(self, which: KeptPort, port: int) -> None:
+        with self.lock:
+            self.data[which] = port
+            self.save()
+
+    def record_vault_port(self, vault: str, port: int) -> None:
+        with self.lock:
+            self.data["vault_ports"][vault.lower()] = port
+            self.save()
+
+    def save(self) -> None:
+        """Persist the state (callers hold ``lock``)."""
+        if not self._temporary:
+            write_private_file(self.directory / STATE_FILE, json.dumps(self.data, indent=2).encode())
+
+    def close(self) -> None:
+        """Remove a temporary state directory; a user-given one is kept."""
+        if self._temporary:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class DocumentStore:
+    """Documents of one kind (locks, policy definitions, a group's deployments, ...) keyed case-insensitively: how a
+    backend keeps its section of :class:`StateData`. It wraps the section itself, so what it changes is what
+    :meth:`EmulatorState.save` writes."""
+
+    def __init__(self, documents: dict[str, Document]) -> None:
+        self._documents = documents
+
+    def get(self, key: str) -> Document | None:
+        return self._documents.get(key.lower())
+
+    def put(self, key: str, document: Document) -> bool:
+        """Keep ``document`` under ``key``; whether one was there before."""
+        existed = key.lower() in self._documents
+        self._documents[key.lower()] = document
+        return existed
+
+    def pop(self, key: str) -> Document | None:
+        return self._documents.pop(key.lower(), None)
+
+    def __contains__(self, key: str) -> bool:
+        return key.lower() in self._documents
+
+    def __bool__(self) -> bool:
+        return bool(self._documents)
+
+    def values(self) -> list[Document]:
+        """Every document, in the order of their keys as stored (insertion order)."""
+        return list(self._documents.values())
+
+    def by_id(self) -> list[Document]:
+        """Every document, ordered by ``id`` case-insensitively (as lists answer)."""
+        return sorted(self._documents.values(), key=lambda document: str(document["id"]).lower())
+
+
+class PerOwnerStore:
+    """A section of :class:`StateData` whose documents each belong to one resource (a vault's secrets, its
+    certificates): the owner's lower-cased name -> its documents. They go when the owner is forgotten."""
+
+    def __init__(self, section: dict[str, dict[str, Any]]) -> None:
+        self._section = section
+
+    def of(self, owner: str) -> dict[str, Any]:
+        """The documents of ``owner``, by lower-cased name (changed in place; the backend saves)."""
+        return self._section.setdefault(owner.lower(), {})
+
+    def forget(self, owner: str) -> None:
+        self._section.pop(owner.lower(), None)

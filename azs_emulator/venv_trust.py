@@ -1,0 +1,77 @@
+"""``azs-scaffold emulator trust``: make a virtual environment trust an emulator's stand-in public CA.
+
+A real Azure AD Stack signs in at login.microsoftonline.com, whose CA every certifi already holds; the
+emulator's sign-in host has a CA of its own standing in for it. A project's venv trusts it only when told:
+this adds the CA to that venv's certifi bundle and touches nothing else. The bundle is replaced (a new file
+renamed over it), never appended to: uv hard-links it from its cache, and an append would change every venv
+sharing that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from azs_emulator.errors import EmulatorUsageError
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+_MARK = "# azs-scaffold emulator: stand-in for the public CA of an Azure AD sign-in host (not for a real Stack)\n"
+
+
+def stand_in_ca_of(info_file: str) -> Path | None:
+    """The sign-in CA an emulator's ``--info-file`` names as if public (None for ADFS: its sign-in host is on the
+    Stack's own root, which bootstrap trusts already)."""
+    try:
+        return stand_in_ca_of_info(json.loads(Path(info_file).expanduser().read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EmulatorUsageError(f"--info-file {info_file} is not an emulator's info file ({getattr(exc, 'strerror', None) or exc}); "
+                         "give the file azs-scaffold emulator --info-file wrote") from None
+
+
+def stand_in_ca_of_info(info: dict) -> Path | None:
+    """The same, from an emulator's info (``Emulator.info()``)."""
+    identity_ca, stack_ca = info["identity_ca_cert"], info["ca_cert"]
+    return None if identity_ca == stack_ca else Path(identity_ca)
+
+
+def certifi_bundle_of(python: str) -> Path:
+    """The certifi bundle the interpreter ``python`` (a venv's) uses."""
+    try:
+        found = subprocess.run([python, "-c", "import certifi; print(certifi.where())"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmulatorUsageError(f"--python {python}: cannot run it ({getattr(exc, 'strerror', None) or exc}); give a venv's "
+                         "python, e.g. .venv/bin/python") from None
+    if found.returncode != 0 or not found.stdout.strip():
+        raise EmulatorUsageError(f"--python {python} has no certifi; run the project's bootstrap first (python scripts/bootstrap.py)")
+    return Path(found.stdout.strip().splitlines()[-1])
+
+
+def trust_in_venv(python: str, ca_file: Path) -> str:
+    """Add the certificates of ``ca_file`` to the certifi bundle of ``python``'s venv; a sentence saying what was done."""
+    try:
+        wanted = _PEM.findall(ca_file.read_bytes())
+    except OSError as exc:
+        raise EmulatorUsageError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
+    if not wanted:
+        raise EmulatorUsageError(f"{ca_file} holds no PEM certificate")
+    bundle = certifi_bundle_of(python)
+    try:
+        current = bundle.read_bytes()
+        flat = b"".join(current.split())
+        missing = [pem for pem in wanted if b"".join(pem.split()) not in flat]
+        if not missing:
+            return f"{bundle} already trusts {ca_file.name}"
+        added = b"".join(b"\n" + _MARK.encode() + pem.replace(b"\r\n", b"\n") + b"\n" for pem in missing)
+        partial = bundle.with_name(f".{bundle.name}.{os.getpid()}.partial")
+        try:
+            partial.write_bytes(current.rstrip(b"\n") + b"\n" + added)
+            partial.chmod(bundle.stat().st_mode & 0o777)
+            os.replace(partial, bundle)
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as exc:
+        raise EmulatorUsageError(f"cannot update {bundle}: {exc.strerror or exc}; is the venv yours and writable?") from None
+    return f"{bundle} now trusts {ca_file.name} (the emulator's stand-in for a public CA)"
