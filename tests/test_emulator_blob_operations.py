@@ -239,7 +239,8 @@ def test_service_properties_are_kept_and_answered_as_such(blobs):
 def test_any_legal_blob_name_including_double_slashes(blobs):
     _, _, _, service = blobs
     container = service.create_container("names")
-    names = ["/dir1/file", "dir2//file", "sp ace/ü.txt", "a%2Fb", "trailing.", "x" * 1024]
+    # 880 characters: a Stack's longest blob name ("Azure Stack Hub storage: Differences and considerations"; Azure's 1,024).
+    names = ["/dir1/file", "dir2//file", "sp ace/ü.txt", "a%2Fb", "trailing.", "x" * 880]
     for name in names:
         container.upload_blob(name, name.encode())
     for name in names:
