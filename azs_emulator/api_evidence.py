@@ -80,3 +80,13 @@ BY_RELEASE: tuple[tuple[int, Evidence], ...] = ((1904, STACK_2019), (2102, STACK
 def seen_up_to(release: int) -> list[Evidence]:
     """The evidence that applies to ``release`` (what it and every earlier release was seen to serve)."""
     return [evidence for first, evidence in BY_RELEASE if release >= first]
+
+
+def versions_seen(release: int) -> dict[tuple[str, str], set[str]]:
+    """(namespace, resource type) in lower case -> every version real Stacks of ``release`` or earlier served."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for evidence in seen_up_to(release):
+        for namespace, types in evidence.items():
+            for resource_type, versions in types.items():
+                seen.setdefault((namespace.lower(), resource_type.lower()), set()).update(versions)
+    return seen
