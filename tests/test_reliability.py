@@ -466,14 +466,14 @@ def test_r50_open_config_permissions_are_warned_about(bootstrapped, project_env,
 
 
 def test_r51_config_missing_a_key(bootstrapped, project_env, tmp_path):
-    def drop_subscription(sp, root):
-        del sp["subscriptionId"]
+    def drop_client_id(sp, root):
+        del sp["clientId"]
         (root / "azureSecretSpConfig.json").write_text(json.dumps(sp))
 
-    copy = _with_sp(bootstrapped, tmp_path, drop_subscription)
+    copy = _with_sp(bootstrapped, tmp_path, drop_client_id)
     result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
     assert result.returncode == 1 and result.stderr.strip() == (
-        "error: azureSecretSpConfig.json lacks subscriptionId; add the key(s) and run again")
+        "error: azureSecretSpConfig.json lacks clientId; add the key(s) and run again")
 
 
 def test_r52_a_ca_bundle_variable_that_overrides_the_venv_is_named(bootstrapped, project_env):

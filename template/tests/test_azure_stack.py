@@ -72,10 +72,28 @@ class ConfigTest(OfflineProject):
         self.assertEqual(azure_stack.load_config(self.dir).client_secret, "from-the-environment")
 
     def test_a_missing_key_is_named(self) -> None:
-        del self.sp["subscriptionId"]
+        del self.sp["clientId"]
         self.write_sp()
-        with self.assertRaisesRegex(azure_stack.ConfigError, "lacks subscriptionId"):
+        with self.assertRaisesRegex(azure_stack.ConfigError, "lacks clientId"):
             azure_stack.load_config(self.dir)
+        self.sp["clientId"] = "11111111-1111-1111-1111-111111111111"
+        self.write_sp()
+        stack = json.loads((self.dir / "stack.json").read_text())
+        del stack["subscriptionId"]
+        (self.dir / "stack.json").write_text(json.dumps(stack))
+        with self.assertRaisesRegex(azure_stack.ConfigError, "stack.json lacks subscriptionId; regenerate it"):
+            azure_stack.load_config(self.dir)
+
+    def test_the_stacks_settings_come_from_stack_json_only(self) -> None:
+        """The service principal file keeps Microsoft's keys for Microsoft's samples; after an upgrade they may be
+        stale, and this project never reads them."""
+        stack = json.loads((self.dir / "stack.json").read_text())
+        self.sp.update(resourceManagerEndpointUrl="https://management.stale.example/", tenantId="stale-tenant",
+                       subscriptionId="33333333-3333-3333-3333-333333333333", location="stale-region")
+        self.write_sp()
+        config = azure_stack.load_config(self.dir)
+        self.assertEqual((config.resource_manager, config.tenant_id, config.subscription_id, config.location),
+                         (stack["resourceManagerEndpointUrl"], stack["tenantId"], stack["subscriptionId"], stack["location"]))
 
     @unittest.skipIf(os.name == "nt", "POSIX permissions")
     def test_an_open_config_file_is_warned_about(self) -> None:
