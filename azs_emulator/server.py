@@ -519,7 +519,7 @@ class Emulator:
                 raise arm_errors.no_route(request.path)
             if match.route.control:
                 return match.route.handler(request)
-            with self.state.lock:
+            with self.state.transaction():  # committed as the handler returns; nothing of it kept if it raises
                 self.arm.admit(request, match)
                 if match.route.listener == ARM:
                     self.deployments.settle(request)
