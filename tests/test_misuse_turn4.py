@@ -3,6 +3,7 @@ every read of a user's file bounded, no hang, one line where a traceback was."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from tests.helpers import GENERATOR_COMMAND, ROOT, cli, discover, git, new_project, one_error, run_cli, set_faults, with_credentials
 
@@ -257,3 +259,47 @@ def test_r146_emulator_trust_with_a_python_that_is_no_python(emulator, tmp_path)
     info_file.write_text(json.dumps(emulator.info()))
     code, out, err = cli("emulator", "trust", "--python", "/bin/echo", "--info-file", str(info_file), timeout=60)
     one_error(code, err, "--python /bin/echo is not a Python with certifi")
+
+
+# -- the emulator as a target: the service's 4xx, never a 500 or a dropped connection ----------------------------
+
+
+def test_r147_key_vault_imports_of_the_wrong_shape_are_400(start_emulator):
+    """Bodies of the wrong JSON types, a NUL in a PFX password, and a PEM whose key is not the certificate's."""
+    from azure.core.rest import HttpRequest
+    from azure.keyvault.certificates import CertificateContentType, CertificatePolicy
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.test_emulator_keyvault_certificates import EVERY_CERTIFICATE_PERMISSION, _key_and_certificate, _pfx, _vault
+
+    _, certificates, _ = _vault(start_emulator, "shapes", "2108", "azure_ad", EVERY_CERTIFICATE_PERMISSION)
+    pfx, _ = _pfx(b"right")
+    value = base64.b64encode(pfx).decode()
+    url = f"{certificates.vault_url}/certificates/c6/import?api-version=2016-10-01"
+    for body in ({"value": value, "pwd": "righ\u0000t"}, {"value": value, "pwd": 5}, {"value": value, "policy": [1]},
+                 [1, 2], {"value": value, "pwd": "right", "policy": {"secret_props": "x"}}):
+        answer = certificates.send_request(HttpRequest("POST", url, json=body))
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "BadParameter", (body, answer.text())
+    # The vault still answers after all that, and a right import goes through.
+    assert certificates.send_request(HttpRequest("POST", url, json={"value": value, "pwd": "right"})).status_code == 200
+
+    key, cert = _key_and_certificate()
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()) \
+        + cert.public_bytes(serialization.Encoding.PEM)
+    with pytest.raises(HttpResponseError) as raised:
+        certificates.import_certificate("mismatched", pem, policy=CertificatePolicy(
+            issuer_name="Unknown", content_type=CertificateContentType.pem))
+    assert raised.value.status_code == 400 and "does not match" in str(raised.value)
+
+
+def test_r148_a_dry_run_names_the_project_never_its_scratch_copy(emulator, template_repo, tmp_path):
+    project = _committed_project(emulator.info(), template_repo, tmp_path)
+    answers = project / ".copier-answers.yml"
+    answers.write_text(re.sub(r"(?m)^_commit:.*$", "_commit: deadbee", answers.read_text()))
+    git(project, "commit", "-qam", "a version nobody has")
+    result = run_cli("upgrade", str(project), "--dry-run", "--trust", "--vcs-ref", "HEAD")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert str(project) in line and "azs-upgrade-" not in line, line
