@@ -61,7 +61,7 @@ from azs_emulator.services.provider_resources import ProviderResourcesService
 from azs_emulator.services.resources import ResourcesService
 from azs_emulator.services.scale_set_actions import ScaleSetActionsService
 from azs_emulator.services.scale_sets import ScaleSetsService
-from azs_emulator.services.stack import StackService
+from azs_emulator.services.stack import StackService, add_arm_headers
 from azs_emulator.services.storage import StorageService
 from azs_emulator.services.usages import UsagesService
 from azs_emulator.services.vm_capture import VmCaptureService
@@ -507,13 +507,19 @@ class Emulator:
 
     def _answer(self, request: Request, match: Match | None) -> Response:
         """The one place every request is answered: checks in ARM's order, then the route's handler."""
+        response = self._handled(request, match)
+        if match is None or match.route.listener == ARM:
+            add_arm_headers(response, request, self.arm.location)
+        return response
+
+    def _handled(self, request: Request, match: Match | None) -> Response:
         assert self.state is not None  # created before any listener serves
         try:
             if match is None:
                 raise arm_errors.no_route(request.path)
             if match.route.control:
                 return match.route.handler(request)
-            with self.state.lock:
+            with self.state.transaction():  # committed as the handler returns; nothing of it kept if it raises
                 self.arm.admit(request, match)
                 if match.route.listener == ARM:
                     self.deployments.settle(request)
