@@ -1,6 +1,6 @@
 """The storage data plane's blob service, at ``<account>.blob.<region>.<fqdn>``: the service's properties, containers
 (metadata, stored access policies and public access, leases) and their blob lists, answered in the service's XML,
-authorized as the service does it (:mod:`.blob_auth`) at the service versions the release serves
+authorized as the service does it (:mod:`.storage_auth`) at the service versions the release serves
 (``api_tables.storage_data_versions``, from Microsoft's "Azure Stack Hub storage: Differences and considerations").
 The blobs themselves: :mod:`.blob_objects`; what is kept: :mod:`.blob_store`; their bytes: :mod:`.blob_content`.
 Each behaviour follows the Blob service REST API reference of the operation it names."""
@@ -14,11 +14,9 @@ from urllib.parse import unquote
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from azs_emulator.api_tables import storage_data_versions
 from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import ANYONE, BLOB, Route, route
-from azs_emulator.services.blob_auth import XML, BlobError, check_sas, check_shared_key, http_date, invalid_header, now
 from azs_emulator.services.blob_content import small_body
 from azs_emulator.services.blob_objects import BlobObjects
 from azs_emulator.services.blob_store import (
@@ -33,7 +31,8 @@ from azs_emulator.services.blob_store import (
     metadata_of,
     touch,
 )
-from azs_emulator.services.storage import account_keys, find_account
+from azs_emulator.services.storage import find_account
+from azs_emulator.services.storage_auth import XML, StorageError, admit, http_date, invalid_header, no_authentication, now
 from azs_emulator.state import BlobAccount
 
 _SHARED_KEY = re.compile(r"^SharedKey ([^:]+):(.+)$")
@@ -70,30 +69,11 @@ class BlobService:
         """The account's blob store, once the request's version and authorization hold. ``needed`` is the SAS
         permission letter the operation takes (r, a, c, w, d, l); None: only the account's key may (ACLs, service
         properties). A request with neither key nor signature reads what a container's public access opens."""
-        name = request.headers.get("host", "").split(".", 1)[0].lower()
-        account = find_account(self.arm, name)
-        if account is None:
-            raise BlobError(404, "ResourceNotFound", "The specified resource does not exist.")
-        store = self.blobs.account(name)
-        served = storage_data_versions(self.arm.ctx.release)
-        version = request.headers.get("x-ms-version", "")
-        if version and served is not None and version not in served:
-            raise invalid_header("x-ms-version", version)
-        keys = account_keys(self.arm, account)
-        signed = _SHARED_KEY.match(request.headers.get("authorization", ""))
-        if "sig" in request.query and needed is not None:
-            policies = store["containers"].get(container, {}).get("acl", {}).get("policies", {})
-            check_sas(request, name, keys, served, needed, container, blob, policies)
-        elif signed:
-            if not version:
-                raise BlobError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not "
-                                "specified.", HeaderName="x-ms-version")
-            check_shared_key(request, name, keys, (signed.group(1), signed.group(2)))
-        elif "sig" in request.query:  # only the account's key may do this
-            raise BlobError(403, "AuthorizationFailure", "This request is not authorized to perform this operation.")
-        elif not self._public(store, request, needed, container, blob):
-            raise BlobError(403, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer "
-                            "to the information in the www-authenticate header.")
+        store = self.blobs.account(request.headers.get("host", "").split(".", 1)[0].lower())
+        policies = store["containers"].get(container, {}).get("acl", {}).get("policies", {})
+        if admit(self.arm, request, "blob", needed, container, blob, policies) is None and \
+                not self._public(store, request, needed, container, blob):
+            raise no_authentication()
         return store
 
     @staticmethod
@@ -119,7 +99,7 @@ class BlobService:
                                         "x-ms-account-kind": account.get("kind", "Storage")}, content_type=None)
         if request.method == "GET" and comp == "list":
             return self.list_containers(request)
-        raise BlobError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request "
+        raise StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request "
                         "URI is invalid.", QueryParameterName="comp")
 
     def _service_properties(self, request: Request) -> Response:
@@ -129,9 +109,9 @@ class BlobService:
             try:
                 given = ElementTree.fromstring(small_body(request))
             except ElementTree.ParseError:
-                raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
+                raise StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
             if given.tag != "StorageServiceProperties":
-                raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.")
+                raise StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.")
             for element in given:  # what the request leaves out stays as it was
                 kept[element.tag] = ElementTree.tostring(element, encoding="unicode")
             self.blobs.save()
@@ -155,7 +135,7 @@ class BlobService:
     def container(self, request: Request, name: str) -> Response:
         name = unquote(name)
         if request.query.get("restype") != "container":
-            raise BlobError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the "
+            raise StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the "
                             "request URI is invalid.", QueryParameterName="restype")
         comp = request.query.get("comp", "")
         if comp == "list":
@@ -192,9 +172,9 @@ class BlobService:
 
     def _create(self, request: Request, containers: dict[str, Container], name: str) -> Response:
         if not _CONTAINER_NAME.fullmatch(name):
-            raise BlobError(400, "InvalidResourceName", "The specifed resource name contains invalid characters.")
+            raise StorageError(400, "InvalidResourceName", "The specifed resource name contains invalid characters.")
         if name in containers:
-            raise BlobError(409, "ContainerAlreadyExists", "The specified container already exists.")
+            raise StorageError(409, "ContainerAlreadyExists", "The specified container already exists.")
         public = _public_access(request)
         containers[name] = {"modified": http_date(now()), "etag": "", "blobs": {}, "metadata": metadata_of(request),
                             "acl": {"public": public, "policies": {}}}
@@ -259,7 +239,7 @@ class BlobService:
     def _container(store: BlobAccount, container: str) -> Container:
         found = store["containers"].get(container)
         if found is None:
-            raise BlobError(404, "ContainerNotFound", "The specified container does not exist.")
+            raise StorageError(404, "ContainerNotFound", "The specified container does not exist.")
         return found
 
 
@@ -277,17 +257,17 @@ def _policies(body: bytes) -> dict[str, dict[str, str]]:
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
-        raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
+        raise StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
     policies: dict[str, dict[str, str]] = {}
     for identifier in root.findall("SignedIdentifier"):
         pid = identifier.findtext("Id") or ""
         if not pid or len(pid) > 64:
-            raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.")
+            raise StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.")
         policy = identifier.find("AccessPolicy")
         policies[pid] = {key: (policy.findtext(tag) or "") for tag, key in
                          (("Start", "start"), ("Expiry", "expiry"), ("Permission", "permission"))} if policy is not None else {}
     if len(policies) > _MOST_POLICIES:
-        raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid: more than five stored "
+        raise StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid: more than five stored "
                         "access policies.")
     return policies
 

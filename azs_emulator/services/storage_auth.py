@@ -1,6 +1,7 @@
-"""Who may ask the blob service what: the service's errors, Shared Key (the real signing algorithm, REST API
-"Authorize with Shared Key", versions 2015-02-21 and later) and service shared access signatures (REST API "Create a
-service SAS"), including those naming a container's stored access policy (``si``)."""
+"""Who may ask the storage data plane (blobs, queues, tables) what: the services' XML errors, Shared Key (the real
+signing algorithms of REST API "Authorize with Shared Key": the blob and queue form, versions 2015-02-21 and later, and
+the table form) and service shared access signatures (REST API "Create a service SAS", in each service's shape),
+including those naming a stored access policy (``si``)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,23 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import uuid
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
+from azs_emulator.api_tables import storage_data_versions
+from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import ArmError, Request, Response
+from azs_emulator.services.storage import account_keys, find_account
 
 XML = "application/xml"
 
 
-class BlobError(ArmError):
-    """An error as the storage service answers it: XML ``<Error>`` and the ``x-ms-error-code`` header."""
+class StorageError(ArmError):
+    """An error as the blob and queue services answer it: XML ``<Error>`` and the ``x-ms-error-code`` header."""
 
     def __init__(self, status: int, code: str, message: str, **details: str) -> None:
         super().__init__(status, code, message)
@@ -33,8 +38,8 @@ class BlobError(ArmError):
         return Response(self.status, body if self.status != 304 else None, {"x-ms-error-code": self.code}, content_type=XML)
 
 
-def invalid_header(name: str, value: str) -> BlobError:
-    return BlobError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
+def invalid_header(name: str, value: str) -> StorageError:
+    return StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
                      HeaderName=name, HeaderValue=value)
 
 
@@ -54,14 +59,14 @@ def etag() -> str:
     return f'"0x{uuid.uuid4().hex[:15].upper()}"'
 
 
-def authentication_failed(detail: str) -> BlobError:
-    return BlobError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value of "
+def authentication_failed(detail: str) -> StorageError:
+    return StorageError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value of "
                      "Authorization header is formed correctly including the signature.", AuthenticationErrorDetail=detail)
 
 
 def shared_key_string_to_sign(request: Request, account: str) -> str:
-    """Shared Key's string to sign (service versions 2015-02-21 and later): the verb, the standard headers, the
-    ``x-ms-`` headers in order, and the canonicalized resource (the path as sent) with its query."""
+    """Shared Key's string to sign for blobs and queues (service versions 2015-02-21 and later): the verb, the standard
+    headers, the ``x-ms-`` headers in order, and the canonicalized resource (the path as sent) with its query."""
     header = request.headers.get
     length = header("content-length", "")
     standard = [request.method, header("content-encoding", ""), header("content-language", ""), "" if length == "0" else length,
@@ -73,15 +78,28 @@ def shared_key_string_to_sign(request: Request, account: str) -> str:
     return "\n".join(standard) + "\n" + ms_headers + resource
 
 
+def table_string_to_sign(request: Request, account: str) -> str:
+    """Shared Key's string to sign for the table service: the verb, Content-MD5, Content-Type, the date (``x-ms-date``
+    when sent, else ``Date``) and the canonicalized resource with only its ``comp`` parameter."""
+    header = request.headers.get
+    comp = f"?comp={request.query['comp']}" if "comp" in request.query else ""
+    return "\n".join([request.method, header("content-md5", ""), header("content-type", ""),
+                      header("x-ms-date") or header("date", ""), f"/{account}{request.path or '/'}{comp}"])
+
+
 def sign(key: str, text: str) -> str:
     return base64.b64encode(hmac.new(base64.b64decode(key), text.encode("utf-8"), hashlib.sha256).digest()).decode()
 
 
-def sas_string_to_sign(query: dict[str, str], account: str, container: str, blob: str) -> str:
-    """A service SAS's string to sign, in the shape its signed version (``sv``) defines."""
+def sas_string_to_sign(query: dict[str, str], account: str, service: str, resource: str) -> str:
+    """A service SAS's string to sign, in the shape its service and signed version (``sv``) define; ``resource`` is
+    the signed resource's path in the account (a container or blob, a queue, a table)."""
     get = lambda name: query.get(name, "")  # noqa: E731
-    resource = f"/blob/{account}/{container}" + (f"/{blob}" if get("sr") in ("b", "bs") else "")
-    fields = [get("sp"), get("st"), get("se"), resource, get("si"), get("sip"), get("spr"), get("sv")]
+    fields = [get("sp"), get("st"), get("se"), f"/{service}/{account}/{resource}", get("si"), get("sip"), get("spr"), get("sv")]
+    if service == "table":
+        return "\n".join([*fields, get("spk"), get("srk"), get("epk"), get("erk")])
+    if service == "queue":
+        return "\n".join(fields)
     if get("sv") >= "2018-11-09":
         fields += [get("sr"), get("snapshot")]
     if get("sv") >= "2020-12-06":
@@ -95,16 +113,16 @@ def _sas_time(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def check_shared_key(request: Request, account: str, keys: list[str], signed: tuple[str, str]) -> None:
+def check_shared_key(request: Request, account: str, keys: list[str], signed: tuple[str, str], table: bool = False) -> None:
     """403 unless ``signed`` (the Authorization header's account and signature) is the request signed by a key."""
-    to_sign = shared_key_string_to_sign(request, account)
+    to_sign = table_string_to_sign(request, account) if table else shared_key_string_to_sign(request, account)
     if signed[0] != account or not any(hmac.compare_digest(sign(key, to_sign), signed[1]) for key in keys):
         raise authentication_failed("The MAC signature found in the HTTP request is not the same as any computed "
                                     "signature. Server used following string to sign: " + repr(to_sign))
 
 
 def check_sas(request: Request, account: str, keys: list[str], served: tuple[str, ...] | None, needed: str,
-              container: str, blob: str, policies: dict[str, dict[str, Any]]) -> None:
+              container: str, blob: str, policies: dict[str, dict[str, Any]], service: str = "blob") -> None:
     """403 unless the request's service SAS is signed by a key, in its time window and grants ``needed``. A SAS naming
     a stored access policy (``si``) takes the start, expiry and permissions it leaves out from the container's policy
     (REST API "Define a stored access policy"); a policy removed revokes it."""
@@ -112,7 +130,8 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
     version = query.get("sv", "")
     if served is not None and version not in served:
         raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
-    expected = sas_string_to_sign(query, account, container, blob)
+    resource = container + (f"/{blob}" if service == "blob" and query.get("sr") in ("b", "bs") else "")
+    expected = sas_string_to_sign(query, account, service, resource)
     if not any(hmac.compare_digest(sign(key, expected), query["sig"]) for key in keys):
         raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
     terms = dict(query)
@@ -134,8 +153,45 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
         raise authentication_failed(f"Signed expiry time [{terms['se']}] must be after the current time [{iso(moment)}]"
                                     if moment >= expiry else f"Signed start time [{terms['st']}] is in the future")
     if query.get("sr") in ("b", "bs") and not blob:
-        raise BlobError(403, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this "
+        raise StorageError(403, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this "
                         "operation using this resource type.")
     if needed not in terms.get("sp", ""):
-        raise BlobError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
+        raise StorageError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
                         "operation using this permission.")
+
+
+_SHARED_KEY = re.compile(r"^SharedKey ([^:]+):(.+)$")
+
+
+def admit(arm: Arm, request: Request, service: str, needed: str | None, resource: str = "", blob: str = "",
+          policies: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """The account a data-plane request addresses (by its host's first label), once its service version and its Shared
+    Key or SAS hold (``needed``: the SAS permission letter the operation takes; None: only the account's key may).
+    None: the request carries neither, which only a blob container's public access may let through."""
+    name = request.headers.get("host", "").split(".", 1)[0].lower()
+    account = find_account(arm, name)
+    if account is None:
+        raise StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
+    served = storage_data_versions(arm.ctx.release)
+    version = request.headers.get("x-ms-version", "")
+    if version and served is not None and version not in served:
+        raise invalid_header("x-ms-version", version)
+    keys = account_keys(arm, account)
+    signed = _SHARED_KEY.match(request.headers.get("authorization", ""))
+    if "sig" in request.query:
+        if needed is None:
+            raise StorageError(403, "AuthorizationFailure", "This request is not authorized to perform this operation.")
+        check_sas(request, name, keys, served, needed, resource, blob, policies or {}, service)
+    elif signed:
+        if not version:
+            raise StorageError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not "
+                               "specified.", HeaderName="x-ms-version")
+        check_shared_key(request, name, keys, (signed.group(1), signed.group(2)), table=service == "table")
+    else:
+        return None
+    return name
+
+
+def no_authentication() -> StorageError:
+    return StorageError(403, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to "
+                        "the information in the www-authenticate header.")
