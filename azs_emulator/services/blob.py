@@ -36,6 +36,7 @@ from azs_emulator.services.storage_xml import (
     done,
     endpoint,
     list_head,
+    listing,
     metadata_xml,
     next_marker,
     one_page,
@@ -107,14 +108,9 @@ class BlobService:
 
     def list_containers(self, request: Request) -> Response:
         store = self._admit(request, "l")
-        prefix, marker = request.query.get("prefix", ""), request.query.get("marker", "")
-        names = sorted(n for n in store["containers"] if n.startswith(prefix) and n >= marker)
-        shown, rest = one_page(names, request)
         with_metadata = "metadata" in request.query.get("include", "")
-        items = "".join(f"<Container><Name>{escape(n)}</Name>{_container_properties_xml(store['containers'][n])}"
-                        f"{metadata_xml(store['containers'][n]) if with_metadata else ''}</Container>" for n in shown)
-        return xml_answer(f'<EnumerationResults ServiceEndpoint="{endpoint(request)}">{list_head(request)}<Containers>{items}'
-                    f"</Containers>{next_marker(rest)}</EnumerationResults>")
+        return listing(request, store["containers"], "Container",
+                       lambda c: _container_properties_xml(c) + (metadata_xml(c) if with_metadata else ""))
 
     # -- containers ------------------------------------------------------------------------------
 

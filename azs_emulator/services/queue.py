@@ -21,14 +21,11 @@ from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import ANYONE, QUEUE, Route, route
 from azs_emulator.services.blob_content import small_body
-from azs_emulator.services.storage_auth import StorageError, admit, invalid_header, no_authentication
+from azs_emulator.services.storage_auth import StorageError, admitted_store, invalid_header
 from azs_emulator.services.storage_xml import (
     done,
-    endpoint,
-    list_head,
+    listing,
     metadata_xml,
-    next_marker,
-    one_page,
     parse_policies,
     policies_xml,
     service_properties,
@@ -80,12 +77,7 @@ class QueueService:
 
     def _admit(self, request: Request, needed: str | None, queue: str = "") -> dict[str, Any]:
         """The account's queues, once the request's version and Shared Key or SAS (``needed``: r, a, u, p) hold."""
-        name = request.headers.get("host", "").split(".", 1)[0].lower()
-        store = self._accounts.setdefault(name, {"queues": {}})
-        policies = store["queues"].get(queue, {}).get("policies", {})
-        if admit(self.arm, request, "queue", needed, queue, policies=policies) is None:
-            raise no_authentication()
-        return store
+        return admitted_store(self.arm, self._accounts, request, "queue", needed, queue)
 
     def _queue(self, store: dict[str, Any], name: str) -> Queue:
         found = store["queues"].get(name)
@@ -104,15 +96,8 @@ class QueueService:
         if request.method != "GET" or comp != "list":
             raise StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in "
                                "the request URI is invalid.", QueryParameterName="comp")
-        store = self._admit(request, "l")
-        prefix, marker = request.query.get("prefix", ""), request.query.get("marker", "")
-        names = sorted(n for n in store["queues"] if n.startswith(prefix) and n >= marker)
-        shown, rest = one_page(names, request)
         with_metadata = "metadata" in request.query.get("include", "")
-        items = "".join(f"<Queue><Name>{escape(n)}</Name>{metadata_xml(store['queues'][n]) if with_metadata else ''}</Queue>"
-                        for n in shown)
-        return xml_answer(f'<EnumerationResults ServiceEndpoint="{endpoint(request)}">{list_head(request)}<Queues>{items}'
-                          f"</Queues>{next_marker(rest)}</EnumerationResults>")
+        return listing(request, self._admit(request, "l")["queues"], "Queue", lambda q: metadata_xml(q) if with_metadata else "")
 
     # -- queues ----------------------------------------------------------------------------------
 

@@ -192,6 +192,18 @@ def admit(arm: Arm, request: Request, service: str, needed: str | None, resource
     return name
 
 
+def admitted_store(arm: Arm, accounts: dict[str, Any], request: Request, service: str, needed: str | None,
+                   resource: str) -> dict[str, Any]:
+    """The queues or tables (``accounts``: their section of the state) of the account a request addresses, made empty on
+    first use, once :func:`admit` lets the request in (the SAS may name one of the resource's stored policies)."""
+    kind = f"{service}s"
+    store: dict[str, Any] = accounts.setdefault(request.headers.get("host", "").split(".", 1)[0].lower(), {kind: {}})
+    policies = store[kind].get(resource, {}).get("policies", {})
+    if admit(arm, request, service, needed, resource, policies=policies) is None:
+        raise no_authentication()
+    return store
+
+
 def no_authentication() -> StorageError:
     return StorageError(403, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to "
                         "the information in the www-authenticate header.")

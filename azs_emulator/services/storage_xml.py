@@ -77,6 +77,16 @@ def metadata_xml(item: dict[str, Any]) -> str:
     return "<Metadata>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in item.get("metadata", {}).items()) + "</Metadata>"
 
 
+def listing(request: Request, items: dict[str, Any], tag: str, describe: Callable[[Any], str]) -> Response:
+    """List Containers / List Queues: the names from ``marker`` with ``prefix``, a page of them (``maxresults``, then
+    ``NextMarker``), each as ``describe`` shows it after its name."""
+    prefix, marker = request.query.get("prefix", ""), request.query.get("marker", "")
+    shown, rest = one_page(sorted(n for n in items if n.startswith(prefix) and n >= marker), request)
+    body = "".join(f"<{tag}><Name>{escape(n)}</Name>{describe(items[n])}</{tag}>" for n in shown)
+    return xml_answer(f'<EnumerationResults ServiceEndpoint="{endpoint(request)}">{list_head(request)}<{tag}s>{body}</{tag}s>'
+                      f"{next_marker(rest)}</EnumerationResults>")
+
+
 def one_page(entries: list[Any], request: Request) -> tuple[list[Any], list[Any]]:
     size = int(request.query.get("maxresults") or 5000)
     return entries[:size], entries[size:]

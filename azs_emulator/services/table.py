@@ -17,7 +17,7 @@ from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import ArmError, Request, Response
 from azs_emulator.routing import ANYONE, TABLE, Route, route
 from azs_emulator.services.blob_content import small_body
-from azs_emulator.services.storage_auth import StorageError, admit, no_authentication
+from azs_emulator.services.storage_auth import StorageError, admitted_store
 from azs_emulator.services.storage_xml import done, parse_policies, policies_xml, service_properties, xml_answer
 from azs_emulator.services.table_query import Entity, parse_filter
 
@@ -64,15 +64,10 @@ class TableService:
     def _admit(self, request: Request, needed: str | None, table: str = "") -> dict[str, Any]:
         """The account's tables, once the request's version and its Shared Key (table form) or table SAS (``needed``: r,
         a, u, d) hold."""
-        name = request.headers.get("host", "").split(".", 1)[0].lower()
-        store = self._accounts.setdefault(name, {"tables": {}})
-        policies = store["tables"].get(table.lower(), {}).get("policies", {})
         try:
-            if admit(self.arm, request, "table", needed, table.lower(), policies=policies) is None:
-                raise no_authentication()
+            return admitted_store(self.arm, self._accounts, request, "table", needed, table.lower())
         except StorageError as error:
             raise _as_table_error(error) from None
-        return store
 
     def _table(self, store: dict[str, Any], name: str) -> dict[str, Any]:
         found = store["tables"].get(name.lower())
