@@ -25,6 +25,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
                       help="only report: exit 0 when current, 1 when an upgrade is due, 2 when it cannot tell (unreachable, ...)")
     mode.add_argument("--dry-run", action="store_true", help="show the diff an upgrade would make, writing nothing")
     mode.add_argument("--yes", action="store_true", help="do not ask before writing")
+    p.add_argument("--samples", metavar="LIST", help="the samples the project carries from now on, comma-separated (e.g. "
+                   "resource_groups,storage_accounts): new ones are added, dropped ones removed, your edits kept "
+                   "(default: those it has)")
+    p.add_argument("--ci", metavar="LIST", help="the CI definitions it carries from now on: github, azure_pipelines, both "
+                   "comma-separated, or none (default: those it has)")
     p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: this azs-scaffold's own)")
     p.add_argument("--trust", action="store_true",
                    help="run the tasks and migrations of a template other than azs-scaffold's own, which the project's "
@@ -38,15 +43,36 @@ class Options:
     check: bool
     dry_run: bool
     yes: bool
+    samples: str | None
+    ci: str | None
     vcs_ref: str | None
     trust: bool
+
+
+def chosen(options: Options) -> dict[str, tuple[str, ...]]:
+    """The samples and CI definitions ``--samples`` and ``--ci`` name (validated), under their answers' names."""
+    from generator import catalog
+    from generator.templating.answers import ci_names
+
+    picked: dict[str, tuple[str, ...]] = {}
+    for option, key, given, names_of in (("--samples", "samples", options.samples, catalog.sample_names),
+                                         ("--ci", "ci", options.ci, ci_names)):
+        if given is None:
+            continue
+        names = [name.strip() for name in given.split(",") if name.strip()]
+        try:
+            picked[key] = () if key == "ci" and names == ["none"] else names_of(names)
+        except ScaffoldError as error:
+            raise UsageError(f"{option}: {error}") from None
+    return picked
 
 
 def run(options: Options) -> int:
     from generator.commands.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
 
+    picked = chosen(options)
     try:
-        plan = plan_upgrade(options.project, options.discovery.request(), progress=progress)
+        plan = plan_upgrade(options.project, options.discovery.request(), progress=progress, chosen=picked)
     except ScaffoldError as error:
         if options.check:
             error.exit_code = CANNOT_TELL  # apart from 1, "an upgrade is due"
@@ -74,6 +100,10 @@ def run(options: Options) -> int:
     progress("Regenerating with copier's three-way merge (Ctrl-C waits until it is done)")
     applied = apply_upgrade(plan, options.vcs_ref, trust=options.trust)
     print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {shlex.quote(options.project)} diff")
+    if applied.removed:
+        print("Removed (no longer part of the project; git checkout HEAD -- FILE brings one back):")
+        for path in applied.removed:
+            print(f"  {path}")
     if applied.conflicts:
         print("Conflicts to resolve (copier's markers, or .rej files):")
         for path in applied.conflicts:
