@@ -43,8 +43,9 @@ def _listed(message: str) -> set[str]:
 
 
 @pytest.mark.real_stack
-def test_a_2019_stacks_provider_answer(start_emulator):
-    entry = _entry("providers-2019.json")
+@pytest.mark.parametrize(("name", "least"), [("providers-2019.json", 50), ("capabilities-2017.json", 45)])
+def test_a_stacks_provider_answer(start_emulator, name, least):
+    entry = _entry(name)
     info = start_emulator(stack_version=entry["release"]).info()
     answer = _call(info, "GET", entry["request"]["path"], entry["request"]["api_version"])
     assert answer.status_code == entry["answer"]["status"]
@@ -56,12 +57,16 @@ def test_a_2019_stacks_provider_answer(start_emulator):
             mine = ours.get(stack_type["resourceType"].lower())
             if mine is None:  # a type the emulator does not serve at all (coverage page: not served)
                 continue
+            assert mine["apiProfiles"] is not None
             compared += 1
             missing = set(stack_type["apiVersions"]) - set(mine["apiVersions"])
             assert not missing, f"{provider['namespace']}/{stack_type['resourceType']}: the Stack served {sorted(missing)}"
             assert all(set(p) == {"profileVersion", "apiVersion"} and p["apiVersion"] in mine["apiVersions"]
                        for p in mine["apiProfiles"]), mine
-    assert compared >= 50  # most of the Stack's types are the emulator's too (51 when this was written)
+    assert compared >= least  # most of the Stack's types are the emulator's too (51 of 79 and 48 of 72 when this was written)
+    if "sizes" in entry["answer"]:  # and every VM size it offered
+        sizes = _call(info, "GET", "/subscriptions/{subscription}/providers/Microsoft.Compute/locations/local/vmSizes", "2017-03-30")
+        assert set(entry["answer"]["sizes"]) <= {s["name"] for s in sizes.json()["value"]}
 
 
 @pytest.mark.real_stack
