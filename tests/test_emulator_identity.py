@@ -165,7 +165,7 @@ def test_a_build_is_four_numbers():
     from azs_emulator.errors import EmulatorError
 
     EmulatorConfig(build="9.2222.0.222").validate()
-    with pytest.raises(EmulatorError, match="unknown build '1.2108' "):
+    with pytest.raises(EmulatorError, match="unknown build '1.2108': give four numbers"):
         EmulatorConfig(build="1.2108").validate()
 
 
