@@ -265,9 +265,13 @@ def test_the_state_has_one_shape(tmp_path):
     kept = {k: v for k, v in fresh.data.items() if k in ("tenant_id", "tenant_domain", "client_id", "client_secret", "subscription_id",
                                                          "admin_subscription_id", "audience_app_id", "admin_audience_app_id", "location")}
     (tmp_path / "older" / "state.json").write_text(json.dumps(kept))
+    fresh.close()
     older = EmulatorState(str(tmp_path / "older"))
     assert set(older.data) == set(StateData.__annotations__)
-    assert set(json.loads((tmp_path / "older" / "state.json").read_text())) == set(StateData.__annotations__)  # saved so
+    assert {name: older.data[name] for name in kept} == kept and older.data["resource_groups"] == {}
+    # Migrated into the store, the old file kept aside (an older emulator must not take it for the current state).
+    assert not (tmp_path / "older" / "state.json").exists() and (tmp_path / "older" / "state.json.migrated").exists()
+    older.close()
 
 
 def test_a_resource_type_is_declared_once():

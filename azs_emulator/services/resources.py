@@ -36,7 +36,6 @@ class TagsBackend:
     def __init__(self, arm: Arm) -> None:
         self._arm = arm
         self._names = arm.data["tag_names"]
-        self._subscription = arm.data["subscription_tags"]
 
     def created_names(self) -> dict[str, str]:
         """Tag names created on their own: lower case -> as spelled."""
@@ -72,8 +71,8 @@ class TagsBackend:
         return existed
 
     def subscription_tags(self) -> TagHolder:
-        """The subscription's tags (``{"tags": ...}``): change them in place and save."""
-        return self._subscription
+        """The subscription's tags (``{"tags": ...}``): change them in place, within the request."""
+        return self._arm.data["subscription_tags"]
 
     def _entry(self, name: str) -> TagName:
         return self._names.setdefault(name.lower(), {"name": name, "values": []})
