@@ -161,3 +161,13 @@ def test_nested_deployments_at_the_versions_a_stack_serves(start_emulator, relea
         assert _deploy(resources, "outer", nested(version)).properties.outputs["said"]["value"] == "inner"
     with pytest.raises(HttpResponseError, match="2021-04-01"):
         _deploy(resources, "outer", nested("2021-04-01"))
+
+
+def test_a_profiled_resource_of_a_provider_the_stack_lacks_is_no_registered_provider(start_emulator):
+    # Microsoft's 2018-03-01-hybrid maps Microsoft.Web; a Stack without App Service answers NoRegisteredProviderFound.
+    _, _, resources = _stack(start_emulator)
+    site = {"type": "Microsoft.Web/sites", "name": "site", "location": LOCATION, "properties": {}}
+    template = {**_template(site), "apiProfile": "2018-03-01-hybrid"}
+    with pytest.raises(HttpResponseError) as raised:
+        _deploy(resources, "web", template)
+    assert raised.value.error.code == "NoRegisteredProviderFound" and "Microsoft.Web" in raised.value.error.message
