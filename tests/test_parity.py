@@ -207,3 +207,27 @@ def test_the_coverage_page_is_current():
     total, real, spec, docs = numbers.groups()
     readme = " ".join((PAGE.parent.parent / "README.md").read_text(encoding="utf-8").split())
     assert f"{corpus.group(1)} real answers" in readme and f"{real} of {total} are backed by a real Stack's answer, {spec} by" in readme
+
+
+@pytest.mark.real_stack
+def test_a_blob_service_version_a_stack_served_to_azcopy(start_emulator):
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.storage.blob import BlobServiceClient
+
+    entry = _entry("blob-service-2019-02-02.json")
+    info = start_emulator(stack_version=entry["release"]).info()
+    profile = sdk.PROFILE_OF_RELEASE["2008"]
+    resources = sdk.client(ResourceManagementClient, info, profile)
+    resources.providers.register("Microsoft.Storage")
+    resources.resource_groups.create_or_update("rg", {"location": "local"})
+    _wait_registered(resources, "Microsoft.Storage")
+    storage = sdk.client(StorageManagementClient, info, profile)
+    account = storage.storage_accounts.begin_create("rg", "azcopyacct", {"location": "local", "sku": {"name": "Standard_LRS"},
+                                                                        "kind": "Storage"}).result()
+    key = storage.storage_accounts.list_keys("rg", "azcopyacct").keys[0].value
+    service = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": "azcopyacct", "account_key": key},
+                                api_version=entry["request"]["service_version"], connection_verify=info["ca_cert"])
+    container = service.create_container("copied")
+    for content in (b"first", b"second"):  # and again: the blob replaced
+        assert container.upload_blob("data.bin", content, overwrite=True)
+        assert container.download_blob("data.bin").readall() == content
