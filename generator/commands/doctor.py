@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import catalog
+from generator.catalog.lock import is_locked_layout, read_requirements_file, stale_reason
 from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 
@@ -141,9 +142,9 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
         if not path.is_file():  # a dangling link, a folder, a pipe: nothing to read (and --fix refuses what it cannot write)
             continue
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = read_requirements_file(path)
         except OSError as exc:
-            raise DoctorError(f"cannot read {path} ({exc.strerror}); make it readable") from None
+            raise DoctorError(f"cannot read {path} ({exc.strerror or exc}); make it a readable requirements file") from None
         for number, line in _logical_lines(text):
             if line.strip().startswith(("#", "-")) or not line.strip():
                 continue
@@ -517,7 +518,10 @@ def _option_lines(requirements_file: str | None) -> list[str]:
     """The pip options (``-r``, ``-e``, ``--index-url`` ...) of the requirements file ``--fix`` rewrites: kept."""
     if not requirements_file or not Path(requirements_file).is_file():
         return []
-    text = Path(requirements_file).read_text(encoding="utf-8", errors="replace")
+    try:
+        text = read_requirements_file(Path(requirements_file))
+    except OSError:
+        return []
     return [line.strip() for _, line in _logical_lines(text) if line.strip().startswith("-")]
 
 
@@ -564,7 +568,22 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         report.findings += check_against_stack(found, code)
     report.findings += check_templates(project, capabilities or from_release(found.release if found is not None else None), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
+    if is_locked_layout(project):
+        report.findings += check_lock(project)
+        report.proposed_requirements = ""  # the lock is scripts/lock.py's to write, its pins constraints.txt's (upgrade)
     return report
+
+
+def check_lock(project: Path) -> list[Finding]:
+    """A generated project's layout: the team's packages in requirements.in (not a finding, whatever they are),
+    locked with the proven set (constraints.txt) into requirements.txt; a lock older than its inputs is one."""
+    try:
+        stale = stale_reason(project)
+    except OSError as exc:
+        return [Finding(ERROR, str(exc.filename or "requirements.txt"), f"cannot be read ({exc.strerror or exc})",
+                        "make it a readable requirements file")]
+    return [Finding(ERROR, "requirements.txt", f"the lock is stale: {stale}", "python scripts/lock.py (or scripts/bootstrap.py, "
+                    "which locks first)")] if stale else []
 
 
 def fix_target(report: Report) -> Path:
@@ -581,6 +600,8 @@ def fix_target(report: Report) -> Path:
 
 def requirements_diff(report: Report) -> str:
     """What ``--fix`` would write into requirements.txt, as a unified diff."""
+    if not report.proposed_requirements:  # a locked project: requirements.txt is scripts/lock.py's
+        return ""
     target = fix_target(report)
     before = target.read_text(encoding="utf-8").splitlines(keepends=True) if target.exists() else []
     return "".join(difflib.unified_diff(before, report.proposed_requirements.splitlines(keepends=True),

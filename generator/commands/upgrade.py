@@ -29,6 +29,7 @@ from generator import __version__, catalog
 from generator._util.files import temporary_files_in
 from generator._util.git import git, git_output
 from generator._util.interrupts import held_interrupts
+from generator.catalog.lock import read_requirements_file
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
@@ -115,8 +116,12 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
 
 
 def _pins_in(project: Path) -> dict[str, str]:
-    path = project / "requirements.txt"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    """The proven set's releases the project holds: constraints.txt (requirements.txt in projects from before it)."""
+    path = project / "constraints.txt" if (project / "constraints.txt").exists() else project / "requirements.txt"
+    try:
+        text = read_requirements_file(path) if path.exists() else ""
+    except OSError as exc:
+        raise UpgradeError(f"cannot read {path} ({exc.strerror or exc}); restore it from git") from None
     return dict(re.findall(r"^\s*([A-Za-z0-9_.-]+)==([^\s#;]+)", text, re.MULTILINE))
 
 
@@ -200,7 +205,7 @@ def check_clean(project: Path) -> None:
 
 
 # What the template renders, and so what an upgrade regenerates in place (folders end in '/').
-TEMPLATE_OWNED = ("README.md", "requirements.txt", "stack.json", "register_providers.py", "azure-pipelines.yml",
+TEMPLATE_OWNED = ("README.md", "constraints.txt", "requirements.txt", "stack.json", "register_providers.py", "azure-pipelines.yml",
                   ANSWERS_FILE, "samples/", "scripts/", "tests/", ".github/", "templates/")
 
 

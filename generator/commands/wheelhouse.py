@@ -1,7 +1,8 @@
 """``azs-scaffold wheelhouse``: every file of a project's locked set, for the Pythons and platforms named, in one folder.
 
 A disconnected site has no package index. On a machine that has one, this downloads the wheel of every package in
-the project's ``requirements.txt`` (its share of the lock) for each target (a Python and a platform), checked against
+the project's ``requirements.txt`` (its share of the lock and the team's packages of ``requirements.in``, which must be
+locked: ``scripts/lock.py``) for each target (a Python and a platform), checked against
 the hashes there, into ``PROJECT/wheels/`` (git-ignored). Carried to the site with the project,
 ``python scripts/bootstrap.py --offline`` installs from that folder and nothing else, checking the hashes again.
 
@@ -19,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator.catalog.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse
+from generator.catalog.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse, read_requirements_file, stale_reason
 from generator.errors import ScaffoldError, UsageError
 
 WHEELS_DIR = "wheels"
@@ -128,16 +129,21 @@ def _has_ci(project: Path) -> bool:
 
 
 def locked_requirements(project: Path) -> tuple[Locked, ...]:
-    """The entries of the project's requirements.txt (its share of the lock, hashes and all)."""
+    """The entries of the project's requirements.txt (its share of the lock and the team's packages, hashes and all),
+    which must be the lock of its requirements.in and constraints.txt as they are."""
     path = project / "requirements.txt"
     try:
-        entries = parse(path.read_text(encoding="utf-8"))
+        stale = stale_reason(project)
+        entries = parse(read_requirements_file(path))
     except OSError as exc:
-        raise WheelhouseError(f"cannot read {path} ({exc.strerror or exc}); give the folder of a project azs-scaffold "
-                              "generated") from None
+        raise WheelhouseError(f"cannot read {exc.filename or path} ({exc.strerror or exc}); give the folder of a project "
+                              "azs-scaffold generated") from None
     except LockError as exc:
         raise WheelhouseError(f"{path} is not a locked requirements file as azs-scaffold writes it ({exc}); "
                               "regenerate it with azs-scaffold upgrade") from None
+    if stale:
+        raise WheelhouseError(f"{stale}, so a wheelhouse of it would miss what is new; run python scripts/lock.py in "
+                              f"{project} first, then wheelhouse again")
     if not entries:
         raise WheelhouseError(f"{path} names no package; regenerate it with azs-scaffold upgrade")
     return entries
