@@ -380,7 +380,10 @@ def test_r47_bootstrap_without_the_package_index(project, tmp_path):
 
 def test_r49_certifi_upgrade_then_bootstrap_again(bootstrapped, project_env, wheelhouse):
     python = venv_python(bootstrapped)
-    reinstall = run(bootstrapped, project_env, python, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "certifi")
+    # The venv is uv's (no pip in it: bootstrap at the floor), so uv reinstalls, from the session's wheels.
+    uv = str(Path(sys.executable).with_name("uv"))
+    reinstall = run(bootstrapped, project_env, uv, "pip", "install", "-q", "--python", python, "--reinstall", "--no-deps",
+                    "--no-index", "--find-links", str(wheelhouse), "certifi")
     assert reinstall.returncode == 0, reinstall.stderr
     repaired = False
     try:
