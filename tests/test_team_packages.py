@@ -68,7 +68,7 @@ def test_an_empty_requirements_in_locks_to_the_proven_set_without_uv_or_index(tm
                           env=no_uv, timeout=60)
     assert done.returncode == 0, done.stderr
     assert lock.stale_reason(project) is None  # azs-scaffold reads the lock's header as the project wrote it
-    locked = lock.parse(lock.read_requirements_file(project / "requirements.txt"))
+    locked = lock.parse(lock.read_requirements_file(project, "requirements.txt"))
     assert [e.requirement for e in locked] == [e.requirement for e in lock.parse((project / "constraints.txt").read_text())]
     assert all(e.hashes for e in locked)
     again = _script(project, "lock.py")

@@ -123,16 +123,17 @@ def share_of(packages: Iterable[str], locked: tuple[Locked, ...] | None = None) 
 # computed there too (standard library only): tests/test_lock.py keeps the two in step.
 
 PROJECT_INPUTS = ("requirements.in", "constraints.txt")
-MAX_REQUIREMENTS_BYTES = 1024 * 1024  # a lock of a few hundred packages, each with its hashes, is far below this
+MAX_REQUIREMENTS_BYTES = 4 * 1024 * 1024  # the whole lock with its hashes is some 100 kB
 _INPUTS = re.compile(r"^# Inputs: requirements\.in (sha256:[0-9a-f]{64}), constraints\.txt (sha256:[0-9a-f]{64})$", re.MULTILINE)
 
 
-def read_requirements_file(path: Path) -> str:
-    """A project's requirements file (``requirements.txt``, ``.in``, ``constraints.txt``): a regular file of at most
-    :data:`MAX_REQUIREMENTS_BYTES` (``OSError`` otherwise, with what it is: generator/_util/files.py)."""
-    from generator._util.files import read_regular_file
+def read_requirements_file(project: Path, name: str) -> str:
+    """A project's requirements file (``requirements.txt``, ``.in``, ``constraints.txt``): inside the project (links
+    resolved), a regular file of at most :data:`MAX_REQUIREMENTS_BYTES` (``OSError`` otherwise, saying what it is:
+    generator/_util/files.py); undecodable bytes replaced."""
+    from generator._util.files import read_project_file
 
-    return read_regular_file(path, MAX_REQUIREMENTS_BYTES).decode("utf-8-sig", errors="replace")
+    return read_project_file(project, name, MAX_REQUIREMENTS_BYTES).decode("utf-8-sig", errors="replace")
 
 
 def input_digest(text: str) -> str:
@@ -151,9 +152,9 @@ def stale_reason(project: Path) -> str | None:
     it is, or the project has no such layout); raises ``OSError`` for a file that cannot be read."""
     if not is_locked_layout(project):
         return None
-    team, proven = (read_requirements_file(project / name) for name in PROJECT_INPUTS)
-    lock_file = project / "requirements.txt"
-    recorded = _INPUTS.search(read_requirements_file(lock_file)) if lock_file.exists() else None
+    team, proven = (read_requirements_file(project, name) for name in PROJECT_INPUTS)
+    has_lock = (project / "requirements.txt").exists()
+    recorded = _INPUTS.search(read_requirements_file(project, "requirements.txt")) if has_lock else None
     if recorded is None:
         return "requirements.txt records no inputs (it is older than requirements.in, or missing)"
     if recorded[1] != input_digest(team):

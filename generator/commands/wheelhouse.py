@@ -20,7 +20,17 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator.catalog.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse, read_requirements_file, stale_reason
+from generator._util.files import why_unreadable
+from generator.catalog.lock import (
+    CI_PLATFORM,
+    CI_PYTHON,
+    SUPPORTED_PYTHONS,
+    Locked,
+    LockError,
+    parse,
+    read_requirements_file,
+    stale_reason,
+)
 from generator.errors import ScaffoldError, UsageError
 
 WHEELS_DIR = "wheels"
@@ -134,10 +144,11 @@ def locked_requirements(project: Path) -> tuple[Locked, ...]:
     path = project / "requirements.txt"
     try:
         stale = stale_reason(project)
-        entries = parse(read_requirements_file(path))
+        entries = parse(read_requirements_file(project, path.name))
     except OSError as exc:
-        raise WheelhouseError(f"cannot read {exc.filename or path} ({exc.strerror or exc}); give the folder of a project "
-                              "azs-scaffold generated") from None
+        where = Path(exc.filename) if exc.filename else path
+        raise WheelhouseError(f"cannot read {where}{why_unreadable(exc)}; give the folder of a project azs-scaffold "
+                              "generated") from None
     except LockError as exc:
         raise WheelhouseError(f"{path} is not a locked requirements file as azs-scaffold writes it ({exc}); "
                               "regenerate it with azs-scaffold upgrade") from None
