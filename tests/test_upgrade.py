@@ -287,7 +287,7 @@ def test_r102_an_unknown_recorded_template_version_is_one_line(stack, template_r
 
 
 @pytest.mark.reliability
-@pytest.mark.parametrize("name", ["README.md", "requirements.txt"])
+@pytest.mark.parametrize("name", ["README.md", "constraints.txt"])
 def test_r103_a_linked_file_the_upgrade_regenerates_is_refused(stack, template_repo, tmp_path, name):
     project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)
     kept = tmp_path / f"kept-{name}"

@@ -29,6 +29,7 @@ from generator import __version__, catalog
 from generator._util.files import LinksOutside, read_project_file, temporary_files_in, why_unreadable
 from generator._util.git import git, git_output
 from generator._util.interrupts import held_interrupts
+from generator.catalog.lock import read_requirements_file
 from generator.commands.upgrade_guard import UpgradeError, check_links, never_written, refuse_untrusted, written_paths
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
@@ -50,7 +51,6 @@ REFRESHED_ENV = "AZS_SCAFFOLD_ANSWERS_REFRESHED"
 
 Progress = Callable[[str], None]
 MAX_SP_FILE_BYTES = 64 * 1024  # a few hundred bytes of JSON
-MAX_REQUIREMENTS_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -116,12 +116,13 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
 
 
 def _pins_in(project: Path) -> dict[str, str]:
-    path = project / "requirements.txt"
+    """The proven set's releases the project holds: constraints.txt (requirements.txt in projects from before it)."""
+    name = "constraints.txt" if (project / "constraints.txt").exists() else "requirements.txt"
+    path = project / name
     try:
-        text = read_project_file(project, path.name, MAX_REQUIREMENTS_BYTES).decode("utf-8", errors="replace") \
-            if path.exists() or path.is_symlink() else ""
+        text = read_requirements_file(project, name) if path.exists() or path.is_symlink() else ""
     except LinksOutside as error:
-        raise UpgradeError(f"requirements.txt is a symbolic link in {project} to {error.target}, outside the project: an "
+        raise UpgradeError(f"{name} is a symbolic link in {project} to {error.target}, outside the project: an "
                            "upgrade reads and writes only inside it; replace each link with the file it points to, commit, "
                            "and run again") from None
     except OSError as error:
