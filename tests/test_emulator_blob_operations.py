@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -268,3 +269,23 @@ def test_block_lists_reuse_committed_blocks(blobs):
     with pytest.raises(HttpResponseError) as unknown:
         blob.commit_block_list(["ZA=="])  # never staged
     assert unknown.value.error_code == "InvalidBlockList"
+
+
+def test_a_storage_account_made_again_starts_empty(start_emulator):
+    """Deleting an account deletes its blobs (and their files); a new account of the same name has none."""
+    info, endpoint, key, storage = _account(start_emulator)
+    service = BlobServiceClient(endpoint, credential={"account_name": "acct1", "account_key": key}, api_version=VERSION,
+                                connection_verify=info["ca_cert"])
+    service.create_container("old").upload_blob("a.bin", os.urandom(100 * KiB))
+    content = Path(info["ca_cert"]).parent / "blobs"  # the state directory's blob content
+    assert [f for f in content.iterdir() if f.is_file()]
+    storage.storage_accounts.delete("rg", "acct1")
+    storage.storage_accounts.begin_create("rg", "acct1", {"location": "local", "sku": {"name": "Standard_LRS"},
+                                                          "kind": "Storage"}).result()
+    key = storage.storage_accounts.list_keys("rg", "acct1").keys[0].value
+    again = BlobServiceClient(endpoint, credential={"account_name": "acct1", "account_key": key}, api_version=VERSION,
+                              connection_verify=info["ca_cert"])
+    assert list(again.list_containers()) == []
+    assert not [f for f in content.iterdir() if f.is_file()]
+    again.create_container("old")
+    assert list(again.get_container_client("old").list_blobs()) == []

@@ -10,7 +10,7 @@ import base64
 import copy
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -18,7 +18,7 @@ from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request
 from azs_emulator.services.blob_content import ContentFiles, Extent
 from azs_emulator.services.storage import find_account
-from azs_emulator.services.storage_auth import StorageError, etag, http_date, invalid_header, now
+from azs_emulator.services.storage_auth import StorageError, account_store, etag, http_date, invalid_header, now
 from azs_emulator.state import BlobAccount
 
 Container = dict[str, Any]
@@ -41,8 +41,12 @@ class BlobBackend:
         self.files = ContentFiles(arm.ctx.state.directory)
 
     def account(self, name: str) -> BlobAccount:
-        """The account's blob store (made empty on first use): change it in place and :meth:`save`."""
-        return self._accounts.setdefault(name, {"containers": {}})
+        """The account's blob store (made empty on first use, and for a new account of an earlier one's name): change
+        it in place and :meth:`save`."""
+        store, earlier = account_store(self._arm, self._accounts, name, {"containers": {}})
+        for container in (earlier or {}).get("containers", {}).values():
+            self.forget_container(container)
+        return cast(BlobAccount, store)
 
     def save(self) -> None:
         self._arm.save()
