@@ -8,7 +8,7 @@ After the connection's TLS (``listeners``, and through the proxy: ``proxy``), ev
 4. ``control``: the emulator's own fault control, answered here (never logged, never faulted);
 5. ``log``: the request log (what a client really sent);
 6. ``faults``: an injected fault answers instead, or delays or breaks the answer;
-7. under the state's lock: ``require_route``, ``authenticate``, ``check_subscription``, ``check_api_version``,
+7. in one transaction of the state: ``require_route``, ``authenticate``, ``check_subscription``, ``check_api_version``,
    ``authorize`` (the caller's role), ``guard`` (locks, and every service's check), ``settle`` (deployments run
    when the next request arrives), ``serve`` (the route's handler);
 
@@ -30,8 +30,10 @@ from urllib.parse import parse_qs, urlsplit
 from azs_emulator import arm_errors, refusals
 from azs_emulator.faults import DROP, NON_JSON, REDIRECT, REDIRECT_TARGET, REPLACE, TRANSIENT, TRUNCATE
 from azs_emulator.protocol import ArmError, OAuthError, Request, Response
-from azs_emulator.routing import ARM, ARM_TOKEN, GRAPH_TOKEN, VAULT_TOKEN, Match
-from azs_emulator.wire import BodyTooLarge, ExchangeHandler, InvalidLength, read_body, reset_connection, send
+from azs_emulator.routing import ARM, ARM_TOKEN, BLOB, GRAPH_TOKEN, VAULT_TOKEN, Match
+from azs_emulator.services.blob_content import SPOOL_ABOVE, spool_body
+from azs_emulator.services.stack import add_arm_headers
+from azs_emulator.wire import BodyTooLarge, ExchangeHandler, InvalidLength, content_length, read_body, reset_connection, send
 
 if TYPE_CHECKING:
     from azs_emulator.server import Emulator
@@ -54,6 +56,7 @@ class Exchange:
     drip: float = 0.0  # seconds between the answer's bytes (a drip fault)
     truncate: bool = False  # half the body, then close
     dropped: bool = False  # the connection was reset: nothing is written
+    answered_by_services: bool = False  # past the faults: the answer is Resource Manager's, with its headers
 
     @property
     def listener(self) -> Any:
@@ -77,7 +80,7 @@ class RequestChain:
                                         self.under_state_lock(self.require_route, self.authenticate, self.check_subscription,
                                                               self.check_api_version, self.authorize, self.guard,
                                                               self.settle, self.serve))
-        self.answer_steps: tuple[Step, ...] = (self.delay, self.write)
+        self.answer_steps: tuple[Step, ...] = (self.arm_headers, self.delay, self.write, self.clean_up)
 
     def handle(self, handler: ExchangeHandler) -> None:
         """Take one request through every step, then write its answer."""
@@ -93,10 +96,12 @@ class RequestChain:
             step(exchange)
 
     def under_state_lock(self, *steps: Step) -> Step:
-        """``steps`` in order, holding the state's lock (one request changes the state at a time)."""
+        """``steps`` in order, in one transaction of the state (one request changes the state at a time)."""
         def locked(exchange: Exchange) -> None:
             assert self.emulator.state is not None  # created before any listener serves
-            with self.emulator.state.lock:
+            exchange.answered_by_services = True
+            # One request's unit of work: committed as its handler returns, nothing of it kept if it raises.
+            with self.emulator.state.transaction():
                 for step in steps:
                     step(exchange)
                     if exchange.response is not None:
@@ -111,8 +116,16 @@ class RequestChain:
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in handler.headers.items()}
         limit = refusals.limit_for(listener.roles, handler.command, query, headers)
+        blob_host = BLOB in listener.roles
+        body, body_file = b"", None
         try:
-            body = read_body(handler, limit)
+            length = content_length(handler)
+            if blob_host and length is not None and SPOOL_ABOVE < length <= limit:
+                # A large blob body goes to disk a piece at a time, never whole into memory (services/blob_content.py).
+                assert self.emulator.state is not None
+                body_file = spool_body(handler.rfile, length, self.emulator.state.directory)
+            else:
+                body = read_body(handler, limit)
         except InvalidLength:
             exchange.response = refusals.invalid_length()
             return
@@ -120,9 +133,10 @@ class RequestChain:
             exchange.response = refusals.too_large(listener.roles, limit)
             return
         # ARM treats an empty segment as absent: the SDK sends ``{ns}//{type}`` for a generic resource without a
-        # parent path.
-        exchange.request = Request(method=handler.command, path=re.sub(r"/{2,}", "/", url.path), query=query, headers=headers,
-                                   body=body, base_url=listener.base_url, vault=listener.vault)
+        # parent path. A blob's name may hold ``//`` (and Shared Key signs the path as sent): kept there.
+        exchange.request = Request(method=handler.command, path=url.path if blob_host else re.sub(r"/{2,}", "/", url.path),
+                                   query=query, headers=headers, body=body, base_url=listener.base_url, vault=listener.vault,
+                                   body_file=body_file)
 
     def address(self, exchange: Exchange) -> None:
         """Names layout: which Resource Manager (tenant or operator's) or which vault the Host header names."""
@@ -145,6 +159,7 @@ class RequestChain:
 
     def control(self, exchange: Exchange) -> None:
         if exchange.match is not None and exchange.match.route.control:
+            exchange.answered_by_services = True
             exchange.response = exchange.match.route.handler(exchange.req)
 
     def log(self, exchange: Exchange) -> None:
@@ -252,6 +267,12 @@ class RequestChain:
                 sys.stderr.write("".join(traceback.format_exception(error)))
             exchange.response = ArmError(500, "InternalServerError", "The emulator failed to process the request.").response()
 
+    def arm_headers(self, exchange: Exchange) -> None:
+        """The headers a Stack's Resource Manager sends with every answer it gives (``services/stack.py``)."""
+        match, response = exchange.match, exchange.response
+        if response is not None and exchange.answered_by_services and (match is None or match.route.listener == ARM):
+            add_arm_headers(response, exchange.req, self.emulator.arm.location)
+
     def delay(self, exchange: Exchange) -> None:
         if exchange.delay and not exchange.dropped:
             time.sleep(exchange.delay)
@@ -259,3 +280,8 @@ class RequestChain:
     def write(self, exchange: Exchange) -> None:
         if exchange.response is not None and not exchange.dropped:
             send(exchange.handler, exchange.response, truncate=exchange.truncate, drip=exchange.drip)
+
+    def clean_up(self, exchange: Exchange) -> None:
+        """A body spooled to disk is gone once answered."""
+        if exchange.request is not None and exchange.request.body_file is not None:
+            exchange.request.body_file.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from azs_emulator.protocol import Response
+from azs_emulator.protocol import Response, StreamedBody
 
 PIECE = 64 * 1024
 _MAX_LINE = 65536
@@ -91,17 +91,26 @@ class SocketWriter(io.RawIOBase):
         return len(data)
 
 
+def content_length(handler: BaseHTTPRequestHandler) -> int | None:
+    """The body's ``Content-Length`` (None: chunked, or no body); :class:`InvalidLength` if it is no length."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        return None
+    lengths = handler.headers.get_all("Content-Length") or []
+    if not lengths:
+        return 0
+    if len({value.strip() for value in lengths}) != 1 or not lengths[0].strip().isdigit():
+        raise InvalidLength(lengths[0])
+    return int(lengths[0])
+
+
 def read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
     """The request's body, at most ``limit`` bytes; longer ones are read to their end in pieces, dropped, and
     :class:`BodyTooLarge` raised (so the client, still sending, reads the answer rather than a reset)."""
-    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+    length = content_length(handler)
+    if length is None:
         return _read_chunked(handler.rfile, limit)
-    lengths = handler.headers.get_all("Content-Length") or []
-    if not lengths:
+    if not length:
         return b""
-    if len({value.strip() for value in lengths}) != 1 or not lengths[0].strip().isdigit():
-        raise InvalidLength(lengths[0])
-    length = int(lengths[0])
     if length > limit:
         _drop(handler.rfile, length)
         raise BodyTooLarge
@@ -167,12 +176,13 @@ def send(handler: Any, response: Response, truncate: bool = False, drip: float =
 
 
 def _write(handler: Any, response: Response, truncate: bool) -> None:
-    body = response.encoded_body()
+    streamed = response.body if isinstance(response.body, StreamedBody) and not truncate else None
+    body = b"" if streamed is not None else response.encoded_body()
     handler.send_response(response.status)
-    if body or response.status not in (204, 304):
+    if response.content_type and (body or streamed or response.status not in (204, 304)):
         handler.send_header("Content-Type", response.content_type)
     # A HEAD answer says the length a GET's body would have, and sends none.
-    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Content-Length", str(streamed.length if streamed is not None else len(body)))
     if handler.command == "HEAD":
         body = b""
     handler.send_header("x-ms-request-id", str(uuid.uuid4()))
@@ -183,6 +193,14 @@ def _write(handler: Any, response: Response, truncate: bool) -> None:
             handler.send_header("Connection", "close")
         handler.close_connection = True
     handler.end_headers()
+    if streamed is not None:  # blob content, a piece at a time (services/blob_content.py)
+        try:
+            if handler.command != "HEAD":
+                for piece in streamed.chunks():
+                    handler.wfile.write(piece)
+        finally:
+            streamed.close()
+        return
     handler.wfile.write(body[: len(body) // 2] if truncate else body)
 
 
