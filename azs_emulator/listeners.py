@@ -14,7 +14,7 @@ from azs_emulator.connections import ConnectionHost
 from azs_emulator.errors import EmulatorError
 from azs_emulator.private_file import write_private_file
 from azs_emulator.proxy import HttpsProxy, Target
-from azs_emulator.routing import ARM, BLOB, GRAPH, IDENTITY, KEYVAULT
+from azs_emulator.routing import ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, QUEUE, TABLE
 from azs_emulator.state import EmulatorState, KeptPort
 
 
@@ -66,9 +66,12 @@ class Listeners:
         identity = self.listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
         vaults = self.listen(frozenset({KEYVAULT}), 0, self._data_plane_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
         graph = self.listen(frozenset({GRAPH}), 0, self._identity_ca(), [names.graph])
-        blobs = self.listen(frozenset({BLOB}), 0, self._data_plane_ca(), [f"*.blob.{names.storage_suffix}"])
+        # The storage data plane: a listener per service (their paths overlap), each for its accounts' hosts.
+        storage = {service: self.listen(frozenset({service}), 0, self._data_plane_ca(), [f"*.{service}.{names.storage_suffix}"])
+                   for service in (BLOB, QUEUE, TABLE)}
         for listener, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix),
-                               (graph, names.graph), (blobs, f"blob.{names.storage_suffix}")):
+                               (graph, names.graph),
+                               *((listener, f"{service}.{names.storage_suffix}") for service, listener in storage.items())):
             listener.names, listener.base_url = names, f"https://{base}"
 
         def resolve(host: str) -> Target:
@@ -82,14 +85,12 @@ class Listeners:
             if suffix == names.vault_suffix and label:
                 return vaults.address
             service, _, suffix = suffix.partition(".")
-            if suffix == names.storage_suffix and service == "blob" and label:
-                return blobs.address
-            if suffix == names.storage_suffix and service in ("queue", "table") and label:
-                return f"the emulator serves no {service} service (only blobs of the storage data plane)"
+            if suffix == names.storage_suffix and service in storage and label:
+                return storage[service].address
             return None
 
         served = (f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}, "
-                  f"*.blob.{names.storage_suffix}")
+                  f"*.blob.{names.storage_suffix}, *.queue.{names.storage_suffix}, *.table.{names.storage_suffix}")
         port = self.kept_port("proxy_port", self.config.proxy_port)
         try:
             self.proxy = HttpsProxy(self.config.host, port, resolve, served, idle_seconds=self.config.keep_alive_timeout)

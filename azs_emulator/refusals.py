@@ -16,9 +16,11 @@ Body limits:
 from __future__ import annotations
 
 from azs_emulator.protocol import ArmError, OAuthError, Response
-from azs_emulator.routing import BLOB, IDENTITY
+from azs_emulator.routing import BLOB, IDENTITY, QUEUE, TABLE
 
 RETRY_AFTER_SECONDS = 1
+# The storage data plane's services: their own error shape (queues and tables: 4 MB, a table batch's limit).
+_STORAGE = frozenset({BLOB, QUEUE, TABLE})
 MIB = 1024 * 1024
 JSON_LIMIT = 4 * MIB
 # (oldest service version of the row, Put Block's limit, Put Blob's limit), newest first.
@@ -36,10 +38,10 @@ def limit_for(listener_roles: frozenset[str], method: str, query: dict[str, str]
 
 def too_large(listener_roles: frozenset[str], limit: int) -> Response:
     """The answer to a body longer than ``limit``; the connection is closed after it."""
-    if BLOB in listener_roles:
-        from azs_emulator.services.blob import BlobError
+    if listener_roles & _STORAGE:
+        from azs_emulator.services.storage_auth import StorageError
 
-        answer = BlobError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
+        answer = StorageError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
                            "limit.", MaxLimit=str(limit)).response()
     elif IDENTITY in listener_roles and len(listener_roles) == 1:
         answer = OAuthError(413, "invalid_request", "The request body exceeds the maximum size of 4 MB.").response()
@@ -53,10 +55,10 @@ def busy(listener_roles: frozenset[str]) -> Response:
     """The answer when every worker is busy and the backlog is full: 503 with Retry-After (the storage service's
     ``ServerBusy``, Resource Manager's ``ServiceUnavailable``), and the connection closed."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Connection": "close"}
-    if BLOB in listener_roles:
-        from azs_emulator.services.blob import BlobError
+    if listener_roles & _STORAGE:
+        from azs_emulator.services.storage_auth import StorageError
 
-        answer = BlobError(503, "ServerBusy", "The server is currently unable to receive requests. Please retry your request.").response()
+        answer = StorageError(503, "ServerBusy", "The server is currently unable to receive requests. Please retry your request.").response()
         answer.headers.update(headers)
         return answer
     return ArmError(503, "ServiceUnavailable", "The emulator is busy with other requests; retry later.", headers).response()

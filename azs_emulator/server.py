@@ -39,11 +39,13 @@ from azs_emulator.services.network_edge import NetworkEdgeService
 from azs_emulator.services.policy import PolicyService
 from azs_emulator.services.provider_operations import ProviderOperationsService
 from azs_emulator.services.provider_resources import ProviderResourcesService
+from azs_emulator.services.queue import QueueService
 from azs_emulator.services.resources import ResourcesService
 from azs_emulator.services.scale_set_actions import ScaleSetActionsService
 from azs_emulator.services.scale_sets import ScaleSetsService
 from azs_emulator.services.stack import StackService
 from azs_emulator.services.storage import StorageService
+from azs_emulator.services.table import TableService
 from azs_emulator.services.usages import UsagesService
 from azs_emulator.services.vm_capture import VmCaptureService
 from azs_emulator.state import EmulatorState
@@ -110,7 +112,7 @@ class Emulator:
         self.deployments = DeploymentsService(self.arm, resources)
         services: list[Service] = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
-                    GraphService(self.arm), BlobService(self.arm)]
+                    GraphService(self.arm), BlobService(self.arm), QueueService(self.arm), TableService(self.arm)]
         compute = next(s for s in services if isinstance(s, ComputeService))
         # After Compute: disk export and VM capture add to its types' actions, extensions to how it shows a VM; locks
         # check every request.

@@ -269,7 +269,7 @@ class ExchangeHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         self._on_request(self)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_MERGE = _serve  # MERGE: older table clients
 
     def log_message(self, format: str, *args: Any) -> None:
         if self._verbose:
