@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# HTTP.sys's documented default idle-connection timer (netsh http show timeout: IdleConnectionTimeout, 120 s).
+# HTTP.sys's default idle-connection timer: 2 minutes (Microsoft's HTTP Server API docs, TimeoutManager.IdleConnection).
 KEEP_ALIVE_SECONDS = 120.0
 # Worker threads (requests answered at once) and connections waiting for one; past both: 503 + Retry-After.
 WORKERS = 32

@@ -105,7 +105,8 @@ def content_length(handler: BaseHTTPRequestHandler) -> int | None:
 
 def read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
     """The request's body, at most ``limit`` bytes; longer ones are read to their end in pieces, dropped, and
-    :class:`BodyTooLarge` raised (so the client, still sending, reads the answer rather than a reset)."""
+    :class:`BodyTooLarge` raised (so the client, still sending, reads the answer rather than a reset), as HTTP.sys
+    drains an entity body it will not use (TimeoutManager.DrainEntityBody)."""
     length = content_length(handler)
     if length is None:
         return _read_chunked(handler.rfile, limit)
