@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import certifi
+import pytest
 import requests
 
 from tests.helpers import EMULATOR_PROXY_PORT, cli, one_error
@@ -44,6 +45,7 @@ def test_env_prints_the_proxy_and_a_no_proxy_that_spares_the_index_and_nothing_o
     assert code == 0 and f"$env:HTTPS_PROXY = 'http://127.0.0.1:{EMULATOR_PROXY_PORT}'" in out
 
 
+@pytest.mark.reliability
 def test_detach_serves_in_the_background_until_stop_and_again_after(tmp_path):
     state = tmp_path / "state"
     env = _corporate_env()
@@ -74,6 +76,7 @@ def test_detach_serves_in_the_background_until_stop_and_again_after(tmp_path):
         cli("emulator", "stop", "--state-dir", str(state), base_env=env)
 
 
+@pytest.mark.reliability
 def test_commands_take_the_stack_from_the_info_file_with_the_machines_trust_left_set(emulator, tmp_path):
     info_file = tmp_path / "info.json"
     emulator.write_info(info_file)

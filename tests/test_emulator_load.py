@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 from azs_emulator import FaultPlan
@@ -38,6 +39,7 @@ def _emulator_threads() -> int:
     return sum(1 for thread in threading.enumerate() if thread.name.startswith("azs-emulator"))
 
 
+@pytest.mark.reliability
 def test_idle_keep_alive_clients_hold_no_threads_and_a_new_client_is_answered_at_once(emulator):
     info = emulator.info()
     idle = [_client(info) for _ in range(300)]
@@ -75,6 +77,7 @@ def test_idle_connections_and_tunnels_close_after_the_keep_alive_timeout(start_e
     assert session.get(info["arm_endpoint"] + _METADATA.lstrip("/"), verify=info["ca_cert"], timeout=10).ok
 
 
+@pytest.mark.reliability
 def test_a_busy_emulator_answers_503_with_retry_after_rather_than_a_thread_per_connection(start_emulator):
     emulator = start_emulator(workers=1, faults=FaultPlan(latency=1.0, path="metadata"))
     info = emulator.info()
@@ -114,6 +117,7 @@ def _raw_put(info: dict, path: str, head: bytes, body: bytes) -> tuple[int, dict
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, content, closed
 
 
+@pytest.mark.reliability
 def test_request_bodies_past_their_limit_are_answered_in_the_services_words(emulator):
     info = emulator.info()
     plan = json.dumps({"latency": 0}).encode()
