@@ -2,7 +2,7 @@
 of every file each version publishes, valid on Python 3.10 to 3.13 on Linux, Windows and macOS.
 
 ``generator/catalog/pins.lock`` is written by ``python -m generator.catalog.pins lock`` (uv's universal resolution of the pins in
-``generator/catalog/__init__.py``) and read here. It is a requirements file as uv writes it: an entry per package (two for a
+``generator/catalog/packages.py``) and read here. It is a requirements file as uv writes it: an entry per package (two for a
 package whose version differs between Pythons, each with its environment marker), its ``--hash`` lines, and a
 ``# via`` line naming the packages that need it (``-r ...`` for the pins themselves). A project's share of the lock
 is what its direct pins need, found by following those ``via`` lines.
