@@ -52,6 +52,13 @@ class Request:
         except ValueError:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.") from None
 
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object, as a Resource Manager PUT or PATCH carries it: anything else is the client's error (400)."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+        return body
+
     def properties(self) -> dict[str, Any] | None:
         """The body's ``properties`` object, as a Resource Manager PUT carries it (None: no such object)."""
         body = self.json()

@@ -44,9 +44,7 @@ class ProviderResourcesService:
         if request.method == "DELETE":
             return self.delete(request, sub, resource_id, full_type)
         self.arm.require_registration(namespace)
-        body = request.json()
-        if not isinstance(body, dict):
-            raise arm_errors.invalid_request_content()
+        body = request.json_object()
         if request.method == "PATCH":
             existing = self.arm.get(resource_id, full_type)
             return Response(200, self.arm.shown(self.write(existing, body, existing), request))
@@ -162,9 +160,7 @@ class ProviderResourcesService:
                 child_behaviour.after_delete(self.arm, found)
             self._children_changed(parent)
             return self.arm.accepted(request, sub) if behaviour.async_delete else Response(200)
-        body = request.json()
-        if not isinstance(body, dict):
-            raise arm_errors.invalid_request_content()
+        body = request.json_object()
         resource, existed = self.create_or_update(resource_id, full_type, body, parent)
         return Response(200 if existed else 201, self.arm.shown(resource, request))
 

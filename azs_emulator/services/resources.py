@@ -1,5 +1,5 @@
-"""Microsoft.Resources: subscriptions, locations, providers, resource groups, resource lists, tags,
-long-running operation results and template export."""
+"""Microsoft.Resources: subscriptions, locations, providers, resource groups, resource lists, long-running
+operation results and template export; its tags API (``tagNames``, ``tags/default``) is :mod:`tags`, served from here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from azs_emulator.arm_core import ALWAYS_REGISTERED, RESOURCES_NS, Arm, group_id
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import Route, route
 from azs_emulator.services.stack import DEFAULT_OFFER
-from azs_emulator.state import Document, TagHolder, TagName
+from azs_emulator.services.tags import ResourceTags
 
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 _SUB = r"/subscriptions/([^/]+)"
@@ -29,62 +29,13 @@ def _resources(resource_type: str) -> tuple[str, str]:
     return (RESOURCES_NS, resource_type)
 
 
-class TagsBackend:
-    """Owns the tags kept apart from resources: tag names (and their values) created on their own, and the
-    subscription's tags. (Tags on groups and resources live in those documents.)"""
-
-    def __init__(self, arm: Arm) -> None:
-        self._arm = arm
-        self._names = arm.data["tag_names"]
-
-    def created_names(self) -> dict[str, str]:
-        """Tag names created on their own: lower case -> as spelled."""
-        return {key: entry["name"] for key, entry in self._names.items()}
-
-    def created_values(self, name: str) -> list[str]:
-        entry = self._names.get(name.lower())
-        return list(entry["values"]) if entry else []
-
-    def create_name(self, name: str) -> bool:
-        """Create the tag name; whether it existed."""
-        existed = name.lower() in self._names
-        self._entry(name)
-        self._arm.save()
-        return existed
-
-    def delete_name(self, name: str) -> bool:
-        """Forget the tag name and its values; whether there was one."""
-        removed = self._names.pop(name.lower(), None)
-        self._arm.save()
-        return removed is not None
-
-    def set_value(self, name: str, value: str, present: bool) -> bool:
-        """Create (``present``) or delete a value of a tag name (the name is created if need be); whether the value
-        existed before."""
-        values = self._entry(name)["values"]
-        existed = value in values
-        if present and not existed:
-            values.append(value)
-        elif not present and existed:
-            values.remove(value)
-        self._arm.save()
-        return existed
-
-    def subscription_tags(self) -> TagHolder:
-        """The subscription's tags (``{"tags": ...}``): change them in place, within the request."""
-        return self._arm.data["subscription_tags"]
-
-    def _entry(self, name: str) -> TagName:
-        return self._names.setdefault(name.lower(), {"name": name, "values": []})
-
-
 class ResourcesService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
-        self.tags = TagsBackend(arm)
+        self.tags = ResourceTags(arm)
 
     def routes(self) -> list[Route]:
-        groups, tags = _resources("resourceGroups"), _resources("tagNames")
+        groups = _resources("resourceGroups")
         return [
             route("GET", r"/subscriptions", self.list_subscriptions, api=_resources("subscriptions")),
             route("GET", r"/tenants", self.list_tenants, api=_resources("tenants")),
@@ -95,11 +46,7 @@ class ResourcesService:
             route("POST", _SUB + r"/providers/([^/]+)/register", self.register_provider, api=_resources("providers")),
             route("POST", _SUB + r"/providers/([^/]+)/unregister", self.unregister_provider, api=_resources("providers")),
             route("GET", _SUB + r"/resources", self.list_subscription_resources, api=_resources("resources")),
-            route("GET", _SUB + r"/tagnames", self.list_tag_names, api=tags),
-            route("PUT|DELETE", _SUB + r"/tagnames/([^/]+)", self.tag_name, api=tags),
-            route("PUT|DELETE", _SUB + r"/tagnames/([^/]+)/tagvalues/([^/]+)", self.tag_value, api=tags),
-            route("GET|PUT|PATCH|DELETE", r"(/subscriptions/[^/]+(?:/resourcegroups/[^/]+(?:/providers/.+?)?)?)"
-                  r"/providers/microsoft\.resources/tags/default", self.tags_at_scope, api=_resources("tags")),
+            *self.tags.routes(),  # here, as before the groups' routes
             route("GET", _SUB + r"/resourcegroups", self.list_groups, api=groups),
             route("PUT", _RG, self.put_group, api=groups),
             route("GET", _RG, self.get_group, api=groups),
@@ -195,7 +142,7 @@ class ResourcesService:
         return self.arm.paged(request, _filtered(groups, request.query.get("$filter", "")))
 
     def put_group(self, request: Request, sub: str, name: str) -> Response:
-        body = _object(request)
+        body = request.json_object()
         if not _RG_NAME.match(name) or name.endswith("."):
             raise arm_errors.invalid_resource_group_name(name)
         if not isinstance(body.get("location"), str) or not body["location"]:
@@ -212,7 +159,7 @@ class ResourcesService:
 
     def patch_group(self, request: Request, sub: str, name: str) -> Response:
         group = self.arm.group(name)
-        body = _object(request)
+        body = request.json_object()
         if body.get("tags") is not None:
             group["tags"] = body["tags"]
             self.arm.save()
@@ -244,81 +191,6 @@ class ResourcesService:
 
     def list_group_resources(self, request: Request, sub: str, name: str) -> Response:
         return self._listed(request, self.arm.group_resources(sub, name))
-
-    # -- tags ------------------------------------------------------------------------------------
-
-    def _tagged(self) -> list[Document]:
-        return [*self.arm.groups(), *self.arm.all_resources()]
-
-    def _tag_body(self, sub: str, name: str) -> dict[str, Any]:
-        used = [t.get("tags") or {} for t in self._tagged()]
-        values = sorted({str(tags[k]) for tags in used for k in tags if k.lower() == name.lower()}
-                        | set(self.tags.created_values(name)))
-        count = sum(1 for tags in used if any(k.lower() == name.lower() for k in tags))
-        base = f"/subscriptions/{sub}/tagNames/{name}"
-        return {
-            "id": base, "tagName": name, "count": {"type": "Total", "value": count},
-            "values": [{"id": f"{base}/tagValues/{v}", "tagValue": v,
-                        "count": {"type": "Total", "value": sum(1 for tags in used if any(
-                            k.lower() == name.lower() and str(x) == v for k, x in tags.items()))}}
-                       for v in values],
-        }
-
-    def list_tag_names(self, request: Request, sub: str) -> Response:
-        names = {k.lower(): k for t in self._tagged() for k in (t.get("tags") or {})}
-        for key, spelled in self.tags.created_names().items():
-            names.setdefault(key, spelled)
-        return Response(200, {"value": [self._tag_body(sub, names[k]) for k in sorted(names)]})
-
-    def tag_name(self, request: Request, sub: str, name: str) -> Response:
-        if request.method == "PUT":
-            existed = self.tags.create_name(name)
-            return Response(200 if existed else 201, self._tag_body(sub, name))
-        if self._tag_body(sub, name)["count"]["value"]:
-            raise arm_errors.conflict("TagNameInUse",
-                                      f"The tag name '{name}' cannot be deleted because it is applied to resources or resource groups.")
-        return Response(200 if self.tags.delete_name(name) else 204)
-
-    def tag_value(self, request: Request, sub: str, name: str, value: str) -> Response:
-        existed = self.tags.set_value(name, value, present=request.method == "PUT")
-        if request.method == "PUT":
-            return Response(200 if existed else 201, {"id": f"/subscriptions/{sub}/tagNames/{name}/tagValues/{value}",
-                                                      "tagValue": value, "count": {"type": "Total", "value": 0}})
-        return Response(200 if existed else 204)
-
-    def tags_at_scope(self, request: Request, scope: str) -> Response:
-        holder = self._tag_holder(scope)
-        if request.method == "PUT":
-            holder["tags"] = dict(_object(request).get("properties", {}).get("tags") or {})
-        elif request.method == "PATCH":
-            body = _object(request)
-            given = dict(body.get("properties", {}).get("tags") or {})
-            operation = str(body.get("operation", "")).lower()
-            if operation == "replace":
-                holder["tags"] = given
-            elif operation == "merge":
-                holder["tags"] = {**(holder.get("tags") or {}), **given}
-            elif operation == "delete":
-                holder["tags"] = {k: v for k, v in (holder.get("tags") or {}).items() if k not in given or given[k] != v}
-            else:
-                raise arm_errors.invalid_parameter("The operation must be Merge, Replace or Delete.")
-        elif request.method == "DELETE":
-            holder["tags"] = {}
-        self.arm.save()
-        return Response(200, {"id": f"{scope}/providers/Microsoft.Resources/tags/default", "name": "default",
-                              "type": "Microsoft.Resources/tags", "properties": {"tags": holder.get("tags") or {}}})
-
-    def _tag_holder(self, scope: str) -> TagHolder | Document:
-        parts = scope.strip("/").split("/")
-        if len(parts) == 2:
-            return self.tags.subscription_tags()
-        group = self.arm.group(parts[3])
-        if len(parts) == 4:
-            return group
-        resource = self.arm.find(scope)
-        if resource is None:
-            raise arm_errors.resource_not_found("/".join(parts[5:-1:2]), parts[-1], group["name"])
-        return resource
 
     # -- long-running operations and export ------------------------------------------------------
 
@@ -368,13 +240,6 @@ def _writable(value: Any) -> Any:
     child = "name" in value and "properties" in value
     return {k: _writable(v) for k, v in value.items()
             if k not in _ALWAYS_READ_ONLY and not (child and k in ("id", "type"))}
-
-
-def _object(request: Request) -> dict[str, Any]:
-    body = request.json()
-    if not isinstance(body, dict):
-        raise arm_errors.invalid_request_content()
-    return body
 
 
 _CLAUSE = re.compile(r"^\s*(?:(\w+)\s+eq\s+'((?:[^']|'')*)'|substringof\(\s*'((?:[^']|'')*)'\s*,\s*name\s*\))\s*$", re.IGNORECASE)
