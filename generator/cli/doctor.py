@@ -1,5 +1,5 @@
 """``azs-scaffold doctor``: findings for a hand-written project and its ARM templates (``generator.commands.doctor``,
-``doctor_templates``, ``doctor_findings``). Exit 0: no findings, 1: findings, 2: could not run."""
+``doctor_templates``, ``doctor_capabilities``, ``doctor_findings``). Exit 0: no findings, 1: findings, 2: could not run."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def run(options: Options) -> int:
             found = discover_stack(request, progress=progress)
             capabilities = _stack_capabilities(request, found, options.capabilities)
         elif options.capabilities or stack.stack_version:
-            from generator.commands.doctor_templates import from_release, read_capabilities_file
+            from generator.commands.doctor_capabilities import from_release, read_capabilities_file
 
             capabilities = read_capabilities_file(options.capabilities) if options.capabilities else from_release(stack.stack_version)
         report = run_doctor(options.project, python=options.python, ca_cert=stack.ca_cert, found=found,
@@ -91,7 +91,7 @@ def run(options: Options) -> int:
 def _stack_capabilities(request: DiscoveryRequest, found: StackDiscovery, capabilities_file: str | None) -> Any:
     """What templates are checked against with a Stack: its live capabilities when signed in, else the file, else
     the discovered release's profile tables."""
-    from generator.commands.doctor_templates import from_capabilities, from_release, read_capabilities_file
+    from generator.commands.doctor_capabilities import from_capabilities, from_release, read_capabilities_file
 
     if request.principal is not None and found.subscription_id and found.location:
         from generator.discovery.capabilities import read_capabilities

@@ -555,7 +555,7 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
     """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against.
     The environment is ``.venv``'s, read on disk; ``python`` (``--python``) is run to ask it instead. ARM templates
     (``template``, else every one in the project) are checked against ``capabilities``
-    (``doctor_templates.Capabilities``; default: the profile tables of the discovered release)."""
+    (``doctor_capabilities.Capabilities``; default: the profile tables of the discovered release)."""
     project = Path(path).expanduser().resolve()
     if not project.is_dir():
         raise DoctorError(f"{path} is not a directory; give the project's folder")
@@ -566,7 +566,8 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
                           "--certificate, and --subscription-id) or give --stack-version")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
-    from generator.commands.doctor_templates import check_templates, from_release, template_files
+    from generator.commands.doctor_capabilities import from_release
+    from generator.commands.doctor_templates import check_templates, template_files
 
     if not code.files and not requirements and not any(project.glob("requirements*.txt")) \
             and not (project / "pyproject.toml").exists() and not (project / "setup.cfg").exists() \
