@@ -17,6 +17,11 @@ PROFILE_OF_RELEASE = {
     "2108": KnownProfiles.v2020_09_01_hybrid,
     "azure": KnownProfiles.latest,
 }
+# A release and identity system of each kind, for tests that run on every one: a 2020-09-01 Stack on Azure AD, a
+# 2019-03-01 Stack on ADFS, and Azure itself.
+COMBINATIONS = [("2108", "azure_ad"), ("2008", "adfs"), ("azure", "azure_ad")]
+# A public key for the VMs tests create (no machine ever runs: nothing holds its private half).
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0yTzNaGH5xwe5sBtFHlkA8BgTpBm1nSBAS5fa0Y2Nb test@emulator"
 
 
 def metadata(info: dict[str, Any], admin: bool = False) -> dict[str, Any]:

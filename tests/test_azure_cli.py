@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from generator._util.files import write_private_file
+from tests import sdk
 from tests.helpers import MACHINE_CA_BUNDLE, without_emulator_proxy
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]
 
 AZURE_CLI = "azure-cli==2.66.0"
-SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0yTzNaGH5xwe5sBtFHlkA8BgTpBm1nSBAS5fa0Y2Nb test@emulator"
 # (release, identity system, the az profile Microsoft documents for it, api-version of Microsoft.Network)
 STACKS = [
     ("2108", "azure_ad", "2020-09-01-hybrid", "2018-11-01"),
@@ -194,7 +194,7 @@ def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_pat
     urns = [i["urn"] for i in az("vm", "image", "list", "--all", "--publisher", "Canonical", "-l", "local")]
     assert "Canonical:UbuntuServer:18.04-LTS:18.04.202401161" in urns
     key = tmp_path / "id.pub"
-    key.write_text(SSH_KEY + "\n")
+    key.write_text(sdk.SSH_KEY + "\n")
     created = az("vm", "create", "-g", "rg", "-n", "vm1", "--image", "Canonical:UbuntuServer:18.04-LTS:latest",
                  "--size", "Standard_A2_v2", "--admin-username", "azureuser", "--ssh-key-values", str(key), "--nsg-rule", "NONE")
     assert created["powerState"] == "VM running" and created["privateIpAddress"]
