@@ -6,6 +6,7 @@ but the command line reaches for a command."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -131,3 +132,30 @@ def test_each_command_is_one_module_of_the_table():
         assert dataclasses.is_dataclass(module.Options)
         args = build_parser([name]).parse_args([name, *minimal.get(name, [])])
         assert isinstance(options_of(module.Options, args), module.Options)
+
+
+# Issue 39: no module of the generator, the emulator, the template or the tests over 400 lines; a longer one is split
+# where its ideas part (a real seam, each part named for what it holds).
+MAX_MODULE_LINES = 400
+# Still over it, each being edited on another branch today (doctor.py: lock and misuse; arm_core.py: store;
+# test_reliability.py: misuse); split once those land. The list only shrinks: an entry no longer over fails below.
+TOO_LONG_FOR_NOW = {"generator/commands/doctor.py", "azs_emulator/arm_core.py", "tests/test_reliability.py"}
+
+
+def _python_files() -> list[Path]:
+    """Every Python file under generator/, azs_emulator/, template/ and tests/: the template's too, by the name it
+    renders to (``{% if ... %}key_vault.py{% endif %}``, ``*.py.jinja``)."""
+    def rendered(name: str) -> str:
+        return re.sub(r"\{[%{].*?[%}]\}", "", name).removesuffix(".jinja")
+
+    return sorted(path for place in ("generator", "azs_emulator", "template", "tests") for path in (ROOT / place).rglob("*")
+                  if path.is_file() and rendered(path.name).endswith(".py") and "__pycache__" not in path.parts)
+
+
+def test_no_module_is_over_400_lines():
+    lengths = {path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines()) for path in _python_files()}
+    assert "generator/cli/__init__.py" in lengths and any("{%" in name for name in lengths)  # the walk sees them all
+    too_long = {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES and name not in TOO_LONG_FOR_NOW}
+    assert not too_long, f"over {MAX_MODULE_LINES} lines, split where the ideas part: {too_long}"
+    no_longer = sorted(name for name in TOO_LONG_FOR_NOW if lengths.get(name, 0) <= MAX_MODULE_LINES)
+    assert not no_longer, f"no longer over {MAX_MODULE_LINES} lines (or gone): remove from TOO_LONG_FOR_NOW: {no_longer}"
