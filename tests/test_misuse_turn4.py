@@ -303,3 +303,22 @@ def test_r148_a_dry_run_names_the_project_never_its_scratch_copy(emulator, templ
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert str(project) in line and "azs-upgrade-" not in line, line
+
+
+def test_r149_an_interrupt_delivered_to_another_thread_waits_for_the_held_work(tmp_path):
+    """Ctrl-C to the process group while upgrade --yes has copier writing: the kernel may hand the signal to a
+    thread other than the main one (azure-core's, discovery's), whose mask does not block it. It still waits."""
+    script = ("import signal, sys, threading, time\n"
+              "from generator._util.interrupts import held_interrupts\n"
+              "idle = threading.Event()\n"
+              "other = threading.Thread(target=idle.wait, daemon=True)\nother.start()\n"
+              "try:\n"
+              "    with held_interrupts() as arrived:\n"
+              "        signal.pthread_kill(other.ident, signal.SIGINT)\n"
+              "        time.sleep(0.5)\n"
+              "        print('held work done')\n"
+              "    print('arrived:', [s.name for s in arrived])\n"
+              "except KeyboardInterrupt:\n"
+              "    print('interrupted inside the hold')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.stdout.splitlines() == ["held work done", "arrived: ['SIGINT']"], result.stdout + result.stderr
