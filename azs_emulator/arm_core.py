@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 from urllib.parse import quote
 
 from azs_emulator import arm_errors
@@ -21,6 +21,7 @@ from azs_emulator.identity import IdentityService
 from azs_emulator.protocol import ArmError, Request, Response
 from azs_emulator.routing import ARM_TOKEN, GRAPH_TOKEN, VAULT_TOKEN, Match
 from azs_emulator.state import Document, DocumentStore, StateData
+from azs_emulator.store import Section
 
 RESOURCES_NS = "Microsoft.Resources"
 # Namespaces a new subscription has registered already, as on a real one.
@@ -151,6 +152,11 @@ class Arm:
         methods. (Key Vault's service still reads it directly until it has a backend of its own.)"""
         return self.ctx.state.data
 
+    @property
+    def _resources(self) -> Section:
+        """The resources, by lower-cased id: read by id prefix (a group's, a resource's children) from the store."""
+        return cast(Section, self.data["resources"])
+
     # -- who the Stack is ----------------------------------------------------------------------
 
     @property
@@ -224,22 +230,29 @@ class Arm:
 
     def check_api_version(self, request: Request, namespace: str, resource_type: str) -> None:
         """400 unless the release serves ``request``'s api-version for this resource type."""
-        versions = self.supported_versions(namespace, resource_type)
         given = request.api_version
+        versions = self.supported_versions(namespace, resource_type, given or "")
         if given is None:
             raise arm_errors.missing_api_version()
         if given not in versions:
-            raise arm_errors.invalid_api_version(given, versions)
+            # Resource Manager's own types answer InvalidApiVersionParameter (real-stack: azure-pipelines-extensions
+            # #929), a provider's resources in a group NoRegisteredProviderFound (real-stack: cloud-provider-azure
+            # #9704), a provider's list across the subscription InvalidResourceType (docs: azure-cli#13834, Azure).
+            if namespace.lower() == "microsoft.resources":
+                raise arm_errors.invalid_api_version(given, versions)
+            if "/resourcegroups/" in request.path.lower():
+                raise arm_errors.no_provider_for_version(self.location, given, resource_type, versions)
+            raise arm_errors.invalid_resource_type(namespace, resource_type, given, versions)
 
-    def supported_versions(self, namespace: str, resource_type: str) -> tuple[str, ...]:
+    def supported_versions(self, namespace: str, resource_type: str, given: str = "") -> tuple[str, ...]:
         types = self.namespace_table(namespace)
         if types is None:
             raise arm_errors.no_registered_provider(namespace, self.location)
         for known, versions in types.items():
             if known.lower() == resource_type.lower():
                 return versions
-        every = ",".join(sorted({v for versions in types.values() for v in versions}))
-        raise arm_errors.invalid_resource_type(namespace, resource_type, every)
+        every = sorted({v for versions in types.values() for v in versions})
+        raise arm_errors.invalid_resource_type(namespace, resource_type, given, every)
 
     def namespace_table(self, namespace: str):
         for known, types in self.ctx.api_table.items():
@@ -377,9 +390,9 @@ class Arm:
 
     def delete_tree(self, resource_id: str) -> list[dict[str, Any]]:
         """Remove a resource and its children; the removed ones (none: it did not exist)."""
-        resources = self.data["resources"]
+        resources = self._resources
         key = resource_id.lower()
-        doomed = [k for k in resources if k == key or k.startswith(key + "/")]
+        doomed = [k for k in resources.keys(key) if k == key or k.startswith(key + "/")]
         removed = [resources.pop(k) for k in doomed]
         self.data["storage_keys"].pop(key, None)
         return removed
@@ -387,8 +400,8 @@ class Arm:
     def resources_under(self, prefix: str, depth: int | None = 1) -> list[dict[str, Any]]:
         """Resources whose id starts with ``prefix`` (lower case), ``depth`` type levels deep (None: any)."""
         return [
-            r for key, r in sorted(self.data["resources"].items())
-            if key.startswith(prefix) and (depth is None or r["type"].count("/") == depth)
+            r for _, r in sorted(self._resources.items(prefix))
+            if depth is None or r["type"].count("/") == depth
         ]
 
     def group_resources(self, sub: str, group: str) -> list[dict[str, Any]]:

@@ -1,9 +1,10 @@
 """The emulator's persistent state: identity, PKI, provider registrations and resources.
 
-:class:`StateData` is its one shape (``state.json``), a section per owner; :class:`DocumentStore` is how an owner
-keeps a section of documents. Without a state directory everything lives in a temporary directory removed at stop. With one, the
-CA, the credentials and every resource survive restarts, so restarting with another
-``--stack-version`` emulates a Stack upgrade.
+:class:`StateData` is its one shape, a section per owner, kept in the store (``state.db``, :mod:`azs_emulator.store`)
+a row per document; :class:`DocumentStore` is how an owner keeps a section of documents. Without a state directory
+everything lives in a temporary directory removed at stop. With one, the CA, the credentials and every resource
+survive restarts, so restarting with another ``--stack-version`` emulates a Stack upgrade; a directory an older
+emulator left (``state.json``) is migrated on first start.
 """
 
 from __future__ import annotations
@@ -12,18 +13,23 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
 
 from azs_emulator.certificates import PUBLIC_COMMON_NAME, ROOT_COMMON_NAME, CertificatePair, create_root_ca
 from azs_emulator.errors import EmulatorError
 from azs_emulator.private_file import write_private_file
+from azs_emulator.store import ABSENT, STORE_FILE, VALUES, Section, Session, Store, StoreInUse
 
+# What emulators before the store kept (the whole state as one JSON document): migrated on first start, then renamed.
 STATE_FILE = "state.json"
+MIGRATED_STATE_FILE = "state.json.migrated"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
 PUBLIC_CA_CERT_FILE = "public-ca.pem"
@@ -55,8 +61,9 @@ class BlobAccount(TypedDict):
 
 
 class StateData(TypedDict):
-    """Everything the emulator keeps, as ``state.json`` holds it: one section per owner (the services say which is
-    theirs; nothing else reads or writes a section). Documents are keyed by their id in lower case."""
+    """Everything the emulator keeps: one section per owner (the services say which is theirs; nothing else reads or
+    writes a section). Documents are keyed by their id in lower case; a section of :data:`KEYED_SECTIONS` is kept a row
+    per key, any other as one value."""
 
     # Who the Stack is and who may sign in to it (fixed when the state is made).
     tenant_id: str
@@ -153,48 +160,120 @@ def upgraded(data: dict[str, Any]) -> tuple[StateData, bool]:
     return cast(StateData, data), bool(missing)
 
 
+# The sections holding documents by key (a row each in the store); the others are single values.
+KEYED_SECTIONS = frozenset({
+    "vault_ports", "providers", "resource_groups", "resources", "deployments", "tag_names", "storage_keys",
+    "blob_accounts", "vault_secrets", "vault_certificates", "role_assignments", "locks", "policy_definitions",
+    "policy_assignments",
+})
+# The values fixed when the state is made (who the Stack is): read once at start, never written again.
+FIXED_VALUES = frozenset({
+    "tenant_id", "tenant_domain", "client_id", "client_secret", "subscription_id", "admin_subscription_id",
+    "audience_app_id", "admin_audience_app_id", "location", "object_id", "principal_assignment",
+})
+assert KEYED_SECTIONS | FIXED_VALUES <= set(StateData.__annotations__)
+
+
+class StateView(Mapping[str, Any]):
+    """``EmulatorState.data``: the state by :class:`StateData`'s sections. A keyed section is a :class:`Section` of
+    the store; a changeable value (a kept port, the subscription's tags) is read in the transaction under way; the
+    fixed values come from memory."""
+
+    def __init__(self, store: Store, fixed: dict[str, Any]) -> None:
+        self._store = store
+        self._fixed = fixed
+        self._sections = {name: Section(store, name) for name in KEYED_SECTIONS}
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._fixed:
+            return self._fixed[name]
+        if name in self._sections:
+            return self._sections[name]
+        with self._store.transaction() as session:
+            value = session.get(VALUES, name)
+        if value is ABSENT:
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name in self._fixed or name in self._sections or name not in StateData.__annotations__:
+            raise TypeError(f"{name} is not a value of the state that changes")
+        with self._store.transaction() as session:
+            session.put(VALUES, name, value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(StateData.__annotations__)
+
+    def __len__(self) -> int:
+        return len(StateData.__annotations__)
+
+
 class EmulatorState:
-    """Thread-safe state; ``lock`` guards ``data`` (its shape: :class:`StateData`), and :meth:`save` persists it."""
+    """What the emulator keeps, in its directory: the store (``state.db``, see :mod:`azs_emulator.store`), the CAs
+    beside it. ``data`` reads and changes it (its shape: :class:`StateData`); a request does so inside
+    :meth:`transaction`. ``directory`` is the state directory (a temporary one, removed at stop, when none is
+    given): what a service keeps as files (blob content) goes below it."""
 
     def __init__(self, state_dir: str | os.PathLike[str] | None, public_ca_dir: str | os.PathLike[str] | None = None,
                  location: str = "local") -> None:
-        self.lock = threading.RLock()
         self._temporary = state_dir is None
         self.directory = Path(tempfile.mkdtemp(prefix="azs-emulator-")) if state_dir is None else Path(state_dir)
+        self._store: Store | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             os.chmod(self.directory, 0o700)
-            self.data = self._load_or_create(location)
+            self._store = Store(self.directory / STORE_FILE, durable=not self._temporary)
+            self.data = cast(StateData, StateView(self._store, self._load_or_create(self._store, location)))
             self.ca = self._load_or_create_ca(self.directory, CA_CERT_FILE, CA_KEY_FILE, ROOT_COMMON_NAME)
             # The CA of the Azure AD sign-in host: "public", i.e. not the Stack's.
             self.public_ca_directory = Path(public_ca_dir) if public_ca_dir else self.directory
             self.public_ca_directory.mkdir(parents=True, exist_ok=True)
             self.public_ca = self._load_or_create_ca(self.public_ca_directory, PUBLIC_CA_CERT_FILE, PUBLIC_CA_KEY_FILE,
                                                      PUBLIC_COMMON_NAME)
-        except OSError as exc:
-            raise EmulatorError(
-                f"cannot use the emulator state directory {self.directory}: {exc.strerror or exc}; "
-                "choose a writable --state-dir"
-            ) from None
+        except StoreInUse:
+            self.close()
+            raise EmulatorError(f"the emulator state directory {self.directory} is in use by another emulator; "
+                                "stop that one or give another --state-dir") from None
+        except (OSError, sqlite3.DatabaseError) as exc:
+            self.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise EmulatorError(f"cannot use the emulator state directory {self.directory}: {reason}; "
+                                "choose a writable --state-dir, or remove this one to start afresh") from None
+        except BaseException:  # a corrupt state.json, Ctrl-C: the store's lock is not kept
+            self.close()
+            raise
 
-    def _load_or_create(self, location: str) -> StateData:
-        path = self.directory / STATE_FILE
-        if path.exists():
-            try:
-                kept = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                kept = None
-            if not isinstance(kept, dict) or not isinstance(kept.get("location"), str):
-                raise EmulatorError(
-                    f"the emulator state file {path} is corrupt; remove the directory to start afresh"
-                ) from None
-            data, changed = upgraded(kept)
-            if changed:
-                write_private_file(path, json.dumps(data, indent=2).encode())
-            return data
-        data = _new_state(location)
-        write_private_file(path, json.dumps(data, indent=2).encode())
-        return data
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by the transaction under way (one at a time)."""
+        assert self._store is not None
+        return self._store.lock
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """One request's unit of work: what it changes is committed when it ends, or nothing of it when it raises."""
+        assert self._store is not None
+        return self._store.transaction()
+
+    def _load_or_create(self, store: Store, location: str) -> dict[str, Any]:
+        """The fixed values of the kept state; a state made (or migrated from an older ``state.json``) first."""
+        with store.transaction() as session:
+            if session.get(VALUES, "location") is ABSENT:
+                older = self.directory / STATE_FILE
+                data, _ = upgraded(_read_state_file(older)) if older.exists() else (_new_state(location), True)
+                for name, value in cast(dict[str, Any], data).items():
+                    if name in KEYED_SECTIONS:
+                        for key, document in value.items():
+                            session.put(name, key, document)
+                    else:
+                        session.put(VALUES, name, value)
+            for name, make in _SECTION_DEFAULTS.items():  # what an older state lacks
+                if name not in KEYED_SECTIONS and session.get(VALUES, name) is ABSENT:
+                    session.put(VALUES, name, make())
+            fixed = {name: session.get(VALUES, name) for name in FIXED_VALUES}
+        older = self.directory / STATE_FILE
+        if older.exists():  # migrated and committed: kept aside (an older emulator must not serve it as current)
+            older.replace(self.directory / MIGRATED_STATE_FILE)
+        return fixed
 
     @staticmethod
     def _load_or_create_ca(directory: Path, cert_file: str, key_file: str, common_name: str) -> CertificatePair:
@@ -226,30 +305,39 @@ class EmulatorState:
         return int(self.data["vault_ports"].get(vault.lower(), 0))
 
     def record_port(self, which: KeptPort, port: int) -> None:
-        with self.lock:
-            self.data[which] = port
-            self.save()
+        self.data[which] = port
 
     def record_vault_port(self, vault: str, port: int) -> None:
-        with self.lock:
-            self.data["vault_ports"][vault.lower()] = port
-            self.save()
+        self.data["vault_ports"][vault.lower()] = port
 
     def save(self) -> None:
-        """Persist the state (callers hold ``lock``)."""
-        if not self._temporary:
-            write_private_file(self.directory / STATE_FILE, json.dumps(self.data, indent=2).encode())
+        """Nothing to do: the transaction under way commits what changed when it ends. (Owners' methods still call
+        it where a change is complete.)"""
 
     def close(self) -> None:
-        """Remove a temporary state directory; a user-given one is kept."""
+        """Close the store (once the request under way has ended); remove a temporary state directory."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._temporary:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def _read_state_file(path: Path) -> dict[str, Any]:
+    """The whole state as an older emulator kept it (``state.json``)."""
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        kept = None
+    if not isinstance(kept, dict) or not isinstance(kept.get("location"), str):
+        raise EmulatorError(f"the emulator state file {path} is corrupt; remove the directory to start afresh")
+    return kept
+
+
 class DocumentStore:
     """Documents of one kind (locks, policy definitions, a group's deployments, ...) keyed case-insensitively: how a
-    backend keeps its section of :class:`StateData`. It wraps the section itself, so what it changes is what
-    :meth:`EmulatorState.save` writes."""
+    backend keeps its section of :class:`StateData`. It wraps the section itself (a store's :class:`Section`, or a
+    document's nested mapping), so what it changes is what the request's transaction commits."""
 
     def __init__(self, documents: dict[str, Document]) -> None:
         self._documents = documents
@@ -289,7 +377,7 @@ class PerOwnerStore:
         self._section = section
 
     def of(self, owner: str) -> dict[str, Any]:
-        """The documents of ``owner``, by lower-cased name (changed in place; the backend saves)."""
+        """The documents of ``owner``, by lower-cased name (changed in place, within the request)."""
         return self._section.setdefault(owner.lower(), {})
 
     def forget(self, owner: str) -> None:

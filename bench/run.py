@@ -1,6 +1,7 @@
 """Benchmarks of azs-scaffold against its baselines, side by side in one run; prints a markdown table.
 
     .venv/bin/python bench/run.py [--repeat 5] [--batch-size 20] [--venvs]
+    .venv/bin/python bench/run.py --store [--store-from CHECKOUT] [--groups 10000]   (bench/emulator_store.py)
 
 Each pair is measured alternately (A, B, A, B, ...) so that a noisy, shared machine slows both
 alike; the table shows medians and their ratio. Everything runs against the built-in emulator on
@@ -65,7 +66,16 @@ def main() -> None:
     parser.add_argument("--venvs", action="store_true", help="also measure venv installs (needs the package index)")
     parser.add_argument("--first-sample", action="store_true",
                         help="also measure new + bootstrap + registration + first sample, uv and pip (needs the package index)")
+    parser.add_argument("--store", action="store_true",
+                        help="only the emulator's store: writes/s and resident memory as resource groups pile up")
+    parser.add_argument("--store-from", type=Path, default=ROOT, help="the checkout whose emulator --store measures")
+    parser.add_argument("--groups", type=int, default=10_000, help="how many resource groups --store creates")
     args = parser.parse_args()
+    if args.store:
+        from bench.emulator_store import store_table
+
+        print(store_table(args.store_from.resolve(), args.groups))
+        return
 
     from azs_emulator import Emulator, EmulatorConfig
     from generator.commands.render import NewProject, copier_data

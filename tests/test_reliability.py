@@ -270,7 +270,7 @@ def test_r41_disk_full_mid_render_leaves_nothing(emulator, tmp_path, template_re
     # Rendering straight from a plain folder, the failure comes mid-render.
     args, env = _new_args_from(emulator.info(), tmp_path / "project", _plain_template(template_repo, tmp_path))
 
-    def small_disk() -> None:  # files over 7 kB fail (EFBIG), as on a full disk: git's hook samples fit, samples/azure_stack.py does not
+    def small_disk() -> None:  # files over 7 kB fail (EFBIG), as on a full disk: git's hook samples fit, requirements.txt and README.md do not
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (7000, 7000))
 
@@ -467,20 +467,20 @@ def _with_sp(project: Path, tmp_path: Path, change) -> Path:
 @pytest.mark.slow  # bootstraps a project: installs packages
 def test_r50_open_config_permissions_are_warned_about(bootstrapped, project_env, tmp_path):
     copy = _with_sp(bootstrapped, tmp_path, lambda sp, root: (root / "azureSecretSpConfig.json").chmod(0o644))
-    result = run(copy, project_env, venv_python(bootstrapped), "samples/azure_stack.py")
+    result = run(copy, project_env, venv_python(bootstrapped), "-m", "samples.azure_stack")
     assert result.returncode == 0 and "warning: azureSecretSpConfig.json is readable by others; run: chmod 600" in result.stderr
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages
 def test_r51_config_missing_a_key(bootstrapped, project_env, tmp_path):
-    def drop_subscription(sp, root):
-        del sp["subscriptionId"]
+    def drop_client_id(sp, root):
+        del sp["clientId"]
         (root / "azureSecretSpConfig.json").write_text(json.dumps(sp))
 
-    copy = _with_sp(bootstrapped, tmp_path, drop_subscription)
+    copy = _with_sp(bootstrapped, tmp_path, drop_client_id)
     result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
     assert result.returncode == 1 and result.stderr.strip() == (
-        "error: azureSecretSpConfig.json lacks subscriptionId; add the key(s) and run again")
+        "error: azureSecretSpConfig.json lacks clientId; add the key(s) and run again")
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages
@@ -609,9 +609,10 @@ def test_r97_a_hung_answer_is_named_while_it_is_awaited(bootstrapped, project_en
 
 _REUSE_KEY = """import sys
 sys.path.insert(0, "samples")
+from pathlib import Path
 import azure_stack
 try:
-    azure_stack.ssh_key_pair(azure_stack.Path(sys.argv[1]))
+    azure_stack.ssh_key_pair(Path(sys.argv[1]))
 except azure_stack.ConfigError as exc:
     sys.exit(f"error: {exc}")
 """
