@@ -451,6 +451,7 @@ class Emulator:
                 base_url=server.base_url,
                 vault=server.vault,
                 body_file=spooled,
+                client_ip=str(handler.client_address[0]),
             ))
         finally:
             if spooled is not None:

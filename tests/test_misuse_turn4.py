@@ -322,3 +322,36 @@ def test_r149_an_interrupt_delivered_to_another_thread_waits_for_the_held_work(t
               "    print('interrupted inside the hold')\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.stdout.splitlines() == ["held work done", "arrived: ['SIGINT']"], result.stdout + result.stderr
+
+
+def test_r150_blob_requests_the_service_refuses_are_its_4xx(start_emulator):
+    """A non-ASCII Shared Key signature, a SAS with its expiry as a date, signed for another IP (sip), and a list
+    with maxresults that is no number: the service's 403/400, never a 500 (or a blob served)."""
+    import requests
+    from azure.storage.blob import BlobSasPermissions, ContainerSasPermissions, generate_blob_sas, generate_container_sas
+
+    from tests.test_emulator_blob import _account, _service
+
+    info, endpoint, key, _ = _account(start_emulator)
+    container = _service(info, endpoint, key).create_container("box")
+    container.upload_blob("a.txt", b"hello")
+    get = lambda url, **options: requests.get(url, verify=info["ca_cert"], timeout=10, **options)  # noqa: E731
+
+    refused = get(f"{endpoint}box/a.txt", headers={"Authorization": "SharedKey acct1:\xe9\xe9\xe9", "x-ms-version": "2019-07-07"})
+    assert refused.status_code == 403 and refused.headers["x-ms-error-code"] == "AuthenticationFailed", refused.text
+    dated = generate_blob_sas("acct1", "box", "a.txt", account_key=key, permission=BlobSasPermissions(read=True),
+                              expiry="2099-01-01")
+    assert get(f"{endpoint}box/a.txt?{dated}").content == b"hello"
+    elsewhere = generate_blob_sas("acct1", "box", "a.txt", account_key=key, permission=BlobSasPermissions(read=True),
+                                  expiry="2099-01-01", ip="10.9.9.9")
+    mismatch = get(f"{endpoint}box/a.txt?{elsewhere}")
+    assert mismatch.status_code == 403 and mismatch.headers["x-ms-error-code"] == "AuthorizationSourceIPMismatch"
+    here = generate_blob_sas("acct1", "box", "a.txt", account_key=key, permission=BlobSasPermissions(read=True),
+                             expiry="2099-01-01", ip="127.0.0.0-127.255.255.255")
+    assert get(f"{endpoint}box/a.txt?{here}").content == b"hello"
+    listing = generate_container_sas("acct1", "box", account_key=key, permission=ContainerSasPermissions(list=True),
+                                     expiry="2099-01-01")
+    for given, code in (("abc", "InvalidQueryParameterValue"), ("0", "OutOfRangeQueryParameterValue")):
+        answer = get(f"{endpoint}box?restype=container&comp=list&maxresults={given}&{listing}")
+        assert answer.status_code == 400 and answer.headers["x-ms-error-code"] == code, answer.text
+    assert b"a.txt" in get(f"{endpoint}box?restype=container&comp=list&maxresults=9000&{listing}").content
