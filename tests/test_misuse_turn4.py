@@ -355,3 +355,24 @@ def test_r150_blob_requests_the_service_refuses_are_its_4xx(start_emulator):
         answer = get(f"{endpoint}box?restype=container&comp=list&maxresults={given}&{listing}")
         assert answer.status_code == 400 and answer.headers["x-ms-error-code"] == code, answer.text
     assert b"a.txt" in get(f"{endpoint}box?restype=container&comp=list&maxresults=9000&{listing}").content
+
+
+@pytest.mark.parametrize("expression", ["[padLeft('a', 2000000000)]", "[range(0, 1000000000)]",
+                                        "[replace(padLeft('a', 4000000, 'a'), 'a', padLeft('b', 1000))]"])
+def test_r151_a_template_function_beyond_resource_managers_limits_is_refused(start_emulator, expression):
+    """One hostile deployment must not hold gigabytes (under a memory cap it failed every later write): the
+    function is refused before it runs, as Resource Manager refuses a template beyond its documented limits."""
+    import resource
+    import time
+
+    from tests.test_emulator_template_engine import _deploy, _stack, _template
+
+    info, profile, resources = _stack(start_emulator)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(HttpResponseError) as refused:
+        _deploy(resources, "hostile", _template(outputs={"o": {"type": "string", "value": expression}}))
+    assert "InvalidTemplate" in str(refused.value) or "Failed" in str(refused.value), refused.value
+    assert time.monotonic() - started < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # kB: the emulator runs in this process
+    assert resources.resource_groups.create_or_update("after", {"location": "local"}).name == "after"
