@@ -376,3 +376,30 @@ def test_r151_a_template_function_beyond_resource_managers_limits_is_refused(sta
     assert time.monotonic() - started < 30
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # kB: the emulator runs in this process
     assert resources.resource_groups.create_or_update("after", {"location": "local"}).name == "after"
+
+
+@pytest.mark.parametrize("option", ["--info-file", "--ca-cert"])
+def test_r152_emulator_trust_reads_no_pipe_and_no_device(tmp_path, option):
+    pipe = tmp_path / "info.fifo"
+    os.mkfifo(pipe)
+    code, out, err = cli("emulator", "trust", "--python", sys.executable, option, str(pipe), timeout=60)
+    one_error(code, err, f"{option} {pipe}: it is a named pipe, not a regular file")
+    code, out, err = cli("emulator", "trust", "--python", sys.executable, option, "/dev/zero", timeout=60)
+    one_error(code, err, f"{option} /dev/zero: it is a character device, not a regular file")
+
+
+@pytest.mark.parametrize(("command", "value"), [(("discover", "--arm-endpoint", "https://management.local.azurestack.external/",
+                                                  "--timeout"), "1e10"),
+                                                (("discover", "--arm-endpoint", "https://x.example/", "--timeout"), "100000"),
+                                                (("emulator", "--registration-delay"), "1e10")])
+def test_r153_seconds_past_a_day_are_refused_before_anything_runs(command, value):
+    code, out, err = cli(*command, value, timeout=60)
+    assert code == 2 and "Traceback" not in err, err
+    assert f"argument {command[-1]}: {value} seconds is more than a day" in err, err
+
+
+def test_r154_an_unlocked_requirements_file_is_named_as_itself(tmp_path):
+    (tmp_path / "requirements.txt").write_text("azure-mgmt-resource\n")
+    code, out, err = cli("wheelhouse", str(tmp_path), "--python", "3.11", "--platform", "linux", timeout=60)
+    line = one_error(code, err, "requirements.txt line 1 is not an entry")
+    assert "pins.lock" not in line, line

@@ -133,7 +133,7 @@ def locked_requirements(project: Path) -> tuple[Locked, ...]:
     """The entries of the project's requirements.txt (its share of the lock, hashes and all)."""
     path = project / "requirements.txt"
     try:
-        entries = parse(read_project_file(project, path.name, MAX_REQUIREMENTS_BYTES).decode("utf-8"))
+        entries = parse(read_project_file(project, path.name, MAX_REQUIREMENTS_BYTES).decode("utf-8"), path.name)
     except OSError as exc:
         raise WheelhouseError(f"cannot read {path}{why_unreadable(exc)}; give the folder of a project azs-scaffold generated") from None
     except UnicodeDecodeError:
