@@ -324,7 +324,7 @@ def test_r149_an_interrupt_delivered_to_another_thread_waits_for_the_held_work(t
     assert result.stdout.splitlines() == ["held work done", "arrived: ['SIGINT']"], result.stdout + result.stderr
 
 
-def test_r150_blob_requests_the_service_refuses_are_its_4xx(start_emulator):
+def test_r180_blob_requests_the_service_refuses_are_its_4xx(start_emulator):
     """A non-ASCII Shared Key signature, a SAS with its expiry as a date, signed for another IP (sip), and a list
     with maxresults that is no number: the service's 403/400, never a 500 (or a blob served)."""
     import requests
@@ -359,7 +359,7 @@ def test_r150_blob_requests_the_service_refuses_are_its_4xx(start_emulator):
 
 @pytest.mark.parametrize("expression", ["[padLeft('a', 2000000000)]", "[range(0, 1000000000)]",
                                         "[replace(padLeft('a', 4000000, 'a'), 'a', padLeft('b', 1000))]"])
-def test_r151_a_template_function_beyond_resource_managers_limits_is_refused(start_emulator, expression):
+def test_r181_a_template_function_beyond_resource_managers_limits_is_refused(start_emulator, expression):
     """One hostile deployment must not hold gigabytes (under a memory cap it failed every later write): the
     function is refused before it runs, as Resource Manager refuses a template beyond its documented limits."""
     import resource
@@ -379,7 +379,7 @@ def test_r151_a_template_function_beyond_resource_managers_limits_is_refused(sta
 
 
 @pytest.mark.parametrize("option", ["--info-file", "--ca-cert"])
-def test_r152_emulator_trust_reads_no_pipe_and_no_device(tmp_path, option):
+def test_r182_emulator_trust_reads_no_pipe_and_no_device(tmp_path, option):
     pipe = tmp_path / "info.fifo"
     os.mkfifo(pipe)
     code, out, err = cli("emulator", "trust", "--python", sys.executable, option, str(pipe), timeout=60)
@@ -392,13 +392,13 @@ def test_r152_emulator_trust_reads_no_pipe_and_no_device(tmp_path, option):
                                                   "--timeout"), "1e10"),
                                                 (("discover", "--arm-endpoint", "https://x.example/", "--timeout"), "100000"),
                                                 (("emulator", "--registration-delay"), "1e10")])
-def test_r153_seconds_past_a_day_are_refused_before_anything_runs(command, value):
+def test_r183_seconds_past_a_day_are_refused_before_anything_runs(command, value):
     code, out, err = cli(*command, value, timeout=60)
     assert code == 2 and "Traceback" not in err, err
     assert f"argument {command[-1]}: {value} seconds is more than a day" in err, err
 
 
-def test_r154_an_unlocked_requirements_file_is_named_as_itself(tmp_path):
+def test_r184_an_unlocked_requirements_file_is_named_as_itself(tmp_path):
     (tmp_path / "requirements.txt").write_text("azure-mgmt-resource\n")
     code, out, err = cli("wheelhouse", str(tmp_path), "--python", "3.11", "--platform", "linux", timeout=60)
     line = one_error(code, err, "requirements.txt line 1 is not an entry")
