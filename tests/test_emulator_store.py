@@ -4,6 +4,8 @@ the same whatever the store holds. Through the real SDK where a client would see
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import shutil
 import signal
 import statistics
@@ -20,7 +22,9 @@ from azure.profiles import KnownProfiles
 from azs_emulator import Emulator, EmulatorConfig
 from azs_emulator.errors import EmulatorError
 from azs_emulator.protocol import ArmError
-from azs_emulator.state import EmulatorState
+from azs_emulator.services import registry
+from azs_emulator.services.registry import section_owners
+from azs_emulator.state import EmulatorState, StateData
 from tests import sdk
 from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR
 from tests.test_emulator_cli import _start, _stop
@@ -204,3 +208,29 @@ def test_a_broken_state_is_one_line_and_keeps_no_lock(tmp_path, name, content, m
         with pytest.raises(EmulatorError) as refused:
             EmulatorState(str(tmp_path))
         assert message.format(dir=tmp_path) in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_every_section_of_the_state_has_one_owner():
+    owners = section_owners()
+    assert set(owners) == set(StateData.__annotations__)
+    assert owners["resources"] == "arm_core.Arm" and owners["locks"] == "services.locks"
+    assert owners["tenant_id"] == "state.EmulatorState" and owners["blob_accounts"] == "services.blob"
+
+
+def test_every_service_is_registered():
+    """A service class in azs_emulator/services/ that no line of the registry names would never serve."""
+    package = Path(registry.__file__).parent
+    declared = set()
+    for module_file in package.glob("*.py"):
+        module = importlib.import_module(f"azs_emulator.services.{module_file.stem}")
+        declared |= {name for name, value in vars(module).items()
+                     if name.endswith("Service") and inspect.isclass(value) and value.__module__ == module.__name__
+                     and callable(getattr(value, "routes", None))}
+    built = {type(service).__name__ for service in _services_of_an_emulator()}
+    assert declared == built
+    assert [r.name for r in registry.REGISTRY if r.routes_last] == ["provider_resources"]
+
+
+def _services_of_an_emulator() -> list:
+    with Emulator(EmulatorConfig(layout="loopback", single_host=True)) as emulator:
+        return list(registry.Services(emulator.arm).by_name.values())
