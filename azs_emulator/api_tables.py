@@ -1,6 +1,9 @@
 """What each emulated Azure Stack Hub release serves: resource types and their API versions.
 
-Transcribed from Microsoft's published API profiles for Azure Stack Hub (the ``2017-03-09-profile``,
+Real Stacks come first: :mod:`azs_emulator.api_evidence` holds the versions real Stacks were seen to serve (their
+provider answers and errors), and each release serves those on top of its profiles. Where no Stack's answer says
+anything, the table below is what backs a version (``assumed``), transcribed from Microsoft's published API
+profiles for Azure Stack Hub (the ``2017-03-09-profile``,
 ``2018-03-01-hybrid``, ``2019-03-01-hybrid`` and ``2020-09-01-hybrid`` tables), NOT from the generator's
 catalog: the emulator is the test double for that catalog, and sharing data would let one wrong entry
 fool both sides.
@@ -16,7 +19,10 @@ lists, and fails here exactly as it fails on a real Stack (400 InvalidApiVersion
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from types import MappingProxyType
+
+from azs_emulator.api_evidence import KEYVAULT_DATA_FROM_2206, seen_up_to
 
 # namespace -> resource type -> API versions served, newest first. Resource types match case-insensitively.
 ApiTable = Mapping[str, Mapping[str, tuple[str, ...]]]
@@ -170,6 +176,8 @@ KNOWN_BUILDS: Mapping[str, str] = MappingProxyType(
         "2408": "1.2408.0.19",
         "2501": "1.2501.0.21",
         "2506": "1.2506.0.15",
+        # named in Dell's OEM release artifacts (dell/azurestack-docs ReleaseArtifacts/2603); Microsoft's notes not found
+        "2601": "1.2601.0.4",
     }
 )
 
@@ -185,18 +193,36 @@ def is_valid_release(release: str) -> bool:
     return len(release) == 4 and release.isdigit() and int(release) >= OLDEST_RELEASE and 1 <= int(release[2:]) <= 12
 
 
+@cache
 def api_table_for(release: str) -> ApiTable:
-    """The API table a release serves (``azure`` for global Azure)."""
+    """The API table a release serves (``azure`` for global Azure): its profiles' versions, widened by every
+    version a real Stack of that release or an earlier one was seen to serve."""
     if release == AZURE:
-        return GLOBAL_AZURE
-    if int(release) >= FIRST_2020_09_01_RELEASE:
-        return RELEASE_2102
-    return RELEASE_2008
+        return _union(GLOBAL_AZURE, *seen_up_to(9999))
+    profiles = RELEASE_2102 if int(release) >= FIRST_2020_09_01_RELEASE else RELEASE_2008
+    return _union(profiles, *seen_up_to(int(release)))
 
 
 def keyvault_data_versions(release: str) -> tuple[str, ...]:
     """The Key Vault data-plane api-versions a release serves, oldest first."""
-    return _KEYVAULT_DATA_AZURE if release == AZURE else _KEYVAULT_DATA_STACK
+    if release == AZURE:
+        return _KEYVAULT_DATA_AZURE
+    return KEYVAULT_DATA_FROM_2206 if int(release) >= 2206 else _KEYVAULT_DATA_STACK
+
+
+def profiles_of(release: str) -> tuple[str, ...]:
+    """The API profiles a release supports, oldest first (global Azure: every hybrid one)."""
+    names = tuple(API_PROFILES)
+    if release != AZURE and int(release) < FIRST_2020_09_01_RELEASE:
+        return names[:-1]
+    return names
+
+
+def api_profiles(release: str, namespace: str, resource_type: str) -> list[dict[str, str]]:
+    """A provider answer's ``apiProfiles`` of one resource type: ``[{profileVersion, apiVersion}]`` for each profile of
+    the release that names the type (real-stack: a 2019 Stack's provider answer gives them beside apiVersions)."""
+    found = ((name, profile_version(name, namespace, resource_type)) for name in profiles_of(release))
+    return [{"profileVersion": name, "apiVersion": version} for name, version in found if version is not None]
 
 
 # The storage data plane (blob, queue, table) has no API profile: Microsoft's "Azure Stack Hub storage: Differences and
@@ -215,6 +241,46 @@ def storage_data_versions(release: str) -> tuple[str, ...] | None:
     return _STORAGE_DATA_2005 if int(release) >= 2005 else _STORAGE_DATA_BEFORE_2005
 
 
+def is_valid_build(build: str) -> bool:
+    """Four dot-separated numbers: ``1.2108.2.65``, or the internal shape Microsoft's test stamps report
+    (``9.2222.0.222``, azurestack-powershell's Update.Admin recordings)."""
+    parts = build.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 9 for p in parts)
+
+
+# docs: "Support for the .default scope has been added to AD FS" (hotfix 1.2108.2.130, azure-stack/operator/
+# hotfix-1-2108-2-130.md). Builds of later releases are taken to carry it from 2206 on (assumed).
+_ADFS_DEFAULT_SCOPE_BUILD = (1, 2108, 2, 130)
+
+
+def adfs_expands_default_scope(build: str | None) -> bool:
+    """Whether AD FS of ``build`` takes a bare ``<audience>/.default`` scope (an unknown or internal build: yes)."""
+    if build is None or not is_valid_build(build):
+        return True
+    numbers = tuple(int(p) for p in build.split("."))
+    if numbers[0] != 1:  # an internal build (9.2222.0.222): no release to judge by
+        return True
+    return numbers[1] >= 2206 or numbers >= _ADFS_DEFAULT_SCOPE_BUILD
+
+
 def build_for(release: str) -> str:
     """The build number an emulated release reports (``1.YYMM.x.y``)."""
     return KNOWN_BUILDS.get(release, f"1.{release}.0.1")
+
+
+def backing(release: str, namespace: str, resource_type: str, version: str) -> str:
+    """What backs serving ``version`` of a type on a release, strongest first: ``real-stack`` (a real Stack's answer,
+    api_evidence), ``spec`` (an API profile of azure-rest-api-specs), ``docs`` (Microsoft's Stack documentation:
+    template versions, storage differences) or ``assumed``."""
+
+    def has(table: Mapping[str, Mapping[str, tuple[str, ...]]]) -> bool:
+        types = next((t for ns, t in table.items() if ns.lower() == namespace.lower()), {})
+        return any(t.lower() == resource_type.lower() and version in v for t, v in types.items())
+
+    if any(has(evidence) for evidence in seen_up_to(9999 if release == AZURE else int(release))):
+        return "real-stack"
+    if any(has(profile) for profile in API_PROFILES.values()):
+        return "spec"
+    if has(_TEMPLATE_ERA) or has(_STORAGE_SERVED):
+        return "docs"
+    return "assumed"

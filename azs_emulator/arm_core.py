@@ -233,22 +233,29 @@ class Arm:
 
     def check_api_version(self, request: Request, namespace: str, resource_type: str) -> None:
         """400 unless the release serves ``request``'s api-version for this resource type."""
-        versions = self.supported_versions(namespace, resource_type)
         given = request.api_version
+        versions = self.supported_versions(namespace, resource_type, given or "")
         if given is None:
             raise arm_errors.missing_api_version()
         if given not in versions:
-            raise arm_errors.invalid_api_version(given, versions)
+            # Resource Manager's own types answer InvalidApiVersionParameter (real-stack: azure-pipelines-extensions
+            # #929), a provider's resources in a group NoRegisteredProviderFound (real-stack: cloud-provider-azure
+            # #9704), a provider's list across the subscription InvalidResourceType (docs: azure-cli#13834, Azure).
+            if namespace.lower() == "microsoft.resources":
+                raise arm_errors.invalid_api_version(given, versions)
+            if "/resourcegroups/" in request.path.lower():
+                raise arm_errors.no_provider_for_version(self.location, given, resource_type, versions)
+            raise arm_errors.invalid_resource_type(namespace, resource_type, given, versions)
 
-    def supported_versions(self, namespace: str, resource_type: str) -> tuple[str, ...]:
+    def supported_versions(self, namespace: str, resource_type: str, given: str = "") -> tuple[str, ...]:
         types = self.namespace_table(namespace)
         if types is None:
             raise arm_errors.no_registered_provider(namespace, self.location)
         for known, versions in types.items():
             if known.lower() == resource_type.lower():
                 return versions
-        every = ",".join(sorted({v for versions in types.values() for v in versions}))
-        raise arm_errors.invalid_resource_type(namespace, resource_type, every)
+        every = sorted({v for versions in types.values() for v in versions})
+        raise arm_errors.invalid_resource_type(namespace, resource_type, given, every)
 
     def namespace_table(self, namespace: str):
         for known, types in self.ctx.api_table.items():

@@ -22,10 +22,18 @@ def no_registered_provider(namespace: str, location: str) -> ArmError:
                     f"No registered resource provider found for location '{location}' and namespace '{namespace}'.")
 
 
-def invalid_resource_type(namespace: str, resource_type: str, versions: str) -> ArmError:
+def no_provider_for_version(location: str, given: str, resource_type: str, supported: Iterable[str]) -> ArmError:
+    """A resource provider's type at a version it does not serve, as a Stack words it (oldest version first)."""
+    return ArmError(400, "NoRegisteredProviderFound",
+                    f"No registered resource provider found for location '{location}' and API version '{given}' for "
+                    f"type '{resource_type}'. The supported api-versions are '{', '.join(sorted(supported))}'. "
+                    f"The supported locations are '{location}'.")
+
+
+def invalid_resource_type(namespace: str, resource_type: str, given: str, supported: Iterable[str]) -> ArmError:
     return ArmError(400, "InvalidResourceType",
                     f"The resource type '{resource_type}' could not be found in the namespace '{namespace}' "
-                    f"for api version '{versions}'.")
+                    f"for api version '{given}'. The supported api-versions are '{','.join(sorted(supported))}'.")
 
 
 def invalid_resource_namespace(namespace: str) -> ArmError:

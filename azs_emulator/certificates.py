@@ -20,6 +20,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 ROOT_COMMON_NAME = "AzureStackSelfSignedRootCert (azs-scaffold emulator)"
 # Stands in for the public CA behind login.microsoftonline.com (trusted through certifi on real machines).
 PUBLIC_COMMON_NAME = "Public identity root (azs-scaffold emulator)"
+# X.520 (RFC 5280, ub-common-name) holds a common name to 64 characters; a longer host name (a long --region and
+# --fqdn) is named in the subject alternative names only, which is what TLS clients check (RFC 6125).
+MAX_COMMON_NAME = 64
+SERVER_COMMON_NAME = "azs-scaffold emulator"
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def create_server_certificate(ca: CertificatePair, hosts: list[str], days: int =
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
+        .subject_name(_name(hosts[0] if len(hosts[0]) <= MAX_COMMON_NAME else SERVER_COMMON_NAME))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

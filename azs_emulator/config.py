@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from azs_emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_release
+from azs_emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_build, is_valid_release
 from azs_emulator.errors import EmulatorUsageError
 from azs_emulator.faults import FaultPlan
 from azs_emulator.state import EmulatorState
@@ -64,6 +64,9 @@ class EmulatorConfig:
     identity_port: int = 0
     # The built-in role the service principal holds on its subscription; ARM enforces it.
     role: str = "Owner"
+    # The build the operator's update API reports (default: the release's initial build). A build also decides what
+    # hotfixes changed: AD FS expands the ``.default`` scope from 1.2108.2.130 (api_tables.adfs_expands_default_scope).
+    build: str | None = None
 
     def validate(self) -> None:
         """Refuse options that cannot work, with a message that says what to change."""
@@ -72,6 +75,8 @@ class EmulatorConfig:
                 f"unknown --stack-version {self.stack_version!r}: give a release as YYMM from 1904 on "
                 "(e.g. 2008, 2108, 2506) or 'azure' for global Azure"
             )
+        if self.build is not None and not is_valid_build(self.build):
+            raise EmulatorUsageError(f"unknown build {self.build!r}: give four numbers like 1.2108.2.130")
         if self.identity not in IDENTITY_SYSTEMS:
             raise EmulatorUsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
         if self.stack_version == AZURE and self.identity == ADFS:
@@ -161,7 +166,7 @@ class EmulatorContext:
         self.service_principal_object_id = state.data["object_id"]
         self.release = config.stack_version
         self.api_table: ApiTable = api_table_for(config.stack_version)
-        self.build = build_for(config.stack_version) if config.stack_version != AZURE else None
+        self.build = (config.build or build_for(config.stack_version)) if config.stack_version != AZURE else None
 
     @property
     def is_adfs(self) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+from azs_emulator.api_tables import adfs_expands_default_scope
 from azs_emulator.config import EmulatorContext
 from azs_emulator.protocol import ArmError, OAuthError, Request, Response
 from azs_emulator.routing import ANYONE, IDENTITY, Route, route
@@ -182,6 +183,13 @@ class IdentityService:
     def _audience_of_scope(self, scope: str) -> str:
         words = scope.split()
         resource_scopes = [w for w in words if w not in _OIDC_SCOPES]
+        build = self.ctx.config.build  # only a build named explicitly: unnamed, every release takes .default (assumed)
+        if self.ctx.is_adfs and build is not None and len(words) == 1 and not adfs_expands_default_scope(build):
+            # docs: AD FS takes a bare .default scope from hotfix 1.2108.2.130 on; before it, the official samples'
+            # scope (openid profile offline_access <audience>/.default) is what signs in.
+            raise OAuthError(400, "invalid_scope", f"The scope {scope!r} is not valid on AD FS of build {build}: it does "
+                             "not expand '/.default' before hotfix 1.2108.2.130. Send 'openid profile offline_access "
+                             f"{scope}', or update the Stack.")
         for audience in (self.ctx.audience(), self.ctx.audience(admin=True), self.ctx.vault_audience, self.ctx.graph_audience):
             accepted = {f"{audience}/.default", f"{audience.rstrip('/')}/.default"}
             if len(resource_scopes) == 1 and resource_scopes[0] in accepted:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,6 +22,9 @@ class Request:
     base_url: str  # scheme://host[:port][/admin]: the Resource Manager (or listener) the client addressed
     admin: bool = False  # addressed to the operator's Resource Manager (adminmanagement.<region>.<fqdn>, or ``/admin``)
     vault: str = ""  # the vault whose data-plane host was addressed
+    # A large body on the blob host, spooled to this file instead of ``body`` (services/blob_content.py); removed
+    # once the request is answered unless the handler took it over.
+    body_file: Path | None = None
 
     @property
     def api_version(self) -> str | None:
@@ -58,20 +63,39 @@ class Request:
         return {k: v[0] for k, v in parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
+class StreamedBody:
+    """An answer's body written a piece at a time (blob content): ``length`` bytes from :meth:`chunks`; the server
+    calls :meth:`close` once it is written, or not (a HEAD, a client gone)."""
+
+    length: int
+
+    def chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of what the body holds (it is not read after)."""
+
+
 @dataclass
 class Response:
-    """One HTTP response; ``body`` is serialised as JSON unless it is already bytes."""
+    """One HTTP response; ``body`` is serialised as JSON unless it is already bytes or a :class:`StreamedBody`.
+    ``content_type`` None: no Content-Type header (the storage services send none on an answer without a body)."""
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json; charset=utf-8"
+    content_type: str | None = "application/json; charset=utf-8"
 
     def encoded_body(self) -> bytes:
         if self.body is None:
             return b""
         if isinstance(self.body, bytes):
             return self.body
+        if isinstance(self.body, StreamedBody):  # whole, only for the faults that rewrite an answer
+            try:
+                return b"".join(self.body.chunks())
+            finally:
+                self.body.close()
         return json.dumps(self.body).encode()
 
 

@@ -37,10 +37,12 @@ from azs_emulator.faults import (
 )
 from azs_emulator.identity import IdentityService
 from azs_emulator.private_file import write_private_file
-from azs_emulator.protocol import ArmError, OAuthError, Request, Response
+from azs_emulator.protocol import ArmError, OAuthError, Request, Response, StreamedBody
 from azs_emulator.proxy import HttpsProxy, Target
 from azs_emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Match, Router, route
+from azs_emulator.services.blob_content import SPOOL_ABOVE, spool_body
 from azs_emulator.services.registry import Services
+from azs_emulator.services.stack import add_arm_headers
 from azs_emulator.state import EmulatorState, KeptPort
 
 FAULTS_PATH = "/_emulator/faults"
@@ -399,18 +401,28 @@ class Emulator:
     def dispatch(self, handler: _Handler, server: _TLSServer) -> None:
         url = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        request = Request(
-            method=handler.command,
-            # ARM treats an empty segment as absent: the SDK sends ``{ns}//{type}`` for a generic
-            # resource without a parent path.
-            path=re.sub(r"/{2,}", "/", url.path),
-            query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
-            headers={k.lower(): v for k, v in handler.headers.items()},
-            body=body,
-            base_url=server.base_url,
-            vault=server.vault,
-        )
+        blob_host = BLOB in server.roles
+        assert self.state is not None
+        # A large blob body goes to disk a piece at a time, never whole into memory (services/blob_content.py).
+        spooled = spool_body(handler.rfile, length, self.state.directory) if blob_host and length > SPOOL_ABOVE else None
+        try:
+            self._dispatch(handler, server, Request(
+                method=handler.command,
+                # ARM treats an empty segment as absent: the SDK sends ``{ns}//{type}`` for a generic resource without a
+                # parent path. A blob's name may hold ``//`` (and Shared Key signs the path as sent): kept there.
+                path=url.path if blob_host else re.sub(r"/{2,}", "/", url.path),
+                query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
+                headers={k.lower(): v for k, v in handler.headers.items()},
+                body=handler.rfile.read(length) if length and spooled is None else b"",
+                base_url=server.base_url,
+                vault=server.vault,
+                body_file=spooled,
+            ))
+        finally:
+            if spooled is not None:
+                spooled.unlink(missing_ok=True)
+
+    def _dispatch(self, handler: _Handler, server: _TLSServer, request: Request) -> None:
         if server.names is not None:
             self._address_by_host(request, server.names)
         match = self.router.find(request, server.roles, admin_prefix=server.admin_prefix)
@@ -461,6 +473,12 @@ class Emulator:
 
     def _answer(self, request: Request, match: Match | None) -> Response:
         """The one place every request is answered: checks in ARM's order, then the route's handler."""
+        response = self._handled(request, match)
+        if match is None or match.route.listener == ARM:
+            add_arm_headers(response, request, self.arm.location)
+        return response
+
+    def _handled(self, request: Request, match: Match | None) -> Response:
         assert self.state is not None  # created before any listener serves
         try:
             if match is None:
@@ -520,12 +538,13 @@ class Emulator:
 
     @staticmethod
     def _write(handler: _Handler, response: Response, truncate: bool) -> None:
-        body = response.encoded_body()
+        streamed = response.body if isinstance(response.body, StreamedBody) and not truncate else None
+        body = b"" if streamed is not None else response.encoded_body()
         handler.send_response(response.status)
-        if body or response.status not in (204, 304):
+        if response.content_type and (body or streamed or response.status not in (204, 304)):
             handler.send_header("Content-Type", response.content_type)
         # A HEAD answer says the length a GET's body would have, and sends none.
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(streamed.length if streamed is not None else len(body)))
         if handler.command == "HEAD":
             body = b""
         handler.send_header("x-ms-request-id", str(uuid.uuid4()))
@@ -535,6 +554,14 @@ class Emulator:
             handler.send_header("Connection", "close")
             handler.close_connection = True
         handler.end_headers()
+        if streamed is not None:
+            try:
+                if handler.command != "HEAD":
+                    for piece in streamed.chunks():
+                        handler.wfile.write(piece)
+            finally:
+                streamed.close()
+            return
         handler.wfile.write(body[: len(body) // 2] if truncate else body)
 
 

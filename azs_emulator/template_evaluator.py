@@ -13,6 +13,7 @@ from typing import Any
 
 from azs_emulator.api_tables import API_PROFILES, AZURE, profile_version
 from azs_emulator.arm_core import Arm, group_id
+from azs_emulator.services.storage import keys_body
 from azs_emulator.state import Document
 from azs_emulator.template_language import TemplateError, evaluate, expand_loop, loop_count
 
@@ -40,12 +41,13 @@ class TemplateEvaluation:
     """One template with its parameters: declared values, variables, resources in order, outputs. It is the scope
     the template language calls back (``template_language.Scope``); ``deployment_of`` finds a deployment of the
     group by name (what ``reference()`` of a nested deployment reads), ``account_keys`` a storage account's keys
-    (``listKeys()``)."""
+    (``listKeys()``), ``vault_secret`` the value a parameter's Key Vault reference names."""
 
     def __init__(self, arm: Arm, sub: str, rg: str, name: str, template: dict[str, Any], given: dict[str, Any], *,
-                 deployment_of: Callable[[str], Document | None], account_keys: Callable[[Document], list[str]]) -> None:
+                 deployment_of: Callable[[str], Document | None], account_keys: Callable[[Document], list[str]],
+                 vault_secret: Callable[[Any], str] | None = None) -> None:
         self.arm, self.sub, self.rg, self.name = arm, sub, rg, name
-        self._deployment_of, self._account_keys = deployment_of, account_keys
+        self._deployment_of, self._account_keys, self._vault_secret = deployment_of, account_keys, vault_secret
         self.template = template
         self.given = given
         self.declared: dict[str, Any] = template.get("parameters") or {}
@@ -58,6 +60,7 @@ class TemplateEvaluation:
         self.is_stack = arm.ctx.config.stack_version != AZURE
         self._skipped: set[str] = set()  # ids and names of resources whose condition is false
         self._loop_members: dict[str, list[TemplateResource]] = {}  # resource loop name (lower case) -> its entries
+        self._loops: list[list[TemplateResource]] = []  # each resource loop's entries, in order
         self.nested_resources: set[str] = set()  # ids (lower case) its nested deployments made: Complete mode keeps them
 
     # -- the Scope the template language calls back ----------------------------------------------
@@ -119,16 +122,20 @@ class TemplateEvaluation:
         segments = "/".join(s for pair in zip(types, names) for s in pair)
         return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{resource_type.split('/')[0]}/{segments}"
 
-    def reference(self, target: str, api_version: str | None, full: bool) -> Any:
-        target = str(target)
+    def _target_id(self, target: str, function: str) -> str:
+        """The resource id a function's argument names: an id, ``Namespace/type/name`` or a name of the template."""
         if not target.startswith("/") and "/" in target:  # "Namespace/type/name"
             namespace, resource_type, *names = target.split("/")
             target = self.resource_id([f"{namespace}/{resource_type}", *names])
         if not target.startswith("/"):
             entry = next((e for e in self.entries if e.name.lower() == target.lower()), None)
             if entry is None:
-                raise TemplateError(f"reference('{target}'): no resource of this template has that name")
+                raise TemplateError(f"{function}('{target}'): no resource of this template has that name")
             target = entry.id
+        return target
+
+    def reference(self, target: str, api_version: str | None, full: bool) -> Any:
+        target = self._target_id(str(target), "reference")
         resource = self.arm.find(target)
         if resource is None and "/providers/microsoft.resources/deployments/" in target.lower():
             nested = self._deployment_of(target.rsplit("/", 1)[-1])
@@ -138,14 +145,15 @@ class TemplateEvaluation:
         return self.arm.public(resource) if full else self.arm.public(resource).get("properties", {})
 
     def list_keys(self, target: str, api_version: str) -> Any:
-        """``listKeys(resourceId, apiVersion)``: a storage account's keys, as its POST listKeys answers them."""
+        """``listKeys(resource, apiVersion)`` of a resource id, ``Namespace/type/name`` or a name of the template: a
+        storage account's keys, as its POST listKeys answers them at ``api_version``."""
+        target = self._target_id(str(target), "listKeys")
         resource = self.arm.find(target)
         if resource is None:
             raise TemplateError(f"listKeys('{target}'): the resource is not deployed (add it to dependsOn)")
         if resource["type"].lower() != "microsoft.storage/storageaccounts":
             raise TemplateError(f"listKeys: the resource type '{resource['type']}' has no keys in the emulator")
-        keys = self._account_keys(resource)
-        return {"keys": [{"keyName": f"key{n + 1}", "value": key, "permissions": "FULL"} for n, key in enumerate(keys)]}
+        return keys_body(self._account_keys(resource), str(api_version))
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -157,8 +165,8 @@ class TemplateEvaluation:
         for name, declaration in self.declared.items():
             supplied = next((v for k, v in self.given.items() if k.lower() == name.lower()), None)
             if isinstance(supplied, dict) and "reference" in supplied:
-                raise TemplateError(f"parameter '{name}': Key Vault references are not supported by the emulator")
-            if isinstance(supplied, dict) and "value" in supplied:
+                value = self._referenced_secret(name, supplied["reference"])
+            elif isinstance(supplied, dict) and "value" in supplied:
                 value = supplied["value"]
             elif "defaultValue" in declaration:
                 value = evaluate(declaration["defaultValue"], self)
@@ -172,7 +180,7 @@ class TemplateEvaluation:
                 raise TemplateError(f"the value of the template parameter '{name}' is not of type '{declaration.get('type')}'")
             _check_limits(name, kind, value, declaration)
             allowed = declaration.get("allowedValues")
-            if allowed is not None and value not in allowed:
+            if allowed is not None and not _is_allowed(value, allowed):
                 raise TemplateError(f"the value '{value}' of the template parameter '{name}' is not one of its "
                                     f"allowedValues {json.dumps(allowed)}")
             self.parameters[name] = value
@@ -180,17 +188,26 @@ class TemplateEvaluation:
         if profile is not None and str(profile).lower() not in {p.lower() for p in API_PROFILES}:
             raise TemplateError(f"the apiProfile '{profile}' is not supported; the supported profiles are "
                                 f"'{', '.join(API_PROFILES)}'")
-        self.entries, self._skipped, self._loop_members = [], set(), {}
+        self.entries, self._skipped, self._loop_members, self._loops = [], set(), {}, []
         for resource in self.template["resources"]:
             self._add_with_loop(resource)
         known = {e.id.lower() for e in self.entries}
         for entry in self.entries:
             entry.after = sorted({found for d in entry.depends_on for found in self._dependency(d, known, entry)})
-        for members in self._loop_members.values():  # serial loops: each batch after the one before it
+        for members in self._loops:  # serial loops: each batch after the one before it
             batch = members[0].batch_size if members else None
             for index, entry in enumerate(members):
                 if batch and index >= batch:
                     entry.after = sorted(set(entry.after) | {members[index - batch].id.lower()})
+
+    def _referenced_secret(self, name: str, reference: Any) -> str:
+        """A parameter's Key Vault reference resolved (a vault enabled for template deployment, its secret)."""
+        if self._vault_secret is None:
+            raise TemplateError(f"parameter '{name}': Key Vault references cannot be resolved here")
+        try:
+            return self._vault_secret(reference)
+        except ValueError as exc:
+            raise TemplateError(f"parameter '{name}': {exc}") from None
 
     def _add_with_loop(self, resource: Any) -> None:
         """A top-level resource, once, or once per iteration of its ``copy`` loop."""
@@ -210,9 +227,13 @@ class TemplateEvaluation:
         batch = evaluate(loop.get("batchSize"), self) if mode.lower() == "serial" else None
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
             raise TemplateError(f"the copy '{name}' has batchSize {batch!r}; it must be a positive integer")
-        if name.lower() in self._loop_members:
-            raise TemplateError(f"the copy name '{name}' is used by more than one resource loop")
-        members = self._loop_members[name.lower()] = []
+        # ARM refuses a copy name used by two loops only in templates with symbolic names (languageVersion 2.0); in a
+        # classic template each loop keeps its name, and dependsOn the name waits for every loop of it.
+        if name.lower() in self._loop_members and str(self.template.get("languageVersion", "")).startswith("2"):
+            raise TemplateError(f"the copy name '{name}' is used by more than one resource loop (not allowed with "
+                                "symbolic names, languageVersion 2.0)")
+        members: list[TemplateResource] = []
+        self._loops.append(members)
         for index in range(count):
             self.loops, self.resource_loop = [(name, index)], name
             try:
@@ -222,6 +243,7 @@ class TemplateEvaluation:
             if entry is not None:
                 entry.batch_size = 1 if mode.lower() == "serial" and batch is None else batch
                 members.append(entry)
+        self._loop_members.setdefault(name.lower(), []).extend(members)
 
     def _add(self, resource: Any, parent: TemplateResource | None) -> TemplateResource | None:
         if not isinstance(resource, dict):
@@ -241,7 +263,10 @@ class TemplateEvaluation:
             if len(full_type.split("/")) - 1 == len(full_name.split("/")):
                 self._skipped.add(self.resource_id([full_type, *full_name.split("/")]).lower())
             return None
-        if parent is not None:
+        # A nested resource's type and name are its own segments, unless given whole: a type with its namespace and one
+        # segment more than its name is the root form (ARM's rule), valid inside a parent too.
+        whole = "." in resource_type.split("/")[0] and len(resource_type.split("/")) == len(name.split("/")) + 1
+        if parent is not None and not whole:
             resource_type, name = f"{parent.type}/{resource_type}", f"{parent.name}/{name}"
         types, names = resource_type.split("/")[1:], name.split("/")
         if not types or len(types) != len(names) or not all(names):
@@ -332,6 +357,15 @@ class TemplateEvaluation:
                 raise TemplateError(f"the output '{name}' is not of type '{output.get('type')}'")
             result[name] = {"type": output.get("type"), "value": value}
         return result
+
+
+def _is_allowed(value: Any, allowed: Any) -> bool:
+    """``allowedValues`` as ARM compares them: strings without regard to case (Azure/bicep#2489)."""
+    if not isinstance(allowed, list):
+        return False
+    if isinstance(value, str):
+        return value.lower() in {a.lower() for a in allowed if isinstance(a, str)}
+    return value in allowed
 
 
 def _check_limits(name: str, kind: str, value: Any, declaration: dict[str, Any]) -> None:

@@ -44,9 +44,12 @@ def certifi_bundle_of(python: str) -> Path:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EmulatorUsageError(f"--python {python}: cannot run it ({getattr(exc, 'strerror', None) or exc}); give a venv's "
                          "python, e.g. .venv/bin/python") from None
-    if found.returncode != 0 or not found.stdout.strip():
-        raise EmulatorUsageError(f"--python {python} has no certifi; run the project's bootstrap first (python scripts/bootstrap.py)")
-    return Path(found.stdout.strip().splitlines()[-1])
+    bundle = Path(found.stdout.strip().splitlines()[-1]) if found.stdout.strip() else None
+    # What it printed must be a bundle: a program that is no Python (/bin/echo) prints something else, or nothing.
+    if found.returncode != 0 or bundle is None or not bundle.is_absolute() or not bundle.is_file():
+        raise EmulatorUsageError(f"--python {python} is not a Python with certifi (it printed no certifi bundle); give a "
+                                 "venv's python, e.g. .venv/bin/python, after the project's bootstrap (python scripts/bootstrap.py)")
+    return bundle
 
 
 def trust_in_venv(python: str, ca_file: Path) -> str:

@@ -171,3 +171,18 @@ def elsewhere(tmp_path: Path) -> Path:
     folder = tmp_path / "work"
     folder.mkdir()
     return folder
+
+
+# -- the fast run installs nothing ------------------------------------------------------------------------------
+
+INSTALLING_FIXTURES = ("wheelhouse",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Plain ``pytest`` installs no package: a test that needs the session's wheelhouse (to bootstrap a project or
+    install into a venv) must be marked ``slow``, so that the fast run's selection leaves it out. Refused at
+    collection, naming each test, rather than found by the clock."""
+    unmarked = sorted(item.nodeid for item in items
+                      if set(INSTALLING_FIXTURES) & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None)
+    if unmarked:
+        raise pytest.UsageError("these tests install packages but are not marked slow: " + ", ".join(unmarked))

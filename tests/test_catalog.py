@@ -57,6 +57,8 @@ def test_installed_packages_match_the_pins():
         ("2008", "2008", None, "2019_03_01_hybrid"),
         ("1.2008.13.88", "2008", "1.2008.13.88", "2019_03_01_hybrid"),
         ("2506", "2506", None, "2020_09_01_hybrid"),
+        ("2601", "2601", None, "2020_09_01_hybrid"),
+        ("1.2601.0.4", "2601", "1.2601.0.4", "2020_09_01_hybrid"),
         ("2611", "2611", None, "2020_09_01_hybrid"),
     ],
 )
@@ -67,9 +69,11 @@ def test_release_to_profile(text, release, build, profile):
 
 def test_every_release_maps_to_a_known_profile():
     assert set(catalog.STACK_RELEASES.values()) <= set(catalog.PROFILES)
+    assert "2601" in catalog.STACK_RELEASES  # the newest known release (build 1.2601.0.4)
 
 
-@pytest.mark.parametrize(("text", "message"), [("21.08", "cannot read"), ("2113", "cannot read"), ("abc", "cannot read")])
+@pytest.mark.parametrize(("text", "message"), [("21.08", "cannot read"), ("2113", "cannot read"), ("abc", "cannot read"),
+                                                   ("9.2222.0.222", "not a release build .* names no release")])
 def test_unreadable_versions(text, message):
     with pytest.raises(catalog.CatalogError, match=message):
         catalog.parse_release(text)

@@ -113,6 +113,20 @@ def test_admin_update_api_names_the_build(start_emulator, release, build):
     assert any(f"admin update API reports build {build}" in s for s in found.profile_evidence)
 
 
+def test_an_internal_build_is_read_without_a_traceback(start_emulator):
+    # Microsoft's test stamps report builds like 9.2222.0.222 (azurestack-powershell's Update.Admin recordings).
+    info = start_emulator(stack_version="2108", build="9.2222.0.222").info()
+    found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
+    assert found.profile == "2020_09_01_hybrid" and found.release is None  # the provider list decides
+    assert any("build 9.2222.0.222, which names no release" in s for s in found.profile_evidence)
+
+
+def test_release_2601_reports_its_build(start_emulator):
+    info = start_emulator(stack_version="2601").info()
+    found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
+    assert (found.release, found.build, found.profile) == ("2601", "1.2601.0.4", "2020_09_01_hybrid")
+
+
 def test_global_azure_mode_is_latest(start_emulator):
     info = start_emulator(stack_version="azure").info()
     assert discover_stack(_request(info)).profile == "latest"

@@ -117,6 +117,7 @@ def test_a_generated_project_has_no_findings(start_emulator, template_repo, tmp_
     assert (code, report["findings"]) == (0, [])
 
 
+@pytest.mark.slow  # bootstraps a project: installs packages
 def test_fix_writes_pins_that_install_and_clear_the_requirement_findings(tmp_path, project_env):
     project = _project(tmp_path / "p", "azure-mgmt-resource\nazure-identity\n", GOOD_CODE)
     result = subprocess.run([*GENERATOR_COMMAND, "doctor", str(project), "--fix"], capture_output=True, text=True,

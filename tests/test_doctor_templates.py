@@ -147,3 +147,22 @@ def test_discover_capabilities_without_a_principal_is_refused_before_any_request
                             stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and "--capabilities needs a service principal" in result.stderr
     assert "Reading metadata" not in result.stderr and not (tmp_path / "stack.json").exists()
+
+
+def test_a_stack_release_is_judged_by_what_real_stacks_served_not_only_its_profiles(tmp_path):
+    # A 2019 Stack listed loadBalancers 2017-06-01 and Resource Manager up to 2018-09-01 (tests/fixtures/parity/),
+    # which no profile names: Microsoft's Stack quickstarts nest deployments at 2018-09-01.
+    nested = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [
+        {"type": "Microsoft.Network/loadBalancers", "apiVersion": "2017-06-01", "name": "lb", "location": "[resourceGroup().location]"},
+        {"type": "Microsoft.Resources/deployments", "apiVersion": "2018-09-01", "name": "inner",
+         "properties": {"mode": "Incremental", "template": {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": []}}}]}
+    project = _project(tmp_path, nested=nested)
+    for release in ("2008", "2108"):
+        assert _doctor(project, "--stack-version", release)[:2] == (0, [])
+    # day two: the team moves the nested deployment to a version no Stack of 2008 served
+    nested["resources"][1]["apiVersion"] = "2019-05-01"
+    project = _project(tmp_path, nested=nested)
+    code, findings, _ = _doctor(project, "--stack-version", "2008")
+    assert code == 1 and [f["where"] for f in findings] == ["templates/nested.json resources[1].apiVersion"]
+    assert findings[0]["fix"].startswith("use apiVersion 2018-09-01")
+    assert _doctor(project, "--stack-version", "2108")[:2] == (0, [])  # a 2102+ Stack served it

@@ -144,6 +144,22 @@ def test_both_scope_spellings_are_accepted(start_emulator, identity):
         assert body["token_type"] == "Bearer" and int(body["expires_in"]) > 0 and body["access_token"]
 
 
+@pytest.mark.parametrize(("build", "bare_scope"), [("1.2108.2.65", False), ("1.2008.13.88", False),
+                                                  ("1.2108.2.130", True), ("1.2206.1.24", True), ("9.2222.0.222", True)])
+def test_adfs_takes_a_bare_default_scope_from_hotfix_1_2108_2_130(start_emulator, build, bare_scope):
+    # docs: "Support for the .default scope has been added to AD FS" (hotfix 1.2108.2.130).
+    info = start_emulator(identity="adfs", stack_version=build.split(".")[1] if build[0] == "1" else "2108", build=build).info()
+    bare = _post_token(info, scope=sdk.scope(info))
+    assert bare.status_code == (200 if bare_scope else 400)
+    if not bare_scope:
+        assert bare.json()["error"] == "invalid_scope" and "1.2108.2.130" in bare.json()["error_description"]
+        with pytest.raises(ClientAuthenticationError):
+            sdk.credential(info).get_token(sdk.scope(info))
+    # the official samples' scope signs in on every build, again on a second request
+    for _ in range(2):
+        assert _post_token(info, scope=f"openid profile offline_access {sdk.scope(info)}").status_code == 200
+
+
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_wrong_secret_is_invalid_client(start_emulator, identity):
     info = start_emulator(identity=identity).info()

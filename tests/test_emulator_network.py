@@ -52,7 +52,7 @@ def test_load_balancers_at_2016_03_30_and_a_version_no_stack_serves(start_emulat
     status, lb = _rest(info, "PUT", "Microsoft.Network/loadBalancers/lb1", "2016-03-30", {"location": "local"})
     assert status == 201 and lb["sku"] == {"name": "Basic"}
     status, error = _rest(info, "GET", "Microsoft.Network/loadBalancers/lb1", "2020-11-01")
-    assert status == 400 and error["error"]["code"] == "InvalidApiVersionParameter"
+    assert status == 400 and error["error"]["code"] == "NoRegisteredProviderFound"  # as a Stack answers it
 
 
 # -- children in their parent ----------------------------------------------------------------------

@@ -107,3 +107,27 @@ def test_no_module_beside_a_script_is_named_like_the_standard_librarys():
     shadowing = sorted(str(path.relative_to(GENERATOR)) for script in scripts for path in script.parent.glob("*.py")
                        if path.stem in sys.stdlib_module_names)
     assert not shadowing, shadowing
+
+
+# The command line's own modules, beside one module per command.
+CLI_SHARED = {"__init__", "exit_codes", "options"}
+
+
+def test_each_command_is_one_module_of_the_table():
+    """generator/cli/<command>.py declares its options, their typed object and run; the table names every one, and
+    each Options is read whole from what its own parser declares (no field without its option)."""
+    import dataclasses
+    import importlib
+
+    from generator.cli import COMMANDS, build_parser
+    from generator.cli.options import options_of
+
+    modules = {path.stem for path in (GENERATOR / "cli").glob("*.py")} - CLI_SHARED
+    assert modules == {command.module for command in COMMANDS.values()}
+    minimal = {"new": ["DEST"], "discover": ["--arm-endpoint", "https://management.local.azurestack.external"]}
+    for name, command in COMMANDS.items():
+        module = importlib.import_module(f"generator.cli.{command.module}")
+        assert module.DESCRIPTION and callable(module.add_options) and callable(module.run)
+        assert dataclasses.is_dataclass(module.Options)
+        args = build_parser([name]).parse_args([name, *minimal.get(name, [])])
+        assert isinstance(options_of(module.Options, args), module.Options)

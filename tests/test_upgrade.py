@@ -257,7 +257,7 @@ def test_r101_another_templates_tasks_never_run_unasked(stack, template_repo, tm
     for mode in ("--dry-run", "--yes"):
         result = run_cli("upgrade", str(project), mode, "--vcs-ref", "HEAD")
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
-        assert "is not azs-scaffold's own and uses" in result.stderr and "tasks" in result.stderr
+        assert "is not azs-scaffold's own" in result.stderr and "tasks" in result.stderr
         assert "pass --trust" in result.stderr, result.stderr
         assert not marker.exists() and git(project, "status", "--porcelain") == ""
     trusted = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD")

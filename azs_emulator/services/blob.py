@@ -1,18 +1,14 @@
-"""The storage data plane's blob service, at ``<account>.blob.<region>.<fqdn>``: containers and block blobs, answered in
-the service's XML, authorized as the service does it - Shared Key (the real signing algorithm, against the account's
-current keys) or a shared access signature (signature, time window, permissions) - at the service versions the
-release serves (``api_tables.storage_data_versions``, from Microsoft's Stack storage documentation)."""
+"""The storage data plane's blob service, at ``<account>.blob.<region>.<fqdn>``: the service's properties, containers
+(metadata, stored access policies and public access, leases) and their blob lists, answered in the service's XML,
+authorized as the service does it (:mod:`.blob_auth`) at the service versions the release serves
+(``api_tables.storage_data_versions``, from Microsoft's "Azure Stack Hub storage: Differences and considerations").
+The blobs themselves: :mod:`.blob_objects`; what is kept: :mod:`.blob_store`; their bytes: :mod:`.blob_content`.
+Each behaviour follows the Blob service REST API reference of the operation it names."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import functools
-import hashlib
-import hmac
 import re
-import uuid
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 from xml.etree import ElementTree
@@ -20,324 +16,318 @@ from xml.sax.saxutils import escape
 
 from azs_emulator.api_tables import storage_data_versions
 from azs_emulator.arm_core import Arm
-from azs_emulator.protocol import ArmError, Request, Response
+from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import ANYONE, BLOB, Route, route
+from azs_emulator.services.blob_auth import XML, BlobError, check_sas, check_shared_key, http_date, invalid_header, now
+from azs_emulator.services.blob_content import small_body
+from azs_emulator.services.blob_objects import BlobObjects
+from azs_emulator.services.blob_store import (
+    BlobBackend,
+    Container,
+    blob_xml,
+    check_lease,
+    lease_action,
+    lease_headers,
+    lease_state,
+    metadata_headers,
+    metadata_of,
+    touch,
+)
 from azs_emulator.services.storage import account_keys, find_account
 from azs_emulator.state import BlobAccount
 
-_XML = "application/xml"
 _SHARED_KEY = re.compile(r"^SharedKey ([^:]+):(.+)$")
-
-
-class BlobError(ArmError):
-    """An error as the storage service answers it: XML ``<Error>`` and the ``x-ms-error-code`` header."""
-
-    def __init__(self, status: int, code: str, message: str, **details: str) -> None:
-        super().__init__(status, code, message)
-        self.details = details
-
-    def response(self) -> Response:
-        extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.details.items())
-        body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{self.code}</Code><Message>{escape(self.message)}\n'
-                f"RequestId:{uuid.uuid4()}\nTime:{_iso(_now())}</Message>{extra}</Error>").encode()
-        return Response(self.status, body, {"x-ms-error-code": self.code}, content_type=_XML)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
-
-
-def _http_date(moment: dt.datetime) -> str:
-    return format_datetime(moment, usegmt=True)
-
-
-def _etag() -> str:
-    return f'"0x{uuid.uuid4().hex[:15].upper()}"'
-
-
-def _authentication_failed(detail: str) -> BlobError:
-    return BlobError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value of "
-                     "Authorization header is formed correctly including the signature.", AuthenticationErrorDetail=detail)
-
-
-def shared_key_string_to_sign(request: Request, account: str) -> str:
-    """Shared Key's string to sign (service versions 2015-02-21 and later): the verb, the standard headers, the
-    ``x-ms-`` headers in order, and the canonicalized resource with its query."""
-    header = request.headers.get
-    length = header("content-length", "")
-    standard = [request.method, header("content-encoding", ""), header("content-language", ""), "" if length == "0" else length,
-                header("content-md5", ""), header("content-type", ""), header("date", ""), header("if-modified-since", ""),
-                header("if-match", ""), header("if-none-match", ""), header("if-unmodified-since", ""), header("range", "")]
-    ms_headers = "".join(f"{name}:{value.strip()}\n" for name, value in sorted(request.headers.items()) if name.startswith("x-ms-"))
-    resource = f"/{account}{request.path or '/'}" + "".join(f"\n{name.lower()}:{unquote(value)}"
-                                                              for name, value in sorted(request.query.items()))
-    return "\n".join(standard) + "\n" + ms_headers + resource
-
-
-def _sign(key: str, text: str) -> str:
-    return base64.b64encode(hmac.new(base64.b64decode(key), text.encode("utf-8"), hashlib.sha256).digest()).decode()
-
-
-def sas_string_to_sign(query: dict[str, str], account: str, container: str, blob: str) -> str:
-    """A service SAS's string to sign, in the shape its signed version (``sv``) defines."""
-    get = lambda name: query.get(name, "")  # noqa: E731
-    resource = f"/blob/{account}/{container}" + (f"/{blob}" if get("sr") == "b" else "")
-    fields = [get("sp"), get("st"), get("se"), resource, get("si"), get("sip"), get("spr"), get("sv")]
-    if get("sv") >= "2018-11-09":
-        fields += [get("sr"), get("snapshot")]
-    if get("sv") >= "2020-12-06":
-        fields.append(get("ses"))
-    fields += [get("rscc"), get("rscd"), get("rsce"), get("rscl"), get("rsct")]
-    return "\n".join(fields)
-
-
-def _sas_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-class BlobBackend:
-    """Owns the blob data plane's containers and blobs (``StateData.blob_accounts``), by storage account name."""
-
-    def __init__(self, arm: Arm) -> None:
-        self._accounts = arm.data["blob_accounts"]
-
-    def account(self, name: str) -> BlobAccount:
-        """The account's blob store (made empty on first use): change its containers in place and save."""
-        return self._accounts.setdefault(name, {"containers": {}})
+_CONTAINER_NAME = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
+# Set Container ACL: at most five stored access policies (REST API "Set Container ACL").
+_MOST_POLICIES = 5
+# Get Blob Service Properties of an account nobody set them on: logging and metrics off, no CORS rules.
+_RETENTION_OFF = "<RetentionPolicy><Enabled>false</Enabled></RetentionPolicy>"
+_DEFAULT_SERVICE_PROPERTIES = {
+    "Logging": f"<Logging><Version>1.0</Version><Read>false</Read><Write>false</Write><Delete>false</Delete>{_RETENTION_OFF}</Logging>",
+    "HourMetrics": f"<HourMetrics><Version>1.0</Version><Enabled>false</Enabled>{_RETENTION_OFF}</HourMetrics>",
+    "MinuteMetrics": f"<MinuteMetrics><Version>1.0</Version><Enabled>false</Enabled>{_RETENTION_OFF}</MinuteMetrics>",
+    "Cors": "<Cors />",
+}
 
 
 class BlobService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
         self.blobs = BlobBackend(arm)
+        self.objects = BlobObjects(self.blobs, self._admit, self._container)
 
     def routes(self) -> list[Route]:
         blob_route = functools.partial(route, listener=BLOB, auth=ANYONE, subscription=False)
         return [
-            blob_route("GET", r"/", self.list_containers),
+            blob_route("GET|PUT", r"/", self.account_root),
             blob_route("PUT|GET|HEAD|DELETE", r"/([^/]+)", self.container),
-            blob_route("PUT|GET|HEAD|DELETE", r"/([^/]+)/(.+)", self.blob),
+            blob_route("PUT|GET|HEAD|DELETE", r"/([^/]+)/(.+)", self.objects.blob),
         ]
 
     # -- who may ask what ------------------------------------------------------------------------
 
-    def _account(self, request: Request) -> tuple[str, dict[str, Any]]:
+    def _admit(self, request: Request, needed: str | None, container: str = "", blob: str = "") -> BlobAccount:
+        """The account's blob store, once the request's version and authorization hold. ``needed`` is the SAS
+        permission letter the operation takes (r, a, c, w, d, l); None: only the account's key may (ACLs, service
+        properties). A request with neither key nor signature reads what a container's public access opens."""
         name = request.headers.get("host", "").split(".", 1)[0].lower()
         account = find_account(self.arm, name)
         if account is None:
             raise BlobError(404, "ResourceNotFound", "The specified resource does not exist.")
-        return name, account
-
-    def _admit(self, request: Request, needed: str, container: str = "", blob: str = "") -> BlobAccount:
-        """The account's blob store, once the request's version and authorization hold; ``needed`` is the SAS
-        permission letter the operation takes (r, w, d, l, c)."""
-        name, account = self._account(request)
+        store = self.blobs.account(name)
         served = storage_data_versions(self.arm.ctx.release)
         version = request.headers.get("x-ms-version", "")
         if version and served is not None and version not in served:
-            raise BlobError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
-                            HeaderName="x-ms-version", HeaderValue=version)
+            raise invalid_header("x-ms-version", version)
         keys = account_keys(self.arm, account)
-        if "sig" in request.query:
-            self._check_sas(request, name, keys, served, needed, container, blob)
-        else:
-            found = _SHARED_KEY.match(request.headers.get("authorization", ""))
-            if not found:
-                raise BlobError(403, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer "
-                                "to the information in the www-authenticate header.")
+        signed = _SHARED_KEY.match(request.headers.get("authorization", ""))
+        if "sig" in request.query and needed is not None:
+            policies = store["containers"].get(container, {}).get("acl", {}).get("policies", {})
+            check_sas(request, name, keys, served, needed, container, blob, policies)
+        elif signed:
             if not version:
                 raise BlobError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not "
                                 "specified.", HeaderName="x-ms-version")
-            to_sign = shared_key_string_to_sign(request, name)
-            if found.group(1) != name or not any(hmac.compare_digest(_sign(key, to_sign), found.group(2)) for key in keys):
-                raise _authentication_failed("The MAC signature found in the HTTP request is not the same as any computed "
-                                             "signature. Server used following string to sign: " + repr(to_sign))
-        return self.blobs.account(name)
+            check_shared_key(request, name, keys, (signed.group(1), signed.group(2)))
+        elif "sig" in request.query:  # only the account's key may do this
+            raise BlobError(403, "AuthorizationFailure", "This request is not authorized to perform this operation.")
+        elif not self._public(store, request, needed, container, blob):
+            raise BlobError(403, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer "
+                            "to the information in the www-authenticate header.")
+        return store
 
-    def _check_sas(self, request: Request, account: str, keys: list[str], served: tuple[str, ...] | None, needed: str,
-                   container: str, blob: str) -> None:
-        query = {k: unquote(v) for k, v in request.query.items()}
-        version = query.get("sv", "")
-        if served is not None and version not in served:
-            raise _authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
-        expected = sas_string_to_sign(query, account, container, blob)
-        if not any(hmac.compare_digest(_sign(key, expected), query["sig"]) for key in keys):
-            raise _authentication_failed("Signature did not match. String to sign used was " + repr(expected))
-        now = _now()
-        try:
-            start = _sas_time(query["st"]) if query.get("st") else None
-            expiry = _sas_time(query["se"])
-        except (KeyError, ValueError):
-            raise _authentication_failed("Signed expiry is missing or not an ISO 8601 time.") from None
-        if now >= expiry or (start is not None and now < start):
-            raise _authentication_failed(f"Signed expiry time [{query['se']}] must be after the current time [{_iso(now)}]"
-                                         if now >= expiry else f"Signed start time [{query['st']}] is in the future")
-        if query.get("sr") == "b" and not blob:
-            raise BlobError(403, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this "
-                            "operation using this resource type.")
-        if needed not in query.get("sp", ""):
-            raise BlobError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
-                            "operation using this permission.")
+    @staticmethod
+    def _public(store: BlobAccount, request: Request, needed: str | None, container: str, blob: str) -> bool:
+        """Anonymous access a container's public access level opens (REST API "Set Container ACL",
+        x-ms-blob-public-access): ``blob`` reads blobs, ``container`` also lists them and reads the container."""
+        level = store["containers"].get(container, {}).get("acl", {}).get("public")
+        if request.method not in ("GET", "HEAD") or level is None:
+            return False
+        return (bool(blob) and needed == "r") or (level == "container" and needed in ("r", "l"))
 
-    # -- containers ------------------------------------------------------------------------------
+    # -- the account ------------------------------------------------------------------------------
+
+    def account_root(self, request: Request) -> Response:
+        """List Containers, Get/Set Blob Service Properties, Get Account Information."""
+        restype, comp = request.query.get("restype", ""), request.query.get("comp", "")
+        if restype == "service" and comp == "properties":
+            return self._service_properties(request)
+        if restype == "account" and comp == "properties":  # 2018-03-28 and later
+            self._admit(request, "r")
+            account = find_account(self.arm, request.headers.get("host", "").split(".", 1)[0].lower()) or {}
+            return Response(200, None, {"x-ms-sku-name": account.get("sku", {}).get("name", "Standard_LRS"),
+                                        "x-ms-account-kind": account.get("kind", "Storage")}, content_type=None)
+        if request.method == "GET" and comp == "list":
+            return self.list_containers(request)
+        raise BlobError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request "
+                        "URI is invalid.", QueryParameterName="comp")
+
+    def _service_properties(self, request: Request) -> Response:
+        store = self._admit(request, None)
+        kept: dict[str, str] = store.setdefault("service_properties", {})  # type: ignore[typeddict-item]
+        if request.method == "PUT":
+            try:
+                given = ElementTree.fromstring(small_body(request))
+            except ElementTree.ParseError:
+                raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
+            if given.tag != "StorageServiceProperties":
+                raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.")
+            for element in given:  # what the request leaves out stays as it was
+                kept[element.tag] = ElementTree.tostring(element, encoding="unicode")
+            self.blobs.save()
+            return Response(202, None, content_type=None)
+        merged = {**_DEFAULT_SERVICE_PROPERTIES, **kept}
+        return _xml("<StorageServiceProperties>" + "".join(merged.values()) + "</StorageServiceProperties>")
 
     def list_containers(self, request: Request) -> Response:
         store = self._admit(request, "l")
-        names = sorted(n for n in store["containers"] if n.startswith(request.query.get("prefix", "")))
-        items = "".join(f"<Container><Name>{escape(n)}</Name><Properties><Last-Modified>{store['containers'][n]['modified']}"
-                        f"</Last-Modified><Etag>{store['containers'][n]['etag']}</Etag><LeaseStatus>unlocked</LeaseStatus>"
-                        "<LeaseState>available</LeaseState></Properties></Container>" for n in names)
-        return self._xml(f'<EnumerationResults ServiceEndpoint="{self._endpoint(request)}"><Containers>{items}</Containers>'
-                         "<NextMarker /></EnumerationResults>")
+        prefix, marker = request.query.get("prefix", ""), request.query.get("marker", "")
+        names = sorted(n for n in store["containers"] if n.startswith(prefix) and n >= marker)
+        page, rest = _page(names, request)
+        with_metadata = "metadata" in request.query.get("include", "")
+        items = "".join(f"<Container><Name>{escape(n)}</Name>{_container_properties_xml(store['containers'][n])}"
+                        f"{_metadata_xml(store['containers'][n]) if with_metadata else ''}</Container>" for n in page)
+        return _xml(f'<EnumerationResults ServiceEndpoint="{_endpoint(request)}">{_list_head(request)}<Containers>{items}'
+                    f"</Containers>{_next_marker(rest)}</EnumerationResults>")
+
+    # -- containers ------------------------------------------------------------------------------
 
     def container(self, request: Request, name: str) -> Response:
+        name = unquote(name)
         if request.query.get("restype") != "container":
             raise BlobError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the "
                             "request URI is invalid.", QueryParameterName="restype")
-        if request.query.get("comp") == "list":
-            return self.list_blobs(request, name)
-        store = self._admit(request, {"PUT": "c", "DELETE": "d"}.get(request.method, "r"), unquote(name))
-        containers = store["containers"]
-        if request.method == "PUT":
-            if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name):
-                raise BlobError(400, "InvalidResourceName", "The specifed resource name contains invalid characters.")
-            if name in containers:
-                raise BlobError(409, "ContainerAlreadyExists", "The specified container already exists.")
-            containers[name] = {"modified": _http_date(_now()), "etag": _etag(), "blobs": {}}
-            self.arm.save()
-            return self._done(201, containers[name])
-        found = self._container(store, name)
-        if request.method == "DELETE":
-            del containers[name]
-            self.arm.save()
-            return self._done(202)
-        return self._done(200, found, {"x-ms-lease-status": "unlocked", "x-ms-lease-state": "available"})
-
-    def list_blobs(self, request: Request, container: str) -> Response:
-        store = self._admit(request, "l", container)
-        found = self._container(store, container)
-        prefix, marker = request.query.get("prefix", ""), request.query.get("marker", "")
-        size = int(request.query.get("maxresults") or 5000)
-        names = sorted(n for n in found["blobs"] if n.startswith(prefix) and (not marker or n >= marker))
-        page, rest = names[:size], names[size:]
-        items = "".join(self._blob_xml(n, found["blobs"][n]) for n in page)
-        head = "".join(f"<{tag}>{escape(value)}</{tag}>" for tag, value in (("Prefix", prefix), ("Marker", marker),
-                                                                           ("MaxResults", request.query.get("maxresults", ""))) if value)
-        next_marker = f"<NextMarker>{escape(rest[0])}</NextMarker>" if rest else "<NextMarker />"
-        return self._xml(f'<EnumerationResults ServiceEndpoint="{self._endpoint(request)}" ContainerName="{escape(container)}">'
-                         f"{head}<Blobs>{items}</Blobs>{next_marker}</EnumerationResults>")
-
-    @staticmethod
-    def _blob_xml(name: str, blob: dict[str, Any]) -> str:
-        return (f"<Blob><Name>{escape(name)}</Name><Properties><Creation-Time>{blob['created']}</Creation-Time>"
-                f"<Last-Modified>{blob['modified']}</Last-Modified><Etag>{blob['etag']}</Etag>"
-                f"<Content-Length>{len(base64.b64decode(blob['content']))}</Content-Length>"
-                f"<Content-Type>{escape(blob['content_type'])}</Content-Type><Content-MD5>{blob['md5']}</Content-MD5>"
-                "<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>"
-                "<ServerEncrypted>true</ServerEncrypted></Properties></Blob>")
-
-    # -- blobs -----------------------------------------------------------------------------------
-
-    def blob(self, request: Request, container: str, name: str) -> Response:
-        name = unquote(name)
         comp = request.query.get("comp", "")
-        store = self._admit(request, {"PUT": "w", "DELETE": "d"}.get(request.method, "r"), container, name)
-        found = self._container(store, container)
-        blobs = found["blobs"]
-        if request.method == "PUT" and comp == "block":
-            staged = found.setdefault("staged", {}).setdefault(name, {})
-            staged[request.query.get("blockid", "")] = base64.b64encode(request.body).decode()
-            self.arm.save()
-            return self._done(201, extra={"Content-MD5": _md5(request.body)})
-        if request.method == "PUT" and comp == "blocklist":
-            return self._commit_blocks(request, found, name)
-        if request.method == "PUT":
-            if request.headers.get("x-ms-blob-type", "").lower() != "blockblob":
-                raise BlobError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct "
-                                "format.", HeaderName="x-ms-blob-type")
-            return self._store_blob(request, found, name, request.body)
-        blob = blobs.get(name)
-        if blob is None:
-            raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+        if comp == "list":
+            return self.list_blobs(request, name)
+        needed = None if comp == "acl" else {"PUT": "w" if comp else "c", "DELETE": "d"}.get(request.method, "r")
+        store = self._admit(request, needed, name)
+        containers = store["containers"]
+        if request.method == "PUT" and not comp:
+            return self._create(request, containers, name)
+        found = self._container(store, name)
+        if comp == "acl":
+            return self._acl(request, found)
+        if comp == "lease" and request.method == "PUT":
+            status, headers = lease_action(request, found)
+            self.blobs.save()
+            return _done(status, found, headers)
+        if comp == "metadata" and request.method == "PUT":
+            check_lease(request, found, "Container") if request.headers.get("x-ms-lease-id") else None
+            found["metadata"] = metadata_of(request)
+            touch(found)
+            self.blobs.save()
+            return _done(200, found)
         if request.method == "DELETE":
-            del blobs[name]
-            self.arm.save()
-            return self._done(202)
-        content = base64.b64decode(blob["content"])
-        headers = {"Last-Modified": blob["modified"], "ETag": blob["etag"], "x-ms-blob-type": "BlockBlob",
-                   "x-ms-creation-time": blob["created"], "Accept-Ranges": "bytes", "x-ms-server-encrypted": "true",
-                   "x-ms-lease-status": "unlocked", "x-ms-lease-state": "available"}
-        wanted = request.headers.get("x-ms-range") or request.headers.get("range")
-        if wanted and request.method != "HEAD":
-            return self._range(content, wanted, headers, blob)
-        return Response(200, content, {**headers, "Content-MD5": blob["md5"]}, content_type=blob["content_type"])
+            check_lease(request, found, "Container")
+            self.blobs.forget_container(found)
+            del containers[name]
+            self.blobs.save()
+            return _done(202)
+        # Get Container Properties / Metadata: headers only, and no Content-Type (the 2017-11-09 SDK Azure CLI uses
+        # under 2019-03-01-hybrid reads one as content settings a container does not have).
+        public = found.get("acl", {}).get("public")
+        return _done(200, found, {**lease_headers(found), **metadata_headers(found), "x-ms-has-immutability-policy": "false",
+                                  "x-ms-has-legal-hold": "false", **({"x-ms-blob-public-access": public} if public else {})})
 
-    def _range(self, content: bytes, wanted: str, headers: dict[str, str], blob: dict[str, Any]) -> Response:
-        found = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
-        if not found or int(found.group(1)) >= len(content):
-            raise BlobError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
-        start = int(found.group(1))
-        end = min(int(found.group(2)) if found.group(2) else len(content) - 1, len(content) - 1)
-        return Response(206, content[start:end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(content)}"},
-                        content_type=blob["content_type"])
+    def _create(self, request: Request, containers: dict[str, Container], name: str) -> Response:
+        if not _CONTAINER_NAME.fullmatch(name):
+            raise BlobError(400, "InvalidResourceName", "The specifed resource name contains invalid characters.")
+        if name in containers:
+            raise BlobError(409, "ContainerAlreadyExists", "The specified container already exists.")
+        public = _public_access(request)
+        containers[name] = {"modified": http_date(now()), "etag": "", "blobs": {}, "metadata": metadata_of(request),
+                            "acl": {"public": public, "policies": {}}}
+        touch(containers[name])
+        self.blobs.save()
+        return _done(201, containers[name])
 
-    def _commit_blocks(self, request: Request, found: dict[str, Any], name: str) -> Response:
-        try:
-            listed = ElementTree.fromstring(request.body)
-        except ElementTree.ParseError:
-            raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
-        staged = found.setdefault("staged", {}).get(name, {})
-        committed = found.get("committed_blocks", {}).get(name, {})
-        parts = []
-        for element in listed:
-            pool = {"Latest": {**committed, **staged}, "Committed": committed, "Uncommitted": staged}.get(element.tag, {})
-            if (element.text or "") not in pool:
-                raise BlobError(400, "InvalidBlockList", "The specified block list is invalid.")
-            parts.append(pool[element.text or ""])
-        found.setdefault("committed_blocks", {})[name] = dict(zip((element.text or "" for element in listed), parts))
-        found["staged"].pop(name, None)
-        return self._store_blob(request, found, name, b"".join(base64.b64decode(p) for p in parts),
-                                content_type=request.headers.get("x-ms-blob-content-type"))
+    def _acl(self, request: Request, found: Container) -> Response:
+        """Get Container ACL (the stored access policies as ``<SignedIdentifiers>``, the public access level as a
+        header) and Set Container ACL (both replaced; REST API "Set Container ACL")."""
+        acl = found.setdefault("acl", {"public": None, "policies": {}})
+        if request.method == "PUT":
+            check_lease(request, found, "Container") if request.headers.get("x-ms-lease-id") else None
+            policies = _policies(small_body(request))
+            acl.update(public=_public_access(request), policies=policies)
+            touch(found)
+            self.blobs.save()
+            return _done(200, found)
+        items = "".join(f"<SignedIdentifier><Id>{escape(pid)}</Id><AccessPolicy>"
+                        + "".join(f"<{tag}>{escape(policy[key])}</{tag}>" for tag, key in
+                                  (("Start", "start"), ("Expiry", "expiry"), ("Permission", "permission")) if policy.get(key))
+                        + "</AccessPolicy></SignedIdentifier>" for pid, policy in acl["policies"].items())
+        answer = _xml(f"<SignedIdentifiers>{items}</SignedIdentifiers>")
+        answer.headers.update({"ETag": found["etag"], "Last-Modified": found["modified"],
+                               **({"x-ms-blob-public-access": acl["public"]} if acl.get("public") else {})})
+        return answer
 
-    def _store_blob(self, request: Request, found: dict[str, Any], name: str, content: bytes,
-                    content_type: str | None = None) -> Response:
-        stamp = _http_date(_now())
-        existing = found["blobs"].get(name)
-        found["blobs"][name] = {
-            "content": base64.b64encode(content).decode(), "etag": _etag(), "modified": stamp,
-            "created": existing["created"] if existing else stamp, "md5": _md5(content),
-            "content_type": content_type or request.headers.get("x-ms-blob-content-type") or "application/octet-stream",
-        }
-        self.arm.save()
-        return self._done(201, found["blobs"][name], {"Content-MD5": found["blobs"][name]["md5"],
-                                                      "x-ms-request-server-encrypted": "true"})
-
-    # -- answers ---------------------------------------------------------------------------------
+    def list_blobs(self, request: Request, name: str) -> Response:
+        store = self._admit(request, "l", name)
+        found = self._container(store, name)
+        prefix, marker = request.query.get("prefix", ""), request.query.get("marker", "")
+        delimiter = request.query.get("delimiter", "")
+        include = set(request.query.get("include", "").split(","))
+        entries: list[tuple[str, str, dict[str, Any] | None]] = []  # (name, snapshot, blob) or a prefix's (name, "", None)
+        seen_prefixes: set[str] = set()
+        for blob_name in sorted(found["blobs"].keys() | (found.get("snapshots", {}).keys() if "snapshots" in include else set())
+                                | (found.get("staged", {}).keys() if "uncommittedblobs" in include else set())):
+            if not blob_name.startswith(prefix) or blob_name < marker:
+                continue
+            cut = blob_name.find(delimiter, len(prefix)) if delimiter else -1
+            if cut >= 0:
+                folder = blob_name[:cut + len(delimiter)]
+                if folder not in seen_prefixes:
+                    seen_prefixes.add(folder)
+                    entries.append((folder, "", None))
+                continue
+            if "snapshots" in include:
+                entries += [(blob_name, stamp, kept) for stamp, kept in sorted(found.get("snapshots", {}).get(blob_name, {}).items())]
+            if blob_name in found["blobs"]:
+                entries.append((blob_name, "", found["blobs"][blob_name]))
+            elif blob_name in found.get("staged", {}):
+                entries.append((blob_name, "", {"type": "BlockBlob", "size": 0, "etag": "", "modified": found["modified"],
+                                                "created": found["modified"], "extents": []}))
+        page, rest = _page(entries, request)
+        items = "".join(f"<BlobPrefix><Name>{escape(n)}</Name></BlobPrefix>" if blob is None
+                        else blob_xml(n, stamp, blob, self.blobs, "metadata" in include, "copy" in include) for n, stamp, blob in page)
+        head = _list_head(request) + (f"<Delimiter>{escape(delimiter)}</Delimiter>" if delimiter else "")
+        return _xml(f'<EnumerationResults ServiceEndpoint="{_endpoint(request)}" ContainerName="{escape(name)}">'
+                    f"{head}<Blobs>{items}</Blobs>{_next_marker([e[0] for e in rest])}</EnumerationResults>")
 
     @staticmethod
-    def _container(store: BlobAccount, container: str) -> dict[str, Any]:
+    def _container(store: BlobAccount, container: str) -> Container:
         found = store["containers"].get(container)
         if found is None:
             raise BlobError(404, "ContainerNotFound", "The specified container does not exist.")
         return found
 
-    @staticmethod
-    def _endpoint(request: Request) -> str:
-        return f"https://{request.headers.get('host', '')}/"
 
-    @staticmethod
-    def _xml(body: str) -> Response:
-        return Response(200, ('<?xml version="1.0" encoding="utf-8"?>' + body).encode(), content_type=_XML)
-
-    @staticmethod
-    def _done(status: int, item: dict[str, Any] | None = None, extra: dict[str, str] | None = None) -> Response:
-        headers = {"Last-Modified": item["modified"], "ETag": item["etag"]} if item else {}
-        return Response(status, None, {**headers, **(extra or {})})
+def _public_access(request: Request) -> str | None:
+    level = request.headers.get("x-ms-blob-public-access")
+    if level not in (None, "blob", "container"):
+        raise invalid_header("x-ms-blob-public-access", str(level))
+    return level
 
 
-def _md5(content: bytes) -> str:
-    return base64.b64encode(hashlib.md5(content).digest()).decode()
+def _policies(body: bytes) -> dict[str, dict[str, str]]:
+    """The stored access policies of a Set Container ACL body (at most five, each id at most 64 characters)."""
+    if not body.strip():
+        return {}
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
+    policies: dict[str, dict[str, str]] = {}
+    for identifier in root.findall("SignedIdentifier"):
+        pid = identifier.findtext("Id") or ""
+        if not pid or len(pid) > 64:
+            raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.")
+        policy = identifier.find("AccessPolicy")
+        policies[pid] = {key: (policy.findtext(tag) or "") for tag, key in
+                         (("Start", "start"), ("Expiry", "expiry"), ("Permission", "permission"))} if policy is not None else {}
+    if len(policies) > _MOST_POLICIES:
+        raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid: more than five stored "
+                        "access policies.")
+    return policies
+
+
+def _container_properties_xml(container: Container) -> str:
+    state, status, duration = lease_state(container)
+    public = container.get("acl", {}).get("public")
+    return (f"<Properties><Last-Modified>{container['modified']}</Last-Modified><Etag>{container['etag']}</Etag>"
+            f"<LeaseStatus>{status}</LeaseStatus><LeaseState>{state}</LeaseState>"
+            + (f"<LeaseDuration>{duration}</LeaseDuration>" if duration else "")
+            + (f"<PublicAccess>{public}</PublicAccess>" if public else "")
+            + "<HasImmutabilityPolicy>false</HasImmutabilityPolicy><HasLegalHold>false</HasLegalHold></Properties>")
+
+
+def _metadata_xml(item: dict[str, Any]) -> str:
+    return "<Metadata>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in item.get("metadata", {}).items()) + "</Metadata>"
+
+
+def _page(entries: list[Any], request: Request) -> tuple[list[Any], list[Any]]:
+    size = int(request.query.get("maxresults") or 5000)
+    return entries[:size], entries[size:]
+
+
+def _list_head(request: Request) -> str:
+    return "".join(f"<{tag}>{escape(value)}</{tag}>" for tag, value in (("Prefix", request.query.get("prefix", "")),
+                   ("Marker", request.query.get("marker", "")), ("MaxResults", request.query.get("maxresults", ""))) if value)
+
+
+def _next_marker(rest: list[str]) -> str:
+    return f"<NextMarker>{escape(rest[0])}</NextMarker>" if rest else "<NextMarker />"
+
+
+def _endpoint(request: Request) -> str:
+    return f"https://{request.headers.get('host', '')}/"
+
+
+def _xml(body: str) -> Response:
+    return Response(200, ('<?xml version="1.0" encoding="utf-8"?>' + body).encode(), content_type=XML)
+
+
+def _done(status: int, item: dict[str, Any] | None = None, extra: dict[str, str] | None = None) -> Response:
+    headers = {"Last-Modified": item["modified"], "ETag": item["etag"]} if item else {}
+    return Response(status, None, {**headers, **(extra or {})}, content_type=None)

@@ -12,6 +12,7 @@ from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import Route, route
 from azs_emulator.services.extensions import EXTENSIONS
 from azs_emulator.services.network import NICS
+from azs_emulator.services.vm_sizes import SIZES
 
 VMS = "Microsoft.Compute/virtualMachines"
 DISKS = "Microsoft.Compute/disks"
@@ -32,33 +33,6 @@ IMAGES = (
     ("MicrosoftSQLServer", "SQL2016SP1-WS2016", "Enterprise", "13.1.211012", "Windows"),
     # on Microsoft's list of Azure Marketplace items for Azure Stack Hub ("CentOS-based 7.5", formerly OpenLogic)
     ("OpenLogic", "CentOS", "7.5", "7.5.20180815", "Linux"),
-)
-# Azure Stack Hub's VM sizes (a subset of Azure's): name, cores, memory MB, max data disks, resource disk MB.
-SIZES = (
-    ("Basic_A1", 1, 1792, 2, 40960),
-    ("Standard_A1", 1, 1792, 2, 71680),
-    ("Standard_A2", 2, 3584, 4, 138240),
-    ("Standard_A1_v2", 1, 2048, 2, 10240),
-    ("Standard_A2_v2", 2, 4096, 4, 20480),
-    ("Standard_DS1_v2", 1, 3584, 4, 7168),
-    ("Standard_DS2_v2", 2, 7168, 8, 14336),
-    ("Standard_D2s_v3", 2, 8192, 4, 16384),
-    ("Standard_F2s_v2", 2, 4096, 4, 16384),
-    # the sizes Microsoft's Stack quickstart templates default to besides
-    ("Standard_A3", 4, 7168, 8, 291840),
-    ("Standard_A4", 8, 14336, 16, 619520),
-    ("Standard_D1", 1, 3584, 4, 51200),
-    ("Standard_D2", 2, 7168, 8, 102400),
-    ("Standard_D3", 4, 14336, 16, 204800),
-    ("Standard_D1_v2", 1, 3584, 4, 51200),
-    ("Standard_D2_v2", 2, 7168, 8, 102400),
-    ("Standard_D3_v2", 4, 14336, 16, 204800),
-    ("Standard_F2", 2, 4096, 8, 32768),
-    # The DS series (v1) of Microsoft's "VM sizes supported in Azure Stack Hub" (az's multi-NIC VM test asks DS3).
-    ("Standard_DS1", 1, 3584, 4, 7168),
-    ("Standard_DS2", 2, 7168, 8, 14336),
-    ("Standard_DS3", 4, 14336, 16, 28672),
-    ("Standard_DS4", 8, 28672, 32, 57344),
 )
 _POWER_STATES = {"start": "running", "restart": "running", "poweroff": "stopped", "deallocate": "deallocated"}
 _DISPLAY = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}

@@ -8,7 +8,7 @@ from typing import Any
 from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import Route, route
-from azs_emulator.services.compute import SIZES
+from azs_emulator.services.vm_sizes import SIZES
 
 _DISK_SKUS = (("Standard_LRS", "Standard"), ("Premium_LRS", "Premium"))
 

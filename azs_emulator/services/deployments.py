@@ -20,6 +20,7 @@ from azs_emulator.arm_core import RESOURCES_NS, Arm, group_id, now
 from azs_emulator.protocol import ArmError, Request, Response
 from azs_emulator.routing import Route, route
 from azs_emulator.services.deployment_rollback import on_error_deployment, roll_back
+from azs_emulator.services.keyvault import secret_of_reference
 from azs_emulator.services.provider_resources import ProviderResourcesService
 from azs_emulator.services.storage import account_keys
 from azs_emulator.state import Document, DocumentStore
@@ -236,7 +237,8 @@ class DeploymentsService:
     def _evaluation(self, sub: str, rg: str, name: str, template: dict[str, Any], given: dict[str, Any]) -> TemplateEvaluation:
         return TemplateEvaluation(self.arm, sub, rg, name, template, given,
                                   deployment_of=lambda nested: self.deployments.find(rg, nested),
-                                  account_keys=lambda account: account_keys(self.arm, account))
+                                  account_keys=lambda account: account_keys(self.arm, account),
+                                  vault_secret=lambda reference: secret_of_reference(self.arm, reference))
 
     def _plan(self, sub: str, rg: str, name: str, properties: dict[str, Any]) -> TemplateEvaluation:
         template = properties.get("template")

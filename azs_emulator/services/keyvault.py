@@ -300,3 +300,25 @@ def _managed(secret: dict[str, Any]) -> bool:
 def _not_on_a_managed_secret(operation: str) -> ArmError:
     return arm_errors.vault_forbidden(f"Operation {operation!r} is not allowed on a managed secret: change or delete the "
                                       "certificate that holds it.")
+
+
+def secret_of_reference(arm: Arm, reference: Any) -> str:
+    """The value a template parameter's Key Vault reference names (``{"keyVault": {"id"}, "secretName",
+    "secretVersion"?}``), as Resource Manager resolves it: from a vault enabled for template deployment, the secret's
+    current (or named) version. A ValueError says why it cannot be resolved."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("keyVault"), dict) or not reference.get("secretName"):
+        raise ValueError("a Key Vault reference needs keyVault.id and secretName")
+    vault_id, name = str(reference["keyVault"].get("id", "")), str(reference["secretName"])
+    vault = arm.find(vault_id)
+    if vault is None or vault["type"].lower() != VAULTS.lower():
+        raise ValueError(f"the key vault '{vault_id}' was not found")
+    if not vault["properties"].get("enabledForTemplateDeployment"):
+        raise ValueError(f"the key vault '{vault['name']}' is not enabled for template deployment "
+                         "(set properties.enabledForTemplateDeployment to true)")
+    secret = (arm.data["vault_secrets"].get(vault["name"].lower()) or {}).get(name.lower())
+    wanted = reference.get("secretVersion")
+    versions = [v for v in (secret or {}).get("versions", []) if not wanted or v["version"] == wanted]
+    if secret is None or secret.get("deleted") or not versions or versions[-1].get("enabled") is False:
+        raise ValueError(f"the secret '{name}'{f' version {wanted}' if wanted else ''} was not found in the key vault "
+                         f"'{vault['name']}'")
+    return str(versions[-1]["value"])

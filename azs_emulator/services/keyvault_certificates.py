@@ -286,9 +286,7 @@ class KeyVaultCertificates:
         vault, certificates = self._admit(request, "import")
         if not _NAME.match(name):
             raise arm_errors.vault_bad_parameter(f"The certificate name '{name}' is invalid: use 1-127 letters, digits and dashes.")
-        body = without_nulls(request.json() or {})
-        if not isinstance(body.get("value"), str):
-            raise arm_errors.vault_bad_parameter("Property value is required.")
+        body = _import_body(request.json())
         existing = certificates.get(name.lower())
         if existing is not None and existing.get("deleted"):
             raise arm_errors.certificate_deleted_but_recoverable(name)
@@ -408,8 +406,32 @@ def _secret_value(cert: x509.Certificate, key: rsa.RSAPrivateKey | None, content
     return base64.b64encode(pfx).decode()
 
 
+def _import_body(body: Any) -> dict[str, Any]:
+    """An import request's body, its members of the types CertificateImportParameters gives them (2016-10-01
+    specification: value and pwd strings; policy, its key_props, secret_props, x509_props and issuer, attributes
+    and tags objects); a member of another type is a 400 BadParameter, as Key Vault answers, never a 500."""
+    if not isinstance(body, dict):
+        raise arm_errors.vault_bad_parameter("The request body must be a JSON object (CertificateImportParameters).")
+    body = without_nulls(body)
+    if not isinstance(body.get("value"), str):
+        raise arm_errors.vault_bad_parameter("Property value is required.")
+    if not isinstance(body.get("pwd", ""), str):
+        raise arm_errors.vault_bad_parameter("Property pwd must be a string.")
+    for member in ("policy", "attributes", "tags"):
+        if not isinstance(body.get(member, {}), dict):
+            raise arm_errors.vault_bad_parameter(f"Property {member} must be an object.")
+    for member in ("key_props", "secret_props", "x509_props", "issuer"):
+        if not isinstance(body.get("policy", {}).get(member, {}), dict):
+            raise arm_errors.vault_bad_parameter(f"Property policy.{member} must be an object.")
+    return body
+
+
 def _load(value: str, password: str | None, content_type: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    """The key and certificate of an import: PEM (as text or base64), or a base64 PFX (with its password, if any)."""
+    """The key and certificate of an import: PEM (as text or base64), or a base64 PFX (with its password, if any).
+    The key must be the certificate's (Key Vault refuses a PEM or PFX whose key does not match: BadParameter)."""
+    if password and "\x00" in password:  # no PFX password holds NUL; the crypto library panics on one (past any handler)
+        raise arm_errors.vault_bad_parameter(f"The certificate to import could not be read as {content_type} "
+                                             "(with the password given, if any).")
     secret = password.encode() if password else None
     key: object
     cert: x509.Certificate | None
@@ -426,6 +448,8 @@ def _load(value: str, password: str | None, content_type: str) -> tuple[rsa.RSAP
                                              "(with the password given, if any).") from error
     if not isinstance(key, rsa.RSAPrivateKey) or cert is None:
         raise arm_errors.vault_bad_parameter("The certificate to import needs its RSA private key.")
+    if key.public_key().public_numbers() != getattr(cert.public_key(), "public_numbers", lambda: None)():
+        raise arm_errors.vault_bad_parameter("The private key to import does not match the certificate's public key.")
     return key, cert
 
 

@@ -8,9 +8,11 @@ import time
 from typing import Any
 
 from azs_emulator import arm_errors
+from azs_emulator.api_tables import api_profiles
 from azs_emulator.arm_core import ALWAYS_REGISTERED, RESOURCES_NS, Arm, group_id, now
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import Route, route
+from azs_emulator.services.stack import DEFAULT_OFFER
 from azs_emulator.state import Document, TagHolder, TagName
 
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
@@ -114,18 +116,15 @@ class ResourcesService:
 
     def _subscription_body(self, admin: bool) -> dict[str, Any]:
         sub = self.arm.subscription_id(admin)
-        return {
-            "id": f"/subscriptions/{sub}",
-            "subscriptionId": sub,
-            "tenantId": self.arm.tenant_id,
-            "displayName": "Default Provider Subscription" if admin else "azs-scaffold emulator subscription",
-            "state": "Enabled",
-            "subscriptionPolicies": {
-                "locationPlacementId": "Public_2014-09-01" if self.arm.ctx.release == "azure" else "AzureStack",
-                "quotaId": "Default",
-                "spendingLimit": "Off",
-            },
-        }
+        body = {"id": f"/subscriptions/{sub}", "subscriptionId": sub, "tenantId": self.arm.tenant_id,
+                "displayName": "Default Provider Subscription" if admin else "azs-scaffold emulator subscription",
+                "state": "Enabled"}
+        if self.arm.ctx.release == "azure":
+            return {**body, "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Default",
+                                                     "spendingLimit": "Off"}}
+        # A Stack names the offer and only the placement (real-stack: azurestack-powershell Azs.Subscriptions recording)
+        return {**body, "offerId": f"/delegatedProviders/default/offers/{DEFAULT_OFFER}",
+                "subscriptionPolicies": {"locationPlacementId": "AzureStack"}}
 
     def list_subscriptions(self, request: Request) -> Response:
         return Response(200, {"value": [self._subscription_body(request.admin)]})
@@ -152,9 +151,8 @@ class ResourcesService:
             "id": f"/subscriptions/{sub}/providers/{namespace}",
             "namespace": namespace,
             "registrationState": self.arm.registration_state(namespace),
-            "resourceTypes": [
-                {"resourceType": t, "locations": [self.arm.location], "apiVersions": list(v)} for t, v in types.items()
-            ],
+            "resourceTypes": [{"resourceType": t, "locations": [self.arm.location], "apiVersions": list(v),
+                               "apiProfiles": api_profiles(self.arm.ctx.release, namespace, t)} for t, v in types.items()],
         }
 
     def list_providers(self, request: Request, sub: str) -> Response:

@@ -13,9 +13,10 @@ from azs_emulator import arm_errors
 from azs_emulator.arm_core import Arm, ResourceType, TypeDeclarations, now, ref_id
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import Route, route
-from azs_emulator.services.compute import SIZES, ComputeService
+from azs_emulator.services.compute import ComputeService
 from azs_emulator.services.extensions import shape_extension_settings
 from azs_emulator.services.network import SUBNETS
+from azs_emulator.services.vm_sizes import SIZES
 
 SCALE_SETS = "Microsoft.Compute/virtualMachineScaleSets"
 SCALE_SET_EXTENSIONS = "Microsoft.Compute/virtualMachineScaleSets/extensions"

@@ -32,6 +32,14 @@ def find_account(arm: Arm, name: str) -> dict[str, Any] | None:
     return next((r for r in arm.resources_of_type(ACCOUNTS) if r["name"] == name), None)
 
 
+def keys_body(keys: list[str], api_version: str) -> dict[str, Any]:
+    """A listKeys (or regenerateKey) answer: before 2016-01-01 ``{"key1", "key2"}`` (spec: 2015-06-15's
+    StorageAccountKeys), from it on ``{"keys": [{keyName, value, permissions}]}``."""
+    if api_version < "2016-01-01":
+        return dict(zip(_KEY_NAMES, keys))
+    return {"keys": [{"keyName": n, "value": v, "permissions": "FULL"} for n, v in zip(_KEY_NAMES, keys)]}
+
+
 class StorageService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
@@ -51,11 +59,8 @@ class StorageService:
     def _keys(self, account: dict[str, Any]) -> list[str]:
         return account_keys(self.arm, account)
 
-    def _keys_body(self, keys: list[str]) -> dict[str, Any]:
-        return {"keys": [{"keyName": n, "value": v, "permissions": "FULL"} for n, v in zip(_KEY_NAMES, keys)]}
-
     def list_keys(self, arm: Arm, request: Request, account: dict[str, Any]) -> Response:
-        return Response(200, self._keys_body(self._keys(account)))
+        return Response(200, keys_body(self._keys(account), request.api_version or ""))
 
     def regenerate_key(self, arm: Arm, request: Request, account: dict[str, Any]) -> Response:
         body = request.json()
@@ -65,7 +70,7 @@ class StorageService:
         keys = self._keys(account)
         keys[_KEY_NAMES.index(name)] = new_key()
         self.arm.save()
-        return Response(200, self._keys_body(keys))
+        return Response(200, keys_body(keys, request.api_version or ""))
 
     def check_name(self, request: Request, sub: str) -> Response:
         body = request.json()

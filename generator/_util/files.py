@@ -1,5 +1,9 @@
 """Files that hold secrets: private (0600) from their first byte, replaced in one rename; and files read from
-the user's paths, which must be what they seem (a regular file of a sane size, not a pipe or a device)."""
+the user's paths, which must be what they seem (a regular file of a sane size, not a pipe or a device).
+
+Every read of a user's file goes through :func:`read_regular_file` (a path the user named) or
+:func:`read_project_file` (a file of a project, whose links must stay inside it); :func:`why_unreadable`
+says in words why one could not be read."""
 
 from __future__ import annotations
 
@@ -54,6 +58,14 @@ class FileTooLarge(OSError):
         self.size, self.limit = size, limit
 
 
+class LinksOutside(OSError):
+    """The path is (or passes through) a symbolic link that leads out of the project."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(f"it links to {target}, outside the project")
+        self.target = target
+
+
 def why_unreadable(error: OSError) -> str:
     """Why a file from the user's paths could not be read, as the end of a sentence that names it
     (``f"--batch {path}{why_unreadable(error)}"``): ": no such file", " is a directory", ": it is a named pipe, ..."."""
@@ -61,7 +73,7 @@ def why_unreadable(error: OSError) -> str:
         return ": no such file"
     if isinstance(error, IsADirectoryError):
         return " is a directory"
-    if isinstance(error, (NotARegularFile, FileTooLarge)):
+    if isinstance(error, (NotARegularFile, FileTooLarge, LinksOutside)):
         return f": {error}"
     return f": cannot read it ({error.strerror or error})"
 
@@ -98,3 +110,12 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(descriptor)
+
+
+def read_project_file(project: Path, name: str | Path, limit: int) -> bytes:
+    """The bytes of ``name`` in ``project``: its links, if any, resolved, and leading to a file inside the project
+    (else :class:`LinksOutside`: ``/dev/zero``, another user's file); then read as :func:`read_regular_file` reads."""
+    target = Path(os.path.realpath(project / name))
+    if not target.is_relative_to(os.path.realpath(project)):
+        raise LinksOutside(target)
+    return read_regular_file(target, limit)

@@ -1,11 +1,14 @@
-"""Ctrl-C and SIGTERM held back while a project is rewritten in place, so that it is never left half done."""
+"""Ctrl-C and SIGTERM: held back while a project is rewritten in place, so that it is never left half done; and
+turned into KeyboardInterrupt everywhere else, but never inside an import."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
+from types import FrameType
 
 _HELD = {signal.SIGINT, signal.SIGTERM}
 
@@ -41,3 +44,32 @@ def deferred_interrupts() -> Iterator[None]:
         yield
     for number in arrived:
         signal.raise_signal(number)
+
+
+def _inside_an_import(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (where the main thread was when a signal came) runs inside importlib: a module being
+    imported, or the import machinery itself."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C or SIGTERM: KeyboardInterrupt, the run's one way to stop cleanly, but never inside an import.
+
+    An exception raised inside importlib can leave a module's import lock held, and a later import of that module
+    (copier's, warmed up in a thread while discovery runs) then waits for ever. Inside an import the signal is
+    sent again 50 ms later, until it lands outside.
+    """
+    if _inside_an_import(frame):
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
+    raise KeyboardInterrupt
+
+
+def install_interrupt_handlers() -> None:
+    """SIGINT and SIGTERM end a command as Ctrl-C does (KeyboardInterrupt), never inside an import."""
+    for number in _HELD:
+        signal.signal(number, _interrupt)

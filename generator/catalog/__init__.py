@@ -184,6 +184,7 @@ STACK_RELEASES: Mapping[str, str] = MappingProxyType(
         "2408": HYBRID_2020,
         "2501": HYBRID_2020,
         "2506": HYBRID_2020,
+        "2601": HYBRID_2020,  # build 1.2601.0.4 (Dell's OEM release artifacts; no newer hybrid profile exists)
     }
 )
 
@@ -341,6 +342,7 @@ class CatalogError(ScaffoldError):
 
 
 _BUILD = re.compile(r"^1\.([0-9]{4})\.[0-9]+\.[0-9]+$")
+_OTHER_BUILD = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,9}){3}$")
 
 
 def parse_release(text: str) -> tuple[str, str | None]:
@@ -351,6 +353,11 @@ def parse_release(text: str) -> tuple[str, str | None]:
         return match.group(1), text
     if re.fullmatch(r"[0-9]{4}", text) and 1 <= int(text[2:]) <= 12:
         return text, None
+    if _OTHER_BUILD.match(text):
+        raise CatalogError(
+            f"build {text} is not a release build (1.YYMM.x.y; Microsoft's internal test stamps report builds like "
+            "9.2222.0.222), so it names no release: give the release as YYMM (e.g. 2108)"
+        )
     raise CatalogError(
         f"cannot read Stack version {text!r}: give a release as YYMM (e.g. 2108) or a build like 1.2108.2.65 "
         "(the portal shows it under Help + support > About)"

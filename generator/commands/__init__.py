@@ -1,4 +1,5 @@
-"""The commands of ``azs-scaffold``, one module each (``generator/cli.py`` parses the command line and calls them):
+"""What the commands of ``azs-scaffold`` do, as a library (``generator/cli/<command>.py`` declares a command's options,
+reads them into a typed object and calls these):
 
 - ``render``: ``new`` (discover, then copier's ``run_copy``), and the rendering batch and upgrade share;
 - ``batch``: ``new --batch``, many teams, one discovery per Stack;
@@ -10,8 +11,8 @@
 - ``report``: what ``discover`` and ``new`` print of a discovery;
 - ``wheelhouse``: ``wheelhouse``, a project's locked set downloaded for other machines.
 
-Each is imported only when its command runs (``--help`` stays light); nothing outside this folder but the CLI
-imports one (``tests/test_layout.py``).
+Each is imported only when its command runs (``--help`` stays light); nothing outside this folder but the command
+line imports one (``tests/test_layout.py``).
 """
 
 __all__ = ["batch", "demo", "doctor", "doctor_findings", "doctor_templates", "project_emulator", "render", "report", "upgrade", "wheelhouse"]

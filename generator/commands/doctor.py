@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import catalog
+from generator._util.files import read_project_file, read_regular_file, why_unreadable
 from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 
@@ -133,17 +134,32 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
+# What doctor reads of a project's files, each at most (a real one is far smaller; a larger one is no source).
+MAX_DECLARATION_BYTES = 1024 * 1024  # requirements*.txt, pyproject.toml, setup.cfg
+MAX_MODULE_BYTES = 512 * 1024  # a Python module: its syntax tree takes some hundred times its size
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # certifi's bundle is some 300 kB
+
+
+def one_line_of(error: Exception) -> str:
+    return " ".join(str(error).split())[:200]
+
+
+def _declaration(project: Path, name: str) -> str:
+    """The text of a file that declares the project's requirements, read bounded (read_project_file)."""
+    try:
+        return read_project_file(project, name, MAX_DECLARATION_BYTES).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise DoctorError(f"{project / name}{why_unreadable(exc)}; doctor reads the project's requirements from it") from None
+
+
 def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
     """Every requirement the project declares, and the requirements file doctor would rewrite."""
     found: list[Requirement] = []
     files = sorted(project.glob("requirements*.txt"))
     for path in files:
-        if not path.is_file():  # a dangling link, a folder, a pipe: nothing to read (and --fix refuses what it cannot write)
+        if not path.exists():  # a dangling link: nothing to read (and --fix refuses what it cannot write)
             continue
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise DoctorError(f"cannot read {path} ({exc.strerror}); make it readable") from None
+        text = _declaration(project, path.name)
         for number, line in _logical_lines(text):
             if line.strip().startswith(("#", "-")) or not line.strip():
                 continue
@@ -152,14 +168,14 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
             if match:
                 found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), f"{path.name}:{number}", requirement))
     pyproject = project / "pyproject.toml"
-    if pyproject.exists():
+    if pyproject.exists() or pyproject.is_symlink():
         try:
             import tomllib
         except ImportError:  # Python 3.10 has no tomllib; tomli (a dependency there) is the same parser
             import tomli as tomllib
 
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            data = tomllib.loads(_declaration(project, pyproject.name))
         except tomllib.TOMLDecodeError as exc:
             raise DoctorError(f"{pyproject} is not valid TOML ({exc}); fix it first") from None
         for entry in data.get("project", {}).get("dependencies", []) or []:
@@ -168,9 +184,12 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
                 found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "pyproject.toml [project.dependencies]",
                                          str(entry).strip()))
     setup_cfg = project / "setup.cfg"
-    if setup_cfg.exists():
+    if setup_cfg.exists() or setup_cfg.is_symlink():
         parser = configparser.ConfigParser()
-        parser.read(setup_cfg, encoding="utf-8")
+        try:
+            parser.read_string(_declaration(project, setup_cfg.name), str(setup_cfg))
+        except configparser.Error as exc:
+            raise DoctorError(f"{setup_cfg} is not a valid setup.cfg ({one_line_of(exc)}); fix it first") from None
         for entry in parser.get("options", "install_requires", fallback="").splitlines():
             match = _REQUIREMENT.match(entry)
             if match and entry.strip():
@@ -256,11 +275,17 @@ def read_code(project: Path) -> CodeFacts:
     trees: list[tuple[str, ast.AST]] = []
     for path in _python_files(project):
         relative = path.relative_to(project).as_posix()
+        try:
+            source = read_project_file(project, relative, MAX_MODULE_BYTES).decode("utf-8", errors="replace")
+        except OSError as exc:  # a pipe, a device, a link out of the project, a huge file: not read, said so
+            facts.findings.append(Finding(WARNING, relative, f"not read: {why_unreadable(exc).removeprefix(':').strip()}",
+                                          "doctor checks the project's regular Python files only"))
+            continue
         facts.files += 1
         try:
-            trees.append((relative, ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=relative)))
-        except SyntaxError as exc:
-            facts.findings.append(Finding(WARNING, f"{relative}:{exc.lineno}", "not valid Python: doctor could not read it",
+            trees.append((relative, ast.parse(source, filename=relative)))
+        except (SyntaxError, RecursionError) as exc:
+            facts.findings.append(Finding(WARNING, f"{relative}:{getattr(exc, 'lineno', None) or 1}", "not valid Python: doctor could not read it",
                                           "fix the syntax error"))
     # Where KnownProfiles.default.use(...) is called: file -> its first line there.
     default_profile = {relative: min(getattr(n, "lineno", 0) for n in ast.walk(tree) if _sets_default_profile(n))
@@ -450,7 +475,10 @@ def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, 
         if retired in versions:
             findings.append(Finding(WARNING, where, f"{retired} {versions[retired]} is installed (retired)", f"uninstall it; use {RETIRED[retired]}"))
     if ca_pem and environment.get("bundle"):
-        bundle = "".join(Path(environment["bundle"]).read_text(encoding="utf-8", errors="replace").split())
+        try:
+            bundle = "".join(read_regular_file(Path(environment["bundle"]), MAX_BUNDLE_BYTES).decode("utf-8", errors="replace").split())
+        except OSError:
+            bundle = ""  # no bundle to read: the CA is not in it
         body = "".join(ca_pem.split())
         if body not in bundle:
             findings.append(Finding(ERROR, where, f"the Stack's root CA is not in certifi's bundle ({environment['bundle']}): "
@@ -517,7 +545,7 @@ def _option_lines(requirements_file: str | None) -> list[str]:
     """The pip options (``-r``, ``-e``, ``--index-url`` ...) of the requirements file ``--fix`` rewrites: kept."""
     if not requirements_file or not Path(requirements_file).is_file():
         return []
-    text = Path(requirements_file).read_text(encoding="utf-8", errors="replace")
+    text = _declaration(Path(requirements_file).parent, Path(requirements_file).name)
     return [line.strip() for _, line in _logical_lines(text) if line.strip().startswith("-")]
 
 
@@ -576,13 +604,16 @@ def fix_target(report: Report) -> Path:
                           f"{report.project}; replace the link with a copy of the file, or apply the pins yourself")
     if target.exists() and not target.is_file():
         raise DoctorError(f"{link} is not a file; remove it, or apply the pins yourself")
+    if link.is_symlink() and not target.exists():
+        raise DoctorError(f"{link} links to {target}, which does not exist: doctor --fix writes no file through a dangling "
+                          "link; remove the link (--fix then writes requirements.txt), or apply the pins yourself")
     return target
 
 
 def requirements_diff(report: Report) -> str:
     """What ``--fix`` would write into requirements.txt, as a unified diff."""
     target = fix_target(report)
-    before = target.read_text(encoding="utf-8").splitlines(keepends=True) if target.exists() else []
+    before = _declaration(target.parent, target.name).splitlines(keepends=True) if target.exists() else []
     return "".join(difflib.unified_diff(before, report.proposed_requirements.splitlines(keepends=True),
                                         f"a/{target.name}", f"b/{target.name}"))
 

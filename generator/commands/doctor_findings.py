@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator._util.terminal import printable
 from generator.errors import ScaffoldError
 
 ERROR, WARNING = "error", "warning"
@@ -26,3 +27,7 @@ class Finding:
     where: str
     problem: str
     fix: str
+
+    def __post_init__(self) -> None:
+        # A finding quotes the project's files and templates (a resource type, a file name): printed as itself.
+        self.where, self.problem, self.fix = printable(self.where), printable(self.problem), printable(self.fix)

@@ -99,8 +99,11 @@ def profiles_up_to(release: str | None) -> tuple[str, ...]:
     return names
 
 
-def _profile_tables(profiles: tuple[str, ...]) -> dict[tuple[str, str], set[str]]:
-    """What a Stack supporting ``profiles`` serves, by namespace ("" type: every type of the namespace)."""
+def _profile_tables(profiles: tuple[str, ...], release: str | None) -> dict[tuple[str, str], set[str]]:
+    """What a Stack supporting ``profiles`` serves, by namespace ("" type: every type of the namespace), widened by
+    what real Stacks of ``release`` (2102 when None) or earlier were seen to serve (``azs_emulator.api_evidence``)."""
+    from azs_emulator.api_evidence import versions_seen
+
     served: dict[tuple[str, str], set[str]] = {}
     for name in profiles:
         for namespace, types in TEMPLATE_PROFILES[name].items():
@@ -108,14 +111,15 @@ def _profile_tables(profiles: tuple[str, ...]) -> dict[tuple[str, str], set[str]
                 served.setdefault((namespace, resource_type), set()).add(version)
     for namespace, every in _EVERY_STACK.items():
         served.setdefault((namespace, ""), set()).update(every)
+    for (namespace, rtype), seen in versions_seen(int(release) if release and release.isdigit() else FIRST_2020_09_01_RELEASE).items():
+        served[(namespace, rtype)] = served.get((namespace, rtype), set(served.get((namespace, ""), set()))) | seen
     return served
 
 
 def from_release(release: str | None) -> Capabilities:
-    """A Stack of ``release`` (any supported one when None) as the profile tables tell: api-versions only."""
-    profiles = profiles_up_to(release)
-    what = f"a {release} Stack" if release else "a Stack of 2102 or later"
-    return Capabilities(f"{what} (by its API profiles)", _profile_tables(profiles), profiles)
+    """A Stack of ``release`` (any supported one when None) as the profile tables and real Stacks tell: api-versions."""
+    profiles, what = profiles_up_to(release), f"a {release} Stack" if release else "a Stack of 2102 or later"
+    return Capabilities(f"{what} (by its API profiles and real Stacks)", _profile_tables(profiles, release), profiles)
 
 
 def from_capabilities(data: dict[str, Any], source: str) -> Capabilities:
@@ -165,10 +169,8 @@ def read_capabilities_file(path: str) -> Capabilities:
 
 def is_template(document: Any) -> bool:
     """An ARM deployment template: a ``deploymentTemplate`` schema, or content version and resources."""
-    if not isinstance(document, dict):
-        return False
-    schema = str(document.get("$schema", "")).lower()
-    if "deploymentparameters" in schema:
+    schema = str(document.get("$schema", "")).lower() if isinstance(document, dict) else "deploymentparameters"
+    if "deploymentparameters" in schema:  # not a JSON object, or a parameters file
         return False
     return "deploymenttemplate" in schema or ("contentVersion" in document and isinstance(document.get("resources"), list))
 
@@ -397,5 +399,3 @@ def check_templates(project: Path, capabilities: Capabilities, template: str | N
                           "or no contentVersion and resources)")
     return check_template(path.resolve(), document, capabilities, project)
 
-
-__all__ = ["Capabilities", "check_templates", "from_capabilities", "from_release", "read_capabilities_file"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from generator._util.terminal import printable
 from generator.discovery import StackDiscovery
 
 
 def discovery_summary(found: StackDiscovery) -> str:
-    """A short, aligned summary of a discovery, evidence included."""
+    """A short, aligned summary of a discovery, evidence included; every value the Stack gave made printable."""
     m = found.metadata
     rows = [
         ("Resource Manager", m.resource_manager),
@@ -28,9 +29,9 @@ def discovery_summary(found: StackDiscovery) -> str:
         rows.append(("Roles", ", ".join(f"{a.role} at {a.scope}" for a in assignments) if assignments
                      else found.roles.note if assignments is None else "none the principal can see (one may come through a group)"))
     width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    lines = [f"{label:<{width}}  {printable(value)}" for label, value in rows]
     lines.append("Why this profile:")
-    lines.extend(f"  - {sentence}" for sentence in found.profile_evidence)
+    lines.extend(f"  - {printable(sentence)}" for sentence in found.profile_evidence)
     return "\n".join(lines)
 
 
@@ -42,8 +43,8 @@ def sample_role_warnings(found: StackDiscovery, samples: list[str] | tuple[str, 
     if found.roles is None or not found.subscription_id:
         return []
     if found.roles.assignments is None:
-        return [f"{found.roles.note}; the samples need {catalog.minimal_role(samples[0]) if samples else 'Contributor'} "
-                "on the subscription (ask the Stack operator)"]
+        return [printable(f"{found.roles.note}; the samples need {catalog.minimal_role(samples[0]) if samples else 'Contributor'} "
+                "on the subscription (ask the Stack operator)")]
     held = found.roles.held_on(found.subscription_id)
     lines = []
     for sample in samples:
@@ -53,7 +54,7 @@ def sample_role_warnings(found: StackDiscovery, samples: list[str] | tuple[str, 
             lines.append(f"sample {sample} will be refused {refused[0]}{' and more' if len(refused) > 1 else ''}: the "
                          f"principal holds {have} on subscription {found.subscription_id}; ask the Stack operator for "
                          f"{catalog.minimal_role(sample)} there (it is still generated: a role may come through a group)")
-    return lines
+    return [printable(line) for line in lines]
 
 
 def _release(found: StackDiscovery) -> str:

@@ -2,9 +2,9 @@
 regenerate with ``copier update`` so that the team's edits are kept (three-way merge).
 
 The project supplies everything discovery needs: its recorded answers, its own root CA
-(``certs/azure-stack-root.pem``) and its service principal file (or ``AZURE_CLIENT_SECRET``). Nothing
-that holds a secret is ever rewritten: the service principal file and the CA file are in the
-template's ``_skip_if_exists``.
+(``certs/azure-stack-root.pem``) and its service principal file (or ``AZURE_CLIENT_SECRET``). What the
+upgrade may write is ``upgrade_guard``'s rule: never the service principal file, the CA file or a git-ignored
+path; another template only with ``--trust``; nothing through a symbolic link.
 
 ``python -m generator.commands.upgrade refresh-answers`` is the template's before-stage migration: it makes a
 plain ``copier update --trust --defaults`` refresh the discovered answers the same way.
@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from generator import __version__, catalog
-from generator._util.files import temporary_files_in
+from generator._util.files import LinksOutside, read_project_file, temporary_files_in, why_unreadable
 from generator._util.git import git, git_output
 from generator._util.interrupts import held_interrupts
+from generator.commands.upgrade_guard import UpgradeError, check_links, never_written, refuse_untrusted, written_paths
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
@@ -48,10 +49,8 @@ from generator.templating.template_source import (
 REFRESHED_ENV = "AZS_SCAFFOLD_ANSWERS_REFRESHED"
 
 Progress = Callable[[str], None]
-
-
-class UpgradeError(ScaffoldError):
-    """The project cannot be upgraded as it stands."""
+MAX_SP_FILE_BYTES = 64 * 1024  # a few hundred bytes of JSON
+MAX_REQUIREMENTS_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -75,9 +74,11 @@ def _read_sp_config(project: Path) -> dict[str, Any]:
     """The project's service principal file as a dict; empty when it has none."""
     for name in SP_FILES:
         path = project / name
-        if path.exists():
+        if path.exists() or path.is_symlink():
             try:
-                config = json.loads(path.read_text(encoding="utf-8"))
+                config = json.loads(read_project_file(project, name, MAX_SP_FILE_BYTES).decode("utf-8"))
+            except OSError as error:
+                raise UpgradeError(f"{path}{why_unreadable(error)}; fix it, or pass --client-id and a secret") from None
             except ValueError:
                 raise UpgradeError(f"{path} is not valid JSON; fix it, or pass --client-id and a secret") from None
             if not isinstance(config, dict):
@@ -116,7 +117,15 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
 
 def _pins_in(project: Path) -> dict[str, str]:
     path = project / "requirements.txt"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        text = read_project_file(project, path.name, MAX_REQUIREMENTS_BYTES).decode("utf-8", errors="replace") \
+            if path.exists() or path.is_symlink() else ""
+    except LinksOutside as error:
+        raise UpgradeError(f"requirements.txt is a symbolic link in {project} to {error.target}, outside the project: an "
+                           "upgrade reads and writes only inside it; replace each link with the file it points to, commit, "
+                           "and run again") from None
+    except OSError as error:
+        raise UpgradeError(f"{path}{why_unreadable(error)}; restore it from git") from None
     return dict(re.findall(r"^\s*([A-Za-z0-9_.-]+)==([^\s#;]+)", text, re.MULTILINE))
 
 
@@ -199,34 +208,18 @@ def check_clean(project: Path) -> None:
         raise UpgradeError(f"{project} has uncommitted changes; commit or stash them first, so the upgrade can be reviewed and undone")
 
 
-# What the template renders, and so what an upgrade regenerates in place (folders end in '/').
-TEMPLATE_OWNED = ("README.md", "requirements.txt", "stack.json", "register_providers.py", "azure-pipelines.yml",
-                  ANSWERS_FILE, "samples/", "scripts/", "tests/", ".github/", "templates/")
+def _checked_before_writing(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool) -> list[str]:
+    """The upgrade's rule (upgrade_guard), checked on ``project`` before anything is written: the exclude
+    patterns that keep copier off the credentials, the CA file and git-ignored paths."""
+    refuse_untrusted(plan, trust)
+    exclude = never_written(project)
+    check_links(project, written_paths(plan, vcs_ref, trust, exclude))
+    return exclude
 
 
-def check_regenerable(project: Path) -> None:
-    """Refuse a project where a file the template renders is a symbolic link: copier neither writes through
-    links nor replaces them, so the upgrade would leave that file as it was and still report success."""
-    links = [name for name in _git_files(project, links=True) if (project / name).is_symlink()
-             and any(name == owned or (owned.endswith("/") and name.startswith(owned)) for owned in TEMPLATE_OWNED)]
-    if links:
-        raise UpgradeError(f"{', '.join(links[:5])} {'is a symbolic link' if len(links) == 1 else 'are symbolic links'} in "
-                           f"{project}: an upgrade regenerates {'that file' if len(links) == 1 else 'those files'} and copier "
-                           "does not write through links; replace each link with the file it points to, commit, and run again")
-
-
-def _untrusted_template_refusal(plan: UpgradePlan, error: Exception) -> UpgradeError:
-    features = re.search(r"unsafe features: ([^.]+)", str(error))
-    what = features.group(1) if features else "tasks or migrations"
-    return UpgradeError(
-        f"the template {plan.recorded.get('_src_path', '?')} that {ANSWERS_FILE} names is not azs-scaffold's own and uses "
-        f"{what}, which would run commands on this machine; review its copier.yml, then pass --trust to run them"
-    )
-
-
-def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool = False) -> None:
+def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> None:
     import copier
-    from copier.errors import CopierError, UnsafeTemplateError
+    from copier.errors import CopierError
     from plumbum.commands.processes import ProcessExecutionError
 
     # The project's own template version and the installed one both come from this installation's bundle.
@@ -238,9 +231,7 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool =
             # Tasks and migrations run unasked only for azs-scaffold's own template: the answers file is data from a
             # repository others may write to, and may name any template.
             copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
-                              vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True)
-    except UnsafeTemplateError as error:
-        raise _untrusted_template_refusal(plan, error) from None
+                              vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True, exclude=exclude)
     except ProcessExecutionError as error:  # git, run by copier, refused: most often a _commit the template lacks
         said = one_line(str(getattr(error, "stderr", "") or error), 200)
         raise UpgradeError(
@@ -284,9 +275,9 @@ def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = F
     say) would be worse than a few seconds' wait.
     """
     check_clean(plan.project)
-    check_regenerable(plan.project)
+    exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
     with held_interrupts() as arrived:
-        _update(plan.project, plan, vcs_ref, trust)
+        _update(plan.project, plan, vcs_ref, trust, exclude)
     return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None)
 
 
@@ -298,24 +289,26 @@ def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = Fa
     see that they exist (it never rewrites them), so no secret is ever copied.
     """
     files = _git_files(plan.project)  # a git repository is needed; uncommitted changes are not refused
-    check_regenerable(plan.project)
+    exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
     with tempfile.TemporaryDirectory(prefix="azs-upgrade-") as scratch:
         copy = Path(scratch) / "project"
         _copy_working_tree(plan.project, files, copy)
         with temporary_files_in(Path(scratch)):
-            _update(copy, replace(plan, project=copy), vcs_ref, trust)
+            try:
+                _update(copy, replace(plan, project=copy), vcs_ref, trust, exclude)
+            except UpgradeError as error:  # it names the scratch copy: the user knows the project
+                raise UpgradeError(str(error).replace(str(copy), str(plan.project))) from None
         git(copy, "add", "-A")
         return git(copy, "diff", "--cached", "--stat", "-p")
 
 
-def _git_files(project: Path, links: bool = False) -> list[str]:
-    """The files git would commit: tracked and untracked, without the ignored ones (with ``links``, also the
-    symbolic links among them, wherever they point)."""
+def _git_files(project: Path) -> list[str]:
+    """The files git would commit: tracked and untracked, without the ignored ones."""
     code, listed = git_output(project, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False)
     if code != 0:
         raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
     return [name for name in listed.split("\0")
-            if name and ((project / name).is_file() or (links and (project / name).is_symlink()))]
+            if name and (project / name).is_file()]
 
 
 def _copy_working_tree(project: Path, files: list[str], copy: Path) -> None:

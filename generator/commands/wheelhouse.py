@@ -19,10 +19,12 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from generator._util.files import read_project_file, why_unreadable
 from generator.catalog.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse
 from generator.errors import ScaffoldError, UsageError
 
 WHEELS_DIR = "wheels"
+MAX_REQUIREMENTS_BYTES = 4 * 1024 * 1024  # the whole lock with its hashes is some 100 kB
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,11 @@ def locked_requirements(project: Path) -> tuple[Locked, ...]:
     """The entries of the project's requirements.txt (its share of the lock, hashes and all)."""
     path = project / "requirements.txt"
     try:
-        entries = parse(path.read_text(encoding="utf-8"))
+        entries = parse(read_project_file(project, path.name, MAX_REQUIREMENTS_BYTES).decode("utf-8"))
     except OSError as exc:
-        raise WheelhouseError(f"cannot read {path} ({exc.strerror or exc}); give the folder of a project azs-scaffold "
-                              "generated") from None
+        raise WheelhouseError(f"cannot read {path}{why_unreadable(exc)}; give the folder of a project azs-scaffold generated") from None
+    except UnicodeDecodeError:
+        raise WheelhouseError(f"{path} is not UTF-8 text; regenerate it with azs-scaffold upgrade") from None
     except LockError as exc:
         raise WheelhouseError(f"{path} is not a locked requirements file as azs-scaffold writes it ({exc}); "
                               "regenerate it with azs-scaffold upgrade") from None

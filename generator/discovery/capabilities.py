@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from generator._util.files import write_private_file
 from generator.discovery.discover import DiscoveryRequest, StackDiscovery
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
 from generator.discovery.identity import acquire_token, build_credential
 from generator.discovery.release import arm_get
+from generator.discovery.roles import objects_of
 from generator.discovery.trust import tls_context
 
 CAPABILITIES_FORMAT = 1
@@ -33,30 +35,33 @@ def read_capabilities(request: DiscoveryRequest, found: StackDiscovery) -> dict[
     base = f"{found.metadata.resource_manager}subscriptions/{found.subscription_id}"
     compute = f"{base}/providers/Microsoft.Compute/locations/{found.location}"
 
-    def listed(url: str, what: str) -> list[Any]:
-        """A list the Compute image API answers (a bare JSON array), or none where the publisher has nothing of it."""
+    def names(url: str, what: str) -> list[str]:
+        """The names in a list the Compute image API answers (a bare JSON array), or none where the publisher has
+        nothing of it; entries of another shape (no object, no string name) are passed over."""
         try:
             body = arm_get(http, url, token, what, _COMPUTE_VERSION)
         except HttpStatusError as exc:
             if exc.status == 404:
                 return []
             raise
-        return body if isinstance(body, list) else body.get("value", []) if isinstance(body, dict) else []
+        entries = body if isinstance(body, list) else body.get("value", []) if isinstance(body, dict) else []
+        return [entry["name"] for entry in entries if isinstance(entry, dict) and isinstance(entry.get("name"), str)] \
+            if isinstance(entries, list) else []
 
     providers = arm_get(http, f"{base}/providers", token, "listing the subscription's resource providers", "2019-10-01")
-    sizes = listed(f"{compute}/vmSizes", "listing the region's VM sizes")
+    sizes = names(f"{compute}/vmSizes", "listing the region's VM sizes")
     images: list[dict[str, str]] = []
     extensions: list[dict[str, Any]] = []
-    for publisher in listed(f"{compute}/publishers", "listing the marketplace's publishers"):
-        name = publisher["name"]
-        for offer in listed(f"{compute}/publishers/{name}/artifacttypes/vmimage/offers", f"listing {name}'s image offers"):
-            for sku in listed(f"{compute}/publishers/{name}/artifacttypes/vmimage/offers/{offer['name']}/skus",
-                              f"listing the skus of {name} {offer['name']}"):
-                images.append({"publisher": name, "offer": offer["name"], "sku": sku["name"]})
-        for kind in listed(f"{compute}/publishers/{name}/artifacttypes/vmextension/types", f"listing {name}'s extensions"):
-            versions = listed(f"{compute}/publishers/{name}/artifacttypes/vmextension/types/{kind['name']}/versions",
-                              f"listing the versions of extension {name} {kind['name']}")
-            extensions.append({"publisher": name, "type": kind["name"], "versions": [v["name"] for v in versions]})
+    for name in names(f"{compute}/publishers", "listing the marketplace's publishers"):
+        publisher = f"{compute}/publishers/{quote(name, safe='')}"
+        for offer in names(f"{publisher}/artifacttypes/vmimage/offers", f"listing {name}'s image offers"):
+            for sku in names(f"{publisher}/artifacttypes/vmimage/offers/{quote(offer, safe='')}/skus",
+                             f"listing the skus of {name} {offer}"):
+                images.append({"publisher": name, "offer": offer, "sku": sku})
+        for kind in names(f"{publisher}/artifacttypes/vmextension/types", f"listing {name}'s extensions"):
+            versions = names(f"{publisher}/artifacttypes/vmextension/types/{quote(kind, safe='')}/versions",
+                             f"listing the versions of extension {name} {kind}")
+            extensions.append({"publisher": name, "type": kind, "versions": versions})
     return {
         "format": CAPABILITIES_FORMAT,
         "resourceManager": found.metadata.resource_manager,
@@ -65,9 +70,9 @@ def read_capabilities(request: DiscoveryRequest, found: StackDiscovery) -> dict[
         "location": found.location,
         "providers": [{"namespace": p.get("namespace"),
                        "resourceTypes": [{"resourceType": t.get("resourceType"), "apiVersions": t.get("apiVersions", [])}
-                                         for t in p.get("resourceTypes", [])]}
-                      for p in (providers or {}).get("value", [])],
-        "vmSizes": sorted(s["name"] for s in sizes),
+                                         for t in objects_of({"value": p.get("resourceTypes")})]}
+                      for p in objects_of(providers)],
+        "vmSizes": sorted(sizes),
         "vmImages": images,
         "vmExtensions": extensions,
     }

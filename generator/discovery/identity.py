@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,17 @@ def _tenant_from_challenge(http: StackHttp, metadata: StackMetadata) -> tuple[st
     return None, "no tenant given, and Resource Manager's challenge names none; pass --tenant"
 
 
+# The HTTP status of the token endpoint's last answer in this thread: azure-identity's error for an OAuth error body
+# carries only its description ("throttled"), not the status that tells a busy host from refused credentials.
+_last_answer = threading.local()
+
+
+def _note_status(response: Any) -> None:
+    """azure-core's ``raw_response_hook`` for the credential's pipeline: note the token endpoint's status."""
+    if urlsplit(str(response.http_request.url)).path.endswith("/token"):  # not the discovery requests around it
+        _last_answer.status = getattr(response.http_response, "status_code", None)
+
+
 def build_credential(metadata: StackMetadata, tenant_id: str, principal: ServicePrincipal, trust: ssl.SSLContext,
                      timeout: float = 15.0) -> Any:
     """An azure-identity credential set up for this Stack: authority, tenant, instance discovery, and TLS
@@ -116,6 +128,7 @@ def build_credential(metadata: StackMetadata, tenant_id: str, principal: Service
         "authority": metadata.authority_host,
         "disable_instance_discovery": needs_instance_discovery_disabled(metadata),
         "retry_total": 2,
+        "raw_response_hook": _note_status,
         "transport": RequestsTransport(session=trusted_session(trust, attempt_limit=timeout), session_owner=False,
                                        connection_timeout=timeout, read_timeout=timeout),
     }
@@ -142,6 +155,7 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
     identity system said of the credentials (any secret it quotes back is redacted)."""
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 
+    _last_answer.status = None
     try:
         return credential.get_token(scope).token
     except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError, ValueError) as exc:
@@ -177,7 +191,7 @@ _BUSY = {429: "TooManyRequests", 502: "BadGateway", 503: "ServiceUnavailable", 5
 
 def _busy_answer(exc: Exception, detail: str) -> str | None:
     """'HTTP 429 TooManyRequests' and the like when the identity server said it is throttling or down, else None."""
-    status = getattr(getattr(exc, "response", None), "status_code", None)
+    status = getattr(getattr(exc, "response", None), "status_code", None) or getattr(_last_answer, "status", None)
     if status in _BUSY:
         return f"HTTP {status} {_BUSY[status]}"
     for code, name in _BUSY.items():

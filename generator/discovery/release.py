@@ -70,7 +70,12 @@ def from_admin(http: StackHttp, admin_endpoint: str, token: str) -> ReleaseFindi
     build = (body.get("properties") or {}).get("currentVersion") if isinstance(body, dict) else None
     if not isinstance(build, str):
         raise DiscoveryError(f"the admin update API at {admin_endpoint} reports no currentVersion")
-    release, build = catalog.parse_release(build)
+    try:
+        release, build = catalog.parse_release(build)
+    except catalog.CatalogError:  # an internal build (9.2222.0.222): the other evidence decides
+        return ReleaseFinding("admin", None, build=build, sentences=[
+            f"The admin update API reports build {build}, which names no release (not 1.YYMM.x.y; Microsoft's internal "
+            "test stamps report such builds); the other evidence decides."])
     profile, why = catalog.profile_for_release(release)
     return ReleaseFinding("admin", profile, release, build, [f"The admin update API reports build {build} (release {release}); {why}."])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
@@ -52,6 +53,12 @@ def token_object_id(token: str) -> str | None:
     return str(value) if value else None
 
 
+def objects_of(body: Any) -> list[dict[str, Any]]:
+    """The objects in an ARM list answer's ``value``; anything else in it is passed over."""
+    value = body.get("value") if isinstance(body, dict) else None
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
 def read_roles(http: StackHttp, metadata: StackMetadata, token: str, subscription: str) -> PrincipalRoles:
     """The principal's assignments at the subscription and below, with role names; unreadable ones said plainly."""
     object_id = token_object_id(token)
@@ -75,13 +82,14 @@ def read_roles(http: StackHttp, metadata: StackMetadata, token: str, subscriptio
         return PrincipalRoles(None, f"the principal's role assignments could not be read: {why}", object_id)
     except DiscoveryError as exc:
         return PrincipalRoles(None, f"the principal's role assignments could not be read: {exc}", object_id)
+    # Entries that are not objects (null, a number, a string) are passed over: reading roles never fails a discovery.
     names = {}
-    for definition in (definitions or {}).get("value", []) if isinstance(definitions, dict) else []:
-        props = definition.get("properties") or {}
-        names[str(definition.get("name", "")).lower()] = props.get("roleName") or definition.get("name")
+    for definition in objects_of(definitions):
+        props = definition["properties"] if isinstance(definition.get("properties"), dict) else {}
+        names[str(definition.get("name", "")).lower()] = str(props.get("roleName") or definition.get("name"))
     found = []
-    for assignment in (listed or {}).get("value", []) if isinstance(listed, dict) else []:
-        props = assignment.get("properties") or assignment
+    for assignment in objects_of(listed):
+        props = assignment["properties"] if isinstance(assignment.get("properties"), dict) else assignment
         guid = str(props.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
         found.append(RoleAssignment(names.get(guid, guid), str(props.get("scope", ""))))
     sentence = (f"object id {object_id} holds " + ", ".join(f"{a.role} at {a.scope}" for a in found) if found

@@ -1,4 +1,4 @@
-"""Offline checks of the shared module: configuration loading and the client factory.
+"""Offline checks of the helper package samples/azure_stack/: settings, trust, the JSON reader, the client factory.
 
     .venv/bin/python -m unittest discover -s tests -t .
 """
@@ -28,6 +28,8 @@ class OfflineProject(unittest.TestCase):
         self.dir = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.dir)
         shutil.copy(ROOT / "stack.json", self.dir / "stack.json")
+        if (ROOT / "certs").is_dir():  # the Stack's root CA, which stack.json names
+            shutil.copytree(ROOT / "certs", self.dir / "certs")
         self.sp = {
             "clientId": "11111111-1111-1111-1111-111111111111",
             "clientSecret": "offline-test-secret",
@@ -72,10 +74,28 @@ class ConfigTest(OfflineProject):
         self.assertEqual(azure_stack.load_config(self.dir).client_secret, "from-the-environment")
 
     def test_a_missing_key_is_named(self) -> None:
-        del self.sp["subscriptionId"]
+        del self.sp["clientId"]
         self.write_sp()
-        with self.assertRaisesRegex(azure_stack.ConfigError, "lacks subscriptionId"):
+        with self.assertRaisesRegex(azure_stack.ConfigError, "lacks clientId"):
             azure_stack.load_config(self.dir)
+        self.sp["clientId"] = "11111111-1111-1111-1111-111111111111"
+        self.write_sp()
+        stack = json.loads((self.dir / "stack.json").read_text())
+        del stack["subscriptionId"]
+        (self.dir / "stack.json").write_text(json.dumps(stack))
+        with self.assertRaisesRegex(azure_stack.ConfigError, "stack.json lacks subscriptionId; regenerate it"):
+            azure_stack.load_config(self.dir)
+
+    def test_the_stacks_settings_come_from_stack_json_only(self) -> None:
+        """The service principal file keeps Microsoft's keys for Microsoft's samples; after an upgrade they may be
+        stale, and this project never reads them."""
+        stack = json.loads((self.dir / "stack.json").read_text())
+        self.sp.update(resourceManagerEndpointUrl="https://management.stale.example/", tenantId="stale-tenant",
+                       subscriptionId="33333333-3333-3333-3333-333333333333", location="stale-region")
+        self.write_sp()
+        config = azure_stack.load_config(self.dir)
+        self.assertEqual((config.resource_manager, config.tenant_id, config.subscription_id, config.location),
+                         (stack["resourceManagerEndpointUrl"], stack["tenantId"], stack["subscriptionId"], stack["location"]))
 
     @unittest.skipIf(os.name == "nt", "POSIX permissions")
     def test_an_open_config_file_is_warned_about(self) -> None:
@@ -94,6 +114,107 @@ class ClientFactoryTest(unittest.TestCase):
         self.assertEqual(resources._config.credential_scopes, [config.credential_scope])
         self.assertEqual(resources._client._base_url.rstrip("/"), config.resource_manager.rstrip("/"))
         self.assertEqual(resources._get_api_version(None), config.api_versions["ResourceManagementClient"])
+
+
+class TrustTest(OfflineProject):
+    """The project's CA bundle adds to what the user's CA variables name; no variable replaces it."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        import certifi
+
+        self.saved = {name: os.environ.pop(name, None) for name in azure_stack.USER_BUNDLE_VARIABLES}
+        self.addCleanup(self.restore)
+        self.certifi_blocks = _blocks(Path(certifi.where()).read_text())
+        self.root = self.certificate("stack-root")
+        self.user = self.certificate("corporate-proxy")
+        (self.dir / "certs").mkdir(exist_ok=True)
+        (self.dir / "certs" / "azure-stack-root.pem").write_text(self.root)
+        stack = json.loads((self.dir / "stack.json").read_text())
+        (self.dir / "stack.json").write_text(json.dumps({**stack, "caCert": "certs/azure-stack-root.pem"}))
+        (self.dir / "corporate.pem").write_text(self.user)
+
+    def restore(self) -> None:
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def certificate(self, name: str) -> str:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now)
+                .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def test_the_bundle_holds_certifi_the_stacks_root_and_the_users_bundle(self) -> None:
+        for name in azure_stack.USER_BUNDLE_VARIABLES:
+            os.environ[name] = str(self.dir / "corporate.pem")
+        config = azure_stack.load_config(self.dir)
+        bundle = _blocks(Path(azure_stack.stack_bundle(config)).read_text())
+        self.assertIn(_flat(self.root), bundle)
+        self.assertIn(_flat(self.user), bundle)
+        self.assertTrue(self.certifi_blocks <= bundle)
+        self.assertEqual(len(bundle), len(self.certifi_blocks | {_flat(self.root), _flat(self.user)}))  # each once
+
+    def test_every_client_is_handed_the_bundle(self) -> None:
+        os.environ["REQUESTS_CA_BUNDLE"] = str(self.dir / "corporate.pem")
+        from azure.mgmt.resource import ResourceManagementClient
+
+        config = azure_stack.load_config(self.dir)
+        bundle = azure_stack.stack_bundle(config)
+        resources = azure_stack.client(ResourceManagementClient, config, _FakeCredential({}))
+        self.assertEqual(resources._client._pipeline._transport.connection_config.verify, bundle)
+        cred = azure_stack.credential(config)
+        self.assertEqual(cred._client._pipeline._transport.connection_config.verify, bundle)
+
+    def test_an_unreadable_user_bundle_is_passed_over_with_a_warning(self) -> None:
+        import contextlib
+        import io
+
+        os.environ["SSL_CERT_FILE"] = str(self.dir / "no-such-bundle.pem")
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            bundle = _blocks(Path(azure_stack.stack_bundle(azure_stack.load_config(self.dir))).read_text())
+        self.assertIn("no-such-bundle.pem cannot be read", said.getvalue())
+        self.assertIn(_flat(self.root), bundle)
+
+
+class ReadJsonTest(OfflineProject):
+    def test_only_a_regular_file_of_bounded_size_is_read(self) -> None:
+        with self.assertRaisesRegex(azure_stack.ConfigError, "is not a regular file"):
+            azure_stack.read_json(self.dir, "template")
+        if hasattr(os, "mkfifo"):
+            os.mkfifo(self.dir / "pipe.json")
+            with self.assertRaisesRegex(azure_stack.ConfigError, "is not a regular file"):
+                azure_stack.read_json(self.dir / "pipe.json", "template")  # never waits for a writer
+        (self.dir / "big.json").write_text("[" + "0," * 100 + "0]")
+        with self.assertRaisesRegex(azure_stack.ConfigError, "larger than the 100 this project reads"):
+            azure_stack.read_json(self.dir / "big.json", "template", largest=100)
+        (self.dir / "list.json").write_text("[1]")
+        with self.assertRaisesRegex(azure_stack.ConfigError, "the template .*list.json must hold a JSON object"):
+            azure_stack.read_json(self.dir / "list.json", "template")
+        self.assertEqual(azure_stack.read_json(self.dir / "stack.json")["knownProfile"],
+                         json.loads((ROOT / "stack.json").read_text())["knownProfile"])
+
+
+def _flat(pem: str) -> str:
+    return "".join(pem.split())
+
+
+def _blocks(text: str) -> set[str]:
+    import re
+
+    return {_flat(block) for block in re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.DOTALL)}
 
 
 class _FakeToken:

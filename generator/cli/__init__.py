@@ -1,0 +1,101 @@
+"""The ``azs-scaffold`` command line: the table of commands and the entry point.
+
+Each command is one module of this folder (``generator/cli/<command>.py``) that declares its options
+(``add_options(parser)``), the typed object they become (``Options``) and ``run(options) -> int``; the library
+underneath is ``generator/commands/``. Only the command that runs is imported (``--help`` and ``COMMAND --help``
+import neither copier, the Azure SDK nor the emulator). What a failure prints and its exit code: ``exit_codes``.
+
+A new command is one module here and one line in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from generator import __version__
+from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
+from generator.cli.options import options_of
+
+
+class Command(NamedTuple):
+    """A row of the table: the module under ``generator/cli/`` that holds the command, and its one-line summary."""
+
+    module: str
+    summary: str
+
+
+# The commands, in the order ``--help`` lists them.
+COMMANDS: dict[str, Command] = {
+    "new": Command("new", "discover a Stack and generate a ready-to-run project for it"),
+    "upgrade": Command("upgrade", "re-discover the Stack and regenerate a project, keeping your edits"),
+    "discover": Command("discover", "find out identity, tenant, release and API profile of a Stack"),
+    "doctor": Command("doctor", "diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust"),
+    "demo": Command("demo", "the whole flow against the built-in emulator: generate, bootstrap, register, run a sample"),
+    "emulator": Command("emulator", "run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)"),
+    "wheelhouse": Command("wheelhouse", "download a project's locked packages into PROJECT/wheels/ for a site without a "
+                          "package index"),
+}
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is no option (the program's own options take no value)."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser: every command listed, the options of only the one ``argv`` names (its module is imported)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Generate ready-to-run Python projects for Azure Stack Hub.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    chosen = _chosen(argv)
+    for name, command in COMMANDS.items():
+        if name != chosen:
+            commands.add_parser(name, help=command.summary)
+            continue
+        module = importlib.import_module(f"generator.cli.{command.module}")
+        sub = commands.add_parser(name, help=command.summary, description=module.DESCRIPTION)
+        module.add_options(sub)
+        sub.set_defaults(module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    # The SDK and MSAL log failures (with tracebacks, and the server's answer) before raising them;
+    # the CLI reports each failure once, itself, in one line.
+    for name in ("azure", "msal"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
+        logging.getLogger(name).propagate = False
+    module = getattr(args, "module", None)
+    if module is None:
+        parser.print_help()
+        return USAGE
+    # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing.
+    signal.signal(signal.SIGTERM, _interrupt)
+    return run_reporting_failures(lambda: module.run(options_of(module.Options, args)))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run() -> None:
+    """The ``azs-scaffold`` command: :func:`main`, then exit with its code.
+
+    Once the work is done (whole, or cleaned up), Ctrl-C and SIGTERM are ignored: Python restores their
+    default action while it shuts down, and a signal in that moment would turn a finished run into a kill.
+    """
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(code)

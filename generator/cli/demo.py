@@ -1,0 +1,33 @@
+"""``azs-scaffold demo``: an emulator, a project, its bootstrap and a sample in one go (``generator.commands.demo``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from generator.cli.options import TemplateOptions, add_template_options
+
+DESCRIPTION = ("Start the emulator, generate a project against it, run its bootstrap (installs the pinned "
+               "packages: needs the package index), provider registration and the resource group sample, then stop the emulator.")
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("destination", metavar="DEST", nargs="?", help="directory to create (default: a new folder in the temporary directory)")
+    p.add_argument("--stack-version", default="2108", metavar="YYMM|azure", help="release to emulate (default: %(default)s)")
+    p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    add_template_options(p)
+
+
+@dataclass
+class Options:
+    destination: str | None
+    stack_version: str
+    identity: str
+    source: TemplateOptions
+
+
+def run(options: Options) -> int:
+    from generator.commands.demo import run_demo
+
+    return run_demo(options.destination, stack_version=options.stack_version, identity=options.identity,
+                    template=options.source.template, vcs_ref=options.source.vcs_ref)

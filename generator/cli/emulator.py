@@ -1,0 +1,246 @@
+"""``azs-scaffold emulator``: the built-in Azure Stack Hub emulator (``azs_emulator``), served until interrupted, and
+its actions (``trust``, ...). A new action is one function and one line in :data:`ACTIONS`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from generator.cli.options import non_negative_float, non_negative_int
+from generator.errors import UsageError
+
+DESCRIPTION = ("Run a local Azure Stack Hub emulator on loopback until interrupted (Ctrl-C). "
+               "It answers under a Stack's own names (management.<region>.<fqdn>, adfs., <vault>.vault.), reached through its "
+               "HTTPS proxy (export HTTPS_PROXY=<printed at start>); the unmodified Azure SDK and Azure CLI talk to it as to a real "
+               "Stack. Trust its root CA (printed at start). 'azs-scaffold emulator trust --python PY --info-file F' makes a "
+               "venv trust the stand-in public CA of its Azure AD sign-in host.")
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=list(ACTIONS), default="serve",
+                   help="; ".join(f"{name}{' (default)' if name == 'serve' else ''}: {action.summary}" for name, action in ACTIONS.items()))
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; loopback only)")
+    p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default: %(default)s)")
+    p.add_argument(
+        "--stack-version",
+        default="2108",
+        metavar="YYMM|azure",
+        help="release to emulate, e.g. 2008 (2019_03_01_hybrid) or 2108 (2020_09_01_hybrid); "
+        "'azure' emulates global Azure (default: %(default)s)",
+    )
+    p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    p.add_argument("--layout", choices=["names", "loopback"], default="names",
+                   help="names (default): a Stack's host names on port 443 through the emulator's HTTPS proxy; loopback: "
+                   "every listener at 127.0.0.1:PORT, no proxy (Key Vault clients then cannot check the vault's name)")
+    p.add_argument("--role", default="Owner", choices=["Owner", "Contributor", "Reader", "User Access Administrator"],
+                   help="the built-in role the service principal holds on its subscription, enforced on every request "
+                   "(default: %(default)s)")
+    p.add_argument("--region", default="local", help="the Stack's region, the first label of its names (default: %(default)s)")
+    p.add_argument("--fqdn", default="azurestack.external", help="the Stack's external domain (default: %(default)s)")
+    p.add_argument("--proxy-port", type=int, default=0, metavar="PORT",
+                   help="TCP port of the HTTPS proxy (default: a free one; with --state-dir, the one used before)")
+    p.add_argument("--identity-port", type=int, default=0, metavar="PORT",
+                   help="TCP port of the sign-in listener (default: a free one; in the loopback layout with --state-dir, "
+                   "the one used before)")
+    p.add_argument("--for-project", metavar="DIR", help="emulate the release and identity system a generated project "
+                   "records, and write a settings overlay for it (AZS_EMULATOR_OVERLAY); its real credentials stay untouched")
+    p.add_argument("--overlay-file", metavar="PATH", help="with --for-project: where to write the overlay "
+                   "(default: DIR/.azs-emulator/overlay.json; mode 0600)")
+    p.add_argument("--single-host", action="store_true",
+                   help="with --layout loopback: serve sign-in on the Resource Manager's listener and CA (default: its own, "
+                   "as on a real Stack: Azure AD's with a CA that stands in for a public one, ADFS's on the Stack's CA)")
+    p.add_argument("--state-dir", metavar="DIR", help="keep CA, credentials and resources here across restarts")
+    p.add_argument("--info-file", metavar="PATH", help="write connection facts (with the client secret) as JSON, mode 0600")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone reaching it can use it)")
+    p.add_argument(
+        "--registration-delay", type=non_negative_float, default=1.0, metavar="SECONDS",
+        help="how long a provider stays 'Registering' (default: %(default)s)",
+    )
+    p.add_argument(
+        "--client-certificate", action="append", default=[], metavar="PEM",
+        help="a certificate the service principal may also sign in with (repeatable)",
+    )
+    p.add_argument("--token-lifetime", type=non_negative_int, default=3600, metavar="SECONDS", help="access token lifetime (default: %(default)s)")
+    p.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
+    trust = p.add_argument_group("trust", "with the action trust")
+    trust.add_argument("--python", metavar="PY", help="the venv's python whose certifi bundle gets the stand-in CA (e.g. .venv/bin/python)")
+    trust.add_argument("--ca-cert", metavar="PEM", help="the stand-in CA to trust (default: identity_ca_cert of --info-file)")
+    faults = p.add_argument_group("faults", "break requests on purpose (also settable at run time: PUT /_emulator/faults)")
+    faults.add_argument("--latency", type=non_negative_float, default=0.0, metavar="SECONDS", help="delay every request")
+    faults.add_argument("--transient", type=non_negative_int, default=0, metavar="N", help="answer the next N requests with --transient-status")
+    faults.add_argument("--transient-status", type=int, choices=[429, 500, 502, 503, 504], default=503, help="(default: %(default)s)")
+    faults.add_argument("--retry-after", type=non_negative_int, default=0, metavar="SECONDS", help="Retry-After of transient answers")
+    faults.add_argument("--drop", type=non_negative_int, default=0, metavar="N", help="reset the connection of the next N requests")
+    faults.add_argument("--truncate", type=non_negative_int, default=0, metavar="N", help="cut the body of the next N responses in half")
+    faults.add_argument("--non-json", type=non_negative_int, default=0, metavar="N", help="answer the next N requests with an HTML error page")
+    faults.add_argument("--fault-path", default="", metavar="REGEX", help="only break requests whose path matches")
+
+
+@dataclass
+class FaultOptions:
+    latency: float
+    transient: int
+    transient_status: int
+    retry_after: int
+    drop: int
+    truncate: int
+    non_json: int
+    fault_path: str
+
+
+@dataclass
+class Options:
+    action: str
+    host: str
+    port: int
+    stack_version: str
+    identity: str
+    layout: str
+    role: str
+    region: str
+    fqdn: str
+    proxy_port: int
+    identity_port: int
+    for_project: str | None
+    overlay_file: str | None
+    single_host: bool
+    state_dir: str | None
+    info_file: str | None
+    allow_remote: bool
+    registration_delay: float
+    client_certificate: list[str]
+    token_lifetime: int
+    verbose: bool
+    python: str | None  # trust
+    ca_cert: str | None  # trust
+    faults: FaultOptions
+
+
+def run(options: Options) -> int:
+    return ACTIONS[options.action].run(options)
+
+
+def _serve(options: Options) -> int:
+    import json
+    from pathlib import Path
+
+    from azs_emulator import Emulator, EmulatorConfig, FaultPlan
+
+    project = None
+    if options.for_project:
+        from generator.commands.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
+
+        project = Path(options.for_project).expanduser().resolve()
+        stack_version, identity = project_settings(project)
+        options = replace(options, stack_version=stack_version, identity=identity)
+    config = EmulatorConfig(
+        host=options.host,
+        port=options.port,
+        stack_version=options.stack_version,
+        identity=options.identity,
+        state_dir=options.state_dir,
+        allow_remote=options.allow_remote,
+        registration_delay=options.registration_delay,
+        token_lifetime=options.token_lifetime,
+        client_certificates=[_read_text(path) for path in options.client_certificate],
+        layout=options.layout,
+        region=options.region,
+        fqdn=options.fqdn,
+        proxy_port=options.proxy_port,
+        single_host=options.single_host,
+        identity_port=options.identity_port,
+        role=options.role,
+        faults=FaultPlan(
+            latency=options.faults.latency,
+            transient=options.faults.transient,
+            transient_status=options.faults.transient_status,
+            retry_after=options.faults.retry_after,
+            drop=options.faults.drop,
+            truncate=options.faults.truncate,
+            non_json=options.faults.non_json,
+            path=options.faults.fault_path,
+        ),
+    )
+    emulator = Emulator(config, verbose=options.verbose).start()
+    try:
+        info = emulator.info()
+        if options.info_file:
+            emulator.write_info(options.info_file)
+        if project is not None:
+            from generator._util.files import write_private_file
+
+            overlay = Path(options.overlay_file).expanduser().resolve() if options.overlay_file else project / DEFAULT_OVERLAY
+            write_private_file(overlay, json.dumps(overlay_for(emulator.info()), indent=2).encode() + b"\n")
+            print(f"Emulating {project.name}'s Stack; point it here with: export {OVERLAY_ENV}={overlay}", flush=True)
+        _print_emulator(info, options.info_file)
+    except BaseException:
+        emulator.stop()
+        raise
+    emulator.serve_until_interrupted()
+    print("Emulator stopped.", flush=True)
+    return 0
+
+
+def _print_emulator(info: dict, info_file: str | None) -> None:
+    release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
+    print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
+    print(f"  Resource Manager: {info['arm_endpoint']}")
+    print(f"  Admin endpoint:   {info['admin_endpoint']}")
+    print(f"  Root CA:          {info['ca_cert']}")
+    print(f"  Sign-in:          {info['identity_endpoint']} (CA: {info['identity_ca_cert']})")
+    print(f"  Key vaults:       https://<vault>.{info['keyvault_dns_suffix']}/, as a vault's properties.vaultUri says "
+          f"(CA: {info['keyvault_ca_cert']})")
+    if info["https_proxy"]:
+        print(f"  Blobs:            https://<account>.blob.{info['storage_suffix']}/, an account's primaryEndpoints.blob")
+        print(f"  These names are reached through the emulator's HTTPS proxy: export HTTPS_PROXY={info['https_proxy']}")
+        print("    (it refuses every other host: put your package index's host in NO_PROXY, e.g. NO_PROXY=pypi.org,"
+              "files.pythonhosted.org, or run installs without it)")
+    if info["identity_ca_cert"] != info["ca_cert"]:
+        print(f"  The sign-in CA stands in for a public one: trust it as certifi would, e.g. "
+              f"export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
+        print("    and in a generated project's venv: azs-scaffold emulator trust --python .venv/bin/python --info-file INFO")
+    if info_file:
+        print(f"  Connection info:  {info_file} (holds the client secret; mode 0600)")
+    else:
+        print("  Add --info-file PATH to get the client id, secret and subscription as JSON.")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def _trust(options: Options) -> int:
+    from pathlib import Path
+
+    from azs_emulator.venv_trust import stand_in_ca_of, trust_in_venv
+
+    if not options.python or not (options.info_file or options.ca_cert):
+        raise UsageError("emulator trust needs --python (a venv's python, e.g. .venv/bin/python) and --info-file "
+                         "(what azs-scaffold emulator --info-file wrote) or --ca-cert (the stand-in CA's PEM)")
+    ca = Path(options.ca_cert).expanduser() if options.ca_cert else stand_in_ca_of(options.info_file or "")
+    if ca is None:
+        print("Nothing to trust: this emulator signs in with ADFS, on the Stack's own root CA, which bootstrap trusts already.")
+        return 0
+    print(trust_in_venv(options.python, ca))
+    return 0
+
+
+def _read_text(path: str) -> str:
+    from pathlib import Path
+
+    from generator._util.files import read_regular_file
+
+    try:
+        return read_regular_file(Path(path).expanduser(), 1024 * 1024).decode("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+class Action(NamedTuple):
+    summary: str
+    run: Callable[[Options], int]
+
+
+ACTIONS: dict[str, Action] = {
+    "serve": Action("run the emulator", _serve),
+    "trust": Action("add its stand-in public CA to the venv of --python", _trust),
+}

@@ -1,0 +1,121 @@
+"""``azs-scaffold new``: discover a Stack and render a project (``generator.commands.render``), or with ``--batch``
+one project per team of a teams file (``generator.commands.batch``)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass, replace
+
+from generator.cli.options import (
+    DiscoveryOptions,
+    TemplateOptions,
+    add_discovery_options,
+    add_template_options,
+    progress,
+)
+from generator.errors import UsageError
+
+DESCRIPTION = ("Discover the Stack (as 'discover' does), then render the copier template into DEST: pinned "
+               "requirements, service principal config (mode 0600, git-ignored), CA trust bootstrap, provider "
+               "registration and samples. Questions not answered by options are asked, unless --non-interactive.")
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("destination", metavar="DEST", help="directory to create (must be new or empty); with --batch, the directory for all projects")
+    p.add_argument("--batch", metavar="TEAMS_YAML", help="onboard every team listed in this file, one project each (see docs/batch.md)")
+    add_discovery_options(p, endpoint_required=False)
+    p.add_argument("--location", metavar="L", help="region for new resources (default: the subscription's first)")
+    p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups, storage_accounts, virtual_networks, "
+                   "virtual_machines, key_vault, blob_storage, template_deployment (default: all)")
+    p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")
+    p.add_argument("--non-interactive", action="store_true", help="ask nothing: use defaults for what options do not give")
+    add_template_options(p)
+
+
+@dataclass
+class Options:
+    destination: str
+    batch: str | None
+    discovery: DiscoveryOptions
+    location: str | None
+    samples: str | None
+    project_name: str | None
+    non_interactive: bool
+    source: TemplateOptions
+
+
+def run(options: Options) -> int:
+    if options.batch:
+        return _run_batch(options)
+    interactive = not options.non_interactive and sys.stdin.isatty()
+    discovery = _ask_what_options_do_not_give(options.discovery) if interactive else options.discovery
+    if not discovery.arm_endpoint:
+        raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
+    from generator.commands.render import NewProject, run_new
+    from generator.commands.report import discovery_summary, sample_role_warnings
+
+    request = NewProject(
+        destination=options.destination,
+        discovery=discovery.request(),
+        project_name=options.project_name,
+        samples=tuple(options.samples.split(",")) if options.samples else None,
+        location=options.location,
+        interactive=interactive,
+        template=options.source.template,
+        vcs_ref=options.source.vcs_ref,
+    )
+    destination, found = run_new(request, progress=progress)
+    print(discovery_summary(found))
+    from generator.templating.project_files import read_answers
+
+    samples = read_answers(destination).get("samples") or []
+    for warning in sample_role_warnings(found, list(samples)):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"\nCreated {destination}. Next:")
+    # A folder named like an option (-rf) would be read as one by cd: give it as a path.
+    folder = options.destination if not options.destination.startswith("-") else f"./{options.destination}"
+    print(f"    cd {shlex.quote(folder)}")
+    print("    python scripts/bootstrap.py")
+    print("    .venv/bin/python register_providers.py")
+    return 0
+
+
+def _run_batch(options: Options) -> int:
+    from generator.commands.batch import run_batch, summary_table
+
+    assert options.batch
+    results = run_batch(options.batch, options.destination, template=options.source.template,
+                        vcs_ref=options.source.vcs_ref,
+                        progress=lambda message: print(message, file=sys.stderr, flush=True))
+    print(summary_table(results))
+    failed = [r for r in results if not r.ok]
+    there = sum(r.already_there for r in results)
+    kept = f" ({there} already there from an earlier run, left as they were)" if there else ""
+    print(f"\n{len(results) - len(failed)} of {len(results)} teams onboarded into {options.destination}{kept}.")
+    return 1 if failed else 0
+
+
+def _ask(question: str, default: str = "") -> str:
+    try:
+        answer = input(f"{question}{f' [{default}]' if default else ''}: ").strip()
+    except EOFError:
+        answer = ""
+    return answer or default
+
+
+def _ask_what_options_do_not_give(given: DiscoveryOptions) -> DiscoveryOptions:
+    """In a terminal, ask for the Stack and the service principal where options name neither (the rest of the
+    questions are copier's, asked once discovery is done; the secret is asked at a hidden prompt)."""
+    asked = replace(given)
+    if not asked.arm_endpoint:
+        print("What options do not give is asked (Ctrl-C stops; --non-interactive asks nothing).", file=sys.stderr)
+        asked.arm_endpoint = _ask("Resource Manager endpoint of the Stack (https://management.<region>.<fqdn>)")
+        if asked.arm_endpoint and asked.ca_cert is None:
+            asked.ca_cert = _ask("Path of the Stack's root CA in PEM format (empty if publicly trusted)") or None
+    if asked.arm_endpoint and not asked.client_id and not (asked.client_secret_env or asked.certificate):
+        asked.client_id = _ask("Application (client) id of the service principal (empty: discover without signing in)") or None
+        if asked.client_id and not asked.client_secret_env:
+            asked.certificate = _ask("Certificate (PEM with its key) to sign in with (empty: a client secret, asked hidden)") or None
+    return asked

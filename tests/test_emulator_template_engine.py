@@ -1,0 +1,143 @@
+"""What the template engine must take because Resource Manager on a Stack takes it (issue 40, the faults Microsoft's
+Stack quickstart corpus found; each shown with a template of our own): two resource loops with one copy name, a
+nested child written with its whole type and name, ``listKeys`` of a ``Namespace/type/name`` and its 2015-06-15
+answer, ``allowedValues`` compared without case, and parameters that are Key Vault references."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.storage import StorageManagementClient
+
+from tests import sdk
+
+SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
+LOCATION = "[resourceGroup().location]"
+
+
+def _stack(start_emulator, *namespaces):
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", *namespaces)
+    return info, profile, resources
+
+
+def _deploy(resources, name, template, **parameters):
+    body = {"properties": {"template": template, "mode": "Incremental",
+                           "parameters": {k: v if isinstance(v, dict) else {"value": v} for k, v in parameters.items()}}}
+    return resources.deployments.begin_create_or_update("rg", name, body).result()
+
+
+def _template(*resources, parameters=None, outputs=None):
+    return {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "parameters": parameters or {}, "resources": list(resources),
+            "outputs": outputs or {}}
+
+
+def test_two_resource_loops_may_share_a_copy_name_and_depends_on_waits_for_both(start_emulator):
+    info, profile, resources = _stack(start_emulator, "Microsoft.Network")
+
+    def loop(prefix, count):
+        return {"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2018-11-01", "location": LOCATION,
+                "name": f"[concat('{prefix}', copyIndex())]", "copy": {"name": "addresses", "count": count},
+                "properties": {"publicIPAllocationMethod": "Dynamic"}}
+
+    security = {"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2018-11-01", "name": "after",
+                "location": LOCATION, "dependsOn": ["addresses"]}
+    network = sdk.client(NetworkManagementClient, info, profile)
+    for count in (2, 3):  # and again, one more each
+        result = _deploy(resources, "loops", _template(loop("front", count), loop("back", count), security))
+        assert result.properties.provisioning_state == "Succeeded"
+        names = sorted(ip.name for ip in network.public_ip_addresses.list("rg"))
+        assert names == sorted([f"front{i}" for i in range(count)] + [f"back{i}" for i in range(count)])
+    # the security group came after every address of both loops
+    operations = list(resources.deployment_operations.list("rg", "loops"))
+    done = sorted((o.properties.timestamp, o.properties.target_resource.resource_name) for o in operations)
+    assert done[-1][1] == "after" and len(done) == len(names) + 1
+    # with symbolic names (languageVersion 2.0) ARM refuses it, and so does the emulator
+    symbolic = {**_template(loop("front", 1), loop("back", 1)), "languageVersion": "2.0"}
+    with pytest.raises(HttpResponseError, match="copy name 'addresses'"):
+        _deploy(resources, "symbolic", symbolic)
+
+
+def test_a_nested_child_may_carry_its_whole_type_and_name(start_emulator):
+    info, profile, resources = _stack(start_emulator, "Microsoft.Network")
+    whole = {"type": "Microsoft.Network/virtualNetworks/subnets", "apiVersion": "2018-11-01", "name": "net/whole",
+             "dependsOn": ["net"], "properties": {"addressPrefix": "10.0.1.0/24"}}
+    short = {"type": "subnets", "apiVersion": "2018-11-01", "name": "short", "dependsOn": ["net"],
+             "properties": {"addressPrefix": "10.0.2.0/24"}}
+    vnet = {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2018-11-01", "name": "net", "location": LOCATION,
+            "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}, "resources": [whole, short]}
+    assert _deploy(resources, "nested", _template(vnet)).properties.provisioning_state == "Succeeded"
+    network = sdk.client(NetworkManagementClient, info, profile)
+    assert sorted(s.name for s in network.subnets.list("rg", "net")) == ["short", "whole"]
+    # a whole type with a short name is still wrong, as in ARM
+    vnet["resources"] = [{**whole, "name": "whole"}]
+    with pytest.raises(HttpResponseError, match="name segment"):
+        _deploy(resources, "wrong", _template(vnet))
+
+
+def test_list_keys_of_a_type_and_name_and_its_2015_06_15_answer(start_emulator):
+    info, profile, resources = _stack(start_emulator, "Microsoft.Storage")
+    account = {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2015-06-15", "name": "keysacct",
+               "location": LOCATION, "properties": {"accountType": "Standard_LRS"}}
+    outputs = {
+        "old": {"type": "string", "value": "[listKeys(concat('Microsoft.Storage/storageAccounts/', 'keysacct'), '2015-06-15').key1]"},
+        "new": {"type": "string", "value": "[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'keysacct'), '2019-06-01').keys[1].value]"},
+    }
+    result = _deploy(resources, "keys", _template(account, outputs=outputs))
+    storage = sdk.client(StorageManagementClient, info, profile)
+    keys = [k.value for k in storage.storage_accounts.list_keys("rg", "keysacct").keys]
+    assert (result.properties.outputs["old"]["value"], result.properties.outputs["new"]["value"]) == (keys[0], keys[1])
+    url = (f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourceGroups/rg/providers/"
+           "Microsoft.Storage/storageAccounts/keysacct/listKeys")
+    old = requests.post(f"{url}?api-version=2015-06-15", headers=sdk.bearer(info), verify=info["ca_cert"], timeout=10)
+    assert old.json() == {"key1": keys[0], "key2": keys[1]}  # spec: 2015-06-15's StorageAccountKeys
+    # day two: a regenerated key is what the next deployment reads
+    storage.storage_accounts.regenerate_key("rg", "keysacct", {"key_name": "key1"})
+    again = _deploy(resources, "keys", _template(account, outputs=outputs))
+    assert again.properties.outputs["old"]["value"] == storage.storage_accounts.list_keys("rg", "keysacct").keys[0].value != keys[0]
+
+
+def test_allowed_values_are_compared_without_case(start_emulator):
+    _, _, resources = _stack(start_emulator)
+    parameters = {"sku": {"type": "string", "defaultValue": "2022-Datacenter-Core", "allowedValues": ["2022-Datacenter-core"]}}
+    template = _template(parameters=parameters, outputs={"sku": {"type": "string", "value": "[parameters('sku')]"}})
+    assert _deploy(resources, "case", template).properties.outputs["sku"]["value"] == "2022-Datacenter-Core"
+    with pytest.raises(HttpResponseError, match="allowedValues"):
+        _deploy(resources, "case", template, sku="2019-Datacenter")
+
+
+def test_a_parameter_from_a_key_vault_enabled_for_template_deployment(start_emulator):
+    info, profile, resources = _stack(start_emulator, "Microsoft.KeyVault", "Microsoft.Network")
+    base = f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults"
+
+    def put(path, body):
+        answer = requests.put(f"{base}/{path}?api-version=2019-09-01", json=body, headers=sdk.bearer(info),
+                              verify=info["ca_cert"], timeout=10)
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json()
+
+    def vault(enabled):
+        return put("deployvault", {"location": "local", "properties": {
+            "tenantId": info["tenant_id"], "sku": {"family": "A", "name": "standard"}, "accessPolicies": [],
+            "enabledForTemplateDeployment": enabled}})
+
+    vault_id = vault(False)["id"]
+    put("deployvault/secrets/label", {"properties": {"value": "first"}})
+    parameters = {"label": {"type": "securestring"}}
+    address = {"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2018-11-01", "name": "labelled",
+               "location": LOCATION, "tags": {"label": "[parameters('label')]"}, "properties": {"publicIPAllocationMethod": "Dynamic"}}
+    reference = {"reference": {"keyVault": {"id": vault_id}, "secretName": "label"}}
+    with pytest.raises(HttpResponseError, match="not enabled for template deployment"):
+        _deploy(resources, "fromvault", _template(address, parameters=parameters), label=reference)
+    vault(True)
+    network = sdk.client(NetworkManagementClient, info, profile)
+    _deploy(resources, "fromvault", _template(address, parameters=parameters), label=reference)
+    assert network.public_ip_addresses.get("rg", "labelled").tags == {"label": "first"}
+    # day two: a new version of the secret is what the next deployment reads
+    put("deployvault/secrets/label", {"properties": {"value": "second"}})
+    _deploy(resources, "fromvault", _template(address, parameters=parameters), label=reference)
+    assert network.public_ip_addresses.get("rg", "labelled").tags == {"label": "second"}
+    with pytest.raises(HttpResponseError, match="secret 'missing' was not found"):
+        _deploy(resources, "fromvault", _template(address, parameters=parameters),
+                label={"reference": {"keyVault": {"id": vault_id}, "secretName": "missing"}})
