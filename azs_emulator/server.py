@@ -39,7 +39,7 @@ from azs_emulator.identity import IdentityService
 from azs_emulator.private_file import write_private_file
 from azs_emulator.protocol import ArmError, OAuthError, Request, Response, StreamedBody
 from azs_emulator.proxy import HttpsProxy, Target
-from azs_emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Match, Router, route
+from azs_emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, QUEUE, TABLE, Match, Router, route
 from azs_emulator.services.blob_content import SPOOL_ABOVE, spool_body
 from azs_emulator.services.registry import Services
 from azs_emulator.services.stack import add_arm_headers
@@ -117,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.wfile.closed:  # closed: the connection was reset on purpose (a drop fault)
                 raise
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_MERGE = _serve  # MERGE: older table clients
 
 
 class Emulator:
@@ -203,9 +203,11 @@ class Emulator:
         identity = self._listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
         vaults = self._listen(frozenset({KEYVAULT}), 0, self._data_plane_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
         graph = self._listen(frozenset({GRAPH}), 0, self._identity_ca(), [names.graph])
-        blobs = self._listen(frozenset({BLOB}), 0, self._data_plane_ca(), [f"*.blob.{names.storage_suffix}"])
+        # The storage data plane: a listener per service (their paths overlap), each for its accounts' hosts.
+        storage = {service: self._listen(frozenset({service}), 0, self._data_plane_ca(), [f"*.{service}.{names.storage_suffix}"])
+                   for service in (BLOB, QUEUE, TABLE)}
         for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix), (graph, names.graph),
-                             (blobs, f"blob.{names.storage_suffix}")):
+                             *((listener, f"{service}.{names.storage_suffix}") for service, listener in storage.items())):
             server.names, server.base_url = names, f"https://{base}"
 
         def resolve(host: str) -> Target:
@@ -219,14 +221,12 @@ class Emulator:
             if suffix == names.vault_suffix and label:
                 return vaults.address
             service, _, suffix = suffix.partition(".")
-            if suffix == names.storage_suffix and service == "blob" and label:
-                return blobs.address
-            if suffix == names.storage_suffix and service in ("queue", "table") and label:
-                return f"the emulator serves no {service} service (only blobs of the storage data plane)"
+            if suffix == names.storage_suffix and service in storage and label:
+                return storage[service].address
             return None
 
         served = (f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}, "
-                  f"*.blob.{names.storage_suffix}")
+                  f"*.blob.{names.storage_suffix}, *.queue.{names.storage_suffix}, *.table.{names.storage_suffix}")
         port = self._kept_port("proxy_port", self.config.proxy_port)
         try:
             self.proxy = HttpsProxy(self.config.host, port, resolve, served)

@@ -53,7 +53,9 @@ def certifi_bundle_of(python: str) -> Path:
 
 
 def trust_in_venv(python: str, ca_file: Path) -> str:
-    """Add the certificates of ``ca_file`` to the certifi bundle of ``python``'s venv; a sentence saying what was done."""
+    """Add the certificates of ``ca_file`` to the certifi bundle of ``python``'s venv, and to the project's own bundle
+    beside it (``<venv>/azs-ca-bundle.pem``, which a generated project's bootstrap writes and its clients are handed),
+    when there is one; a sentence saying what was done."""
     try:
         wanted = _PEM.findall(ca_file.read_bytes())
     except OSError as exc:
@@ -61,12 +63,21 @@ def trust_in_venv(python: str, ca_file: Path) -> str:
     if not wanted:
         raise EmulatorUsageError(f"{ca_file} holds no PEM certificate")
     bundle = certifi_bundle_of(python)
+    project_bundle = Path(python).parent.parent / "azs-ca-bundle.pem"
+    done = [_add_to(bundle, wanted)] + ([_add_to(project_bundle, wanted)] if project_bundle.is_file() else [])
+    if not any(done):
+        return f"{bundle} already trusts {ca_file.name}"
+    return f"{bundle} now trusts {ca_file.name} (the emulator's stand-in for a public CA)"
+
+
+def _add_to(bundle: Path, wanted: list[bytes]) -> bool:
+    """Add to ``bundle`` those of ``wanted`` it lacks (a new file renamed over it); whether any was missing."""
     try:
         current = bundle.read_bytes()
         flat = b"".join(current.split())
         missing = [pem for pem in wanted if b"".join(pem.split()) not in flat]
         if not missing:
-            return f"{bundle} already trusts {ca_file.name}"
+            return False
         added = b"".join(b"\n" + _MARK.encode() + pem.replace(b"\r\n", b"\n") + b"\n" for pem in missing)
         partial = bundle.with_name(f".{bundle.name}.{os.getpid()}.partial")
         try:
@@ -77,4 +88,4 @@ def trust_in_venv(python: str, ca_file: Path) -> str:
             partial.unlink(missing_ok=True)
     except OSError as exc:
         raise EmulatorUsageError(f"cannot update {bundle}: {exc.strerror or exc}; is the venv yours and writable?") from None
-    return f"{bundle} now trusts {ca_file.name} (the emulator's stand-in for a public CA)"
+    return True

@@ -31,11 +31,13 @@ from azs_emulator.services.network_edge import NetworkEdgeService
 from azs_emulator.services.policy import PolicyService
 from azs_emulator.services.provider_operations import ProviderOperationsService
 from azs_emulator.services.provider_resources import ProviderResourcesService
+from azs_emulator.services.queue import QueueService
 from azs_emulator.services.resources import ResourcesService
 from azs_emulator.services.scale_set_actions import ScaleSetActionsService
 from azs_emulator.services.scale_sets import ScaleSetsService
 from azs_emulator.services.stack import StackService
 from azs_emulator.services.storage import StorageService
+from azs_emulator.services.table import TableService
 from azs_emulator.services.usages import UsagesService
 from azs_emulator.services.vm_capture import VmCaptureService
 from azs_emulator.state import KEPT_PORTS, STACK_IDENTITY, StateData
@@ -67,6 +69,8 @@ REGISTRY: tuple[Registration, ...] = (
                  owns=("role_assignments", "principal_assignment")),
     Registration("graph", lambda arm, built: GraphService(arm)),
     Registration("blob", lambda arm, built: BlobService(arm), owns=("blob_accounts",)),
+    Registration("queue", lambda arm, built: QueueService(arm), owns=("queue_accounts",)),
+    Registration("table", lambda arm, built: TableService(arm), owns=("table_accounts",)),
     # After Compute: disk export and VM capture add to its types' actions, extensions to how it shows a VM.
     Registration("network_edge", lambda arm, built: NetworkEdgeService(arm)),
     Registration("disk_access", lambda arm, built: DiskAccessService(arm)),

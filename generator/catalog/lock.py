@@ -10,6 +10,7 @@ is what its direct pins need, found by following those ``via`` lines.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,3 +115,50 @@ def share_of(packages: Iterable[str], locked: tuple[Locked, ...] | None = None) 
                 wanted.add(name)
                 grown = True
     return [e for e in locked if normalize(e.package) in wanted]
+
+
+# -- a generated project's lock ---------------------------------------------------------------------------------------
+# requirements.in (the team's packages) and constraints.txt (the project's share of this lock, the proven set) are
+# locked by the project's scripts/lock.py into requirements.txt, whose header records a digest of both. The digest is
+# computed there too (standard library only): tests/test_lock.py keeps the two in step.
+
+PROJECT_INPUTS = ("requirements.in", "constraints.txt")
+MAX_REQUIREMENTS_BYTES = 4 * 1024 * 1024  # the whole lock with its hashes is some 100 kB
+_INPUTS = re.compile(r"^# Inputs: requirements\.in (sha256:[0-9a-f]{64}), constraints\.txt (sha256:[0-9a-f]{64})$", re.MULTILINE)
+
+
+def read_requirements_file(project: Path, name: str) -> str:
+    """A project's requirements file (``requirements.txt``, ``.in``, ``constraints.txt``): inside the project (links
+    resolved), a regular file of at most :data:`MAX_REQUIREMENTS_BYTES` (``OSError`` otherwise, saying what it is:
+    generator/_util/files.py); undecodable bytes replaced."""
+    from generator._util.files import read_project_file
+
+    return read_project_file(project, name, MAX_REQUIREMENTS_BYTES).decode("utf-8-sig", errors="replace")
+
+
+def input_digest(text: str) -> str:
+    """The digest of a lock input: of its lines that say something to pip, stripped (a comment changes nothing)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return "sha256:" + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def is_locked_layout(project: Path) -> bool:
+    """Whether the project keeps the team's packages in requirements.in, locked with constraints.txt."""
+    return all((project / name).exists() for name in PROJECT_INPUTS)
+
+
+def stale_reason(project: Path) -> str | None:
+    """Why the project's requirements.txt is not the lock of its requirements.in and constraints.txt as they are (None:
+    it is, or the project has no such layout); raises ``OSError`` for a file that cannot be read."""
+    if not is_locked_layout(project):
+        return None
+    team, proven = (read_requirements_file(project, name) for name in PROJECT_INPUTS)
+    has_lock = (project / "requirements.txt").exists()
+    recorded = _INPUTS.search(read_requirements_file(project, "requirements.txt")) if has_lock else None
+    if recorded is None:
+        return "requirements.txt records no inputs (it is older than requirements.in, or missing)"
+    if recorded[1] != input_digest(team):
+        return "requirements.in changed since requirements.txt was locked"
+    if recorded[2] != input_digest(proven):
+        return "constraints.txt (the proven set) changed since requirements.txt was locked"
+    return None

@@ -55,7 +55,8 @@ Releases before 2021 also import `six` without declaring it; the probe installs 
 
 Beside the pins, `generator/catalog/pins.lock` locks everything they install: exact versions and the sha256 of every file,
 for Python 3.10 to 3.13 on Linux, Windows and macOS (`python -m generator.catalog.pins lock`: uv's universal resolution).
-A generated project's `requirements.txt` is its samples' share of it and installs in hash-checking mode; `verify`
+A generated project's `constraints.txt` is its samples' share of it (the proven set), the constraints under which its
+`scripts/lock.py` locks the team's `requirements.in` into `requirements.txt`, installed in hash-checking mode; `verify`
 proves a pin with the locked set installed beside it. Run `lock` after changing a pin (a test keeps the two in step).
 
 """

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator import catalog
 from generator._util.files import read_project_file, read_regular_file, why_unreadable
+from generator.catalog.lock import is_locked_layout, stale_reason
 from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
 
@@ -592,7 +593,22 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         report.findings += check_against_stack(found, code)
     report.findings += check_templates(project, capabilities or from_release(found.release if found is not None else None), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
+    if is_locked_layout(project):
+        report.findings += check_lock(project)
+        report.proposed_requirements = ""  # the lock is scripts/lock.py's to write, its pins constraints.txt's (upgrade)
     return report
+
+
+def check_lock(project: Path) -> list[Finding]:
+    """A generated project's layout: the team's packages in requirements.in (not a finding, whatever they are),
+    locked with the proven set (constraints.txt) into requirements.txt; a lock older than its inputs is one."""
+    try:
+        stale = stale_reason(project)
+    except OSError as exc:
+        raise DoctorError(f"{exc.filename or project}{why_unreadable(exc)}; doctor reads the project's lock and its inputs "
+                          "from it") from None
+    return [Finding(ERROR, "requirements.txt", f"the lock is stale: {stale}", "python scripts/lock.py (or scripts/bootstrap.py, "
+                    "which locks first)")] if stale else []
 
 
 def fix_target(report: Report) -> Path:
@@ -612,6 +628,8 @@ def fix_target(report: Report) -> Path:
 
 def requirements_diff(report: Report) -> str:
     """What ``--fix`` would write into requirements.txt, as a unified diff."""
+    if not report.proposed_requirements:  # a locked project: requirements.txt is scripts/lock.py's
+        return ""
     target = fix_target(report)
     before = _declaration(target.parent, target.name).splitlines(keepends=True) if target.exists() else []
     return "".join(difflib.unified_diff(before, report.proposed_requirements.splitlines(keepends=True),

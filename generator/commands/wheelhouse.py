@@ -1,7 +1,8 @@
 """``azs-scaffold wheelhouse``: every file of a project's locked set, for the Pythons and platforms named, in one folder.
 
 A disconnected site has no package index. On a machine that has one, this downloads the wheel of every package in
-the project's ``requirements.txt`` (its share of the lock) for each target (a Python and a platform), checked against
+the project's ``requirements.txt`` (its share of the lock and the team's packages of ``requirements.in``, which must be
+locked: ``scripts/lock.py``) for each target (a Python and a platform), checked against
 the hashes there, into ``PROJECT/wheels/`` (git-ignored). Carried to the site with the project,
 ``python scripts/bootstrap.py --offline`` installs from that folder and nothing else, checking the hashes again.
 
@@ -19,12 +20,20 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from generator._util.files import read_project_file, why_unreadable
-from generator.catalog.lock import CI_PLATFORM, CI_PYTHON, SUPPORTED_PYTHONS, Locked, LockError, parse
+from generator._util.files import why_unreadable
+from generator.catalog.lock import (
+    CI_PLATFORM,
+    CI_PYTHON,
+    SUPPORTED_PYTHONS,
+    Locked,
+    LockError,
+    parse,
+    read_requirements_file,
+    stale_reason,
+)
 from generator.errors import ScaffoldError, UsageError
 
 WHEELS_DIR = "wheels"
-MAX_REQUIREMENTS_BYTES = 4 * 1024 * 1024  # the whole lock with its hashes is some 100 kB
 
 
 @dataclass(frozen=True)
@@ -130,17 +139,22 @@ def _has_ci(project: Path) -> bool:
 
 
 def locked_requirements(project: Path) -> tuple[Locked, ...]:
-    """The entries of the project's requirements.txt (its share of the lock, hashes and all)."""
+    """The entries of the project's requirements.txt (its share of the lock and the team's packages, hashes and all),
+    which must be the lock of its requirements.in and constraints.txt as they are."""
     path = project / "requirements.txt"
     try:
-        entries = parse(read_project_file(project, path.name, MAX_REQUIREMENTS_BYTES).decode("utf-8"))
+        stale = stale_reason(project)
+        entries = parse(read_requirements_file(project, path.name))
     except OSError as exc:
-        raise WheelhouseError(f"cannot read {path}{why_unreadable(exc)}; give the folder of a project azs-scaffold generated") from None
-    except UnicodeDecodeError:
-        raise WheelhouseError(f"{path} is not UTF-8 text; regenerate it with azs-scaffold upgrade") from None
+        where = Path(exc.filename) if exc.filename else path
+        raise WheelhouseError(f"cannot read {where}{why_unreadable(exc)}; give the folder of a project azs-scaffold "
+                              "generated") from None
     except LockError as exc:
         raise WheelhouseError(f"{path} is not a locked requirements file as azs-scaffold writes it ({exc}); "
                               "regenerate it with azs-scaffold upgrade") from None
+    if stale:
+        raise WheelhouseError(f"{stale}, so a wheelhouse of it would miss what is new; run python scripts/lock.py in "
+                              f"{project} first, then wheelhouse again")
     if not entries:
         raise WheelhouseError(f"{path} names no package; regenerate it with azs-scaffold upgrade")
     return entries

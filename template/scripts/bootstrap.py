@@ -2,20 +2,25 @@
 
     python scripts/bootstrap.py [--offline [--wheels DIR]] [--installer auto|uv|pip] [--verbose]
 
-1. creates ``.venv`` (if missing; pip comes from the Python itself) and installs ``requirements.txt``
-   into it in hash-checking mode: every package at its locked version, every file checked against
-   the sha256 the lock holds, so a changed or substituted file is refused. With uv when it is there
-   (on PATH, beside this Python, or beside the ``azs-scaffold`` command: seconds instead of tens of
-   seconds), else with pip; uv is handed the same mirror settings pip would use (PIP_INDEX_URL,
-   PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX); it does not read pip.conf, so with a mirror
-   set only there, use ``--installer pip``. ``--offline`` installs from ``wheels/`` (made by
-   ``azs-scaffold wheelhouse``; ``--wheels DIR`` names another folder) and nothing else: no index;
-2. appends the Stack's root CA (``certs/azure-stack-root.pem``, if present) to the certifi bundle
-   INSIDE ``.venv``, with the header block Microsoft's procedure writes; idempotent, and re-run it
-   after ``pip install -U certifi`` (which replaces the bundle);
-3. checks TLS to the Stack's Resource Manager and prints the next command.
+1. locks first when ``requirements.in`` (the team's packages) or ``constraints.txt`` (the proven set) changed since
+   ``requirements.txt`` was locked (``scripts/lock.py``, with uv; as ``uv sync`` does). ``--offline`` never locks: a
+   stale lock is refused, naming ``scripts/lock.py``;
+2. creates ``.venv`` (if missing; with uv, without pip: uv installs; else with pip from the Python itself) and installs
+   ``requirements.txt`` into it in hash-checking mode: every package at its locked version, every file checked against
+   the sha256 the lock holds, so a changed or substituted file is refused. With uv when it is there (on PATH, beside
+   this Python, or beside the ``azs-scaffold`` command: seconds instead of tens of seconds), else with pip; uv is
+   handed the same mirror settings pip would use (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_NO_INDEX);
+   it does not read pip.conf, so with a mirror set only there, use ``--installer pip``. The user's CA variables
+   (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, PIP_CERT: a corporate proxy's CA) reach the installers as they are.
+   ``--offline`` installs from ``wheels/`` (made by ``azs-scaffold wheelhouse``; ``--wheels DIR`` names another
+   folder) and nothing else: no index;
+3. appends the Stack's root CA (``certs/azure-stack-root.pem``, if present) to the certifi bundle INSIDE ``.venv``,
+   with the header block Microsoft's procedure writes (idempotent; re-run it after ``pip install -U certifi``), and
+   writes the project's own bundle ``.venv/azs-ca-bundle.pem``: that certifi plus the bundles the user's CA variables
+   name. The samples hand it to every client explicitly, so no variable replaces it;
+4. checks TLS to the Stack's Resource Manager with that bundle and prints the next command.
 
-Standard library only, so any Python >= 3.10 runs it; steps 2 and 3 run inside ``.venv``.
+Standard library only, so any Python >= 3.10 runs it; steps 3 and 4 run inside ``.venv``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lock  # noqa: E402  (scripts/lock.py: the lock's inputs, uv)
 
 ROOT = Path(__file__).resolve().parent.parent
 # Against an emulator (AZS_EMULATOR_OVERLAY, see scripts/test_against_emulator.py) a venv of its own, trusting the
@@ -53,68 +61,50 @@ def fail(message: str) -> None:
 
 
 def create_venv(uv: str | None) -> None:
+    """``.venv``: made by uv without pip (uv installs into it; nothing of pip is needed), else by venv with pip from the
+    Python itself (ensurepip: no index, nothing to check a hash of)."""
     if venv_python().exists():
         step(f"Using the virtual environment {VENV.name}")
+        if uv is None and subprocess.run([str(venv_python()), "-c", "import pip"], capture_output=True).returncode != 0:
+            step(f"Adding pip to {VENV.name} (pip installs now; uv made it without pip)")
+            if subprocess.run([str(venv_python()), "-m", "ensurepip", "--default-pip"], capture_output=True).returncode != 0:
+                fail(f"{VENV.name} has no pip and this Python has no ensurepip to add it; install uv (pipx install uv) or "
+                     f"delete {VENV.name} and run bootstrap again with a Python that has venv (python3-venv)")
         return
-    step(f"Creating the virtual environment {VENV.name}")
-    # pip from the Python itself (ensurepip): no index, and nothing to check a hash of.
+    step(f"Creating the virtual environment {VENV.name}{' with uv' if uv else ''}")
+    if uv:
+        made = subprocess.run([uv, "venv", "--quiet", "--no-config", "--python", sys.executable, str(VENV)],
+                              capture_output=True, text=True)
+        if made.returncode == 0:
+            return
+        shutil.rmtree(VENV, ignore_errors=True)
+        step(f"uv could not create {VENV.name} ({' '.join(made.stderr.split())[-200:]}); venv creates it")
     try:
-        venv.EnvBuilder(with_pip=True).create(VENV)
-        return
+        venv.EnvBuilder(with_pip=uv is None).create(VENV)
     except (OSError, subprocess.CalledProcessError) as exc:
-        if uv is None:
-            fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv")
-    # Debian's python3 without python3-venv has no working ensurepip: uv installs the packages all the same.
-    shutil.rmtree(VENV, ignore_errors=True)
+        shutil.rmtree(VENV, ignore_errors=True)
+        fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv (or install uv: pipx install uv)")
+
+
+def relock_if_stale(uv: str | None, offline: bool) -> None:
+    """Lock again first when requirements.in or constraints.txt changed since requirements.txt was locked
+    (scripts/lock.py); offline, never: a stale lock is refused."""
     try:
-        venv.EnvBuilder(with_pip=False).create(VENV)
-    except OSError as exc:
-        fail(f"could not create {VENV}: {exc}")
-    step(f"{VENV.name} has no pip (this Python has no ensurepip; on Debian/Ubuntu install python3-venv): uv installs")
-
-
-def find_uv() -> str | None:
-    """uv beside the Python running this script (a venv that has it), on PATH, or beside the azs-scaffold command
-    (pipx installs uv into azs-scaffold's own venv without putting it on PATH)."""
-    name = "uv.exe" if os.name == "nt" else "uv"
-    beside = Path(sys.executable).with_name(name)
-    if beside.exists():
-        return str(beside)
-    on_path = shutil.which("uv")
-    if on_path:
-        return on_path
-    azs_scaffold = shutil.which("azs-scaffold")
-    if azs_scaffold:
-        with_azs_scaffold = Path(azs_scaffold).resolve().with_name(name)
-        if with_azs_scaffold.exists():
-            return str(with_azs_scaffold)
-    return None
-
-
-def _pip_indexes_for_uv() -> dict[str, str]:
-    """pip's index settings as uv's variables: an index URL may carry a token (https://user:token@feed/...), so it
-    is handed over in the environment, never on a command line that any process may read."""
-    indexes = {}
-    if os.environ.get("PIP_INDEX_URL"):
-        indexes["UV_INDEX_URL"] = os.environ["PIP_INDEX_URL"]
-    if os.environ.get("PIP_EXTRA_INDEX_URL", "").split():
-        indexes["UV_EXTRA_INDEX_URL"] = " ".join(os.environ["PIP_EXTRA_INDEX_URL"].split())
-    return indexes
-
-
-def _pip_settings_for_uv() -> list[str]:
-    """pip's folder settings (environment), said the way uv takes them (the indexes: :func:`_pip_indexes_for_uv`)."""
-    options = []
-    for location in os.environ.get("PIP_FIND_LINKS", "").split():
-        options += ["--find-links", location]
-    if os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
-        options.append("--no-index")
-    return options
+        reason = lock.stale_reason()
+        if reason is None:
+            return
+        if offline:
+            fail(f"--offline: {reason}, and locking needs the package index; on a machine with one run python "
+                 "scripts/lock.py (then azs-scaffold wheelhouse) and carry requirements.txt and wheels/ here")
+        step(f"Locking first: {reason}")
+        step(f"Locked {lock.lock(uv or lock.find_uv())}")
+    except lock.LockFailure as exc:
+        fail(str(exc))
 
 
 def choose_uv(installer: str) -> str | None:
     """The uv to install with, or None for pip."""
-    uv = find_uv() if installer in ("auto", "uv") else None
+    uv = lock.find_uv() if installer in ("auto", "uv") else None
     if installer == "uv" and uv is None:
         fail("--installer uv: uv is not on PATH, beside this Python nor beside azs-scaffold; install it (pipx install uv) "
              "or use --installer pip")
@@ -129,7 +119,7 @@ def install_command(uv: str | None, wheels: Path | None) -> list[str]:
     requirements = str(ROOT / "requirements.txt")
     if uv:
         # Offline, no uv.toml either: it may name find-links folders of its own.
-        sources = ["--offline", "--no-config", "--no-index", "--find-links", str(wheels)] if wheels else _pip_settings_for_uv()
+        sources = ["--offline", "--no-config", "--no-index", "--find-links", str(wheels)] if wheels else lock.uv_options()
         return [uv, "pip", "install", "--python", str(venv_python()), "--require-hashes", *sources, "-r", requirements]
     # Offline, pip's own settings (a mirror in pip.conf, PIP_INDEX_URL) are overruled on the command line.
     sources = ["--no-index", "--find-links", str(wheels)] if wheels else []
@@ -161,7 +151,7 @@ def installer_failure(output: str, name: str, wheels: Path | None) -> str:
                 f"{sys.version_info[0]}.{sys.version_info[1]} (and --platform for this system), and carry wheels/ here")
     if "--require-hashes" in output or "require-hashes" in output or "Hashes are required" in output:
         return ("requirements.txt names a package without its hashes, and hash-checking mode installs only locked files; "
-                "regenerate it (azs-scaffold upgrade) rather than editing it")
+                "put the team's packages in requirements.in (bootstrap locks them), then run python scripts/lock.py")
     if wheels:
         return f"installing the locked packages from {wheels} failed (see {name}'s message above)"
     return (f"installing the locked packages failed (see {name}'s message above); check the connection to the "
@@ -177,7 +167,7 @@ def installer_environment(wheels: Path | None, uv: str | None = None) -> dict[st
     """The installer's environment: as this one (with pip's index settings said for uv), but offline with no other
     source than ``wheels`` (no mirror setting, no pip.conf, which may name find-links folders of its own)."""
     if not wheels:
-        return {**os.environ, **(_pip_indexes_for_uv() if uv else {})}
+        return lock.uv_environment() if uv else dict(os.environ)
     return {**{k: v for k, v in os.environ.items() if k not in _SOURCE_SETTINGS}, "PIP_CONFIG_FILE": os.devnull}
 
 
@@ -225,8 +215,6 @@ def certificate_header(pem: bytes) -> str:
 
 
 def trust_ca() -> None:
-    import re
-
     import certifi
 
     if not CA_FILE.exists():
@@ -257,7 +245,61 @@ def trust_ca() -> None:
              "(or recreate it: delete .venv and run bootstrap again)")
 
 
-def check_tls() -> None:
+# The user's CA variables (a corporate workstation's bundle, which the package index needs): honoured by the installs,
+# and added to the project's own bundle, never refused.
+USER_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT")
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+_PEM = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def project_bundle() -> Path:
+    """The project's own CA bundle, which its clients are handed explicitly (no variable replaces it): the venv's
+    certifi (the Stack's root CA added by :func:`trust_ca`) plus the bundles the user's CA variables name."""
+    return VENV / "azs-ca-bundle.pem"
+
+
+def _user_bundle(name: str) -> str:
+    """The certificates of the bundle ``name`` names: a regular file of sane size, else nothing (said once)."""
+    path = Path(os.environ[name]).expanduser()
+    try:
+        with path.open("rb") as handle:
+            if not path.is_file():
+                raise OSError("not a regular file")
+            data = handle.read(MAX_BUNDLE_BYTES + 1)
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise OSError(f"over {MAX_BUNDLE_BYTES // 1024 // 1024} MB")
+    except OSError as exc:
+        step(f"{name}={path}: not added to {project_bundle().name} ({getattr(exc, 'strerror', None) or exc})")
+        return ""
+    return data.decode("ascii", errors="replace")
+
+
+def write_project_bundle() -> Path:
+    import certifi
+
+    text = Path(certifi.where()).read_text(encoding="utf-8")
+    seen = {"".join(pem.split()) for pem in _PEM.findall(text)}
+    added = []
+    for name in dict.fromkeys(n for n in USER_CA_VARIABLES if os.environ.get(n)):
+        fresh = [pem for pem in _PEM.findall(_user_bundle(name)) if "".join(pem.split()) not in seen]
+        seen.update("".join(pem.split()) for pem in fresh)
+        text += "".join(f"\n# From {name} ({os.environ[name]})\n{pem}\n" for pem in fresh)
+        added.append(name)
+    bundle = project_bundle()
+    partial = bundle.with_name(f".{bundle.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, bundle)
+    except OSError as exc:
+        fail(f"cannot write {bundle} ({exc.strerror}); make {VENV.name} writable for you")
+    finally:
+        partial.unlink(missing_ok=True)
+    step(f"The project's CA bundle {VENV.name}/{bundle.name}: certifi{' with the Stack root' if CA_FILE.exists() else ''}"
+         + (f", plus the bundle of {', '.join(added)}" if added else ""))
+    return bundle
+
+
+def check_tls(bundle: Path) -> None:
     import requests
 
     stack = json.loads(Path(OVERLAY or ROOT / "stack.json").read_text(encoding="utf-8"))
@@ -266,13 +308,13 @@ def check_tls() -> None:
     # Against an emulator, its names are reached through its proxy (this request only; never the installs).
     proxies = {"https": stack["httpsProxy"]} if OVERLAY and stack.get("httpsProxy") else None
     try:
-        requests.get(url, timeout=20, proxies=proxies).raise_for_status()
+        # The project's bundle, explicitly: no CA variable of the user's replaces it.
+        requests.get(url, timeout=20, proxies=proxies, verify=str(bundle)).raise_for_status()
     except requests.exceptions.SSLError:
-        sys.path.insert(0, str(ROOT))
-        from samples.azure_stack import tls_diagnosis  # one diagnosis, shared with the samples
-
         if CA_FILE.exists():
-            fail(tls_diagnosis())
+            fail(f"TLS verification failed: the Stack's certificate does not chain to {CA_FILE.name} (nor to a CA of "
+                 f"{VENV.name}/{bundle.name}); put the root CA the Stack's certificates are issued under there, then run "
+                 "bootstrap again")
         fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
              "certs/azure-stack-root.pem and run bootstrap again")
     except requests.exceptions.RequestException as exc:
@@ -284,7 +326,7 @@ def main() -> None:
         fail(f"Python {sys.version.split()[0]} is too old: the locked packages need Python 3.10 or later")
     if "--inside-venv" in sys.argv:
         trust_ca()
-        check_tls()
+        check_tls(write_project_bundle())
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto",
@@ -297,10 +339,11 @@ def main() -> None:
     if args.wheels and not args.offline:
         parser.error("--wheels names the folder --offline installs from: give --offline too")
     wheels = Path(args.wheels).resolve() if args.wheels else WHEELS if args.offline else None
+    uv = choose_uv(args.installer)
+    relock_if_stale(uv, args.offline)
     if wheels and not any(wheels.glob("*.whl")):
         fail(f"--offline: {wheels} holds no wheels; on a machine with an index run azs-scaffold wheelhouse "
              f"{'' if wheels == WHEELS else '(into this folder) '}and carry the folder here")
-    uv = choose_uv(args.installer)
     create_venv(uv)
     install_requirements(uv, args.verbose, wheels)
     if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:

@@ -1,0 +1,234 @@
+"""The team's own packages: requirements.in, locked with the proven set (constraints.txt) into requirements.txt by the
+project's scripts/lock.py, brought in by bootstrap alone, refused when they would move a proven package, carried by
+wheelhouse and kept through an upgrade; with the machine's corporate CA variables left set throughout."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator import catalog
+from generator.catalog import lock
+from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, git, without_emulator_proxy
+from tests.project import bootstrap, run, venv_python
+
+SCRIPTS = ROOT / "template" / "scripts"
+CONFLICT = "azure-mgmt-resource>=25"
+
+
+def _project_lock_module():
+    spec = importlib.util.spec_from_file_location("project_lock", SCRIPTS / "lock.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _scratch_project(folder: Path) -> Path:
+    """The lock's part of a generated project, without rendering one: its scripts, the proven set of one sample as
+    the template writes it, the template's requirements.in, and the Stack's profile."""
+    (folder / "scripts").mkdir(parents=True)
+    for name in ("lock.py", "bootstrap.py"):
+        shutil.copy(SCRIPTS / name, folder / "scripts" / name)
+    shutil.copy(ROOT / "template" / "requirements.in", folder / "requirements.in")
+    entries = catalog.locked_for(("resource_groups",), catalog.HYBRID_2020)
+    (folder / "constraints.txt").write_text("# the proven set\n" + "".join(e.lines + "\n" for e in entries), encoding="utf-8")
+    (folder / "stack.json").write_text('{"profile": "2020_09_01_hybrid"}', encoding="utf-8")
+    return folder
+
+
+def _script(project: Path, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, f"scripts/{name}", *args], cwd=project, capture_output=True, text=True,
+                          timeout=300, env=env or dict(os.environ))
+
+
+def _offline_uv(tmp_path: Path) -> dict[str, str]:
+    """uv without any index or network: what it tells from the lock's inputs alone."""
+    return {**os.environ, "UV_OFFLINE": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_NO_CONFIG": "1"}
+
+
+def test_the_project_and_azs_scaffold_compute_one_digest():
+    project_lock = _project_lock_module()
+    for text in ("", "# only a comment\n", "python-dotenv\n", "  python-dotenv==1.0.1  \r\n# why\n\nrequests\n"):
+        assert project_lock.digest(text) == lock.input_digest(text)
+    assert lock.input_digest("# a comment\npython-dotenv\n") == lock.input_digest("python-dotenv")  # comments change nothing
+
+
+def test_an_empty_requirements_in_locks_to_the_proven_set_without_uv_or_index(tmp_path):
+    project = _scratch_project(tmp_path / "project")
+    no_uv = {**os.environ, "PATH": "/usr/bin:/bin", "PIP_NO_INDEX": "1"}
+    done = subprocess.run(["/usr/bin/env", "python3", "scripts/lock.py"], cwd=project, capture_output=True, text=True,
+                          env=no_uv, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert lock.stale_reason(project) is None  # azs-scaffold reads the lock's header as the project wrote it
+    locked = lock.parse(lock.read_requirements_file(project, "requirements.txt"))
+    assert [e.requirement for e in locked] == [e.requirement for e in lock.parse((project / "constraints.txt").read_text())]
+    assert all(e.hashes for e in locked)
+    again = _script(project, "lock.py")
+    assert again.returncode == 0 and "up to date" in again.stdout
+
+
+@pytest.mark.reliability
+def test_a_line_that_moves_a_proven_package_is_refused_naming_it_and_nothing_is_written(tmp_path):
+    project = _scratch_project(tmp_path / "project")
+    assert _script(project, "lock.py").returncode == 0
+    before = (project / "requirements.txt").read_bytes()
+    with (project / "requirements.in").open("a") as team:
+        team.write(f"{CONFLICT}\n")
+    for name in ("lock.py", "bootstrap.py"):
+        refused = _script(project, name, env=_offline_uv(tmp_path))
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        line = refused.stderr.strip().splitlines()[-1]
+        assert f"requirements.in: {CONFLICT} needs another release of azure-mgmt-resource than the proven 24.0.0" in line
+        assert "profile 2020_09_01_hybrid" in line, line
+        assert (project / "requirements.txt").read_bytes() == before
+        assert not (project / ".venv").exists()
+
+
+@pytest.mark.reliability
+def test_locking_a_team_line_without_uv_says_where_uv_comes_from(tmp_path):
+    project = _scratch_project(tmp_path / "project")
+    (project / "requirements.in").write_text("python-dotenv\n")
+    done = subprocess.run(["/usr/bin/env", "python3", "scripts/lock.py"], cwd=project, capture_output=True, text=True,
+                          env={**os.environ, "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 1 and not (project / "requirements.txt").exists()
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("lock: error: locking requirements.in needs uv") and "pipx install uv" in line
+
+
+@pytest.mark.reliability
+def test_offline_a_stale_lock_names_lock_py_and_check_says_so(tmp_path):
+    project = _scratch_project(tmp_path / "project")
+    assert _script(project, "lock.py").returncode == 0
+    with (project / "requirements.in").open("a") as team:
+        team.write("python-dotenv\n")
+    offline = _script(project, "bootstrap.py", "--offline")
+    assert offline.returncode == 1
+    (line,) = offline.stderr.strip().splitlines()
+    assert "requirements.in changed since requirements.txt was locked" in line and "python scripts/lock.py" in line
+    assert not (project / ".venv").exists()
+    check = _script(project, "lock.py", "--check")
+    assert check.returncode == 1 and "python scripts/lock.py" in check.stdout
+
+
+@pytest.mark.reliability
+def test_wheelhouse_and_doctor_know_a_stale_lock(tmp_path):
+    project = _scratch_project(tmp_path / "project")
+    assert _script(project, "lock.py").returncode == 0
+    (project / "requirements.in").write_text("python-dotenv\nazure-mgmt-compute\n")  # no pin: not a finding in .in
+    stale = subprocess.run([*GENERATOR_COMMAND, "wheelhouse", str(project)], capture_output=True, text=True, timeout=120)
+    assert stale.returncode == 1
+    (line,) = stale.stderr.strip().splitlines()
+    assert "requirements.in changed" in line and "python scripts/lock.py" in line
+    doctor = subprocess.run([*GENERATOR_COMMAND, "doctor", str(project), "--json"], capture_output=True, text=True, timeout=120)
+    import json
+
+    findings = json.loads(doctor.stdout)["findings"]
+    assert [f["where"] for f in findings] == ["requirements.txt"], findings
+    assert "stale" in findings[0]["problem"] and "scripts/lock.py" in findings[0]["fix"]
+
+
+# -- a generated project, for real (the package index, the machine's corporate CA variables left set) ----------------
+
+def _corporate(env: dict[str, str]) -> dict[str, str]:
+    """A workstation behind a TLS-inspecting proxy: every CA variable names the machine's bundle, the index's trust."""
+    if not MACHINE_CA_BUNDLE:
+        pytest.skip("this machine sets no CA bundle variable")
+    return {**without_emulator_proxy(env), **dict.fromkeys(("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE",
+                                                                 "PIP_CERT"), MACHINE_CA_BUNDLE)}
+
+
+def _certificates(pem: str) -> set[str]:
+    return {"".join(block.split()) for block in re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.DOTALL)}
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """A 2108 emulator at loopback addresses: no proxy between the project and it, nor between it and the index."""
+    from azs_emulator import Emulator, EmulatorConfig
+    from tests.helpers import PUBLIC_CA_DIR
+
+    with Emulator(EmulatorConfig(layout="loopback", registration_delay=0.2, public_ca_dir=PUBLIC_CA_DIR)) as emulator:
+        yield emulator.info()
+
+
+@pytest.mark.slow
+def test_a_team_package_comes_in_through_requirements_in_and_bootstrap(stack, template_repo, tmp_path, uv_cache):
+    from tests.helpers import new_project
+
+    project = tmp_path / "project"
+    new_project(stack, project, template_repo, samples=("resource_groups",))
+    assert lock.stale_reason(project) is None and "python-dotenv" not in (project / "requirements.txt").read_text()
+    env = {**_corporate(dict(os.environ)), "UV_CACHE_DIR": str(uv_cache)}
+    with (project / "requirements.in").open("a") as team:
+        team.write("python-dotenv\n")
+
+    first = bootstrap(project, env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Locking first: requirements.in changed" in first.stdout and "(python-dotenv)" in first.stdout
+    assert "Creating the virtual environment .venv with uv" in first.stdout
+    assert not list((project / ".venv").glob("lib/python*/site-packages/pip")), "uv made the venv: no pip in it"
+    locked = {lock.normalize(e.package): e for e in lock.parse((project / "requirements.txt").read_text())}
+    assert locked["python-dotenv"].hashes and locked["azure-mgmt-resource"].version == "24.0.0"
+    imported = run(project, env, venv_python(project), "-c", "import dotenv, sys; print(dotenv.__file__)")
+    assert imported.returncode == 0 and imported.stdout.startswith(str(project / ".venv")), imported.stderr
+    # The project's own bundle: certifi, the Stack's root and every CA of the user's bundle (the corporate one).
+    bundle = _certificates((project / ".venv" / "azs-ca-bundle.pem").read_text())
+    assert _certificates((project / "certs" / "azure-stack-root.pem").read_text()) <= bundle
+    assert _certificates(Path(MACHINE_CA_BUNDLE).read_text()) <= bundle
+
+    lock_before = (project / "requirements.txt").read_bytes()
+    again = bootstrap(project, env)
+    assert again.returncode == 0 and "Locking" not in again.stdout, again.stdout + again.stderr
+    assert (project / "requirements.txt").read_bytes() == lock_before
+
+    wheels = subprocess.run([*GENERATOR_COMMAND, "wheelhouse", str(project)], capture_output=True, text=True, timeout=1800,
+                            env=env)
+    assert wheels.returncode == 0, wheels.stderr
+    assert list((project / "wheels").glob("python_dotenv-*.whl"))
+
+
+@pytest.mark.slow
+def test_an_upgrade_keeps_the_team_package_locked(template_repo, tmp_path, uv_cache):
+    from azs_emulator import Emulator, EmulatorConfig
+    from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, new_project, run_cli
+
+    def start(release: str) -> Emulator:
+        """The same Stack (its state and names) at another release, as tests/test_upgrade.py upgrades one."""
+        return Emulator(EmulatorConfig(stack_version=release, state_dir=str(tmp_path / "state"), registration_delay=0.2,
+                                       public_ca_dir=PUBLIC_CA_DIR, proxy_port=EMULATOR_PROXY_PORT)).start()
+
+    index = {"UV_CACHE_DIR": str(uv_cache), "SSL_CERT_FILE": MACHINE_CA_BUNDLE or "",
+             "NO_PROXY": os.environ.get("NO_PROXY", "") + ",pypi.org,files.pythonhosted.org"}  # the index direct, as installs go
+    emulator = start("2008")
+    try:
+        project = tmp_path / "project"
+        new_project(emulator.info(), project, template_repo, samples=("resource_groups",))
+        (project / "requirements.in").write_text("python-dotenv\n")
+        locked = _script(project, "lock.py", env={**without_emulator_proxy(), **index, "NO_PROXY": index["NO_PROXY"]})
+        assert locked.returncode == 0, locked.stderr
+        git(project, "init", "-q")
+        git(project, "add", "-A")
+        git(project, "commit", "-qm", "generated, with the team's package")
+        proven_2008 = (project / "constraints.txt").read_text()
+    finally:
+        emulator.stop()
+    emulator = start("2108")
+    try:
+        done = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "HEAD", env=index)
+        assert done.returncode == 0, done.stderr
+    finally:
+        emulator.stop()
+    assert (project / "requirements.in").read_text() == "python-dotenv\n"
+    assert (project / "constraints.txt").read_text() != proven_2008
+    assert lock.stale_reason(project) is None, "the upgrade left the lock stale"
+    locked = {lock.normalize(e.package): e for e in lock.parse((project / "requirements.txt").read_text())}
+    proven = {lock.normalize(e.package): e for e in lock.parse((project / "constraints.txt").read_text())}
+    assert "python-dotenv" in locked and all(locked[name].version == entry.version for name, entry in proven.items())
