@@ -100,6 +100,7 @@ def test_a_state_json_of_an_older_emulator_is_migrated(tmp_path):
         assert sorted(g.name for g in resources.resource_groups.list()) == ["Kept", "second", "third"]
 
 
+@pytest.mark.reliability
 def test_a_failed_request_keeps_nothing(tmp_path):
     state = EmulatorState(str(tmp_path))
     try:
@@ -125,6 +126,7 @@ def test_a_failed_request_keeps_nothing(tmp_path):
         reopened.close()
 
 
+@pytest.mark.reliability
 def test_a_second_emulator_on_a_state_directory_in_use_is_refused(tmp_path):
     state_dir = tmp_path / "state"
     process, info = _start(tmp_path, "--state-dir", str(state_dir))
@@ -207,6 +209,7 @@ def test_a_write_costs_the_same_at_ten_resources_and_at_a_hundred_thousand(tmp_p
     assert many < 3 * few + 0.01, (few, many)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("state.db", b"not a database at all" * 100, "file is not a database; choose a writable --state-dir, or remove this"),
     ("state.json", b"{half a state", "state file {dir}/state.json is corrupt; remove the directory to start afresh"),
