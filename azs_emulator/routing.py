@@ -11,8 +11,9 @@ from typing import Protocol
 from azs_emulator.config import ADMIN_PREFIX
 from azs_emulator.protocol import Request, Response
 
-# Listeners (a real Stack's hosts): Resource Manager, sign-in, Key Vault's data plane, the directory (graph), blobs.
-ARM, IDENTITY, KEYVAULT, GRAPH, BLOB = "arm", "identity", "keyvault", "graph", "blob"
+# Listeners (a real Stack's hosts): Resource Manager, sign-in, Key Vault's data plane, the directory (graph), and the
+# storage data plane's blobs, queues and tables.
+ARM, IDENTITY, KEYVAULT, GRAPH, BLOB, QUEUE, TABLE = "arm", "identity", "keyvault", "graph", "blob", "queue", "table"
 
 # Who may call a route: a Resource Manager token (tenant, or operator under /admin), a vault token, a graph token,
 # anyone.

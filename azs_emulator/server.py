@@ -39,7 +39,7 @@ from azs_emulator.identity import IdentityService
 from azs_emulator.private_file import write_private_file
 from azs_emulator.protocol import ArmError, OAuthError, Request, Response, StreamedBody
 from azs_emulator.proxy import HttpsProxy, Target
-from azs_emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, Match, Router, Service, route
+from azs_emulator.routing import ANYONE, ARM, BLOB, GRAPH, IDENTITY, KEYVAULT, QUEUE, TABLE, Match, Router, Service, route
 from azs_emulator.services.authorization import AuthorizationService
 from azs_emulator.services.blob import BlobService
 from azs_emulator.services.blob_content import SPOOL_ABOVE, spool_body
@@ -58,11 +58,13 @@ from azs_emulator.services.network_edge import NetworkEdgeService
 from azs_emulator.services.policy import PolicyService
 from azs_emulator.services.provider_operations import ProviderOperationsService
 from azs_emulator.services.provider_resources import ProviderResourcesService
+from azs_emulator.services.queue import QueueService
 from azs_emulator.services.resources import ResourcesService
 from azs_emulator.services.scale_set_actions import ScaleSetActionsService
 from azs_emulator.services.scale_sets import ScaleSetsService
 from azs_emulator.services.stack import StackService, add_arm_headers
 from azs_emulator.services.storage import StorageService
+from azs_emulator.services.table import TableService
 from azs_emulator.services.usages import UsagesService
 from azs_emulator.services.vm_capture import VmCaptureService
 from azs_emulator.state import EmulatorState, KeptPort
@@ -139,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self.wfile.closed:  # closed: the connection was reset on purpose (a drop fault)
                 raise
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_MERGE = _serve  # MERGE: older table clients
 
 
 class Emulator:
@@ -199,7 +201,7 @@ class Emulator:
         self.deployments = DeploymentsService(self.arm, resources)
         services: list[Service] = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
                     NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
-                    GraphService(self.arm), BlobService(self.arm)]
+                    GraphService(self.arm), BlobService(self.arm), QueueService(self.arm), TableService(self.arm)]
         compute = next(s for s in services if isinstance(s, ComputeService))
         # After Compute: disk export and VM capture add to its types' actions, extensions to how it shows a VM; locks
         # check every request.
@@ -237,9 +239,11 @@ class Emulator:
         identity = self._listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
         vaults = self._listen(frozenset({KEYVAULT}), 0, self._data_plane_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
         graph = self._listen(frozenset({GRAPH}), 0, self._identity_ca(), [names.graph])
-        blobs = self._listen(frozenset({BLOB}), 0, self._data_plane_ca(), [f"*.blob.{names.storage_suffix}"])
+        # The storage data plane: a listener per service (their paths overlap), each for its accounts' hosts.
+        storage = {service: self._listen(frozenset({service}), 0, self._data_plane_ca(), [f"*.{service}.{names.storage_suffix}"])
+                   for service in (BLOB, QUEUE, TABLE)}
         for server, base in ((arm, names.management), (identity, names.sign_in), (vaults, names.vault_suffix), (graph, names.graph),
-                             (blobs, f"blob.{names.storage_suffix}")):
+                             *((listener, f"{service}.{names.storage_suffix}") for service, listener in storage.items())):
             server.names, server.base_url = names, f"https://{base}"
 
         def resolve(host: str) -> Target:
@@ -253,14 +257,12 @@ class Emulator:
             if suffix == names.vault_suffix and label:
                 return vaults.address
             service, _, suffix = suffix.partition(".")
-            if suffix == names.storage_suffix and service == "blob" and label:
-                return blobs.address
-            if suffix == names.storage_suffix and service in ("queue", "table") and label:
-                return f"the emulator serves no {service} service (only blobs of the storage data plane)"
+            if suffix == names.storage_suffix and service in storage and label:
+                return storage[service].address
             return None
 
         served = (f"{names.management}, {names.admin_management}, {names.sign_in}, {names.graph}, *.{names.vault_suffix}, "
-                  f"*.blob.{names.storage_suffix}")
+                  f"*.blob.{names.storage_suffix}, *.queue.{names.storage_suffix}, *.table.{names.storage_suffix}")
         port = self._kept_port("proxy_port", self.config.proxy_port)
         try:
             self.proxy = HttpsProxy(self.config.host, port, resolve, served)

@@ -91,6 +91,9 @@ class StateData(TypedDict):
     # Microsoft.Storage: account id (lower case) -> its two keys; the blob data plane: account name -> its containers.
     storage_keys: dict[str, list[str]]
     blob_accounts: dict[str, BlobAccount]
+    # The queue and table data planes: account name -> {"queues": {name: ...}} / {"tables": {name: ...}}.
+    queue_accounts: dict[str, dict[str, Any]]
+    table_accounts: dict[str, dict[str, Any]]
     # Key Vault's data plane: vault name (lower case) -> its secrets, its certificates (each by lower-cased name).
     vault_secrets: dict[str, dict[str, Any]]
     vault_certificates: dict[str, dict[str, Any]]
@@ -125,6 +128,8 @@ _SECTION_DEFAULTS: dict[str, Callable[[], Any]] = {
     "subscription_tags": lambda: {"tags": {}},
     "storage_keys": dict,
     "blob_accounts": dict,
+    "queue_accounts": dict,
+    "table_accounts": dict,
     "vault_secrets": dict,
     "vault_certificates": dict,
     "role_assignments": dict,
@@ -163,8 +168,8 @@ def upgraded(data: dict[str, Any]) -> tuple[StateData, bool]:
 # The sections holding documents by key (a row each in the store); the others are single values.
 KEYED_SECTIONS = frozenset({
     "vault_ports", "providers", "resource_groups", "resources", "deployments", "tag_names", "storage_keys",
-    "blob_accounts", "vault_secrets", "vault_certificates", "role_assignments", "locks", "policy_definitions",
-    "policy_assignments",
+    "blob_accounts", "queue_accounts", "table_accounts", "vault_secrets", "vault_certificates", "role_assignments", "locks",
+    "policy_definitions", "policy_assignments",
 })
 # The values fixed when the state is made (who the Stack is): read once at start, never written again.
 FIXED_VALUES = frozenset({

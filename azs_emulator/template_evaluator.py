@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from azs_emulator import arm_errors
 from azs_emulator.api_tables import API_PROFILES, AZURE, profile_version
 from azs_emulator.arm_core import Arm, group_id
 from azs_emulator.services.storage import keys_body
@@ -279,6 +280,9 @@ class TemplateEvaluation:
         api_version = evaluate(resource.get("apiVersion"), self)
         if not api_version and self.template.get("apiProfile"):
             api_version = profile_version(str(self.template["apiProfile"]), resource_type.split("/")[0], types[0])
+        if not api_version and self.arm.namespace_table(resource_type.split("/")[0]) is None:
+            # a provider the Stack lacks (App Service, say): what a Stack answers before any apiVersion question
+            raise arm_errors.no_registered_provider(resource_type.split("/")[0], self.arm.location)
         if not api_version:
             raise TemplateError(f"the resource '{resource_type}' named '{name}' has no apiVersion "
                                 f"(and the template names no apiProfile that covers it)")

@@ -66,6 +66,7 @@ def _corpus_paths(corpus: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def render() -> str:
     from azs_emulator.api_tables import backing
+    from azs_emulator.routing import ARM
 
     corpus = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(CORPUS.glob("*.json"))]
     parity = _parity_counts()
@@ -112,8 +113,16 @@ def render() -> str:
         service = type(owner).__name__.removesuffix("Service") if owner is not None else "-"
         api = route.api if isinstance(route.api, tuple) else ("by path" if route.api is not None else None)
         what = "/".join(api) if isinstance(api, tuple) else (api or "-")
-        parity = "yes" if any(m in route.methods and route.pattern.match(p) for m, p in covered) else ""
+        parity = "yes" if route.listener == ARM and any(m in route.methods and route.pattern.match(p) for m, p in covered) else ""
         lines.append(f"| {service} | {', '.join(sorted(route.methods))} | `{_path(route.pattern.pattern)}` | {what} | {parity} |")
+    served_types = {(ns.lower(), t.lower()) for ns, types in tables["2108"][1].items() for t in types}
+    missing = sorted({f"{p['namespace']}/{t['resourceType']}" for e in corpus for p in e.get("answer", {}).get("providers", [])
+                      for t in p["resourceTypes"] if (p["namespace"].lower(), t["resourceType"].lower()) not in served_types},
+                     key=str.lower)
+    lines += ["", "## Types a real Stack listed that the emulator's provider list lacks", "",
+              "Most are not served here; a few are answered under another type's api-versions (a location's usages "
+              "under `locations`, the offers under `/offers`, see the operations above):", "",
+              ", ".join(f"`{m}`" for m in missing) or "none"]
     lines += ["", "## The parity corpus", "", "| answer | date | backing | source |", "|---|---|---|---|"]
     for entry, path in zip(corpus, sorted(CORPUS.glob("*.json"))):
         source = entry["source"].get("url") or f"{entry['source']['repo']} {entry['source']['path']}"

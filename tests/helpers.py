@@ -198,6 +198,30 @@ def new_project(info: dict, destination: Path, template_repo: Path, **options: A
     return run_new(request)[1]
 
 
+def two_template_versions(repo: Path, old_commit: str, template_repo: Path) -> Path:
+    """A template repository at ``repo``: v1.0.0 is this repository's ``old_commit``, v2.0.0 the template under test
+    (``template_repo``), so that an upgrade runs copier across a real release (and its migrations run)."""
+    import pytest
+
+    if git(ROOT, "rev-parse", "--is-shallow-repository").strip() == "true":
+        pytest.fail("a shallow clone lacks the commit of the older template; test from a full clone")
+    repo.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", old_commit], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"the template of {old_commit}")
+    git(repo, "tag", "v1.0.0")
+    for entry in repo.iterdir():
+        if entry.name != ".git":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    shutil.copytree(template_repo, repo, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the template under test")
+    git(repo, "tag", "v2.0.0")
+    return repo
+
+
 # -- watchers -------------------------------------------------------------------------------------------------
 
 SP_FILE = "azureSecretSpConfig.json"

@@ -160,6 +160,15 @@ def test_adfs_takes_a_bare_default_scope_from_hotfix_1_2108_2_130(start_emulator
         assert _post_token(info, scope=f"openid profile offline_access {sdk.scope(info)}").status_code == 200
 
 
+def test_a_build_is_four_numbers():
+    from azs_emulator import EmulatorConfig
+    from azs_emulator.errors import EmulatorError
+
+    EmulatorConfig(build="9.2222.0.222").validate()
+    with pytest.raises(EmulatorError, match="unknown build '1.2108': give four numbers"):
+        EmulatorConfig(build="1.2108").validate()
+
+
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_wrong_secret_is_invalid_client(start_emulator, identity):
     info = start_emulator(identity=identity).info()

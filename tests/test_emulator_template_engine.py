@@ -141,3 +141,33 @@ def test_a_parameter_from_a_key_vault_enabled_for_template_deployment(start_emul
     with pytest.raises(HttpResponseError, match="secret 'missing' was not found"):
         _deploy(resources, "fromvault", _template(address, parameters=parameters),
                 label={"reference": {"keyVault": {"id": vault_id}, "secretName": "missing"}})
+
+
+@pytest.mark.parametrize(("release", "versions"), [("2008", ("2016-09-01", "2017-05-10", "2018-09-01")),
+                                                   ("2108", ("2016-09-01", "2017-05-10", "2018-09-01", "2020-06-01"))])
+def test_nested_deployments_at_the_versions_a_stack_serves(start_emulator, release, versions):
+    # Microsoft's Stack quickstarts nest deployments at 2016-09-01 and 2018-09-01, Azure CLI's tests at 2017-05-10:
+    # real Stacks listed them (tests/fixtures/parity/); a version newer than the release's is refused.
+    _, _, resources = sdk.stack_with_group(start_emulator, release, "azure_ad")
+    inner = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [],
+             "outputs": {"said": {"type": "string", "value": "inner"}}}
+
+    def nested(version):
+        return _template({"type": "Microsoft.Resources/deployments", "apiVersion": version, "name": "inner",
+                          "properties": {"mode": "Incremental", "template": inner}},
+                         outputs={"said": {"type": "string", "value": "[reference('inner').outputs.said.value]"}})
+
+    for version in versions:
+        assert _deploy(resources, "outer", nested(version)).properties.outputs["said"]["value"] == "inner"
+    with pytest.raises(HttpResponseError, match="2021-04-01"):
+        _deploy(resources, "outer", nested("2021-04-01"))
+
+
+def test_a_profiled_resource_of_a_provider_the_stack_lacks_is_no_registered_provider(start_emulator):
+    # Microsoft's 2018-03-01-hybrid maps Microsoft.Web; a Stack without App Service answers NoRegisteredProviderFound.
+    _, _, resources = _stack(start_emulator)
+    site = {"type": "Microsoft.Web/sites", "name": "site", "location": LOCATION, "properties": {}}
+    template = {**_template(site), "apiProfile": "2018-03-01-hybrid"}
+    with pytest.raises(HttpResponseError) as raised:
+        _deploy(resources, "web", template)
+    assert raised.value.error.code == "NoRegisteredProviderFound" and "Microsoft.Web" in raised.value.error.message

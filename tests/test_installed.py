@@ -78,9 +78,7 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
     ok(installed_new(installed, elsewhere, info, "team-d", "--vcs-ref", OLD))
     project = elsewhere / "team-d"
     assert _answers(project)["_commit"] == OLD and NEW_LINE not in (project / "README.md").read_text()
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "generated")
+    assert not git(project, "status", "--porcelain").strip(), "new commits the project it makes"
     with (project / "samples" / "resource_groups.py").open("a") as sample:
         sample.write("\n# Team edit: keep this line.\n")
     git(project, "commit", "-qam", "team edit")
@@ -157,8 +155,6 @@ def test_the_quick_start_runs_twice_in_a_fresh_clone_and_its_projects_upgrade(tm
     project = tmp_path / "from-clone"
     assert _answers(project)["_src_path"] == public_url()
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["clientId"] == info["client_id"]
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "generated")
+    assert not git(project, "status", "--porcelain").strip(), "new commits the project it makes"
     result = ok(installed_cli(command, tmp_path, "upgrade", "from-clone", "--dry-run"))
     assert "is current" in result.stdout

@@ -6,14 +6,16 @@ Every test here generates a project against the emulator with real copier and ru
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from azs_emulator import Emulator, EmulatorConfig
-from tests.helpers import CA_OVERRIDES, EMULATOR_PROXY_PORT, MACHINE_CA_BUNDLE, PUBLIC_CA_DIR, ROOT, git, new_project, run_cli
+from tests.helpers import CA_OVERRIDES, EMULATOR_PROXY_PORT, MACHINE_CA_BUNDLE, PUBLIC_CA_DIR, ROOT, git, new_project, run_cli, two_template_versions
 from tests.project import bootstrap, run, run_all_steps, venv_python
 
 
@@ -140,24 +142,8 @@ def test_a_project_with_the_one_module_helper_upgrades_to_the_package_keeping_ed
                                                                                     tmp_path):
     """copier deletes a file the new template lacks, edited or not: the migration keeps the team's edits aside first,
     the samples (edited too) import from the package, and every command runs after the upgrade."""
-    if git(ROOT, "rev-parse", "--is-shallow-repository").strip() == "true":
-        pytest.fail("a shallow clone lacks the commit of the older template; test from a full clone")
-    repo = tmp_path / "versions"
-    repo.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ONE_MODULE_HELPER], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
-    assert (repo / "template" / "samples" / "azure_stack.py").is_file()
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "the one-module helper")
-    git(repo, "tag", "v1.0.0")
-    for entry in repo.iterdir():
-        if entry.name != ".git":
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    shutil.copytree(template_repo, repo, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "the helper package")
-    git(repo, "tag", "v2.0.0")
+    repo = two_template_versions(tmp_path / "versions", ONE_MODULE_HELPER, template_repo)
+    assert "def load_config" in git(repo, "show", "v1.0.0:template/samples/azure_stack.py")
 
     info = stack.start()
     edited, plain = tmp_path / "edited", tmp_path / "plain"
@@ -184,3 +170,37 @@ def test_a_project_with_the_one_module_helper_upgrades_to_the_package_keeping_ed
     assert "# Team edit: keep this line." in (edited / "samples" / "resource_groups.py").read_text()
     steps = run_all_steps(edited, project_env)
     assert any("Deleted azs-sample-template-" in step.stdout for step in steps), [step.args for step in steps]
+
+
+# -- the answers: nothing of the generating machine, and a no-op update that changes nothing ------------------------
+
+@pytest.mark.slow
+def test_the_answers_name_the_projects_ca_and_a_no_op_update_changes_nothing(stack, template_repo, tmp_path):
+    """The CA is given from a temporary folder (as for an emulator): the answers record the project's copy, and the
+    project upgrades after that folder is gone. Updates with nothing new, copier's own and azs-scaffold's, with the
+    template's migrations running (a tagged version), leave the working tree as it was."""
+    repo = tmp_path / "tagged"
+    shutil.copytree(template_repo, repo)
+    git(repo, "tag", "v1.0.0")
+    info = stack.start()
+    given = tmp_path / "emulator-temp" / "root.pem"
+    given.parent.mkdir()
+    shutil.copy(info["ca_cert"], given)
+    project = tmp_path / "project"
+    new_project({**info, "ca_cert": str(given)}, project, repo, vcs_ref="v1.0.0", samples=("resource_groups",))
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "ca_cert: certs/azure-stack-root.pem\n" in answers and str(given.parent) not in answers, answers
+    shutil.rmtree(given.parent)
+    _committed(project, "generated")
+
+    copier = str(Path(sys.executable).with_name("copier"))
+    env = {**os.environ, "AZURE_CLIENT_SECRET": info["client_secret"]}
+    updated = subprocess.run([copier, "update", "--trust", "--defaults", "--vcs-ref", "v1.0.0", "--quiet"], cwd=project,
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert updated.returncode == 0, updated.stderr
+    assert git(project, "status", "--porcelain") == "", git(project, "diff")
+    for _ in range(2):
+        upgraded = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", "v1.0.0")
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert git(project, "status", "--porcelain") == "", git(project, "diff")
+    assert run_cli("upgrade", str(project), "--check").returncode == 0

@@ -546,14 +546,17 @@ def test_r85_bootstrap_with_a_read_only_certifi_bundle(project, project_env, tmp
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages
-def test_r86_every_ca_overriding_variable_is_named_at_once(bootstrapped, project_env):
+def test_r86_the_users_ca_variables_add_to_the_projects_trust(bootstrapped, project_env):
+    """A corporate workstation's CA variables stay set: the samples verify the Stack with the project's bundle (certifi,
+    the Stack's root and the bundles the variables name), handed to every client, so none of them replaces it."""
     system = "/etc/ssl/certs/ca-certificates.crt"
     if not Path(system).exists():
         pytest.skip("no system CA bundle on this machine")
-    env = {**project_env, "REQUESTS_CA_BUNDLE": system, "CURL_CA_BUNDLE": system}
-    result = run(bootstrapped, env, venv_python(bootstrapped), "samples/resource_groups.py")
-    line = one_error(result.returncode, result.stderr, "REQUESTS_CA_BUNDLE=")
-    assert "CURL_CA_BUNDLE=" in line
+    env = {**project_env, "REQUESTS_CA_BUNDLE": system, "CURL_CA_BUNDLE": system, "SSL_CERT_FILE": system}
+    for step in ("register_providers.py", "samples/resource_groups.py"):
+        result = run(bootstrapped, env, venv_python(bootstrapped), step)
+        assert result.returncode == 0 and "TLS verification failed" not in result.stderr, result.stderr
+    assert "Deleted azs-sample-rg-" in result.stdout
 
 
 # -- the catalogue itself ------------------------------------------------------------------------

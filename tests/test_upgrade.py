@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from azs_emulator import Emulator, EmulatorConfig
-from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND, PUBLIC_CA_DIR, ROOT, git, new_project, run_cli
+from tests.helpers import (
+    EMULATOR_PROXY_PORT,
+    GENERATOR_COMMAND,
+    PUBLIC_CA_DIR,
+    git,
+    new_project,
+    run_cli,
+    two_template_versions,
+)
 from tests.project import run_all_steps
 
 
@@ -124,16 +132,18 @@ def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, templ
     copier_yml = repo / "copier.yml"
     v2 = copier_yml.read_text()
     v1 = v2.replace("\nlocation:\n", "\nregion:\n").replace("validator: \"{% if not location %}", "validator: \"{% if not region %}")
-    sp_template = next(repo.glob("template/*azureSecretSpConfig.json*"))
-    sp_v2 = sp_template.read_text()
+    sp_template, stack_template = next(repo.glob("template/*azureSecretSpConfig.json*")), repo / "template" / "stack.json.jinja"
+    sp_v2, stack_v2 = sp_template.read_text(), stack_template.read_text()
     copier_yml.write_text(v1)
     sp_template.write_text(sp_v2.replace('"location": location', '"location": region'))
+    stack_template.write_text(stack_v2.replace('"location": location', '"location": region'))
     git(repo, "commit", "-qam", "v1: the answer is called region")
     git(repo, "tag", "v1.0.0")
     copier_yml.write_text(v2.replace("_migrations:\n", "_migrations:\n  - version: v2.0.0\n    command: [\"{{ _copier_python }}\", \"-m\", "
                                       "\"generator.templating.migrations\", \"rename-answer\", \"region\", \"location\"]\n"
                                       "    when: \"{{ _stage == 'before' }}\"\n", 1))
     sp_template.write_text(sp_v2)
+    stack_template.write_text(stack_v2)
     git(repo, "commit", "-qam", "v2: region renamed to location")
     git(repo, "tag", "v2.0.0")
 
@@ -325,24 +335,8 @@ def test_a_project_from_before_the_layout_moved_still_upgrades(stack, template_r
     """copier runs an older template version with the installed generator (a project generated from it, and the
     old side of an upgrade's three-way merge): the module paths and Jinja globals an older copier.yml and template
     name must still be there."""
-    if git(ROOT, "rev-parse", "--is-shallow-repository").strip() == "true":
-        pytest.fail("a shallow clone lacks the commit of the older template; test from a full clone")
-    repo = tmp_path / "versions"
-    repo.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", FLAT_LAYOUT_COMMIT], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
-    assert "generator.copier_extension.AzsScaffoldExtension" in (repo / "copier.yml").read_text()
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "the flat layout")
-    git(repo, "tag", "v1.0.0")
-    for entry in repo.iterdir():
-        if entry.name != ".git":
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    shutil.copytree(template_repo, repo, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "the layout of folders")
-    git(repo, "tag", "v2.0.0")
+    repo = two_template_versions(tmp_path / "versions", FLAT_LAYOUT_COMMIT, template_repo)
+    assert "generator.copier_extension.AzsScaffoldExtension" in git(repo, "show", "v1.0.0:copier.yml")
 
     info = stack.start("2008")
     project = tmp_path / "project"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from azs_emulator.protocol import Request, StreamedBody
-from azs_emulator.services.blob_auth import BlobError
+from azs_emulator.services.storage_auth import StorageError
 
 # The size of the pieces content is read and written in.
 PIECE = 1 << 20
@@ -85,7 +85,7 @@ def small_body(request: Request) -> bytes:
 
 def check_size(request: Request, most: int) -> None:
     if body_size(request) > most:
-        raise BlobError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
+        raise StorageError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
                         "limit.", MaxLimit=str(most))
 
 
@@ -105,7 +105,7 @@ def checked_md5(request: Request) -> str:
     computed = md5_of(body_of(request))
     sent = request.headers.get("content-md5")
     if sent and sent != computed:
-        raise BlobError(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value "
+        raise StorageError(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value "
                         "calculated by the server.", UserSpecifiedMd5=sent, ServerCalculatedMd5=computed)
     return computed
 

@@ -17,7 +17,6 @@ from xml.sax.saxutils import escape
 
 from azs_emulator.protocol import Request, Response
 from azs_emulator.services import blob_pages
-from azs_emulator.services.blob_auth import XML, BlobError, http_date, invalid_header, now
 from azs_emulator.services.blob_content import Extent, body_of, body_size, check_size, checked_md5, small_body
 from azs_emulator.services.blob_store import (
     CONTENT_HEADERS,
@@ -32,6 +31,7 @@ from azs_emulator.services.blob_store import (
     properties_headers,
     touch,
 )
+from azs_emulator.services.storage_auth import XML, StorageError, http_date, invalid_header, now
 from azs_emulator.state import BlobAccount
 
 MiB = 1 << 20
@@ -91,7 +91,7 @@ class BlobObjects:
         snapshot = request.query.get("snapshot")
         blob = found.get("snapshots", {}).get(name, {}).get(snapshot) if snapshot else found["blobs"].get(name)
         if blob is None:
-            raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+            raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
         self.backend.content(blob)
         return blob
 
@@ -125,7 +125,7 @@ class BlobObjects:
         blob = found["blobs"].get(name)
         staged = found.get("staged", {}).get(name)
         if blob is None and staged is None:
-            raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+            raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
         kind = request.query.get("blocklisttype", "committed").lower()
         committed = [(b, e[1]) for b, e in zip(blob["blocks"], self.backend.content(blob)) if b is not None] \
             if blob and blob["type"] == "BlockBlob" else []
@@ -148,7 +148,7 @@ class BlobObjects:
             self.backend.content(blob)
             check_lease(request, blob, "Blob")
         elif request.headers.get("x-ms-lease-id"):
-            raise BlobError(412, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob.")
+            raise StorageError(412, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob.")
         check_conditions(request, blob)
         return blob
 
@@ -171,7 +171,7 @@ class BlobObjects:
             extra["Content-MD5"] = md5
         else:
             if body_size(request):
-                raise BlobError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct "
+                raise StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct "
                                 "format.", HeaderName="Content-Length", HeaderValue=str(body_size(request)))
             extra = blob_pages.start(request, blob, self.backend.files)
         if existing is not None:
@@ -187,7 +187,7 @@ class BlobObjects:
         except ValueError:
             valid = False
         if not valid:
-            raise BlobError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the "
+            raise StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the "
                             "request URI is invalid.", QueryParameterName="blockid", QueryParameterValue=block_id)
         check_size(request, _PUT_BLOCK_MOST[_recent_version(request)])
         if found["blobs"].get(name):
@@ -206,7 +206,7 @@ class BlobObjects:
         try:
             listed = ElementTree.fromstring(small_body(request))
         except ElementTree.ParseError:
-            raise BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
+            raise StorageError(400, "InvalidXmlDocument", "XML specified is not syntactically valid.") from None
         existing = self._writable(request, found, name)
         staged: dict[str, Extent] = found.get("staged", {}).get(name, {})
         committed: dict[str, Extent] = {}
@@ -217,7 +217,7 @@ class BlobObjects:
             block_id = element.text or ""
             pool = {"Latest": {**committed, **staged}, "Committed": committed, "Uncommitted": staged}.get(element.tag, {})
             if block_id not in pool:
-                raise BlobError(400, "InvalidBlockList", "The specified block list is invalid.")
+                raise StorageError(400, "InvalidBlockList", "The specified block list is invalid.")
             blocks.append(block_id)
             extents.append(list(pool[block_id]))
         blob = self.backend.new_blob("BlockBlob", request, existing)
@@ -234,7 +234,7 @@ class BlobObjects:
         sequence number."""
         blob = self._writable(request, found, name)
         if blob is None:
-            raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+            raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
         for key, header in CONTENT_HEADERS.items():
             blob.pop(key, None)
             if request.headers.get(header):
@@ -246,7 +246,7 @@ class BlobObjects:
     def _set_metadata(self, request: Request, found: Container, name: str) -> Response:
         blob = self._writable(request, found, name)
         if blob is None:
-            raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+            raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
         blob["metadata"] = metadata_of(request)
         touch(blob)
         return _done(200, blob, {"x-ms-request-server-encrypted": "true"})
@@ -277,7 +277,7 @@ class BlobObjects:
         account = (parts.hostname or "").split(".", 1)[0]
         segments = parts.path.lstrip("/").split("/", 1)
         if len(segments) != 2 or not segments[1]:
-            raise BlobError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
+            raise StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
                             HeaderName="x-ms-copy-source", HeaderValue=source_url)
         source_request = Request("GET", parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()},
                                  {"host": parts.hostname or "", "x-ms-version": request.headers.get("x-ms-version", "")}, b"", "")
@@ -286,10 +286,10 @@ class BlobObjects:
             source_store = store if own else self._admit(source_request, "r", unquote(segments[0]), unquote(segments[1]))
             source_container = self._find_container(source_store, unquote(segments[0]))
             source = self._existing(source_request, source_container, unquote(segments[1]))
-        except BlobError as error:
+        except StorageError as error:
             if error.status == 404 and own:
                 raise
-            raise BlobError(403 if error.status == 403 else 404, "CannotVerifyCopySource", error.message) from None
+            raise StorageError(403 if error.status == 403 else 404, "CannotVerifyCopySource", error.message) from None
         existing = self._writable(request, found, name)
         blob = self.backend.twin(source)
         stamp = http_date(now())
@@ -308,7 +308,7 @@ class BlobObjects:
 
     def _abort_copy(self, request: Request, found: Container, name: str) -> Response:
         self._existing(request, found, name)
-        raise BlobError(409, "NoPendingCopyOperation", "There is currently no pending copy operation.")
+        raise StorageError(409, "NoPendingCopyOperation", "There is currently no pending copy operation.")
 
     def _put_page(self, request: Request, found: Container, name: str) -> Response:
         blob = self._writable(request, found, name)
@@ -331,7 +331,7 @@ class BlobObjects:
         blob = self._existing(request, found, name)
         which = request.headers.get("x-ms-delete-snapshots", "")
         if snapshots and which not in ("include", "only"):
-            raise BlobError(409, "SnapshotsPresent", "This operation is not permitted because the blob has snapshots.")
+            raise StorageError(409, "SnapshotsPresent", "This operation is not permitted because the blob has snapshots.")
         check_lease(request, blob, "Blob")
         self.backend.forget(list(snapshots.values()))
         found.get("snapshots", {}).pop(name, None)
@@ -345,7 +345,7 @@ class BlobObjects:
 def _range(wanted: str, size: int) -> tuple[int, int]:
     found = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
     if not found or int(found.group(1)) >= size:
-        raise BlobError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
+        raise StorageError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.")
     start = int(found.group(1))
     return start, min(int(found.group(2)) if found.group(2) else size - 1, size - 1)
 
@@ -354,8 +354,8 @@ def _block_xml(block_id: str, size: int) -> str:
     return f"<Block><Name>{escape(block_id)}</Name><Size>{size}</Size></Block>"
 
 
-def _bad_comp() -> BlobError:
-    return BlobError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request "
+def _bad_comp() -> StorageError:
+    return StorageError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request "
                      "URI is invalid.", QueryParameterName="comp")
 
 

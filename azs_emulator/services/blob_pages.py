@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 from azs_emulator.protocol import Request, Response
-from azs_emulator.services.blob_auth import XML, BlobError, invalid_header
 from azs_emulator.services.blob_content import ContentFiles
 from azs_emulator.services.blob_store import Blob, touch
+from azs_emulator.services.storage_auth import XML, StorageError, invalid_header
 
 PAGE = 512
 MiB = 1 << 20
@@ -43,9 +43,9 @@ def _size(text: str) -> int:
 
 def _page_blob(blob: Blob | None) -> Blob:
     if blob is None:
-        raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+        raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
     if blob["type"] != "PageBlob":
-        raise BlobError(409, "InvalidBlobType", "The blob type is invalid for this operation.")
+        raise StorageError(409, "InvalidBlobType", "The blob type is invalid for this operation.")
     return blob
 
 
@@ -53,13 +53,13 @@ def _page_range(request: Request, size: int) -> tuple[int, int]:
     text = request.headers.get("x-ms-range") or request.headers.get("range") or ""
     found = re.fullmatch(r"bytes=(\d+)-(\d+)", text.strip())
     if not found:
-        raise BlobError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
+        raise StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
                         HeaderName="Range", HeaderValue=text)
     first, last = int(found.group(1)), int(found.group(2))
     if first % PAGE or (last + 1) % PAGE or last < first:
-        raise BlobError(416, "InvalidPageRange", "The page range specified is invalid.")
+        raise StorageError(416, "InvalidPageRange", "The page range specified is invalid.")
     if last >= size:
-        raise BlobError(416, "InvalidPageRange", "The page range specified is invalid.")
+        raise StorageError(416, "InvalidPageRange", "The page range specified is invalid.")
     return first, last
 
 
@@ -71,10 +71,10 @@ def put_page(request: Request, blob: Blob | None, content: bytes | Path, length:
     name = blob["extents"][0][0]
     if action == "update":
         if length > _MOST_PER_WRITE:
-            raise BlobError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum "
+            raise StorageError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum "
                             "permissible limit.", MaxLimit=str(_MOST_PER_WRITE))
         if length != last - first + 1:
-            raise BlobError(400, "InvalidPageRange", "The page range specified is invalid.")
+            raise StorageError(400, "InvalidPageRange", "The page range specified is invalid.")
         files.write_at(name, first, content)
         blob["pages"] = _with(blob.get("pages", []), first, last)
     elif action == "clear":
@@ -128,21 +128,21 @@ def append_block(request: Request, blob: Blob | None, content: bytes | Path, len
     """Append Block: the content at the blob's end, under ``x-ms-blob-condition-maxsize`` and
     ``x-ms-blob-condition-appendpos`` when given."""
     if blob is None:
-        raise BlobError(404, "BlobNotFound", "The specified blob does not exist.")
+        raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
     if blob["type"] != "AppendBlob":
-        raise BlobError(409, "InvalidBlobType", "The blob type is invalid for this operation.")
+        raise StorageError(409, "InvalidBlobType", "The blob type is invalid for this operation.")
     if length > _MOST_PER_WRITE:
-        raise BlobError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
+        raise StorageError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
                         "limit.", MaxLimit=str(_MOST_PER_WRITE))
     offset = blob["size"]
     most = request.headers.get("x-ms-blob-condition-maxsize")
     if most is not None and offset + length > int(most):
-        raise BlobError(412, "MaxBlobSizeConditionNotMet", "The max blob size condition specified was not met.")
+        raise StorageError(412, "MaxBlobSizeConditionNotMet", "The max blob size condition specified was not met.")
     position = request.headers.get("x-ms-blob-condition-appendpos")
     if position is not None and int(position) != offset:
-        raise BlobError(412, "AppendPositionConditionNotMet", "The append position condition specified was not met.")
+        raise StorageError(412, "AppendPositionConditionNotMet", "The append position condition specified was not met.")
     if blob.get("appended", 0) >= _MOST_APPENDS:
-        raise BlobError(409, "BlockCountExceedsLimit", "The committed block count cannot exceed the maximum limit of "
+        raise StorageError(409, "BlockCountExceedsLimit", "The committed block count cannot exceed the maximum limit of "
                         "50,000 blocks.")
     files.write_at(blob["extents"][0][0], offset, content)
     blob["size"] = blob["extents"][0][1] = offset + length

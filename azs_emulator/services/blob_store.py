@@ -15,8 +15,8 @@ from xml.sax.saxutils import escape
 
 from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request
-from azs_emulator.services.blob_auth import BlobError, etag, http_date, invalid_header, now
 from azs_emulator.services.blob_content import ContentFiles, Extent
+from azs_emulator.services.storage_auth import StorageError, etag, http_date, invalid_header, now
 from azs_emulator.state import BlobAccount
 
 Container = dict[str, Any]
@@ -158,12 +158,12 @@ def check_conditions(request: Request, item: dict[str, Any] | None, read: bool =
     current = item["etag"] if item else None
     wanted = request.headers.get("if-match")
     if wanted and not (current and (wanted.strip() == "*" or current in [t.strip() for t in wanted.split(",")])):
-        raise BlobError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+        raise StorageError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
     unwanted = request.headers.get("if-none-match")
     if unwanted and current and (unwanted.strip() == "*" or current in [t.strip() for t in unwanted.split(",")]):
         if read:
-            raise BlobError(304, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
-        raise BlobError(409 if unwanted.strip() == "*" else 412, "BlobAlreadyExists" if unwanted.strip() == "*" else
+            raise StorageError(304, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+        raise StorageError(409 if unwanted.strip() == "*" else 412, "BlobAlreadyExists" if unwanted.strip() == "*" else
                         "ConditionNotMet", "The specified blob already exists." if unwanted.strip() == "*" else
                         "The condition specified using HTTP conditional header(s) is not met.")
 
@@ -197,13 +197,13 @@ def check_lease(request: Request, holder: dict[str, Any], what: str) -> None:
     given = request.headers.get("x-ms-lease-id")
     if state in ("leased", "breaking"):
         if not given:
-            raise BlobError(412, "LeaseIdMissing", f"There is currently a lease on the {what.lower()} and no lease ID was "
+            raise StorageError(412, "LeaseIdMissing", f"There is currently a lease on the {what.lower()} and no lease ID was "
                             "specified in the request.")
         if given != holder["lease"]["id"]:
-            raise BlobError(412, f"LeaseIdMismatchWith{what}Operation", "The lease ID specified did not match the lease "
+            raise StorageError(412, f"LeaseIdMismatchWith{what}Operation", "The lease ID specified did not match the lease "
                             f"ID for the {what.lower()}.")
     elif given:
-        raise BlobError(412, f"LeaseNotPresentWith{what}Operation", f"There is currently no lease on the {what.lower()}.")
+        raise StorageError(412, f"LeaseNotPresentWith{what}Operation", f"There is currently no lease on the {what.lower()}.")
 
 
 def _duration(request: Request) -> int:
@@ -222,8 +222,8 @@ def lease_action(request: Request, holder: dict[str, Any]) -> tuple[int, dict[st
     proposed = request.headers.get("x-ms-proposed-lease-id", "")
     active = state in ("leased", "breaking")
 
-    def conflict(code: str, message: str) -> BlobError:
-        return BlobError(409, code, message)
+    def conflict(code: str, message: str) -> StorageError:
+        return StorageError(409, code, message)
 
     if action == "acquire":
         duration = _duration(request)

@@ -7,6 +7,7 @@ import argparse
 import shlex
 import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from generator.cli.options import (
     DiscoveryOptions,
@@ -29,8 +30,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--location", metavar="L", help="region for new resources (default: the subscription's first)")
     p.add_argument("--samples", metavar="LIST", help="comma-separated: resource_groups, storage_accounts, virtual_networks, "
                    "virtual_machines, key_vault, blob_storage, template_deployment (default: all)")
-    p.add_argument("--project-name", metavar="N", help="project name (default: azs-project)")
+    p.add_argument("--project-name", metavar="N", help="project name (default: DEST's folder name, as a valid name)")
     p.add_argument("--non-interactive", action="store_true", help="ask nothing: use defaults for what options do not give")
+    p.add_argument("--no-git", action="store_true", help="do not make the project a git repository with a first commit "
+                   "(default: it is one, unless DEST lies in a repository already; the service principal file is never committed)")
     add_template_options(p)
 
 
@@ -43,6 +46,7 @@ class Options:
     samples: str | None
     project_name: str | None
     non_interactive: bool
+    no_git: bool
     source: TemplateOptions
 
 
@@ -65,6 +69,7 @@ def run(options: Options) -> int:
         interactive=interactive,
         template=options.source.template,
         vcs_ref=options.source.vcs_ref,
+        git=not options.no_git,
     )
     destination, found = run_new(request, progress=progress)
     print(discovery_summary(found))
@@ -73,7 +78,7 @@ def run(options: Options) -> int:
     samples = read_answers(destination).get("samples") or []
     for warning in sample_role_warnings(found, list(samples)):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"\nCreated {destination}. Next:")
+    print(f"\nCreated {destination}{_in_git(destination, options.no_git)}. Next:")
     # A folder named like an option (-rf) would be read as one by cd: give it as a path.
     folder = options.destination if not options.destination.startswith("-") else f"./{options.destination}"
     print(f"    cd {shlex.quote(folder)}")
@@ -87,7 +92,7 @@ def _run_batch(options: Options) -> int:
 
     assert options.batch
     results = run_batch(options.batch, options.destination, template=options.source.template,
-                        vcs_ref=options.source.vcs_ref,
+                        vcs_ref=options.source.vcs_ref, git=not options.no_git,
                         progress=lambda message: print(message, file=sys.stderr, flush=True))
     print(summary_table(results))
     failed = [r for r in results if not r.ok]
@@ -95,6 +100,15 @@ def _run_batch(options: Options) -> int:
     kept = f" ({there} already there from an earlier run, left as they were)" if there else ""
     print(f"\n{len(results) - len(failed)} of {len(results)} teams onboarded into {options.destination}{kept}.")
     return 1 if failed else 0
+
+
+def _in_git(project: Path, no_git: bool) -> str:
+    """How the new project stands in git, for the line that says it was created."""
+    if no_git:
+        return ""
+    if (project / ".git").is_dir():
+        return " (a git repository with its first commit)"
+    return " (inside an existing git repository: commit it there)"
 
 
 def _ask(question: str, default: str = "") -> str:

@@ -4,6 +4,7 @@ reads them into a typed object and calls these):
 - ``render``: ``new`` (discover, then copier's ``run_copy``), and the rendering batch and upgrade share;
 - ``batch``: ``new --batch``, many teams, one discovery per Stack;
 - ``upgrade``: ``upgrade`` (plan, dry run, copier's ``run_update``) and the template's refresh migration;
+- ``fleet``: ``upgrade --all``, every project under a folder checked or upgraded on its own; ``--json``'s report;
 - ``doctor``, ``doctor_templates``, ``doctor_findings``: ``doctor``, findings for a hand-written project and its ARM
   templates;
 - ``demo``: ``demo``, an emulator, a project, its bootstrap and a sample in one go;
@@ -15,4 +16,4 @@ Each is imported only when its command runs (``--help`` stays light); nothing ou
 line imports one (``tests/test_layout.py``).
 """
 
-__all__ = ["batch", "demo", "doctor", "doctor_findings", "doctor_templates", "project_emulator", "render", "report", "upgrade", "wheelhouse"]
+__all__ = ["batch", "demo", "doctor", "doctor_findings", "doctor_templates", "fleet", "project_emulator", "render", "report", "upgrade", "wheelhouse"]

@@ -188,7 +188,8 @@ def _stack_key(team: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(team.get(k) or "") for k in ("arm_endpoint", "ca_cert", "tenant", "stack_version"))
 
 
-def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, source: TemplateSource) -> TeamResult:
+def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Path, source: TemplateSource,
+             git: bool = False) -> TeamResult:
     """Prove one team's credentials on an already discovered Stack (unless done) and render its project.
     Whatever goes wrong ends in this team's result, never in the batch's."""
     from generator.commands.render import NewProject, RenderError, check_destination, render
@@ -207,7 +208,7 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
             raise RenderError(found.subscription_note)
         samples = catalog.sample_names(team["samples"]) if team.get("samples") else None
         project = NewProject(destination=str(out / name), discovery=request, project_name=name, samples=samples,
-                             location=team.get("location"))
+                             location=team.get("location"), git=git)
         render(project, found, check_destination(project.destination), source)
         warnings = tuple(sample_role_warnings(found, samples or catalog.DEFAULT_SAMPLES))
         return TeamResult(name, True, str(out / name), found.profile, time.monotonic() - started, warnings)
@@ -228,8 +229,9 @@ def _pool(jobs: int) -> Any:
 
 
 def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str | None = None,
-              progress: Progress = lambda message: None, jobs: int | None = None) -> list[TeamResult]:
-    """Onboard every team in ``path`` into ``out_dir``.
+              progress: Progress = lambda message: None, jobs: int | None = None, git: bool = False) -> list[TeamResult]:
+    """Onboard every team in ``path`` into ``out_dir`` (with ``git``, each project a git repository with a first
+    commit, as ``new`` makes it).
 
     Each distinct Stack is discovered once (with the first of its teams whose credentials work);
     then the teams are proven and rendered in parallel worker processes, one per core.
@@ -277,10 +279,11 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     jobs = jobs or min(os.cpu_count() or 1, len(work))
     if jobs <= 1:
         for index, team, found, proven in work:
-            record(index, _onboard(team, found, proven, out, source))
+            record(index, _onboard(team, found, proven, out, source, git))
     else:
         with _pool(jobs) as pool:
-            futures = {pool.submit(_onboard, team, found, proven, out, source): index for index, team, found, proven in work}
+            futures = {pool.submit(_onboard, team, found, proven, out, source, git): index
+                       for index, team, found, proven in work}
             from concurrent.futures import as_completed
 
             for future in as_completed(futures):

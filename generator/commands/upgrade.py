@@ -137,7 +137,10 @@ def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> 
             continue  # an unknown release is no news
         if str(recorded.get(key, "")) != str(fresh.get(key, "")):
             changes.append((key, str(recorded.get(key, "")), str(fresh.get(key, ""))))
-    samples = tuple(recorded.get("samples") or catalog.DEFAULT_SAMPLES)
+    for key in CHOSEN:  # what the team chose to gain or drop (upgrade --samples / --ci)
+        if key in fresh and list(fresh[key]) != list(recorded.get(key) or []):
+            changes.append((key, ",".join(recorded.get(key) or []) or "-", ",".join(fresh[key]) or "-"))
+    samples = tuple(fresh.get("samples") or recorded.get("samples") or catalog.DEFAULT_SAMPLES)
     pinned = _pins_in(project)
     for pin in catalog.packages_for(samples, str(fresh.get("profile"))):
         if pinned.get(pin.package) != pin.version:
@@ -166,9 +169,14 @@ def _same_version(commit: str, version: str) -> bool:
     return described[1].startswith(built[1]) or built[1].startswith(described[1])
 
 
+# The answers a team may change on upgrade: which samples and CI definitions the project carries.
+CHOSEN = ("samples", "ci")
+
+
 def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
-                 progress: Progress = lambda message: None) -> UpgradePlan:
-    """Re-discover and compare; writes nothing. ``given`` holds discovery options that override the project's."""
+                 progress: Progress = lambda message: None, chosen: dict[str, tuple[str, ...]] | None = None) -> UpgradePlan:
+    """Re-discover and compare; writes nothing. ``given`` holds discovery options that override the project's;
+    ``chosen`` the samples or CI definitions the project is to carry from now on (:data:`CHOSEN`, validated)."""
     project = Path(project_dir).expanduser().resolve()
     recorded = read_answers(project)
     source = template_for(recorded)
@@ -194,6 +202,7 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
             fresh[key] = recorded.get(key, "") or fresh.get(key, "")
     if given.ca_cert:
         fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
+    fresh.update({key: list(names) for key, names in (chosen or {}).items() if key in CHOSEN})
     changes = _changes(project, recorded, fresh)
     if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):
         changes.append(("template", str(recorded.get("_commit", "-")), f"v{__version__}"))
@@ -267,6 +276,7 @@ class AppliedUpgrade:
 
     conflicts: list[str]
     interrupted_by: str | None = None
+    removed: list[str] = field(default_factory=list)  # tracked files the upgrade deleted (a dropped sample, ...)
 
 
 def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> AppliedUpgrade:
@@ -279,7 +289,8 @@ def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = F
     exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
     with held_interrupts() as arrived:
         _update(plan.project, plan, vcs_ref, trust, exclude)
-    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None)
+    removed = [line[3:] for line in git(plan.project, "status", "--porcelain").splitlines() if line[:2] == " D"]
+    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed)
 
 
 def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> str:

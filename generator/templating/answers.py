@@ -80,6 +80,26 @@ def check_project_name(name: str) -> str:
     return "Use 1-64 ASCII letters, digits, '-' or '_', starting with a letter (no spaces or quotes)."
 
 
+def project_name_for(folder: str) -> str:
+    """The project name a folder's name makes (what :func:`check_project_name` accepts): each run of other characters
+    a '-', anything before the first letter dropped, at most 64 characters; ``azs-project`` when nothing is left."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", folder)
+    name = re.sub(r"^[^A-Za-z]+", "", name)[:64].rstrip("-_")
+    return name or "azs-project"
+
+
+# The CI definitions a project can carry (copier.yml's ``ci`` choices).
+CI_DEFINITIONS = ("github", "azure_pipelines")
+
+
+def ci_names(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Validated CI definition names, in :data:`CI_DEFINITIONS` order (none is a valid choice)."""
+    unknown = [name for name in names if name not in CI_DEFINITIONS]
+    if unknown:
+        raise ScaffoldError(f"unknown CI definition(s) {', '.join(unknown)}: choose from {', '.join(CI_DEFINITIONS)}")
+    return tuple(name for name in CI_DEFINITIONS if name in names)
+
+
 def check_guid(value: str, what: str) -> str:
     """Empty when ``value`` is a GUID, else the rule in words."""
     from generator.discovery.identity import GUID

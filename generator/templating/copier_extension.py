@@ -58,6 +58,19 @@ def remember_discovery(data: dict[str, Any], found: StackDiscovery) -> None:
     _cache[_cache_key(inputs)] = discovery_answers(found)
 
 
+def _project_path(ctx: Context, path: str) -> str:
+    """``path`` as given, or, when relative and found there, in the project copier renders (the answers record the CA
+    as ``certs/azure-stack-root.pem``, relative to the project), else in the current folder."""
+    from pathlib import Path
+
+    if not path or Path(path).expanduser().is_absolute():
+        return path
+    conf = ctx.get("_copier_conf")
+    folders = [Path(str(conf["dst_path"]))] if conf is not None and not isinstance(conf, Undefined) else []
+    found = [folder / path for folder in [*folders, Path.cwd()] if (folder / path).is_file()]
+    return str(found[0]) if found else path
+
+
 @pass_context
 def azs_discovery(ctx: Context) -> dict[str, Any]:
     """Discover the Stack the answers so far point at (cached), as the template's computed answers."""
@@ -66,7 +79,7 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
     if key not in _cache:
         from generator.discovery import discover_stack
 
-        request = discovery_request(inputs)
+        request = discovery_request({**inputs, "ca_cert": _project_path(ctx, inputs["ca_cert"])})
         print(f"Discovering the Stack at {inputs['arm_endpoint']} ...", file=sys.stderr, flush=True)
         try:
             found = discover_stack(request)

@@ -6,8 +6,8 @@ emulator's under ``scripts/test_against_emulator.py``) and, where you set them, 
 those variables stay set for your package installs, and none of them can replace this bundle, because every client
 of :mod:`clients` gets its path (azure-core's ``connection_verify``) rather than looking for one in the environment.
 
-``scripts/bootstrap.py`` writes the same bundle into the venv (:data:`BUNDLE_NAME`); when it is missing or lacks a
-certificate named here, the bundle is made for this run in a private temporary file.
+``scripts/bootstrap.py`` writes such a bundle into the venv (:data:`BUNDLE_NAME`); what it holds is added too. When
+certifi's bundle lacks a certificate named here, the bundle is made for this run in a private temporary file.
 """
 
 from __future__ import annotations
@@ -49,20 +49,25 @@ def _certificates(path: Path, what: str) -> list[str]:
     return [block.replace("\r\n", "\n") for block in _PEM.findall(text)]
 
 
-def user_bundles() -> list[Path]:
-    """The CA bundles the environment names (each once), for the corporate CAs they hold."""
-    named = [os.environ.get(name, "").strip() for name in USER_BUNDLE_VARIABLES]
-    return list(dict.fromkeys(Path(value) for value in named if value))
+def user_bundles() -> dict[Path, str]:
+    """The CA bundles the environment names (each once, with the first variable naming it), for the corporate CAs
+    they hold."""
+    named: dict[Path, str] = {}
+    for name in USER_BUNDLE_VARIABLES:
+        if os.environ.get(name, "").strip():
+            named.setdefault(Path(os.environ[name].strip()), name)
+    return named
 
 
 def stack_bundle(config: Any) -> str:
     """The path of the bundle to verify the Stack with (see the module's description); made once per process."""
     import certifi
 
+    base = Path(certifi.where())  # a CA added to it after bootstrap (azs-scaffold emulator trust) counts too
     installed = Path(sys.prefix) / BUNDLE_NAME
-    base = installed if installed.is_file() else Path(certifi.where())
-    sources = [(config.ca_cert, "the Stack's root CA")] if config.ca_cert else []
-    sources += [(path, "the CA bundle your environment names,") for path in user_bundles()]
+    sources = [(installed, "the project's bundle")] if installed.is_file() else []
+    sources += [(config.ca_cert, "the Stack's root CA")] if config.ca_cert else []
+    sources += [(path, f"the CA bundle {name} names,") for path, name in user_bundles().items()]
     key = (str(base), *(str(path) for path, _ in sources))
     if key in _made:
         return _made[key]

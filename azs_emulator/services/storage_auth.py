@@ -1,0 +1,209 @@
+"""Who may ask the storage data plane (blobs, queues, tables) what: the services' XML errors, Shared Key (the real
+signing algorithms of REST API "Authorize with Shared Key": the blob and queue form, versions 2015-02-21 and later, and
+the table form) and service shared access signatures (REST API "Create a service SAS", in each service's shape),
+including those naming a stored access policy (``si``)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import uuid
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import unquote
+from xml.sax.saxutils import escape
+
+from azs_emulator.api_tables import storage_data_versions
+from azs_emulator.arm_core import Arm
+from azs_emulator.protocol import ArmError, Request, Response
+from azs_emulator.services.storage import account_keys, find_account
+
+XML = "application/xml"
+
+
+class StorageError(ArmError):
+    """An error as the blob and queue services answer it: XML ``<Error>`` and the ``x-ms-error-code`` header."""
+
+    def __init__(self, status: int, code: str, message: str, **details: str) -> None:
+        super().__init__(status, code, message)
+        self.details = details
+
+    def response(self) -> Response:
+        extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.details.items())
+        body = (f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{self.code}</Code><Message>{escape(self.message)}\n'
+                f"RequestId:{uuid.uuid4()}\nTime:{iso(now())}</Message>{extra}</Error>").encode()
+        return Response(self.status, body if self.status != 304 else None, {"x-ms-error-code": self.code}, content_type=XML)
+
+
+def invalid_header(name: str, value: str) -> StorageError:
+    return StorageError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
+                     HeaderName=name, HeaderValue=value)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def http_date(moment: dt.datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+def etag() -> str:
+    return f'"0x{uuid.uuid4().hex[:15].upper()}"'
+
+
+def authentication_failed(detail: str) -> StorageError:
+    return StorageError(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value of "
+                     "Authorization header is formed correctly including the signature.", AuthenticationErrorDetail=detail)
+
+
+def shared_key_string_to_sign(request: Request, account: str) -> str:
+    """Shared Key's string to sign for blobs and queues (service versions 2015-02-21 and later): the verb, the standard
+    headers, the ``x-ms-`` headers in order, and the canonicalized resource (the path as sent) with its query."""
+    header = request.headers.get
+    length = header("content-length", "")
+    standard = [request.method, header("content-encoding", ""), header("content-language", ""), "" if length == "0" else length,
+                header("content-md5", ""), header("content-type", ""), header("date", ""), header("if-modified-since", ""),
+                header("if-match", ""), header("if-none-match", ""), header("if-unmodified-since", ""), header("range", "")]
+    ms_headers = "".join(f"{name}:{value.strip()}\n" for name, value in sorted(request.headers.items()) if name.startswith("x-ms-"))
+    resource = f"/{account}{request.path or '/'}" + "".join(f"\n{name.lower()}:{unquote(value)}"
+                                                              for name, value in sorted(request.query.items()))
+    return "\n".join(standard) + "\n" + ms_headers + resource
+
+
+def table_string_to_sign(request: Request, account: str) -> str:
+    """Shared Key's string to sign for the table service: the verb, Content-MD5, Content-Type, the date (``x-ms-date``
+    when sent, else ``Date``) and the canonicalized resource with only its ``comp`` parameter."""
+    header = request.headers.get
+    comp = f"?comp={request.query['comp']}" if "comp" in request.query else ""
+    return "\n".join([request.method, header("content-md5", ""), header("content-type", ""),
+                      header("x-ms-date") or header("date", ""), f"/{account}{request.path or '/'}{comp}"])
+
+
+def sign(key: str, text: str) -> str:
+    return base64.b64encode(hmac.new(base64.b64decode(key), text.encode("utf-8"), hashlib.sha256).digest()).decode()
+
+
+def sas_string_to_sign(query: dict[str, str], account: str, service: str, resource: str) -> str:
+    """A service SAS's string to sign, in the shape its service and signed version (``sv``) define; ``resource`` is
+    the signed resource's path in the account (a container or blob, a queue, a table)."""
+    get = lambda name: query.get(name, "")  # noqa: E731
+    fields = [get("sp"), get("st"), get("se"), f"/{service}/{account}/{resource}", get("si"), get("sip"), get("spr"), get("sv")]
+    if service == "table":
+        return "\n".join([*fields, get("spk"), get("srk"), get("epk"), get("erk")])
+    if service == "queue":
+        return "\n".join(fields)
+    if get("sv") >= "2018-11-09":
+        fields += [get("sr"), get("snapshot")]
+    if get("sv") >= "2020-12-06":
+        fields.append(get("ses"))
+    fields += [get("rscc"), get("rscd"), get("rsce"), get("rscl"), get("rsct")]
+    return "\n".join(fields)
+
+
+def _sas_time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def check_shared_key(request: Request, account: str, keys: list[str], signed: tuple[str, str], table: bool = False) -> None:
+    """403 unless ``signed`` (the Authorization header's account and signature) is the request signed by a key."""
+    to_sign = table_string_to_sign(request, account) if table else shared_key_string_to_sign(request, account)
+    if signed[0] != account or not any(hmac.compare_digest(sign(key, to_sign), signed[1]) for key in keys):
+        raise authentication_failed("The MAC signature found in the HTTP request is not the same as any computed "
+                                    "signature. Server used following string to sign: " + repr(to_sign))
+
+
+def check_sas(request: Request, account: str, keys: list[str], served: tuple[str, ...] | None, needed: str,
+              container: str, blob: str, policies: dict[str, dict[str, Any]], service: str = "blob") -> None:
+    """403 unless the request's service SAS is signed by a key, in its time window and grants ``needed``. A SAS naming
+    a stored access policy (``si``) takes the start, expiry and permissions it leaves out from the container's policy
+    (REST API "Define a stored access policy"); a policy removed revokes it."""
+    query = {k: unquote(v) for k, v in request.query.items()}
+    version = query.get("sv", "")
+    if served is not None and version not in served:
+        raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
+    resource = container + (f"/{blob}" if service == "blob" and query.get("sr") in ("b", "bs") else "")
+    expected = sas_string_to_sign(query, account, service, resource)
+    if not any(hmac.compare_digest(sign(key, expected), query["sig"]) for key in keys):
+        raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
+    terms = dict(query)
+    if query.get("si"):
+        policy = policies.get(query["si"])
+        if policy is None:
+            raise authentication_failed(f"The stored access policy {query['si']!r} named by the signature does not exist.")
+        for field, kept in (("st", "start"), ("se", "expiry"), ("sp", "permission")):
+            if policy.get(kept) and query.get(field):
+                raise authentication_failed(f"The signed field {field} is both in the signature and its stored access policy.")
+            terms[field] = query.get(field) or policy.get(kept) or ""
+    moment = now()
+    try:
+        start = _sas_time(terms["st"]) if terms.get("st") else None
+        expiry = _sas_time(terms["se"])
+    except (KeyError, ValueError):
+        raise authentication_failed("Signed expiry is missing or not an ISO 8601 time.") from None
+    if moment >= expiry or (start is not None and moment < start):
+        raise authentication_failed(f"Signed expiry time [{terms['se']}] must be after the current time [{iso(moment)}]"
+                                    if moment >= expiry else f"Signed start time [{terms['st']}] is in the future")
+    if query.get("sr") in ("b", "bs") and not blob:
+        raise StorageError(403, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this "
+                        "operation using this resource type.")
+    if needed not in terms.get("sp", ""):
+        raise StorageError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
+                        "operation using this permission.")
+
+
+_SHARED_KEY = re.compile(r"^SharedKey ([^:]+):(.+)$")
+
+
+def admit(arm: Arm, request: Request, service: str, needed: str | None, resource: str = "", blob: str = "",
+          policies: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """The account a data-plane request addresses (by its host's first label), once its service version and its Shared
+    Key or SAS hold (``needed``: the SAS permission letter the operation takes; None: only the account's key may).
+    None: the request carries neither, which only a blob container's public access may let through."""
+    name = request.headers.get("host", "").split(".", 1)[0].lower()
+    account = find_account(arm, name)
+    if account is None:
+        raise StorageError(404, "ResourceNotFound", "The specified resource does not exist.")
+    served = storage_data_versions(arm.ctx.release)
+    version = request.headers.get("x-ms-version", "")
+    if version and served is not None and version not in served:
+        raise invalid_header("x-ms-version", version)
+    keys = account_keys(arm, account)
+    signed = _SHARED_KEY.match(request.headers.get("authorization", ""))
+    if "sig" in request.query:
+        if needed is None:
+            raise StorageError(403, "AuthorizationFailure", "This request is not authorized to perform this operation.")
+        check_sas(request, name, keys, served, needed, resource, blob, policies or {}, service)
+    elif signed:
+        if not version:
+            raise StorageError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not "
+                               "specified.", HeaderName="x-ms-version")
+        check_shared_key(request, name, keys, (signed.group(1), signed.group(2)), table=service == "table")
+    else:
+        return None
+    return name
+
+
+def admitted_store(arm: Arm, accounts: dict[str, Any], request: Request, service: str, needed: str | None,
+                   resource: str) -> dict[str, Any]:
+    """The queues or tables (``accounts``: their section of the state) of the account a request addresses, made empty on
+    first use, once :func:`admit` lets the request in (the SAS may name one of the resource's stored policies)."""
+    kind = f"{service}s"
+    store: dict[str, Any] = accounts.setdefault(request.headers.get("host", "").split(".", 1)[0].lower(), {kind: {}})
+    policies = store[kind].get(resource, {}).get("policies", {})
+    if admit(arm, request, service, needed, resource, policies=policies) is None:
+        raise no_authentication()
+    return store
+
+
+def no_authentication() -> StorageError:
+    return StorageError(403, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to "
+                        "the information in the www-authenticate header.")
