@@ -166,6 +166,14 @@ class TrustTest(OfflineProject):
         self.assertIn(_flat(self.user), bundle)
         self.assertTrue(self.certifi_blocks <= bundle)
         self.assertEqual(text.count("-----BEGIN CERTIFICATE-----"), len(bundle))  # each certificate once
+        # bootstrap's bundle in the venv holds the bundles the user's CA variables named then (PIP_CERT's, say): kept too
+        import sys
+
+        from samples.azure_stack.trust import BUNDLE_NAME
+
+        installed = Path(sys.prefix) / BUNDLE_NAME
+        bootstrapped = _blocks(installed.read_text()) if installed.is_file() else set()
+        self.assertEqual(len(bundle), len(self.certifi_blocks | bootstrapped | {_flat(self.root), _flat(self.user)}))  # each once
 
     def test_every_client_is_handed_the_bundle(self) -> None:
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.dir / "corporate.pem")
