@@ -19,7 +19,7 @@ from azs_emulator.config import EmulatorContext
 from azs_emulator.faults import FaultInjector
 from azs_emulator.identity import IdentityService
 from azs_emulator.protocol import ArmError, Request, Response
-from azs_emulator.routing import ARM_TOKEN, GRAPH_TOKEN, VAULT_TOKEN, Match
+from azs_emulator.routing import Match
 from azs_emulator.state import Document, DocumentStore, StateData
 from azs_emulator.store import Section
 
@@ -199,27 +199,6 @@ class Arm:
         self.ctx.state.save()
 
     # -- checks made before a handler runs -----------------------------------------------------
-
-    def admit(self, request: Request, match: Match) -> None:
-        """ARM's order: bearer token, subscription, api-version of the addressed resource type, the caller's role."""
-        route = match.route
-        if route.auth == ARM_TOKEN:
-            self.identity.authenticate(request, request.admin)
-        elif route.auth == VAULT_TOKEN:
-            self.identity.authenticate_vault(request)
-        elif route.auth == GRAPH_TOKEN:
-            self.identity.authenticate_graph(request)
-        if route.subscription:
-            self.check_subscription(match.groups[0], request.admin)
-        api = route.api_of(match.groups)
-        if api is not None:
-            self.check_api_version(request, *api)
-        in_subscription = request.path.lower().startswith("/subscriptions/")
-        if route.auth == ARM_TOKEN and in_subscription and not request.admin and self.authorize is not None:
-            self.authorize(request, match)
-        if route.auth == ARM_TOKEN and in_subscription and not request.admin:
-            for guard in self.guards:
-                guard(request, match)
 
     def subscription_id(self, admin: bool = False) -> str:
         return self.data["admin_subscription_id" if admin else "subscription_id"]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from azs_emulator.api_tables import AZURE, ApiTable, api_table_for, build_for, is_valid_build, is_valid_release
+from azs_emulator.connections import KEEP_ALIVE_SECONDS, WORKERS
 from azs_emulator.errors import EmulatorUsageError
 from azs_emulator.faults import FaultPlan
 from azs_emulator.state import EmulatorState
@@ -64,6 +65,10 @@ class EmulatorConfig:
     identity_port: int = 0
     # The built-in role the service principal holds on its subscription; ARM enforces it.
     role: str = "Owner"
+    # Seconds an idle keep-alive connection (or proxy tunnel) is kept before it is closed.
+    keep_alive_timeout: float = KEEP_ALIVE_SECONDS
+    # Requests answered at once (one thread each); more wait in a backlog, and past it are answered 503.
+    workers: int = WORKERS
     # The build the operator's update API reports (default: the release's initial build). A build also decides what
     # hotfixes changed: AD FS expands the ``.default`` scope from 1.2108.2.130 (api_tables.adfs_expands_default_scope).
     build: str | None = None
@@ -90,6 +95,10 @@ class EmulatorConfig:
         for option, port in (("--port", self.port), ("--identity-port", self.identity_port), ("--proxy-port", self.proxy_port)):
             if not 0 <= port <= 65535:
                 raise EmulatorUsageError(f"{option} {port} is not a TCP port: give 0 (any free port) to 65535")
+        if not 0 < self.keep_alive_timeout <= 3600:
+            raise EmulatorUsageError(f"--keep-alive-timeout {self.keep_alive_timeout} is out of range: give seconds above 0, at most 3600")
+        if not 1 <= self.workers <= 1024:
+            raise EmulatorUsageError(f"--workers {self.workers} is out of range: give 1 to 1024")
         if not _DNS_LABEL.match(self.region):
             raise EmulatorUsageError(f"--region {self.region!r} is not a DNS label: use lower-case letters, digits and dashes (e.g. local)")
         labels = self.fqdn.split(".")

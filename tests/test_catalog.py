@@ -72,6 +72,7 @@ def test_every_release_maps_to_a_known_profile():
     assert "2601" in catalog.STACK_RELEASES  # the newest known release (build 1.2601.0.4)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(("text", "message"), [("21.08", "cannot read"), ("2113", "cannot read"), ("abc", "cannot read"),
                                                    ("9.2222.0.222", "not a release build .* names no release")])
 def test_unreadable_versions(text, message):

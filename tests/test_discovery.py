@@ -113,6 +113,7 @@ def test_admin_update_api_names_the_build(start_emulator, release, build):
     assert any(f"admin update API reports build {build}" in s for s in found.profile_evidence)
 
 
+@pytest.mark.reliability
 def test_an_internal_build_is_read_without_a_traceback(start_emulator):
     # Microsoft's test stamps report builds like 9.2222.0.222 (azurestack-powershell's Update.Admin recordings).
     info = start_emulator(stack_version="2108", build="9.2222.0.222").info()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -268,3 +269,56 @@ def test_block_lists_reuse_committed_blocks(blobs):
     with pytest.raises(HttpResponseError) as unknown:
         blob.commit_block_list(["ZA=="])  # never staged
     assert unknown.value.error_code == "InvalidBlockList"
+
+
+def test_a_storage_account_made_again_starts_empty(start_emulator):
+    """Deleting an account deletes its blobs (and their files); a new account of the same name has none."""
+    info, endpoint, key, storage = _account(start_emulator)
+    service = BlobServiceClient(endpoint, credential={"account_name": "acct1", "account_key": key}, api_version=VERSION,
+                                connection_verify=info["ca_cert"])
+    service.create_container("old").upload_blob("a.bin", os.urandom(100 * KiB))
+    content = Path(info["ca_cert"]).parent / "blobs"  # the state directory's blob content
+    assert [f for f in content.iterdir() if f.is_file()]
+    storage.storage_accounts.delete("rg", "acct1")
+    storage.storage_accounts.begin_create("rg", "acct1", {"location": "local", "sku": {"name": "Standard_LRS"},
+                                                          "kind": "Storage"}).result()
+    key = storage.storage_accounts.list_keys("rg", "acct1").keys[0].value
+    again = BlobServiceClient(endpoint, credential={"account_name": "acct1", "account_key": key}, api_version=VERSION,
+                              connection_verify=info["ca_cert"])
+    assert list(again.list_containers()) == []
+    assert not [f for f in content.iterdir() if f.is_file()]
+    again.create_container("old")
+    assert list(again.get_container_client("old").list_blobs()) == []
+
+
+def test_a_blob_an_older_emulator_kept_in_its_state_is_served_from_a_file(start_emulator, tmp_path):
+    """Emulators before the blob content went to disk kept it base64 in the state: such a blob is read as it was, its
+    bytes moved to a file under the state directory and out of the state."""
+    import base64
+
+    from azs_emulator.state import EmulatorState
+
+    state = tmp_path / "state"
+    started = []
+
+    def on_the_state(**options):
+        started.append(start_emulator(state_dir=str(state), **options))
+        return started[-1]
+
+    info, endpoint, key, _ = _account(on_the_state)
+    service = BlobServiceClient(endpoint, credential={"account_name": "acct1", "account_key": key}, api_version=VERSION,
+                                connection_verify=info["ca_cert"])
+    service.create_container("box")
+    started[0].stop()
+    kept = EmulatorState(state)
+    with kept.transaction():
+        kept.data["blob_accounts"]["acct1"]["containers"]["box"]["blobs"]["old.txt"] = {
+            "content": base64.b64encode(b"kept the old way").decode(), "etag": '"0x1"', "modified": "Mon, 07 Dec 2026 10:00:00 GMT",
+            "created": "Mon, 07 Dec 2026 10:00:00 GMT", "md5": "", "content_type": "text/plain"}
+    kept.close()
+    info = start_emulator(state_dir=str(state)).info()
+    service = BlobServiceClient(endpoint, credential={"account_name": "acct1", "account_key": key}, api_version=VERSION,
+                                connection_verify=info["ca_cert"])
+    assert service.get_blob_client("box", "old.txt").download_blob().readall() == b"kept the old way"
+    assert [b.size for b in service.get_container_client("box").list_blobs()] == [16]
+    assert b"kept the old way" in b"".join(f.read_bytes() for f in (state / "blobs").iterdir() if f.is_file())

@@ -12,7 +12,16 @@ import pytest
 from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import EdmType, EntityProperty, TableAccessPolicy, TableSasPermissions, TableServiceClient, UpdateMode, generate_table_sas
+from azure.data.tables import (
+    EdmType,
+    EntityProperty,
+    TableAccessPolicy,
+    TableSasPermissions,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+    generate_table_sas,
+)
 from azure.storage.queue import QueueServiceClient
 
 from tests.test_emulator_blob import _account
@@ -126,3 +135,21 @@ def test_a_table_sas_and_its_stored_access_policy(account):
     table.set_table_access_policy({})
     with pytest.raises(ClientAuthenticationError):
         list(by_policy.get_table_client("Reports").list_entities())
+
+
+def test_an_entity_group_transaction_is_all_or_nothing(account):
+    info, _, endpoint, key = account
+    service = TableServiceClient(endpoint, credential=AzureNamedKeyCredential("acct1", key), connection_verify=info["ca_cert"])
+    table = service.create_table("Orders")
+    table.create_entity({"PartitionKey": "p", "RowKey": "old", "n": 1})
+    done = table.submit_transaction([("create", {"PartitionKey": "p", "RowKey": "a", "n": 1}),
+                                     ("upsert", {"PartitionKey": "p", "RowKey": "b", "n": 2}),
+                                     ("update", {"PartitionKey": "p", "RowKey": "old", "n": 5}, {"mode": UpdateMode.MERGE}),
+                                     ("delete", {"PartitionKey": "p", "RowKey": "b"})])
+    assert len(done) == 4 and all("etag" in d for d in done[:3])
+    assert sorted((e["RowKey"], e["n"]) for e in table.list_entities()) == [("a", 1), ("old", 5)]
+    with pytest.raises(TableTransactionError) as failed:
+        table.submit_transaction([("create", {"PartitionKey": "p", "RowKey": "c", "n": 3}),
+                                  ("create", {"PartitionKey": "p", "RowKey": "a", "n": 9})])  # a exists: nothing is kept
+    assert failed.value.error_code == "EntityAlreadyExists"
+    assert sorted(e["RowKey"] for e in table.list_entities()) == ["a", "old"]

@@ -94,6 +94,14 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
     assert _answers(project)["_commit"] == NEW and _answers(project)["_src_path"] == public_url()
     assert "<<<<<<<" not in (project / "README.md").read_text()
 
+    # The day after: the upgrade committed, the project is current, and upgrading again writes nothing at all.
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "upgraded")
+    again = ok(installed_cli(installed, elsewhere, "upgrade", "team-d", "--yes"))
+    assert "is current" in again.stdout and "Nothing to regenerate." in again.stdout, again.stdout
+    assert not git(project, "status", "--porcelain").strip()
+    assert installed_cli(installed, elsewhere, "upgrade", "team-d", "--check").returncode == 0
+
 
 def test_the_sdist_carries_the_template_and_its_history(release_repo, tmp_path):
     """A wheel built from the sdist (no .git there) carries the same bundle, with every release tag."""

@@ -132,3 +132,16 @@ def test_a_project_gains_and_drops_samples_and_ci_keeping_the_teams_edits(emulat
         refused = run_cli("upgrade", str(project), "--yes", option, wrong)
         assert refused.returncode == 2 and f"{option}: unknown" in refused.stderr and wrong in refused.stderr, refused.stderr
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_copier_copy_names_the_project_after_its_folder_too(emulator, template_repo, tmp_path):
+    """copier's own copy (the template's default, not only ``new``'s) takes the destination folder's name."""
+    import copier
+
+    info = emulator.info()
+    project = tmp_path / "team ledger"
+    answers = {"arm_endpoint": info["arm_endpoint"], "ca_cert": info["ca_cert"], "client_id": info["client_id"],
+               "client_secret": info["client_secret"], "samples": ["resource_groups"]}
+    copier.run_copy(str(template_repo), project, data=answers, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    assert read_answers(project)["project_name"] == "team-ledger"
+    assert info["client_secret"] not in (project / ".copier-answers.yml").read_text()

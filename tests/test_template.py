@@ -259,6 +259,9 @@ def test_a_sample_runs_twice_and_cleans_up_when_a_step_fails(start_emulator, tem
         result = run(project, project_env, venv_python(project), f"samples/{sample}.py")
         assert result.returncode == 0, result.stdout + result.stderr
         assert emulator.state.data["resource_groups"] == {}, result.stdout
+        if sample == "blob_storage":  # its metadata, copy, lease and page blob steps ran (#40 item 4)
+            assert "'owner': 'platform-team'" in result.stdout and "first-copy.txt: success" in result.stdout
+            assert "refused (412 LeaseIdMissing)" in result.stdout and "pages written: 4096-4607" in result.stdout
     refusal = _STORAGE_REFUSAL if sample == "blob_storage" else _REFUSAL
     emulator.faults.set_plan(FaultPlan(replace=1, replace_status=400, path=MIDDLE_STEP[sample], replace_body=refusal["body"],
                                        replace_content_type=refusal["content_type"]))

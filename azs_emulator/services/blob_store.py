@@ -10,13 +10,15 @@ import base64
 import copy
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request
 from azs_emulator.services.blob_content import ContentFiles, Extent
-from azs_emulator.services.storage_auth import StorageError, etag, http_date, invalid_header, now
+from azs_emulator.services.storage import find_account
+from azs_emulator.services.storage_auth import StorageError, account_store, etag, http_date, invalid_header, now
 from azs_emulator.state import BlobAccount
 
 Container = dict[str, Any]
@@ -39,8 +41,12 @@ class BlobBackend:
         self.files = ContentFiles(arm.ctx.state.directory)
 
     def account(self, name: str) -> BlobAccount:
-        """The account's blob store (made empty on first use): change it in place and :meth:`save`."""
-        return self._accounts.setdefault(name, {"containers": {}})
+        """The account's blob store (made empty on first use, and for a new account of an earlier one's name): change
+        it in place and :meth:`save`."""
+        store, earlier = account_store(self._arm, self._accounts, name, {"containers": {}})
+        for container in (earlier or {}).get("containers", {}).values():
+            self.forget_container(container)
+        return cast(BlobAccount, store)
 
     def save(self) -> None:
         self._arm.save()
@@ -79,6 +85,36 @@ class BlobBackend:
         doomed += [s for kept in container.get("snapshots", {}).values() for s in kept.values()]
         doomed += [{"extents": list(blocks.values())} for blocks in container.get("staged", {}).values()]
         self.forget(doomed)
+
+    def _at(self, uri: str) -> tuple[Container, str] | None:
+        """The container (made if missing, as Compute makes a VM's) and blob name a blob URI of this emulator names;
+        None for an account it does not hold."""
+        parts = urlsplit(uri)
+        account = (parts.hostname or "").split(".", 1)[0].lower()
+        container, _, name = unquote(parts.path).lstrip("/").partition("/")
+        if not name or find_account(self._arm, account) is None:
+            return None
+        containers = self.account(account)["containers"]
+        if container not in containers:
+            containers[container] = {"modified": http_date(now()), "etag": etag(), "blobs": {}, "metadata": {},
+                                     "acl": {"public": None, "policies": {}}}
+        return containers[container], name
+
+    def put_disk(self, uri: str, size: int, image_uri: str | None = None) -> None:
+        """A VM's unmanaged disk as Compute writes it: the page blob at ``uri`` of ``size`` bytes (sparse), or a copy of
+        the image VHD at ``image_uri``; an existing blob is kept (an attached disk), a URI outside the emulator's
+        accounts is left alone (Compute on a Stack writes there; nothing here reads it)."""
+        target = self._at(uri)
+        if target is None or target[1] in target[0]["blobs"]:
+            return
+        source = self._at(image_uri) if image_uri else None
+        image = source[0]["blobs"].get(source[1]) if source else None
+        stamp = http_date(now())
+        disk: Blob = self.twin(image) if image else {"type": "PageBlob", "extents": [[self.files.empty(size), size]],
+                                                     "size": size, "pages": [], "sequence": 0, "metadata": {}}
+        disk.update(etag=etag(), modified=stamp, created=stamp, content_type="application/octet-stream", blocks=[])
+        target[0]["blobs"][target[1]] = disk
+        self.save()
 
     def twin(self, blob: Blob) -> Blob:
         """A copy of a blob whose content is its own (a snapshot, a copy's target): a block blob's unchanging block

@@ -10,6 +10,7 @@ from azs_emulator import arm_errors
 from azs_emulator.arm_core import Action, Arm, ResourceType, TypeDeclarations, now, ref_id
 from azs_emulator.protocol import Request, Response
 from azs_emulator.routing import Route, route
+from azs_emulator.services.blob_store import BlobBackend
 from azs_emulator.services.extensions import EXTENSIONS
 from azs_emulator.services.network import NICS
 from azs_emulator.services.vm_sizes import SIZES
@@ -43,6 +44,7 @@ _PUBLISHERS = _LOCATIONS + r"/publishers"
 class ComputeService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
+        self.vhds = BlobBackend(arm)  # unmanaged disks are page blobs in their storage account
 
     def resource_types(self) -> TypeDeclarations:
         actions: dict[str, Action] = {f"post {action}": self.power_action for action in _POWER_STATES}
@@ -162,11 +164,20 @@ class ComputeService:
     def _make_os_disk(self, vm: dict[str, Any], storage: dict[str, Any], os_disk: dict[str, Any]) -> None:
         # Without an osDisk, an image reference means FromImage (Microsoft's samples send none).
         option = str(os_disk.get("createOption") or ("FromImage" if storage.get("imageReference") else "")).lower()
-        if os_disk.get("vhd"):  # an unmanaged disk: a page blob in a storage account, no disk resource
-            p, o, s, v, os_type = self.find_image(storage.get("imageReference") or {})
-            storage["imageReference"] = {**storage["imageReference"], "exactVersion": v}
-            os_disk.update({"createOption": "FromImage", "osType": os_type, "name": os_disk.get("name") or f"{vm['name']}-osdisk",
-                            "diskSizeGB": int(os_disk.get("diskSizeGB") or 30), "caching": os_disk.get("caching", "ReadWrite")})
+        if os_disk.get("vhd"):  # an unmanaged disk: a page blob in a storage account (vhds/<disk>.vhd), no disk resource
+            image_uri = (os_disk.get("image") or {}).get("uri")
+            if option == "attach" or image_uri:  # an existing VHD, or a user image's copy: no marketplace image
+                os_type = os_disk.get("osType")
+                if str(os_type).lower() not in ("linux", "windows"):
+                    raise arm_errors.invalid_parameter("The osDisk of an attached or user image VHD needs osType Linux or Windows.")
+            else:
+                p, o, s, v, os_type = self.find_image(storage.get("imageReference") or {})
+                storage["imageReference"] = {**storage["imageReference"], "exactVersion": v}
+            size = int(os_disk.get("diskSizeGB") or 30)
+            os_disk.update({"createOption": "Attach" if option == "attach" else "FromImage", "osType": os_type,
+                            "name": os_disk.get("name") or f"{vm['name']}-osdisk", "diskSizeGB": size,
+                            "caching": os_disk.get("caching", "ReadWrite")})
+            self.vhds.put_disk(str(os_disk["vhd"].get("uri", "")), size << 30, image_uri)
             return
         managed = os_disk.setdefault("managedDisk", {})
         os_disk["createOption"] = "FromImage" if option == "fromimage" else os_disk.get("createOption")
@@ -231,6 +242,8 @@ class ComputeService:
             option = str(entry.get("createOption", "")).lower()
             if entry.get("vhd"):
                 entry.pop("managedDisk", None)
+                if option == "empty" and entry.get("diskSizeGB"):
+                    self.vhds.put_disk(str(entry["vhd"].get("uri", "")), int(entry["diskSizeGB"]) << 30)
                 continue
             if managed.get("id"):
                 disk = self._existing_disk(vm, managed)

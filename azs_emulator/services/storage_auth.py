@@ -192,12 +192,28 @@ def admit(arm: Arm, request: Request, service: str, needed: str | None, resource
     return name
 
 
+def account_store(arm: Arm, accounts: dict[str, Any], name: str, empty: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """An account's data in one data plane's section (``empty`` on first use), and what an earlier account of the same
+    name left there (None: nothing): a storage account deleted and made again starts empty, as on a Stack. The data
+    is told from its account by the account's creation time."""
+    account = find_account(arm, name)
+    if account is None:  # nothing kept for a name no account has (the request is refused)
+        return dict(empty), None
+    created = account["properties"].get("creationTime")
+    store = accounts.get(name)
+    if store is not None and store.get("account_created", created) == created:
+        store.setdefault("account_created", created)
+        return store, None
+    accounts[name] = {**empty, "account_created": created}
+    return accounts[name], store
+
+
 def admitted_store(arm: Arm, accounts: dict[str, Any], request: Request, service: str, needed: str | None,
                    resource: str) -> dict[str, Any]:
     """The queues or tables (``accounts``: their section of the state) of the account a request addresses, made empty on
     first use, once :func:`admit` lets the request in (the SAS may name one of the resource's stored policies)."""
     kind = f"{service}s"
-    store: dict[str, Any] = accounts.setdefault(request.headers.get("host", "").split(".", 1)[0].lower(), {kind: {}})
+    store, _ = account_store(arm, accounts, request.headers.get("host", "").split(".", 1)[0].lower(), {kind: {}})
     policies = store[kind].get(resource, {}).get("policies", {})
     if admit(arm, request, service, needed, resource, policies=policies) is None:
         raise no_authentication()

@@ -1,6 +1,6 @@
 """The storage data plane's table service, at ``<account>.table.<region>.<fqdn>``: tables (create, query, delete,
 stored access policies) and their entities (insert, get, query with ``$filter``, ``$select``, ``$top`` and
-continuation, update, merge, insert-or-replace, insert-or-merge, delete), in the service's JSON (OData, as the Table
+continuation, update, merge, insert-or-replace, insert-or-merge, delete, and all of them in a ``$batch``), in the service's JSON (OData, as the Table
 service REST API reference describes each operation), authorized by the table form of Shared Key or a table SAS at the
 service versions the release serves. Errors are OData JSON with ``x-ms-error-code``."""
 
@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import ArmError, Request, Response
 from azs_emulator.routing import ANYONE, TABLE, Route, route
+from azs_emulator.services import table_batch
 from azs_emulator.services.blob_content import small_body
 from azs_emulator.services.storage_auth import StorageError, admitted_store
 from azs_emulator.services.storage_xml import done, parse_policies, policies_xml, service_properties, xml_answer
@@ -23,6 +24,8 @@ from azs_emulator.services.table_query import Entity, parse_filter
 
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _KEYS = r"\(PartitionKey='((?:[^']|'')*)',\s*RowKey='((?:[^']|'')*)'\)"
+_ONE_ENTITY = re.compile(r"/([^/(]+)" + _KEYS)
+_A_TABLE = re.compile(r"/([^/(]+)(?:\(\))?")
 _JSON = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8"
 _MOST_PAGE = 1000
 _SYSTEM = ("PartitionKey", "RowKey", "Timestamp")
@@ -50,11 +53,13 @@ class TableService:
     def __init__(self, arm: Arm) -> None:
         self.arm = arm
         self._accounts = arm.data["table_accounts"]
+        self._batch: dict[str, Any] | None = None  # the account's tables while an admitted batch runs its operations
 
     def routes(self) -> list[Route]:
         table_route = functools.partial(route, listener=TABLE, auth=ANYONE, subscription=False)
         return [
             table_route("GET|PUT", r"/", self.account_root),
+            table_route("POST", r"/\$batch", self.batch),
             table_route("GET|POST", r"/Tables", self.tables),
             table_route("GET|DELETE", r"/Tables\('([^']+)'\)", self.one_table),
             table_route("GET|PUT|PATCH|MERGE|DELETE", r"/([^/(]+)" + _KEYS, self.entity),
@@ -64,6 +69,8 @@ class TableService:
     def _admit(self, request: Request, needed: str | None, table: str = "") -> dict[str, Any]:
         """The account's tables, once the request's version and its Shared Key (table form) or table SAS (``needed``: r,
         a, u, d) hold."""
+        if self._batch is not None:
+            return self._batch
         try:
             return admitted_store(self.arm, self._accounts, request, "table", needed, table.lower())
         except StorageError as error:
@@ -125,6 +132,28 @@ class TableService:
             self.arm.save()
             return Response(204, None, content_type=None)
         return Response(200, {"TableName": found["name"]}, content_type=_JSON)
+
+    def batch(self, request: Request) -> Response:
+        """An entity group transaction (:mod:`.table_batch`), with the account's key."""
+        store = self._admit(request, None)
+        self._batch = store
+        try:
+            return table_batch.run(request, store["tables"], self._step,
+                                   lambda error: error.response() if isinstance(error, ArmError) else None)
+        except ValueError as error:
+            raise TableError(400, "InvalidInput", f"One of the request inputs is not valid: {error}.") from None
+        finally:
+            self._batch = None
+
+    def _step(self, request: Request) -> Response:
+        one = _ONE_ENTITY.fullmatch(request.path)
+        if one:
+            return self.entity(request, *one.groups())
+        table = _A_TABLE.fullmatch(request.path)
+        if table and request.method == "POST":
+            return self.entities(request, table.group(1))
+        raise TableError(400, "InvalidInput", f"One of the request inputs is not valid: {request.method} {request.path} "
+                         "is no entity operation.")
 
     # -- entities --------------------------------------------------------------------------------
 

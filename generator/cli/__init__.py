@@ -16,7 +16,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from generator import __version__
 from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
@@ -82,7 +82,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE
     # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing.
     signal.signal(signal.SIGTERM, _interrupt)
-    return run_reporting_failures(lambda: module.run(options_of(module.Options, args)))
+    return run_reporting_failures(lambda: _run(module, options_of(module.Options, args)))
+
+
+def _run(module: Any, options: Any) -> int:
+    """The command; a Stack command given ``--emulator F`` runs with that emulator's Stack and behind its proxy."""
+    discovery = getattr(options, "discovery", None)
+    if discovery is None or not discovery.emulator:
+        return int(module.run(options))
+    from generator.commands.emulator_control import emulator_stack
+
+    with emulator_stack(discovery.emulator) as stack:
+        options.discovery = discovery.on_emulator(stack)
+        return int(module.run(options))
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from generator.cli.options import non_negative_float, non_negative_int
+from generator.cli.options import non_negative_float, non_negative_int, positive_float, positive_int
+from generator.commands.emulator_control import SHELLS
 from generator.errors import UsageError
 
 DESCRIPTION = ("Run a local Azure Stack Hub emulator on loopback until interrupted (Ctrl-C). "
@@ -64,6 +65,14 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--token-lifetime", type=non_negative_int, default=3600, metavar="SECONDS", help="access token lifetime (default: %(default)s)")
     p.add_argument("--verbose", action="store_true", help="log each request (method, path, status) to stderr")
+    p.add_argument("--keep-alive-timeout", type=positive_float, default=120.0, metavar="SECONDS",
+                   help="close a connection (or proxy tunnel) idle this long (default: %(default)s, HTTP.sys's)")
+    p.add_argument("--workers", type=positive_int, default=32, metavar="N",
+                   help="requests answered at once; more wait, and past 8 per worker are answered 503 (default: %(default)s)")
+    p.add_argument("--detach", action="store_true",
+                   help="serve in the background and return once it serves (state in --state-dir, default "
+                   "~/.local/state/azs-scaffold/emulator; info in DIR/info.json unless --info-file); 'emulator stop' ends it")
+    p.add_argument("--shell", choices=SHELLS, default="sh", help="with the action env: the shell's syntax (default: %(default)s)")
     trust = p.add_argument_group("trust", "with the action trust")
     trust.add_argument("--python", metavar="PY", help="the venv's python whose certifi bundle gets the stand-in CA (e.g. .venv/bin/python)")
     trust.add_argument("--ca-cert", metavar="PEM", help="the stand-in CA to trust (default: identity_ca_cert of --info-file)")
@@ -113,6 +122,10 @@ class Options:
     client_certificate: list[str]
     token_lifetime: int
     verbose: bool
+    keep_alive_timeout: float
+    workers: int
+    detach: bool
+    shell: str  # env
     python: str | None  # trust
     ca_cert: str | None  # trust
     faults: FaultOptions
@@ -127,7 +140,10 @@ def _serve(options: Options) -> int:
     from pathlib import Path
 
     from azs_emulator import Emulator, EmulatorConfig, FaultPlan
+    from generator.commands.emulator_control import write_pid_file
 
+    if options.detach:
+        return _detach(options)
     project = None
     if options.for_project:
         from generator.commands.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
@@ -152,6 +168,8 @@ def _serve(options: Options) -> int:
         single_host=options.single_host,
         identity_port=options.identity_port,
         role=options.role,
+        keep_alive_timeout=options.keep_alive_timeout,
+        workers=options.workers,
         faults=FaultPlan(
             latency=options.faults.latency,
             transient=options.faults.transient,
@@ -175,11 +193,59 @@ def _serve(options: Options) -> int:
             write_private_file(overlay, json.dumps(overlay_for(emulator.info()), indent=2).encode() + b"\n")
             print(f"Emulating {project.name}'s Stack; point it here with: export {OVERLAY_ENV}={overlay}", flush=True)
         _print_emulator(info, options.info_file)
+        pid_file = write_pid_file(Path(options.state_dir).expanduser()) if options.state_dir else None
     except BaseException:
         emulator.stop()
         raise
-    emulator.serve_until_interrupted()
+    try:
+        emulator.serve_until_interrupted()
+    finally:
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
     print("Emulator stopped.", flush=True)
+    return 0
+
+
+def _detach(options: Options) -> int:
+    """``--detach``: the same emulator in the background (the command line as given, less --detach)."""
+    import sys
+    from pathlib import Path
+
+    from generator.commands.emulator_control import INFO_FILE, default_state_dir, detach
+
+    argv = sys.argv[1:]
+    if "--detach" not in argv or "emulator" not in argv:
+        raise UsageError("--detach works from the command line: run 'azs-scaffold emulator --detach ...'")
+    state_dir = Path(options.state_dir).expanduser().resolve() if options.state_dir else default_state_dir()
+    info_file = Path(options.info_file).expanduser().resolve() if options.info_file else state_dir / INFO_FILE
+    serve_argv = [word for word in argv[argv.index("emulator") + 1:] if word != "--detach"]
+    pid, _ = detach(serve_argv, state_dir, info_file)
+    print(f"The emulator serves in the background (pid {pid}); state in {state_dir}")
+    print(f"  Connection info:  {info_file} (holds the client secret; mode 0600)")
+    print(f"  Point a shell at it:  eval \"$(azs-scaffold emulator env --info-file {info_file})\"")
+    print(f"  A command:            azs-scaffold discover --emulator {info_file}")
+    print(f"  Stop it:              azs-scaffold emulator stop --state-dir {state_dir}")
+    return 0
+
+
+def _env(options: Options) -> int:
+    """``env``: the exports that point a shell at the emulator (its proxy; the package index and loopback spared)."""
+    from generator.commands.emulator_control import INFO_FILE, default_state_dir, read_info, shell_exports
+
+    info_file = options.info_file or str(default_state_dir() / INFO_FILE)
+    print(shell_exports(read_info(info_file), options.shell))
+    return 0
+
+
+def _stop(options: Options) -> int:
+    """``stop``: end the emulator serving --state-dir (default: the one --detach uses)."""
+    from pathlib import Path
+
+    from generator.commands.emulator_control import default_state_dir, stop
+
+    state_dir = Path(options.state_dir).expanduser().resolve() if options.state_dir else default_state_dir()
+    pid = stop(state_dir)
+    print(f"Stopped the emulator (pid {pid}) of {state_dir}." if pid else f"No emulator serves {state_dir}.")
     return 0
 
 
@@ -195,14 +261,15 @@ def _print_emulator(info: dict, info_file: str | None) -> None:
     if info["https_proxy"]:
         print(f"  Blobs:            https://<account>.blob.{info['storage_suffix']}/, an account's primaryEndpoints.blob")
         print(f"  These names are reached through the emulator's HTTPS proxy: export HTTPS_PROXY={info['https_proxy']}")
-        print("    (it refuses every other host: put your package index's host in NO_PROXY, e.g. NO_PROXY=pypi.org,"
-              "files.pythonhosted.org, or run installs without it)")
+        print("    (it refuses every other host: 'eval \"$(azs-scaffold emulator env --info-file INFO)\"' exports both, with a "
+              "NO_PROXY that spares your package index)")
     if info["identity_ca_cert"] != info["ca_cert"]:
-        print(f"  The sign-in CA stands in for a public one: trust it as certifi would, e.g. "
-              f"export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
+        print(f"  The sign-in CA stands in for a public one: azs-scaffold's commands trust it with --emulator INFO; "
+              f"for az, export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
         print("    and in a generated project's venv: azs-scaffold emulator trust --python .venv/bin/python --info-file INFO")
     if info_file:
-        print(f"  Connection info:  {info_file} (holds the client secret; mode 0600)")
+        print(f"  Connection info:  {info_file} (holds the client secret; mode 0600); "
+              f"e.g. azs-scaffold discover --emulator {info_file}")
     else:
         print("  Add --info-file PATH to get the client id, secret and subscription as JSON.")
     print("Press Ctrl-C to stop.", flush=True)
@@ -243,4 +310,6 @@ class Action(NamedTuple):
 ACTIONS: dict[str, Action] = {
     "serve": Action("run the emulator", _serve),
     "trust": Action("add its stand-in public CA to the venv of --python", _trust),
+    "env": Action("print the exports that point a shell at it (HTTPS_PROXY, NO_PROXY; --info-file, --shell)", _env),
+    "stop": Action("end the emulator serving --state-dir (what --detach started)", _stop),
 }

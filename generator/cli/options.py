@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from generator.errors import UsageError
 
 if TYPE_CHECKING:  # --help imports no discovery
+    from generator.commands.emulator_control import EmulatorStack
     from generator.discovery import DiscoveryRequest, ServicePrincipal
 
 T = TypeVar("T")
@@ -46,6 +47,13 @@ def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
     return value
 
 
@@ -77,7 +85,8 @@ def non_negative_float(text: str) -> float:
 
 def add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = True) -> None:
     """The options every command that talks to a Stack takes (read back as :class:`DiscoveryOptions`)."""
-    p.add_argument("--arm-endpoint", required=endpoint_required, metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
+    stack = p.add_mutually_exclusive_group(required=endpoint_required)
+    stack.add_argument("--arm-endpoint", metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
     p.add_argument("--ca-cert", metavar="PEM", help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)")
     p.add_argument("--tenant", metavar="NAME_OR_ID", help="Azure AD directory (GUID or contoso.onmicrosoft.com); default: the Stack's own")
     p.add_argument("--client-id", metavar="ID", help="service principal application id; proves the credentials and reads the providers")
@@ -91,6 +100,9 @@ def add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = 
     p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
     p.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
                    help="the longest one try of a request may take, however slowly the answer comes; sign-in too (default: %(default)s)")
+    stack.add_argument("--emulator", metavar="INFO_FILE",
+                   help="the Stack and its service principal (endpoint, CAs, client id and secret) from the info file of an "
+                   "azs-scaffold emulator (what 'emulator --info-file F' or '--detach' wrote); requests go through its proxy")
 
 
 @dataclass
@@ -109,12 +121,28 @@ class DiscoveryOptions:
     stack_version: str | None
     force: bool
     timeout: float
+    emulator: str | None
+
+    def on_emulator(self, stack: EmulatorStack) -> DiscoveryOptions:
+        """These options with the Stack and service principal of ``--emulator`` (which no other option may name)."""
+        given = [option for option, value in (("--ca-cert", self.ca_cert),
+                                               ("--client-id", self.client_id), ("--client-secret-env", self.client_secret_env),
+                                               ("--certificate", self.certificate)) if value]
+        if given:
+            raise UsageError(f"--emulator gives the Stack and its service principal: drop {', '.join(given)}")
+        return dataclasses.replace(self, arm_endpoint=stack.arm_endpoint, ca_cert=stack.ca_cert,
+                                   client_id=stack.principal.client_id)
 
     def principal(self) -> ServicePrincipal | None:
-        """The service principal the options name (secret from the environment or a hidden prompt), or None."""
+        """The service principal the options name (secret from the environment or a hidden prompt, or the emulator's
+        info file), or None."""
         from generator._util.redact import read_secret
         from generator.discovery import ServicePrincipal
 
+        if self.emulator:
+            from generator.commands.emulator_control import entered
+
+            return entered(self.emulator).principal
         if not self.client_id:
             if self.client_secret_env or self.certificate:
                 raise UsageError("a client secret or certificate needs --client-id too")
@@ -134,10 +162,15 @@ class DiscoveryOptions:
         """What discovery is asked, the service principal signed in with (an empty option is unset)."""
         from generator.discovery import DiscoveryRequest
 
+        public_ca_bundle = None
+        if self.emulator:
+            from generator.commands.emulator_control import entered
+
+            public_ca_bundle = entered(self.emulator).public_ca_bundle
         return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", ca_cert=self.ca_cert or None, tenant=self.tenant or None,
                                 principal=self.principal(), subscription_id=self.subscription_id or None,
                                 admin_endpoint=self.admin_endpoint or None, stack_version=self.stack_version or None,
-                                force=self.force, timeout=self.timeout)
+                                force=self.force, timeout=self.timeout, public_ca_bundle=public_ca_bundle)
 
 
 # -- the template -----------------------------------------------------------------------------------------------

@@ -106,6 +106,11 @@ def run(options: Options) -> int:
     if options.dry_run:
         print(dry_run_diff(plan, options.vcs_ref, trust=options.trust) or "(no file would change)")
         return 0
+    if not plan.due and plan.source is not None and options.vcs_ref is None:
+        # azs-scaffold's own template at the version this installation carries, and the same Stack: copier's update
+        # would render both sides alike and write nothing, so it is not run (as upgrade --all does).
+        print("Nothing to regenerate.")
+        return 0
     if not options.yes:
         if not sys.stdin.isatty():
             raise UsageError("upgrade writes files: confirm with --yes (no terminal to ask on), or look first with --dry-run")

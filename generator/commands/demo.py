@@ -31,21 +31,6 @@ def _run_in(project: Path, *command: str) -> None:
         raise ScaffoldError(f"demo: `{' '.join(command)}` failed in {project} (exit {result.returncode}); see its output above")
 
 
-def package_index_hosts() -> str:
-    """The package index hosts installers here may use, as NO_PROXY takes them: the emulator's proxy serves only
-    the Stack's names, so installs must not go through it."""
-    import os
-    from urllib.parse import urlsplit
-
-    hosts = ["pypi.org", "files.pythonhosted.org", "127.0.0.1", "localhost", "::1"]
-    for variable in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL"):
-        for url in os.environ.get(variable, "").split():
-            host = urlsplit(url.split("=", 1)[-1]).hostname
-            if host and host not in hosts:
-                hosts.append(host)
-    return ",".join(hosts)
-
-
 def run_demo(destination: str | None = None, stack_version: str = "2108", identity: str = "azure_ad",
              template: str | None = None, vcs_ref: str | None = None) -> int:
     """Emulator -> generated project -> bootstrap -> provider registration -> resource group sample.
@@ -58,6 +43,7 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
     from azs_emulator import Emulator, EmulatorConfig
     from azs_emulator.proxy import through_proxy
     from azs_emulator.venv_trust import stand_in_ca_of_info, trust_in_venv
+    from generator.commands.emulator_control import no_proxy_for
     from generator.commands.render import NewProject, check_destination, run_new
     from generator.discovery import DiscoveryRequest
     from generator.templating.template_source import resolve_template
@@ -67,7 +53,7 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
     python = str(project / (".venv/Scripts/python.exe" if sys.platform == "win32" else ".venv/bin/python"))
     total = 5
     with Emulator(EmulatorConfig(stack_version=stack_version, identity=identity, registration_delay=1.0)) as emulator, \
-            through_proxy(emulator.info()["https_proxy"], no_proxy=package_index_hosts()):
+            through_proxy(emulator.info()["https_proxy"], no_proxy=no_proxy_for()):
         info = emulator.info()
         print(f"==> [1/{total}] Emulator: Azure Stack Hub {stack_version} ({identity}) at {info['arm_endpoint']}")
 

@@ -26,6 +26,7 @@ from generator.templating.answers import (
     check_stack_version,
     discovery_answers,
     discovery_request,
+    project_name_for,
 )
 from generator.templating.secret_files import hold_for_task
 from generator.templating.template_source import recorded_url
@@ -92,6 +93,13 @@ def azs_discovery(ctx: Context) -> dict[str, Any]:
         except ScaffoldError as error:
             raise _user_error(error) from None
     return _cache[key]
+
+
+def azs_project_name_for(destination: Any) -> str:
+    """The default project name: the destination folder's name, made valid (as ``azs-scaffold new`` does)."""
+    from pathlib import Path
+
+    return project_name_for(Path(str(destination or "")).resolve().name)
 
 
 def azs_requirements(samples: list[str], profile: str) -> list[str]:
@@ -191,6 +199,7 @@ class AzsScaffoldExtension(Extension):
             azs_minimal_role=azs_minimal_role,
             azs_profile=azs_profile,
             azs_check_project_name=check_project_name,
+            azs_project_name_for=azs_project_name_for,
             azs_require=azs_require,
             azs_check_guid=check_guid,
             azs_check_endpoint=check_endpoint,
