@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 from generator import __version__
 from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
-from generator.cli.options import options_of
 
 
 class Command(NamedTuple):
@@ -80,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return USAGE
+    from generator.cli.options import options_of  # with its command (dataclasses): the bare --help goes without
+
     # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing.
     signal.signal(signal.SIGTERM, _interrupt)
     return run_reporting_failures(lambda: _run(module, options_of(module.Options, args)))
