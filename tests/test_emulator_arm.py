@@ -15,8 +15,8 @@ from azure.mgmt.storage import StorageManagementClient
 from azure.profiles import KnownProfiles
 
 from azs_emulator import Emulator, EmulatorConfig
-from azs_emulator.arm_core import ResourceType, TypeAddition, TypeDeclarations, type_table
 from azs_emulator.protocol import Response
+from azs_emulator.resource_types import ResourceType, TypeAddition, TypeDeclarations, type_table
 from azs_emulator.state import EmulatorState, StateData
 from tests import sdk
 from tests.helpers import EMULATOR_PROXY_PORT

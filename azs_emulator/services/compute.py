@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from azs_emulator import arm_errors
-from azs_emulator.arm_core import Action, Arm, ResourceType, TypeDeclarations, now, ref_id
+from azs_emulator.arm_core import Arm, now, ref_id
 from azs_emulator.protocol import Request, Response
+from azs_emulator.resource_types import Action, ResourceType, TypeDeclarations
 from azs_emulator.routing import Route, route
 from azs_emulator.services.blob_store import BlobBackend
 from azs_emulator.services.extensions import EXTENSIONS

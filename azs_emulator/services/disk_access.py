@@ -10,8 +10,9 @@ import uuid
 from typing import Any
 
 from azs_emulator import arm_errors
-from azs_emulator.arm_core import Arm, ResourceType, TypeAddition, TypeDeclarations
+from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request, Response
+from azs_emulator.resource_types import ResourceType, TypeAddition, TypeDeclarations
 from azs_emulator.routing import Route
 
 DISKS = "Microsoft.Compute/disks"

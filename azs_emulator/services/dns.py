@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from azs_emulator import arm_errors
-from azs_emulator.arm_core import Arm, ResourceType, TypeDeclarations
+from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import Request, Response
+from azs_emulator.resource_types import ResourceType, TypeDeclarations
 from azs_emulator.routing import Route
 
 ZONES = "Microsoft.Network/dnszones"

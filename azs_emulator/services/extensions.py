@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from azs_emulator import arm_errors
-from azs_emulator.arm_core import Arm, Render, ResourceType, TypeAddition, TypeDeclarations
+from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import ArmError, Request, Response
+from azs_emulator.resource_types import Render, ResourceType, TypeAddition, TypeDeclarations
 from azs_emulator.routing import Route, route
 
 VMS = "Microsoft.Compute/virtualMachines"  # as compute.py names it (which imports this module, so not from there)

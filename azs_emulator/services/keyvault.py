@@ -12,8 +12,9 @@ from typing import Any
 
 from azs_emulator import arm_errors
 from azs_emulator.api_tables import keyvault_data_versions
-from azs_emulator.arm_core import Arm, ResourceType, TypeDeclarations
+from azs_emulator.arm_core import Arm
 from azs_emulator.protocol import ArmError, Request, Response
+from azs_emulator.resource_types import ResourceType, TypeDeclarations
 from azs_emulator.routing import Route, route
 from azs_emulator.services.keyvault_certificates import KeyVaultCertificates, vault_route
 from azs_emulator.state import PerOwnerStore

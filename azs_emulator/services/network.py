@@ -13,9 +13,10 @@ import uuid
 from typing import Any
 
 from azs_emulator import arm_errors, child_collections
-from azs_emulator.arm_core import Arm, ResourceType, TypeDeclarations, ref_id
+from azs_emulator.arm_core import Arm, ref_id
 from azs_emulator.child_collections import ChildCollection
 from azs_emulator.protocol import Request, Response
+from azs_emulator.resource_types import ResourceType, TypeDeclarations
 from azs_emulator.routing import Route
 
 VNETS = "Microsoft.Network/virtualNetworks"

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from azs_emulator.arm_core import ARM_SECTIONS, Arm, DeclaresTypes, ResourceType, type_table
+from azs_emulator.arm_core import ARM_SECTIONS, Arm
+from azs_emulator.resource_types import DeclaresTypes, ResourceType, type_table
 from azs_emulator.routing import Route, Service
 from azs_emulator.services.authorization import AuthorizationService
 from azs_emulator.services.blob import BlobService

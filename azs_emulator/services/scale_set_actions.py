@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from azs_emulator import arm_errors
-from azs_emulator.arm_core import Action, Arm, Render, TypeAddition, TypeDeclarations, ref_id
+from azs_emulator.arm_core import Arm, ref_id
 from azs_emulator.protocol import Request, Response
+from azs_emulator.resource_types import Action, Render, TypeAddition, TypeDeclarations
 from azs_emulator.routing import Route, route
 from azs_emulator.services.network import free_address, held_addresses
 from azs_emulator.services.scale_sets import SCALE_SETS, free_slot

@@ -9,8 +9,9 @@ import secrets
 from typing import Any
 
 from azs_emulator import arm_errors
-from azs_emulator.arm_core import Arm, ResourceType, TypeDeclarations, now
+from azs_emulator.arm_core import Arm, now
 from azs_emulator.protocol import Request, Response
+from azs_emulator.resource_types import ResourceType, TypeDeclarations
 from azs_emulator.routing import Route, route
 
 ACCOUNTS = "Microsoft.Storage/storageAccounts"
