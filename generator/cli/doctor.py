@@ -1,5 +1,6 @@
 """``azs-scaffold doctor``: findings for a hand-written project and its ARM templates (``generator.commands.doctor``,
-``doctor_templates``, ``doctor_capabilities``, ``doctor_findings``). Exit 0: no findings, 1: findings, 2: could not run."""
+``doctor_code``, ``doctor_environment``, ``doctor_templates``, ``doctor_capabilities``,
+``doctor_findings``). Exit 0: no findings, 1: findings, 2: could not run."""
 
 from __future__ import annotations
 

@@ -10,24 +10,22 @@ names the file and line (or the requirement), what is wrong and the exact fix, f
 
 from __future__ import annotations
 
-import ast
 import configparser
 import difflib
-import json
 import os
 import re
-import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import catalog
-from generator._util.files import read_project_file, read_regular_file, why_unreadable
+from generator._util.files import read_project_file, why_unreadable
 from generator.catalog.lock import is_locked_layout, stale_reason
-from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
-from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
+from generator.commands.doctor_code import RETIRED, CodeFacts, check_code_imports, imported_packages, read_code, retired_module
+from generator.commands.doctor_environment import check_environment, find_venv, read_installed, run_environment
+from generator.commands.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
 
 if TYPE_CHECKING:
     from generator.discovery import StackDiscovery
@@ -35,31 +33,8 @@ if TYPE_CHECKING:
 # Releases of each management package before track 2 (azure-identity credentials, azure-core pipeline).
 FIRST_TRACK_2 = {"azure-mgmt-resource": "15.0.0", "azure-mgmt-storage": "16.0.0", "azure-mgmt-network": "16.0.0",
                  "azure-mgmt-keyvault": "7.0.0", "azure-mgmt-compute": "17.0.0"}
-RETIRED = {"msrestazure": "azure-identity's credentials (ClientSecretCredential, CertificateCredential); for the Stack's "
-                          "endpoints, a GET of <ARM>/metadata/endpoints?api-version=2019-05-01 (track 2 has no "
-                          "get_cloud_from_metadata_endpoint)",
-           "adal": "azure-identity (MSAL underneath)",
-           "python-certifi-win32": "the Stack's root CA appended to certifi's bundle (as azs-scaffold's bootstrap does, "
-                                   "idempotently) or named by REQUESTS_CA_BUNDLE"}
-# The module each retired distribution is imported as, where its name differs.
-RETIRED_MODULES = {"msrestazure": "msrestazure", "adal": "adal", "certifi_win32": "python-certifi-win32"}
-# Data-plane clients: no API profile covers them, so each needs api_version= (the SDK's default is global Azure's
-# newest, which a Stack refuses). Client -> (package, the api_version a Stack serves).
-_KEY_VAULT_DATA = catalog.profile(catalog.HYBRID_2020).keyvault_data_api_version
-DATA_PLANE_CLIENTS = {"SecretClient": ("azure-keyvault-secrets", _KEY_VAULT_DATA),
-                      "KeyClient": ("azure-keyvault-keys", _KEY_VAULT_DATA),
-                      "CertificateClient": ("azure-keyvault-certificates", _KEY_VAULT_DATA),
-                      "BlobServiceClient": ("azure-storage-blob", catalog.STORAGE_DATA_API_VERSION),
-                      "ContainerClient": ("azure-storage-blob", catalog.STORAGE_DATA_API_VERSION),
-                      "BlobClient": ("azure-storage-blob", catalog.STORAGE_DATA_API_VERSION)}
-# Modules the catalog pins, beyond the management clients: module -> its package.
-PINNED_MODULES = {"azure.keyvault.secrets": "azure-keyvault-secrets", "azure.storage.blob": "azure-storage-blob",
-                  "azure.identity": "azure-identity"}
 # What a pinned release imports without declaring it.
 UNDECLARED_NEEDS = {"azure-storage-blob": ("six",)}
-# Constructors of a data-plane client besides the class itself.
-_ALTERNATE_CONSTRUCTORS = ("from_connection_string", "from_blob_url", "from_container_url")
-CREDENTIALS = {"ClientSecretCredential", "CertificateCredential", "DefaultAzureCredential", "ClientAssertionCredential"}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
 
 Progress = Callable[[str], None]
@@ -85,29 +60,6 @@ class Requirement:
     spec: str  # the version specifier as written ("" when unpinned)
     where: str
     line: str = ""  # the requirement as written (extras and markers included), comments left out
-
-
-@dataclass
-class CodeFacts:
-    """What the code shows, from its syntax tree."""
-
-    imports: dict[str, list[str]] = field(default_factory=dict)  # module -> where it is imported (first line in each file)
-    profiles: dict[str, list[str]] = field(default_factory=dict)  # KnownProfiles member -> first line in each file
-    findings: list[Finding] = field(default_factory=list)
-    files: int = 0  # Python files read
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _version(text: str) -> Any:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def _pinned_version(spec: str) -> str | None:
@@ -137,10 +89,6 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 # What doctor reads of a project's files, each at most (a real one is far smaller; a larger one is no source).
 MAX_DECLARATION_BYTES = 1024 * 1024  # requirements*.txt, pyproject.toml, setup.cfg
-MAX_MODULE_BYTES = 512 * 1024  # a Python module: its syntax tree takes some hundred times its size
-MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # certifi's bundle is some 300 kB
-
-
 def one_line_of(error: Exception) -> str:
     return " ".join(str(error).split())[:200]
 
@@ -167,7 +115,7 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
             requirement = line.split(" #")[0].split(" --")[0].strip()  # without its comment and options (--hash=...)
             match = _REQUIREMENT.match(requirement)
             if match:
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), f"{path.name}:{number}", requirement))
+                found.append(Requirement(normal_name(match.group(1)), match.group(3).strip(), f"{path.name}:{number}", requirement))
     pyproject = project / "pyproject.toml"
     if pyproject.exists() or pyproject.is_symlink():
         try:
@@ -182,7 +130,7 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
         for entry in data.get("project", {}).get("dependencies", []) or []:
             match = _REQUIREMENT.match(str(entry))
             if match:
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "pyproject.toml [project.dependencies]",
+                found.append(Requirement(normal_name(match.group(1)), match.group(3).strip(), "pyproject.toml [project.dependencies]",
                                          str(entry).strip()))
     setup_cfg = project / "setup.cfg"
     if setup_cfg.exists() or setup_cfg.is_symlink():
@@ -194,7 +142,7 @@ def read_requirements(project: Path) -> tuple[list[Requirement], str | None]:
         for entry in parser.get("options", "install_requires", fallback="").splitlines():
             match = _REQUIREMENT.match(entry)
             if match and entry.strip():
-                found.append(Requirement(_normal(match.group(1)), match.group(3).strip(), "setup.cfg [options] install_requires",
+                found.append(Requirement(normal_name(match.group(1)), match.group(3).strip(), "setup.cfg [options] install_requires",
                                          entry.split(" #")[0].strip()))
     main_file = project / "requirements.txt"
     return found, str(main_file) if main_file.exists() or not (pyproject.exists() or setup_cfg.exists()) else None
@@ -205,7 +153,7 @@ def check_requirements(requirements: list[Requirement], code: CodeFacts) -> list
     findings = []
     for req in requirements:
         if req.name in RETIRED:
-            imported = [where for module, places in code.imports.items() if _retired_module(module) == req.name
+            imported = [where for module, places in code.imports.items() if retired_module(module) == req.name
                         for where in places]
             if imported:  # --fix keeps it: the code would not import without it
                 findings.append(Finding(ERROR, req.where, f"{req.name} is retired; the code still imports it "
@@ -224,11 +172,11 @@ def check_requirements(requirements: list[Requirement], code: CodeFacts) -> list
                                     f"it resolves to a release that dropped the Stack's API versions ({pin.breaks or 'newer ones'})",
                                     f"pin {pin.requirement}"))
             continue
-        version, newest = _version(exact), _version(pin.version)
+        version, newest = parsed_version(exact), parsed_version(pin.version)
         if version is not None and newest is not None and version > newest:
             findings.append(Finding(ERROR, req.where, f"{req.name}=={exact} is newer than the last release that honours "
                                     f"the hybrid profiles ({pin.version}; {pin.breaks})", f"pin {pin.requirement}"))
-        elif version is not None and version < _version(FIRST_TRACK_2[req.name]):
+        elif version is not None and version < parsed_version(FIRST_TRACK_2[req.name]):
             findings.append(Finding(ERROR, req.where, f"{req.name}=={exact} is a track 1 release (msrest/msrestazure credentials)",
                                     f"pin {pin.requirement} and build clients with azure-identity credentials"))
     declared = {req.name for req in requirements}
@@ -236,255 +184,6 @@ def check_requirements(requirements: list[Requirement], code: CodeFacts) -> list
         findings.append(Finding(ERROR, code.imports["azure.profiles"][0], "azure.profiles is imported, but azure-common "
                                 "(which provides it) is not required: newer management packages no longer bring it",
                                 f"add {catalog.PINS['azure-common'].requirement} to the requirements"))
-    return findings
-
-
-# -- code ---------------------------------------------------------------------------------------------
-
-def _python_files(project: Path) -> Iterator[Path]:
-    for path in sorted(project.rglob("*.py")):
-        if not SKIPPED_FOLDERS & set(path.relative_to(project).parts):
-            yield path
-
-
-def _constant(node: ast.AST | None) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
-def _call_name(node: ast.Call) -> str:
-    func = node.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def _note(places: dict[str, list[str]], key: str, relative: str, where: str) -> None:
-    """Record ``where`` for ``key``: the first place in each file."""
-    seen = places.setdefault(key, [])
-    if not any(place.rsplit(":", 1)[0] == relative for place in seen):
-        seen.append(where)
-
-
-def _sets_default_profile(node: ast.AST) -> bool:
-    """``KnownProfiles.default.use(...)``: every multi-API client built afterwards without profile= uses it."""
-    func = node.func if isinstance(node, ast.Call) else None
-    return (isinstance(func, ast.Attribute) and func.attr == "use" and isinstance(func.value, ast.Attribute)
-            and func.value.attr == "default" and isinstance(func.value.value, ast.Name) and func.value.value.id == "KnownProfiles")
-
-
-def read_code(project: Path) -> CodeFacts:
-    """Imports, KnownProfiles members and credential or client construction, from each file's syntax tree."""
-    facts = CodeFacts()
-    trees: list[tuple[str, ast.AST]] = []
-    for path in _python_files(project):
-        relative = path.relative_to(project).as_posix()
-        try:
-            source = read_project_file(project, relative, MAX_MODULE_BYTES).decode("utf-8", errors="replace")
-        except OSError as exc:  # a pipe, a device, a link out of the project, a huge file: not read, said so
-            facts.findings.append(Finding(WARNING, relative, f"not read: {why_unreadable(exc).removeprefix(':').strip()}",
-                                          "doctor checks the project's regular Python files only"))
-            continue
-        facts.files += 1
-        try:
-            trees.append((relative, ast.parse(source, filename=relative)))
-        except (SyntaxError, RecursionError) as exc:
-            facts.findings.append(Finding(WARNING, f"{relative}:{getattr(exc, 'lineno', None) or 1}", "not valid Python: doctor could not read it",
-                                          "fix the syntax error"))
-    # Where KnownProfiles.default.use(...) is called: file -> its first line there.
-    default_profile = {relative: min(getattr(n, "lineno", 0) for n in ast.walk(tree) if _sets_default_profile(n))
-                       for relative, tree in trees if any(_sets_default_profile(n) for n in ast.walk(tree))}
-    for relative, tree in trees:
-        for node in ast.walk(tree):
-            line = getattr(node, "lineno", 0)
-            where = f"{relative}:{line}"
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    _note(facts.imports, alias.name, relative, where)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                _note(facts.imports, node.module, relative, where)
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "KnownProfiles":
-                _note(facts.profiles, node.attr, relative, where)
-            elif isinstance(node, ast.Call):
-                # Set in another file, it is in force once that code has run; in this one, only after its line.
-                has_default = any(line > first if other == relative else True for other, first in default_profile.items())
-                facts.findings.extend(_check_call(node, where, has_default))
-    return facts
-
-
-def _authority_from_metadata(node: ast.AST | None) -> str | None:
-    """The source of an authority read from the Stack's metadata login endpoint (msrestazure's
-    ``endpoints.active_directory``, or a ``loginEndpoint`` key), else None."""
-    if node is None:
-        return None
-    for part in ast.walk(node):
-        if (isinstance(part, ast.Attribute) and part.attr == "active_directory") or \
-                (isinstance(part, ast.Subscript) and _constant(part.slice) in ("loginEndpoint", "login_endpoint")):
-            return ast.unparse(node)
-    return None
-
-
-def _check_call(node: ast.Call, where: str, has_default_profile: bool = False) -> list[Finding]:
-    name = _call_name(node)
-    keywords = {k.arg: k.value for k in node.keywords if k.arg}
-    passes_more = any(k.arg is None for k in node.keywords)  # **options: what they hold is not known here
-    findings = []
-    if name in _ALTERNATE_CONSTRUCTORS and isinstance(node.func, ast.Attribute):
-        name = node.func.value.attr if isinstance(node.func.value, ast.Attribute) else getattr(node.func.value, "id", "")
-    if name in CREDENTIALS:
-        authority = _constant(keywords.get("authority"))
-        if authority and authority.rstrip("/").lower().endswith("/adfs"):
-            findings.append(Finding(ERROR, where, f"the ADFS authority {authority!r} ends in /adfs: MSAL adds /adfs itself "
-                                    "and signs in at /adfs/adfs/...", "give the host only (https://adfs.<region>.<fqdn>) "
-                                    "and tenant 'adfs'"))
-        from_metadata = _authority_from_metadata(keywords.get("authority"))
-        if from_metadata and (node.args or "tenant_id" in keywords):
-            findings.append(Finding(WARNING, where, f"{name} takes its authority from the metadata's login endpoint "
-                                    f"({from_metadata}) and a tenant: on an ADFS Stack that endpoint ends in /adfs and "
-                                    "the tenant 'adfs' doubles it (MSAL signs in at /adfs/adfs/...)",
-                                    "pass the login endpoint without a trailing /adfs as authority (on ADFS: the host, "
-                                    "and tenant 'adfs')"))
-        on_stack = "authority" in keywords and not (authority and any(h in authority for h in MICROSOFT_LOGIN_HOSTS))
-        if on_stack and "disable_instance_discovery" not in keywords and not passes_more:
-            findings.append(Finding(WARNING, where, f"{name} with a Stack's authority but without disable_instance_discovery: "
-                                    "MSAL first asks login.microsoftonline.com about the authority (fails disconnected, "
-                                    "and is wrong for a Stack)", "pass disable_instance_discovery=True"))
-    elif name in DATA_PLANE_CLIENTS:
-        if "api_version" not in keywords and not passes_more:
-            package, version = DATA_PLANE_CLIENTS[name]
-            findings.append(Finding(ERROR, where, f"{name} without api_version sends {package}'s newest service version "
-                                    "(global Azure's), which a Stack refuses: no API profile covers the data plane",
-                                    f'pass api_version="{version}"'))
-    elif name.endswith("ManagementClient") or name == "SubscriptionClient":
-        if passes_more:
-            return findings
-        if "base_url" not in keywords:
-            findings.append(Finding(ERROR, where, f"{name} without base_url talks to global Azure's Resource Manager",
-                                    "pass base_url= the Stack's Resource Manager (from its metadata endpoint)"))
-        if "credential_scopes" not in keywords:
-            findings.append(Finding(ERROR, where, f"{name} without credential_scopes asks for a token for global Azure's "
-                                    "audience, which the Stack refuses", "pass credential_scopes=[<the metadata's audience>/.default]"))
-        if "profile" not in keywords and "api_version" not in keywords and not has_default_profile:
-            findings.append(Finding(ERROR, where, f"{name} without profile= sends its package's newest api-versions, which "
-                                    "a Stack does not serve", "pass profile=KnownProfiles.v2020_09_01_hybrid "
-                                    "(or v2019_03_01_hybrid for releases up to 2008)"))
-    return findings
-
-
-def _retired_module(module: str) -> str | None:
-    """The retired distribution that provides ``module``, if any."""
-    return RETIRED_MODULES.get(module.split(".")[0])
-
-
-def check_code_imports(code: CodeFacts) -> list[Finding]:
-    """Retired modules imported by the code: one finding in each file that imports one."""
-    findings = []
-    for module, places in code.imports.items():
-        retired = _retired_module(module)
-        for where in places:
-            if retired:
-                findings.append(Finding(ERROR, where, f"imports {module}, which is retired", f"use {RETIRED[retired]}"))
-            if module.startswith("azure.common.credentials"):
-                findings.append(Finding(ERROR, where, "azure.common.credentials (track 1 credentials) is retired",
-                                        f"use {RETIRED['msrestazure']}"))
-    return findings
-
-
-def imported_packages(code: CodeFacts) -> list[str]:
-    """The catalog's packages that the code imports (management clients, the data plane, azure-identity)."""
-    providers = {client.module: client.package for client in catalog.CLIENTS.values()} | PINNED_MODULES
-    packages = set()
-    for module in code.imports:
-        for provided, package in providers.items():
-            if module == provided or module.startswith(provided + "."):
-                packages.add(package)
-    return sorted(packages)
-
-
-# -- the installed environment ----------------------------------------------------------------------------
-
-_ENVIRONMENT_PROBE = """
-import importlib.metadata as m, json
-versions = {(d.metadata["Name"] or ""): d.version for d in m.distributions()}
-try:
-    import certifi
-    bundle = certifi.where()
-except ImportError:
-    bundle = None
-print(json.dumps({"versions": versions, "bundle": bundle}))
-"""
-# Where a virtual environment keeps its installed distributions (POSIX, and Windows).
-_SITE_PACKAGES = ("lib/python3*/site-packages", "lib64/python3*/site-packages", "Lib/site-packages")
-
-
-def find_venv(project: Path) -> Path | None:
-    """The project's virtual environment (``.venv``), if it has one."""
-    venv = project / ".venv"
-    return venv if venv.is_dir() else None
-
-
-def read_installed(venv: Path) -> dict[str, Any]:
-    """Installed distributions (name -> version) and certifi's bundle of the environment ``venv``, read from the
-    metadata files on disk (``site-packages/*.dist-info``): nothing there is run, not even its ``.pth`` files."""
-    import importlib.metadata
-
-    folders = sorted({str(folder.resolve()) for pattern in _SITE_PACKAGES for folder in venv.glob(pattern) if folder.is_dir()})
-    if not folders:
-        raise DoctorError(f"{venv} holds no site-packages folder, so its installed packages cannot be read; recreate it "
-                          "(python -m venv .venv) or give the project's Python with --python")
-    versions: dict[str, str] = {}
-    for distribution in importlib.metadata.distributions(path=folders):
-        name = distribution.metadata["Name"] if distribution.metadata else None
-        if name and distribution.version:
-            versions.setdefault(_normal(name), distribution.version)
-    bundle = next((str(Path(folder, "certifi", "cacert.pem")) for folder in folders
-                   if Path(folder, "certifi", "cacert.pem").is_file()), None)
-    return {"versions": versions, "bundle": bundle}
-
-
-def run_environment(python: str) -> dict[str, Any]:
-    """Installed distributions and certifi's bundle of ``python``'s environment, asked by running it (only for
-    ``--python``: it starts as any run of it does, its site-packages' ``.pth`` files included; -I keeps the project's
-    folder off its path)."""
-    try:
-        result = subprocess.run([python, "-I", "-c", _ENVIRONMENT_PROBE], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DoctorError(f"cannot run {python} ({exc}); give the project's Python with --python") from None
-    if result.returncode != 0:
-        raise DoctorError(f"{python} could not list its packages: {' '.join(result.stderr.split())[-200:]}")
-    try:
-        answer = json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise DoctorError(f"{python} did not list its packages (it printed {result.stdout[:80]!r}); is it a Python?") from None
-    return {"versions": {_normal(name): version for name, version in answer["versions"].items() if name},
-            "bundle": answer.get("bundle")}
-
-
-def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, ca_pem: str | None) -> list[Finding]:
-    """What is installed in the environment (``where`` names it) against what the code imports and the pins."""
-    findings = []
-    versions = environment["versions"]
-    for package in imported_packages(code):
-        pin = catalog.PINS[package]
-        installed = versions.get(package)
-        if installed is None:
-            findings.append(Finding(ERROR, where, f"{package} is imported but not installed", f"install {pin.requirement}"))
-        elif package.startswith("azure-mgmt-") and _version(installed) and _version(installed) > _version(pin.version):
-            findings.append(Finding(ERROR, where, f"{package} {installed} is installed: newer than the last release that "
-                                    f"honours the hybrid profiles ({pin.version}; {pin.breaks})", f"install {pin.requirement}"))
-    if "azure.profiles" in code.imports and "azure-common" not in versions:
-        findings.append(Finding(ERROR, where, "azure.profiles is imported but azure-common is not installed",
-                                f"install {catalog.PINS['azure-common'].requirement}"))
-    for retired in RETIRED:
-        if retired in versions:
-            findings.append(Finding(WARNING, where, f"{retired} {versions[retired]} is installed (retired)", f"uninstall it; use {RETIRED[retired]}"))
-    if ca_pem and environment.get("bundle"):
-        try:
-            bundle = "".join(read_regular_file(Path(environment["bundle"]), MAX_BUNDLE_BYTES).decode("utf-8", errors="replace").split())
-        except OSError:
-            bundle = ""  # no bundle to read: the CA is not in it
-        body = "".join(ca_pem.split())
-        if body not in bundle:
-            findings.append(Finding(ERROR, where, f"the Stack's root CA is not in certifi's bundle ({environment['bundle']}): "
-                                    "TLS to the Stack fails", "append it (azs-scaffold's bootstrap does, idempotently), and "
-                                    "again after every certifi upgrade"))
     return findings
 
 

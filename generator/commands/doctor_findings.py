@@ -1,9 +1,11 @@
-"""What ``doctor`` reports, shared by its checks of a project's code and requirements (``doctor``) and of its ARM
-templates (``doctor_templates``)."""
+"""What ``doctor`` reports, and what its checks share: of a project's requirements (``doctor``), code
+(``doctor_code``), environment (``doctor_environment``) and ARM templates (``doctor_templates``)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from generator._util.terminal import printable
 from generator.errors import ScaffoldError
@@ -31,3 +33,18 @@ class Finding:
     def __post_init__(self) -> None:
         # A finding quotes the project's files and templates (a resource type, a file name): printed as itself.
         self.where, self.problem, self.fix = printable(self.where), printable(self.problem), printable(self.fix)
+
+
+def normal_name(name: str) -> str:
+    """A distribution name as packaging compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parsed_version(text: str) -> Any:
+    """``text`` as a packaging Version, or None when it is none."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
