@@ -1,7 +1,8 @@
 """The failure catalogue (docs/reliability.md): every case ends in one clear line and a non-zero exit,
 never a traceback, a half-written project or a secret out of place.
 
-Faults come from the emulator's fault plan. Run them all with ``pytest -m reliability``.
+Faults come from the emulator's fault plan. Run them all with ``pytest -m reliability``. A generated project's
+own cases are in tests/test_reliability_project.py.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -28,20 +27,16 @@ from generator.discovery import DiscoveryError
 from generator.discovery.http import StackHttp
 from generator.discovery.trust import tls_context
 from tests.helpers import (
-    EMULATOR_PROXY_PORT,
     GENERATOR_COMMAND,
-    PUBLIC_CA_DIR,
     ROOT,
     cli,
     discover,
     new_args,
     one_error,
-    project_environment,
     set_faults,
     with_credentials,
     without_emulator_proxy,
 )
-from tests.project import bootstrap, bundle_path, run, trust_the_public_stand_in, venv_python
 
 pytestmark = pytest.mark.reliability
 
@@ -340,225 +335,6 @@ def test_r54_two_generations_at_once(start_emulator, tmp_path, template_repo):
         assert json.loads((tmp_path / name / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
 
 
-# -- the generated project -----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def project_stack():
-    from azs_emulator import Emulator, EmulatorConfig
-
-    with Emulator(EmulatorConfig(registration_delay=0.2, token_lifetime=1, public_ca_dir=PUBLIC_CA_DIR,
-                                 proxy_port=EMULATOR_PROXY_PORT)) as emulator:
-        yield emulator.info()
-
-
-@pytest.fixture(scope="module")
-def project(project_stack, template_repo, wheelhouse, tmp_path_factory) -> Path:
-    from tests.helpers import new_project
-
-    destination = tmp_path_factory.mktemp("reliability") / "project"
-    new_project(project_stack, destination, template_repo, samples=("resource_groups",))
-    return destination
-
-
-@pytest.fixture(scope="module")
-def bootstrapped(project, wheelhouse, uv_cache) -> Path:
-    """``project`` bootstrapped once for the module's tests, which only read it or put back what they change."""
-    result = bootstrap(project, project_environment(wheelhouse, uv_cache))
-    assert result.returncode == 0, result.stderr
-    return project
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r47_bootstrap_without_the_package_index(project, tmp_path):
-    offline = tmp_path / "offline"
-    shutil.copytree(project, offline, ignore=shutil.ignore_patterns(".venv"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")}
-    env.update(PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0", PIP_TIMEOUT="2", PIP_CONFIG_FILE=os.devnull)
-    result = run(offline, env, sys.executable, "scripts/bootstrap.py")
-    one_error(result.returncode, result.stderr.replace("ERROR:", "  ERROR:").replace("WARNING:", "  WARNING:"),
-              "installing the locked packages failed")
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r49_certifi_upgrade_then_bootstrap_again(bootstrapped, project_env, wheelhouse):
-    """A reinstalled certifi (an upgrade replaces the bundle bootstrap added the Stack's root to) no longer breaks the
-    project: its clients verify with the project's bundle, which adds certs/azure-stack-root.pem whatever certifi holds;
-    bootstrap again puts the root back into certifi too."""
-    python = venv_python(bootstrapped)
-    # The venv is uv's (no pip in it: bootstrap at the floor), so uv reinstalls, from the session's wheels.
-    uv = str(Path(sys.executable).with_name("uv"))
-    reinstall = run(bootstrapped, project_env, uv, "pip", "install", "-q", "--python", python, "--reinstall", "--no-deps",
-                    "--no-index", "--find-links", str(wheelhouse), "certifi")
-    assert reinstall.returncode == 0, reinstall.stderr
-    root = "".join((bootstrapped / "certs" / "azure-stack-root.pem").read_text().split()[2:-2])
-    try:
-        trust_the_public_stand_in(bootstrapped)  # a real certifi's public CAs; what the reinstall took away is the Stack's
-        assert root not in "".join(bundle_path(bootstrapped, project_env).read_text().split())
-        for step in ("register_providers.py", "samples/resource_groups.py"):
-            ran = run(bootstrapped, project_env, python, step)
-            assert ran.returncode == 0, ran.stderr
-    finally:  # the module's other tests share this venv: certifi trusts the Stack again, whatever happened here
-        assert bootstrap(bootstrapped, project_env).returncode == 0
-    assert root in "".join(bundle_path(bootstrapped, project_env).read_text().split())
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r91_a_venv_that_does_not_trust_the_emulators_sign_in_ca_is_told_how(bootstrapped, project_env, project_stack, tmp_path):
-    """A project generated by hand against an Azure AD emulator: its venv's certifi lacks the CA standing in for the
-    public one of login.microsoftonline.com. The one line names the supported way; that way works."""
-    bundle = bundle_path(bootstrapped, project_env)
-    stand_in = Path(project_stack["identity_ca_cert"]).read_bytes().strip()
-    without = bundle.read_bytes().replace(stand_in, b"")
-    replacement = bundle.with_name("cacert.pem.test")
-    replacement.write_bytes(without)
-    os.replace(replacement, bundle)  # a new file: the cache's hard-linked copy stays as it was
-    python = venv_python(bootstrapped)
-    try:
-        broken = run(bootstrapped, project_env, python, "register_providers.py")
-        line = one_error(broken.returncode, broken.stderr, "TLS verification of the sign-in host failed")
-        assert "azs-scaffold emulator trust --python .venv/bin/python --info-file" in line
-        info_file = tmp_path / "info.json"
-        info_file.write_text(json.dumps(project_stack))
-        trusted = cli("emulator", "trust", "--python", python, "--info-file", str(info_file))
-        assert trusted[0] == 0 and "now trusts" in trusted[1], trusted
-        assert run(bootstrapped, project_env, python, "register_providers.py").returncode == 0
-    finally:
-        if stand_in not in bundle.read_bytes():
-            bundle.write_bytes(without + b"\n" + stand_in + b"\n")
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r30_tokens_expiring_mid_run_are_renewed(bootstrapped, project_env, project_stack):
-    set_faults(project_stack, latency=0.4)  # with 1 s tokens, the sample outlives several of them
-    try:
-        assert run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py").returncode == 0
-        result = run(bootstrapped, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
-    finally:
-        set_faults(project_stack)
-    assert result.returncode == 0, result.stderr
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r35_provider_registration_stuck(bootstrapped, project_env, project_stack):
-    headers = {"Authorization": "Bearer " + _token(project_stack)}
-    unregister = (f"{project_stack['arm_endpoint']}subscriptions/{project_stack['subscription_id']}/providers/"
-                  "Microsoft.KeyVault/unregister?api-version=2019-10-01")
-    requests.post(unregister, headers=headers, verify=project_stack["ca_cert"], timeout=10).raise_for_status()
-    set_faults(project_stack, registration_stuck=True)
-    try:
-        result = run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py", "--timeout", "2")
-    finally:
-        set_faults(project_stack)
-    one_error(result.returncode, result.stderr, "not registered after 2 s: Microsoft.KeyVault (Registering)")
-    assert run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py").returncode == 0
-
-
-def _token(info: dict) -> str:
-    from tests import sdk
-
-    return sdk.credential(info).get_token(sdk.scope(info)).token
-
-
-def _with_sp(project: Path, tmp_path: Path, change) -> Path:
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy, symlinks=True)
-    sp = json.loads((copy / "azureSecretSpConfig.json").read_text())
-    change(sp, copy)
-    return copy
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r50_open_config_permissions_are_warned_about(bootstrapped, project_env, tmp_path):
-    copy = _with_sp(bootstrapped, tmp_path, lambda sp, root: (root / "azureSecretSpConfig.json").chmod(0o644))
-    result = run(copy, project_env, venv_python(bootstrapped), "-m", "samples.azure_stack")
-    assert result.returncode == 0 and "warning: azureSecretSpConfig.json is readable by others; run: chmod 600" in result.stderr
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r51_config_missing_a_key(bootstrapped, project_env, tmp_path):
-    def drop_client_id(sp, root):
-        del sp["clientId"]
-        (root / "azureSecretSpConfig.json").write_text(json.dumps(sp))
-
-    copy = _with_sp(bootstrapped, tmp_path, drop_client_id)
-    result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
-    assert result.returncode == 1 and result.stderr.strip() == (
-        "error: azureSecretSpConfig.json lacks clientId; add the key(s) and run again")
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r52_a_users_ca_bundle_variable_is_honoured_and_added(bootstrapped, project_env):
-    """A corporate workstation's CA variables stay set: the installs honour them, the project's own bundle adds the
-    bundle they name to certifi and the Stack's root, and TLS to the Stack is checked with that bundle."""
-    system = "/etc/ssl/certs/ca-certificates.crt"
-    if not Path(system).exists():
-        pytest.skip("no system CA bundle on this machine")
-    env = {**project_env, "REQUESTS_CA_BUNDLE": system, "SSL_CERT_FILE": system, "CURL_CA_BUNDLE": system}
-    result = run(bootstrapped, env, sys.executable, "scripts/bootstrap.py")
-    assert result.returncode == 0, result.stderr
-    assert "plus the bundle of REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE" in result.stdout
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r83_registration_waits_are_bounded_and_talkative(bootstrapped, project_env, project_stack):
-    """A slow provider API, then Retry-After: 3600: --timeout 5 ends it within a few seconds, with progress lines."""
-    python = venv_python(bootstrapped)
-    for plan in ({"latency": 8.0, "path": "/providers/"},
-                 {"transient": 50, "retry_after": 3600, "path": "/providers/"}):
-        set_faults(project_stack, **plan)
-        try:
-            started = time.monotonic()
-            result = run(bootstrapped, project_env, python, "register_providers.py", "--timeout", "5")
-            elapsed = time.monotonic() - started
-        finally:
-            set_faults(project_stack)
-        one_error(result.returncode, result.stderr, "not registered after 5 s")
-        assert elapsed < 20, elapsed
-        assert "still waiting for the Resource Manager" in result.stdout, result.stdout
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r84_a_cut_off_answer_is_named(bootstrapped, project_env, project_stack):
-    set_faults(project_stack, truncate=50, path="/resourcegroups")
-    try:
-        result = run(bootstrapped, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
-    finally:
-        set_faults(project_stack)
-    line = one_error(result.returncode, result.stderr, "error:")
-    assert "None: None" not in line
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r85_bootstrap_with_a_read_only_certifi_bundle(project, project_env, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
-    assert run(copy, project_env, sys.executable, "-m", "venv", ".venv").returncode == 0
-    assert run(copy, project_env, venv_python(copy), "-m", "pip", "install", "-q", "-r", "requirements.txt").returncode == 0
-    folder = bundle_path(copy, project_env).parent
-    folder.chmod(0o555)
-    try:
-        if os.access(folder, os.W_OK):
-            pytest.skip("this user (root) writes into read-only folders: the bundle cannot be made unwritable here")
-        result = run(copy, project_env, sys.executable, "scripts/bootstrap.py")
-    finally:
-        folder.chmod(0o755)
-    one_error(result.returncode, result.stderr, "cannot add the Stack's root CA to")
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r86_the_users_ca_variables_add_to_the_projects_trust(bootstrapped, project_env):
-    """A corporate workstation's CA variables stay set: the samples verify the Stack with the project's bundle (certifi,
-    the Stack's root and the bundles the variables name), handed to every client, so none of them replaces it."""
-    system = "/etc/ssl/certs/ca-certificates.crt"
-    if not Path(system).exists():
-        pytest.skip("no system CA bundle on this machine")
-    env = {**project_env, "REQUESTS_CA_BUNDLE": system, "CURL_CA_BUNDLE": system, "SSL_CERT_FILE": system}
-    for step in ("register_providers.py", "samples/resource_groups.py"):
-        result = run(bootstrapped, env, venv_python(bootstrapped), step)
-        assert result.returncode == 0 and "TLS verification failed" not in result.stderr, result.stderr
-    assert "Deleted azs-sample-rg-" in result.stdout
-
-
 # -- the catalogue itself ------------------------------------------------------------------------
 
 def test_every_documented_case_has_a_marked_test():
@@ -575,80 +351,3 @@ def test_every_documented_case_has_a_marked_test():
         module_marks = module_marks if isinstance(module_marks, list) else [module_marks]
         marks = [m.name for m in getattr(function, "pytestmark", []) + module_marks]
         assert "reliability" in marks, f"{case}: {path}::{name} is not marked reliability"
-
-
-def _project_secret(project: Path) -> str:
-    return json.loads((project / "azureSecretSpConfig.json").read_text())["clientSecret"]
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r95_the_project_never_prints_a_secret_the_sign_in_quotes_back(bootstrapped, project_env, project_stack):
-    secret = _project_secret(bootstrapped)
-    body = json.dumps({"error": "invalid_client",
-                       "error_description": f"AADSTS7000215: Invalid client secret '{secret.upper()}' (began {secret[:24]})."})
-    set_faults(project_stack, replace=50, replace_status=401, replace_body=body, path="oauth2")
-    try:
-        for script in ("register_providers.py", "samples/resource_groups.py"):
-            result = run(bootstrapped, project_env, venv_python(bootstrapped), script)
-            line = one_error(result.returncode, result.stderr, "sign-in failed")
-            assert "[redacted]" in line, line
-            output = (result.stdout + result.stderr).lower()
-            assert secret.lower() not in output and secret[:24].lower() not in output, line
-    finally:
-        set_faults(project_stack)
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r96_a_sample_run_outside_the_venv_says_so(project, project_env):
-    result = run(project, project_env, sys.executable, "-S", "samples/resource_groups.py")  # -S: no site-packages
-    line = one_error(result.returncode, result.stderr, "has not got this project's packages")
-    assert ".venv/bin/python samples/resource_groups.py" in line
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r97_a_hung_answer_is_named_while_it_is_awaited(bootstrapped, project_env, project_stack):
-    assert run(bootstrapped, project_env, venv_python(bootstrapped), "register_providers.py").returncode == 0
-    set_faults(project_stack, latency=12.0, path="exportTemplate")
-    try:
-        result = run(bootstrapped, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
-    finally:
-        set_faults(project_stack)
-    assert result.returncode == 0, result.stderr
-    assert "still waiting for an answer from management." in result.stdout, result.stdout
-
-
-_REUSE_KEY = """import sys
-sys.path.insert(0, "samples")
-from pathlib import Path
-import azure_stack
-try:
-    azure_stack.ssh_key_pair(Path(sys.argv[1]))
-except azure_stack.ConfigError as exc:
-    sys.exit(f"error: {exc}")
-"""
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r105_a_reused_ssh_key_must_be_real_and_private(bootstrapped, project_env, tmp_path):
-    python = venv_python(bootstrapped)
-    dangling = tmp_path / "dangling"
-    dangling.mkdir()
-    (dangling / "azs_sample_vm").symlink_to(tmp_path / "gone")
-    result = run(bootstrapped, project_env, python, "-c", _REUSE_KEY, str(dangling))
-    one_error(result.returncode, result.stderr, "cannot be read")
-    loose = tmp_path / "loose"
-    assert run(bootstrapped, project_env, python, "-c", _REUSE_KEY, str(loose)).returncode == 0
-    (loose / "azs_sample_vm").chmod(0o644)
-    result = run(bootstrapped, project_env, python, "-c", _REUSE_KEY, str(loose))
-    one_error(result.returncode, result.stderr, "is readable by others (mode 0644); run chmod 600")
-
-
-@pytest.mark.slow  # bootstraps a project: installs packages
-def test_r106_emulator_for_a_project_with_a_bad_recorded_release(project, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv*"))
-    answers = copy / ".copier-answers.yml"
-    answers.write_text(re.sub(r"(?m)^stack_release: .*$", "stack_release: '9913'", answers.read_text()))
-    code, _, err = cli("emulator", "--for-project", str(copy))
-    line = one_error(code, err, "records stack_release '9913', which is no Stack release the emulator knows")
-    assert "--stack-version" not in line
