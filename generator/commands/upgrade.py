@@ -30,7 +30,7 @@ from generator._util.files import LinksOutside, read_project_file, temporary_fil
 from generator._util.git import git, git_output
 from generator._util.interrupts import held_interrupts
 from generator.catalog.lock import read_requirements_file
-from generator.commands.upgrade_guard import UpgradeError, check_links, never_written, refuse_untrusted, written_paths
+from generator.commands.upgrade_guard import UpgradeError, never_written, refuse_links, refuse_untrusted
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
@@ -223,7 +223,7 @@ def _checked_before_writing(project: Path, plan: UpgradePlan, vcs_ref: str | Non
     patterns that keep copier off the credentials, the CA file and git-ignored paths."""
     refuse_untrusted(plan, trust)
     exclude = never_written(project)
-    check_links(project, written_paths(plan, vcs_ref, trust, exclude))
+    refuse_links(project, plan, vcs_ref, trust, exclude)
     return exclude
 
 
