@@ -24,6 +24,9 @@ from azs_emulator.state import Document, DocumentStore, StateData
 from azs_emulator.store import Section
 
 RESOURCES_NS = "Microsoft.Resources"
+# The sections of the state (state.StateData) Arm owns for every service: registrations, groups, resources, and the
+# keys kept beside storage accounts (services/registry.py names every other section's owner).
+ARM_SECTIONS = ("providers", "resource_groups", "resources", "storage_keys")
 # Namespaces a new subscription has registered already, as on a real one.
 ALWAYS_REGISTERED = {RESOURCES_NS.lower(), "microsoft.authorization"}
 

@@ -25,6 +25,7 @@ class Request:
     # A large body on the blob host, spooled to this file instead of ``body`` (services/blob_content.py); removed
     # once the request is answered unless the handler took it over.
     body_file: Path | None = None
+    client_ip: str = ""  # the address the request came from (a SAS's ``sip`` is checked against it)
 
     @property
     def api_version(self) -> str | None:

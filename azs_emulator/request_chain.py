@@ -136,7 +136,7 @@ class RequestChain:
         # parent path. A blob's name may hold ``//`` (and Shared Key signs the path as sent): kept there.
         exchange.request = Request(method=handler.command, path=url.path if blob_host else re.sub(r"/{2,}", "/", url.path),
                                    query=query, headers=headers, body=body, base_url=listener.base_url, vault=listener.vault,
-                                   body_file=body_file)
+                                   body_file=body_file, client_ip=str(handler.client_address[0]))
 
     def address(self, exchange: Exchange) -> None:
         """Names layout: which Resource Manager (tenant or operator's) or which vault the Host header names."""

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from azs_emulator.arm_core import Arm, DeclaresTypes, type_table
+from azs_emulator.arm_core import Arm
 from azs_emulator.config import ADFS, AZURE, LOOPBACK, EmulatorConfig, EmulatorContext
 from azs_emulator.connections import Connection, ConnectionHost, handshake
 from azs_emulator.errors import EmulatorError
@@ -21,33 +21,8 @@ from azs_emulator.protocol import ArmError, Request, Response
 from azs_emulator.proxy import HttpsProxy
 from azs_emulator.refusals import busy
 from azs_emulator.request_chain import RequestChain
-from azs_emulator.routing import ANYONE, Router, Service, route
-from azs_emulator.services.authorization import AuthorizationService
-from azs_emulator.services.blob import BlobService
-from azs_emulator.services.compute import ComputeService
-from azs_emulator.services.compute_skus import ComputeSkusService
-from azs_emulator.services.deployments import DeploymentsService
-from azs_emulator.services.disk_access import DiskAccessService
-from azs_emulator.services.dns import DnsService
-from azs_emulator.services.extensions import ExtensionsService
-from azs_emulator.services.graph import GraphService
-from azs_emulator.services.keyvault import KeyVaultService
-from azs_emulator.services.locks import LocksService
-from azs_emulator.services.moves import MovesService
-from azs_emulator.services.network import NetworkService
-from azs_emulator.services.network_edge import NetworkEdgeService
-from azs_emulator.services.policy import PolicyService
-from azs_emulator.services.provider_operations import ProviderOperationsService
-from azs_emulator.services.provider_resources import ProviderResourcesService
-from azs_emulator.services.queue import QueueService
-from azs_emulator.services.resources import ResourcesService
-from azs_emulator.services.scale_set_actions import ScaleSetActionsService
-from azs_emulator.services.scale_sets import ScaleSetsService
-from azs_emulator.services.stack import StackService
-from azs_emulator.services.storage import StorageService
-from azs_emulator.services.table import TableService
-from azs_emulator.services.usages import UsagesService
-from azs_emulator.services.vm_capture import VmCaptureService
+from azs_emulator.routing import ANYONE, Router, route
+from azs_emulator.services.registry import Services
 from azs_emulator.state import EmulatorState
 from azs_emulator.wire import ExchangeHandler, send
 
@@ -108,25 +83,13 @@ class Emulator:
         self.ctx = EmulatorContext(self.config, self.state, addresses)
         self.identity = IdentityService(self.ctx)
         self.arm = Arm(self.ctx, self.identity, self.faults)
-        resources = ProviderResourcesService(self.arm)
-        self.deployments = DeploymentsService(self.arm, resources)
-        services: list[Service] = [StackService(self.arm), ResourcesService(self.arm), self.deployments, StorageService(self.arm),
-                    NetworkService(self.arm), ComputeService(self.arm), KeyVaultService(self.arm), AuthorizationService(self.arm),
-                    GraphService(self.arm), BlobService(self.arm), QueueService(self.arm), TableService(self.arm)]
-        compute = next(s for s in services if isinstance(s, ComputeService))
-        # After Compute: disk export and VM capture add to its types' actions, extensions to how it shows a VM; locks
-        # check every request.
-        services += [NetworkEdgeService(self.arm), DiskAccessService(self.arm), VmCaptureService(self.arm),
-                     LocksService(self.arm), PolicyService(self.arm), MovesService(self.arm),
-                     ProviderOperationsService(self.arm), UsagesService(self.arm), ComputeSkusService(self.arm),
-                     ScaleSetsService(self.arm, compute), ExtensionsService(self.arm), DnsService(self.arm),
-                     ScaleSetActionsService(self.arm)]
-        self.arm.types.update(type_table(s.resource_types() for s in services if isinstance(s, DeclaresTypes)))
+        services = Services(self.arm)  # every service, in azs_emulator/services/registry.py's order
+        self.deployments = services.deployments
+        self.arm.types.update(services.type_table())
         self.router = Router([
             route("GET|PUT|POST|DELETE", re.escape(FAULTS_PATH), self._control_faults, auth=ANYONE, control=True),
             *self.identity.routes(),
-            *(r for service in services for r in service.routes()),
-            *resources.routes(),  # any provider's resources: after every specific route
+            *services.routes(),  # any provider's resources last: after every specific route
         ])
         self._write_public_bundle()
 

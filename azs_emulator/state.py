@@ -171,11 +171,14 @@ KEYED_SECTIONS = frozenset({
     "blob_accounts", "queue_accounts", "table_accounts", "vault_secrets", "vault_certificates", "role_assignments", "locks",
     "policy_definitions", "policy_assignments",
 })
-# The values fixed when the state is made (who the Stack is): read once at start, never written again.
-FIXED_VALUES = frozenset({
+# Who the Stack is (the state's own sections, with the listeners' kept ports).
+STACK_IDENTITY = frozenset({
     "tenant_id", "tenant_domain", "client_id", "client_secret", "subscription_id", "admin_subscription_id",
-    "audience_app_id", "admin_audience_app_id", "location", "object_id", "principal_assignment",
+    "audience_app_id", "admin_audience_app_id", "location", "object_id",
 })
+KEPT_PORTS = ("identity_port", "proxy_port", "vault_ports")
+# The values fixed when the state is made: read once at start, never written again.
+FIXED_VALUES = STACK_IDENTITY | {"principal_assignment"}
 assert KEYED_SECTIONS | FIXED_VALUES <= set(StateData.__annotations__)
 
 

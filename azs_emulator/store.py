@@ -56,6 +56,11 @@ def _encoded(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def json_member(name: str, value: Any) -> str:
+    """``"name":value`` as a stored document spells it: the text :meth:`Section.keys_containing` looks for."""
+    return _encoded({name: value})[1:-1]
+
+
 class _Entry:
     """A document a session has read or written: its value now (ABSENT once deleted) and its row's JSON as read
     (None: no row); ``moved`` when it was deleted and written again (it goes to the end, as in a dict)."""
@@ -170,6 +175,12 @@ class Section:
         with self._store.transaction() as session:
             return session.keys(self.name, prefix)
 
+    def keys_containing(self, text: str) -> list[str]:
+        """The keys whose document's JSON may contain ``text`` (a superset: check each), read by the database alone:
+        a search among many documents that loads only the few that match."""
+        with self._store.transaction() as session:
+            return session.keys_containing(self.name, text)
+
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """Key and document (of keys starting with ``prefix``), in the order they were first written."""
         with self._store.transaction() as session:
@@ -239,6 +250,15 @@ class Session:
         if value is not ABSENT:
             self._entries[section][key].value = ABSENT
         return value
+
+    def keys_containing(self, section: str, text: str) -> list[str]:
+        """The keys whose document's JSON (as last written) contains ``text``, and every key this session touched:
+        a superset the caller narrows, found without reading the other documents."""
+        rows = self._connection.execute("SELECT key FROM documents WHERE section = ? AND instr(value, ?) > 0 "
+                                        "ORDER BY position", (section, text)).fetchall()
+        touched = self._section(section)
+        found = [key for (key,) in rows if key not in touched]
+        return found + [key for key, entry in touched.items() if entry.value is not ABSENT]
 
     def keys(self, section: str, prefix: str = "") -> list[str]:
         """The keys of a section (those starting with ``prefix``), in the order they were first written."""

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urljoin
 
+from azs_emulator.template_limits import check_arguments, check_result
+
 
 class TemplateError(ValueError):
     """The template cannot be evaluated; the message says where and why."""
@@ -389,8 +391,9 @@ def call(name: str, args: list[Any], scope: Scope) -> Any:
         raise TemplateError(f"The template function '{name}' is not valid. Please see {ARM_FUNCTIONS_HELP} for usage details")
     low, high, implementation = entry
     _need(name, args, low, high)
+    check_arguments(name, args)
     try:
-        return implementation(scope, *args)
+        return check_result(name, implementation(scope, *args))
     except TemplateError:
         raise
     except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:

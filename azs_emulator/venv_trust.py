@@ -9,7 +9,6 @@ sharing that file.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -19,16 +18,6 @@ from azs_emulator.errors import EmulatorUsageError
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
 _MARK = "# azs-scaffold emulator: stand-in for the public CA of an Azure AD sign-in host (not for a real Stack)\n"
-
-
-def stand_in_ca_of(info_file: str) -> Path | None:
-    """The sign-in CA an emulator's ``--info-file`` names as if public (None for ADFS: its sign-in host is on the
-    Stack's own root, which bootstrap trusts already)."""
-    try:
-        return stand_in_ca_of_info(json.loads(Path(info_file).expanduser().read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EmulatorUsageError(f"--info-file {info_file} is not an emulator's info file ({getattr(exc, 'strerror', None) or exc}); "
-                         "give the file azs-scaffold emulator --info-file wrote") from None
 
 
 def stand_in_ca_of_info(info: dict) -> Path | None:
@@ -53,13 +42,21 @@ def certifi_bundle_of(python: str) -> Path:
 
 
 def trust_in_venv(python: str, ca_file: Path) -> str:
-    """Add the certificates of ``ca_file`` to the certifi bundle of ``python``'s venv, and to the project's own bundle
-    beside it (``<venv>/azs-ca-bundle.pem``, which a generated project's bootstrap writes and its clients are handed),
-    when there is one; a sentence saying what was done."""
+    """Add the certificates of ``ca_file`` (an emulator's own) as :func:`trust_pem_in_venv` does; a sentence saying
+    what was done."""
     try:
-        wanted = _PEM.findall(ca_file.read_bytes())
+        pem = ca_file.read_bytes()
     except OSError as exc:
         raise EmulatorUsageError(f"cannot read the CA file {ca_file}: {exc.strerror or exc}") from None
+    return trust_pem_in_venv(python, pem, ca_file)
+
+
+def trust_pem_in_venv(python: str, pem: bytes, ca_file: Path) -> str:
+    """Add the certificates in ``pem`` (read from ``ca_file`` by the caller: a user's file is read bounded) to the
+    certifi bundle of ``python``'s venv, and to the project's own bundle beside it (``<venv>/azs-ca-bundle.pem``,
+    which a generated project's bootstrap writes and its clients are handed), when there is one; a sentence saying
+    what was done."""
+    wanted = _PEM.findall(pem)
     if not wanted:
         raise EmulatorUsageError(f"{ca_file} holds no PEM certificate")
     bundle = certifi_bundle_of(python)

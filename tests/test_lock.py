@@ -211,13 +211,13 @@ folder = pathlib.Path(sys.argv[1])
 sys.path.insert(0, str(folder.parent))
 before = set(sys.modules)  # what site loaded (setuptools' distutils hook), not the samples
 modules = set()
-for path in folder.glob("*.py"):
+for path in folder.rglob("*.py"):  # the samples and their helper package (samples/azure_stack/)
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             modules.add(node.module)
-local = {"samples", *(path.stem for path in folder.glob("*.py"))}
+local = {"samples", *(path.stem for path in folder.glob("*.py")), *(path.name for path in folder.iterdir() if path.is_dir())}
 for name in sorted(modules):
     if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] not in local:
         importlib.import_module(name)

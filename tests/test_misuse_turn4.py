@@ -303,3 +303,103 @@ def test_r148_a_dry_run_names_the_project_never_its_scratch_copy(emulator, templ
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert str(project) in line and "azs-upgrade-" not in line, line
+
+
+def test_r149_an_interrupt_delivered_to_another_thread_waits_for_the_held_work(tmp_path):
+    """Ctrl-C to the process group while upgrade --yes has copier writing: the kernel may hand the signal to a
+    thread other than the main one (azure-core's, discovery's), whose mask does not block it. It still waits."""
+    script = ("import signal, sys, threading, time\n"
+              "from generator._util.interrupts import held_interrupts\n"
+              "idle = threading.Event()\n"
+              "other = threading.Thread(target=idle.wait, daemon=True)\nother.start()\n"
+              "try:\n"
+              "    with held_interrupts() as arrived:\n"
+              "        signal.pthread_kill(other.ident, signal.SIGINT)\n"
+              "        time.sleep(0.5)\n"
+              "        print('held work done')\n"
+              "    print('arrived:', [s.name for s in arrived])\n"
+              "except KeyboardInterrupt:\n"
+              "    print('interrupted inside the hold')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.stdout.splitlines() == ["held work done", "arrived: ['SIGINT']"], result.stdout + result.stderr
+
+
+def test_r180_blob_requests_the_service_refuses_are_its_4xx(start_emulator):
+    """A non-ASCII Shared Key signature, a SAS with its expiry as a date, signed for another IP (sip), and a list
+    with maxresults that is no number: the service's 403/400, never a 500 (or a blob served)."""
+    import requests
+    from azure.storage.blob import BlobSasPermissions, ContainerSasPermissions, generate_blob_sas, generate_container_sas
+
+    from tests.test_emulator_blob import _account, _service
+
+    info, endpoint, key, _ = _account(start_emulator)
+    container = _service(info, endpoint, key).create_container("box")
+    container.upload_blob("a.txt", b"hello")
+    get = lambda url, **options: requests.get(url, verify=info["ca_cert"], timeout=10, **options)  # noqa: E731
+
+    refused = get(f"{endpoint}box/a.txt", headers={"Authorization": "SharedKey acct1:\xe9\xe9\xe9", "x-ms-version": "2019-07-07"})
+    assert refused.status_code == 403 and refused.headers["x-ms-error-code"] == "AuthenticationFailed", refused.text
+    dated = generate_blob_sas("acct1", "box", "a.txt", account_key=key, permission=BlobSasPermissions(read=True),
+                              expiry="2099-01-01")
+    assert get(f"{endpoint}box/a.txt?{dated}").content == b"hello"
+    elsewhere = generate_blob_sas("acct1", "box", "a.txt", account_key=key, permission=BlobSasPermissions(read=True),
+                                  expiry="2099-01-01", ip="10.9.9.9")
+    mismatch = get(f"{endpoint}box/a.txt?{elsewhere}")
+    assert mismatch.status_code == 403 and mismatch.headers["x-ms-error-code"] == "AuthorizationSourceIPMismatch"
+    here = generate_blob_sas("acct1", "box", "a.txt", account_key=key, permission=BlobSasPermissions(read=True),
+                             expiry="2099-01-01", ip="127.0.0.0-127.255.255.255")
+    assert get(f"{endpoint}box/a.txt?{here}").content == b"hello"
+    listing = generate_container_sas("acct1", "box", account_key=key, permission=ContainerSasPermissions(list=True),
+                                     expiry="2099-01-01")
+    for given, code in (("abc", "InvalidQueryParameterValue"), ("0", "OutOfRangeQueryParameterValue")):
+        answer = get(f"{endpoint}box?restype=container&comp=list&maxresults={given}&{listing}")
+        assert answer.status_code == 400 and answer.headers["x-ms-error-code"] == code, answer.text
+    assert b"a.txt" in get(f"{endpoint}box?restype=container&comp=list&maxresults=9000&{listing}").content
+
+
+@pytest.mark.parametrize("expression", ["[padLeft('a', 2000000000)]", "[range(0, 1000000000)]",
+                                        "[replace(padLeft('a', 4000000, 'a'), 'a', padLeft('b', 1000))]"])
+def test_r181_a_template_function_beyond_resource_managers_limits_is_refused(start_emulator, expression):
+    """One hostile deployment must not hold gigabytes (under a memory cap it failed every later write): the
+    function is refused before it runs, as Resource Manager refuses a template beyond its documented limits."""
+    import resource
+    import time
+
+    from tests.test_emulator_template_engine import _deploy, _stack, _template
+
+    info, profile, resources = _stack(start_emulator)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(HttpResponseError) as refused:
+        _deploy(resources, "hostile", _template(outputs={"o": {"type": "string", "value": expression}}))
+    assert "InvalidTemplate" in str(refused.value) or "Failed" in str(refused.value), refused.value
+    assert time.monotonic() - started < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # kB: the emulator runs in this process
+    assert resources.resource_groups.create_or_update("after", {"location": "local"}).name == "after"
+
+
+@pytest.mark.parametrize("option", ["--info-file", "--ca-cert"])
+def test_r182_emulator_trust_reads_no_pipe_and_no_device(tmp_path, option):
+    pipe = tmp_path / "info.fifo"
+    os.mkfifo(pipe)
+    code, out, err = cli("emulator", "trust", "--python", sys.executable, option, str(pipe), timeout=60)
+    one_error(code, err, f"{option} {pipe}: it is a named pipe, not a regular file")
+    code, out, err = cli("emulator", "trust", "--python", sys.executable, option, "/dev/zero", timeout=60)
+    one_error(code, err, f"{option} /dev/zero: it is a character device, not a regular file")
+
+
+@pytest.mark.parametrize(("command", "value"), [(("discover", "--arm-endpoint", "https://management.local.azurestack.external/",
+                                                  "--timeout"), "1e10"),
+                                                (("discover", "--arm-endpoint", "https://x.example/", "--timeout"), "100000"),
+                                                (("emulator", "--registration-delay"), "1e10")])
+def test_r183_seconds_past_a_day_are_refused_before_anything_runs(command, value):
+    code, out, err = cli(*command, value, timeout=60)
+    assert code == 2 and "Traceback" not in err, err
+    assert f"argument {command[-1]}: {value} seconds is more than a day" in err, err
+
+
+def test_r184_an_unlocked_requirements_file_is_named_as_itself(tmp_path):
+    (tmp_path / "requirements.txt").write_text("azure-mgmt-resource\n")
+    code, out, err = cli("wheelhouse", str(tmp_path), "--python", "3.11", "--platform", "linux", timeout=60)
+    line = one_error(code, err, "requirements.txt line 1 is not an entry")
+    assert "pins.lock" not in line, line

@@ -93,8 +93,9 @@ def test_every_command_runs_with_the_users_ca_variables_set(start_emulator, temp
     info = start_emulator().info()
     project = tmp_path / "project"
     new_project(info, project, template_repo)
-    assert bootstrap(project, project_env).returncode == 0
     corporate = _corporate(project_env)
+    booted = bootstrap(project, corporate)
+    assert booted.returncode == 0, booted.stdout + booted.stderr
     commands = [["register_providers.py"], *([f"samples/{p.name}"] for p in sorted((project / "samples").glob("*.py"))),
                 ["-m", "unittest", "discover", "-s", "tests", "-t", "."], ["-m", "samples.azure_stack"]]
     for command in commands:
@@ -102,6 +103,21 @@ def test_every_command_runs_with_the_users_ca_variables_set(start_emulator, temp
         assert result.returncode == 0, f"{command}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
         assert "TLS verification failed" not in result.stderr
     assert "Trusts:" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_emulator_proof_runs_with_the_users_ca_variables_set(start_emulator, template_repo, project_env, tmp_path):
+    """scripts/test_against_emulator.py (bootstrap into .venv-emulator, registration, the samples, the tests) on a
+    corporate workstation: the emulator's CAs are added to the user's, nothing asks to unset a variable."""
+    generating = start_emulator()
+    project = tmp_path / "project"
+    new_project(generating.info(), project, template_repo, samples=("resource_groups", "blob_storage"))
+    generating.stop()
+    env = _corporate({**project_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{project_env.get('PATH', '')}"})
+    result = subprocess.run([sys.executable, "scripts/test_against_emulator.py"], cwd=project, env=env, capture_output=True,
+                            text=True, timeout=900, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Every step passed against the emulated Stack." in result.stdout and "read-only SAS URL" in result.stdout
 
 
 # -- the helper package, and projects generated before it --------------------------------------------------------

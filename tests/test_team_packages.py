@@ -174,7 +174,8 @@ def test_a_team_package_comes_in_through_requirements_in_and_bootstrap(stack, te
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Locking first: requirements.in changed" in first.stdout and "(python-dotenv)" in first.stdout
     assert "Creating the virtual environment .venv with uv" in first.stdout
-    assert not list((project / ".venv").glob("lib/python*/site-packages/pip")), "uv made the venv: no pip in it"
+    assert "uv = " in (project / ".venv" / "pyvenv.cfg").read_text()  # uv made it (no ensurepip) ...
+    assert not list((project / ".venv").glob("lib/python*/site-packages/pip")), "... and put no pip in it"
     locked = {lock.normalize(e.package): e for e in lock.parse((project / "requirements.txt").read_text())}
     assert locked["python-dotenv"].hashes and locked["azure-mgmt-resource"].version == "24.0.0"
     imported = run(project, env, venv_python(project), "-c", "import dotenv, sys; print(dotenv.__file__)")

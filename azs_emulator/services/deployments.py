@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from azs_emulator import arm_errors
@@ -24,6 +24,7 @@ from azs_emulator.services.keyvault import secret_of_reference
 from azs_emulator.services.provider_resources import ProviderResourcesService
 from azs_emulator.services.storage import account_keys
 from azs_emulator.state import Document, DocumentStore
+from azs_emulator.store import Section, json_member
 from azs_emulator.template_evaluator import NESTED_DEPLOYMENT, TemplateEvaluation, TemplateResource
 from azs_emulator.template_language import TemplateError, check_functions, unique_string
 
@@ -51,9 +52,12 @@ class DeploymentsBackend:
         """A deployment of that group and name, or None (the group need not exist)."""
         return self._by_group.get(rg.lower(), {}).get(name.lower())
 
-    def every(self) -> list[Document]:
-        """Every deployment of every group."""
-        return [deployment for group in self._by_group.values() for deployment in group.values()]
+    def accepted(self) -> list[Document]:
+        """Every deployment still Accepted (checked before every request): the store finds the groups holding one
+        without reading the others'."""
+        groups = cast(Section, self._by_group).keys_containing(json_member("provisioningState", "Accepted"))
+        return [deployment for group in groups for deployment in self._by_group.get(group, {}).values()
+                if deployment["properties"]["provisioningState"] == "Accepted"]
 
     def _forget_group(self, rg: str) -> None:
         self._by_group.pop(rg, None)
@@ -95,7 +99,7 @@ class DeploymentsService:
     def settle(self, request: Request) -> None:
         """Run every Accepted deployment, except one this request cancels."""
         posted = request.path.rstrip("/").lower() if request.method == "POST" else ""
-        for deployment in self.deployments.every():
+        for deployment in self.deployments.accepted():
             cancelling = posted.endswith(f"/deployments/{deployment['name'].lower()}/cancel")
             if deployment["properties"]["provisioningState"] == "Accepted" and not cancelling:
                 self._run(deployment)

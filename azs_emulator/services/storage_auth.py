@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import re
 import uuid
 from email.utils import format_datetime
@@ -116,9 +117,21 @@ def _sas_time(text: str) -> dt.datetime:
 def check_shared_key(request: Request, account: str, keys: list[str], signed: tuple[str, str], table: bool = False) -> None:
     """403 unless ``signed`` (the Authorization header's account and signature) is the request signed by a key."""
     to_sign = table_string_to_sign(request, account) if table else shared_key_string_to_sign(request, account)
-    if signed[0] != account or not any(hmac.compare_digest(sign(key, to_sign), signed[1]) for key in keys):
+    # Compared as bytes: hmac.compare_digest refuses str with non-ASCII characters (a signature of "\xe9" is a 403).
+    if signed[0] != account or not any(hmac.compare_digest(sign(key, to_sign).encode(), signed[1].encode()) for key in keys):
         raise authentication_failed("The MAC signature found in the HTTP request is not the same as any computed "
                                     "signature. Server used following string to sign: " + repr(to_sign))
+
+
+def _from_allowed_ip(client: str, allowed: str) -> bool:
+    """Whether ``client`` is the address ``allowed`` names, or in its range (``168.1.5.60-168.1.5.70``)."""
+    try:
+        address = ipaddress.ip_address(client.removeprefix("::ffff:"))
+        low, _, high = allowed.partition("-")
+        first, last = ipaddress.ip_address(low.strip()), ipaddress.ip_address((high or low).strip())
+    except ValueError:  # an unreadable sip admits nothing
+        return False
+    return first.version == address.version == last.version and int(first) <= int(address) <= int(last)
 
 
 def check_sas(request: Request, account: str, keys: list[str], served: tuple[str, ...] | None, needed: str,
@@ -132,8 +145,12 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
         raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
     resource = container + (f"/{blob}" if service == "blob" and query.get("sr") in ("b", "bs") else "")
     expected = sas_string_to_sign(query, account, service, resource)
-    if not any(hmac.compare_digest(sign(key, expected), query["sig"]) for key in keys):
+    if not any(hmac.compare_digest(sign(key, expected).encode(), query.get("sig", "").encode()) for key in keys):
         raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
+    if query.get("sip") and not _from_allowed_ip(request.client_ip, query["sip"]):
+        # REST API "Create a service SAS": sip, "an IP address or a range of IP addresses from which to accept requests".
+        raise StorageError(403, "AuthorizationSourceIPMismatch", f"This request is not authorized to perform this "
+                           f"operation using this source IP {request.client_ip}.")
     terms = dict(query)
     if query.get("si"):
         policy = policies.get(query["si"])

@@ -88,7 +88,13 @@ def listing(request: Request, items: dict[str, Any], tag: str, describe: Callabl
 
 
 def one_page(entries: list[Any], request: Request) -> tuple[list[Any], list[Any]]:
-    size = int(request.query.get("maxresults") or 5000)
+    # REST API "List Blobs"/"List Containers": maxresults of zero or less is a 400; over 5000, or absent, is 5000.
+    given = request.query.get("maxresults") or "5000"
+    if not given.isascii() or not given.lstrip("-").isdigit() or int(given) <= 0:
+        raise StorageError(400, "OutOfRangeQueryParameterValue" if given.lstrip("-").isdigit() else "InvalidQueryParameterValue",
+                           "Value for one of the query parameters specified in the request URI is invalid.",
+                           QueryParameterName="maxresults", QueryParameterValue=given)
+    size = min(int(given), 5000)
     return entries[:size], entries[size:]
 
 

@@ -15,23 +15,34 @@ _HELD = {signal.SIGINT, signal.SIGTERM}
 
 @contextlib.contextmanager
 def held_interrupts() -> Iterator[list[signal.Signals]]:
-    """Inside, SIGINT and SIGTERM wait (blocked, not lost); at the end those that arrived are taken off the
-    process and listed in the yielded list, for the caller to report the completed work before it stops.
+    """Inside, SIGINT and SIGTERM wait (not lost); at the end those that arrived are listed in the yielded list, for
+    the caller to report the completed work before it stops.
 
-    Outside the main thread, where signals cannot be masked for the process, it holds nothing.
+    Two holds, as a process-wide signal finds a way in through either: the main thread blocks them (and so do the
+    programs it starts meanwhile, git under copier, which inherit the mask: Ctrl-C reaches the whole process group),
+    and a handler that only notes them stands in for the raising one (a signal the kernel hands to another thread,
+    one of azure-core's or a discovery worker, would otherwise raise KeyboardInterrupt in the main thread all the
+    same, and copier's git would be killed mid-checkout).
+
+    Outside the main thread, where neither can be set, it holds nothing.
     """
     arrived: list[signal.Signals] = []
     if threading.current_thread() is not threading.main_thread():
         yield arrived
         return
+    noted: list[int] = []
+    handlers = {number: signal.signal(number, lambda number, frame: noted.append(number)) for number in _HELD}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         yield arrived
     finally:
         for number in sorted(signal.sigpending() & _HELD):
             if signal.sigtimedwait([number], 0) is not None:
-                arrived.append(signal.Signals(number))
+                noted.append(number)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in handlers.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        arrived.extend(signal.Signals(number) for number in dict.fromkeys(noted))
 
 
 @contextlib.contextmanager

@@ -61,8 +61,8 @@ class Locked:
         return " \\\n".join([self.requirement, *(f"    --hash={h}" for h in self.hashes)])
 
 
-def parse(text: str) -> tuple[Locked, ...]:
-    """The entries of a lock file's text."""
+def parse(text: str, source: str = LOCK_FILE.name) -> tuple[Locked, ...]:
+    """The entries of a lock file's text (``source``: the file's name, for the errors)."""
     entries: list[Locked] = []
     current: dict | None = None
 
@@ -88,7 +88,7 @@ def parse(text: str) -> tuple[Locked, ...]:
             current["pinned"] = any(p.startswith("-r ") for p in parents)
             current["needed_by"] = [normalize(p) for p in parents if p and not p.startswith("-r ")]
         else:
-            raise LockError(f"{LOCK_FILE.name} line {number} is not an entry, a hash or a '# via' line: {line.strip()[:80]}")
+            raise LockError(f"{source} line {number} is not an entry, a hash or a '# via' line: {line.strip()[:80]}")
     close()
     return tuple(entries)
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from generator import __version__
+from generator._util.interrupts import install_interrupt_handlers
 from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
 from generator.cli.options import options_of
 
@@ -80,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return USAGE
-    # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing; never inside an import.
+    install_interrupt_handlers()
     return run_reporting_failures(lambda: _run(module, options_of(module.Options, args)))
 
 
@@ -95,10 +96,6 @@ def _run(module: Any, options: Any) -> int:
     with emulator_stack(discovery.emulator) as stack:
         options.discovery = discovery.on_emulator(stack)
         return int(module.run(options))
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def run() -> None:

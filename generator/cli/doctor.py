@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from generator._util.terminal import printable
 from generator.cli.options import DiscoveryOptions, add_discovery_options, progress
 from generator.errors import ScaffoldError
 
@@ -80,7 +81,7 @@ def run(options: Options) -> int:
     if options.fix:
         diff = requirements_diff(report)
         if diff:
-            print(diff, file=out, end="")
+            print(printable(diff, lines=True), file=out, end="")
             target = apply_fix(report)
             print(f"Wrote {target} (the code was not changed). Install it: pip install -r {target.name}", file=out)
         else:

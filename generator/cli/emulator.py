@@ -276,30 +276,48 @@ def _print_emulator(info: dict, info_file: str | None) -> None:
 
 
 def _trust(options: Options) -> int:
+    import json
     from pathlib import Path
 
-    from azs_emulator.venv_trust import stand_in_ca_of, trust_in_venv
+    from azs_emulator.venv_trust import stand_in_ca_of_info, trust_pem_in_venv
 
     if not options.python or not (options.info_file or options.ca_cert):
         raise UsageError("emulator trust needs --python (a venv's python, e.g. .venv/bin/python) and --info-file "
                          "(what azs-scaffold emulator --info-file wrote) or --ca-cert (the stand-in CA's PEM)")
-    ca = Path(options.ca_cert).expanduser() if options.ca_cert else stand_in_ca_of(options.info_file or "")
+    if options.ca_cert:
+        ca: Path | None = Path(options.ca_cert).expanduser()
+    else:
+        info_file = options.info_file or ""
+        try:
+            ca = stand_in_ca_of_info(json.loads(_read_user_file("--info-file", info_file)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"--info-file {info_file} is not an emulator's info file ({exc}); give the file azs-scaffold "
+                             "emulator --info-file wrote") from None
     if ca is None:
         print("Nothing to trust: this emulator signs in with ADFS, on the Stack's own root CA, which bootstrap trusts already.")
         return 0
-    print(trust_in_venv(options.python, ca))
+    print(trust_pem_in_venv(options.python, _read_user_file("--ca-cert" if options.ca_cert else "the CA file of --info-file",
+                                                             str(ca)), ca))
     return 0
 
 
-def _read_text(path: str) -> str:
+def _read_user_file(what: str, path: str) -> bytes:
+    """A file the user named, read bounded (a regular file of at most 1 MiB: a pipe or /dev/zero is refused at once)."""
     from pathlib import Path
 
-    from generator._util.files import read_regular_file
+    from generator._util.files import read_regular_file, why_unreadable
 
     try:
-        return read_regular_file(Path(path).expanduser(), 1024 * 1024).decode("ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        return read_regular_file(Path(path).expanduser(), 1024 * 1024)
+    except OSError as exc:
+        raise UsageError(f"{what} {path}{why_unreadable(exc)}") from None
+
+
+def _read_text(path: str) -> str:
+    try:
+        return _read_user_file("--client-certificate", path).decode("ascii")
+    except UnicodeDecodeError:
+        raise UsageError(f"--client-certificate {path} is not a PEM file (not ASCII text)") from None
 
 
 class Action(NamedTuple):

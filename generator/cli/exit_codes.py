@@ -45,8 +45,10 @@ def run_reporting_failures(command: Callable[[], int]) -> int:
 
 
 def report(error: Exception, exit_code: int) -> int:
-    """One line on stderr for a failure the user can act on (no secret in it); its exit code."""
+    """One line on stderr for a failure the user can act on (no secret in it, no control character of what a server
+    or a file said: a newline in it would forge a line); its exit code."""
     from generator._util.redact import redact
+    from generator._util.terminal import printable
 
-    print(f"{PROG}: error: {redact(str(error))}", file=sys.stderr)
+    print(f"{PROG}: error: {printable(redact(str(error)))}", file=sys.stderr)
     return exit_code

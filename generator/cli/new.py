@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from generator._util.terminal import printable
 from generator.cli.options import (
     DiscoveryOptions,
     TemplateOptions,
@@ -93,8 +94,8 @@ def _run_batch(options: Options) -> int:
     assert options.batch
     results = run_batch(options.batch, options.destination, template=options.source.template,
                         vcs_ref=options.source.vcs_ref, git=not options.no_git,
-                        progress=lambda message: print(message, file=sys.stderr, flush=True))
-    print(summary_table(results))
+                        progress=lambda message: print(printable(message), file=sys.stderr, flush=True))
+    print(printable(summary_table(results), lines=True))
     failed = [r for r in results if not r.ok]
     there = sum(r.already_there for r in results)
     kept = f" ({there} already there from an earlier run, left as they were)" if there else ""

@@ -37,11 +37,15 @@ def options_of(cls: type[T], args: argparse.Namespace) -> T:
 
 
 def progress(message: str) -> None:
-    """A progress line on stderr (indented: it is no error)."""
-    print(f"  {message} ...", file=sys.stderr, flush=True)
+    """A progress line on stderr (indented: it is no error); what a server said in it made printable."""
+    from generator._util.terminal import printable
+
+    print(f"  {printable(message)} ...", file=sys.stderr, flush=True)
 
 
 # -- argument types ---------------------------------------------------------------------------------------------
+
+MAX_SECONDS = 86400.0
 
 def non_negative_int(text: str) -> int:
     value = int(text)
@@ -64,6 +68,8 @@ def finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text} is not a number") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds")
+    if abs(value) > MAX_SECONDS:  # sockets, sleeps and waits overflow somewhere past 1e9 s; no wait needs a day
+        raise argparse.ArgumentTypeError(f"{text} seconds is more than a day ({MAX_SECONDS:.0f} s), the most any wait takes")
     return value
 
 

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator._util.terminal import printable
 from generator.cli.exit_codes import CANNOT_TELL, INTERRUPTED, PROG
 from generator.cli.options import DiscoveryOptions, add_discovery_options, progress
 from generator.errors import ScaffoldError, UsageError
@@ -100,15 +101,16 @@ def run(options: Options) -> int:
         width = max(len(what) for what, _, _ in plan.changes)
         print(f"Changes for {plan.project}:")
         for what, before, after in plan.changes:
-            print(f"  {what:<{width}}  {before or '-'} -> {after or '-'}")
+            print(printable(f"  {what:<{width}}  {before or '-'} -> {after or '-'}"))
     else:
         print(f"{plan.project} is current: release, profile and pins match the Stack.")
     if options.check:
         return 1 if plan.due else 0
     if options.trust and plan.source is None:
-        print(f"Trusting {plan.recorded.get('_src_path', '?')} (--trust): its tasks and migrations will run on this machine")
+        print(f"Trusting {printable(plan.recorded.get('_src_path', '?'))} (--trust): its tasks and migrations will run on this machine")
     if options.dry_run:
-        print(dry_run_diff(plan, options.vcs_ref, trust=options.trust) or "(no file would change)")
+        # The diff shows the template's text (another template's, with --trust): printed as itself.
+        print(printable(dry_run_diff(plan, options.vcs_ref, trust=options.trust), lines=True) or "(no file would change)")
         return 0
     if not plan.due and plan.source is not None and options.vcs_ref is None:
         # azs-scaffold's own template at the version this installation carries, and the same Stack: copier's update
@@ -131,7 +133,7 @@ def run(options: Options) -> int:
     if applied.conflicts:
         print("Conflicts to resolve (copier's markers, or .rej files):")
         for path in applied.conflicts:
-            print(f"  {path}")
+            print(f"  {printable(path)}")
     if applied.interrupted_by:
         print(f"{PROG}: interrupted ({applied.interrupted_by} came while copier wrote): the upgrade above completed; "
               "stopping now", file=sys.stderr)

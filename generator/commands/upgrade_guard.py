@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator._util.files import read_regular_file, temporary_files_in
 from generator._util.git import git_output
+from generator._util.interrupts import deferred_interrupts
 from generator.errors import ScaffoldError
 from generator.templating.project_files import ANSWERS_FILE, CA_FILE
 from generator.templating.secret_files import SP_FILES
@@ -118,7 +119,9 @@ def written_paths(plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: 
     with tempfile.TemporaryDirectory(prefix="azs-upgrade-paths-") as scratch, temporary_files_in(Path(scratch)):
         rendered = Path(scratch) / "project"
         try:
-            with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings():
+            # Ctrl-C and SIGTERM wait for copier's git (a clone into the scratch folder, which could not be removed
+            # while git still wrote into it); they take effect right after.
+            with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings(), deferred_interrupts():
                 warnings.simplefilter("ignore")
                 copier.run_copy(source, rendered, data=data, defaults=True, overwrite=True, quiet=True, skip_tasks=True,
                                 unsafe=plan.source is not None or trust, vcs_ref=ref, exclude=exclude)

@@ -144,7 +144,7 @@ def locked_requirements(project: Path) -> tuple[Locked, ...]:
     path = project / "requirements.txt"
     try:
         stale = stale_reason(project)
-        entries = parse(read_requirements_file(project, path.name))
+        entries = parse(read_requirements_file(project, path.name), path.name)
     except OSError as exc:
         where = Path(exc.filename) if exc.filename else path
         raise WheelhouseError(f"cannot read {where}{why_unreadable(exc)}; give the folder of a project azs-scaffold "

@@ -300,25 +300,32 @@ def write_project_bundle() -> Path:
 
 
 def check_tls(bundle: Path) -> None:
-    import requests
+    """One request to the Stack's Resource Manager, verified with the project's bundle only (the standard library's
+    urllib: no variable of the user's replaces the bundle; HTTPS_PROXY and NO_PROXY apply as to any client)."""
+    import ssl
+    import urllib.error
+    import urllib.request
 
     stack = json.loads(Path(OVERLAY or ROOT / "stack.json").read_text(encoding="utf-8"))
     url = stack["resourceManagerEndpointUrl"].rstrip("/") + "/metadata/endpoints?api-version=2015-01-01"
     step(f"Checking TLS to {stack['resourceManagerEndpointUrl']}")
-    # Against an emulator, its names are reached through its proxy (this request only; never the installs).
-    proxies = {"https": stack["httpsProxy"]} if OVERLAY and stack.get("httpsProxy") else None
+    handlers: list = [urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(bundle)))]
+    if OVERLAY and stack.get("httpsProxy"):  # an emulator's names, through its proxy (this request only; never the installs)
+        handlers.append(urllib.request.ProxyHandler({"https": stack["httpsProxy"]}))
     try:
-        # The project's bundle, explicitly: no CA variable of the user's replaces it.
-        requests.get(url, timeout=20, proxies=proxies, verify=str(bundle)).raise_for_status()
-    except requests.exceptions.SSLError:
-        if CA_FILE.exists():
-            fail(f"TLS verification failed: the Stack's certificate does not chain to {CA_FILE.name} (nor to a CA of "
-                 f"{VENV.name}/{bundle.name}); put the root CA the Stack's certificates are issued under there, then run "
-                 "bootstrap again")
-        fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
-             "certs/azure-stack-root.pem and run bootstrap again")
-    except requests.exceptions.RequestException as exc:
-        fail(f"cannot reach the Stack's Resource Manager ({type(exc).__name__}); check the network and {url}")
+        with urllib.request.build_opener(*handlers).open(url, timeout=20) as answer:
+            answer.read(1024 * 1024)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            if CA_FILE.exists():
+                fail(f"TLS verification failed: the Stack's certificate does not chain to {CA_FILE.name} (nor to a CA of "
+                     f"{VENV.name}/{bundle.name}); put the root CA the Stack's certificates are issued under there, then "
+                     "run bootstrap again")
+            fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
+                 "certs/azure-stack-root.pem and run bootstrap again")
+        said = f"it answered {exc.code}" if isinstance(exc, urllib.error.HTTPError) else type(reason).__name__
+        fail(f"cannot reach the Stack's Resource Manager ({said}); check the network and {url}")
 
 
 def main() -> None:

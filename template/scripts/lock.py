@@ -237,7 +237,8 @@ def main() -> None:
             print(f"lock: {reason}; run python scripts/lock.py" if reason else "lock: requirements.txt is up to date")
             sys.exit(1 if reason else 0)
         if reason is None and not args.upgrade:
-            print("lock: requirements.txt is up to date")
+            if not args.no_fail:  # as copier's task, it says nothing when there is nothing to do (stdout is the caller's)
+                print("lock: requirements.txt is up to date")
             return
         locked = lock(find_uv(), args.upgrade)
         if not args.no_fail:
