@@ -35,7 +35,7 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
 from generator.templating.answers import MATERIAL, SECRET_ENV, discovery_answers
-from generator.templating.project_files import ANSWERS_FILE, CA_FILE, read_answers, write_answers
+from generator.templating.project_files import ANSWERS_FILE, CA_FILE, REFRESHED_ENV, read_answers, write_answers
 from generator.templating.secret_files import SP_FILES
 from generator.templating.template_source import (
     TemplateSource,
@@ -45,9 +45,6 @@ from generator.templating.template_source import (
     public_url_served_from,
     recorded_url,
 )
-
-# Set by the wrapper around copier's update, so the migration does not discover a second time.
-REFRESHED_ENV = "AZS_SCAFFOLD_ANSWERS_REFRESHED"
 
 Progress = Callable[[str], None]
 MAX_SP_FILE_BYTES = 64 * 1024  # a few hundred bytes of JSON
