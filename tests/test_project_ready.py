@@ -110,6 +110,7 @@ def test_a_project_gains_and_drops_samples_and_ci_keeping_the_teams_edits(emulat
     assert "azure-mgmt-storage" in (project / "requirements.txt").read_text()
     assert "# Team edit: keep this line." in (project / "samples" / "resource_groups.py").read_text()
     assert "storage_accounts" in (project / ".copier-answers.yml").read_text()
+    assert "upgrade . --samples resource_groups,storage_accounts --yes" in (project / "README.md").read_text()
     git(project, "add", "-A")
     git(project, "commit", "-qm", "gained storage_accounts")
     assert run_cli("upgrade", str(project), "--check").returncode == 0, "the new choice is recorded"

@@ -489,7 +489,7 @@ def test_r51_config_missing_a_key(bootstrapped, project_env, tmp_path):
 @pytest.mark.slow  # bootstraps a project: installs packages
 def test_r52_a_users_ca_bundle_variable_is_honoured_and_added(bootstrapped, project_env):
     """A corporate workstation's CA variables stay set: the installs honour them, the project's own bundle adds the
-    bundle they name to certifi and the Stack's root, and TLS to the Stack is checked with that bundle (helper B)."""
+    bundle they name to certifi and the Stack's root, and TLS to the Stack is checked with that bundle."""
     system = "/etc/ssl/certs/ca-certificates.crt"
     if not Path(system).exists():
         pytest.skip("no system CA bundle on this machine")

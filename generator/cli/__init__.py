@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 from generator import __version__
 from generator._util.interrupts import install_interrupt_handlers
 from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
-from generator.cli.options import options_of
 
 
 class Command(NamedTuple):
@@ -81,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return USAGE
+    from generator.cli.options import options_of  # with its command (dataclasses): the bare --help goes without
+
     # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing; never inside an import.
     install_interrupt_handlers()
     return run_reporting_failures(lambda: _run(module, options_of(module.Options, args)))

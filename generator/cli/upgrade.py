@@ -143,10 +143,12 @@ def run(options: Options) -> int:
 
 def _check_as_json(options: Options, picked: dict[str, tuple[str, ...]]) -> int:
     """``--check --json``: one project's report as JSON on stdout; the exit code of ``--check``."""
+    from generator._util.streams import stdout_to_stderr
     from generator.commands.fleet import check_project, exit_code
 
-    report = check_project(Path(options.project).expanduser().resolve(), options.discovery.request(), picked,
-                           options.vcs_ref)
+    request = options.discovery.request()
+    with stdout_to_stderr():  # stdout holds the JSON alone
+        report = check_project(Path(options.project).expanduser().resolve(), request, picked, options.vcs_ref)
     print(json.dumps(report.to_json(), indent=2))
     if report.status == "failed":
         print(f"{PROG}: error: {report.detail}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 
 from generator import __version__
 from generator._util.redact import redact
+from generator._util.streams import stdout_to_stderr
 from generator.commands.upgrade import UpgradePlan, apply_upgrade, check_clean, plan_upgrade
 from generator.discovery import DiscoveryRequest
 from generator.errors import ScaffoldError, UsageError
@@ -158,10 +159,11 @@ def run_fleet(folder: str, given: DiscoveryRequest, apply: bool, chosen: dict[st
     reports: list[ProjectReport] = []
     for index, project in enumerate(projects, start=1):
         interrupted = None
-        if apply:
-            report, interrupted = upgrade_project(project, given, chosen, vcs_ref, trust)
-        else:
-            report = check_project(project, given, chosen, vcs_ref)
+        with stdout_to_stderr():  # copier's tasks print; stdout holds the table or the JSON alone
+            if apply:
+                report, interrupted = upgrade_project(project, given, chosen, vcs_ref, trust)
+            else:
+                report = check_project(project, given, chosen, vcs_ref)
         reports.append(report)
         progress(f"[{index}/{len(projects)}] {display_name(project, Path(folder).expanduser().resolve())}: {report.status}")
         if interrupted:
