@@ -108,3 +108,26 @@ def test_r73_paths_in_a_teams_file_are_relative_to_its_folder(emulator, template
                             env={**os.environ, "AZS_BATCH_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "out" / "relative" / "certs" / "azure-stack-root.pem").exists()
+
+
+def test_a_batch_from_the_bundle_records_the_public_url_and_the_commit_for_every_team(emulator, template_repo, tmp_path):
+    """The bundle is cloned once for the whole batch (copier clones that per team): every project still records the
+    public URL and the template commit, as `new` does, and no path of the scratch clone; the clone is gone after."""
+    from generator._util.git import git
+    from generator.templating.template_source import BUNDLE_NAME, public_url
+
+    info = emulator.info()
+    bundle = tmp_path / "dist" / BUNDLE_NAME
+    bundle.parent.mkdir()
+    git(template_repo, "bundle", "create", "-q", str(bundle), "HEAD", "--tags")
+    commit = git(template_repo, "describe", "--tags", "--always").strip()
+    path = _batch_file(tmp_path, info, [{"project_name": f"team-{n}"} for n in range(3)])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = _run(path, tmp_path / "out", bundle, {"AZS_BATCH_SECRET": info["client_secret"], "TMPDIR": str(scratch)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    for n in range(3):
+        answers = yaml.safe_load((tmp_path / "out" / f"team-{n}" / ".copier-answers.yml").read_text())
+        assert (answers["_src_path"], answers["_commit"]) == (public_url(), commit), answers
+        assert "azs-scaffold-template" not in (tmp_path / "out" / f"team-{n}" / "README.md").read_text()
+    assert list(scratch.iterdir()) == []

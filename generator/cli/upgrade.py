@@ -87,6 +87,10 @@ def run(options: Options) -> int:
         return _run_fleet(options, picked)
     if options.json:
         return _check_as_json(options, picked)
+    if not options.check:
+        from generator.commands.render import preload_copier
+
+        preload_copier()  # its import overlaps discovery's network waits
     try:
         plan = plan_upgrade(options.project, options.discovery.request(), progress=progress, chosen=picked)
     except ScaffoldError as error:

@@ -30,12 +30,12 @@ from generator._util.files import LinksOutside, read_project_file, temporary_fil
 from generator._util.git import git, git_output
 from generator._util.interrupts import held_interrupts
 from generator.catalog.lock import read_requirements_file
-from generator.commands.upgrade_guard import UpgradeError, check_links, never_written, refuse_untrusted, written_paths
+from generator.commands.upgrade_guard import UpgradeError, never_written, refuse_links, refuse_untrusted
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError
 from generator.templating.answers import MATERIAL, SECRET_ENV, discovery_answers
-from generator.templating.project_files import ANSWERS_FILE, CA_FILE, read_answers, write_answers
+from generator.templating.project_files import ANSWERS_FILE, CA_FILE, REFRESHED_ENV, read_answers, write_answers
 from generator.templating.secret_files import SP_FILES
 from generator.templating.template_source import (
     TemplateSource,
@@ -45,9 +45,6 @@ from generator.templating.template_source import (
     public_url_served_from,
     recorded_url,
 )
-
-# Set by the wrapper around copier's update, so the migration does not discover a second time.
-REFRESHED_ENV = "AZS_SCAFFOLD_ANSWERS_REFRESHED"
 
 Progress = Callable[[str], None]
 MAX_SP_FILE_BYTES = 64 * 1024  # a few hundred bytes of JSON
@@ -223,7 +220,7 @@ def _checked_before_writing(project: Path, plan: UpgradePlan, vcs_ref: str | Non
     patterns that keep copier off the credentials, the CA file and git-ignored paths."""
     refuse_untrusted(plan, trust)
     exclude = never_written(project)
-    check_links(project, written_paths(plan, vcs_ref, trust, exclude))
+    refuse_links(project, plan, vcs_ref, trust, exclude)
     return exclude
 
 

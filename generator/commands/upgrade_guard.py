@@ -8,7 +8,8 @@ One rule, for azs-scaffold's own template and any other alike:
   that names it is data from a repository others may write to;
 - every path the template would write is rendered first into a scratch folder, and the project is refused
   when any of those paths, or a folder on the way to one, is a symbolic link (copier writes through linked
-  folders and skips linked files, so the project would be left half upgraded).
+  folders and skips linked files, so the project would be left half upgraded). That rendering is needed only when
+  the project holds a link that an upgrade could reach (:func:`links_in_reach`); most hold none, and are spared it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def check_links(project: Path, written: list[str]) -> None:
         raise UpgradeError(f"{', '.join(links[:5])} {'is a symbolic link' if one else 'are symbolic links'} in {project}: "
                            f"an upgrade writes {'there' if one else 'to those paths'} and never through a link; replace "
                            "each link with the file or folder it points to, commit, and run again (nothing was written)")
+
+
+def links_in_reach(project: Path) -> bool:
+    """Whether a path git sees in ``project`` (tracked, or untracked and not ignored), or a folder on the way to one,
+    is a symbolic link. The ignored paths are never written (:func:`never_written`): when this is False, no path an
+    upgrade writes can be a link or lie behind one, whatever the template renders."""
+    code, listed = git_output(project, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False)
+    return code != 0 or bool(linked_paths(project, [name for name in listed.split("\0") if name]))
+
+
+def refuse_links(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> None:
+    """:func:`check_links` on every path the upgrade writes; rendered to find them only when a link is in reach."""
+    if links_in_reach(project):
+        check_links(project, written_paths(plan, vcs_ref, trust, exclude))
 
 
 def written_paths(plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> list[str]:

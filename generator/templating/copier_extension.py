@@ -9,6 +9,7 @@ become copier's ``UserMessageError``: one line, exit code 1, nothing left behind
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from generator.templating.answers import (
     discovery_request,
     project_name_for,
 )
+from generator.templating.project_files import REFRESHED_ENV
 from generator.templating.secret_files import hold_for_task
 from generator.templating.template_source import recorded_url
 
@@ -187,6 +189,11 @@ def azs_explicit_api_versions(profile: str, samples: list[str]) -> dict[str, str
     return {}
 
 
+def azs_answers_refreshed() -> bool:
+    """Whether the answers are fresh already (``REFRESHED_ENV``): copier.yml then starts no Python to refresh them."""
+    return bool(os.environ.get(REFRESHED_ENV))
+
+
 class AzsScaffoldExtension(Extension):
     """Adds the ``azs_*`` globals to copier's Jinja environment."""
 
@@ -209,6 +216,7 @@ class AzsScaffoldExtension(Extension):
             azs_hold_secret_for_task=hold_for_task,
             azs_ci_steps=azs_ci_steps,
             azs_ci_python=azs_ci_python,
+            azs_answers_refreshed=azs_answers_refreshed,
             # Released globals: a template version a project recorded may still call them (see azs_explicit_api_versions).
             azs_explicit_api_versions=azs_explicit_api_versions,
         )

@@ -13,6 +13,9 @@ ANSWERS_FILE = ".copier-answers.yml"
 # The first line of the answers file, as the template writes it (template/{{_copier_conf.answers_file}}.jinja).
 ANSWERS_HEADER = "# Changes here will be overwritten by azs-scaffold upgrade / copier update; NEVER EDIT MANUALLY\n"
 CA_FILE = Path("certs") / "azure-stack-root.pem"
+# Set while the answers file holds fresh answers (azs-scaffold upgrade sets it around copier's update): the
+# before-stage migration that would discover and refresh them again is then not started (copier.yml).
+REFRESHED_ENV = "AZS_SCAFFOLD_ANSWERS_REFRESHED"
 MAX_ANSWERS_BYTES = 1024 * 1024  # a real one is a few kB
 
 

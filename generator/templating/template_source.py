@@ -8,8 +8,11 @@ and ``azs-scaffold upgrade`` finds the old version for copier's three-way merge 
 An editable checkout gets a bundle of its HEAD made on demand in the user cache: uncommitted template
 changes are refused rather than recorded as a commit that exists nowhere.
 
+A batch clones the bundle once into a scratch repository (:func:`cloned_once`) that copier clones per project by
+hard links, where each clone of the bundle would unpack its whole history again; the commit recorded is the same.
+
 Projects record :func:`public_url` as their template source (``_src_path``), never a path in someone's
-cache: the answers file renders a bundle path as that URL (``azs_template_url``), so a teammate's
+cache: the answers file renders a bundle path (or that clone's) as that URL (``azs_template_url``), so a teammate's
 ``azs-scaffold upgrade`` uses their own installation, and ``copier update`` fetches the URL.
 """
 
@@ -29,6 +32,8 @@ from generator.errors import ScaffoldError
 
 DISTRIBUTION = "azs-scaffold"
 BUNDLE_NAME = "azs-scaffold-template.bundle"
+# A bundle cloned once for many renders (a batch): copier clones this repository, by hard links, for each project.
+CLONE_NAME = "azs-scaffold-template.clone"
 TEMPLATE_FILES = ("copier.yml", "template")
 PACKAGE = Path(__file__).resolve().parent.parent  # generator/
 
@@ -81,8 +86,8 @@ def _checkout_urls() -> list[str]:
 
 
 def recorded_url(src_path: str) -> str:
-    """The template source a project records: the public URL for one of our bundles, else as given."""
-    return public_url() if str(src_path).endswith(BUNDLE_NAME) else str(src_path)
+    """The template source a project records: the public URL for one of our bundles (or its clone), else as given."""
+    return public_url() if str(src_path).endswith((BUNDLE_NAME, CLONE_NAME)) else str(src_path)
 
 
 def set_for_copier(name: str, value: str | None) -> None:
@@ -126,6 +131,19 @@ def public_url_served_from(bundle: str) -> Iterator[None]:
             "COPIER_CACHE_DIR": scratch,
         }):
             yield
+
+
+@contextmanager
+def cloned_once(source: TemplateSource) -> Iterator[TemplateSource]:
+    """``source`` for many renders: a bundle is cloned (checked out, so that copier finds it clean) into a scratch
+    repository that lives while inside; any other source is handed on as it is."""
+    if not source.src.endswith(BUNDLE_NAME):
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="azs-template-") as scratch:
+        clone = Path(scratch) / CLONE_NAME
+        git(Path(scratch), "clone", "-q", "--", source.src, str(clone))
+        yield TemplateSource(str(clone), source.ref)
 
 
 def _cache_dir() -> Path:
