@@ -80,7 +80,18 @@ def register(timeout: float, interval: float) -> None:
         give_up()
     for namespace in states:
         print(f"{namespace}: Registered")
-    print("All providers are registered. Run the samples next: .venv/bin/python samples/<name>.py")
+    print(f"All providers are registered. Run the samples next: {_this_python()} samples/<name>.py")
+
+
+def _this_python() -> str:
+    """The Python running this, as the project's folder names it (``.venv/bin/python``, or ``.venv-emulator``'s
+    against the emulator), so that the next step is run with the same one."""
+    from pathlib import Path
+
+    try:
+        return str(Path(sys.executable).relative_to(Path(__file__).resolve().parent))
+    except ValueError:
+        return sys.executable
 
 
 def main() -> None:

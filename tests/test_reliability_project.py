@@ -330,3 +330,17 @@ def test_r106_emulator_for_a_project_with_a_bad_recorded_release(project, tmp_pa
     code, _, err = cli("emulator", "--for-project", str(copy))
     line = one_error(code, err, "records stack_release '9913', which is no Stack release the emulator knows")
     assert "--stack-version" not in line
+
+
+@pytest.mark.slow  # bootstraps a project: installs packages
+@pytest.mark.reliability
+def test_r194_registration_names_the_python_it_ran_with_as_the_next_step(bootstrapped, project_env):
+    alias = bootstrapped / ".venv-emulator"
+    alias.symlink_to(".venv")  # another venv folder, as scripts/test_against_emulator.py makes
+    try:
+        for folder in (".venv", ".venv-emulator"):
+            result = run(bootstrapped, project_env, str(bootstrapped / folder / "bin" / "python"), "register_providers.py")
+            assert result.returncode == 0, result.stderr
+            assert f"Run the samples next: {folder}/bin/python samples/<name>.py" in result.stdout, result.stdout
+    finally:
+        alias.unlink()
