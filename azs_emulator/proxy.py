@@ -245,7 +245,7 @@ class HttpsProxy:
     @property
     def url(self) -> str:
         host, port = self._loop.listener.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"  # an IPv6 address in brackets (RFC 3986)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop.run, name="azs-emulator-proxy", daemon=True)

@@ -168,3 +168,14 @@ def test_emulator_trust_errors_are_one_line(start_emulator, tmp_path):
         result = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", *args], capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.reliability
+def test_r195_an_emulator_on_ipv6_loopback_names_its_proxy_in_brackets(start_emulator):
+    import requests
+
+    info = start_emulator(host="::1").info()
+    assert info["https_proxy"].startswith("http://[::1]:"), info["https_proxy"]
+    answer = requests.get(info["arm_endpoint"] + "metadata/endpoints?api-version=2019-05-01",
+                          proxies={"https": info["https_proxy"]}, verify=info["ca_cert"], timeout=60)
+    assert answer.status_code == 200 and "authentication" in answer.json()[0]  # 2019-05-01 answers a list of clouds
