@@ -233,3 +233,17 @@ def test_an_upgrade_keeps_the_team_package_locked(template_repo, tmp_path, uv_ca
     locked = {lock.normalize(e.package): e for e in lock.parse((project / "requirements.txt").read_text())}
     proven = {lock.normalize(e.package): e for e in lock.parse((project / "constraints.txt").read_text())}
     assert "python-dotenv" in locked and all(locked[name].version == entry.version for name, entry in proven.items())
+
+
+@pytest.mark.reliability
+def test_r196_an_installer_option_in_the_lock_is_refused_before_anything_is_fetched(tmp_path):
+    project = _scratch_project(tmp_path / "project")
+    assert _script(project, "lock.py").returncode == 0
+    locked = (project / "requirements.txt").read_text()
+    (project / "requirements.txt").write_text("--find-links http://127.0.0.1:9/links\n" + locked)
+    for options in (("--offline", "--installer", "pip"), ()):
+        result = _script(project, "bootstrap.py", *options)
+        assert result.returncode == 1
+        (line,) = result.stderr.strip().splitlines()
+        assert "requirements.txt holds an installer option (--find-links)" in line, line
+        assert not (project / ".venv").exists()

@@ -171,6 +171,20 @@ def installer_environment(wheels: Path | None, uv: str | None = None) -> dict[st
     return {**{k: v for k, v in os.environ.items() if k not in _SOURCE_SETTINGS}, "PIP_CONFIG_FILE": os.devnull}
 
 
+def refuse_installer_options() -> None:
+    """A lock holds packages and their hashes only: a line that is an installer option (``--find-links URL``,
+    ``--index-url``, ``-e``, ``-r``: say, added by hand) would send the installer elsewhere, offline too; refused."""
+    try:
+        text = lock.read_text(lock.LOCK)
+    except lock.LockFailure as exc:
+        fail(str(exc))
+    options = [line for line in lock.meaningful_lines(text) if line.startswith("-") and not line.startswith("--hash")]
+    if options:
+        fail(f"requirements.txt holds an installer option ({options[0].split()[0]}), which a lock never holds, so nothing "
+             "was installed: remove that line (package sources belong in pip's or uv's settings, or use --offline with "
+             "wheels/); the team's packages go in requirements.in")
+
+
 def install_requirements(uv: str | None, verbose: bool, wheels: Path | None) -> None:
     name = "uv" if uv else "pip"
     source = f" from {wheels.name}/ only" if wheels else ""
@@ -348,6 +362,7 @@ def main() -> None:
     wheels = Path(args.wheels).resolve() if args.wheels else WHEELS if args.offline else None
     uv = choose_uv(args.installer)
     relock_if_stale(uv, args.offline)
+    refuse_installer_options()
     if wheels and not any(wheels.glob("*.whl")):
         fail(f"--offline: {wheels} holds no wheels; on a machine with an index run azs-scaffold wheelhouse "
              f"{'' if wheels == WHEELS else '(into this folder) '}and carry the folder here")
