@@ -315,3 +315,18 @@ def test_r184_an_unlocked_requirements_file_is_named_as_itself(tmp_path):
     code, out, err = cli("wheelhouse", str(tmp_path), "--python", "3.11", "--platform", "linux", timeout=60)
     line = one_error(code, err, "requirements.txt line 1 is not an entry")
     assert "pins.lock" not in line, line
+
+
+@pytest.mark.reliability
+def test_r197_a_projects_template_that_is_a_pipe_is_refused_at_once(tmp_path):
+    """The generated project's one JSON reader (samples/azure_stack/files.py, which template_deployment.py reads its
+    template with) never waits on a named pipe."""
+    fifo = tmp_path / "storage_and_network.json"
+    os.mkfifo(fifo)
+    reader = ROOT / "template" / "samples" / "azure_stack" / "files.py"
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('files', sys.argv[1]); "
+            "files = importlib.util.module_from_spec(spec); spec.loader.exec_module(files)\n"
+            "try:\n    files.read_json(__import__('pathlib').Path(sys.argv[2]), 'ARM template')\n"
+            "except files.ConfigError as error:\n    print(error)")
+    result = subprocess.run([sys.executable, "-c", code, str(reader), str(fifo)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and f"the ARM template {fifo} is not a regular file" in result.stdout, result
