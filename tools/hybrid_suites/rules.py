@@ -85,6 +85,9 @@ RULES: tuple[Rule, ...] = (
          test=r"^storage::.*::test_show_usage$"),
     Rule(PUBLIC_REGION, "expects `westus` (\"West US\") in `az account list-locations`; a Stack lists its own region",
          test=r"::test_list_locations$"),
+    Rule(NO_STACK_SERVICE, "Azure Files (`<account>.file.` names): \"File storage: not yet supported\" (Microsoft, \"Azure Stack "
+                           "Hub storage: Differences and considerations\"); the emulator's proxy refuses the name as a Stack's DNS "
+                           "has none", message=r"host='[^']+\.file\."),
     # -- any module: the last, generic rules ------------------------------------------------------------------------
     Rule(PUBLIC_REGION, "a public region named in the test (its preparer or command); the Stack refuses it as a real "
                         "Stack does (LocationNotAvailableForResourceGroup / ...ForResourceType)",
