@@ -119,7 +119,7 @@ def render(outcomes: list[Outcome], rules: tuple[Rule, ...] = RULES) -> tuple[st
             rule = classify(outcome, rules)
             key = rule.category if rule else UNCLASSIFIED.key
             row[key] += 1
-            reason = rule.reason if rule else _first_line(outcome.message)
+            reason = rule.describe(outcome.message) if rule else _first_line(outcome.message)
             failures[key][(outcome.test, reason)].append(outcome.configuration)
     used = [c for c in categories if failures.get(c.key)]
     lines = ["| module | configuration | passed | failed | skipped | " + " | ".join(c.title for c in used) + " |",

@@ -39,6 +39,11 @@ class Rule:
         compiled = (re.compile(self.test) if self.test else None, re.compile(self.message, re.DOTALL) if self.message else None)
         object.__setattr__(self, "_compiled", compiled)
 
+    def describe(self, message: str) -> str:
+        """The reason, with ``{0}`` (if it has one) filled by the message pattern's first group, e.g. the region."""
+        found = self._compiled[1].search(message) if self._compiled[1] else None
+        return self.reason.replace("{0}", found.group(1)) if found and found.groups() and "{0}" in self.reason else self.reason
+
     def matches(self, test: str, message: str, configuration: str) -> bool:
         test_pattern, message_pattern = self._compiled
         return ((not self.configurations or configuration in self.configurations)
@@ -88,8 +93,22 @@ RULES: tuple[Rule, ...] = (
     Rule(NO_STACK_SERVICE, "Azure Files (`<account>.file.` names): \"File storage: not yet supported\" (Microsoft, \"Azure Stack "
                            "Hub storage: Differences and considerations\"); the emulator's proxy refuses the name as a Stack's DNS "
                            "has none", message=r"host='[^']+\.file\."),
+    # -- network ----------------------------------------------------------------------------------------------------
+    Rule(NO_STACK_SERVICE, "point-to-site VPN (`vpn-client generate`, action generatevpnprofile): \"Point-to-Site VPN Gateway: "
+                           "Not yet supported\" (Microsoft, \"Differences and considerations for Azure Stack Hub networking\")",
+         message=r"generatevpnprofile"),
+    Rule(NO_STACK_SERVICE, "assumed: `vnet-gateway list-supported-devices` (action supportedvpndevices) is in Network "
+                           "2018-11-01's spec, but no Stack answer nor Stack doc names it (Microsoft documents a Stack's VPN "
+                           "devices as its own IPsec parameters page); the emulator answers it as unknown",
+         message=r"supportedvpndevices"),
+    Rule(NO_STACK_SERVICE, "subnet delegations (`locations/*/availableDelegations`): \"Private Access Services (Subnet): Not yet "
+                           "supported\" (Microsoft, \"Differences and considerations for Azure Stack Hub networking\")",
+         message=r"availableDelegations"),
+    Rule(NO_STACK_SERVICE, "service endpoints (`locations/*/virtualNetworkAvailableEndpointServices`): \"Service Endpoints: Not "
+                           "yet supported\" (Microsoft, \"Differences and considerations for Azure Stack Hub networking\")",
+         message=r"virtualNetworkAvailableEndpointServices"),
     # -- any module: the last, generic rules ------------------------------------------------------------------------
-    Rule(PUBLIC_REGION, "a public region named in the test (its preparer or command); the Stack refuses it as a real "
-                        "Stack does (LocationNotAvailableForResourceGroup / ...ForResourceType)",
+    Rule(PUBLIC_REGION, "names `{0}` (its preparer, command or template); refused as a real Stack refuses a region not "
+                        "its own (LocationNotAvailableForResourceGroup / ...ForResourceType)",
          message=rf"location '{PUBLIC_REGIONS}' is not available"),
 )
