@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, generate_blob_sas
 
 from tests.test_emulator_blob import VERSION, _account
 
@@ -45,3 +45,21 @@ def test_a_blob_sas_reads_the_blobs_snapshots_as_a_copy_source(start_emulator):
     assert "sr=bs" in snapshot_sas.split("&")  # (this SDK signs the snapshot but leaves it out of the SAS: the URL names it)
     copy.start_copy_from_url(f"{source_endpoint}src/blob?snapshot={snapshot}&{snapshot_sas}")
     assert copy.download_blob().readall() == b"first version"
+
+
+def test_a_content_type_cleared_by_set_properties_is_answered_as_none(start_emulator):
+    """Put Blob without a content type stores application/octet-stream; Set Blob Properties without one clears it,
+    and the blob is then answered with no Content-Type (public Azure's answers in Azure CLI's recording of
+    test_storage_blob_upload_small_file; the emulator answered application/octet-stream, failing that test and
+    test_storage_blob_upload_midsize_file under 2019-03-01-hybrid)."""
+    info, endpoint, key, _ = _account(start_emulator)
+    blob = _client(info, endpoint, "acct1", key).create_container("box").upload_blob("b.bin", b"x" * 1024)
+    assert blob.get_blob_properties().content_settings.content_type == "application/octet-stream"
+    blob.set_http_headers(ContentSettings(content_type="application/test-content"))
+    assert blob.get_blob_properties().content_settings.content_type == "application/test-content"
+    blob.set_http_headers(ContentSettings())
+    assert blob.get_blob_properties().content_settings.content_type is None
+    assert blob.download_blob().readall() == b"x" * 1024
+    # Day two: a new upload over it starts again from the default.
+    blob.upload_blob(b"y", overwrite=True)
+    assert blob.get_blob_properties().content_settings.content_type == "application/octet-stream"

@@ -113,7 +113,10 @@ class BlobObjects:
         elif blob.get("md5"):
             headers["Content-MD5"] = blob["md5"]
         body = self.backend.files.stream(blob["extents"], start, end)  # a HEAD's: its length, never read
-        return Response(status, body, headers, content_type=blob.get("content_type") or "application/octet-stream")
+        # A blob's content type as set: Put Blob defaults it to application/octet-stream (new_blob), Set Blob Properties
+        # without one clears it and Azure then answers no Content-Type at all (real service: public Azure's answers in
+        # Azure CLI's recording test_storage_blob_upload_small_file, 2017-11-09; Stacks are "Azure-consistent").
+        return Response(status, body, headers, content_type=blob.get("content_type") or None)
 
     def _get_metadata(self, request: Request, found: Container, name: str) -> Response:
         blob = self._existing(request, found, name)

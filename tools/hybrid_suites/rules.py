@@ -59,9 +59,10 @@ HARNESS = "harness"
 EMULATOR = "emulator"
 
 CATEGORIES = (
-    Category(PUBLIC_REGION, "public region",
-             "The test names a public Azure region (westus, eastus, ...) or reads what only public Azure lists there; "
-             "a Stack has one region of its own (`local` here) and refuses the others, as the emulator does."),
+    Category(PUBLIC_REGION, "public Azure's names",
+             "The test names public Azure's regions or endpoints (westus, eastus, ..., `core.windows.net`) or expects "
+             "what only public Azure lists: a Stack has one region of its own (`local` here) and names of its own, and "
+             "refuses the others, as the emulator does."),
     Category(NO_STACK_SERVICE, "no Stack has it",
              "A resource type, property or action that no Azure Stack Hub serves: in none of the hybrid profiles' "
              "tables nor Microsoft's Azure Stack Hub documentation (the reason names which)."),
@@ -85,6 +86,13 @@ PUBLIC_REGIONS = r"(westus|westus2|eastus|eastus2|centralus|southcentralus|north
                  r"westeurope|northeurope|eastasia|southeastasia|japaneast|uksouth|West US|East US|Central US)"
 
 RULES: tuple[Rule, ...] = (
+    # -- the emulator's own: each fixed, its test named (a run before the fix still shows it here) ----------------
+    Rule(EMULATOR, "fixed (tests/test_emulator_storage_hybrid.py): a blob SAS signed the URL's `snapshot=` into its string "
+                   "to sign, so a snapshot copied with a blob SAS was refused 403 CannotVerifyCopySource",
+         test=r"::test_storage_blob_copy_with_sas_and_snapshot$", message=r"CannotVerifyCopySource|AzureHttpError"),
+    Rule(EMULATOR, "fixed (tests/test_emulator_storage_hybrid.py): a content type cleared by Set Blob Properties was "
+                   "answered as application/octet-stream; Azure answers none",
+         test=r"::test_storage_blob_upload_(small|midsize)_file$", message=r"contentType.*application/octet-stream"),
     # -- storage ----------------------------------------------------------------------------------------------------
     Rule(PUBLIC_REGION, "`storage account show-usage -l westus`: a Stack answers usages for its own region only",
          test=r"^storage::.*::test_show_usage$"),
@@ -93,6 +101,16 @@ RULES: tuple[Rule, ...] = (
     Rule(NO_STACK_SERVICE, "Azure Files (`<account>.file.` names): \"File storage: not yet supported\" (Microsoft, \"Azure Stack "
                            "Hub storage: Differences and considerations\"); the emulator's proxy refuses the name as a Stack's DNS "
                            "has none", message=r"host='[^']+\.file\."),
+    Rule(PUBLIC_REGION, "uses public Azure's storage names (`*.core.windows.net`): a Stack's accounts are under its own "
+                        "suffix (`local.azurestack.external`), and az, set to the Stack's cloud, cannot parse or reach them",
+         message=r"core\.windows\.net"),
+    Rule(NO_STACK_SERVICE, "service stats (Get Queue/Table/Blob Service Stats) answer only on a read-access geo-redundant "
+                           "account's secondary endpoint; \"Replication options: Locally redundant storage\" (Microsoft, "
+                           "\"Azure Stack Hub storage: Differences and considerations\")",
+         message=r"get_(queue|table|blob)_service_stats"),
+    Rule(NO_STACK_SERVICE, "incremental copy of a page blob's snapshot: \"Page blob incremental snapshot copy: Not yet "
+                           "supported\" (Microsoft, \"Azure Stack Hub storage: Differences and considerations\")",
+         message=r"incremental_copy_blob"),
     # -- network ----------------------------------------------------------------------------------------------------
     Rule(NO_STACK_SERVICE, "point-to-site VPN (`vpn-client generate`, action generatevpnprofile): \"Point-to-Site VPN Gateway: "
                            "Not yet supported\" (Microsoft, \"Differences and considerations for Azure Stack Hub networking\")",
@@ -108,6 +126,8 @@ RULES: tuple[Rule, ...] = (
                            "yet supported\" (Microsoft, \"Differences and considerations for Azure Stack Hub networking\")",
          message=r"virtualNetworkAvailableEndpointServices"),
     # -- any module: the last, generic rules ------------------------------------------------------------------------
+    Rule(PUBLIC_REGION, "expects `{0}` in an answer; a Stack answers its own region",
+         message=rf"expected value '{PUBLIC_REGIONS}'"),
     Rule(PUBLIC_REGION, "names `{0}` (its preparer, command or template); refused as a real Stack refuses a region not "
                         "its own (LocationNotAvailableForResourceGroup / ...ForResourceType)",
          message=rf"location '{PUBLIC_REGIONS}' is not available"),
