@@ -168,11 +168,11 @@ RULES: tuple[Rule, ...] = (
                "leaves empty (IndexError in the testsdk): the same on any cloud",
          test=r"::test_(vm_create|group_deployment)_progress$", message=r"IndexError"),
     # -- any module: the last, generic rules ------------------------------------------------------------------------
-    Rule(SKEW, "az 2.66 refuses an argument the 2.64 tests pass (argparse exits 2): the same on any cloud",
-         message=r"SystemExit: 2"),
     Rule(PUBLIC_REGION, "expects `{0}` in an answer; a Stack answers its own region",
          message=rf"expected value '{PUBLIC_REGIONS}'"),
     Rule(PUBLIC_REGION, "names `{0}` (its preparer, command or template); refused as a real Stack refuses a region not "
                         "its own (LocationNotAvailableForResourceGroup / ...ForResourceType)",
          message=r"location '(?!local')([^']+)' is not available"),
+    Rule(SKEW, "az 2.66 refuses an argument the 2.64 tests pass (argparse exits 2): the same on any cloud",
+         message=r"SystemExit: 2"),
 )
