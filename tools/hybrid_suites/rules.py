@@ -167,6 +167,24 @@ RULES: tuple[Rule, ...] = (
     Rule(SKEW, "the testsdk's progress capture reads az's own logger setup, which the in-process run of a live test "
                "leaves empty (IndexError in the testsdk): the same on any cloud",
          test=r"::test_(vm_create|group_deployment)_progress$", message=r"IndexError"),
+    # -- resource ---------------------------------------------------------------------------------------------------
+    Rule(NO_STACK_SERVICE, "management groups (Microsoft.Management): in none of the hybrid profiles; a Stack answers "
+                           "InvalidResourceNamespace", message=r"namespace 'Microsoft\.Management' is invalid"),
+    Rule(NO_STACK_SERVICE, "App Service (Microsoft.Web): an add-on resource provider an operator may install, not in a "
+                           "Stack's base set (Microsoft, \"App Service on Azure Stack Hub overview\")",
+         message=r"namespace 'Microsoft\.[Ww]eb' is invalid"),
+    Rule(NO_STACK_SERVICE, "managed applications (Microsoft.Solutions): in none of the hybrid profiles",
+         message=r"namespace 'Microsoft\.Solutions' is invalid"),
+    Rule(NO_STACK_SERVICE, "shows Microsoft.ClassicInfrastructureMigrate, a namespace no Stack has (404 "
+                           "InvalidResourceNamespace; az exits 3 for not found)",
+         test=r"::test_provider_registration$", message=r"SystemExit: 3"),
+    Rule(PUBLIC_REGION, "deletes its group and makes it again in `westus`, which a Stack refuses "
+                        "(LocationNotAvailableForResourceGroup); the preparer's clean-up then reports the group not found",
+         test=r"::test_resource_group(_no_wait)?$", message=r"ResourceGroupNotFound"),
+    Rule(SKEW, "its name prefix is longer than the random name the testsdk makes (ValueError in the testsdk): the same "
+               "on any cloud", message=r"prefix must not be longer than random name length"),
+    Rule(HARNESS, "reads its template or parameters from raw.githubusercontent.com: this harness has no internet",
+         message=r"raw\.githubusercontent\.com"),
     # -- any module: the last, generic rules ------------------------------------------------------------------------
     Rule(PUBLIC_REGION, "expects `{0}` in an answer; a Stack answers its own region",
          message=rf"expected value '{PUBLIC_REGIONS}'"),
