@@ -174,13 +174,19 @@ RULES: tuple[Rule, ...] = (
                            "Stack's base set (Microsoft, \"App Service on Azure Stack Hub overview\")",
          message=r"namespace 'Microsoft\.[Ww]eb' is invalid"),
     Rule(NO_STACK_SERVICE, "managed applications (Microsoft.Solutions): in none of the hybrid profiles",
-         message=r"namespace 'Microsoft\.Solutions' is invalid"),
+         message=r"namespace 'Microsoft\.Solutions' is invalid|namespace 'Microsoft\.Solutions'"),
     Rule(NO_STACK_SERVICE, "shows Microsoft.ClassicInfrastructureMigrate, a namespace no Stack has (404 "
                            "InvalidResourceNamespace; az exits 3 for not found)",
          test=r"::test_provider_registration$", message=r"SystemExit: 3"),
     Rule(PUBLIC_REGION, "deletes its group and makes it again in `westus`, which a Stack refuses "
                         "(LocationNotAvailableForResourceGroup); the preparer's clean-up then reports the group not found",
          test=r"::test_resource_group(_no_wait)?$", message=r"ResourceGroupNotFound"),
+    Rule(PUBLIC_REGION, "its parameters file (simple_deploy_parameters.json) sets location `westus`: the deployment fails "
+                        "as on a Stack, and `deployment wait` reports \"The operation failed\"",
+         test=r"::test_group_deployment_no_wait$", message=r"The operation failed"),
+    Rule(NO_STACK_SERVICE, "assigns Azure's built-in policy definition 06a78e20-...: Microsoft documents no built-in policy "
+                           "definitions for Azure Stack Hub, so the emulator lists none rather than invent them (assumed)",
+         message=r"policy definition '06a78e20-9358-41c9-923c-fb736d382a4d' could not be found"),
     Rule(SKEW, "its name prefix is longer than the random name the testsdk makes (ValueError in the testsdk): the same "
                "on any cloud", message=r"prefix must not be longer than random name length"),
     Rule(HARNESS, "reads its template or parameters from raw.githubusercontent.com: this harness has no internet",
