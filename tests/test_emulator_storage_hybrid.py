@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, generate_blob_sas
+from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, Metrics, generate_blob_sas
 
 from tests.test_emulator_blob import VERSION, _account
 
@@ -63,3 +63,20 @@ def test_a_content_type_cleared_by_set_properties_is_answered_as_none(start_emul
     # Day two: a new upload over it starts again from the default.
     blob.upload_blob(b"y", overwrite=True)
     assert blob.get_blob_properties().content_settings.content_type == "application/octet-stream"
+
+
+def test_a_new_accounts_service_properties_have_hour_metrics_on(start_emulator):
+    """A new account's blob service properties: hour metrics on (with their APIs, kept 7 days), minute metrics and
+    logging off, as public Azure answers (Azure CLI's recording of test_storage_blob_upload_small_file, whose check of
+    hourMetrics.enabled the emulator's all-off defaults failed). What is set is kept over the defaults."""
+    info, endpoint, key, _ = _account(start_emulator)
+    service = _client(info, endpoint, "acct1", key)
+    fresh = service.get_service_properties()
+    hour = fresh["hour_metrics"]
+    assert hour.enabled is True and hour.include_apis is True
+    assert hour.retention_policy.enabled is True and hour.retention_policy.days == 7
+    assert fresh["minute_metrics"].enabled is False and fresh["analytics_logging"].read is False
+    # Day two: turned off, it stays off; the rest keeps its defaults.
+    service.set_service_properties(hour_metrics=Metrics(enabled=False))
+    again = service.get_service_properties()
+    assert again["hour_metrics"].enabled is False and again["minute_metrics"].enabled is False

@@ -15,11 +15,15 @@ from azs_emulator.services.storage_auth import XML, StorageError
 
 # Set Container / Queue / Table ACL: at most five stored access policies (REST API "Set Container ACL").
 _MOST_POLICIES = 5
-# Get Blob Service Properties of an account nobody set them on: logging and metrics off, no CORS rules.
+# Get Blob Service Properties of an account nobody set them on: logging and minute metrics off, hour metrics on with
+# their APIs and 7 days' retention, no CORS rules (real service: a new account's answer on public Azure, recorded in
+# Azure CLI's test_storage_blob_upload_small_file at 2017-11-09, whose check of hourMetrics.enabled the emulator failed;
+# a Stack's storage is "Azure-consistent", Microsoft's storage differences name no other default).
 _RETENTION_OFF = "<RetentionPolicy><Enabled>false</Enabled></RetentionPolicy>"
 _DEFAULT_SERVICE_PROPERTIES = {
     "Logging": f"<Logging><Version>1.0</Version><Read>false</Read><Write>false</Write><Delete>false</Delete>{_RETENTION_OFF}</Logging>",
-    "HourMetrics": f"<HourMetrics><Version>1.0</Version><Enabled>false</Enabled>{_RETENTION_OFF}</HourMetrics>",
+    "HourMetrics": "<HourMetrics><Version>1.0</Version><Enabled>true</Enabled><IncludeAPIs>true</IncludeAPIs>"
+                   "<RetentionPolicy><Enabled>true</Enabled><Days>7</Days></RetentionPolicy></HourMetrics>",
     "MinuteMetrics": f"<MinuteMetrics><Version>1.0</Version><Enabled>false</Enabled>{_RETENTION_OFF}</MinuteMetrics>",
     "Cors": "<Cors />",
 }

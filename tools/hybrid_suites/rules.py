@@ -90,6 +90,9 @@ RULES: tuple[Rule, ...] = (
     Rule(EMULATOR, "fixed (tests/test_emulator_storage_hybrid.py): a blob SAS signed the URL's `snapshot=` into its string "
                    "to sign, so a snapshot copied with a blob SAS was refused 403 CannotVerifyCopySource",
          test=r"::test_storage_blob_copy_with_sas_and_snapshot$", message=r"CannotVerifyCopySource|AzureHttpError"),
+    Rule(EMULATOR, "fixed (tests/test_emulator_storage_hybrid.py): a new account's blob service properties had hour "
+                   "metrics off; public Azure's new accounts have them on (7 days)",
+         test=r"::test_storage_blob_upload_(small|midsize)_file$", message=r"'hourMetrics\.enabled' doesn't yield expected value 'True'"),
     Rule(EMULATOR, "fixed (tests/test_emulator_storage_hybrid.py): a content type cleared by Set Blob Properties was "
                    "answered as application/octet-stream; Azure answers none",
          test=r"::test_storage_blob_upload_(small|midsize)_file$", message=r"contentType.*application/octet-stream"),
