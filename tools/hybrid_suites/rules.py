@@ -164,6 +164,23 @@ RULES: tuple[Rule, ...] = (
                "2020-06-01 models lack it; it comes in 2020-12-01): the scale set is answered without it, as a Stack's Compute "
                "at that version would be (assumed)",
          message=r"'vmss\.orchestrationMode' doesn't yield expected value 'Uniform'"),
+    Rule(PUBLIC_REGION, "`vm list-skus -l eastus2` / `-l westus` (with `--zone`): az filters the Stack's SKU list by a "
+                        "region it does not have and finds none", test=r"::test_list_compute_skus_(filter|table_output)$"),
+    Rule(NO_STACK_SERVICE, "Linux VM diagnostics (Microsoft.OSTCExtensions LinuxDiagnostic): \"Azure Stack Hub VM features\" "
+                           "(Microsoft) says Linux VM diagnostics are not supported",
+         message=r"'Microsoft\.OSTCExtensions' and type 'LinuxDiagnostic' could not be found"),
+    Rule(MARKETPLACE, "Network Watcher's agent extension: not on Microsoft's list of Azure Marketplace items for Azure Stack "
+                      "Hub (\"Network Watcher: Not yet supported\", networking differences)",
+         message=r"'Microsoft\.Azure\.NetworkWatcher' and type 'NetworkWatcherAgentLinux' could not be found"),
+    Rule(MARKETPLACE, "Red Hat RHEL 7-LVM: not on Microsoft's list of Azure Marketplace items for Azure Stack Hub",
+         message=r"The platform image 'RedHat:RHEL:7-LVM"),
+    Rule(SKEW, "az 2.66's `keyvault create` defaults to `--enable-rbac-authorization true`, so the caller gets no access "
+               "policy; a Stack's vault (2016-10-01, no RBAC data plane) then refuses `certificate create` (403), on a real "
+               "Stack as here (the 2.64 tests assume the old default)",
+         message=r"does not have certificates create permission"),
+    Rule(SKEW, "`vm image list --offer ubuntu` without --all reads az 2.66's alias list, whose Ubuntu is 22.04 "
+               "(sku 22_04-lts-gen2), not the `*LTS` sku the 2.64 test expects: the same on any cloud",
+         test=r"::test_vm_image_list_by_alias$", message=r"AssertionError"),
     Rule(NO_STACK_SERVICE, "application gateways: \"Application gateway, Layer-7 load balancing: Not yet supported\" "
                            "(Microsoft, \"Differences and considerations for Azure Stack Hub networking\")",
          message=r"'applicationGateways' could not be found"),
@@ -200,6 +217,8 @@ RULES: tuple[Rule, ...] = (
     Rule(PUBLIC_REGION, "names `{0}` (its preparer, command or template); refused as a real Stack refuses a region not "
                         "its own (LocationNotAvailableForResourceGroup / ...ForResourceType)",
          message=r"location '(?!local')([^']+)' is not available"),
+    Rule(PUBLIC_REGION, "asks for `{0}` in a `locations/{0}/...` path; a Stack serves its own region's",
+         message=r"No HTTP resource was found that matches the request URI '[^']*/locations/(?!local/)([^/']+)/"),
     Rule(SKEW, "az 2.66 refuses an argument the 2.64 tests pass (argparse exits 2): the same on any cloud",
          message=r"SystemExit: 2"),
 )
