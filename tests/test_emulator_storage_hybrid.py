@@ -1,13 +1,17 @@
-"""Faults of the emulator's own that Azure CLI's hybrid suites found in the storage data plane
-(``python -m tools.hybrid_suites``, docs/emulator.md), each shown here with the real azure-storage-blob (the
-project's pin) over TLS, as a Stack user's code meets it."""
+"""Faults of the emulator's own that Azure CLI's hybrid suites found in the storage data plane and the VHDs Compute
+keeps there (``python -m tools.hybrid_suites``, docs/emulator.md), each shown here with the real Azure SDK (the
+project's pins) over TLS, as a Stack user's code meets it."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import requests
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.storage import StorageManagementClient
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, Metrics, generate_blob_sas
 
+from tests import sdk
 from tests.test_emulator_blob import VERSION, _account
 
 
@@ -80,3 +84,35 @@ def test_a_new_accounts_service_properties_have_hour_metrics_on(start_emulator):
     service.set_service_properties(hour_metrics=Metrics(enabled=False))
     again = service.get_service_properties()
     assert again["hour_metrics"].enabled is False and again["minute_metrics"].enabled is False
+
+
+def test_an_unmanaged_os_disk_takes_its_size_whatever_the_case_of_its_name(start_emulator):
+    """``diskSizeGb`` (az 2.66's template for ``vm create --use-unmanaged-disk --os-disk-size-gb``) is diskSizeGB: Compute
+    reads property names without regard to case (public Azure's answer in Azure CLI's recording of
+    test_vm_set_os_disk_size: a 75 GiB VHD; the emulator made a 30 GiB one). Sent as raw JSON, as a template sends it."""
+    info, profile, _ = sdk.stack_with_group(start_emulator, "2008", "azure_ad", "Microsoft.Compute", "Microsoft.Network",
+                                            "Microsoft.Storage")
+    storage = sdk.client(StorageManagementClient, info, profile)
+    account = storage.storage_accounts.begin_create("rg", "disks2", {"location": "local", "sku": {"name": "Standard_LRS"},
+                                                                     "kind": "Storage"}).result()
+    key = storage.storage_accounts.list_keys("rg", "disks2").keys[0].value
+    network = sdk.client(NetworkManagementClient, info, profile)
+    nic = sdk.nic_on(network, sdk.vnet_with_a_subnet(network).subnets[0].id)
+    vm = {"location": "local", "properties": {
+        "hardwareProfile": {"vmSize": "Standard_A2_v2"},
+        "storageProfile": {"imageReference": {"publisher": "OpenLogic", "offer": "CentOS", "sku": "7.5", "version": "latest"},
+                           "osDisk": {"createOption": "fromImage", "name": "osdisk", "diskSizeGb": 75,
+                                      "vhd": {"uri": f"{account.primary_endpoints.blob}vhds/osdisk.vhd"}}},
+        "osProfile": {"computerName": "vm1", "adminUsername": "centosadmin", "adminPassword": "Pa55word!Pa55word"},
+        "networkProfile": {"networkInterfaces": [{"id": nic.id}]}}}
+    url = (f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourceGroups/rg/providers/Microsoft.Compute/"
+           "virtualMachines/vm1?api-version=2017-03-30")
+    answer = requests.put(url, json=vm, headers=sdk.bearer(info), verify=info["ca_cert"], timeout=60)
+    assert answer.status_code in (200, 201), answer.text
+    assert answer.json()["properties"]["storageProfile"]["osDisk"]["diskSizeGB"] == 75
+    blobs = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": "disks2", "account_key": key},
+                              api_version=VERSION, connection_verify=info["ca_cert"])
+    assert [(b.name, b.size) for b in blobs.get_container_client("vhds").list_blobs()] == [("osdisk.vhd", 75 << 30)]
+    # Day two: the VM read back says the same.
+    again = requests.get(url, headers=sdk.bearer(info), verify=info["ca_cert"], timeout=60).json()
+    assert again["properties"]["storageProfile"]["osDisk"]["diskSizeGB"] == 75

@@ -152,6 +152,8 @@ class ComputeService:
         storage = props.setdefault("storageProfile", {})
         storage.setdefault("dataDisks", [])  # ARM shows an empty list, and clients append to it
         os_disk = storage.setdefault("osDisk", {})
+        for disk in (os_disk, *storage["dataDisks"]):
+            _canonical_disk_keys(disk)
         if existing is None:
             self._check_os_profile(vm)
             self._make_os_disk(vm, storage, os_disk)
@@ -342,6 +344,20 @@ def _shape_disk(arm: Arm, disk: dict[str, Any], existing: dict[str, Any] | None)
     props.setdefault("uniqueId", str(uuid.uuid4()))
     props.setdefault("diskState", "Unattached")
     props["provisioningState"] = "Succeeded"
+
+
+# A disk's properties by their canonical spelling. Compute reads a request's property names without regard to case:
+# az 2.66's template for an unmanaged OS disk sends `diskSizeGb`, which public Azure takes as diskSizeGB and answers so
+# (real service: Azure CLI's recording of test_vm_set_os_disk_size, a 75 GiB VHD; the emulator made 30 GiB).
+_DISK_KEYS = {key.lower(): key for key in ("diskSizeGB", "createOption", "osType", "caching", "name", "vhd", "image",
+                                           "managedDisk", "lun", "writeAcceleratorEnabled")}
+
+
+def _canonical_disk_keys(disk: dict[str, Any]) -> None:
+    for key in list(disk):
+        canonical = _DISK_KEYS.get(key.lower())
+        if canonical and canonical != key:
+            disk.setdefault(canonical, disk.pop(key))
 
 
 def _disk_not_attached(arm: Arm, disk: dict[str, Any]) -> None:
