@@ -40,7 +40,7 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     stack_version: str = "2108"
-    identity: str = AZURE_AD
+    identity_system: str = AZURE_AD
     state_dir: str | None = None
     allow_remote: bool = False
     registration_delay: float = 1.0
@@ -82,10 +82,10 @@ class EmulatorConfig:
             )
         if self.build is not None and not is_valid_build(self.build):
             raise EmulatorUsageError(f"unknown build {self.build!r}: give four numbers like 1.2108.2.130")
-        if self.identity not in IDENTITY_SYSTEMS:
-            raise EmulatorUsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
-        if self.stack_version == AZURE and self.identity == ADFS:
-            raise EmulatorUsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
+        if self.identity_system not in IDENTITY_SYSTEMS:
+            raise EmulatorUsageError(f"unknown --identity-system {self.identity_system!r}: choose azure_ad or adfs")
+        if self.stack_version == AZURE and self.identity_system == ADFS:
+            raise EmulatorUsageError("global Azure uses Azure AD: drop --identity-system adfs with --stack-version azure")
         if self.role.lower() not in {r.lower() for r in PRINCIPAL_ROLES}:
             raise EmulatorUsageError(f"unknown --role {self.role!r}: choose {', '.join(PRINCIPAL_ROLES)}")
         if self.layout not in LAYOUTS:
@@ -134,7 +134,7 @@ def stack_names(config: EmulatorConfig) -> StackNames:
                           "vault.azure.net", "core.windows.net")
     domain = f"{config.region}.{config.fqdn}"
     # Azure AD Stacks sign in at Microsoft's own host; only clients pointed at the emulator's proxy reach this one.
-    adfs = config.identity == ADFS
+    adfs = config.identity_system == ADFS
     sign_in, graph = (f"adfs.{domain}", f"graph.{domain}") if adfs else ("login.microsoftonline.com", "graph.microsoft.com")
     return StackNames(f"management.{domain}", f"adminmanagement.{domain}", sign_in, graph, f"vault.{domain}", domain)
 
@@ -179,7 +179,7 @@ class EmulatorContext:
 
     @property
     def is_adfs(self) -> bool:
-        return self.config.identity == ADFS
+        return self.config.identity_system == ADFS
 
     def arm_base(self, admin: bool = False) -> str:
         """The base URL of the tenant (or operator's) Resource Manager."""

@@ -50,7 +50,7 @@ class Listeners:
         self._vault_lock = threading.Lock()
 
     def _identity_ca(self) -> Any:
-        return self.state.ca if self.config.identity == ADFS else self.state.public_ca
+        return self.state.ca if self.config.identity_system == ADFS else self.state.public_ca
 
     def _data_plane_ca(self) -> Any:
         """The CA of the data-plane hosts (vaults, blobs): the Stack's own; global Azure's are public."""

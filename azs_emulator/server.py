@@ -99,7 +99,7 @@ class Emulator:
         import certifi
 
         assert self.state is not None
-        public = self.state.public_ca.cert_pem if self.config.identity != ADFS and not self.config.single_host else b""
+        public = self.state.public_ca.cert_pem if self.config.identity_system != ADFS and not self.config.single_host else b""
         bundle = self.state.directory / PUBLIC_BUNDLE_FILE
         bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip(b"\n") + b"\n" + public)
 
@@ -135,7 +135,7 @@ class Emulator:
         """The connection facts, with exactly the keys of ``--info-file``."""
         assert self.ctx is not None and self.state is not None
         data = self.state.data
-        public_identity = self.config.identity != ADFS and not self.config.single_host
+        public_identity = self.config.identity_system != ADFS and not self.config.single_host
         return {
             "layout": self.config.layout,
             # Names layout: the URL to set as HTTPS_PROXY to reach the Stack's names (None in the loopback layout).
@@ -158,7 +158,7 @@ class Emulator:
             "subscription_id": data["subscription_id"],
             "location": data["location"],
             "stack_version": self.config.stack_version,
-            "identity_system": self.config.identity,
+            "identity_system": self.config.identity_system,
         }
 
     def write_info(self, path: str | Path) -> None:

@@ -36,7 +36,7 @@ def _certificate(tmp_path, password: bytes | None = None, name: str = "sp"):
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_discovery_signs_in_with_a_certificate(start_emulator, tmp_path, identity):
     path, cert = _certificate(tmp_path)
-    info = start_emulator(identity=identity, client_certificates=[cert]).info()
+    info = start_emulator(identity_system=identity, client_certificates=[cert]).info()
     found = discover_stack(DiscoveryRequest(info["arm_endpoint"], ca_cert=info["ca_cert"],
                                             principal=ServicePrincipal(info["client_id"], certificate_path=str(path))))
     assert found.credentials_proven and found.profile == "2020_09_01_hybrid"

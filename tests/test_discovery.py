@@ -30,7 +30,7 @@ def _request(info, with_credentials=True, **extra):
 @pytest.mark.parametrize("identity", IDENTITIES)
 @pytest.mark.parametrize("release", sorted(EXPECTED_PROFILE))
 def test_credentials_show_the_profile_with_evidence(start_emulator, release, identity):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(stack_version=release, identity_system=identity).info()
     found = discover_stack(_request(info))
     assert found.profile == EXPECTED_PROFILE[release]
     assert any("providers serve every API version" in s for s in found.profile_evidence)
@@ -41,7 +41,7 @@ def test_credentials_show_the_profile_with_evidence(start_emulator, release, ide
 @pytest.mark.parametrize("identity", IDENTITIES)
 @pytest.mark.parametrize("release", sorted(EXPECTED_PROFILE))
 def test_stack_version_alone_gives_the_same_profile(start_emulator, release, identity):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(stack_version=release, identity_system=identity).info()
     found = discover_stack(_request(info, with_credentials=False, stack_version=release))
     assert found.profile == EXPECTED_PROFILE[release] and found.release == release
     assert not found.credentials_proven
@@ -50,7 +50,7 @@ def test_stack_version_alone_gives_the_same_profile(start_emulator, release, ide
 @pytest.mark.reliability
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_a_mismatch_is_refused_and_force_keeps_the_users_word(start_emulator, identity):
-    info = start_emulator(stack_version="2008", identity=identity).info()
+    info = start_emulator(stack_version="2008", identity_system=identity).info()
     with pytest.raises(DiscoveryError, match="disagrees.*2301.*2019_03_01_hybrid.*--force"):
         discover_stack(_request(info, stack_version="2301"))
     forced = discover_stack(_request(info, stack_version="2301", force=True))
@@ -58,7 +58,7 @@ def test_a_mismatch_is_refused_and_force_keeps_the_users_word(start_emulator, id
 
 
 def test_adfs_gives_tenant_adfs_and_the_host_authority(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     found = discover_stack(_request(info, with_credentials=False)).to_json()
     assert found["identity_system"] == "adfs" and found["tenant_id"] == "adfs"
     assert found["login_endpoint"] == info["identity_endpoint"] and found["login_endpoint"].endswith("/adfs/")
@@ -67,7 +67,7 @@ def test_adfs_gives_tenant_adfs_and_the_host_authority(start_emulator):
 
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_azure_identity_gets_a_token_with_the_derived_settings(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     found = discover_stack(_request(info, with_credentials=False)).to_json()
     credential = ClientSecretCredential(
         found["tenant_id"], info["client_id"], info["client_secret"], authority=found["authority_host"],
@@ -85,7 +85,7 @@ def test_tenant_by_directory_name_and_from_the_challenge(emulator):
 
 
 def test_adfs_refuses_a_guid_tenant(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     with pytest.raises(DiscoveryError, match="always 'adfs'; drop --tenant"):
         discover_stack(_request(info, False, tenant="6f1b2b4e-0000-4000-8000-000000000000"))
 
@@ -169,7 +169,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_cli_json_has_exactly_the_documented_keys(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
                   "--client-secret-env", "AZS_TEST_SECRET", "--json", env={"AZS_TEST_SECRET": info["client_secret"]})
     assert result.returncode == 0, result.stderr

@@ -43,7 +43,7 @@ def _register(info, *namespaces):
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize(("release", "profile", "keyvault_version"), RELEASES)
 def test_resource_groups_and_generic_resources_with_the_matching_profile(start_emulator, identity, release, profile, keyvault_version):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(stack_version=release, identity_system=identity).info()
     _register(info, "Microsoft.KeyVault")
     client = sdk.client(ResourceManagementClient, info, profile)
     for index in range(7):  # more than a page: the list must follow nextLink

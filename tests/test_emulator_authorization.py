@@ -38,7 +38,7 @@ def _group_with(info, provider: str) -> None:
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_built_in_roles_and_the_owners_assignment(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     authorization = _authorization(info)
     sub_scope = f"/subscriptions/{info['subscription_id']}"
     roles = {d.role_name: d for d in authorization.role_definitions.list(sub_scope)}

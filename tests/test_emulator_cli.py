@@ -48,7 +48,7 @@ def _stop(process: subprocess.Popen, sig: int = signal.SIGINT) -> tuple[int, str
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize("release", RELEASES)
 def test_background_emulator_answers_metadata_for_every_release(tmp_path, release, identity):
-    process, info = _start(tmp_path, "--stack-version", release, "--identity", identity)
+    process, info = _start(tmp_path, "--stack-version", release, "--identity-system", identity)
     try:
         assert set(info) == INFO_KEYS
         assert info["stack_version"] == release and info["identity_system"] == identity
@@ -73,7 +73,7 @@ def test_sigterm_stops_cleanly(tmp_path):
     [
         (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0"),
         (["--stack-version", "1808"], "unknown --stack-version '1808'"),
-        (["--stack-version", "azure", "--identity", "adfs"], "global Azure uses Azure AD"),
+        (["--stack-version", "azure", "--identity-system", "adfs"], "global Azure uses Azure AD"),
     ],
 )
 def test_bad_options_end_in_one_line(args, message):

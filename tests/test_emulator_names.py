@@ -32,7 +32,7 @@ def _urls(value: object) -> list[str]:
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_a_stack_is_named_as_an_asdk_is(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     assert info["layout"] == "names"
     assert info["arm_endpoint"] == "https://management.local.azurestack.external/"
     assert info["admin_endpoint"] == "https://adminmanagement.local.azurestack.external/"
@@ -156,7 +156,7 @@ def test_emulator_trust_replaces_the_venvs_bundle_and_touches_nothing_else(start
 
 
 def test_emulator_trust_errors_are_one_line(start_emulator, tmp_path):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     info_file = tmp_path / "info.json"
     info_file.write_text(json.dumps(info))
     adfs = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", "--python", sys.executable, "--info-file",

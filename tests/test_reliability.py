@@ -189,7 +189,7 @@ def test_r26_unknown_tenant_name(emulator):
 
 
 def test_r27_adfs_given_a_guid_tenant(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     one_error(*discover(info, "--tenant", "6f1b2b4e-0000-4000-8000-000000000000")[::2], "always 'adfs'; drop --tenant")
 
 

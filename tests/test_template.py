@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize(("release", "profile"), [("2008", "2019_03_01_hybrid"), ("2108", "2020_09_01_hybrid")])
 def test_generated_project_runs_end_to_end(start_emulator, template_repo, project_env, tmp_path, release, profile, identity):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(stack_version=release, identity_system=identity).info()
     project = tmp_path / "project"
     new_project(info, project, template_repo)
     stack = json.loads((project / "stack.json").read_text())

@@ -43,6 +43,14 @@ def progress(message: str) -> None:
     print(f"  {printable(message)} ...", file=sys.stderr, flush=True)
 
 
+def add_alias(p: argparse._ActionsContainer, old: str, action: argparse.Action) -> None:
+    """``old``, a released spelling of the option ``action`` (what ``add_argument`` returned), still works: it sets the
+    same option, and ``--help`` shows only the new spelling (docs/architecture.md's glossary lists every alias)."""
+    settings: dict[str, Any] = {"type": action.type} if action.type is not None else {}
+    p.add_argument(old, dest=action.dest, choices=action.choices, metavar=action.metavar, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS, **settings)
+
+
 # -- argument types ---------------------------------------------------------------------------------------------
 
 MAX_SECONDS = 86400.0

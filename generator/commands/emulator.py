@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from generator.cli.options import non_negative_float, non_negative_int, positive_float, positive_int
+from generator.cli.options import add_alias, non_negative_float, non_negative_int, positive_float, positive_int
 from generator.errors import UsageError
 from generator.operations.emulator_control import SHELLS
 
@@ -31,7 +31,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="release to emulate, e.g. 2008 (2019_03_01_hybrid) or 2108 (2020_09_01_hybrid); "
         "'azure' emulates global Azure (default: %(default)s)",
     )
-    p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+    add_alias(p, "--identity", p.add_argument("--identity-system", choices=["azure_ad", "adfs"], default="azure_ad",
+                                              help="identity system (default: %(default)s)"))
     p.add_argument("--layout", choices=["names", "loopback"], default="names",
                    help="names (default): a Stack's host names on port 443 through the emulator's HTTPS proxy; loopback: "
                    "every listener at 127.0.0.1:PORT, no proxy (Key Vault clients then cannot check the vault's name)")
@@ -105,7 +106,7 @@ class Options:
     host: str
     port: int
     stack_version: str
-    identity: str
+    identity_system: str
     layout: str
     role: str
     region: str
@@ -149,13 +150,13 @@ def _serve(options: Options) -> int:
         from generator.operations.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
 
         project = Path(options.for_project).expanduser().resolve()
-        stack_version, identity = project_settings(project)
-        options = replace(options, stack_version=stack_version, identity=identity)
+        stack_version, identity_system = project_settings(project)
+        options = replace(options, stack_version=stack_version, identity_system=identity_system)
     config = EmulatorConfig(
         host=options.host,
         port=options.port,
         stack_version=options.stack_version,
-        identity=options.identity,
+        identity_system=options.identity_system,
         state_dir=options.state_dir,
         allow_remote=options.allow_remote,
         registration_delay=options.registration_delay,

@@ -28,7 +28,7 @@ def project_settings(project: Path) -> tuple[str, str]:
 
     answers = read_answers(project)
     release = str(answers.get("stack_release") or "") or _RELEASE_OF_PROFILE.get(str(answers.get("profile")), "")
-    identity = str(answers.get("identity_system") or "azure_ad")
+    identity_system = str(answers.get("identity_system") or "azure_ad")
     if not release:
         raise UsageError(f"{project} records neither a Stack release nor a known profile; regenerate it with azs-scaffold")
     from azs_emulator.config import is_valid_release
@@ -36,7 +36,7 @@ def project_settings(project: Path) -> tuple[str, str]:
     if not is_valid_release(release):
         raise UsageError(f"{project / ANSWERS_FILE} records stack_release {release!r}, which is no Stack release "
                          "the emulator knows (YYMM from 1904 on); restore the file from git, or run azs-scaffold upgrade")
-    return release, identity
+    return release, identity_system
 
 
 def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
