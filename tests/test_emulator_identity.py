@@ -148,7 +148,7 @@ def test_both_scope_spellings_are_accepted(start_emulator, identity):
                                                   ("1.2108.2.130", True), ("1.2206.1.24", True), ("9.2222.0.222", True)])
 def test_adfs_takes_a_bare_default_scope_from_hotfix_1_2108_2_130(start_emulator, build, bare_scope):
     # docs: "Support for the .default scope has been added to AD FS" (hotfix 1.2108.2.130).
-    info = start_emulator(identity_system="adfs", stack_version=build.split(".")[1] if build[0] == "1" else "2108", build=build).info()
+    info = start_emulator(identity_system="adfs", release=build.split(".")[1] if build[0] == "1" else "2108", build=build).info()
     bare = _post_token(info, scope=sdk.scope(info))
     assert bare.status_code == (200 if bare_scope else 400)
     if not bare_scope:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize(("release", "profile"), [("2008", "2019_03_01_hybrid"), ("2108", "2020_09_01_hybrid")])
 def test_generated_project_runs_end_to_end(start_emulator, template_repo, project_env, tmp_path, release, profile, identity):
-    info = start_emulator(stack_version=release, identity_system=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     project = tmp_path / "project"
     new_project(info, project, template_repo)
     stack = json.loads((project / "stack.json").read_text())
@@ -67,7 +67,7 @@ def test_bootstrap_installs_with_uv_or_pip(start_emulator, template_repo, projec
 
 
 def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path):
-    info = start_emulator(stack_version="2008").info()
+    info = start_emulator(release="2008").info()
     project = tmp_path / "native"
     copier = str(Path(sys.executable).with_name("copier"))
     env = {**project_env, "AZURE_CLIENT_SECRET": info["client_secret"]}  # the secret never goes on a command line
@@ -88,7 +88,7 @@ def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path
 
 
 def test_global_azure_mode_gets_latest_and_runs(start_emulator, template_repo, project_env, tmp_path):
-    info = start_emulator(stack_version="azure").info()
+    info = start_emulator(release="azure").info()
     project = tmp_path / "project"
     assert new_project(info, project, template_repo).profile == "latest"
     assert json.loads((project / "stack.json").read_text())["knownProfile"] == "latest"

@@ -3,6 +3,7 @@ released spelling kept as an alias still works (one test each)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -41,5 +42,45 @@ def test_the_released_identity_option_still_sets_the_identity_system(command):
 
 def test_the_released_identity_option_reaches_the_emulator():
     # The emulator refuses ADFS for global Azure before it listens: the alias went the whole way, named anew.
-    code, _, err = cli("emulator", "--stack-version", "azure", "--identity", "adfs", timeout=60)
+    code, _, err = cli("emulator", "--release", "azure", "--identity", "adfs", timeout=60)
     one_error(code, err, "drop --identity-system adfs")
+
+
+# -- release -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["discover", "new", "upgrade", "doctor", "emulator", "demo"])
+def test_release_is_the_option_help_shows(command):
+    shown = help_of(command)
+    assert "--release" in shown and "--stack-version" not in shown
+
+
+@pytest.mark.parametrize(("argv", "release"), [
+    (("discover", "--arm-endpoint", "https://management.local.azurestack.external", "--stack-version", "2008"), "2008"),
+    (("emulator", "--stack-version", "azure"), "azure"),
+    (("demo", "--stack-version", "2301"), "2301"),
+])
+def test_the_released_stack_version_option_still_sets_the_release(argv, release):
+    options = parsed(*argv)
+    assert getattr(options, "discovery", options).release == release
+
+
+def test_the_released_stack_version_option_reaches_discovery(emulator):
+    info = emulator.info()
+    code, out, err = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+                         "--stack-version", "1.2008.0.59", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["release"] == body["stack_version"] == "2008" and body["profile"] == "2019_03_01_hybrid"
+
+
+def test_the_info_file_says_release_and_still_stack_version(emulator):
+    info = emulator.info()
+    assert info["release"] == info["stack_version"] == "2108"
+
+
+def test_an_info_file_an_earlier_emulator_wrote_is_read_by_its_released_keys(emulator, tmp_path):
+    from generator.operations.emulator_control import read_info
+
+    earlier = {key: value for key, value in emulator.info().items() if key != "release"}
+    (tmp_path / "info.json").write_text(json.dumps(earlier))
+    assert read_info(tmp_path / "info.json")["release"] == "2108"

@@ -189,7 +189,7 @@ def profile_for_release(release: str) -> tuple[str, str]:
         )
     raise CatalogError(
         f"Azure Stack Hub release {release} is not a release the catalog knows "
-        f"(known: {', '.join(STACK_RELEASES)}); check the version, or pass --stack-version with a known release"
+        f"(known: {', '.join(STACK_RELEASES)}); check the version, or pass --release with a known release"
     )
 
 

@@ -110,8 +110,9 @@ def add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = 
     p.add_argument("--certificate-password-env", metavar="VAR", help="environment variable holding the certificate's password, if any")
     p.add_argument("--subscription-id", metavar="ID", help="subscription to use (default: the only one the principal sees)")
     p.add_argument("--admin-endpoint", metavar="URL", help="admin Resource Manager, to read the release from the update API (operator credentials)")
-    p.add_argument("--stack-version", metavar="V", help="the Stack release (YYMM, e.g. 2108) or build (1.2108.2.65), if you know it")
-    p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
+    add_alias(p, "--stack-version", p.add_argument(
+        "--release", metavar="V", help="the Stack's release (YYMM, e.g. 2108), or its build (1.2108.2.65), if you know it"))
+    p.add_argument("--force", action="store_true", help="use --release even where the Stack's own evidence disagrees")
     p.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
                    help="the longest one try of a request may take, however slowly the answer comes; sign-in too (default: %(default)s)")
     stack.add_argument("--emulator", metavar="INFO_FILE",
@@ -132,7 +133,7 @@ class DiscoveryOptions:
     certificate_password_env: str | None
     subscription_id: str | None
     admin_endpoint: str | None
-    stack_version: str | None
+    release: str | None
     force: bool
     timeout: float
     emulator: str | None
@@ -183,7 +184,7 @@ class DiscoveryOptions:
             public_ca_bundle = entered(self.emulator).public_ca_bundle
         return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", ca_cert=self.ca_cert or None, tenant=self.tenant or None,
                                 principal=self.principal(), subscription_id=self.subscription_id or None,
-                                admin_endpoint=self.admin_endpoint or None, stack_version=self.stack_version or None,
+                                admin_endpoint=self.admin_endpoint or None, release=self.release or None,
                                 force=self.force, timeout=self.timeout, public_ca_bundle=public_ca_bundle)
 
 

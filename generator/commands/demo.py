@@ -13,7 +13,8 @@ DESCRIPTION = ("Start the emulator, generate a project against it, run its boots
 
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("destination", metavar="DEST", nargs="?", help="directory to create (default: a new folder in the temporary directory)")
-    p.add_argument("--stack-version", default="2108", metavar="YYMM|azure", help="release to emulate (default: %(default)s)")
+    add_alias(p, "--stack-version", p.add_argument("--release", default="2108", metavar="YYMM|azure",
+                                                   help="release to emulate (default: %(default)s)"))
     add_alias(p, "--identity", p.add_argument("--identity-system", choices=["azure_ad", "adfs"], default="azure_ad",
                                               help="identity system (default: %(default)s)"))
     add_template_options(p)
@@ -22,7 +23,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
 @dataclass
 class Options:
     destination: str | None
-    stack_version: str
+    release: str
     identity_system: str
     source: TemplateOptions
 
@@ -30,5 +31,5 @@ class Options:
 def run(options: Options) -> int:
     from generator.operations.demo import run_demo
 
-    return run_demo(options.destination, stack_version=options.stack_version, identity_system=options.identity_system,
+    return run_demo(options.destination, release=options.release, identity_system=options.identity_system,
                     template=options.source.template, vcs_ref=options.source.vcs_ref)

@@ -24,13 +24,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="; ".join(f"{name}{' (default)' if name == 'serve' else ''}: {action.summary}" for name, action in ACTIONS.items()))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; loopback only)")
     p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default: %(default)s)")
-    p.add_argument(
-        "--stack-version",
-        default="2108",
-        metavar="YYMM|azure",
+    add_alias(p, "--stack-version", p.add_argument(
+        "--release", default="2108", metavar="YYMM|azure",
         help="release to emulate, e.g. 2008 (2019_03_01_hybrid) or 2108 (2020_09_01_hybrid); "
-        "'azure' emulates global Azure (default: %(default)s)",
-    )
+        "'azure' emulates global Azure (default: %(default)s)"))
     add_alias(p, "--identity", p.add_argument("--identity-system", choices=["azure_ad", "adfs"], default="azure_ad",
                                               help="identity system (default: %(default)s)"))
     p.add_argument("--layout", choices=["names", "loopback"], default="names",
@@ -105,7 +102,7 @@ class Options:
     action: str
     host: str
     port: int
-    stack_version: str
+    release: str
     identity_system: str
     layout: str
     role: str
@@ -150,12 +147,12 @@ def _serve(options: Options) -> int:
         from generator.operations.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
 
         project = Path(options.for_project).expanduser().resolve()
-        stack_version, identity_system = project_settings(project)
-        options = replace(options, stack_version=stack_version, identity_system=identity_system)
+        release, identity_system = project_settings(project)
+        options = replace(options, release=release, identity_system=identity_system)
     config = EmulatorConfig(
         host=options.host,
         port=options.port,
-        stack_version=options.stack_version,
+        release=options.release,
         identity_system=options.identity_system,
         state_dir=options.state_dir,
         allow_remote=options.allow_remote,
@@ -251,7 +248,7 @@ def _stop(options: Options) -> int:
 
 
 def _print_emulator(info: dict, info_file: str | None) -> None:
-    release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
+    release = "global Azure" if info["release"] == "azure" else f"release {info['release']}"
     print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
     print(f"  Resource Manager: {info['arm_endpoint']}")
     print(f"  Admin endpoint:   {info['admin_endpoint']}")

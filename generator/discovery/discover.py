@@ -40,7 +40,7 @@ class DiscoveryRequest:
     # Where subscription_id came from, for messages: an option, a project's answers file, a teams file.
     subscription_source: str = "--subscription-id"
     admin_endpoint: str | None = None
-    stack_version: str | None = None
+    release: str | None = None  # what the user gave: a release (2108) or a build (1.2108.2.65)
     force: bool = False
     timeout: float = 15.0  # seconds per HTTP request
     # The publicly trusted CAs (sign-in at login.microsoftonline.com); default: the environment's or certifi's.
@@ -50,8 +50,9 @@ class DiscoveryRequest:
     def from_settings(cls, settings: Mapping[str, Any], principal: ServicePrincipal | None = None, **given: Any) -> DiscoveryRequest:
         """A request from settings under the names the answers, a teams entry and the options share (``arm_endpoint``,
         ``ca_cert``, ``tenant``, ...); an empty or missing setting is unset, and ``given`` overrides."""
-        values: dict[str, Any] = {name: settings[name] for name in _SETTINGS if settings.get(name) not in (None, "")}
-        values.update({name: str(values[name]) for name in _TEXT_SETTINGS if name in values})
+        values: dict[str, Any] = {_FIELD_OF_SETTING.get(name, name): settings[name] for name in _SETTINGS
+                                  if settings.get(name) not in (None, "")}
+        values.update({name: str(values[name]) for name in _TEXT_FIELDS if name in values})
         return cls(**{"arm_endpoint": "", **values, "principal": principal, **given})
 
     @classmethod
@@ -65,6 +66,9 @@ class DiscoveryRequest:
 
 _TEXT_SETTINGS = ("arm_endpoint", "ca_cert", "tenant", "subscription_id", "admin_endpoint", "stack_version", "public_ca_bundle")
 _SETTINGS = (*_TEXT_SETTINGS, "force", "timeout")
+# The answers and a teams entry keep their released names (docs/architecture.md's glossary); the request says the word.
+_FIELD_OF_SETTING = {"stack_version": "release"}
+_TEXT_FIELDS = tuple(_FIELD_OF_SETTING.get(name, name) for name in _TEXT_SETTINGS)
 
 
 @dataclass
@@ -73,7 +77,7 @@ class StackDiscovery:
 
     metadata: StackMetadata
     tenant_id: str | None
-    release: str | None  # the Stack release discovery decided (2108), not the hint a user gave (stack_version)
+    release: str | None  # the Stack release discovery decided (2108), not the one a user gave (DiscoveryRequest.release)
     build: str | None
     profile: str | None
     profile_evidence: list[str]
@@ -115,10 +119,12 @@ _JSON_FIELDS: tuple[tuple[str, Callable[[StackDiscovery], Any]], ...] = (
     ("graph", lambda found: found.metadata.graph),
     ("storage_suffix", lambda found: found.metadata.storage_suffix),
     ("keyvault_dns_suffix", lambda found: found.metadata.keyvault_dns_suffix),
-    ("stack_version", lambda found: found.release),
+    ("release", lambda found: found.release),
     ("profile", lambda found: found.profile),
     ("profile_evidence", lambda found: list(found.profile_evidence)),
     ("roles", _roles_json),
+    # Released keys, kept for the scripts that read them (docs/architecture.md's glossary): the same value.
+    ("stack_version", lambda found: found.release),
 )
 JSON_KEYS = tuple(key for key, _ in _JSON_FIELDS)
 
@@ -247,8 +253,8 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     trust = tls_context(request.ca_cert, request.public_ca_bundle)
     http = StackHttp(trust, timeout=request.timeout, ca_file=request.ca_cert)
     findings: list[evidence.ReleaseFinding] = []
-    if request.stack_version:
-        findings.append(evidence.from_user(request.stack_version))
+    if request.release:
+        findings.append(evidence.from_user(request.release))
 
     progress(f"Reading metadata from {resource_manager}")
     metadata = fetch_metadata(http, resource_manager)

@@ -262,7 +262,7 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         why = "; ".join(found.profile_evidence).rstrip(".")[:200] or "no evidence"
         raise DoctorError(f"the API profile of the Stack at {found.metadata.resource_manager} could not be told ({why}), so the "
                           "code's profile cannot be checked against it; sign in (--client-id with --client-secret-env or "
-                          "--certificate, and --subscription-id) or give --stack-version")
+                          "--certificate, and --subscription-id) or give --release")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
     from generator.operations.doctor_capabilities import from_release

@@ -59,6 +59,9 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
                          "--info-file F' (or --detach) wrote") from None
     except ValueError:
         raise UsageError(f"emulator info file {path} is not JSON; give the file 'azs-scaffold emulator --info-file F' wrote") from None
+    from azs_emulator.info_file import with_current_keys
+
+    data = with_current_keys(data) if isinstance(data, dict) else data
     missing = [key for key in _INFO_KEYS if not isinstance(data, dict) or key not in data]
     if missing:
         raise UsageError(f"emulator info file {path} lacks {', '.join(missing)}; give the file 'azs-scaffold emulator "

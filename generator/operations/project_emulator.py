@@ -47,8 +47,8 @@ def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
     from generator.discovery import DiscoveryRequest, discover_stack
 
     with through_proxy(info.get("https_proxy")):
-        found = discover_stack(DiscoveryRequest.for_emulator(info, signed_in=False, stack_version=(
-            info["stack_version"] if info["stack_version"] != "azure" else None)))
+        found = discover_stack(DiscoveryRequest.for_emulator(info, signed_in=False, release=(
+            info["release"] if info["release"] != "azure" else None)))
     return {
         "resourceManagerEndpointUrl": found.metadata.resource_manager,
         "authorityHost": found.metadata.authority_host,

@@ -184,14 +184,14 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
         raise UpgradeError(
             f"cannot tell the Stack's API profile without signing in, and {project} holds no secret to sign in with "
             f"(its service principal file has none and {SECRET_ENV} is not set); set {SECRET_ENV}, pass --client-id with "
-            "--client-secret-env, or pass --stack-version"
+            "--client-secret-env, or pass --release"
         )
     if not found.profile:
-        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --stack-version")
+        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --release")
     fresh = discovery_answers(found)
     if not fresh["ca_cert_pem"]:
         fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")
-    fresh["stack_version"] = given.stack_version or ""
+    fresh["stack_version"] = given.release or ""
     if not fresh.get("stack_release") and fresh.get("profile") == recorded.get("profile"):
         # The Stack does not say its release (no admin access): the one recorded (typed at generation) stands, as
         # _changes treats it ("an unknown release is no news"); azs-scaffold upgrade and copier update keep it alike.
