@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # A key's word now -> the released key it replaces (still written).
-RELEASED_KEYS = {"release": "stack_version"}
+RELEASED_KEYS = {"release": "stack_version", "root_ca": "ca_cert"}
 
 
 def with_released_keys(info: Mapping[str, Any]) -> dict[str, Any]:

@@ -143,13 +143,13 @@ class Emulator:
             "https_proxy": self.proxy.url if self.proxy is not None else None,
             "arm_endpoint": self.ctx.arm_endpoint,
             "admin_endpoint": self.ctx.admin_endpoint,
-            "ca_cert": str(self.state.ca_cert_path),
+            "root_ca": str(self.state.root_ca_path),
             "identity_endpoint": self.ctx.login_endpoint.rstrip("/") + "/",
             # The CA a client must trust for sign-in as if it were public (certifi's); for ADFS the Stack's own.
-            "identity_ca_cert": str(self.state.public_ca_cert_path if public_identity else self.state.ca_cert_path),
+            "identity_ca_cert": str(self.state.public_ca_cert_path if public_identity else self.state.root_ca_path),
             "public_ca_bundle": str(self.state.directory / PUBLIC_BUNDLE_FILE),
             # Key Vault's data plane (vault URIs come from the management plane's properties.vaultUri).
-            "keyvault_ca_cert": str(self.state.public_ca_cert_path if self.config.release == AZURE else self.state.ca_cert_path),
+            "keyvault_ca_cert": str(self.state.public_ca_cert_path if self.config.release == AZURE else self.state.root_ca_path),
             "keyvault_dns_suffix": self.ctx.keyvault_dns_suffix,
             "storage_suffix": self.ctx.storage_suffix,
             "client_id": data["client_id"],

@@ -295,7 +295,7 @@ class EmulatorState:
         return ca
 
     @property
-    def ca_cert_path(self) -> Path:
+    def root_ca_path(self) -> Path:
         return self.directory / CA_CERT_FILE
 
     @property

@@ -24,7 +24,7 @@ IDENTITIES = ["azure_ad", "adfs"]
 
 def _request(info, with_credentials=True, **extra):
     principal = ServicePrincipal(info["client_id"], client_secret=info["client_secret"]) if with_credentials else None
-    return DiscoveryRequest(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], principal=principal, **extra)
+    return DiscoveryRequest(arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], principal=principal, **extra)
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)
@@ -159,7 +159,7 @@ def _metadata_requests(emulator) -> int:
 
 
 def test_tls_failure_explains_ca_cert(emulator):
-    with pytest.raises(DiscoveryError, match="--ca-cert PEM"):
+    with pytest.raises(DiscoveryError, match="--root-ca PEM"):
         discover_stack(DiscoveryRequest(arm_endpoint=emulator.info()["arm_endpoint"]))
 
 
@@ -170,7 +170,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_cli_json_has_exactly_the_documented_keys(start_emulator, identity):
     info = start_emulator(identity_system=identity).info()
-    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id", info["client_id"],
                   "--client-secret-env", "AZS_TEST_SECRET", "--json", env={"AZS_TEST_SECRET": info["client_secret"]})
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
@@ -181,11 +181,11 @@ def test_cli_json_has_exactly_the_documented_keys(start_emulator, identity):
 
 def test_cli_summary_and_nulls_without_evidence(emulator):
     info = emulator.info()
-    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--json")
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--json")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["profile"] is None and body["release"] is None and body["stack_version"] is None
-    summary = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--release", "1.2108.2.65")
+    summary = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--release", "1.2108.2.65")
     assert summary.returncode == 0 and "2020_09_01_hybrid" in summary.stdout and "1.2108.2.65" in summary.stdout
 
 
@@ -212,7 +212,7 @@ def test_cli_summary_says_the_credentials_work_when_no_subscription_is_chosen(em
 )
 def test_cli_errors_are_one_line(emulator, args, env, message):
     info = emulator.info()
-    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *args, env=env)
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], *args, env=env)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.stderr

@@ -94,7 +94,7 @@ def test_an_api_version_and_a_profile_2008_does_not_serve_and_a_public_endpoint(
 def test_capabilities_written_by_discover_check_sizes_images_extensions_offline(tmp_path, start_emulator):
     info = start_emulator(release="2008").info()
     capabilities = tmp_path / "stack.json"
-    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca",
                              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_TEST_SECRET",
                              "--capabilities", str(capabilities)], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "AZS_TEST_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
@@ -122,7 +122,7 @@ def test_capabilities_written_by_discover_check_sizes_images_extensions_offline(
 def test_doctor_checks_templates_against_the_stack_it_reaches(tmp_path, start_emulator):
     info = start_emulator(release="2008").info()
     project = _project(tmp_path, newer=NEWER_THAN_2008)
-    code, findings, stderr = _doctor(project, "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+    code, findings, stderr = _doctor(project, "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"],
                                      "--client-id", info["client_id"], "--client-secret-env", "AZS_TEST_SECRET",
                                      env={"AZS_TEST_SECRET": info["client_secret"]})
     found = _by_where(findings)

@@ -99,7 +99,7 @@ def test_a_client_that_does_not_use_the_proxy_fails_clearly(emulator):
     with pytest.raises(requests.exceptions.ConnectionError, match="NameResolutionError|Name or service not known|resolve"):
         direct.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", verify=info["ca_cert"], timeout=10)
     result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"],
-                             "--ca-cert", info["ca_cert"]], capture_output=True, text=True, timeout=120,
+                             "--root-ca", info["ca_cert"]], capture_output=True, text=True, timeout=120,
                             env=without_emulator_proxy())
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot resolve host management.local.azurestack.external" in result.stderr
@@ -163,7 +163,7 @@ def test_emulator_trust_errors_are_one_line(start_emulator, tmp_path):
                            str(info_file)], capture_output=True, text=True, timeout=120)
     assert adfs.returncode == 0 and "Nothing to trust" in adfs.stdout
     for args, words in ((["--info-file", str(info_file)], "needs --python"),
-                        (["--python", str(tmp_path / "nope"), "--ca-cert", info["ca_cert"]], "cannot run it"),
+                        (["--python", str(tmp_path / "nope"), "--root-ca", info["ca_cert"]], "cannot run it"),
                         (["--python", sys.executable, "--info-file", str(tmp_path / "missing.json")], "no such file")):
         result = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", *args], capture_output=True, text=True,
                                 timeout=120)

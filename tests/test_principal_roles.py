@@ -22,7 +22,7 @@ def _cli(info: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def _stack(info: dict) -> list[str]:
-    return ["--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+    return ["--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id", info["client_id"],
             "--client-secret-env", SECRET_ENV]
 
 

@@ -83,7 +83,7 @@ def test_r07_redirect_to_another_host_is_not_followed(emulator):
 
 
 def test_r08_unknown_ca_explains_ca_cert(emulator):
-    one_error(*cli("discover", "--arm-endpoint", emulator.info()["arm_endpoint"])[::2], "pass it with --ca-cert PEM")
+    one_error(*cli("discover", "--arm-endpoint", emulator.info()["arm_endpoint"])[::2], "pass it with --root-ca PEM")
 
 
 def _der(info: dict, path: Path) -> Path:

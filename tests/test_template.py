@@ -103,7 +103,7 @@ def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, templat
     env = {**project_env, "AZS_SECRET": secret, "REQUESTS_CA_BUNDLE": PUBLIC_CA_BUNDLE}
     with watch_process_list(secret) as seen_while_generating:
         generated = subprocess.run(
-            [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+            [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--root-ca",
              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive",
              "--template", str(template_repo), "--vcs-ref", "HEAD"],
             env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,

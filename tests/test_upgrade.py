@@ -310,7 +310,7 @@ def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, tem
     info = stack.start("2108")
     project = tmp_path / "project"
     run_new(NewProject(destination=str(project), template=str(template_repo), vcs_ref="HEAD", discovery=DiscoveryRequest(
-        arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], release="2108",
+        arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], release="2108",
         principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]))))
     assert "stack_release: '2108'" in (project / ".copier-answers.yml").read_text()
     git(project, "init", "-q")

@@ -66,7 +66,7 @@ def test_the_released_stack_version_option_still_sets_the_release(argv, release)
 
 def test_the_released_stack_version_option_reaches_discovery(emulator):
     info = emulator.info()
-    code, out, err = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+    code, out, err = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["root_ca"],
                          "--stack-version", "1.2008.0.59", "--json")
     assert code == 0, err
     body = json.loads(out)
@@ -78,9 +78,53 @@ def test_the_info_file_says_release_and_still_stack_version(emulator):
     assert info["release"] == info["stack_version"] == "2108"
 
 
+
+
+# -- root CA -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["discover", "new", "upgrade", "doctor"])
+def test_root_ca_is_the_option_help_shows(command):
+    shown = help_of(command)
+    assert "--root-ca PEM" in shown and "--ca-cert" not in shown
+
+
+def test_the_emulators_trust_takes_the_stand_in_ca():
+    shown = help_of("emulator")
+    assert "--stand-in-ca PEM" in shown and "--ca-cert" not in shown
+    assert parsed("emulator", "trust", "--python", "py", "--ca-cert", "public-ca.pem").stand_in_ca == "public-ca.pem"
+
+
+def test_the_released_ca_cert_option_still_sets_the_root_ca():
+    argv = ("discover", "--arm-endpoint", "https://management.local.azurestack.external", "--ca-cert", "root.pem")
+    assert parsed(*argv).discovery.root_ca == "root.pem"
+
+
+def test_the_released_ca_cert_option_still_makes_the_stack_trusted(emulator):
+    info = emulator.info()
+    untrusted = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--json")
+    assert untrusted[0] == 1 and "--root-ca PEM" in untrusted[2]
+    code, out, err = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["root_ca"], "--json")
+    assert code == 0, err
+    assert json.loads(out)["resource_manager"] == info["arm_endpoint"]
+
+
+def test_the_info_file_says_root_ca_and_still_ca_cert(emulator):
+    info = emulator.info()
+    assert info["root_ca"] == info["ca_cert"] and info["root_ca"].endswith(".pem")
+
+
+# -- the info file an earlier emulator wrote (a detached one still serving across an upgrade) ---------------------
+
 def test_an_info_file_an_earlier_emulator_wrote_is_read_by_its_released_keys(emulator, tmp_path):
+    from azs_emulator.info_file import with_current_keys
+    from azs_emulator.venv_trust import stand_in_ca_of_info
     from generator.operations.emulator_control import read_info
 
-    earlier = {key: value for key, value in emulator.info().items() if key != "release"}
+    earlier = {key: value for key, value in emulator.info().items() if key not in ("release", "root_ca")}
     (tmp_path / "info.json").write_text(json.dumps(earlier))
-    assert read_info(tmp_path / "info.json")["release"] == "2108"
+    read = read_info(tmp_path / "info.json")
+    assert read["release"] == "2108" and read["root_ca"] == earlier["ca_cert"]
+    assert str(stand_in_ca_of_info(with_current_keys(earlier))) == earlier["identity_ca_cert"]
+    code, out, err = cli("discover", "--emulator", str(tmp_path / "info.json"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["resource_manager"] == earlier["arm_endpoint"]

@@ -101,7 +101,8 @@ def add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = 
     """The options every command that talks to a Stack takes (read back as :class:`DiscoveryOptions`)."""
     stack = p.add_mutually_exclusive_group(required=endpoint_required)
     stack.add_argument("--arm-endpoint", metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
-    p.add_argument("--ca-cert", metavar="PEM", help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)")
+    add_alias(p, "--ca-cert", p.add_argument("--root-ca", metavar="PEM",
+                                             help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)"))
     p.add_argument("--tenant", metavar="NAME_OR_ID", help="Azure AD directory (GUID or contoso.onmicrosoft.com); default: the Stack's own")
     p.add_argument("--client-id", metavar="ID", help="service principal application id; proves the credentials and reads the providers")
     secret = p.add_mutually_exclusive_group()
@@ -125,7 +126,7 @@ class DiscoveryOptions:
     """The Stack and the service principal as the options name them (the secret itself is never an option)."""
 
     arm_endpoint: str | None
-    ca_cert: str | None
+    root_ca: str | None
     tenant: str | None
     client_id: str | None
     client_secret_env: str | None
@@ -140,12 +141,12 @@ class DiscoveryOptions:
 
     def on_emulator(self, stack: EmulatorStack) -> DiscoveryOptions:
         """These options with the Stack and service principal of ``--emulator`` (which no other option may name)."""
-        given = [option for option, value in (("--ca-cert", self.ca_cert),
+        given = [option for option, value in (("--root-ca", self.root_ca),
                                                ("--client-id", self.client_id), ("--client-secret-env", self.client_secret_env),
                                                ("--certificate", self.certificate)) if value]
         if given:
             raise UsageError(f"--emulator gives the Stack and its service principal: drop {', '.join(given)}")
-        return dataclasses.replace(self, arm_endpoint=stack.arm_endpoint, ca_cert=stack.ca_cert,
+        return dataclasses.replace(self, arm_endpoint=stack.arm_endpoint, root_ca=stack.root_ca,
                                    client_id=stack.principal.client_id)
 
     def principal(self) -> ServicePrincipal | None:
@@ -182,7 +183,7 @@ class DiscoveryOptions:
             from generator.operations.emulator_control import entered
 
             public_ca_bundle = entered(self.emulator).public_ca_bundle
-        return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", ca_cert=self.ca_cert or None, tenant=self.tenant or None,
+        return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", root_ca=self.root_ca or None, tenant=self.tenant or None,
                                 principal=self.principal(), subscription_id=self.subscription_id or None,
                                 admin_endpoint=self.admin_endpoint or None, release=self.release or None,
                                 force=self.force, timeout=self.timeout, public_ca_bundle=public_ca_bundle)

@@ -66,7 +66,7 @@ def run(options: Options) -> int:
             from generator.operations.doctor_capabilities import from_release, read_capabilities_file
 
             capabilities = read_capabilities_file(options.capabilities) if options.capabilities else from_release(stack.release)
-        report = run_doctor(options.project, python=options.python, ca_cert=stack.ca_cert, found=found,
+        report = run_doctor(options.project, python=options.python, root_ca=stack.root_ca, found=found,
                             template=options.template, capabilities=capabilities, progress=progress)
     except ScaffoldError as error:
         raise DoctorError(str(error)) from None  # doctor's "could not run" is exit 2

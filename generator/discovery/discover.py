@@ -33,7 +33,7 @@ class DiscoveryRequest:
     """What the user gave discovery."""
 
     arm_endpoint: str
-    ca_cert: str | None = None
+    root_ca: str | None = None
     tenant: str | None = None
     principal: ServicePrincipal | None = None
     subscription_id: str | None = None
@@ -60,14 +60,14 @@ class DiscoveryRequest:
         """A request for the emulator an info file describes (its endpoint and trust), signed in as its service
         principal unless ``signed_in`` is false."""
         principal = ServicePrincipal.from_credentials(info["client_id"], secret=info["client_secret"]) if signed_in else None
-        return cls(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], public_ca_bundle=info["public_ca_bundle"],
+        return cls(arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], public_ca_bundle=info["public_ca_bundle"],
                    principal=principal, **given)
 
 
 _TEXT_SETTINGS = ("arm_endpoint", "ca_cert", "tenant", "subscription_id", "admin_endpoint", "stack_version", "public_ca_bundle")
 _SETTINGS = (*_TEXT_SETTINGS, "force", "timeout")
 # The answers and a teams entry keep their released names (docs/architecture.md's glossary); the request says the word.
-_FIELD_OF_SETTING = {"stack_version": "release"}
+_FIELD_OF_SETTING = {"stack_version": "release", "ca_cert": "root_ca"}
 _TEXT_FIELDS = tuple(_FIELD_OF_SETTING.get(name, name) for name in _TEXT_SETTINGS)
 
 
@@ -81,7 +81,7 @@ class StackDiscovery:
     build: str | None
     profile: str | None
     profile_evidence: list[str]
-    ca_cert: str | None
+    root_ca: str | None
     subscription_id: str | None = None
     location: str | None = None
     credentials_proven: bool = False
@@ -250,8 +250,8 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
     check_request(request)
     _refuse_the_operators_endpoint(resource_manager)
-    trust = tls_context(request.ca_cert, request.public_ca_bundle)
-    http = StackHttp(trust, timeout=request.timeout, ca_file=request.ca_cert)
+    trust = tls_context(request.root_ca, request.public_ca_bundle)
+    http = StackHttp(trust, timeout=request.timeout, ca_file=request.root_ca)
     findings: list[evidence.ReleaseFinding] = []
     if request.release:
         findings.append(evidence.from_user(request.release))
@@ -263,8 +263,8 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     if metadata.is_public_azure:
         findings.append(evidence.ReleaseFinding("cloud", catalog.LATEST, sentences=["The Resource Manager is global Azure's."]))
 
-    ca_cert = str(Path(request.ca_cert).expanduser().resolve()) if request.ca_cert else None
-    result = StackDiscovery(metadata, tenant_id, None, None, None, [], ca_cert, notes=[tenant_sentence],
+    root_ca = str(Path(request.root_ca).expanduser().resolve()) if request.root_ca else None
+    result = StackDiscovery(metadata, tenant_id, None, None, None, [], root_ca, notes=[tenant_sentence],
                             public_ca_bundle=request.public_ca_bundle)
     if request.principal is not None:
         proven = _sign_in(http, metadata, tenant_id, tenant_sentence, request.principal, request.subscription_id, trust, progress)
@@ -309,8 +309,8 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
                            timeout: float = 15.0, subscription_source: str = "--subscription-id") -> StackDiscovery:
     """``found`` (a Stack already discovered) for another service principal: its sign-in and
     subscription are proven; metadata, tenant, release and profile are reused."""
-    trust = tls_context(found.ca_cert, found.public_ca_bundle)
-    http = StackHttp(trust, timeout=timeout, ca_file=found.ca_cert)
+    trust = tls_context(found.root_ca, found.public_ca_bundle)
+    http = StackHttp(trust, timeout=timeout, ca_file=found.root_ca)
     proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
     location = roles = None

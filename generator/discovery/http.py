@@ -238,7 +238,7 @@ class StackHttp:
                 )
             return (
                 f"{what}: TLS verification of {_origin(url)} failed ({reason}); if the Stack uses its own root CA "
-                "(as every ASDK does), export it as PEM and pass it with --ca-cert PEM"
+                "(as every ASDK does), export it as PEM and pass it with --root-ca PEM"
             )
         return f"{what}: TLS handshake with {_origin(url)} failed; is it an HTTPS endpoint? ({text[:120]})"
 

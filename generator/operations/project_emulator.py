@@ -66,7 +66,7 @@ def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
 
 def _trust_file(info: dict[str, Any]) -> str:
     """The emulator's root, plus the stand-in public CA of an Azure AD sign-in host, in one PEM file beside them."""
-    stack_ca, identity_ca = Path(info["ca_cert"]), Path(info["identity_ca_cert"])
+    stack_ca, identity_ca = Path(info["root_ca"]), Path(info["identity_ca_cert"])
     if identity_ca == stack_ca:
         return str(stack_ca)
     combined = stack_ca.with_name("project-trust.pem")

@@ -80,7 +80,7 @@ def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool =
     d, principal = request.discovery, request.discovery.principal
     data: dict[str, Any] = {
         "arm_endpoint": found.metadata.resource_manager,
-        "ca_cert": str(Path(d.ca_cert).resolve()) if d.ca_cert else "",
+        "ca_cert": str(Path(d.root_ca).resolve()) if d.root_ca else "",
         "stack_version": d.release or "",
         "tenant": d.tenant or "",
         "subscription_id": found.subscription_id,

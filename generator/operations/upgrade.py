@@ -103,7 +103,7 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
     return replace(
         given,
         arm_endpoint=endpoint,
-        ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
+        root_ca=given.root_ca or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
         tenant=given.tenant or answers.get("tenant") or None,
         principal=given.principal or _principal(project, sp),
         subscription_id=given.subscription_id or answers.get("subscription_id") or sp.get("subscriptionId") or None,
@@ -197,8 +197,8 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
         # _changes treats it ("an unknown release is no news"); azs-scaffold upgrade and copier update keep it alike.
         for key in ("stack_release", "stack_build", "stack_version"):
             fresh[key] = recorded.get(key, "") or fresh.get(key, "")
-    if given.ca_cert:
-        fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
+    if given.root_ca:
+        fresh["ca_cert"] = str(Path(given.root_ca).resolve())
     fresh.update({key: list(names) for key, names in (chosen or {}).items() if key in CHOSEN})
     changes = _changes(project, recorded, fresh)
     if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):
