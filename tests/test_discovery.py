@@ -207,7 +207,7 @@ def test_cli_summary_says_the_credentials_work_when_no_subscription_is_chosen(em
         (["--client-id", "x", "--client-secret-env", "AZS_UNSET_VARIABLE"], {}, "AZS_UNSET_VARIABLE: that environment variable is not set"),
         (["--client-id", "x"], {}, "no terminal to ask on"),
         (["--release", "1710"], {}, "older than any API profile supports"),
-        (["--release", "21.08"], {}, "cannot read Stack version"),
+        (["--release", "21.08"], {}, "cannot read the release"),
     ],
 )
 def test_cli_errors_are_one_line(emulator, args, env, message):

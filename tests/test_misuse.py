@@ -132,7 +132,7 @@ def test_r109_the_operators_endpoint_as_arm_endpoint_is_refused(emulator):
 def test_r110_full_width_digits_are_no_release(emulator):
     info = emulator.info()
     code, _, err = discover(info, "--release", "\uff12\uff11\uff10\uff18")  # ２１０８, full-width digits
-    one_error(code, err, "cannot read Stack version")
+    one_error(code, err, "cannot read the release")
 
 
 def test_r111_a_file_as_destination_is_named_a_file(emulator, tmp_path):

@@ -1,4 +1,4 @@
-"""``discover_stack``: from an ARM endpoint to identity, tenant, release and profile."""
+"""``discover_stack``: from an ARM endpoint to identity system, tenant, release and profile."""
 
 from __future__ import annotations
 
@@ -251,7 +251,7 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     check_request(request)
     _refuse_the_operators_endpoint(resource_manager)
     trust = tls_context(request.root_ca, request.public_ca_bundle)
-    http = StackHttp(trust, timeout=request.timeout, ca_file=request.root_ca)
+    http = StackHttp(trust, timeout=request.timeout, root_ca=request.root_ca)
     findings: list[evidence.ReleaseFinding] = []
     if request.release:
         findings.append(evidence.from_user(request.release))
@@ -310,7 +310,7 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
     """``found`` (a Stack already discovered) for another service principal: its sign-in and
     subscription are proven; metadata, tenant, release and profile are reused."""
     trust = tls_context(found.root_ca, found.public_ca_bundle)
-    http = StackHttp(trust, timeout=timeout, ca_file=found.root_ca)
+    http = StackHttp(trust, timeout=timeout, root_ca=found.root_ca)
     proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
     location = roles = None
