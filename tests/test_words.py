@@ -3,14 +3,17 @@ released spelling kept as an alias still works (one test each)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 from typing import Any
 
 import pytest
 
 from generator.cli import build_parser
 from generator.cli.options import options_of
-from tests.helpers import cli, one_error
+from generator.commands import COMMANDS
+from tests.helpers import ROOT, cli, one_error
 
 
 def parsed(*argv: str) -> Any:
@@ -128,3 +131,31 @@ def test_an_info_file_an_earlier_emulator_wrote_is_read_by_its_released_keys(emu
     code, out, err = cli("discover", "--emulator", str(tmp_path / "info.json"), "--json")
     assert code == 0, err
     assert json.loads(out)["resource_manager"] == earlier["arm_endpoint"]
+
+
+# -- the docs ----------------------------------------------------------------------------------------------------
+
+def aliases() -> dict[str, set[str]]:
+    """Every hidden alias of every command: option -> the commands taking it."""
+    found: dict[str, set[str]] = {}
+    for name in COMMANDS:
+        command = build_parser([name])._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
+        for action in command._actions:
+            if action.help == argparse.SUPPRESS:
+                for option in action.option_strings:
+                    found.setdefault(option, set()).add(name)
+    return found
+
+
+def test_every_alias_is_in_the_glossary_and_no_page_teaches_it():
+    found = aliases()
+    assert set(found) == {"--identity", "--stack-version", "--ca-cert"}
+    architecture = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    glossary = architecture[architecture.index("## One word per idea"):]
+    pages = {page: page.read_text(encoding="utf-8") for page in [ROOT / "README.md", ROOT / "template" / "README.md.jinja",
+                                                                 *sorted((ROOT / "docs").glob("*.md"))]}
+    pages[ROOT / "docs" / "architecture.md"] = architecture.replace(glossary, "")
+    for option in found:
+        assert f"`{option}`" in glossary, option
+        for page, text in pages.items():
+            assert not re.search(rf"{option}(?![\w-])", text), f"{page.name} teaches the alias {option}"
