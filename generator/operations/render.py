@@ -81,8 +81,8 @@ def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool =
     d, principal = request.discovery, request.discovery.principal
     data: dict[str, Any] = {
         "arm_endpoint": found.metadata.resource_manager,
-        "ca_cert": str(Path(d.ca_cert).resolve()) if d.ca_cert else "",
-        "stack_version": d.stack_version or "",
+        "ca_cert": str(Path(d.root_ca).resolve()) if d.root_ca else "",
+        "stack_version": d.release or "",
         "tenant": d.tenant or "",
         "subscription_id": found.subscription_id,
         **discovery_answers(found),
@@ -133,7 +133,7 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
         request.samples = catalog.sample_names(list(request.samples))
     found = discover_stack(request.discovery, progress=progress)
     if not found.profile:
-        raise RenderError("cannot tell the Stack's API profile from what was found; pass --stack-version")
+        raise RenderError("cannot tell the Stack's API profile from what was found; pass --release")
     if not found.subscription_id:
         raise RenderError(found.subscription_note)
     progress("Rendering the project with copier")
