@@ -238,7 +238,7 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     then the teams are proven and rendered in parallel worker processes, one per core, from one clone of the template.
     """
     source = resolve_template(template, vcs_ref)
-    import copier  # noqa: F401  (loaded before the workers fork)
+    import generator.operations.copier_worker  # noqa: F401  (copier, loaded before the workers fork)
 
     teams = load_teams(path)
     out = Path(out_dir).expanduser().resolve()

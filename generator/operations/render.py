@@ -107,7 +107,7 @@ def preload_copier() -> None:
     import importlib
     import threading
 
-    threading.Thread(target=importlib.import_module, args=("copier",), daemon=True).start()
+    threading.Thread(target=importlib.import_module, args=("generator.operations.copier_worker",), daemon=True).start()
 
 
 def run_new(request: NewProject, progress: Progress = lambda message: None) -> tuple[Path, StackDiscovery]:
@@ -147,10 +147,10 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     With ``request.git`` the project is a git repository with its first commit before it appears (see
     :func:`first_commit`). The project name defaults to the destination folder's name.
     """
-    import copier
     from copier.errors import CopierAnswersInterrupt, CopierError
     from jinja2 import TemplateError as JinjaError
 
+    from generator.operations.copier_worker import run_copy
     from generator.templating.copier_extension import remember_discovery
 
     data = copier_data(request, found, with_secrets=False)
@@ -167,7 +167,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         with temporary_files_in(staging), warnings.catch_warnings():
             # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
-            copier.run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
+            run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
                             defaults=not request.interactive, unsafe=True, vcs_ref=source.ref, quiet=True)
         if request.discovery.principal is not None:
             write_secrets(project, request.discovery.principal)

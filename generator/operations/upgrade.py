@@ -225,9 +225,10 @@ def _checked_before_writing(project: Path, plan: UpgradePlan, vcs_ref: str | Non
 
 
 def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> None:
-    import copier
     from copier.errors import CopierError
     from plumbum.commands.processes import ProcessExecutionError
+
+    from generator.operations.copier_worker import run_update
 
     # The project's own template version and the installed one both come from this installation's bundle.
     serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
@@ -237,7 +238,7 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, 
             warnings.simplefilter("ignore")  # an untagged template: the answers file records the commit
             # Tasks and migrations run unasked only for azs-scaffold's own template: the answers file is data from a
             # repository others may write to, and may name any template.
-            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
+            run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
                               vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True, exclude=exclude)
     except ProcessExecutionError as error:  # git, run by copier, refused: most often a _commit the template lacks
         said = one_line(str(getattr(error, "stderr", "") or error), 200)

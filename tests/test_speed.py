@@ -1,0 +1,98 @@
+"""What azs-scaffold does once where copier repeats it (generator/operations/copier_worker.py), proven on real renders
+of a small template with real copier and git: the projects come out as copier makes them, with fewer git processes
+and compiles."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+from pathlib import Path
+
+import copier
+from copier._main import Worker as CopierWorker
+
+from generator.operations import copier_worker
+from generator.templating.template_source import copier_environment
+from tests.helpers import git
+
+QUESTIONS = "name:\n  type: str\n  default: demo\n_subdirectory: template\n"
+FILES = {f"file{n}.txt.jinja": f"{n}: {{{{ name }}}} {{% if name == 'demo' %}}default{{% endif %}}\n" for n in range(6)}
+
+
+def _template(root: Path, executable: bool = False, tag: str = "v1") -> Path:
+    """A template repository (copier.yml, template/ with a few files and a script), committed and tagged."""
+    (root / "template").mkdir(parents=True, exist_ok=True)
+    (root / "copier.yml").write_text(QUESTIONS)
+    for name, text in FILES.items():
+        (root / "template" / name).write_text(text)
+    (root / "template" / "{{ _copier_conf.answers_file }}.jinja").write_text("{{ _copier_answers|to_nice_yaml }}")
+    script = root / "template" / "run.sh"
+    script.write_text("#!/bin/sh\necho {{ name }}\n")
+    script.chmod(0o755 if executable else 0o644)
+    if not (root / ".git").exists():
+        git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", tag)
+    git(root, "tag", tag)
+    return root
+
+
+def _file_mode_questions(trace: Path) -> int:
+    return sum("core.fileMode" in line for line in trace.read_text().splitlines()) if trace.exists() else 0
+
+
+def test_the_methods_replaced_are_copiers():
+    """A copier release that renames what copier_worker replaces fails here, not silently in every render."""
+    for name in ("jinja_env", "_sync_git_index_executable_bit"):
+        assert name in vars(CopierWorker), name
+
+
+def test_a_render_asks_git_for_file_mode_once_and_equals_copiers(tmp_path):
+    template = _template(tmp_path / "template-repo")
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for render, destination in ((copier_worker.run_copy, ours), (copier.run_copy, theirs)):
+        trace = tmp_path / f"trace-{destination.name}"
+        # The destination inside a repository: copier's per-file question then reaches git.
+        destination.mkdir()
+        git(destination, "init", "-q")
+        with copier_environment(GIT_TRACE=str(trace)):
+            render(str(template), destination, data={"name": "x"}, defaults=True, quiet=True, vcs_ref="v1")
+        destination.joinpath(".git").rename(tmp_path / f"git-{destination.name}")
+    assert _file_mode_questions(tmp_path / "trace-ours") == 1
+    assert _file_mode_questions(tmp_path / "trace-theirs") > len(FILES)
+    compared = filecmp.dircmp(ours, theirs)
+    assert not (compared.diff_files or compared.left_only or compared.right_only), compared.report()
+    assert (ours / "file0.txt").read_text() == "0: x \n"
+    assert os.access(ours / "run.sh", os.X_OK) == os.access(theirs / "run.sh", os.X_OK)
+
+
+def test_compiled_code_is_reused_across_renders_and_never_across_syntaxes(tmp_path):
+    template = _template(tmp_path / "template-repo")
+    copier_worker.run_copy(str(template), tmp_path / "first", data={"name": "one"}, defaults=True, quiet=True)
+    compiled = len(copier_worker._COMPILED)
+    copier_worker.run_copy(str(template), tmp_path / "second", data={"name": "two"}, defaults=True, quiet=True)
+    assert len(copier_worker._COMPILED) == compiled  # the second project compiled nothing new
+    assert (tmp_path / "second" / "file1.txt").read_text() == "1: two \n"
+    # The same text under other delimiters is another template: rendered with its own syntax, not the cached code.
+    (template / "copier.yml").write_text(QUESTIONS + "_envops:\n  variable_start_string: '[['\n  variable_end_string: ']]'\n")
+    (template / "template" / "file0.txt.jinja").write_text("[[ name ]] {{ name }}\n")
+    git(template, "commit", "-qam", "other delimiters")
+    git(template, "tag", "v2")
+    copier_worker.run_copy(str(template), tmp_path / "third", data={"name": "three"}, defaults=True, quiet=True)
+    assert (tmp_path / "third" / "file0.txt").read_text() == "three {{ name }}\n"
+    assert (tmp_path / "third" / "file1.txt").read_text() == "1: {{ name }} \n"  # its text unchanged, its syntax not
+
+
+def test_with_file_mode_false_an_update_still_records_the_executable_bit(tmp_path):
+    """core.fileMode false (Windows' default): copier's own step that puts the executable bit into git's index runs."""
+    template = _template(tmp_path / "template-repo")
+    project = tmp_path / "project"
+    copier_worker.run_copy(str(template), project, data={"name": "x"}, defaults=True, quiet=True, vcs_ref="v1")
+    git(project, "init", "-q")
+    git(project, "config", "core.fileMode", "false")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated")
+    assert git(project, "ls-files", "--stage", "run.sh").startswith("100644")
+    _template(template, executable=True, tag="v2")
+    copier_worker.run_update(project, defaults=True, overwrite=True, quiet=True, vcs_ref="v2", unsafe=True)
+    assert git(project, "ls-files", "--stage", "run.sh").startswith("100755")
