@@ -41,6 +41,7 @@ from generator.templating.template_source import (
     TemplateSource,
     copier_environment,
     installed_template,
+    names_commit,
     public_url,
     public_url_served_from,
     recorded_url,
@@ -206,6 +207,22 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
     return UpgradePlan(project, recorded, fresh, found, changes, source)
 
 
+def needs_regeneration(plan: UpgradePlan, vcs_ref: str | None = None) -> bool:
+    """Whether copier's update is to run: the one rule ``upgrade`` and ``upgrade --all`` both follow.
+
+    Not when copier would render both sides of its three-way merge alike and so write nothing: the plan holds no
+    change (the Stack, the samples, the pins and the template version are as the project records them) and the
+    template version to render is the recorded one, which azs-scaffold can tell for its own template only (this
+    installation's version, or the ``vcs_ref`` named, looked up in its bundle). For another template, copier alone
+    knows which version it takes (its latest release tag, or what ``vcs_ref`` names there): copier runs.
+    """
+    if plan.due or plan.source is None:
+        return True
+    if vcs_ref is None:
+        return False  # this installation's version: the plan lists "template" when the project records another
+    return not names_commit(plan.source, vcs_ref, str(plan.recorded.get("_commit", "")))
+
+
 def check_clean(project: Path) -> None:
     """Refuse a project that is not a git repository or has uncommitted changes (copier needs both)."""
     code, status = git_output(project, "status", "--porcelain", check=False)
@@ -275,6 +292,7 @@ class AppliedUpgrade:
     conflicts: list[str]
     interrupted_by: str | None = None
     removed: list[str] = field(default_factory=list)  # tracked files the upgrade deleted (a dropped sample, ...)
+    changed: bool = True  # whether any file differs from the commit the upgrade started from
 
 
 def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> AppliedUpgrade:
@@ -287,8 +305,9 @@ def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = F
     exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
     with held_interrupts() as arrived:
         _update(plan.project, plan, vcs_ref, trust, exclude)
-    removed = [line[3:] for line in git(plan.project, "status", "--porcelain").splitlines() if line[:2] == " D"]
-    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed)
+    status = git(plan.project, "status", "--porcelain").splitlines()
+    removed = [line[3:] for line in status if line[:2] == " D"]
+    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed, changed=bool(status))
 
 
 def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> str:

@@ -19,6 +19,7 @@ cache: the answers file renders a bundle path (or that clone's) as that URL (``a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from generator._util.git import git
+from generator._util.git import git, git_output
 from generator.errors import ScaffoldError
 
 DISTRIBUTION = "azs-scaffold"
@@ -144,6 +145,23 @@ def cloned_once(source: TemplateSource) -> Iterator[TemplateSource]:
         clone = Path(scratch) / CLONE_NAME
         git(Path(scratch), "clone", "-q", "--", source.src, str(clone))
         yield TemplateSource(str(clone), source.ref)
+
+
+def names_commit(source: TemplateSource, vcs_ref: str, recorded: str) -> bool:
+    """Whether ``vcs_ref`` (a tag, a branch, HEAD or a commit's hash) names, in ``source``, the commit a project records
+    as ``_commit`` (what ``git describe --tags`` said when copier rendered it: a tag, or TAG-N-gHASH, or a HASH)."""
+    described = re.fullmatch(r"(?:.*-g)?([0-9a-f]{7,40})", recorded)
+    code, listed = git_output(Path(source.src).parent, "ls-remote", "--", source.src, check=False)
+    refs = {}
+    for line in listed.splitlines() if code == 0 else []:
+        commit, _, name = line.partition("\t")
+        refs[name.removesuffix("^{}")] = commit  # a tag's peeled line (its commit) comes after the tag's own
+    wanted = next((refs[name] for name in (vcs_ref, f"refs/tags/{vcs_ref}", f"refs/heads/{vcs_ref}") if name in refs),
+                  vcs_ref if re.fullmatch(r"[0-9a-f]{7,40}", vcs_ref) else None)
+    if wanted is None:
+        return False  # not found here: copier says what is wrong with it
+    recorded_commit = refs.get(f"refs/tags/{recorded}") or (described[1] if described else "")
+    return bool(recorded_commit) and (wanted.startswith(recorded_commit) or recorded_commit.startswith(wanted))
 
 
 def _cache_dir() -> Path:
