@@ -13,7 +13,14 @@ from copier._main import Worker as CopierWorker
 
 from generator.operations import copier_worker
 from generator.operations.upgrade import UpgradePlan, needs_regeneration
-from generator.templating.template_source import BUNDLE_NAME, TemplateSource, copier_environment
+from generator.templating.template_source import (
+    BUNDLE_NAME,
+    CLONE_NAME,
+    TemplateSource,
+    copier_environment,
+    recorded_url,
+    reusable_clone,
+)
 from tests.helpers import git
 
 QUESTIONS = "name:\n  type: str\n  default: demo\n_subdirectory: template\n"
@@ -127,3 +134,22 @@ def test_needs_regeneration_is_one_rule_for_upgrade_and_the_fleet(tmp_path):
     # before, `upgrade --all --yes` left such a project "current" where `upgrade` ran copier.
     assert needs_regeneration(_plan(None, at_head))
     assert needs_regeneration(_plan(None, at_head), "HEAD")
+
+
+def test_a_bundle_is_cloned_once_and_nothing_written_into_the_clone_reaches_a_project(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    repo = _template(tmp_path / "template-repo")
+    bundle = tmp_path / "dist" / BUNDLE_NAME
+    bundle.parent.mkdir()
+    git(repo, "bundle", "create", "-q", str(bundle), "HEAD", "--tags")
+    first = reusable_clone(TemplateSource(str(bundle), "HEAD"))
+    assert first.src.endswith(CLONE_NAME) and first.ref == git(repo, "rev-parse", "HEAD").strip()
+    assert recorded_url(first.src) == recorded_url(str(bundle))  # projects record the public URL either way
+    # Someone edits the cached clone: the next render still renders the bundle's commit.
+    Path(first.src, "template", "file0.txt.jinja").write_text("tampered\n")
+    again = reusable_clone(TemplateSource(str(bundle), "HEAD"))
+    assert again == first
+    copier_worker.run_copy(again.src, tmp_path / "project", data={"name": "x"}, defaults=True, quiet=True, vcs_ref=again.ref)
+    assert (tmp_path / "project" / "file0.txt").read_text() == "0: x \n"
+    assert "_commit: v1" in (tmp_path / "project" / ".copier-answers.yml").read_text()
+    assert reusable_clone(TemplateSource(str(repo), None)) == TemplateSource(str(repo), None)  # not a bundle: as it is

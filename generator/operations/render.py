@@ -22,7 +22,7 @@ from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 from generator.templating.answers import project_name_for
 from generator.templating.secret_files import SP_FILES
-from generator.templating.template_source import TemplateSource, resolve_template
+from generator.templating.template_source import TemplateSource, resolve_template, reusable_clone
 
 Progress = Callable[[str], None]
 
@@ -137,7 +137,7 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
     if not found.subscription_id:
         raise RenderError(found.subscription_note)
     progress("Rendering the project with copier")
-    render(request, found, destination, source)
+    render(request, found, destination, reusable_clone(source))
     return destination, found
 
 
