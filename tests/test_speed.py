@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import filecmp
 import os
+import ssl
 from pathlib import Path
 
+import certifi
 import copier
+import pytest
 from copier._main import Worker as CopierWorker
 
+from generator.discovery.http import DiscoveryError, StackHttp
 from generator.operations import copier_worker
 from generator.operations.upgrade import UpgradePlan, needs_regeneration
 from generator.templating.template_source import (
@@ -153,3 +157,31 @@ def test_a_bundle_is_cloned_once_and_nothing_written_into_the_clone_reaches_a_pr
     assert (tmp_path / "project" / "file0.txt").read_text() == "0: x \n"
     assert "_commit: v1" in (tmp_path / "project" / ".copier-answers.yml").read_text()
     assert reusable_clone(TemplateSource(str(repo), None)) == TemplateSource(str(repo), None)  # not a bundle: as it is
+
+
+class _CountingContext(ssl.SSLContext):
+    """A TLS context that counts the CA locations loaded into it."""
+
+    loads: list[str]
+
+    def load_verify_locations(self, cafile=None, capath=None, cadata=None):  # type: ignore[override]
+        self.__dict__.setdefault("loads", []).append(str(cafile or capath or "cadata"))
+        return super().load_verify_locations(cafile, capath, cadata)
+
+
+def test_discovery_loads_the_users_ca_bundle_once_and_still_trusts_it(emulator, monkeypatch, tmp_path):
+    """requests hands each new connection the bundle REQUESTS_CA_BUNDLE names, and urllib3 loaded it into the context
+    each time (tens of milliseconds of CPU a connection): now once a process, and its CAs trusted all the same."""
+    info = emulator.info()
+    context = _CountingContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(certifi.where())  # the public CAs only: the emulator's CA is not among them
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", info["ca_cert"])  # the user's bundle, which holds it
+    url = f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0"
+    for _ in range(4):  # a new session (and connection) each time, as discovery's sign-in and later steps make
+        assert StackHttp(context).get(url, "test").status == 200
+    assert context.loads.count(info["ca_cert"]) == 1, context.loads
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    (tmp_path / "broken.pem").write_text("no certificate here\n")
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "broken.pem"))  # unloadable: left to urllib3, which says why
+    with pytest.raises(DiscoveryError):
+        StackHttp(context, retries=0).get(url, "test")
