@@ -45,6 +45,7 @@ from generator.templating.template_source import (
     public_url,
     public_url_served_from,
     recorded_url,
+    reusable_clone,
 )
 
 Progress = Callable[[str], None]
@@ -247,8 +248,9 @@ def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, 
 
     from generator.operations.copier_worker import run_update
 
-    # The project's own template version and the installed one both come from this installation's bundle.
-    serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
+    # The project's own template version and the installed one both come from this installation's bundle (its clone
+    # in the user cache, which git copies by hard links where the bundle is unpacked again).
+    serving = public_url_served_from(reusable_clone(plan.source).src) if plan.source else contextlib.nullcontext()
     try:
         # The answers are fresh already: the before-stage migration must not discover a second time.
         with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings():
