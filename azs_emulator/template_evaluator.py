@@ -16,6 +16,7 @@ from azs_emulator.api_tables import API_PROFILES, AZURE, profile_version
 from azs_emulator.arm_core import Arm, group_id
 from azs_emulator.services.storage import keys_body
 from azs_emulator.state import Document
+from azs_emulator.template_keywords import canonical_template
 from azs_emulator.template_language import TemplateError, evaluate, expand_loop, loop_count
 
 # A parameter's or output's declared type -> the JSON values it takes.
@@ -49,9 +50,9 @@ class TemplateEvaluation:
                  vault_secret: Callable[[Any], str] | None = None) -> None:
         self.arm, self.sub, self.rg, self.name = arm, sub, rg, name
         self._deployment_of, self._account_keys, self._vault_secret = deployment_of, account_keys, vault_secret
-        self.template = template
+        self.template = canonical_template(template)  # keywords in any case, as ARM reads them
         self.given = given
-        self.declared: dict[str, Any] = template.get("parameters") or {}
+        self.declared: dict[str, Any] = self.template.get("parameters") or {}
         self.parameters: dict[str, Any] = {}
         self._variables: dict[str, Any] = {}
         self._evaluating: set[str] = set()
@@ -316,18 +317,22 @@ class TemplateEvaluation:
         raise TemplateError(f"the resource '{entry.id}' depends on '{reference}', which is not defined in the template")
 
     def ordered(self) -> list[TemplateResource]:
-        """The resources so that each comes after what it depends on."""
+        """The resources so that each comes after what it depends on; of those ready, the first in the template first.
+
+        Resource Manager starts every resource whose dependencies are done at once, and they finish as fast as their
+        providers are: a NIC in seconds, a storage account in tens of them. Templates lean on that (Microsoft's Stack
+        quickstarts make VMs that depend on their storage account only and name NICs made earlier in the template);
+        deployed one at a time, the one a template lists first is the likeliest to be done first (assumed)."""
         done: list[TemplateResource] = []
         placed: set[str] = set()
         pending = list(self.entries)
         while pending:
-            ready = [e for e in pending if all(d in placed for d in e.after)]
-            if not ready:
+            entry = next((e for e in pending if all(d in placed for d in e.after)), None)
+            if entry is None:
                 raise TemplateError("circular dependency among " + ", ".join(e.id for e in pending))
-            for entry in ready:
-                done.append(entry)
-                placed.add(entry.id.lower())
-                pending.remove(entry)
+            done.append(entry)
+            placed.add(entry.id.lower())
+            pending.remove(entry)
         return done
 
     def resource_body(self, entry: TemplateResource) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from azs_emulator.services.storage import account_keys
 from azs_emulator.state import Document, DocumentStore
 from azs_emulator.store import Section, json_member
 from azs_emulator.template_evaluator import NESTED_DEPLOYMENT, TemplateEvaluation, TemplateResource
+from azs_emulator.template_keywords import canonical_template
 from azs_emulator.template_language import TemplateError, check_functions, unique_string
 
 _DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)(?:/providers/microsoft\.resources)?/deployments"
@@ -245,7 +246,7 @@ class DeploymentsService:
                                   vault_secret=lambda reference: secret_of_reference(self.arm, reference))
 
     def _plan(self, sub: str, rg: str, name: str, properties: dict[str, Any]) -> TemplateEvaluation:
-        template = properties.get("template")
+        template = canonical_template(properties.get("template"))
         if properties.get("templateLink"):
             raise arm_errors.invalid_template("Deployment template validation failed: templateLink is not supported by "
                                               "the emulator (it reaches no network); send the template inline.")
