@@ -95,3 +95,13 @@ def test_help_and_usage_errors_say_so_in_one_line(tmp_path):
     assert helped.returncode == 0 and "--release" in helped.stdout and "unclassified" in helped.stdout
     empty = subprocess.run([sys.executable, "-m", "tools.quickstarts", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert empty.returncode == 2 and "holds no azuredeploy.json" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_an_extension_template_brings_the_vm_it_extends(tmp_path):
+    for folder in ("101-vm-linux-create", "101-vm-linux-apply-extension-docker"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "azuredeploy.json").write_text(json.dumps({"parameters": {}, "resources": [], "outputs": {"f": folder}}))
+    extension = corpus.load(tmp_path, "101-vm-linux-apply-extension-docker", MADE)
+    assert extension.first is not None and extension.first.template["outputs"] == {"f": "101-vm-linux-create"}
+    assert extension.changes == ["deployed 101-vm-linux-create first, into the same group (the VM it extends)"]
+    assert corpus.load(tmp_path, "101-vm-linux-create", MADE).first is None

@@ -24,6 +24,23 @@ _SSH_KEY_NAME = re.compile(r"ssh.*key|publickey", re.IGNORECASE)
 _UNIQUE = re.compile(r"GEN-UNIQUE(?:-(\w+))?")
 
 
+# Templates that extend what another template of the corpus makes, deployed after it into the same group: the
+# corpus's VM extension templates default their vmName to the VM its 101-vm-*-create templates make there
+# (substring(concat('simplewinvm', resourceGroup().name), 0, 12)), the VM a team has.
+PREREQUISITES = {
+    "101-vm-linux-apply-extension-customscript": "101-vm-linux-create",
+    "101-vm-linux-apply-extension-docker": "101-vm-linux-create",
+    "101-vm-linux-apply-extension-vmaccess": "101-vm-linux-create",
+    "101-vm-apply-extension-multiple": "101-vm-windows-create",
+    "101-vm-windows-apply-extension-bginfo": "101-vm-windows-create",
+    "101-vm-windows-apply-extension-customscript-cmd": "101-vm-windows-create",
+    "101-vm-windows-apply-extension-customscript-pscmd": "101-vm-windows-create",
+    "101-vm-windows-apply-extension-customscript-sf": "101-vm-windows-create",
+    "ApplyCustomScriptExtensionToWindowsVm+managed": "101-vm-windows-create",
+    "vmaccess-ext-win": "101-vm-windows-create",
+}
+
+
 @dataclass
 class Template:
     """One template folder of the corpus: its path relative to the corpus (``101-vm-linux-create``), the template,
@@ -34,6 +51,7 @@ class Template:
     parameters: dict[str, Any] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     unreadable: str = ""
+    first: Template | None = None  # what is deployed into its group before it (PREREQUISITES)
 
 
 @dataclass
@@ -151,4 +169,7 @@ def load(corpus: Path, folder: str, made: Secrets) -> Template:
     else:
         given = {k: v for k, v in given.items() if not k.startswith("$") and k != "contentVersion"}
     values, changes = parameter_values(template, given if isinstance(given, dict) else {}, made)
-    return Template(folder, template, values, changes)
+    first = load(corpus, PREREQUISITES[folder], made) if folder in PREREQUISITES and (corpus / PREREQUISITES[folder]).is_dir() else None
+    if first is not None:
+        changes.append(f"deployed {first.folder} first, into the same group (the VM it extends)")
+    return Template(folder, template, values, changes, first=first)

@@ -56,6 +56,12 @@ _APP_SERVICE = "201-webapp-and-serviceplan|sample-hybrid-application/Hybrid-Depl
 
 # Folder rules first (what one template's files show), then rules by error alone. Each reason names its evidence.
 RULES: tuple[Rule, ...] = (
+    # -- the emulator's own (fixed; kept so that a return shows): azs_emulator/template_keywords.py, TemplateEvaluation.ordered
+    Rule(EMULATOR, "declares its parameters' defaults as 'defaultvalue', which Resource Manager reads as defaultValue",
+         folder="101-vm-windows-apply-extension-customscript-(cmd|pscmd|sf)|ApplyCustomScriptExtensionToWindowsVm\\+managed",
+         error="'vmName' is not provided"),
+    Rule(EMULATOR, "its VMs name NICs made earlier in the template without depending on them; Resource Manager has "
+         "the NICs done first", folder="jetstress-2013-exchange-loadtest", error=r"Network interface .* was not found"),
     # -- a Stack refuses it too: the template or its parameters file is wrong for any Resource Manager
     Rule(STACK_REFUSES, "the template is not JSON (an 'if' block with a ':' inside an array, line 168); Resource "
          "Manager cannot read it", folder="101-vm-linux-create-passwordfromkv", error="unreadable"),

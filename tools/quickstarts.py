@@ -158,6 +158,9 @@ def deploy(client: Any, template: Template, made: Secrets, location: str, timeou
     started = time.monotonic()
     try:
         client.resource_groups.create_or_update(group, {"location": location})
+        if template.first is not None:
+            body = {"properties": {"template": template.first.template, "parameters": template.first.parameters, "mode": "Incremental"}}
+            client.deployments.begin_create_or_update(group, "prerequisite", body).result(timeout=timeout)
         body = {"properties": {"template": template.template, "parameters": template.parameters, "mode": "Incremental"}}
         poller = client.deployments.begin_create_or_update(group, DEPLOYMENT, body)
         poller.result(timeout=timeout)
@@ -204,7 +207,9 @@ def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: 
             def one(template: Template) -> dict[str, Any]:
                 if not hasattr(local, "client"):
                     local.client = resource_client(info, release)
-                return deploy(local.client, template, made, info["location"], timeout)
+                result = deploy(local.client, template, made, info["location"], timeout)
+                result["message"] = result["message"].replace(info["subscription_id"], "{subscription}")  # the same each run
+                return result
 
             results = []
             with ThreadPoolExecutor(max_workers=jobs) as pool:
