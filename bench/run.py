@@ -80,8 +80,8 @@ def main() -> None:
         return
 
     from azs_emulator import Emulator, EmulatorConfig
-    from generator.commands.render import NewProject, copier_data
     from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
+    from generator.operations.render import NewProject, copier_data
 
     work = Path(tempfile.mkdtemp(prefix="azs-bench-"))
     AZS, COPIER, template = install_wheel(work)

@@ -97,7 +97,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     only when a test says so (tests/project.py: ``bootstrap``), as ``azs-scaffold emulator trust`` does for users.
     """
     from generator.catalog import lock
-    from generator.commands.wheelhouse import Target, _running_python, download_locked
+    from generator.operations.wheelhouse import Target, _running_python, download_locked
 
     directory = tmp_path_factory.mktemp("wheelhouse")
     with _environment(without_emulator_proxy()):

@@ -182,8 +182,8 @@ def new_args(info: dict, destination: Path, *extra: str) -> tuple[list[str], dic
 
 def new_project(info: dict, destination: Path, template_repo: Path, **options: Any) -> Any:
     """A project for the emulator ``info`` describes, rendered by ``run_new``; the discovery it used."""
-    from generator.commands.render import NewProject, run_new
     from generator.discovery import DiscoveryRequest, ServicePrincipal
+    from generator.operations.render import NewProject, run_new
 
     options.setdefault("vcs_ref", "HEAD")
     request = NewProject(

@@ -66,7 +66,7 @@ def test_ci_definitions_are_chosen_by_a_question(start_emulator, template_repo, 
 
 def test_the_emulator_follows_the_release_the_project_records(tmp_path):
     """After `azs-scaffold upgrade` to a new Stack release, --for-project emulates that release."""
-    from generator.commands.project_emulator import project_settings
+    from generator.operations.project_emulator import project_settings
 
     answers = tmp_path / ".copier-answers.yml"
     answers.write_text("_src_path: x\nstack_release: '2008'\nidentity_system: adfs\nprofile: 2019_03_01_hybrid\n")

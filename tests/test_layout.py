@@ -1,6 +1,6 @@
 """The architecture the folders promise, held by the code: the emulator stands alone, as moto stands apart from
 boto3 (it imports nothing of the generator); the places of generator/ stand in layers, each importing only the
-ones below it (plumbing, catalog, discovery, the template's side, commands, the command line), so that no place
+ones below it (plumbing, catalog, discovery, the template's side, the operations, the commands, the command line), so that no place
 but the command line reaches for a command."""
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ LAYERS = (
     ("generator.discovery",),
     # The released names older template versions run (generator/copier_extension.py, ...) stand with what they name.
     ("generator.templating", "generator.copier_extension", "generator.secret_files"),
-    ("generator.commands", "generator.upgrade"),
+    ("generator.operations", "generator.upgrade"),
+    # What every command shares (its options, the exit codes), then the commands, then the entry point.
+    ("generator.cli.options", "generator.cli.exit_codes"),
+    ("generator.commands",),
     ("generator.cli", "generator.__main__"),
 )
 # The emulator, for what tests a release on the wire or runs a demo against it: the maintainer's probe of candidate
 # pins and the commands that start one. The product itself never needs it.
-USES_THE_EMULATOR = ("generator.catalog.pins", "generator.commands", "generator.cli")
+USES_THE_EMULATOR = ("generator.catalog.pins", "generator.operations", "generator.commands", "generator.cli")
 
 
 def _imported_modules(path: Path, package: str = "generator") -> set[str]:
@@ -110,24 +113,25 @@ def test_no_module_beside_a_script_is_named_like_the_standard_librarys():
     assert not shadowing, shadowing
 
 
-# The command line's own modules, beside one module per command.
-CLI_SHARED = {"__init__", "exit_codes", "options"}
+# generator/commands/ holds the table (its __init__) and one module per command, nothing else.
+TABLE = {"__init__"}
 
 
 def test_each_command_is_one_module_of_the_table():
-    """generator/cli/<command>.py declares its options, their typed object and run; the table names every one, and
+    """generator/commands/<command>.py declares its options, their typed object and run; the table names every one, and
     each Options is read whole from what its own parser declares (no field without its option)."""
     import dataclasses
     import importlib
 
-    from generator.cli import COMMANDS, build_parser
+    from generator.cli import build_parser
     from generator.cli.options import options_of
+    from generator.commands import COMMANDS
 
-    modules = {path.stem for path in (GENERATOR / "cli").glob("*.py")} - CLI_SHARED
+    modules = {path.stem for path in (GENERATOR / "commands").glob("*.py")} - TABLE
     assert modules == {command.module for command in COMMANDS.values()}
     minimal = {"new": ["DEST"], "discover": ["--arm-endpoint", "https://management.local.azurestack.external"]}
     for name, command in COMMANDS.items():
-        module = importlib.import_module(f"generator.cli.{command.module}")
+        module = importlib.import_module(f"generator.commands.{command.module}")
         assert module.DESCRIPTION and callable(module.add_options) and callable(module.run)
         assert dataclasses.is_dataclass(module.Options)
         args = build_parser([name]).parse_args([name, *minimal.get(name, [])])

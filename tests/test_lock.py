@@ -83,7 +83,7 @@ def test_wheelhouse_refuses_what_it_cannot_fetch_for_in_one_line(tmp_path):
 
 
 def test_wheelhouse_targets_evaluate_markers_for_the_target_python():
-    from generator.commands.wheelhouse import PLATFORMS, Target, selected
+    from generator.operations.wheelhouse import PLATFORMS, Target, selected
 
     pycparser = {t: [e.version for e in selected(lock.entries(), Target(t, PLATFORMS["windows"])) if e.package == "pycparser"]
                  for t in lock.SUPPORTED_PYTHONS}
@@ -177,7 +177,7 @@ def test_the_share_is_what_the_samples_import(project, wheels, tmp_path):
     from packaging.markers import default_environment
     from packaging.requirements import Requirement
 
-    from generator.commands.wheelhouse import Target, _running_python, selected
+    from generator.operations.wheelhouse import Target, _running_python, selected
 
     python = venv_python(project)
     if not Path(python).exists():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from generator.cli import COMMANDS
+from generator.commands import COMMANDS
 
 HEAVY = ("copier", "azure", "requests", "cryptography", "jinja2", "msal")
 

@@ -304,8 +304,8 @@ def test_r103_a_linked_file_the_upgrade_regenerates_is_refused(stack, template_r
 
 @pytest.mark.reliability
 def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, template_repo, tmp_path):
-    from generator.commands.render import NewProject, run_new
     from generator.discovery import DiscoveryRequest, ServicePrincipal
+    from generator.operations.render import NewProject, run_new
 
     info = stack.start("2108")
     project = tmp_path / "project"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator._util.git import git
-from generator.commands.upgrade_guard import links_in_reach
+from generator.operations.upgrade_guard import links_in_reach
 
 
 def _repository(folder: Path) -> Path:

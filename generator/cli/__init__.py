@@ -1,11 +1,10 @@
-"""The ``azs-scaffold`` command line: the table of commands and the entry point.
+"""The ``azs-scaffold`` entry point: the parser built from the table of commands, and the dispatch.
 
-Each command is one module of this folder (``generator/cli/<command>.py``) that declares its options
-(``add_options(parser)``), the typed object they become (``Options``) and ``run(options) -> int``; the library
-underneath is ``generator/commands/``. Only the command that runs is imported (``--help`` and ``COMMAND --help``
-import neither copier, the Azure SDK nor the emulator). What a failure prints and its exit code: ``exit_codes``.
-
-A new command is one module here and one line in :data:`COMMANDS`.
+The commands and their table are ``generator/commands/`` (one module a command); what they do, the library, is
+``generator/operations/``. This folder holds what every command shares: the options several commands take
+(``options``) and the one place a failure becomes one line on stderr and its exit code (``exit_codes``). Only the
+command that runs is imported (``--help`` and ``COMMAND --help`` import neither copier, the Azure SDK nor the
+emulator).
 """
 
 from __future__ import annotations
@@ -16,31 +15,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from generator import __version__
 from generator._util.interrupts import install_interrupt_handlers
 from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
-
-
-class Command(NamedTuple):
-    """A row of the table: the module under ``generator/cli/`` that holds the command, and its one-line summary."""
-
-    module: str
-    summary: str
-
-
-# The commands, in the order ``--help`` lists them.
-COMMANDS: dict[str, Command] = {
-    "new": Command("new", "discover a Stack and generate a ready-to-run project for it"),
-    "upgrade": Command("upgrade", "re-discover the Stack and regenerate a project, keeping your edits"),
-    "discover": Command("discover", "find out identity, tenant, release and API profile of a Stack"),
-    "doctor": Command("doctor", "diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust"),
-    "demo": Command("demo", "the whole flow against the built-in emulator: generate, bootstrap, register, run a sample"),
-    "emulator": Command("emulator", "run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)"),
-    "wheelhouse": Command("wheelhouse", "download a project's locked packages into PROJECT/wheels/ for a site without a "
-                          "package index"),
-}
+from generator.commands import COMMANDS
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
@@ -59,7 +39,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         if name != chosen:
             commands.add_parser(name, help=command.summary)
             continue
-        module = importlib.import_module(f"generator.cli.{command.module}")
+        module = importlib.import_module(f"generator.commands.{command.module}")
         sub = commands.add_parser(name, help=command.summary, description=module.DESCRIPTION)
         module.add_options(sub)
         sub.set_defaults(module=module)
@@ -92,7 +72,7 @@ def _run(module: Any, options: Any) -> int:
     discovery = getattr(options, "discovery", None)
     if discovery is None or not discovery.emulator:
         return int(module.run(options))
-    from generator.commands.emulator_control import emulator_stack
+    from generator.operations.emulator_control import emulator_stack
 
     with emulator_stack(discovery.emulator) as stack:
         options.discovery = discovery.on_emulator(stack)

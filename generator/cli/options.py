@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from generator.errors import UsageError
 
 if TYPE_CHECKING:  # --help imports no discovery
-    from generator.commands.emulator_control import EmulatorStack
     from generator.discovery import DiscoveryRequest, ServicePrincipal
+    from generator.operations.emulator_control import EmulatorStack
 
 T = TypeVar("T")
 
@@ -146,7 +146,7 @@ class DiscoveryOptions:
         from generator.discovery import ServicePrincipal
 
         if self.emulator:
-            from generator.commands.emulator_control import entered
+            from generator.operations.emulator_control import entered
 
             return entered(self.emulator).principal
         if not self.client_id:
@@ -170,7 +170,7 @@ class DiscoveryOptions:
 
         public_ca_bundle = None
         if self.emulator:
-            from generator.commands.emulator_control import entered
+            from generator.operations.emulator_control import entered
 
             public_ca_bundle = entered(self.emulator).public_ca_bundle
         return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", ca_cert=self.ca_cert or None, tenant=self.tenant or None,

@@ -1,21 +1,33 @@
-"""What the commands of ``azs-scaffold`` do, as a library (``generator/cli/<command>.py`` declares a command's options,
-reads them into a typed object and calls these):
+"""The commands of ``azs-scaffold``, one module each, and the table that names them.
 
-- ``render``: ``new`` (discover, then copier's ``run_copy``), and the rendering batch and upgrade share;
-- ``batch``: ``new --batch``, many teams, one discovery per Stack;
-- ``upgrade``: ``upgrade`` (plan, dry run, copier's ``run_update``) and the template's refresh migration;
-- ``fleet``: ``upgrade --all``, every project under a folder checked or upgraded on its own; ``--json``'s report;
-- ``doctor`` (requirements, the whole run, ``--fix``), ``doctor_code``, ``doctor_environment``, ``doctor_templates``,
-  ``doctor_capabilities``, ``doctor_findings``: ``doctor``, findings for a hand-written project and its ARM templates
-  (checked against what a Stack serves);
-- ``demo``: ``demo``, an emulator, a project, its bootstrap and a sample in one go;
-- ``project_emulator``: ``emulator --for-project``, the project's release, identity system and settings overlay;
-- ``report``: what ``discover`` and ``new`` print of a discovery;
-- ``wheelhouse``: ``wheelhouse``, a project's locked set downloaded for other machines.
+A command's module (``generator/commands/<name>.py``) declares ``DESCRIPTION``, its options (``add_options(parser)``),
+the typed object they are read into (``Options``) and ``run(options) -> int``; what the command does is the library
+in ``generator/operations/``. The entry point (``generator/cli/``) imports only the module of the command that runs,
+so ``--help`` and ``COMMAND --help`` import neither copier, the Azure SDK nor the emulator.
 
-Each is imported only when its command runs (``--help`` stays light); nothing outside this folder but the command
-line imports one (``tests/test_layout.py``).
+A new command is one module here and one line in :data:`COMMANDS`.
 """
 
-__all__ = ["batch", "demo", "doctor", "doctor_capabilities", "doctor_code", "doctor_environment", "doctor_findings",
-           "doctor_templates", "fleet", "project_emulator", "render", "report", "upgrade", "wheelhouse"]
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Command(NamedTuple):
+    """A row of the table: the module under ``generator/commands/`` that holds the command, and its one-line summary."""
+
+    module: str
+    summary: str
+
+
+# The commands, in the order ``--help`` lists them.
+COMMANDS: dict[str, Command] = {
+    "new": Command("new", "discover a Stack and generate a ready-to-run project for it"),
+    "upgrade": Command("upgrade", "re-discover the Stack and regenerate a project, keeping your edits"),
+    "discover": Command("discover", "find out identity, tenant, release and API profile of a Stack"),
+    "doctor": Command("doctor", "diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust"),
+    "demo": Command("demo", "the whole flow against the built-in emulator: generate, bootstrap, register, run a sample"),
+    "emulator": Command("emulator", "run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)"),
+    "wheelhouse": Command("wheelhouse", "download a project's locked packages into PROJECT/wheels/ for a site without a "
+                          "package index"),
+}

@@ -1,361 +1,190 @@
-"""``run_upgrade``: re-discover the Stack a generated project points at, show what changes, and
-regenerate with ``copier update`` so that the team's edits are kept (three-way merge).
-
-The project supplies everything discovery needs: its recorded answers, its own root CA
-(``certs/azure-stack-root.pem``) and its service principal file (or ``AZURE_CLIENT_SECRET``). What the
-upgrade may write is ``upgrade_guard``'s rule: never the service principal file, the CA file or a git-ignored
-path; another template only with ``--trust``; nothing through a symbolic link.
-
-``python -m generator.commands.upgrade refresh-answers`` is the template's before-stage migration: it makes a
-plain ``copier update --trust --defaults`` refresh the discovered answers the same way.
-"""
+"""``azs-scaffold upgrade``: re-discover a project's Stack and regenerate it with copier's three-way merge
+(``generator.operations.upgrade``)."""
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import json
-import os
-import re
-import shutil
+import shlex
 import sys
-import tempfile
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from generator import __version__, catalog
-from generator._util.files import LinksOutside, read_project_file, temporary_files_in, why_unreadable
-from generator._util.git import git, git_output
-from generator._util.interrupts import held_interrupts
-from generator.catalog.lock import read_requirements_file
-from generator.commands.upgrade_guard import UpgradeError, never_written, refuse_links, refuse_untrusted
-from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
-from generator.discovery.http import one_line
-from generator.errors import ScaffoldError
-from generator.templating.answers import MATERIAL, SECRET_ENV, discovery_answers
-from generator.templating.project_files import ANSWERS_FILE, CA_FILE, REFRESHED_ENV, read_answers, write_answers
-from generator.templating.secret_files import SP_FILES
-from generator.templating.template_source import (
-    TemplateSource,
-    copier_environment,
-    installed_template,
-    public_url,
-    public_url_served_from,
-    recorded_url,
-)
+from generator._util.terminal import printable
+from generator.cli.exit_codes import CANNOT_TELL, INTERRUPTED, PROG
+from generator.cli.options import DiscoveryOptions, add_discovery_options, progress
+from generator.errors import ScaffoldError, UsageError
 
-Progress = Callable[[str], None]
-MAX_SP_FILE_BYTES = 64 * 1024  # a few hundred bytes of JSON
+DESCRIPTION = ("Re-discover the Stack a generated project points at (its recorded answers, its own CA file, and "
+               "its service principal file or AZURE_CLIENT_SECRET), show what changes (release, profile, pins, API versions), "
+               "then run copier's update: a three-way merge that keeps your edits. Credentials and the CA file are never rewritten.")
 
 
-@dataclass
-class UpgradePlan:
-    """What an upgrade would change, computed before anything is written."""
-
-    project: Path
-    recorded: dict[str, Any]
-    fresh: dict[str, Any]
-    found: StackDiscovery
-    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (what, now, after)
-    # This installation's template, when the project records azs-scaffold's published one.
-    source: TemplateSource | None = None
-
-    @property
-    def due(self) -> bool:
-        return bool(self.changes)
-
-
-def _read_sp_config(project: Path) -> dict[str, Any]:
-    """The project's service principal file as a dict; empty when it has none."""
-    for name in SP_FILES:
-        path = project / name
-        if path.exists() or path.is_symlink():
-            try:
-                config = json.loads(read_project_file(project, name, MAX_SP_FILE_BYTES).decode("utf-8"))
-            except OSError as error:
-                raise UpgradeError(f"{path}{why_unreadable(error)}; fix it, or pass --client-id and a secret") from None
-            except ValueError:
-                raise UpgradeError(f"{path} is not valid JSON; fix it, or pass --client-id and a secret") from None
-            if not isinstance(config, dict):
-                raise UpgradeError(f"{path} is not a JSON object with clientId, clientSecret, ...; fix it, or pass --client-id and a secret")
-            return config
-    return {}
-
-
-def _principal(project: Path, sp: dict[str, Any]) -> ServicePrincipal | None:
-    cert = Path(sp["certPath"]) if sp.get("certPath") else None
-    return ServicePrincipal.from_credentials(sp.get("clientId"), certificate=str(project / cert) if cert else None,
-                                             certificate_password=sp.get("certPass"),
-                                             secret=sp.get("clientSecret") or os.environ.get(SECRET_ENV))
-
-
-def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRequest) -> DiscoveryRequest:
-    """Discovery for the Stack the project points at: what ``given`` names, the rest from the project's files.
-
-    A release recorded at generation is NOT reused: after a Stack upgrade it would be stale.
-    """
-    sp = _read_sp_config(project)
-    endpoint = given.arm_endpoint or answers.get("resource_manager") or answers.get("arm_endpoint")
-    if not endpoint:
-        raise UpgradeError(f"{project / ANSWERS_FILE} records no Resource Manager endpoint; pass --arm-endpoint URL")
-    return replace(
-        given,
-        arm_endpoint=endpoint,
-        ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
-        tenant=given.tenant or answers.get("tenant") or None,
-        principal=given.principal or _principal(project, sp),
-        subscription_id=given.subscription_id or answers.get("subscription_id") or sp.get("subscriptionId") or None,
-        subscription_source=given.subscription_source if given.subscription_id else
-        f"subscription_id in {ANSWERS_FILE}" if answers.get("subscription_id") else "subscriptionId in the service principal file",
-    )
-
-
-def _pins_in(project: Path) -> dict[str, str]:
-    """The proven set's releases the project holds: constraints.txt (requirements.txt in projects from before it)."""
-    name = "constraints.txt" if (project / "constraints.txt").exists() else "requirements.txt"
-    path = project / name
-    try:
-        text = read_requirements_file(project, name) if path.exists() or path.is_symlink() else ""
-    except LinksOutside as error:
-        raise UpgradeError(f"{name} is a symbolic link in {project} to {error.target}, outside the project: an "
-                           "upgrade reads and writes only inside it; replace each link with the file it points to, commit, "
-                           "and run again") from None
-    except OSError as error:
-        raise UpgradeError(f"{path}{why_unreadable(error)}; restore it from git") from None
-    return dict(re.findall(r"^\s*([A-Za-z0-9_.-]+)==([^\s#;]+)", text, re.MULTILINE))
-
-
-def _changes(project: Path, recorded: dict[str, Any], fresh: dict[str, Any]) -> list[tuple[str, str, str]]:
-    changes = []
-    for key in MATERIAL:
-        if key in ("stack_release", "stack_build") and not fresh.get(key):
-            continue  # an unknown release is no news
-        if str(recorded.get(key, "")) != str(fresh.get(key, "")):
-            changes.append((key, str(recorded.get(key, "")), str(fresh.get(key, ""))))
-    for key in CHOSEN:  # what the team chose to gain or drop (upgrade --samples / --ci)
-        if key in fresh and list(fresh[key]) != list(recorded.get(key) or []):
-            changes.append((key, ",".join(recorded.get(key) or []) or "-", ",".join(fresh[key]) or "-"))
-    samples = tuple(fresh.get("samples") or recorded.get("samples") or catalog.DEFAULT_SAMPLES)
-    pinned = _pins_in(project)
-    for pin in catalog.packages_for(samples, str(fresh.get("profile"))):
-        if pinned.get(pin.package) != pin.version:
-            changes.append((pin.package, pinned.get(pin.package, "-"), pin.version))
-    old, new = str(recorded.get("profile")), str(fresh.get("profile"))
-    if old != new and old in catalog.PROFILES and new in catalog.PROFILES:
-        old_versions, new_versions = catalog.PROFILES[old].api_versions, catalog.PROFILES[new].api_versions
-        for client in catalog.clients_for(samples):
-            changes.append((f"{client} api-version", old_versions.get(client, "-"), new_versions.get(client, "-")))
-    return changes
-
-
-def template_for(recorded: dict[str, Any]) -> TemplateSource | None:
-    """This installation's template for a project that records azs-scaffold's published one (else copier
-    fetches what the project records)."""
-    return installed_template() if recorded_url(recorded.get("_src_path", "")) == public_url() else None
-
-
-def _same_version(commit: str, version: str) -> bool:
-    """Whether copier's ``_commit`` (git describe) and a package version (hatch-vcs) name one commit."""
-    if commit.removeprefix("v") == version:
-        return True
-    described, built = re.search(r"(?:^|-g)([0-9a-f]{7,})$", commit), re.search(r"\+g([0-9a-f]{7,})", version)
-    if not described or not built:
-        return False
-    return described[1].startswith(built[1]) or built[1].startswith(described[1])
-
-
-# The answers a team may change on upgrade: which samples and CI definitions the project carries.
-CHOSEN = ("samples", "ci")
-
-
-def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
-                 progress: Progress = lambda message: None, chosen: dict[str, tuple[str, ...]] | None = None) -> UpgradePlan:
-    """Re-discover and compare; writes nothing. ``given`` holds discovery options that override the project's;
-    ``chosen`` the samples or CI definitions the project is to carry from now on (:data:`CHOSEN`, validated)."""
-    project = Path(project_dir).expanduser().resolve()
-    recorded = read_answers(project)
-    source = template_for(recorded)
-    given = given or DiscoveryRequest(arm_endpoint="")
-    request = discovery_request(project, recorded, given)
-    found = discover_stack(request, progress=progress)
-    if not found.profile and request.principal is None:
-        raise UpgradeError(
-            f"cannot tell the Stack's API profile without signing in, and {project} holds no secret to sign in with "
-            f"(its service principal file has none and {SECRET_ENV} is not set); set {SECRET_ENV}, pass --client-id with "
-            "--client-secret-env, or pass --stack-version"
-        )
-    if not found.profile:
-        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --stack-version")
-    fresh = discovery_answers(found)
-    if not fresh["ca_cert_pem"]:
-        fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")
-    fresh["stack_version"] = given.stack_version or ""
-    if not fresh.get("stack_release") and fresh.get("profile") == recorded.get("profile"):
-        # The Stack does not say its release (no admin access): the one recorded (typed at generation) stands, as
-        # _changes treats it ("an unknown release is no news"); azs-scaffold upgrade and copier update keep it alike.
-        for key in ("stack_release", "stack_build", "stack_version"):
-            fresh[key] = recorded.get(key, "") or fresh.get(key, "")
-    if given.ca_cert:
-        fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
-    fresh.update({key: list(names) for key, names in (chosen or {}).items() if key in CHOSEN})
-    changes = _changes(project, recorded, fresh)
-    if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):
-        changes.append(("template", str(recorded.get("_commit", "-")), f"v{__version__}"))
-    return UpgradePlan(project, recorded, fresh, found, changes, source)
-
-
-def check_clean(project: Path) -> None:
-    """Refuse a project that is not a git repository or has uncommitted changes (copier needs both)."""
-    code, status = git_output(project, "status", "--porcelain", check=False)
-    if code != 0:
-        raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
-    if status.strip():
-        raise UpgradeError(f"{project} has uncommitted changes; commit or stash them first, so the upgrade can be reviewed and undone")
-
-
-def _checked_before_writing(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool) -> list[str]:
-    """The upgrade's rule (upgrade_guard), checked on ``project`` before anything is written: the exclude
-    patterns that keep copier off the credentials, the CA file and git-ignored paths."""
-    refuse_untrusted(plan, trust)
-    exclude = never_written(project)
-    refuse_links(project, plan, vcs_ref, trust, exclude)
-    return exclude
-
-
-def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> None:
-    import copier
-    from copier.errors import CopierError
-    from plumbum.commands.processes import ProcessExecutionError
-
-    # The project's own template version and the installed one both come from this installation's bundle.
-    serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
-    try:
-        # The answers are fresh already: the before-stage migration must not discover a second time.
-        with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # an untagged template: the answers file records the commit
-            # Tasks and migrations run unasked only for azs-scaffold's own template: the answers file is data from a
-            # repository others may write to, and may name any template.
-            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
-                              vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True, exclude=exclude)
-    except ProcessExecutionError as error:  # git, run by copier, refused: most often a _commit the template lacks
-        said = one_line(str(getattr(error, "stderr", "") or error), 200)
-        raise UpgradeError(
-            f"copier could not check out the template version {project} records (_commit {plan.recorded.get('_commit', '?')} "
-            f"in {ANSWERS_FILE}) from {plan.recorded.get('_src_path', 'the template')}: git said: {said}; restore "
-            f"{ANSWERS_FILE} from git, or set _commit to a version that template has"
-        ) from None
-    except (CopierError, ValueError) as error:
-        recorded = plan.recorded.get("_commit", "?")
-        if plan.source and "Unknown revision" in str(error):
-            raise UpgradeError(
-                f"{project} records template version {recorded}, which azs-scaffold {__version__} does not carry; "
-                "upgrade with the release that generated it or a later one"
-            ) from None
-        raise UpgradeError(
-            f"copier could not update {project}: {one_line(str(error))}; the template version it records "
-            f"(_commit {recorded} in {ANSWERS_FILE}) must exist in {plan.recorded.get('_src_path', 'the template')}"
-        ) from None
-
-
-def conflicts(project: Path) -> list[str]:
-    """Files copier could not merge: unmerged paths and .rej files."""
-    status = git(project, "status", "--porcelain")
-    unmerged = [line[3:] for line in status.splitlines() if line[:2] in ("UU", "AA", "DU", "UD")]
-    return unmerged + [str(p.relative_to(project)) for p in project.rglob("*.rej") if ".git" not in p.parts]
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", metavar="PROJECT_DIR", nargs="?", default=".", help="the generated project (default: .)")
+    add_discovery_options(p, endpoint_required=False)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="only report: exit 0 when current, 1 when an upgrade is due, 2 when it cannot tell (unreachable, ...)")
+    mode.add_argument("--dry-run", action="store_true", help="show the diff an upgrade would make, writing nothing")
+    mode.add_argument("--yes", action="store_true", help="do not ask before writing")
+    p.add_argument("--all", action="store_true", help="PROJECT_DIR is a folder of projects (a batch's OUT_DIR): check "
+                   "(--check) or upgrade (--yes) every generated project under it, each on its own; one table, one exit code "
+                   "(see docs/batch.md)")
+    p.add_argument("--json", action="store_true", help="with --check or --all: print the report as JSON on stdout (per "
+                   "project: status, current and target release, profile and template version, the changes)")
+    p.add_argument("--samples", metavar="LIST", help="the samples the project carries from now on, comma-separated (e.g. "
+                   "resource_groups,storage_accounts): new ones are added, dropped ones removed, your edits kept "
+                   "(default: those it has)")
+    p.add_argument("--ci", metavar="LIST", help="the CI definitions it carries from now on: github, azure_pipelines, both "
+                   "comma-separated, or none (default: those it has)")
+    p.add_argument("--vcs-ref", metavar="REF", help="template version to upgrade to (default: this azs-scaffold's own)")
+    p.add_argument("--trust", action="store_true",
+                   help="run the tasks and migrations of a template other than azs-scaffold's own, which the project's "
+                   ".copier-answers.yml names (never run unasked)")
 
 
 @dataclass
-class AppliedUpgrade:
-    """What an upgrade left: the conflicts to resolve, and the interrupt (SIGINT, SIGTERM) that came while
-    copier wrote, if one did: the upgrade completed all the same, and the caller stops once it has said so."""
-
-    conflicts: list[str]
-    interrupted_by: str | None = None
-    removed: list[str] = field(default_factory=list)  # tracked files the upgrade deleted (a dropped sample, ...)
-
-
-def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> AppliedUpgrade:
-    """Run copier's update with the fresh answers (``trust``: also another template's tasks and migrations).
-
-    Ctrl-C and SIGTERM wait until copier is done: a project rewritten halfway (only its answers file,
-    say) would be worse than a few seconds' wait.
-    """
-    check_clean(plan.project)
-    exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
-    with held_interrupts() as arrived:
-        _update(plan.project, plan, vcs_ref, trust, exclude)
-    removed = [line[3:] for line in git(plan.project, "status", "--porcelain").splitlines() if line[:2] == " D"]
-    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed)
+class Options:
+    project: str
+    discovery: DiscoveryOptions
+    check: bool
+    dry_run: bool
+    yes: bool
+    all: bool
+    json: bool
+    samples: str | None
+    ci: str | None
+    vcs_ref: str | None
+    trust: bool
 
 
-def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> str:
-    """The diff an upgrade would make, computed on a throw-away copy of the project; writes nothing in it.
+def chosen(options: Options) -> dict[str, tuple[str, ...]]:
+    """The samples and CI definitions ``--samples`` and ``--ci`` name (validated), under their answers' names."""
+    from generator import catalog
+    from generator.templating.answers import ci_names
 
-    The copy holds the working tree as it is (uncommitted changes too), committed in the copy so that
-    copier accepts it. The service principal files are stand-ins without content: copier only needs to
-    see that they exist (it never rewrites them), so no secret is ever copied.
-    """
-    files = _git_files(plan.project)  # a git repository is needed; uncommitted changes are not refused
-    exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
-    with tempfile.TemporaryDirectory(prefix="azs-upgrade-") as scratch:
-        copy = Path(scratch) / "project"
-        _copy_working_tree(plan.project, files, copy)
-        with temporary_files_in(Path(scratch)):
-            try:
-                _update(copy, replace(plan, project=copy), vcs_ref, trust, exclude)
-            except UpgradeError as error:  # it names the scratch copy: the user knows the project
-                raise UpgradeError(str(error).replace(str(copy), str(plan.project))) from None
-        git(copy, "add", "-A")
-        return git(copy, "diff", "--cached", "--stat", "-p")
+    picked: dict[str, tuple[str, ...]] = {}
+    for option, key, given, names_of in (("--samples", "samples", options.samples, catalog.sample_names),
+                                         ("--ci", "ci", options.ci, ci_names)):
+        if given is None:
+            continue
+        names = [name.strip() for name in given.split(",") if name.strip()]
+        try:
+            picked[key] = () if key == "ci" and names == ["none"] else names_of(names)
+        except ScaffoldError as error:
+            raise UsageError(f"{option}: {error}") from None
+    return picked
 
 
-def _git_files(project: Path) -> list[str]:
-    """The files git would commit: tracked and untracked, without the ignored ones."""
-    code, listed = git_output(project, "ls-files", "-z", "--cached", "--others", "--exclude-standard", check=False)
-    if code != 0:
-        raise UpgradeError(f"{project} is not a git repository; run `git init && git add -A && git commit -m generated` first")
-    return [name for name in listed.split("\0")
-            if name and (project / name).is_file()]
+def run(options: Options) -> int:
+    from generator.operations.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
 
+    picked = chosen(options)
+    if options.json and not (options.check or options.all):
+        raise UsageError("--json goes with --check (one project) or --all (a folder of projects)")
+    if options.all:
+        return _run_fleet(options, picked)
+    if options.json:
+        return _check_as_json(options, picked)
+    if not options.check:
+        from generator.operations.render import preload_copier
 
-def _copy_working_tree(project: Path, files: list[str], copy: Path) -> None:
-    copy.mkdir()
-    for name in files:
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(project / name, copy / name, follow_symlinks=False)
-    for name in SP_FILES:
-        if (project / name).exists():
-            (copy / name).touch(mode=0o600)
-    git(copy, "init", "-q")
-    git(copy, "add", "-A")
-    git(copy, "-c", "user.name=azs-scaffold", "-c", "user.email=azs-scaffold@localhost", "commit", "-qm", "the project as it is")
-
-
-def refresh_answers(project_dir: str = ".") -> None:
-    """The before-stage migration: re-discover and write the fresh answers into the answers file."""
-    if os.environ.get(REFRESHED_ENV):
-        return
-    plan = plan_upgrade(project_dir, progress=lambda message: print(f"  {message} ...", file=sys.stderr))
-    write_answers(plan.project, {**plan.recorded, **plan.fresh})
-    for what, before, after in plan.changes:
-        print(f"  {what}: {before} -> {after}", file=sys.stderr)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m generator.commands.upgrade refresh-answers``: the template's migration entry point."""
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["refresh-answers"]:
-        print("usage: python -m generator.commands.upgrade refresh-answers", file=sys.stderr)
-        return 2
+        preload_copier()  # its import overlaps discovery's network waits
     try:
-        refresh_answers(".")
+        plan = plan_upgrade(options.project, options.discovery.request(), progress=progress, chosen=picked)
     except ScaffoldError as error:
-        print(f"azs-scaffold: error: {error}", file=sys.stderr)
-        return 1
+        if options.check:
+            error.exit_code = CANNOT_TELL  # apart from 1, "an upgrade is due"
+        raise
+    if plan.due:
+        width = max(len(what) for what, _, _ in plan.changes)
+        print(f"Changes for {plan.project}:")
+        for what, before, after in plan.changes:
+            print(printable(f"  {what:<{width}}  {before or '-'} -> {after or '-'}"))
+    else:
+        print(f"{plan.project} is current: release, profile and pins match the Stack.")
+    if options.check:
+        return 1 if plan.due else 0
+    if options.trust and plan.source is None:
+        print(f"Trusting {printable(plan.recorded.get('_src_path', '?'))} (--trust): its tasks and migrations will run on this machine")
+    if options.dry_run:
+        # The diff shows the template's text (another template's, with --trust): printed as itself.
+        print(printable(dry_run_diff(plan, options.vcs_ref, trust=options.trust), lines=True) or "(no file would change)")
+        return 0
+    if not plan.due and plan.source is not None and options.vcs_ref is None:
+        # azs-scaffold's own template at the version this installation carries, and the same Stack: copier's update
+        # would render both sides alike and write nothing, so it is not run (as upgrade --all does).
+        print("Nothing to regenerate.")
+        return 0
+    if not options.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("upgrade writes files: confirm with --yes (no terminal to ask on), or look first with --dry-run")
+        if input("Regenerate the project now? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 0
+    progress("Regenerating with copier's three-way merge (Ctrl-C waits until it is done)")
+    applied = apply_upgrade(plan, options.vcs_ref, trust=options.trust)
+    print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {shlex.quote(options.project)} diff")
+    if applied.removed:
+        print("Removed (no longer part of the project; git checkout HEAD -- FILE brings one back):")
+        for path in applied.removed:
+            print(f"  {path}")
+    if applied.conflicts:
+        print("Conflicts to resolve (copier's markers, or .rej files):")
+        for path in applied.conflicts:
+            print(f"  {printable(path)}")
+    if applied.interrupted_by:
+        print(f"{PROG}: interrupted ({applied.interrupted_by} came while copier wrote): the upgrade above completed; "
+              "stopping now", file=sys.stderr)
+        return INTERRUPTED
     return 0
 
 
+def _check_as_json(options: Options, picked: dict[str, tuple[str, ...]]) -> int:
+    """``--check --json``: one project's report as JSON on stdout; the exit code of ``--check``."""
+    from generator._util.streams import stdout_to_stderr
+    from generator.operations.fleet import check_project, exit_code
+
+    request = options.discovery.request()
+    with stdout_to_stderr():  # stdout holds the JSON alone
+        report = check_project(Path(options.project).expanduser().resolve(), request, picked, options.vcs_ref)
+    print(json.dumps(report.to_json(), indent=2))
+    if report.status == "failed":
+        print(f"{PROG}: error: {report.detail}", file=sys.stderr)
+    return exit_code([report], apply=False)
+
+
+def _run_fleet(options: Options, picked: dict[str, tuple[str, ...]]) -> int:
+    """``--all``: every project under the folder checked (``--check``) or upgraded (``--yes``), one table."""
+    from generator.operations.fleet import STATUSES, exit_code, fleet_table, run_fleet
+
+    if not (options.check or options.yes):
+        raise UsageError("--all needs --check (report every project) or --yes (upgrade every project that is due and "
+                         "committed); look at one project's diff first with: upgrade PROJECT --dry-run")
+    folder = Path(options.project).expanduser().resolve()
+    reports, interrupted = run_fleet(str(folder), options.discovery.request(), apply=options.yes, chosen=picked,
+                                     vcs_ref=options.vcs_ref, trust=options.trust,
+                                     progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
+    code = exit_code(reports, apply=options.yes)
+    if options.json:
+        print(json.dumps({"folder": str(folder), "exit_code": code, "projects": [r.to_json() for r in reports]}, indent=2))
+    else:
+        print(fleet_table(reports, folder))
+        counts = ", ".join(f"{sum(r.status == status for r in reports)} {status}" for status in STATUSES
+                           if any(r.status == status for r in reports))
+        print(f"\n{len(reports)} project(s) under {folder}: {counts}.")
+    if interrupted:
+        print(f"{PROG}: interrupted ({interrupted} came while copier wrote): the upgrade of {reports[-1].project.name} "
+              "completed; the projects after it were not looked at", file=sys.stderr)
+        return INTERRUPTED
+    return code
+
+
+
 if __name__ == "__main__":
+    # A released name: template versions before the command table moved here (up to dc5429b) run
+    # ``python -m generator.commands.upgrade refresh-answers`` as their migration, with the installed generator.
+    from generator.operations.upgrade import main
+
     raise SystemExit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from generator._util.files import read_regular_file
-from generator.commands.doctor_findings import DoctorError
+from generator.operations.doctor_findings import DoctorError
 
 # The API profiles a template may name in "apiProfile", oldest first, each with the version it gives a
 # resource type: per namespace, with the types whose version differs from their namespace's (Microsoft's

@@ -17,9 +17,9 @@ from typing import Any
 from generator import __version__
 from generator._util.redact import redact
 from generator._util.streams import stdout_to_stderr
-from generator.commands.upgrade import UpgradePlan, apply_upgrade, check_clean, plan_upgrade
 from generator.discovery import DiscoveryRequest
 from generator.errors import ScaffoldError, UsageError
+from generator.operations.upgrade import UpgradePlan, apply_upgrade, check_clean, plan_upgrade
 from generator.templating.project_files import ANSWERS_FILE, read_answers
 
 Progress = Callable[[str], None]

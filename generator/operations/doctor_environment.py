@@ -11,8 +11,8 @@ from typing import Any
 
 from generator import catalog
 from generator._util.files import read_regular_file
-from generator.commands.doctor_code import RETIRED, CodeFacts, imported_packages
-from generator.commands.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
+from generator.operations.doctor_code import RETIRED, CodeFacts, imported_packages
+from generator.operations.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # certifi's bundle is some 300 kB
 

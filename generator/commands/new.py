@@ -1,5 +1,5 @@
-"""``azs-scaffold new``: discover a Stack and render a project (``generator.commands.render``), or with ``--batch``
-one project per team of a teams file (``generator.commands.batch``)."""
+"""``azs-scaffold new``: discover a Stack and render a project (``generator.operations.render``), or with ``--batch``
+one project per team of a teams file (``generator.operations.batch``)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def run(options: Options) -> int:
     discovery = _ask_what_options_do_not_give(options.discovery) if interactive else options.discovery
     if not discovery.arm_endpoint:
         raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
-    from generator.commands.render import NewProject, run_new
-    from generator.commands.report import discovery_summary, sample_role_warnings
+    from generator.operations.render import NewProject, run_new
+    from generator.operations.report import discovery_summary, sample_role_warnings
 
     request = NewProject(
         destination=options.destination,
@@ -89,7 +89,7 @@ def run(options: Options) -> int:
 
 
 def _run_batch(options: Options) -> int:
-    from generator.commands.batch import run_batch, summary_table
+    from generator.operations.batch import run_batch, summary_table
 
     assert options.batch
     results = run_batch(options.batch, options.destination, template=options.source.template,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from generator import catalog
 from generator._util.files import read_project_file, why_unreadable
-from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, Finding
 from generator.discovery.clouds import MICROSOFT_LOGIN_HOSTS
+from generator.operations.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, Finding
 
 RETIRED = {"msrestazure": "azure-identity's credentials (ClientSecretCredential, CertificateCredential); for the Stack's "
                           "endpoints, a GET of <ARM>/metadata/endpoints?api-version=2019-05-01 (track 2 has no "

@@ -52,7 +52,7 @@ def run(options: Options) -> int:
     if options.json:
         print(json.dumps(found.to_json(), indent=2))
         return 0
-    from generator.commands.report import discovery_summary
+    from generator.operations.report import discovery_summary
 
     print(discovery_summary(found))
     return 0

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from generator.cli.options import non_negative_float, non_negative_int, positive_float, positive_int
-from generator.commands.emulator_control import SHELLS
 from generator.errors import UsageError
+from generator.operations.emulator_control import SHELLS
 
 DESCRIPTION = ("Run a local Azure Stack Hub emulator on loopback until interrupted (Ctrl-C). "
                "It answers under a Stack's own names (management.<region>.<fqdn>, adfs., <vault>.vault.), reached through its "
@@ -140,13 +140,13 @@ def _serve(options: Options) -> int:
     from pathlib import Path
 
     from azs_emulator import Emulator, EmulatorConfig, FaultPlan
-    from generator.commands.emulator_control import write_pid_file
+    from generator.operations.emulator_control import write_pid_file
 
     if options.detach:
         return _detach(options)
     project = None
     if options.for_project:
-        from generator.commands.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
+        from generator.operations.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
 
         project = Path(options.for_project).expanduser().resolve()
         stack_version, identity = project_settings(project)
@@ -211,7 +211,7 @@ def _detach(options: Options) -> int:
     import sys
     from pathlib import Path
 
-    from generator.commands.emulator_control import INFO_FILE, default_state_dir, detach
+    from generator.operations.emulator_control import INFO_FILE, default_state_dir, detach
 
     argv = sys.argv[1:]
     if "--detach" not in argv or "emulator" not in argv:
@@ -230,7 +230,7 @@ def _detach(options: Options) -> int:
 
 def _env(options: Options) -> int:
     """``env``: the exports that point a shell at the emulator (its proxy; the package index and loopback spared)."""
-    from generator.commands.emulator_control import INFO_FILE, default_state_dir, read_info, shell_exports
+    from generator.operations.emulator_control import INFO_FILE, default_state_dir, read_info, shell_exports
 
     info_file = options.info_file or str(default_state_dir() / INFO_FILE)
     print(shell_exports(read_info(info_file), options.shell))
@@ -241,7 +241,7 @@ def _stop(options: Options) -> int:
     """``stop``: end the emulator serving --state-dir (default: the one --detach uses)."""
     from pathlib import Path
 
-    from generator.commands.emulator_control import default_state_dir, stop
+    from generator.operations.emulator_control import default_state_dir, stop
 
     state_dir = Path(options.state_dir).expanduser().resolve() if options.state_dir else default_state_dir()
     pid = stop(state_dir)

@@ -29,7 +29,7 @@ from generator.templating.secret_files import SP_FILES
 from generator.templating.template_source import copier_environment, public_url_served_from
 
 if TYPE_CHECKING:
-    from generator.commands.upgrade import UpgradePlan
+    from generator.operations.upgrade import UpgradePlan
 
 # The files that hold the team's credentials and trust: written at generation, never by an upgrade.
 NEVER_WRITTEN = (*SP_FILES, CA_FILE.as_posix())
@@ -110,7 +110,7 @@ def written_paths(plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: 
     from copier.errors import CopierError
     from plumbum.commands.processes import ProcessExecutionError
 
-    from generator.commands.upgrade import REFRESHED_ENV
+    from generator.operations.upgrade import REFRESHED_ENV
 
     data: dict[str, Any] = {key: value for key, value in {**plan.recorded, **plan.fresh}.items() if not key.startswith("_")}
     source = plan.source.src if plan.source else str(plan.recorded.get("_src_path", ""))

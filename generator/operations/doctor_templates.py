@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from generator._util.files import read_regular_file
-from generator.commands.doctor_capabilities import TEMPLATE_PROFILES, Capabilities
-from generator.commands.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
+from generator.operations.doctor_capabilities import TEMPLATE_PROFILES, Capabilities
+from generator.operations.doctor_findings import ERROR, SKIPPED_FOLDERS, WARNING, DoctorError, Finding
 
 # Azure Stack Hub storage replicates within the Stack only ("Azure Stack Hub storage: Differences and considerations").
 STACK_STORAGE_SKUS = ("Standard_LRS", "Premium_LRS")

@@ -28,10 +28,10 @@ from typing import Any
 from generator import catalog
 from generator._util.files import FileTooLarge, NotARegularFile, read_regular_file, why_unreadable
 from generator._util.redact import from_variable, redact
-from generator.commands.report import sample_role_warnings
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
+from generator.operations.report import sample_role_warnings
 from generator.templating.template_source import TemplateSource, cloned_once, resolve_template
 
 TEAM_KEYS = {
@@ -193,7 +193,7 @@ def _onboard(team: dict[str, Any], found: StackDiscovery, proven: bool, out: Pat
              git: bool = False) -> TeamResult:
     """Prove one team's credentials on an already discovered Stack (unless done) and render its project.
     Whatever goes wrong ends in this team's result, never in the batch's."""
-    from generator.commands.render import NewProject, RenderError, check_destination, render
+    from generator.operations.render import NewProject, RenderError, check_destination, render
 
     name = str(team["project_name"])
     started = time.monotonic()
