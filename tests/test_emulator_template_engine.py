@@ -226,3 +226,38 @@ def test_of_the_resources_ready_the_first_in_the_template_is_deployed_first(star
         assert _deploy(resources, "order", template).properties.provisioning_state == "Succeeded"
     operations = sorted(resources.deployment_operations.list("rg", "order"), key=lambda o: o.properties.timestamp)
     assert [o.properties.target_resource.resource_type.split("/")[-1] for o in operations][-2:] == ["networkInterfaces", "virtualMachines"]
+
+
+def test_a_vm_from_a_managed_image_made_in_the_same_template(start_emulator):
+    # Spec (Compute 2017-03-30 and later): imageReference.id names a Microsoft.Compute/images resource; the OS disk is
+    # made from it with its osType (Microsoft's Stack quickstarts 101-simple-{linux,windows}-vm-custom-managed-disk).
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, "Microsoft.Network", "Microsoft.Compute")
+    image = {"type": "Microsoft.Compute/images", "apiVersion": "2017-03-30", "name": "golden", "location": LOCATION,
+             "properties": {"storageProfile": {"osDisk": {"osType": "Windows", "osState": "Generalized", "storageAccountType": "Standard_LRS",
+                                                          "blobUri": "https://images.blob.local.azurestack.external/vhds/golden.vhd"}}}}
+    vnet = {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2017-10-01", "name": "net", "location": LOCATION,
+            "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                           "subnets": [{"name": "a", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}
+    nic = {"type": "Microsoft.Network/networkInterfaces", "apiVersion": "2017-10-01", "name": "nic", "location": LOCATION,
+           "dependsOn": ["net"], "properties": {"ipConfigurations": [{"name": "c", "properties": {
+               "subnet": {"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'net', 'a')]"}}}]}}
+
+    def vm(image_name):
+        return {"type": "Microsoft.Compute/virtualMachines", "apiVersion": "2017-03-30", "name": "vm", "location": LOCATION,
+                "dependsOn": ["nic", "golden"], "properties": {
+                    "hardwareProfile": {"vmSize": "Standard_A1"},
+                    "osProfile": {"computerName": "vm", "adminUsername": "azsuser", "adminPassword": "Not-a-real-secret-1"},
+                    "storageProfile": {"imageReference": {"id": f"[resourceId('Microsoft.Compute/images', '{image_name}')]"}},
+                    "networkProfile": {"networkInterfaces": [{"id": "[resourceId('Microsoft.Network/networkInterfaces', 'nic')]"}]}}}
+
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    for _ in range(2):  # and again, over what the first made
+        assert _deploy(resources, "custom", _template(image, vnet, nic, vm("golden"))).properties.provisioning_state == "Succeeded"
+        made = compute.virtual_machines.get("rg", "vm")
+        assert made.storage_profile.image_reference.id.endswith("/images/golden")
+        assert made.storage_profile.os_disk.os_type == "Windows" and made.storage_profile.os_disk.managed_disk.id
+    compute.virtual_machines.begin_delete("rg", "vm").result()
+    with pytest.raises(HttpResponseError, match="Image .*/images/missing was not found"):
+        _deploy(resources, "custom", _template(image, vnet, nic, vm("missing")))
