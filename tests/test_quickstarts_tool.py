@@ -20,7 +20,7 @@ def _failure(folder, code, message):
 
 def test_placeholders_are_filled_and_what_a_deployer_must_give_is_given():
     template = {"parameters": {"name": {"type": "string"}, "short": {"type": "string"}, "password": {"type": "securestring"},
-                               "key": {"type": "string"}, "sshKeyData": {"type": "string"}, "asked": {"type": "securestring"},
+                               "key": {"type": "string"}, "sshKeyData": {"type": "securestring"}, "asked": {"type": "securestring"},
                                "kept": {"type": "string"}, "defaulted": {"type": "securestring", "defaultValue": ""}}}
     given = {"name": {"value": "GEN-UNIQUE"}, "short": {"value": "GEN-UNIQUE-8"}, "password": {"value": "GEN-PASSWORD"},
              "key": {"value": "GEN-SSH-PUB-KEY"}, "sshKeyData": {"value": ""}, "kept": {"value": ""},
@@ -105,3 +105,20 @@ def test_an_extension_template_brings_the_vm_it_extends(tmp_path):
     assert extension.first is not None and extension.first.template["outputs"] == {"f": "101-vm-linux-create"}
     assert extension.changes == ["deployed 101-vm-linux-create first, into the same group (the VM it extends)"]
     assert corpus.load(tmp_path, "101-vm-linux-create", MADE).first is None
+
+
+def test_with_supplies_a_template_gets_the_teams_resources_and_values(tmp_path):
+    from tools.quickstart_supplies import SUPPLIES, filled
+    from tools.quickstarts import with_supplies
+
+    for folder in ("101-vmss-windows-vm", "ScaleInOutExistingVmss-managed", "101-create-nsg"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "azuredeploy.json").write_text('{"parameters": {}, "resources": []}')
+    templates = [corpus.load(tmp_path, folder, MADE) for folder in ("ScaleInOutExistingVmss-managed", "101-create-nsg")]
+    with_supplies(tmp_path, templates, MADE)
+    scaled, untouched = templates
+    assert scaled.supply is SUPPLIES["ScaleInOutExistingVmss-managed"] and untouched.supply is None and untouched.first is None
+    assert scaled.first is not None and scaled.first.parameters == {"vmssName": {"value": "MyExistingVmss"}}
+    assert scaled.changes == ["supplied the scale set (101-vmss-windows-vm's)"]
+    assert filled({"id": ["/subscriptions/{subscription}/resourceGroups/{group}"], "n": 1}, "rg1", "s1") == {
+        "id": ["/subscriptions/s1/resourceGroups/rg1"], "n": 1}

@@ -51,7 +51,8 @@ class Template:
     parameters: dict[str, Any] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     unreadable: str = ""
-    first: Template | None = None  # what is deployed into its group before it (PREREQUISITES)
+    first: Template | None = None  # what is deployed into its group before it (PREREQUISITES, or a supply's)
+    supply: Any = None  # what the team supplies (quickstart_supplies.Supply), with --supply
 
 
 @dataclass
@@ -138,10 +139,10 @@ def parameter_values(template: dict[str, Any], given: dict[str, Any], made: Secr
         entry = fill(entry, made)
         if "value" in entry and entry["value"] in ("", None):
             kind = str(declared.get(name.lower(), {}).get("type", "")).lower()
-            if kind == "securestring":
-                entry = {"value": made.password}
-            elif _SSH_KEY_NAME.search(name) and kind == "string":
+            if _SSH_KEY_NAME.search(name) and kind in ("string", "securestring"):
                 entry = {"value": made.ssh_public_key}
+            elif kind == "securestring":
+                entry = {"value": made.password}
         values[name] = entry
     for name, declaration in (template.get("parameters") or {}).items():
         keys = {k.lower() for k in declaration} if isinstance(declaration, dict) else set()

@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=4, help="deployments at once (default: %(default)s)")
     parser.add_argument("--only", action="append", default=[], metavar="FOLDER", help="deploy only this folder (repeatable)")
     parser.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per deployment (default: %(default)s)")
+    parser.add_argument("--supply", action="store_true",
+                        help="first make what the team supplies for the templates that need it (tools/quickstart_supplies.py)")
     parser.add_argument("--results", type=Path, metavar="FILE", help="also write each template's outcome as JSON here")
     parser.add_argument("--classify", type=Path, metavar="FILE", help="classify a --results file of an earlier run; deploy nothing")
     args = parser.parse_args(argv)
@@ -147,17 +149,36 @@ def _error_of(exc: Any) -> dict[str, Any]:
     return {"code": str(getattr(exc, "status_code", "")), "message": str(getattr(exc, "message", exc))}
 
 
-def deploy(client: Any, template: Template, made: Secrets, location: str, timeout: float) -> dict[str, Any]:
+def _supplied(client: Any, template: Template, group: str, subscription: str, made: Secrets, location: str, timeout: float) -> None:
+    """Make what the team supplies for ``template`` (its ``supply``) and give its parameters the team's values."""
+    from tools.quickstart_supplies import filled
+
+    supply = template.supply
+    body: dict[str, Any] = {"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+                            "contentVersion": "1.0.0.0", "parameters": {"password": {"type": "securestring"}}}
+    for where, resources in ([supply.elsewhere] if supply.elsewhere else []) + [(group, supply.resources)]:
+        if resources:
+            client.resource_groups.create_or_update(where, {"location": location})
+            made_first = {"properties": {"template": {**body, "resources": filled(list(resources), where, subscription)},
+                                         "parameters": {"password": {"value": made.password}}, "mode": "Incremental"}}
+            client.deployments.begin_create_or_update(where, "supplied", made_first).result(timeout=timeout)
+    template.parameters = {**template.parameters, **filled(supply.parameters, group, subscription)}
+
+
+def deploy(client: Any, template: Template, made: Secrets, location: str, timeout: float, subscription: str = "") -> dict[str, Any]:
     """Deploy one template into its own group (made new, deleted after); its outcome."""
     from azure.core.exceptions import HttpResponseError
 
     outcome: dict[str, Any] = {"folder": template.folder, "outcome": "failed", "seconds": 0.0, "changes": template.changes}
     if template.unreadable:
         return {**outcome, "code": "InvalidTemplate", "message": f"unreadable: {template.unreadable}"}
-    group = group_name(template.folder)
+    group = (template.supply.group if template.supply is not None else "") or group_name(template.folder)
     started = time.monotonic()
     try:
         client.resource_groups.create_or_update(group, {"location": location})
+        if template.supply is not None:
+            outcome["supplied"] = template.supply.what
+            _supplied(client, template, group, subscription, made, location, timeout)
         if template.first is not None:
             body = {"properties": {"template": template.first.template, "parameters": template.first.parameters, "mode": "Incremental"}}
             client.deployments.begin_create_or_update(group, "prerequisite", body).result(timeout=timeout)
@@ -182,20 +203,40 @@ def deploy(client: Any, template: Template, made: Secrets, location: str, timeou
         outcome.update(_deepest_error(error))
     finally:
         outcome["seconds"] = round(time.monotonic() - started, 1)
-        try:
-            client.resource_groups.begin_delete(group).result(timeout=timeout)
-        except Exception:  # noqa: BLE001 - clean-up only; the outcome is what was asked
-            pass
+        elsewhere = [template.supply.elsewhere[0]] if template.supply is not None and template.supply.elsewhere else []
+        for made_group in [group, *elsewhere]:
+            try:
+                client.resource_groups.begin_delete(made_group).result(timeout=timeout)
+            except Exception:  # noqa: BLE001 - clean-up only; the outcome is what was asked
+                pass
     outcome["message"] = made.redact(outcome.get("message", ""))
     return outcome
 
 
-def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: float) -> list[dict[str, Any]]:
+def with_supplies(corpus: Path, templates: list[Template], made: Secrets) -> None:
+    """Give each template that needs what a team has its supply (and the corpus template a supply deploys first)."""
+    from tools.quickstart_supplies import SUPPLIES
+
+    for template in templates:
+        supply = SUPPLIES.get(template.folder)
+        if supply is None or template.unreadable:
+            continue
+        template.supply = supply
+        if supply.first is not None:
+            folder, values = supply.first
+            template.first = load(corpus, folder, made)
+            template.first.parameters = {**template.first.parameters, **values}
+        template.changes = [*template.changes, f"supplied {supply.what}"]
+
+
+def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: float, supply: bool = False) -> list[dict[str, Any]]:
     folders = [f for f in find_templates(corpus) if not only or f in only]
     if only and len(folders) != len(set(only)):
         raise SystemExit(f"quickstarts: no such template folder: {', '.join(sorted(set(only) - set(folders)))}")
     made = new_secrets()
     templates = [load(corpus, folder, made) for folder in folders]
+    if supply:
+        with_supplies(corpus, templates, made)
     with tempfile.TemporaryDirectory(prefix="azs-quickstarts-") as scratch:
         progress(f"starting the emulator ({release})")
         process, info = start_emulator(release, Path(scratch))
@@ -207,7 +248,7 @@ def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: 
             def one(template: Template) -> dict[str, Any]:
                 if not hasattr(local, "client"):
                     local.client = resource_client(info, release)
-                result = deploy(local.client, template, made, info["location"], timeout)
+                result = deploy(local.client, template, made, info["location"], timeout, info["subscription_id"])
                 result["message"] = result["message"].replace(info["subscription_id"], "{subscription}")  # the same each run
                 return result
 
@@ -234,7 +275,9 @@ def report(results: list[dict[str, Any]], release: str) -> str:
     counts = {category: 0 for category in CATEGORIES}
     for result in results:
         counts[result["category"]] += 1
-    lines = [f"Release {release}: {counts[DEPLOYED]} of {len(results)} templates deployed.", "",
+    supplied = sum(1 for r in results if r.get("supplied") and r["category"] == DEPLOYED)
+    given = f" ({supplied} of them with what the team supplies)" if supplied else ""
+    lines = [f"Release {release}: {counts[DEPLOYED]} of {len(results)} templates deployed{given}.", "",
              "| outcome | templates |", "|---|---|"]
     lines += [f"| {CATEGORIES[c]} | {n} |" for c, n in counts.items() if n or c == DEPLOYED]
     lines += [f"| total | {len(results)} |"]
@@ -245,7 +288,8 @@ def report(results: list[dict[str, Any]], release: str) -> str:
             for r in failed:
                 evidence = f"{r.get('code', '')}: {r.get('message', '')}".strip(": ")
                 evidence = evidence if len(evidence) <= 200 else evidence[:197] + "..."
-                lines.append(f"- `{r['folder']}`: {r['reason']} (`{evidence.replace('`', chr(39))}`)")
+                note = f" (with {r['supplied']} supplied)" if r.get("supplied") else ""
+                lines.append(f"- `{r['folder']}`{note}: {r['reason']} (`{evidence.replace('`', chr(39))}`)")
     return "\n".join(lines)
 
 
@@ -256,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         release, results = saved["release"], saved["results"]
     else:
         release = args.release
-        results = deploy_all(args.corpus.resolve(), release, args.jobs, args.only, args.timeout)
+        results = deploy_all(args.corpus.resolve(), release, args.jobs, args.only, args.timeout, args.supply)
     for result in results:
         result["category"], result["reason"] = classify(result)
     if args.results is not None:
