@@ -70,6 +70,9 @@ RULES: tuple[Rule, ...] = (
     Rule(STACK_REFUSES, "a VM depends on the storage account variables('storageName') the template never defines (it "
          "makes 'diag...'); Resource Manager refuses a dependsOn of a resource not in the template",
          folder="301-availability-set-elastic-storage-ecs", error="is not defined in the template"),
+    Rule(STACK_REFUSES, "the hybrid application's global Azure side (an App Service Environment): it names Network "
+         "2018-02-01, which no Stack release serves (see \"API tables\")", folder="sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure",
+         error=r"api-version '2018-02-01' .* is not served"),
     # -- needs a resource or value the team supplies (the parameters file names one that is not there, or leaves it out)
     Rule(TEAM, "deploys into an existing virtual network (or an Active Directory's) that the parameters name",
          folder=_EXISTING_NETWORK, error=r"Subnet .* was not found"),

@@ -82,6 +82,31 @@ SUPPLIES: dict[str, Supply] = {
     "sql-2016-alwayson": Supply("the domain's DNS suffix", parameters={"dnsSuffix": {"value": "contoso.local"}}),
     "appservice-fileserver-sqlserver-ha": Supply("the OS and SQL versions for the file's placeholders", parameters={
         "OSBaseVersion": {"value": "2022-Datacenter-core"}, "OSSQLVersion": {"value": "sql2019-ws2019"}}),
+    "101-vm-linux-docker-registry": Supply(
+        "the admin, VM image and size, address names, a storage account and container, a vault and its certificate's URL",
+        resources=(storage_account("reg{group}"), vault_with_secret("registrycert")[0]), parameters={
+            "adminUsername": {"value": "azsuser"}, "virtualMachineSize": {"value": "Standard_F8s_v2"},
+            "virtualMachinePublisher": {"value": "Canonical"}, "virtualMachineOffer": {"value": "UbuntuServer"},
+            "virtualMachineSku": {"value": "16.04-LTS"}, "virtualMachineVersion": {"value": "latest"},
+            "pipName": {"value": "registry-ip"}, "pipDomainNameLabel": {"value": "registry{group}"},
+            "pipAllocationMethod": {"value": "Dynamic"}, "storageAccountContainer": {"value": "registry"},
+            "storageAccountResourceId": {"value": "/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                                                  "Microsoft.Storage/storageAccounts/reg{group}"},
+            "pfxKeyVaultResourceId": {"value": "/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+                                               "Microsoft.KeyVault/vaults/kv{group}"},
+            "pfxKeyVaultSecretUrl": {"value": "https://kv{group}.vault.local.azurestack.external/secrets/registrycert/1"},
+            "pfxThumbprint": {"value": "0" * 40}, "registryTag": {"value": "2.7.1"}, "registryReplicas": {"value": "20"}}),
+    "201-webapp-and-serviceplan": Supply("the names the parameters file leaves empty", parameters={
+        "appname": {"value": "app{group}"}, "hostingPlanName": {"value": "plan"}, "location": {"value": "local"},
+        "subscriptionId": {"value": "{subscription}"}, "serverFarmResourceGroup": {"value": "{group}"}}),
+    "sample-hybrid-application/Hybrid-Deployment/Hybrid-AzureStack": Supply("the site and plan names", parameters={
+        "siteName": {"value": "site{group}"}, "hostingPlanName": {"value": "plan"}}),
+    "sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure": Supply("the names and address ranges", parameters={
+        "siteName": {"value": "site{group}"}, "hostingPlanName": {"value": "plan"}, "EnvironmentName": {"value": "env{group}"},
+        "AddressPrefix": {"value": "10.0.0.0/16"}, "Subnet": {"value": "10.0.0.0/24"}, "GatewaySubnet": {"value": "10.0.1.0/24"},
+        "LocalGatewayIPAddress": {"value": "192.0.2.1"}, "LocalGatewayAddressPrefix": {"value": "10.1.0.0/16"}}),
+    "rds-update-certificate": Supply("the broker VM (101-vm-windows-create's)", first=(
+        "101-vm-windows-create", {"vmName": {"value": "cb-vm"}})),
     "wsus": Supply("a virtual network, and the group name WSUSRG its resource ids name", group="WSUSRG",
                    resources=(network("myvirtualnetwork", "default", "172.16.0.0/16", "172.16.0.0/24"),)),
 }
