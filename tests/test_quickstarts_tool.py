@@ -63,9 +63,9 @@ def test_rules_match_by_folder_and_error_and_the_first_wins():
 def test_the_rules_table_sorts_what_a_stack_shares():
     assert classify(_failure("any", "NoRegisteredProviderFound", "No registered resource provider found for location "
                                                                  "'local' and namespace 'Microsoft.SQLAdapter'."))[0] == ADD_ON
-    # a platform image 'None:None:None' is the emulator's failing to read a VHD, never a marketplace item
+    # a platform image 'None:None:None' is the emulator's failing to read a user image, never a marketplace item
     assert classify(_failure("any", "PlatformImageNotFound", "The platform image 'Canonical:X:Y:latest' is not available."))[0] == ADD_ON
-    assert classify(_failure("any", "PlatformImageNotFound", "The platform image 'None:None:None:latest' is not available."))[0] == UNCLASSIFIED
+    assert classify(_failure("any", "PlatformImageNotFound", "The platform image 'None:None:None:latest' is not available."))[0] == EMULATOR
 
 
 def test_classify_reports_a_table_and_exits_non_zero_on_an_unexplained_failure(tmp_path, capsys):

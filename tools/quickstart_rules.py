@@ -62,6 +62,8 @@ RULES: tuple[Rule, ...] = (
          error="'vmName' is not provided"),
     Rule(EMULATOR, "its VMs name NICs made earlier in the template without depending on them; Resource Manager has "
          "the NICs done first", folder="jetstress-2013-exchange-loadtest", error=r"Network interface .* was not found"),
+    Rule(EMULATOR, "a VM or scale set from a user image VHD or a managed image (imageReference.id) taken for a marketplace "
+         "image", error=r"PlatformImageNotFound: The platform image 'None:None:None"),
     # -- a Stack refuses it too: the template or its parameters file is wrong for any Resource Manager
     Rule(STACK_REFUSES, "the template is not JSON (an 'if' block with a ':' inside an array, line 168); Resource "
          "Manager cannot read it", folder="101-vm-linux-create-passwordfromkv", error="unreadable"),
