@@ -143,11 +143,11 @@ def test_a_parameter_from_a_key_vault_enabled_for_template_deployment(start_emul
                 label={"reference": {"keyVault": {"id": vault_id}, "secretName": "missing"}})
 
 
-@pytest.mark.parametrize(("release", "versions"), [("2008", ("2016-09-01", "2017-05-10", "2018-09-01")),
-                                                   ("2108", ("2016-09-01", "2017-05-10", "2018-09-01", "2020-06-01"))])
+@pytest.mark.parametrize(("release", "versions"), [("2008", ("2015-01-01", "2016-02-01", "2016-09-01", "2017-05-10", "2018-09-01")),
+                                                   ("2108", ("2015-01-01", "2016-09-01", "2017-05-10", "2018-09-01", "2020-06-01"))])
 def test_nested_deployments_at_the_versions_a_stack_serves(start_emulator, release, versions):
-    # Microsoft's Stack quickstarts nest deployments at 2016-09-01 and 2018-09-01, Azure CLI's tests at 2017-05-10:
-    # real Stacks listed them (tests/fixtures/parity/); a version newer than the release's is refused.
+    # Microsoft's Stack quickstarts nest deployments at 2015-01-01, 2016-02-01 and 2018-09-01, Azure CLI's tests at
+    # 2017-05-10: real Stacks listed them (tests/fixtures/parity/); a version newer than the release's is refused.
     _, _, resources = sdk.stack_with_group(start_emulator, release, "azure_ad")
     inner = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [],
              "outputs": {"said": {"type": "string", "value": "inner"}}}
