@@ -15,6 +15,7 @@ from azs_emulator import arm_errors
 from azs_emulator.api_tables import API_PROFILES, AZURE, profile_version
 from azs_emulator.arm_core import Arm, group_id
 from azs_emulator.services.storage import keys_body
+from azs_emulator.services.template_links import link_refusal
 from azs_emulator.state import Document
 from azs_emulator.template_keywords import canonical_template
 from azs_emulator.template_language import TemplateError, evaluate, expand_loop, loop_count
@@ -47,8 +48,9 @@ class TemplateEvaluation:
 
     def __init__(self, arm: Arm, sub: str, rg: str, name: str, template: dict[str, Any], given: dict[str, Any], *,
                  deployment_of: Callable[[str], Document | None], account_keys: Callable[[Document], list[str]],
-                 vault_secret: Callable[[Any], str] | None = None) -> None:
+                 vault_secret: Callable[[Any], str] | None = None, template_link: Any = None) -> None:
         self.arm, self.sub, self.rg, self.name = arm, sub, rg, name
+        self.template_link = template_link  # what deployment().properties.templateLink shows (a linked template's)
         self._deployment_of, self._account_keys, self._vault_secret = deployment_of, account_keys, vault_secret
         self.template = canonical_template(template)  # keywords in any case, as ARM reads them
         self.given = given
@@ -104,8 +106,9 @@ class TemplateEvaluation:
                 "displayName": "azs-scaffold emulator subscription"}
 
     def deployment(self) -> dict[str, Any]:
+        link = {"templateLink": self.template_link} if isinstance(self.template_link, dict) else {}
         return {"name": self.name, "properties": {"template": {"contentVersion": self.template.get("contentVersion", "1.0.0.0")},
-                                                  "parameters": {}, "mode": "Incremental"}}
+                                                  "parameters": {}, "mode": "Incremental", **link}}
 
     def resource_id(self, args: list[Any]) -> str:
         args = [str(a) for a in args]
@@ -273,9 +276,10 @@ class TemplateEvaluation:
         types, names = resource_type.split("/")[1:], name.split("/")
         if not types or len(types) != len(names) or not all(names):
             raise TemplateError(f"the resource '{resource_type}' named '{name}' needs {len(types)} name segment(s)")
-        if resource_type.lower() == "microsoft.resources/deployments" and (resource.get("properties") or {}).get("templateLink"):
-            raise TemplateError(f"the nested deployment '{name}' links its template (templateLink); the emulator reaches no "
-                                "network, so put the template inline (properties.template)")
+        if resource_type.lower() == NESTED_DEPLOYMENT and isinstance((resource.get("properties") or {}).get("templateLink"), dict):
+            refusal = link_refusal(name, resource["properties"]["templateLink"], lambda v: evaluate(v, self), self.arm.ctx.storage_suffix)
+            if refusal:  # a link the emulator cannot read is refused before anything is made
+                raise TemplateError(refusal)
         if resource_type.lower().startswith("microsoft.resources/") and resource_type.lower() != "microsoft.resources/deployments":
             raise TemplateError(f"the resource type '{resource_type}' is not supported by the emulator")
         api_version = evaluate(resource.get("apiVersion"), self)

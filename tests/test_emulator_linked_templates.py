@@ -1,0 +1,82 @@
+"""Linked templates (``templateLink``) read from the Stack's own blob storage, as a team on a disconnected Stack stages
+its nested templates (Microsoft's Stack quickstart ethereum-consortium-blockchain links its own so): through a SAS or a
+public container, nested or the whole deployment's, with ``deployment().properties.templateLink`` set; any other host
+is refused, since the emulator reaches no network. Driven by the real azure-mgmt-resource and azure-storage-blob."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.storage import StorageManagementClient
+from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+
+from generator import catalog
+from tests import sdk
+
+SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
+
+
+def _inner(prefix: str) -> bytes:
+    """The linked template: an address named by its parameter, and where it was linked from."""
+    return json.dumps({
+        "$schema": SCHEMA, "contentVersion": "1.0.0.0", "parameters": {"name": {"type": "string"}},
+        "resources": [{"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2017-10-01", "location": "[resourceGroup().location]",
+                       "name": f"[concat('{prefix}', parameters('name'))]", "properties": {"publicIPAllocationMethod": "Dynamic"}}],
+        "outputs": {"from": {"type": "string", "value": "[deployment().properties.templateLink.uri]"}}}).encode()
+
+
+def _outer(uri: str) -> dict:
+    nested = {"type": "Microsoft.Resources/deployments", "apiVersion": "2018-09-01", "name": "linked",
+              "properties": {"mode": "Incremental", "templateLink": {"uri": uri, "contentVersion": "1.0.0.0"},
+                             "parameters": {"name": {"value": "one"}}}}
+    return {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [nested],
+            "outputs": {"from": {"type": "string", "value": "[reference('linked').outputs.from.value]"}}}
+
+
+def _deploy(resources, name, **properties):
+    return resources.deployments.begin_create_or_update("rg", name, {"properties": {"mode": "Incremental", **properties}}).result()
+
+
+def test_a_nested_template_linked_from_the_stacks_own_blob_storage(start_emulator):
+    info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
+    storage = sdk.client(StorageManagementClient, info, profile)
+    account = storage.storage_accounts.begin_create("rg", "artifacts", {"location": "local", "sku": {"name": "Standard_LRS"},
+                                                                         "kind": "Storage"}).result()
+    key = storage.storage_accounts.list_keys("rg", "artifacts").keys[0].value
+    blobs = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": "artifacts", "account_key": key},
+                              api_version=catalog.STORAGE_DATA_API_VERSION, connection_verify=info["ca_cert"])
+    blobs.create_container("nested").upload_blob("inner.json", _inner("a-"))
+    url = f"{account.primary_endpoints.blob}nested/inner.json"
+    sas = generate_blob_sas("artifacts", "nested", "inner.json", account_key=key, permission=BlobSasPermissions(read=True),
+                            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+    network = sdk.client(NetworkManagementClient, info, profile)
+
+    result = _deploy(resources, "outer", template=_outer(f"{url}?{sas}"))
+    assert result.properties.outputs["from"]["value"] == f"{url}?{sas}"  # deployment().properties.templateLink
+    assert [ip.name for ip in network.public_ip_addresses.list("rg")] == ["a-one"]
+
+    # day two: the team stages a new version, and the next deployment reads it
+    blobs.get_blob_client("nested", "inner.json").upload_blob(_inner("b-"), overwrite=True)
+    _deploy(resources, "outer", template=_outer(f"{url}?{sas}"))
+    assert sorted(ip.name for ip in network.public_ip_addresses.list("rg")) == ["a-one", "b-one"]
+
+    # the whole deployment's template linked, as `az deployment group create --template-uri` sends it
+    time.sleep(0.01)
+    whole = _deploy(resources, "whole", template_link={"uri": f"{url}?{sas}"}, parameters={"name": {"value": "two"}})
+    assert whole.properties.outputs["from"]["value"] == f"{url}?{sas}" and network.public_ip_addresses.get("rg", "b-two")
+
+    # a private blob without a SAS is not read (the error never shows the URI's query: a SAS is a secret)
+    with pytest.raises(HttpResponseError) as refused:
+        _deploy(resources, "outer", template=_outer(url))
+    assert "InvalidContentLink" in str(refused.value) and "403" in str(refused.value) and "sig=" not in str(refused.value)
+    # ... unless its container is public, as ARM reads a link anonymously
+    blobs.get_container_client("nested").set_container_access_policy({}, public_access="blob")
+    _deploy(resources, "outer", template=_outer(url))
+    # a host other than the Stack's own storage: the emulator reaches no network
+    with pytest.raises(HttpResponseError, match="reaches no network"):
+        _deploy(resources, "outer", template=_outer("https://raw.githubusercontent.com/Azure/x/master/nested.json?sig=secret"))
