@@ -108,8 +108,8 @@ def test_an_extension_template_brings_the_vm_it_extends(tmp_path):
 
 
 def test_with_supplies_a_template_gets_the_teams_resources_and_values(tmp_path):
+    from tools.quickstart_deploy import with_supplies
     from tools.quickstart_supplies import SUPPLIES, filled
-    from tools.quickstarts import with_supplies
 
     for folder in ("101-vmss-windows-vm", "ScaleInOutExistingVmss-managed", "101-create-nsg"):
         (tmp_path / folder).mkdir()

@@ -53,6 +53,7 @@ class Template:
     unreadable: str = ""
     first: Template | None = None  # what is deployed into its group before it (PREREQUISITES, or a supply's)
     supply: Any = None  # what the team supplies (quickstart_supplies.Supply), with --supply
+    staged: dict[str, bytes] = field(default_factory=dict)  # blob name -> content the team stages (a supply's)
 
 
 @dataclass
@@ -93,13 +94,18 @@ def find_templates(corpus: Path) -> list[str]:
     return sorted(found, key=str.lower)
 
 
-def _read_json(path: Path) -> Any:
-    """A corpus file: a regular file, size-capped, JSON (with a BOM or comments, as Resource Manager's clients take it)."""
+def read_bounded(path: Path) -> bytes:
+    """A corpus file's bytes: a regular file, not a link, at most MAX_FILE_BYTES."""
     if path.is_symlink() or not path.is_file():
         raise ValueError(f"{path.name} is not a regular file")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ValueError(f"{path.name} is larger than {MAX_FILE_BYTES} bytes")
-    text = path.read_text(encoding="utf-8-sig")
+    return path.read_bytes()
+
+
+def _read_json(path: Path) -> Any:
+    """A corpus file: a regular file, size-capped, JSON (with a BOM or comments, as Resource Manager's clients take it)."""
+    text = read_bounded(path).decode("utf-8-sig")
     try:
         return json.loads(text)
     except json.JSONDecodeError:

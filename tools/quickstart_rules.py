@@ -75,6 +75,9 @@ RULES: tuple[Rule, ...] = (
     Rule(STACK_REFUSES, "the hybrid application's global Azure side (an App Service Environment): it names Network "
          "2018-02-01, which no Stack release serves (see \"API tables\")", folder="sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure",
          error=r"api-version '2018-02-01' .* is not served"),
+    Rule(STACK_REFUSES, "its nested deployment of nested/vmExtension.json passes apiVersionStorageAccounts, which that "
+         "template does not declare; Resource Manager refuses an undeclared parameter",
+         folder="ethereum-consortium-blockchain/quickstart", error="apiVersionStorageAccounts are not declared"),
     # -- needs a resource or value the team supplies (the parameters file names one that is not there, or leaves it out)
     Rule(TEAM, "deploys into an existing virtual network (or an Active Directory's) that the parameters name",
          folder=_EXISTING_NETWORK, error=r"Subnet .* was not found"),
@@ -93,9 +96,9 @@ RULES: tuple[Rule, ...] = (
          folder="appservice-fileserver-sqlserver-ha", error="'OS-Version'"),
     Rule(TEAM, "App Service (an add-on) after the names the parameters file leaves empty or out for the team",
          folder=_APP_SERVICE, error=r"named '' needs|is not provided"),
-    Rule(TEAM, "links its nested templates from a blob container on the Stack the team uploads them to "
-         "(blkchainsa.blob.local.azurestack.external; the emulator refuses templateLink even to its own blob service)",
-         folder="ethereum-consortium-blockchain/quickstart", error=r"templateLink"),
+    Rule(TEAM, "links its nested templates from a blob container on the Stack that the team stages them in "
+         "(blkchainsa.blob.<region>.<fqdn>/blkchaincont)", folder="ethereum-consortium-blockchain/quickstart",
+         error=r"InvalidContentLink: Unable to download .*blkchainsa"),
     # -- needs an add-on resource provider or a marketplace item an operator adds
     Rule(ADD_ON, "the SQL or MySQL resource provider, an add-on an operator installs", error=r"NoRegisteredProviderFound.*"
          r"namespace 'Microsoft\.(SQL|MySQL)Adapter"),

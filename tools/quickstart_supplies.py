@@ -25,6 +25,9 @@ class Supply:
     first: tuple[str, dict[str, Any]] | None = None  # a corpus template deployed first into the group, with these values
     group: str = ""  # the resource group name the template expects (it names it in resource ids)
     elsewhere: tuple[str, tuple[dict[str, Any], ...]] | None = None  # a group of its own and what is made there
+    # Files of the corpus the team stages in a storage account it makes (``resources``): (account, container made with
+    # public read access, the corpus folder whose *.json go in, the blob name prefix).
+    staged: tuple[str, str, str, str] | None = None
 
 
 def network(name: str, subnet: str, prefix: str = "10.0.0.0/16", subnet_prefix: str = "10.0.0.0/24") -> dict[str, Any]:
@@ -107,6 +110,9 @@ SUPPLIES: dict[str, Supply] = {
         "LocalGatewayIPAddress": {"value": "192.0.2.1"}, "LocalGatewayAddressPrefix": {"value": "10.1.0.0/16"}}),
     "rds-update-certificate": Supply("the broker VM (101-vm-windows-create's)", first=(
         "101-vm-windows-create", {"vmName": {"value": "cb-vm"}})),
+    "ethereum-consortium-blockchain/quickstart": Supply(
+        "its nested templates, staged in the storage account its links name", resources=(storage_account("blkchainsa"),),
+        staged=("blkchainsa", "blkchaincont", "ethereum-consortium-blockchain/nested", "nested")),
     "wsus": Supply("a virtual network, and the group name WSUSRG its resource ids name", group="WSUSRG",
                    resources=(network("myvirtualnetwork", "default", "172.16.0.0/16", "172.16.0.0/24"),)),
 }

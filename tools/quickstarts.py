@@ -7,8 +7,8 @@ the built-in emulator, through the real Azure SDK, and sort what fails.
 CORPUS is a local checkout of the corpus (nothing is fetched). It starts ``azs-scaffold emulator`` (``python -m
 generator emulator``) for the release on its own, reached through the emulator's HTTPS proxy under the Stack's names
 with TLS verified against its CAs; deploys each folder's ``azuredeploy.json`` with its ``azuredeploy.parameters.json``
-(placeholders filled: tools/quickstart_corpus.py) into a resource group of its own, several at once, with progress on
-stderr; then classifies each failure by the rules of tools/quickstart_rules.py and prints a markdown table and the
+(placeholders filled: tools/quickstart_corpus.py) into a resource group of its own (tools/quickstart_deploy.py), several
+at once, with progress on stderr; then classifies each failure by the rules of tools/quickstart_rules.py and prints a markdown table and the
 failures per category on stdout. Exit status: 0 when every failure is one a Stack shares (the internet, an add-on, a
 resource the team supplies, a refusal a Stack makes too), 1 when one is the emulator's own or matches no rule
 (unclassified), 2 on a usage error.
@@ -17,7 +17,6 @@ resource the team supplies, a refusal a Stack makes too), 1 when one is the emul
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -30,13 +29,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from tools.quickstart_corpus import Secrets, Template, find_templates, load, new_secrets
+from tools.quickstart_corpus import Template, find_templates, load, new_secrets
+from tools.quickstart_deploy import PROFILES, Session, deploy, with_supplies
 from tools.quickstart_rules import CATEGORIES, DEPLOYED, classify, failing_categories
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILES = {"2108": "v2020_09_01_hybrid", "2008": "v2019_03_01_hybrid"}
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
-DEPLOYMENT = "quickstart"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -96,139 +94,6 @@ def stop_emulator(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def resource_client(info: dict[str, Any], release: str) -> Any:
-    """azure-mgmt-resource's client at the release's profile, signed in as the emulator's service principal: Resource
-    Manager trusted by the Stack's root CA, sign-in by the public CAs (the stand-in for login.microsoftonline.com's)."""
-    from azure.identity import ClientSecretCredential
-    from azure.mgmt.resource import ResourceManagementClient
-    from azure.profiles import KnownProfiles
-
-    login = info["identity_endpoint"].rstrip("/")
-    tenant, authority = ("adfs", login[: -len("/adfs")]) if info["identity_system"] == "adfs" else (info["tenant_id"], login)
-    credential = ClientSecretCredential(tenant, info["client_id"], info["client_secret"], authority=authority,
-                                        connection_verify=info["public_ca_bundle"], disable_instance_discovery=True)
-    audience = _audience(info)
-    return ResourceManagementClient(credential, info["subscription_id"], base_url=info["arm_endpoint"],
-                                    credential_scopes=[f"{audience}/.default"], connection_verify=info["ca_cert"],
-                                    profile=getattr(KnownProfiles, PROFILES[release]))
-
-
-def _audience(info: dict[str, Any]) -> str:
-    import requests
-
-    answer = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=2015-01-01", verify=info["ca_cert"], timeout=30)
-    answer.raise_for_status()
-    return str(answer.json()["authentication"]["audiences"][0]).rstrip("/")
-
-
-# -- deploying --------------------------------------------------------------------------------------------------------
-
-def group_name(folder: str) -> str:
-    """A short lower-case group name of letters and digits: templates build storage account names and DNS labels from
-    ``resourceGroup().name`` (at most 24 lower-case letters and digits), as a team names its groups for them."""
-    return "qs" + hashlib.sha256(folder.encode()).hexdigest()[:8]
-
-
-def _deepest_error(error: Any) -> dict[str, str]:
-    """The innermost error of an ARM error object (a deployment's ``DeploymentFailed`` holds the operation's)."""
-    while isinstance(error, dict) and error.get("details"):
-        error = error["details"][0]
-    if not isinstance(error, dict):
-        return {"code": "", "message": str(error)}
-    return {"code": str(error.get("code", "")), "message": str(error.get("message", "")), "target": str(error.get("target") or "")}
-
-
-def _error_of(exc: Any) -> dict[str, Any]:
-    """The ARM error object an SDK exception carries (its body's ``error``), else its status and message."""
-    try:
-        body = exc.response.json()
-    except Exception:  # noqa: BLE001 - not JSON: the SDK's own message says it
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return dict(body["error"])
-    return {"code": str(getattr(exc, "status_code", "")), "message": str(getattr(exc, "message", exc))}
-
-
-def _supplied(client: Any, template: Template, group: str, subscription: str, made: Secrets, location: str, timeout: float) -> None:
-    """Make what the team supplies for ``template`` (its ``supply``) and give its parameters the team's values."""
-    from tools.quickstart_supplies import filled
-
-    supply = template.supply
-    body: dict[str, Any] = {"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
-                            "contentVersion": "1.0.0.0", "parameters": {"password": {"type": "securestring"}}}
-    for where, resources in ([supply.elsewhere] if supply.elsewhere else []) + [(group, supply.resources)]:
-        if resources:
-            client.resource_groups.create_or_update(where, {"location": location})
-            made_first = {"properties": {"template": {**body, "resources": filled(list(resources), where, subscription)},
-                                         "parameters": {"password": {"value": made.password}}, "mode": "Incremental"}}
-            client.deployments.begin_create_or_update(where, "supplied", made_first).result(timeout=timeout)
-    template.parameters = {**template.parameters, **filled(supply.parameters, group, subscription)}
-
-
-def deploy(client: Any, template: Template, made: Secrets, location: str, timeout: float, subscription: str = "") -> dict[str, Any]:
-    """Deploy one template into its own group (made new, deleted after); its outcome."""
-    from azure.core.exceptions import HttpResponseError
-
-    outcome: dict[str, Any] = {"folder": template.folder, "outcome": "failed", "seconds": 0.0, "changes": template.changes}
-    if template.unreadable:
-        return {**outcome, "code": "InvalidTemplate", "message": f"unreadable: {template.unreadable}"}
-    group = (template.supply.group if template.supply is not None else "") or group_name(template.folder)
-    started = time.monotonic()
-    try:
-        client.resource_groups.create_or_update(group, {"location": location})
-        if template.supply is not None:
-            outcome["supplied"] = template.supply.what
-            _supplied(client, template, group, subscription, made, location, timeout)
-        if template.first is not None:
-            body = {"properties": {"template": template.first.template, "parameters": template.first.parameters, "mode": "Incremental"}}
-            client.deployments.begin_create_or_update(group, "prerequisite", body).result(timeout=timeout)
-        body = {"properties": {"template": template.template, "parameters": template.parameters, "mode": "Incremental"}}
-        poller = client.deployments.begin_create_or_update(group, DEPLOYMENT, body)
-        poller.result(timeout=timeout)
-        if not poller.done():
-            return {**outcome, "code": "Timeout", "message": f"not finished after {timeout:.0f} s"}
-        state = client.deployments.get(group, DEPLOYMENT).properties
-        if state.provisioning_state == "Succeeded":
-            outcome["outcome"] = DEPLOYED
-        else:
-            outcome.update(_deepest_error(state.error.as_dict() if state.error else {}))
-    except HttpResponseError as exc:
-        error = _error_of(exc)
-        try:  # a deployment that ran and failed holds its operation's error
-            state = client.deployments.get(group, DEPLOYMENT).properties
-            if state.error is not None:
-                error = state.error.as_dict()
-        except HttpResponseError:
-            pass
-        outcome.update(_deepest_error(error))
-    finally:
-        outcome["seconds"] = round(time.monotonic() - started, 1)
-        elsewhere = [template.supply.elsewhere[0]] if template.supply is not None and template.supply.elsewhere else []
-        for made_group in [group, *elsewhere]:
-            try:
-                client.resource_groups.begin_delete(made_group).result(timeout=timeout)
-            except Exception:  # noqa: BLE001 - clean-up only; the outcome is what was asked
-                pass
-    outcome["message"] = made.redact(outcome.get("message", ""))
-    return outcome
-
-
-def with_supplies(corpus: Path, templates: list[Template], made: Secrets) -> None:
-    """Give each template that needs what a team has its supply (and the corpus template a supply deploys first)."""
-    from tools.quickstart_supplies import SUPPLIES
-
-    for template in templates:
-        supply = SUPPLIES.get(template.folder)
-        if supply is None or template.unreadable:
-            continue
-        template.supply = supply
-        if supply.first is not None:
-            folder, values = supply.first
-            template.first = load(corpus, folder, made)
-            template.first.parameters = {**template.first.parameters, **values}
-        template.changes = [*template.changes, f"supplied {supply.what}"]
-
-
 def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: float, supply: bool = False) -> list[dict[str, Any]]:
     folders = [f for f in find_templates(corpus) if not only or f in only]
     if only and len(folders) != len(set(only)):
@@ -246,11 +111,9 @@ def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: 
             local = threading.local()
 
             def one(template: Template) -> dict[str, Any]:
-                if not hasattr(local, "client"):
-                    local.client = resource_client(info, release)
-                result = deploy(local.client, template, made, info["location"], timeout, info["subscription_id"])
-                result["message"] = result["message"].replace(info["subscription_id"], "{subscription}")  # the same each run
-                return result
+                if not hasattr(local, "session"):  # a session, and its clients, per thread
+                    local.session = Session(info, release, made, timeout)
+                return deploy(local.session, template)
 
             results = []
             with ThreadPoolExecutor(max_workers=jobs) as pool:
