@@ -70,7 +70,8 @@ def test_the_rules_table_sorts_what_a_stack_shares():
 
 def test_classify_reports_a_table_and_exits_non_zero_on_an_unexplained_failure(tmp_path, capsys):
     results = [{"folder": "a", "outcome": DEPLOYED, "seconds": 1.0},
-               _failure("b", "InvalidTemplate", "the nested deployment 'x' links its template (templateLink); ...")]
+               _failure("b", "InvalidTemplate",
+                        "the nested deployment 'x' links its template (templateLink) from 'https://raw.githubusercontent.com/a': ...")]
     saved = tmp_path / "results.json"
     saved.write_text(json.dumps({"release": "2108", "results": results}))
     assert main(["--classify", str(saved)]) == 0

@@ -107,8 +107,8 @@ def _supplied(session: Session, template: Template, group: str) -> None:
                                          "parameters": {"password": {"value": session.made.password}}, "mode": "Incremental"}}
             client.deployments.begin_create_or_update(where, "supplied", made_first).result(timeout=session.timeout)
     if supply.staged is not None:
-        _stage(session, group, supply.staged[0], supply.staged[1], template.staged)
-    template.parameters = {**template.parameters, **filled(supply.parameters, group, subscription)}
+        _stage(session, group, filled(supply.staged[0], group, subscription), supply.staged[1], template.staged)
+    template.parameters = {**template.parameters, **filled(supply.parameters, group, subscription, session.info["storage_suffix"])}
 
 
 def _stage(session: Session, group: str, account: str, container: str, files: dict[str, bytes]) -> None:
@@ -194,7 +194,8 @@ def with_supplies(corpus: Path, templates: list[Template], made: Secrets) -> Non
             template.first.parameters = {**template.first.parameters, **values}
         if supply.staged is not None:
             folder, prefix = supply.staged[2], supply.staged[3]
-            template.staged = {f"{prefix}/{path.name}": read_bounded(path) for path in sorted((corpus / folder).glob("*.json"))}
+            template.staged = {f"{prefix}/{path.name}".lstrip("/"): read_bounded(path)
+                               for path in sorted((corpus / folder).glob("*.json"))}
         template.changes = [*template.changes, f"supplied {supply.what}"]
 
 

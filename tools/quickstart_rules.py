@@ -106,7 +106,8 @@ RULES: tuple[Rule, ...] = (
     Rule(ADD_ON, "a marketplace image the operator has not downloaded (the emulator's catalogue is a syndication of "
          "the common ones)", error=r"PlatformImageNotFound: The platform image '(?!None:)"),
     # -- needs the internet
-    Rule(INTERNET, "a nested deployment links its template (templateLink) from GitHub", error=r"links its template \(templateLink\)"),
+    Rule(INTERNET, "a nested deployment links its template (templateLink) from GitHub",
+         error=r"links its template \(templateLink\) from 'https://raw\.githubusercontent\.com/"),
     Rule(INTERNET, "reads deployment().properties.templateLink: it must be deployed from its GitHub URL (its DSC and "
          "scripts come from there)", error="no property 'templateLink'"),
     # -- needs a resource or value the team supplies, by error alone

@@ -3,7 +3,8 @@ resources it names made first (written here, our own small templates), the value
 team, or the group name it expects. A template that then deploys shows the emulator is not at fault behind its
 "team supplies" failure; one that fails shows what comes next.
 
-Values may hold ``{group}`` (the template's resource group) and ``{subscription}``; a resource may use
+Values may hold ``{group}`` (the template's resource group), ``{subscription}`` and ``{storage}`` (the Stack's storage
+suffix, ``local.azurestack.external``); a resource may use
 ``[parameters('password')]`` (the run's made-up password, for a vault secret)."""
 
 from __future__ import annotations
@@ -102,8 +103,11 @@ SUPPLIES: dict[str, Supply] = {
     "201-webapp-and-serviceplan": Supply("the names the parameters file leaves empty", parameters={
         "appname": {"value": "app{group}"}, "hostingPlanName": {"value": "plan"}, "location": {"value": "local"},
         "subscriptionId": {"value": "{subscription}"}, "serverFarmResourceGroup": {"value": "{group}"}}),
-    "sample-hybrid-application/Hybrid-Deployment/Hybrid-AzureStack": Supply("the site and plan names", parameters={
-        "siteName": {"value": "site{group}"}, "hostingPlanName": {"value": "plan"}}),
+    "sample-hybrid-application/Hybrid-Deployment/Hybrid-AzureStack": Supply(
+        "the site and plan names, and its SQL script's template staged where baseUrl names", resources=(storage_account("art{group}"),),
+        staged=("art{group}", "northwind", "sample-hybrid-application/Hybrid-Deployment/northwind", ""), parameters={
+            "siteName": {"value": "site{group}"}, "hostingPlanName": {"value": "plan"},
+            "baseUrl": {"value": "https://art{group}.blob.{storage}/northwind"}}),
     "sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure": Supply("the names and address ranges", parameters={
         "siteName": {"value": "site{group}"}, "hostingPlanName": {"value": "plan"}, "EnvironmentName": {"value": "env{group}"},
         "AddressPrefix": {"value": "10.0.0.0/16"}, "Subnet": {"value": "10.0.0.0/24"}, "GatewaySubnet": {"value": "10.0.1.0/24"},
@@ -118,10 +122,12 @@ SUPPLIES: dict[str, Supply] = {
 }
 
 
-def filled(value: Any, group: str, subscription: str) -> Any:
-    """``value`` with ``{group}`` and ``{subscription}`` replaced, in strings, lists and objects."""
+def filled(value: Any, group: str, subscription: str, storage: str = "") -> Any:
+    """``value`` with ``{group}``, ``{subscription}`` and ``{storage}`` replaced, in strings, lists and objects."""
     if isinstance(value, dict):
-        return {filled(k, group, subscription): filled(v, group, subscription) for k, v in value.items()}
+        return {filled(k, group, subscription, storage): filled(v, group, subscription, storage) for k, v in value.items()}
     if isinstance(value, list):
-        return [filled(v, group, subscription) for v in value]
-    return value.replace("{group}", group).replace("{subscription}", subscription) if isinstance(value, str) else value
+        return [filled(v, group, subscription, storage) for v in value]
+    if not isinstance(value, str):
+        return value
+    return value.replace("{group}", group).replace("{subscription}", subscription).replace("{storage}", storage)
