@@ -42,7 +42,9 @@ def _deploy(resources, name, **properties):
     return resources.deployments.begin_create_or_update("rg", name, {"properties": {"mode": "Incremental", **properties}}).result()
 
 
-def test_a_nested_template_linked_from_the_stacks_own_blob_storage(start_emulator):
+def _artifacts(start_emulator):
+    """An emulator with group ``rg`` and storage account ``artifacts`` whose private container ``nested`` holds
+    ``inner.json``: (info, profile, resources, the blob service client, the blob's URL, the account's key)."""
     info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
     storage = sdk.client(StorageManagementClient, info, profile)
     account = storage.storage_accounts.begin_create("rg", "artifacts", {"location": "local", "sku": {"name": "Standard_LRS"},
@@ -51,9 +53,17 @@ def test_a_nested_template_linked_from_the_stacks_own_blob_storage(start_emulato
     blobs = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": "artifacts", "account_key": key},
                               api_version=catalog.STORAGE_DATA_API_VERSION, connection_verify=info["ca_cert"])
     blobs.create_container("nested").upload_blob("inner.json", _inner("a-"))
-    url = f"{account.primary_endpoints.blob}nested/inner.json"
-    sas = generate_blob_sas("artifacts", "nested", "inner.json", account_key=key, permission=BlobSasPermissions(read=True),
-                            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+    return info, profile, resources, blobs, f"{account.primary_endpoints.blob}nested/inner.json", key
+
+
+def _sas(key: str, blob: str = "inner.json") -> str:
+    return generate_blob_sas("artifacts", "nested", blob, account_key=key, permission=BlobSasPermissions(read=True),
+                             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+
+
+def test_a_nested_template_linked_from_the_stacks_own_blob_storage(start_emulator):
+    info, profile, resources, blobs, url, key = _artifacts(start_emulator)
+    sas = _sas(key)
     network = sdk.client(NetworkManagementClient, info, profile)
 
     result = _deploy(resources, "outer", template=_outer(f"{url}?{sas}"))
@@ -80,3 +90,31 @@ def test_a_nested_template_linked_from_the_stacks_own_blob_storage(start_emulato
     # a host other than the Stack's own storage: the emulator reaches no network
     with pytest.raises(HttpResponseError, match="reaches no network"):
         _deploy(resources, "outer", template=_outer("https://raw.githubusercontent.com/Azure/x/master/nested.json?sig=secret"))
+
+
+@pytest.mark.reliability
+def test_r210_a_link_the_emulator_cannot_read_is_refused_never_showing_its_sas(start_emulator):
+    """A SAS of the wrong key, a template over Resource Manager's 4 MB, a blob that is no JSON: InvalidContentLink,
+    the URI without its query; a link elsewhere: refused before anything is made."""
+    info, profile, resources, blobs, url, key = _artifacts(start_emulator)
+    box = blobs.get_container_client("nested")
+    box.upload_blob("huge.json", b"{" + b" " * (4 * 1024 * 1024) + b"}")
+    box.upload_blob("text.json", b"not a template")
+    forged = _sas(key[:-4] + "AAA=")
+    for link, words in ((f"{url}?{forged}", "answered 403"), (f"{url.replace('inner', 'huge')}?{_sas(key, 'huge.json')}", "larger than"),
+                        (f"{url.replace('inner', 'text')}?{_sas(key, 'text.json')}", "not JSON")):
+        with pytest.raises(HttpResponseError) as refused:
+            _deploy(resources, "outer", template=_outer(link))
+        said = str(refused.value)
+        assert "InvalidContentLink" in said and words in said and "sig=" not in said and "/nested/" in said
+    network = sdk.client(NetworkManagementClient, info, profile)
+    before = _deploy(resources, "first", template={"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [
+        {"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2017-10-01", "location": "local", "name": "kept",
+         "properties": {"publicIPAllocationMethod": "Dynamic"}}]})
+    assert before.properties.provisioning_state == "Succeeded"
+    elsewhere = _outer("http://artifacts.blob.local.azurestack.external/nested/inner.json")
+    elsewhere["resources"].insert(0, {"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2017-10-01",
+                                      "location": "local", "name": "never", "properties": {"publicIPAllocationMethod": "Dynamic"}})
+    with pytest.raises(HttpResponseError, match="reaches no network"):  # plain http is no Stack storage either
+        _deploy(resources, "outer", template=elsewhere)
+    assert [ip.name for ip in network.public_ip_addresses.list("rg")] == ["kept"]
