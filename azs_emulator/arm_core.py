@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import quote
@@ -60,6 +61,8 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 class Arm:
     """Shared Resource Manager backend: state, checks, ids, operations, paging."""
 
+    OPERATIONS_KEPT = 10_000  # accepted operations whose poll answers (assumed: ARM forgets them too; none documented)
+
     def __init__(self, ctx: EmulatorContext, identity: IdentityService, faults: FaultInjector) -> None:
         self.ctx = ctx
         self.identity = identity
@@ -71,8 +74,8 @@ class Arm:
         self.guards: list[Callable[[Request, Match], None]] = []
         # Called with a resource group's name (lower case) when it is deleted: what a service keeps per group goes too.
         self.group_deleted: list[Callable[[str], None]] = []
-        # accepted operation -> the resource id it ends on, or the answer of an action (a disk's access SAS)
-        self._operations: dict[str, str | dict[str, Any] | None] = {}
+        # accepted operation -> the resource id it ends on, or an action's answer (a disk's SAS); the newest only
+        self._operations: OrderedDict[str, str | dict[str, Any] | None] = OrderedDict()
 
     @property
     def data(self) -> StateData:
@@ -339,6 +342,8 @@ class Arm:
         given both would read the status document, which has no result."""
         operation = uuid.uuid4().hex
         self._operations[operation] = result if result is not None else result_id
+        while len(self._operations) > self.OPERATIONS_KEPT:
+            self._operations.popitem(last=False)
         base = f"{request.base_url}/subscriptions/{sub}"
         version = quote(request.api_version or "")
         headers = {"Location": f"{base}/operationresults/{operation}?api-version={version}", "Retry-After": "0"}

@@ -154,3 +154,28 @@ def test_a_blob_block_past_its_service_versions_limit_is_request_body_too_large(
         content = answer.read()
     assert answer.status == 413 and answer.getheader("x-ms-error-code") == "RequestBodyTooLarge"
     assert b"<MaxLimit>4194304</MaxLimit>" in content
+
+
+@pytest.mark.reliability
+def test_r240_accepted_operations_kept_are_bounded_the_newest_still_answer(emulator):
+    """An hour of long-running operations does not grow the emulator without end: the oldest accepted operations are
+    forgotten (their poll answers 404), the newest still answer."""
+    from azure.mgmt.resource import ResourceManagementClient
+    from azure.profiles import KnownProfiles
+
+    from tests import sdk
+
+    emulator.arm.OPERATIONS_KEPT = 2
+    info = emulator.info()
+    groups = sdk.client(ResourceManagementClient, info, KnownProfiles.v2020_09_01_hybrid).resource_groups
+    base = f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourcegroups"
+    polls = []
+    for index in range(4):
+        groups.create_or_update(f"rg-{index}", {"location": "local"})
+        deleted = requests.delete(f"{base}/rg-{index}?api-version=2019-10-01", headers=sdk.bearer(info),
+                                  verify=info["ca_cert"], timeout=10)
+        assert deleted.status_code == 202
+        polls.append(deleted.headers["Location"])
+    answers = [requests.get(url, headers=sdk.bearer(info), verify=info["ca_cert"], timeout=10).status_code for url in polls]
+    assert answers[:2] == [404, 404] and all(code in (200, 204) for code in answers[2:]), answers
+    assert len(emulator.arm._operations) == 2

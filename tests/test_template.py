@@ -184,6 +184,15 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
     assert info["client_secret"] not in transcript
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["subscriptionId"] == info["subscription_id"]
+    # The samples question offers the catalog's samples by their titles, every one checked by default.
+    from generator import catalog
+    assert catalog.SAMPLES["blob_storage"].title[:40] in transcript
+    assert all((project / "samples" / f"{name}.py").is_file() for name in catalog.SAMPLES)
+    readme = (project / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `samples/")]
+    assert [row.split("`")[1] for row in rows] == [f"samples/{name}.py" for name in catalog.SAMPLES]
+    assert f"service version `{catalog.profile('2020_09_01_hybrid').storage_data_api_version}`" in readme
+    assert all(row.endswith("| Contributor |") for row in rows) and "{" not in "".join(rows)
 
 
 @pytest.mark.reliability

@@ -1,7 +1,8 @@
 """Who may ask the storage data plane (blobs, queues, tables) what: the services' XML errors, Shared Key (the real
 signing algorithms of REST API "Authorize with Shared Key": the blob and queue form, versions 2015-02-21 and later, and
-the table form) and service shared access signatures (REST API "Create a service SAS", in each service's shape),
-including those naming a stored access policy (``si``)."""
+the table form), service shared access signatures (REST API "Create a service SAS", in each service's shape),
+including those naming a stored access policy (``si``), and account shared access signatures (REST API "Create an
+account SAS": versions 2015-04-05 and later, which every Stack release's storage versions are)."""
 
 from __future__ import annotations
 
@@ -147,10 +148,7 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
     expected = sas_string_to_sign(query, account, service, resource)
     if not any(hmac.compare_digest(sign(key, expected).encode(), query.get("sig", "").encode()) for key in keys):
         raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
-    if query.get("sip") and not _from_allowed_ip(request.client_ip, query["sip"]):
-        # REST API "Create a service SAS": sip, "an IP address or a range of IP addresses from which to accept requests".
-        raise StorageError(403, "AuthorizationSourceIPMismatch", f"This request is not authorized to perform this "
-                           f"operation using this source IP {request.client_ip}.")
+    _check_source(request, query)
     terms = dict(query)
     if query.get("si"):
         policy = policies.get(query["si"])
@@ -160,6 +158,25 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
             if policy.get(kept) and query.get(field):
                 raise authentication_failed(f"The signed field {field} is both in the signature and its stored access policy.")
             terms[field] = query.get(field) or policy.get(kept) or ""
+    _check_window(terms)
+    if query.get("sr") in ("b", "bs") and not blob:
+        raise StorageError(403, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this "
+                        "operation using this resource type.")
+    if needed not in terms.get("sp", ""):
+        raise StorageError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
+                        "operation using this permission.")
+
+
+def _check_source(request: Request, query: dict[str, str]) -> None:
+    """REST API "Create a service SAS" and "... an account SAS": sip, "an IP address or a range of IP addresses from
+    which to accept requests"."""
+    if query.get("sip") and not _from_allowed_ip(request.client_ip, query["sip"]):
+        raise StorageError(403, "AuthorizationSourceIPMismatch", f"This request is not authorized to perform this "
+                           f"operation using this source IP {request.client_ip}.")
+
+
+def _check_window(terms: dict[str, str]) -> None:
+    """403 unless now is within the signature's start (optional) and expiry."""
     moment = now()
     try:
         start = _sas_time(terms["st"]) if terms.get("st") else None
@@ -169,12 +186,64 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
     if moment >= expiry or (start is not None and moment < start):
         raise authentication_failed(f"Signed expiry time [{terms['se']}] must be after the current time [{iso(moment)}]"
                                     if moment >= expiry else f"Signed start time [{terms['st']}] is in the future")
-    if query.get("sr") in ("b", "bs") and not blob:
+
+
+# REST API "Create an account SAS": the signed services (ss) letter of each service.
+_SERVICE_LETTER = {"blob": "b", "queue": "q", "table": "t"}
+
+
+def account_sas_string_to_sign(query: dict[str, str], account: str) -> str:
+    """An account SAS's string to sign (REST API "Create an account SAS"; the encryption scope from 2020-12-06)."""
+    get = lambda name: query.get(name, "")  # noqa: E731
+    fields = [account, get("sp"), get("ss"), get("srt"), get("st"), get("se"), get("sip"), get("spr"), get("sv")]
+    if get("sv") >= "2020-12-06":
+        fields.append(get("ses"))
+    return "\n".join(fields) + "\n"
+
+
+def _resource_level(request: Request, service: str) -> str:
+    """The account SAS resource type (srt) a request needs: s (the service: list, properties), c (a container, queue
+    or table itself) or o (a blob, message or entity). REST API "Create an account SAS", "signedResourceTypes"."""
+    path = [part for part in request.path.split("?", 1)[0].split("/") if part]
+    if not path:
+        return "s"
+    if service == "table":
+        if path[0].lower().startswith("tables"):
+            return "s" if request.method == "GET" and path[0].lower() == "tables" else "c"
+        return "o"
+    return "c" if len(path) == 1 else "o"
+
+
+def _account_permission(request: Request, needed: str | None) -> str:
+    """The permissions an account SAS may hold for this request: the operation's own letter, or for what only the
+    account's key may do with a service SAS (service properties, ACLs, creating a table) the letters of its kind."""
+    if needed is not None:
+        return needed
+    return {"GET": "rl", "HEAD": "rl", "DELETE": "d"}.get(request.method, "wc")
+
+
+def check_account_sas(request: Request, account: str, keys: list[str], served: tuple[str, ...] | None, service: str,
+                      needed: str | None) -> None:
+    """403 unless the request's account SAS is signed by a key, covers its service (ss), resource type (srt) and
+    operation (sp), and is in its time window. Account SAS name no stored access policy."""
+    query = {k: unquote(v) for k, v in request.query.items()}
+    version = query.get("sv", "")
+    if served is not None and version not in served:
+        raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
+    expected = account_sas_string_to_sign(query, account)
+    if not any(hmac.compare_digest(sign(key, expected).encode(), query.get("sig", "").encode()) for key in keys):
+        raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
+    _check_source(request, query)
+    _check_window(query)
+    if _SERVICE_LETTER[service] not in query.get("ss", ""):
+        raise StorageError(403, "AuthorizationServiceMismatch", "This request is not authorized to perform this "
+                           "operation using this service.")
+    if _resource_level(request, service) not in query.get("srt", ""):
         raise StorageError(403, "AuthorizationResourceTypeMismatch", "This request is not authorized to perform this "
-                        "operation using this resource type.")
-    if needed not in terms.get("sp", ""):
+                           "operation using this resource type.")
+    if not set(_account_permission(request, needed)) & set(query.get("sp", "")):
         raise StorageError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
-                        "operation using this permission.")
+                           "operation using this permission.")
 
 
 _SHARED_KEY = re.compile(r"^SharedKey ([^:]+):(.+)$")
@@ -195,7 +264,9 @@ def admit(arm: Arm, request: Request, service: str, needed: str | None, resource
         raise invalid_header("x-ms-version", version)
     keys = account_keys(arm, account)
     signed = _SHARED_KEY.match(request.headers.get("authorization", ""))
-    if "sig" in request.query:
+    if "sig" in request.query and "ss" in request.query:
+        check_account_sas(request, name, keys, served, service, needed)
+    elif "sig" in request.query:
         if needed is None:
             raise StorageError(403, "AuthorizationFailure", "This request is not authorized to perform this operation.")
         check_sas(request, name, keys, served, needed, resource, blob, policies or {}, service)

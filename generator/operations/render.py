@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -104,10 +105,14 @@ def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool =
 
 def preload_copier() -> None:
     """Import copier in the background: its import (a fifth of a second) overlaps discovery's network waits."""
-    import importlib
     import threading
 
-    threading.Thread(target=importlib.import_module, args=("copier",), daemon=True).start()
+    def load() -> None:
+        # Whatever fails here fails again, reported, where copier is used; a thread must not die unhandled.
+        with contextlib.suppress(Exception):
+            import copier  # noqa: F401
+
+    threading.Thread(target=load, name="azs-preload-copier", daemon=True).start()
 
 
 def run_new(request: NewProject, progress: Progress = lambda message: None) -> tuple[Path, StackDiscovery]:
