@@ -123,3 +123,36 @@ def test_with_supplies_a_template_gets_the_teams_resources_and_values(tmp_path):
     assert scaled.changes == ["supplied the scale set (101-vmss-windows-vm's)"]
     assert filled({"id": ["/subscriptions/{subscription}/resourceGroups/{group}"], "n": 1}, "rg1", "s1") == {
         "id": ["/subscriptions/s1/resourceGroups/rg1"], "n": 1}
+
+
+def test_the_tool_deploys_a_corpus_of_its_own_against_a_real_emulator_and_sorts_the_failures(tmp_path):
+    """End to end on three templates written here: the emulator started by the tool (``azs-scaffold emulator``, TLS
+    verified), the real SDK, the placeholders filled; one deploys, one links a template from GitHub (the internet),
+    one fails as no rule explains (exit 1); those results without it classified again: exit 0."""
+    schema = "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
+    address = {"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2017-10-01", "location": "[resourceGroup().location]",
+               "name": "[parameters('label')]", "properties": {"publicIPAllocationMethod": "Dynamic",
+                                                                 "dnsSettings": {"domainNameLabel": "[parameters('label')]"}}}
+    linked = {"type": "Microsoft.Resources/deployments", "apiVersion": "2018-09-01", "name": "linked", "properties": {
+        "mode": "Incremental", "templateLink": {"uri": "https://raw.githubusercontent.com/example/t/master/nested.json"}}}
+    odd = {"type": "Contoso.Widgets/widgets", "apiVersion": "2020-01-01", "location": "[resourceGroup().location]", "name": "odd"}
+    corpus_dir = tmp_path / "corpus"
+    for folder, resources, parameters in (("101-address", [address], {"label": {"type": "string"}}), ("201-linked", [linked], {}),
+                                          ("301-odd", [odd], {})):
+        (corpus_dir / folder).mkdir(parents=True)
+        (corpus_dir / folder / "azuredeploy.json").write_text(json.dumps(
+            {"$schema": schema, "contentVersion": "1.0.0.0", "parameters": parameters, "resources": resources}))
+    (corpus_dir / "101-address" / "azuredeploy.parameters.json").write_text(json.dumps({"parameters": {"label": {"value": "GEN-UNIQUE"}}}))
+
+    everything = subprocess.run([sys.executable, "-m", "tools.quickstarts", str(corpus_dir), "--jobs", "2", "--results",
+                                 str(tmp_path / "results.json")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert everything.returncode == 1, everything.stderr
+    assert "| deployed | 1 |" in everything.stdout and "| needs the internet | 1 |" in everything.stdout
+    assert "| unclassified | 1 |" in everything.stdout and "`301-odd`: no rule explains it" in everything.stdout
+    assert "[3/3]" in everything.stderr and "Traceback" not in everything.stderr
+    saved = json.loads((tmp_path / "results.json").read_text())
+    by_folder = {r["folder"]: r for r in saved["results"]}
+    assert by_folder["101-address"]["outcome"] == DEPLOYED and by_folder["301-odd"]["code"] == "NoRegisteredProviderFound"
+    saved["results"] = [r for r in saved["results"] if r["folder"] != "301-odd"]
+    (tmp_path / "results.json").write_text(json.dumps(saved))
+    assert main(["--classify", str(tmp_path / "results.json")]) == 0
