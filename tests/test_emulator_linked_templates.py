@@ -12,10 +12,8 @@ import time
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.storage import StorageManagementClient
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-from generator import catalog
 from tests import sdk
 
 SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
@@ -46,12 +44,7 @@ def _artifacts(start_emulator):
     """An emulator with group ``rg`` and storage account ``artifacts`` whose private container ``nested`` holds
     ``inner.json``: (info, profile, resources, the blob service client, the blob's URL, the account's key)."""
     info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
-    storage = sdk.client(StorageManagementClient, info, profile)
-    account = storage.storage_accounts.begin_create("rg", "artifacts", {"location": "local", "sku": {"name": "Standard_LRS"},
-                                                                         "kind": "Storage"}).result()
-    key = storage.storage_accounts.list_keys("rg", "artifacts").keys[0].value
-    blobs = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": "artifacts", "account_key": key},
-                              api_version=catalog.STORAGE_DATA_API_VERSION, connection_verify=info["ca_cert"])
+    account, key, blobs = sdk.blob_account(info, profile, "artifacts")
     blobs.create_container("nested").upload_blob("inner.json", _inner("a-"))
     return info, profile, resources, blobs, f"{account.primary_endpoints.blob}nested/inner.json", key
 
