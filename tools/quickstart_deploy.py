@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.catalog.profiles import STACK_RELEASES  # the catalog's release -> API profile
 from tools.quickstart_corpus import Secrets, Template, load, read_bounded
 from tools.quickstart_rules import DEPLOYED
 
-PROFILES = {"2108": "v2020_09_01_hybrid", "2008": "v2019_03_01_hybrid"}
 DEPLOYMENT = "quickstart"
 
 
@@ -47,7 +47,7 @@ class Session:
             self._clients[cls.__name__] = cls(self._clients["credential"], self.info["subscription_id"],
                                               base_url=self.info["arm_endpoint"], credential_scopes=[self._clients["scope"]],
                                               connection_verify=self.info["ca_cert"],
-                                              profile=getattr(KnownProfiles, PROFILES[self.release]))
+                                              profile=getattr(KnownProfiles, f"v{STACK_RELEASES[self.release]}"))
         return self._clients[cls.__name__]
 
     @property

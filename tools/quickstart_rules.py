@@ -73,7 +73,8 @@ RULES: tuple[Rule, ...] = (
          "makes 'diag...'); Resource Manager refuses a dependsOn of a resource not in the template",
          folder="301-availability-set-elastic-storage-ecs", error="is not defined in the template"),
     Rule(STACK_REFUSES, "the hybrid application's global Azure side (an App Service Environment): it names Network "
-         "2018-02-01, which no Stack release serves (see \"API tables\")", folder="sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure",
+         "2018-02-01, which Stacks before 2506 do not serve (see \"API tables\"; from 2506 it needs App Service)",
+         folder="sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure",
          error=r"api-version '2018-02-01' .* is not served"),
     Rule(STACK_REFUSES, "its nested deployment of nested/vmExtension.json passes apiVersionStorageAccounts, which that "
          "template does not declare; Resource Manager refuses an undeclared parameter",

@@ -29,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from generator.catalog.profiles import STACK_RELEASES
 from tools.quickstart_corpus import Template, find_templates, load, new_secrets
-from tools.quickstart_deploy import PROFILES, Session, deploy, with_supplies
+from tools.quickstart_deploy import Session, deploy, with_supplies
 from tools.quickstart_rules import CATEGORIES, DEPLOYED, classify, failing_categories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.quickstarts", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     parser.add_argument("corpus", nargs="?", type=Path, help="a local checkout of Azure/AzureStack-QuickStart-Templates")
-    parser.add_argument("--release", choices=sorted(PROFILES), default="2108", help="the Stack release to emulate (default: %(default)s)")
+    # From 2008: the storage service version --supply stages files at (the catalog's, 2019-07-07) is served from 2005 on.
+    parser.add_argument("--release", choices=sorted(r for r in STACK_RELEASES if r >= "2008"), default="2108", metavar="YYMM",
+                        help="the Stack release to emulate, 2008 or later; the SDK at its profile (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=4, help="deployments at once (default: %(default)s)")
     parser.add_argument("--only", action="append", default=[], metavar="FOLDER", help="deploy only this folder (repeatable)")
     parser.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per deployment (default: %(default)s)")
