@@ -68,16 +68,19 @@ RULES: tuple[Rule, ...] = (
     Rule(STACK_REFUSES, "the template is not JSON (an 'if' block with a ':' inside an array, line 168); Resource "
          "Manager cannot read it", folder="101-vm-linux-create-passwordfromkv", error="unreadable"),
     Rule(STACK_REFUSES, "the parameters file gives NoOfDisks the string \"2\" for an int parameter; Resource Manager "
-         "refuses a value of another JSON type", folder="AzureBackupServer", error="NoOfDisks.*not of type 'int'"),
+         "refuses it (\"Template parameter JToken type is not valid. Expected 'Integer'. Actual 'String'\", its validation's "
+         "answer in microsoft/vscode-azurearmtools' tests)", folder="AzureBackupServer", error="NoOfDisks.*not of type 'int'"),
     Rule(STACK_REFUSES, "a VM depends on the storage account variables('storageName') the template never defines (it "
-         "makes 'diag...'); Resource Manager refuses a dependsOn of a resource not in the template",
+         "makes 'diag...'); Resource Manager refuses a dependsOn of a resource not in the template (\"is not defined in the "
+         "template\", microsoft/vscode-azurearmtools#493)",
          folder="301-availability-set-elastic-storage-ecs", error="is not defined in the template"),
     Rule(STACK_REFUSES, "the hybrid application's global Azure side (an App Service Environment): it names Network "
          "2018-02-01, which Stacks before 2506 do not serve (see \"API tables\"; from 2506 it needs App Service)",
          folder="sample-hybrid-application/Hybrid-Deployment/Hybrid-Azure",
          error=r"api-version '2018-02-01' .* is not served"),
     Rule(STACK_REFUSES, "its nested deployment of nested/vmExtension.json passes apiVersionStorageAccounts, which that "
-         "template does not declare; Resource Manager refuses an undeclared parameter",
+         "template does not declare; Resource Manager refuses an undeclared parameter (\"The template parameters ... are not "
+         "valid; they are not present in the original template\", microsoft/vscode-azurearmtools' linked-template tests)",
          folder="ethereum-consortium-blockchain/quickstart", error="apiVersionStorageAccounts are not declared"),
     # -- needs a resource or value the team supplies (the parameters file names one that is not there, or leaves it out)
     Rule(TEAM, "deploys into an existing virtual network (or an Active Directory's) that the parameters name",
