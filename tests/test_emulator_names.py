@@ -163,7 +163,7 @@ def test_emulator_trust_errors_are_one_line(start_emulator, tmp_path):
                            str(info_file)], capture_output=True, text=True, timeout=120)
     assert adfs.returncode == 0 and "Nothing to trust" in adfs.stdout
     for args, words in ((["--info-file", str(info_file)], "needs --python"),
-                        (["--python", str(tmp_path / "nope"), "--root-ca", info["ca_cert"]], "cannot run it"),
+                        (["--python", str(tmp_path / "nope"), "--stand-in-ca", info["ca_cert"]], "cannot run it"),
                         (["--python", sys.executable, "--info-file", str(tmp_path / "missing.json")], "no such file")):
         result = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", *args], capture_output=True, text=True,
                                 timeout=120)
