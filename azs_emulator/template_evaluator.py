@@ -61,7 +61,7 @@ class TemplateEvaluation:
         self.entries: list[TemplateResource] = []
         self.loops: list[tuple[str, int]] = []
         self.resource_loop: str | None = None
-        self.is_stack = arm.ctx.config.stack_version != AZURE
+        self.is_stack = arm.ctx.config.release != AZURE
         self._skipped: set[str] = set()  # ids and names of resources whose condition is false
         self._loop_members: dict[str, list[TemplateResource]] = {}  # resource loop name (lower case) -> its entries
         self._loops: list[list[TemplateResource]] = []  # each resource loop's entries, in order

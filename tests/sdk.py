@@ -89,7 +89,7 @@ def stack_with_group(start_emulator: Any, release: str = "2108", identity: str =
 
     from azure.mgmt.resource import ResourceManagementClient
 
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     profile = PROFILE_OF_RELEASE[release]
     resources = client(ResourceManagementClient, info, profile)
     for namespace in namespaces:

@@ -20,7 +20,7 @@ TEMPLATE = Path(__file__).parent / "fixtures" / "arm" / "scale-set-with-dns.json
 
 
 def _scale_set(start_emulator, release):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     profile = sdk.PROFILE_OF_RELEASE[release]
     resources = sdk.client(ResourceManagementClient, info, profile)
     resources.resource_groups.create_or_update("rg", {"location": "local"})
