@@ -156,3 +156,45 @@ def test_the_tool_deploys_a_corpus_of_its_own_against_a_real_emulator_and_sorts_
     saved["results"] = [r for r in saved["results"] if r["folder"] != "301-odd"]
     (tmp_path / "results.json").write_text(json.dumps(saved))
     assert main(["--classify", str(tmp_path / "results.json")]) == 0
+
+
+def test_sigterm_stops_the_emulator_and_leaves_no_scratch_folder(tmp_path):
+    """Terminated while it deploys, the tool stops the emulator it started and removes its scratch folder (which holds
+    the emulator's secret): one line, exit 130."""
+    import os
+    import signal
+    import time
+
+    corpus_dir = tmp_path / "corpus"
+    for index in range(40):
+        (corpus_dir / f"101-n{index}").mkdir(parents=True)
+        (corpus_dir / f"101-n{index}" / "azuredeploy.json").write_text(json.dumps({"resources": [
+            {"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2017-10-01", "name": "nsg", "location": "local"}]}))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    tool = subprocess.Popen([sys.executable, "-m", "tools.quickstarts", str(corpus_dir), "--jobs", "1"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 120
+    while not any((path / "info.json").exists() for path in scratch.glob("azs-quickstarts-*")):
+        assert tool.poll() is None and time.monotonic() < deadline, tool.communicate()
+        time.sleep(0.1)
+    tool.send_signal(signal.SIGTERM)
+    _, err = tool.communicate(timeout=120)
+    assert tool.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert list(scratch.glob("azs-quickstarts-*")) == []
+    from pathlib import Path
+
+    def running() -> list[str]:  # processes whose command line names the scratch folder: the tool's emulator
+        found = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                if str(scratch) in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(entry.name)
+            except OSError:
+                continue
+        return found
+
+    deadline = time.monotonic() + 30
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running() == []

@@ -131,7 +131,7 @@ def _stage(session: Session, group: str, account: str, container: str, files: di
 
 def deploy(session: Session, template: Template) -> dict[str, Any]:
     """Deploy one template into its own group (made new, deleted after); its outcome."""
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError, HttpResponseError
 
     client, made, location, timeout = session.resources, session.made, session.info["location"], session.timeout
     outcome: dict[str, Any] = {"folder": template.folder, "outcome": "failed", "seconds": 0.0, "changes": template.changes}
@@ -166,6 +166,8 @@ def deploy(session: Session, template: Template) -> dict[str, Any]:
         except HttpResponseError:
             pass
         outcome.update(_deepest_error(error))
+    except AzureError as exc:  # no answer at all (a connection the emulator dropped): one line, left unclassified
+        outcome.update(code=type(exc).__name__, message=str(exc).splitlines()[0] if str(exc) else "")
     finally:
         outcome["seconds"] = round(time.monotonic() - started, 1)
         elsewhere = [template.supply.elsewhere[0]] if template.supply is not None and template.supply.elsewhere else []

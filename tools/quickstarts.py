@@ -71,20 +71,23 @@ def progress(message: str) -> None:
 def start_emulator(release: str, scratch: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     """``azs-scaffold emulator`` for ``release`` in a process of its own, and its connection facts (--info-file)."""
     info_file = scratch / "info.json"
-    log = (scratch / "emulator.log").open("wb")
     command = [sys.executable, "-m", "generator", "emulator", "--stack-version", release, "--info-file", str(info_file),
                "--registration-delay", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"quickstarts: the emulator exited ({process.returncode}); see {scratch / 'emulator.log'}")
-        try:
-            return process, json.loads(info_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            time.sleep(0.2)
-    stop_emulator(process)
-    raise SystemExit("quickstarts: the emulator did not start within 120 s")
+    with (scratch / "emulator.log").open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:  # whatever ends the wait (a timeout, Ctrl-C, SIGTERM), the emulator is not left running
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"quickstarts: the emulator exited ({process.returncode}); see {scratch / 'emulator.log'}")
+            try:
+                return process, json.loads(info_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                time.sleep(0.2)
+        raise SystemExit("quickstarts: the emulator did not start within 120 s")
+    except BaseException:
+        stop_emulator(process)
+        raise
 
 
 def stop_emulator(process: subprocess.Popen[bytes]) -> None:
@@ -108,9 +111,11 @@ def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: 
     with tempfile.TemporaryDirectory(prefix="azs-quickstarts-") as scratch:
         progress(f"starting the emulator ({release})")
         process, info = start_emulator(release, Path(scratch))
-        saved = {name: os.environ.pop(name) for name in _PROXY_VARIABLES if name in os.environ}
-        os.environ.update(HTTPS_PROXY=info["https_proxy"], NO_PROXY="127.0.0.1,localhost,::1")
+        saved = dict(os.environ)
         try:
+            for name in _PROXY_VARIABLES:
+                os.environ.pop(name, None)
+            os.environ.update(HTTPS_PROXY=info["https_proxy"], NO_PROXY="127.0.0.1,localhost,::1")
             local = threading.local()
 
             def one(template: Template) -> dict[str, Any]:
@@ -127,10 +132,9 @@ def deploy_all(corpus: Path, release: str, jobs: int, only: list[str], timeout: 
                     said = "deployed" if result["outcome"] == DEPLOYED else f"failed: {result.get('code')}"
                     progress(f"[{done}/{len(templates)}] {result['folder']}: {said} ({result['seconds']} s)")
         finally:
-            for name in _PROXY_VARIABLES:
-                os.environ.pop(name, None)
-            os.environ.update(saved)
             stop_emulator(process)
+            os.environ.clear()
+            os.environ.update(saved)
     return sorted(results, key=lambda r: r["folder"].lower())
 
 
@@ -175,9 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(r["category"] in failing_categories() for r in results) else 0
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the emulator is stopped and the scratch folder (its secret) removed
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         sys.exit(main())
     except KeyboardInterrupt:
-        print("quickstarts: interrupted", file=sys.stderr)
+        print("quickstarts: interrupted; the emulator it started is stopped", file=sys.stderr)
         sys.exit(130)
