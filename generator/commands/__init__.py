@@ -10,14 +10,15 @@ A new command is one module here and one line in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
+class Command:
+    """A row of the table: the module under ``generator/commands/`` that holds the command, and its one-line summary.
+    (A plain class: ``--help`` imports this table, and typing's NamedTuple would cost it a tenth of its imports.)"""
 
-class Command(NamedTuple):
-    """A row of the table: the module under ``generator/commands/`` that holds the command, and its one-line summary."""
+    __slots__ = ("module", "summary")
 
-    module: str
-    summary: str
+    def __init__(self, module: str, summary: str) -> None:
+        self.module, self.summary = module, summary
 
 
 # The commands, in the order ``--help`` lists them.

@@ -95,6 +95,19 @@ class _TimeBoundSocket(ssl.SSLSocket):
         return self._bounded(super().read, *args)
 
 
+def _trusted_once(context: ssl.SSLContext, location: str, directory: bool) -> bool:
+    """Whether the CA file (or ``directory``) at ``location`` is in ``context``, loaded now if it was not; False when it
+    cannot be loaded (urllib3 then tries, and says why)."""
+    loaded: set[tuple[str, bool]] = context.__dict__.setdefault("azs_loaded_locations", set())
+    if (location, directory) not in loaded:
+        try:
+            context.load_verify_locations(capath=location) if directory else context.load_verify_locations(cafile=location)
+        except (OSError, ssl.SSLError):
+            return False
+        loaded.add((location, directory))
+    return True
+
+
 def trusted_session(context: ssl.SSLContext, retry: Retry | None = None, attempt_limit: float | None = None) -> requests.Session:
     """A requests session whose every HTTPS connection verifies with ``context`` (and retries per ``retry``);
     with ``attempt_limit``, each try of a request ends within that many seconds, however slowly its answer comes."""
@@ -112,6 +125,16 @@ def trusted_session(context: ssl.SSLContext, retry: Retry | None = None, attempt
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            # requests hands each connection pool the bundle REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE, else certifi's) names,
+            # and urllib3 loads it into the context again for every new connection (a big bundle: tens of milliseconds of
+            # CPU each). Added to the context once a process instead: the same trust, the user's bundle kept.
+            super().cert_verify(conn, url, verify, cert)
+            for attribute, directory in (("ca_certs", False), ("ca_cert_dir", True)):
+                location = getattr(conn, attribute, None)
+                if location and _trusted_once(context, location, directory):
+                    setattr(conn, attribute, None)
 
         def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
             # requests builds a proxy's pools without the pool manager's settings: through HTTPS_PROXY the

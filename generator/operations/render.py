@@ -22,7 +22,7 @@ from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 from generator.templating.answers import project_name_for
 from generator.templating.secret_files import SP_FILES
-from generator.templating.template_source import TemplateSource, resolve_template
+from generator.templating.template_source import TemplateSource, resolve_template, reusable_clone
 
 Progress = Callable[[str], None]
 
@@ -110,7 +110,7 @@ def preload_copier() -> None:
     def load() -> None:
         # Whatever fails here fails again, reported, where copier is used; a thread must not die unhandled.
         with contextlib.suppress(Exception):
-            import copier  # noqa: F401
+            import generator.operations.copier_worker  # noqa: F401  (copier, and the Worker azs-scaffold runs it with)
 
     threading.Thread(target=load, name="azs-preload-copier", daemon=True).start()
 
@@ -137,7 +137,7 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
     if not found.subscription_id:
         raise RenderError(found.subscription_note)
     progress("Rendering the project with copier")
-    render(request, found, destination, source)
+    render(request, found, destination, reusable_clone(source))
     return destination, found
 
 
@@ -152,10 +152,10 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     With ``request.git`` the project is a git repository with its first commit before it appears (see
     :func:`first_commit`). The project name defaults to the destination folder's name.
     """
-    import copier
     from copier.errors import CopierAnswersInterrupt, CopierError
     from jinja2 import TemplateError as JinjaError
 
+    from generator.operations.copier_worker import run_copy
     from generator.templating.copier_extension import remember_discovery
 
     data = copier_data(request, found, with_secrets=False)
@@ -172,7 +172,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         with temporary_files_in(staging), warnings.catch_warnings():
             # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
-            copier.run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
+            run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
                             defaults=not request.interactive, unsafe=True, vcs_ref=source.ref, quiet=True)
         if request.discovery.principal is not None:
             write_secrets(project, request.discovery.principal)
