@@ -191,9 +191,21 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         ) from None
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_staging(staging)
         if not published:
             _remove_parents(created)
+
+
+def _remove_staging(staging: Path) -> None:
+    """Remove the staging folder whole. A process copier started (git) and killed on Ctrl-C may still be writing into
+    it for a moment, and one pass of rmtree then leaves a folder it found not empty: try again briefly."""
+    import time
+
+    for _ in range(20):
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists():
+            return
+        time.sleep(0.05)
 
 
 def first_commit(project: Path, destination: Path) -> None:
