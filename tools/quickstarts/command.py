@@ -71,7 +71,7 @@ def progress(message: str) -> None:
 def start_emulator(release: str, scratch: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     """``azs-scaffold emulator`` for ``release`` in a process of its own, and its connection facts (--info-file)."""
     info_file = scratch / "info.json"
-    command = [sys.executable, "-m", "generator", "emulator", "--stack-version", release, "--info-file", str(info_file),
+    command = [sys.executable, "-m", "generator", "emulator", "--release", release, "--info-file", str(info_file),
                "--registration-delay", "0"]
     with (scratch / "emulator.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
