@@ -93,12 +93,12 @@ def main() -> None:
     with Emulator(EmulatorConfig(registration_delay=0.1, layout="loopback", single_host=True)) as emulator:
         info = emulator.info()
         env = {SECRET_ENV: info["client_secret"]}
-        stack = ["--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+        stack = ["--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id", info["client_id"],
                  "--client-secret-env", SECRET_ENV]
         common = ["--non-interactive", "--vcs-ref", "HEAD"]
 
         # 1. generation: azs-scaffold new vs copier copy with the same answers precomputed
-        request = DiscoveryRequest(info["arm_endpoint"], ca_cert=info["ca_cert"],
+        request = DiscoveryRequest(info["arm_endpoint"], root_ca=info["root_ca"],
                                    principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]))
         found = discover_stack(request)
         data = copier_data(NewProject(str(work / "unused"), request), found)
@@ -137,13 +137,10 @@ def main() -> None:
         rows.append((f"batch of {args.batch_size} teams vs {args.batch_size} separate `new` runs", batch, "", separate, "<= 0.35x"))
 
         # 4. upgrade vs bare copier update, each on a fresh committed copy of the same project
-        # A real regeneration on both sides: with --vcs-ref, upgrade runs copier's update even for a project at that
-        # version (it skips copier only for its own version without --vcs-ref), and says "Upgraded".
-        base = work / "new-0"
-        if not (base / ".git").exists():  # new makes the first commit itself (--no-git aside)
-            sh(["git", "init", "-q"], cwd=base)
-            sh(["git", "add", "-A"], cwd=base)
-            sh(["git", "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "generated"], cwd=base)
+        # A real regeneration on both sides: the project is made from the template one commit back, and both update it
+        # to HEAD (upgrade runs copier only where it would change something: generator/operations/upgrade.py).
+        base = work / "upgrade-base"
+        sh([*AZS, "new", str(base), *stack, "--non-interactive", "--vcs-ref", "HEAD~1"], env=env)
 
         def copy_of(kind: str, i: int) -> Path:
             target = work / f"{kind}-{i}"
@@ -166,18 +163,23 @@ def main() -> None:
         )
         rows.append(("`azs-scaffold upgrade` vs bare `copier update`", upgrade, "", update, "(report)"))
 
-        # 5. time to first sample: what a team waits for, with uv and with pip side by side
+        # 5. time to first sample: what a team waits for, with uv and with pip side by side, and where it goes
+        steps: dict[str, list[dict[str, float]]] = {"uv": [], "pip": []}
         if args.first_sample:
             def first_sample(installer: str, i: int) -> Callable[[], None]:
                 project = work / f"first-{installer}-{i}"
                 python = str(Path(AZS[0]).with_name("python"))  # the Python azs-scaffold runs on: uv is beside it
 
                 def action() -> None:
-                    steps_env = project_env(i)
-                    sh([*AZS, "new", str(project), *stack, *common, "--samples", "resource_groups"], env=env)
-                    sh([python, "scripts/bootstrap.py", "--installer", installer], cwd=project, env=steps_env, replace_env=True)
-                    for step in ("register_providers.py", "samples/resource_groups.py"):
-                        sh([str(project / ".venv" / "bin" / "python"), step], cwd=project, env=steps_env, replace_env=True)
+                    steps_env, took = project_env(i), {}
+                    took["new"] = timed(lambda: sh([*AZS, "new", str(project), *stack, *common, "--samples", "resource_groups"],
+                                                   env=env))
+                    took["bootstrap"] = timed(lambda: sh([python, "scripts/bootstrap.py", "--installer", installer], cwd=project,
+                                                         env=steps_env, replace_env=True))
+                    for name, step in (("registration", "register_providers.py"), ("sample", "samples/resource_groups.py")):
+                        took[name] = timed(lambda step=step: sh([str(project / ".venv" / "bin" / "python"), step], cwd=project,
+                                                                env=steps_env, replace_env=True))
+                    steps[installer].append(took)
                 return action
 
             uv_time, pip_time = side_by_side(max(1, min(args.repeat, 3)), lambda i: first_sample("uv", i),
@@ -191,6 +193,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for what, ours, _, theirs, target in rows:
         print(f"| {what} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.2f}x | {target} |")
+    for installer, runs in steps.items():
+        if runs:
+            print(f"\nTime to first sample with {installer}, medians by step: "
+                  + ", ".join(f"{name} {statistics.median(run[name] for run in runs):.2f} s" for name in runs[0]))
     if args.venvs:
         print()
         print(venv_table(work))

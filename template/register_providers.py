@@ -100,7 +100,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
-    run(lambda: register(args.timeout, interval=1.0))
+    # The first look a quarter second after asking, then twice as long each time up to 5 s: a provider that is ready at
+    # once (already registered elsewhere, a small Stack) is seen at once, a Stack that takes minutes is asked every 5 s.
+    run(lambda: register(args.timeout, interval=0.25))
 
 
 if __name__ == "__main__":

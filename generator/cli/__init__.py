@@ -11,16 +11,39 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from generator import __version__
-from generator._util.interrupts import install_interrupt_handlers
 from generator.cli.exit_codes import PROG, USAGE, run_reporting_failures
 from generator.commands import COMMANDS
+
+# Read by type checkers alone: --help imports neither typing nor what only a running command needs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, told the terminal's width as ``shutil.get_terminal_size`` finds it (``COLUMNS``, else the terminal,
+    else 80) without importing shutil, which brings bz2 and lzma: a tenth of ``--help``'s imports."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width if width is not None else _columns() - 2)
+
+
+def _columns() -> int:
+    import os
+
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
@@ -31,16 +54,17 @@ def _chosen(argv: Sequence[str]) -> str | None:
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser: every command listed, the options of only the one ``argv`` names (its module is imported)."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Generate ready-to-run Python projects for Azure Stack Hub.")
+    parser = argparse.ArgumentParser(prog=PROG, description="Generate ready-to-run Python projects for Azure Stack Hub.",
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
     chosen = _chosen(argv)
     for name, command in COMMANDS.items():
         if name != chosen:
-            commands.add_parser(name, help=command.summary)
+            commands.add_parser(name, help=command.summary, formatter_class=HelpFormatter)
             continue
         module = importlib.import_module(f"generator.commands.{command.module}")
-        sub = commands.add_parser(name, help=command.summary, description=module.DESCRIPTION)
+        sub = commands.add_parser(name, help=command.summary, description=module.DESCRIPTION, formatter_class=HelpFormatter)
         module.add_options(sub)
         sub.set_defaults(module=module)
     return parser
@@ -51,15 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    module = getattr(args, "module", None)
+    if module is None:
+        parser.print_help()
+        return USAGE
+    import logging  # here, not at the top: --help goes without it (a fifth of its imports)
+
     # The SDK and MSAL log failures (with tracebacks, and the server's answer) before raising them;
     # the CLI reports each failure once, itself, in one line.
     for name in ("azure", "msal"):
         logging.getLogger(name).addHandler(logging.NullHandler())
         logging.getLogger(name).propagate = False
-    module = getattr(args, "module", None)
-    if module is None:
-        parser.print_help()
-        return USAGE
+    from generator._util.interrupts import install_interrupt_handlers
     from generator.cli.options import options_of  # with its command (dataclasses): the bare --help goes without
 
     # SIGTERM ends every command as Ctrl-C does: cleanly, leaving whole results or nothing; never inside an import.

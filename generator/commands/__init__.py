@@ -10,21 +10,22 @@ A new command is one module here and one line in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
+class Command:
+    """A row of the table: the module under ``generator/commands/`` that holds the command, and its one-line summary.
+    (A plain class: ``--help`` imports this table, and typing's NamedTuple would cost it a tenth of its imports.)"""
 
-class Command(NamedTuple):
-    """A row of the table: the module under ``generator/commands/`` that holds the command, and its one-line summary."""
+    __slots__ = ("module", "summary")
 
-    module: str
-    summary: str
+    def __init__(self, module: str, summary: str) -> None:
+        self.module, self.summary = module, summary
 
 
 # The commands, in the order ``--help`` lists them.
 COMMANDS: dict[str, Command] = {
     "new": Command("new", "discover a Stack and generate a ready-to-run project for it"),
     "upgrade": Command("upgrade", "re-discover the Stack and regenerate a project, keeping your edits"),
-    "discover": Command("discover", "find out identity, tenant, release and API profile of a Stack"),
+    "discover": Command("discover", "find out identity system, tenant, release and API profile of a Stack"),
     "doctor": Command("doctor", "diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust"),
     "demo": Command("demo", "the whole flow against the built-in emulator: generate, bootstrap, register, run a sample"),
     "emulator": Command("emulator", "run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)"),

@@ -78,7 +78,7 @@ def chosen(options: Options) -> dict[str, tuple[str, ...]]:
 
 
 def run(options: Options) -> int:
-    from generator.operations.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
+    from generator.operations.upgrade import apply_upgrade, dry_run_diff, needs_regeneration, plan_upgrade
 
     picked = chosen(options)
     if options.json and not (options.check or options.all):
@@ -112,9 +112,8 @@ def run(options: Options) -> int:
         # The diff shows the template's text (another template's, with --trust): printed as itself.
         print(printable(dry_run_diff(plan, options.vcs_ref, trust=options.trust), lines=True) or "(no file would change)")
         return 0
-    if not plan.due and plan.source is not None and options.vcs_ref is None:
-        # azs-scaffold's own template at the version this installation carries, and the same Stack: copier's update
-        # would render both sides alike and write nothing, so it is not run (as upgrade --all does).
+    if not needs_regeneration(plan, options.vcs_ref):
+        # copier's update would render both sides alike and write nothing (upgrade --all follows the same rule).
         print("Nothing to regenerate.")
         return 0
     if not options.yes:
@@ -125,7 +124,10 @@ def run(options: Options) -> int:
             return 0
     progress("Regenerating with copier's three-way merge (Ctrl-C waits until it is done)")
     applied = apply_upgrade(plan, options.vcs_ref, trust=options.trust)
-    print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {shlex.quote(options.project)} diff")
+    if not applied.changed:
+        print(f"Regenerated {plan.project}: no file changed.")
+    else:
+        print(f"Upgraded {plan.project} to profile {plan.fresh['profile']}. Review with: git -C {shlex.quote(options.project)} diff")
     if applied.removed:
         print("Removed (no longer part of the project; git checkout HEAD -- FILE brings one back):")
         for path in applied.removed:

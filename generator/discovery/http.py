@@ -95,6 +95,19 @@ class _TimeBoundSocket(ssl.SSLSocket):
         return self._bounded(super().read, *args)
 
 
+def _trusted_once(context: ssl.SSLContext, location: str, directory: bool) -> bool:
+    """Whether the CA file (or ``directory``) at ``location`` is in ``context``, loaded now if it was not; False when it
+    cannot be loaded (urllib3 then tries, and says why)."""
+    loaded: set[tuple[str, bool]] = context.__dict__.setdefault("azs_loaded_locations", set())
+    if (location, directory) not in loaded:
+        try:
+            context.load_verify_locations(capath=location) if directory else context.load_verify_locations(cafile=location)
+        except (OSError, ssl.SSLError):
+            return False
+        loaded.add((location, directory))
+    return True
+
+
 def trusted_session(context: ssl.SSLContext, retry: Retry | None = None, attempt_limit: float | None = None) -> requests.Session:
     """A requests session whose every HTTPS connection verifies with ``context`` (and retries per ``retry``);
     with ``attempt_limit``, each try of a request ends within that many seconds, however slowly its answer comes."""
@@ -112,6 +125,16 @@ def trusted_session(context: ssl.SSLContext, retry: Retry | None = None, attempt
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            # requests hands each connection pool the bundle REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE, else certifi's) names,
+            # and urllib3 loads it into the context again for every new connection (a big bundle: tens of milliseconds of
+            # CPU each). Added to the context once a process instead: the same trust, the user's bundle kept.
+            super().cert_verify(conn, url, verify, cert)
+            for attribute, directory in (("ca_certs", False), ("ca_cert_dir", True)):
+                location = getattr(conn, attribute, None)
+                if location and _trusted_once(context, location, directory):
+                    setattr(conn, attribute, None)
 
         def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
             # requests builds a proxy's pools without the pool manager's settings: through HTTPS_PROXY the
@@ -160,14 +183,14 @@ class StackHttp:
     Every request verifies TLS with ``trust`` (the public CAs plus the Stack's root), gives up after
     ``timeout`` seconds per attempt, and is retried up to ``retries`` times on 429/502/503/504 and
     connection failures, honouring Retry-After up to :data:`MAX_RETRY_AFTER` (and ``timeout``).
-    ``ca_file`` is the Stack's root CA file the user gave, for messages. TLS is never switched off.
+    ``root_ca`` is the Stack's root CA file the user gave, for messages. TLS is never switched off.
     """
 
     def __init__(self, trust: ssl.SSLContext, timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
-                 ca_file: str | None = None) -> None:
+                 root_ca: str | None = None) -> None:
         self.timeout = timeout
         self.retries = retries
-        self.ca_file = ca_file
+        self.root_ca = root_ca
         retry = _Retry(total=retries, connect=retries, read=retries, status=retries, other=0, redirect=False,
                        status_forcelist=RETRY_STATUSES, backoff_factor=backoff, raise_on_status=False,
                        respect_retry_after_header=True, retry_after_max=int(min(MAX_RETRY_AFTER, max(1.0, timeout))))
@@ -231,14 +254,14 @@ class StackHttp:
         text = str(exc)
         if is_untrusted_certificate(text):
             reason = tls_reason(text)
-            if self.ca_file:
+            if self.root_ca:
                 return (
                     f"{what}: TLS verification of {_origin(url)} failed ({reason}) with the public CAs and the CA file "
-                    f"{self.ca_file}; is it the Stack's root CA (AzureStackSelfSignedRootCert on an ASDK)?"
+                    f"{self.root_ca}; is it the Stack's root CA (AzureStackSelfSignedRootCert on an ASDK)?"
                 )
             return (
                 f"{what}: TLS verification of {_origin(url)} failed ({reason}); if the Stack uses its own root CA "
-                "(as every ASDK does), export it as PEM and pass it with --ca-cert PEM"
+                "(as every ASDK does), export it as PEM and pass it with --root-ca PEM"
             )
         return f"{what}: TLS handshake with {_origin(url)} failed; is it an HTTPS endpoint? ({text[:120]})"
 

@@ -17,7 +17,6 @@ still complete.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.discover import discover_for_principal
 from generator.errors import ScaffoldError, UsageError
 from generator.operations.report import sample_role_warnings
-from generator.templating.template_source import TemplateSource, cloned_once, resolve_template
+from generator.templating.template_source import TemplateSource, resolve_template, reusable_clone
 
 TEAM_KEYS = {
     "project_name", "arm_endpoint", "ca_cert", "tenant", "client_id", "client_secret_env", "certificate",
@@ -238,7 +237,7 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
     then the teams are proven and rendered in parallel worker processes, one per core, from one clone of the template.
     """
     source = resolve_template(template, vcs_ref)
-    import copier  # noqa: F401  (loaded before the workers fork)
+    import generator.operations.copier_worker  # noqa: F401  (copier, loaded before the workers fork)
 
     teams = load_teams(path)
     out = Path(out_dir).expanduser().resolve()
@@ -278,25 +277,25 @@ def run_batch(path: str, out_dir: str, template: str | None = None, vcs_ref: str
             progress(f"    warning: {result.project_name}: {warning}")
 
     jobs = jobs or min(os.cpu_count() or 1, len(work))
-    # One clone of the template for all the teams: copier clones it per project by hard links (the projects record
-    # the public URL and the commit all the same).
-    with cloned_once(source) if len(work) > 1 else contextlib.nullcontext(source) as source:
-        if jobs <= 1:
-            for index, team, found, proven in work:
-                record(index, _onboard(team, found, proven, out, source, git))
-        else:
-            with _pool(jobs) as pool:
-                futures = {pool.submit(_onboard, team, found, proven, out, source, git): index
-                           for index, team, found, proven in work}
-                from concurrent.futures import as_completed
+    # One clone of the template for all the teams (kept for the next run): copier clones it per project by hard links
+    # (the projects record the public URL and the commit all the same).
+    source = reusable_clone(source) if work else source
+    if jobs <= 1:
+        for index, team, found, proven in work:
+            record(index, _onboard(team, found, proven, out, source, git))
+    else:
+        with _pool(jobs) as pool:
+            futures = {pool.submit(_onboard, team, found, proven, out, source, git): index
+                       for index, team, found, proven in work}
+            from concurrent.futures import as_completed
 
-                for future in as_completed(futures):
-                    try:
-                        result = future.result()
-                    except Exception as error:  # the worker itself died (killed, out of memory)
-                        entry = teams[futures[future]]
-                        result = TeamResult(entry.name, False, f"its worker process failed ({type(error).__name__}); run the batch again")
-                    record(futures[future], result)
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as error:  # the worker itself died (killed, out of memory)
+                    entry = teams[futures[future]]
+                    result = TeamResult(entry.name, False, f"its worker process failed ({type(error).__name__}); run the batch again")
+                record(futures[future], result)
     return [results[i] for i in sorted(results)]
 
 

@@ -19,7 +19,7 @@ from generator._util.redact import redact
 from generator._util.streams import stdout_to_stderr
 from generator.discovery import DiscoveryRequest
 from generator.errors import ScaffoldError, UsageError
-from generator.operations.upgrade import UpgradePlan, apply_upgrade, check_clean, plan_upgrade
+from generator.operations.upgrade import UpgradePlan, apply_upgrade, check_clean, needs_regeneration, plan_upgrade
 from generator.templating.project_files import ANSWERS_FILE, read_answers
 
 Progress = Callable[[str], None]
@@ -138,12 +138,13 @@ def upgrade_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tu
         return ProjectReport(project, "skipped", redact(str(error)).replace(str(project), "it"), _recorded(project)), None
     try:
         plan = plan_upgrade(str(project), given, chosen=chosen)
-        if not plan.due:
+        if not needs_regeneration(plan, vcs_ref):
             return report_of(plan, "current", vcs_ref), None
         applied = apply_upgrade(plan, vcs_ref, trust=trust)
     except Exception as error:  # each project alone
         return failed_report(project, error), None
-    report = report_of(plan, "upgraded", vcs_ref)
+    # copier ran (the plan held changes, or only copier could tell) and wrote nothing: the project was current.
+    report = report_of(plan, "upgraded" if applied.changed else "current", vcs_ref)
     report.conflicts, report.removed = applied.conflicts, applied.removed
     if applied.conflicts:
         report.detail = f"{len(applied.conflicts)} conflict(s) to resolve: {', '.join(applied.conflicts[:3])}"

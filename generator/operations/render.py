@@ -22,7 +22,7 @@ from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 from generator.templating.answers import project_name_for
 from generator.templating.secret_files import SP_FILES
-from generator.templating.template_source import TemplateSource, resolve_template
+from generator.templating.template_source import TemplateSource, resolve_template, reusable_clone
 
 Progress = Callable[[str], None]
 
@@ -81,8 +81,8 @@ def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool =
     d, principal = request.discovery, request.discovery.principal
     data: dict[str, Any] = {
         "arm_endpoint": found.metadata.resource_manager,
-        "ca_cert": str(Path(d.ca_cert).resolve()) if d.ca_cert else "",
-        "stack_version": d.stack_version or "",
+        "ca_cert": str(Path(d.root_ca).resolve()) if d.root_ca else "",
+        "stack_version": d.release or "",
         "tenant": d.tenant or "",
         "subscription_id": found.subscription_id,
         **discovery_answers(found),
@@ -110,7 +110,7 @@ def preload_copier() -> None:
     def load() -> None:
         # Whatever fails here fails again, reported, where copier is used; a thread must not die unhandled.
         with contextlib.suppress(Exception):
-            import copier  # noqa: F401
+            import generator.operations.copier_worker  # noqa: F401  (copier, and the Worker azs-scaffold runs it with)
 
     threading.Thread(target=load, name="azs-preload-copier", daemon=True).start()
 
@@ -133,11 +133,11 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
         request.samples = catalog.sample_names(list(request.samples))
     found = discover_stack(request.discovery, progress=progress)
     if not found.profile:
-        raise RenderError("cannot tell the Stack's API profile from what was found; pass --stack-version")
+        raise RenderError("cannot tell the Stack's API profile from what was found; pass --release")
     if not found.subscription_id:
         raise RenderError(found.subscription_note)
     progress("Rendering the project with copier")
-    render(request, found, destination, source)
+    render(request, found, destination, reusable_clone(source))
     return destination, found
 
 
@@ -152,10 +152,10 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     With ``request.git`` the project is a git repository with its first commit before it appears (see
     :func:`first_commit`). The project name defaults to the destination folder's name.
     """
-    import copier
     from copier.errors import CopierAnswersInterrupt, CopierError
     from jinja2 import TemplateError as JinjaError
 
+    from generator.operations.copier_worker import run_copy
     from generator.templating.copier_extension import remember_discovery
 
     data = copier_data(request, found, with_secrets=False)
@@ -172,7 +172,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         with temporary_files_in(staging), warnings.catch_warnings():
             # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
-            copier.run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
+            run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
                             defaults=not request.interactive, unsafe=True, vcs_ref=source.ref, quiet=True)
         if request.discovery.principal is not None:
             write_secrets(project, request.discovery.principal)
@@ -191,9 +191,21 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         ) from None
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_staging(staging)
         if not published:
             _remove_parents(created)
+
+
+def _remove_staging(staging: Path) -> None:
+    """Remove the staging folder whole. A process copier started (git) and killed on Ctrl-C may still be writing into
+    it for a moment, and one pass of rmtree then leaves a folder it found not empty: try again briefly."""
+    import time
+
+    for _ in range(20):
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists():
+            return
+        time.sleep(0.05)
 
 
 def first_commit(project: Path, destination: Path) -> None:

@@ -41,9 +41,11 @@ from generator.templating.template_source import (
     TemplateSource,
     copier_environment,
     installed_template,
+    names_commit,
     public_url,
     public_url_served_from,
     recorded_url,
+    reusable_clone,
 )
 
 Progress = Callable[[str], None]
@@ -103,7 +105,7 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
     return replace(
         given,
         arm_endpoint=endpoint,
-        ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
+        root_ca=given.root_ca or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
         tenant=given.tenant or answers.get("tenant") or None,
         principal=given.principal or _principal(project, sp),
         subscription_id=given.subscription_id or answers.get("subscription_id") or sp.get("subscriptionId") or None,
@@ -184,26 +186,42 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
         raise UpgradeError(
             f"cannot tell the Stack's API profile without signing in, and {project} holds no secret to sign in with "
             f"(its service principal file has none and {SECRET_ENV} is not set); set {SECRET_ENV}, pass --client-id with "
-            "--client-secret-env, or pass --stack-version"
+            "--client-secret-env, or pass --release"
         )
     if not found.profile:
-        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --stack-version")
+        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --release")
     fresh = discovery_answers(found)
     if not fresh["ca_cert_pem"]:
         fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")
-    fresh["stack_version"] = given.stack_version or ""
+    fresh["stack_version"] = given.release or ""
     if not fresh.get("stack_release") and fresh.get("profile") == recorded.get("profile"):
         # The Stack does not say its release (no admin access): the one recorded (typed at generation) stands, as
         # _changes treats it ("an unknown release is no news"); azs-scaffold upgrade and copier update keep it alike.
         for key in ("stack_release", "stack_build", "stack_version"):
             fresh[key] = recorded.get(key, "") or fresh.get(key, "")
-    if given.ca_cert:
-        fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
+    if given.root_ca:
+        fresh["ca_cert"] = str(Path(given.root_ca).resolve())
     fresh.update({key: list(names) for key, names in (chosen or {}).items() if key in CHOSEN})
     changes = _changes(project, recorded, fresh)
     if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):
         changes.append(("template", str(recorded.get("_commit", "-")), f"v{__version__}"))
     return UpgradePlan(project, recorded, fresh, found, changes, source)
+
+
+def needs_regeneration(plan: UpgradePlan, vcs_ref: str | None = None) -> bool:
+    """Whether copier's update is to run: the one rule ``upgrade`` and ``upgrade --all`` both follow.
+
+    Not when copier would render both sides of its three-way merge alike and so write nothing: the plan holds no
+    change (the Stack, the samples, the pins and the template version are as the project records them) and the
+    template version to render is the recorded one, which azs-scaffold can tell for its own template only (this
+    installation's version, or the ``vcs_ref`` named, looked up in its bundle). For another template, copier alone
+    knows which version it takes (its latest release tag, or what ``vcs_ref`` names there): copier runs.
+    """
+    if plan.due or plan.source is None:
+        return True
+    if vcs_ref is None:
+        return False  # this installation's version: the plan lists "template" when the project records another
+    return not names_commit(plan.source, vcs_ref, str(plan.recorded.get("_commit", "")))
 
 
 def check_clean(project: Path) -> None:
@@ -225,19 +243,21 @@ def _checked_before_writing(project: Path, plan: UpgradePlan, vcs_ref: str | Non
 
 
 def _update(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> None:
-    import copier
     from copier.errors import CopierError
     from plumbum.commands.processes import ProcessExecutionError
 
-    # The project's own template version and the installed one both come from this installation's bundle.
-    serving = public_url_served_from(plan.source.src) if plan.source else contextlib.nullcontext()
+    from generator.operations.copier_worker import run_update
+
+    # The project's own template version and the installed one both come from this installation's bundle (its clone
+    # in the user cache, which git copies by hard links where the bundle is unpacked again).
+    serving = public_url_served_from(reusable_clone(plan.source).src) if plan.source else contextlib.nullcontext()
     try:
         # The answers are fresh already: the before-stage migration must not discover a second time.
         with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an untagged template: the answers file records the commit
             # Tasks and migrations run unasked only for azs-scaffold's own template: the answers file is data from a
             # repository others may write to, and may name any template.
-            copier.run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
+            run_update(project, data=plan.fresh, defaults=True, overwrite=True, unsafe=plan.source is not None or trust,
                               vcs_ref=vcs_ref or (plan.source.ref if plan.source else None), quiet=True, exclude=exclude)
     except ProcessExecutionError as error:  # git, run by copier, refused: most often a _commit the template lacks
         said = one_line(str(getattr(error, "stderr", "") or error), 200)
@@ -274,6 +294,7 @@ class AppliedUpgrade:
     conflicts: list[str]
     interrupted_by: str | None = None
     removed: list[str] = field(default_factory=list)  # tracked files the upgrade deleted (a dropped sample, ...)
+    changed: bool = True  # whether any file differs from the commit the upgrade started from
 
 
 def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> AppliedUpgrade:
@@ -286,8 +307,9 @@ def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = F
     exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
     with held_interrupts() as arrived:
         _update(plan.project, plan, vcs_ref, trust, exclude)
-    removed = [line[3:] for line in git(plan.project, "status", "--porcelain").splitlines() if line[:2] == " D"]
-    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed)
+    status = git(plan.project, "status", "--porcelain").splitlines()
+    removed = [line[3:] for line in status if line[:2] == " D"]
+    return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed, changed=bool(status))
 
 
 def dry_run_diff(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = False) -> str:

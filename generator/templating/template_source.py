@@ -8,8 +8,9 @@ and ``azs-scaffold upgrade`` finds the old version for copier's three-way merge 
 An editable checkout gets a bundle of its HEAD made on demand in the user cache: uncommitted template
 changes are refused rather than recorded as a commit that exists nowhere.
 
-A batch clones the bundle once into a scratch repository (:func:`cloned_once`) that copier clones per project by
-hard links, where each clone of the bundle would unpack its whole history again; the commit recorded is the same.
+``new`` and a batch render from a clone of the bundle kept in the user cache (:func:`reusable_clone`), which copier
+clones per project by hard links, where each clone of the bundle would unpack its whole history again; the commit
+recorded is the same.
 
 Projects record :func:`public_url` as their template source (``_src_path``), never a path in someone's
 cache: the answers file renders a bundle path (or that clone's) as that URL (``azs_template_url``), so a teammate's
@@ -18,7 +19,10 @@ cache: the answers file renders a bundle path (or that clone's) as that URL (``a
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from generator._util.git import git
+from generator._util.git import git, git_output
 from generator.errors import ScaffoldError
 
 DISTRIBUTION = "azs-scaffold"
@@ -133,17 +137,47 @@ def public_url_served_from(bundle: str) -> Iterator[None]:
             yield
 
 
-@contextmanager
-def cloned_once(source: TemplateSource) -> Iterator[TemplateSource]:
-    """``source`` for many renders: a bundle is cloned (checked out, so that copier finds it clean) into a scratch
-    repository that lives while inside; any other source is handed on as it is."""
+def reusable_clone(source: TemplateSource) -> TemplateSource:
+    """``source`` as copier renders it fastest: a bundle is cloned once (checked out) into the user cache, keyed by the
+    bundle's digest, and copier then clones that repository by hard links for each project (a clone of the bundle itself
+    unpacks its whole history again, each time); any other source is handed on as it is.
+
+    The version stays the bundle's: ``HEAD`` is handed to copier as the commit it names, so that nothing written into
+    the cached clone's files could reach a project (copier renders the uncommitted changes of a local ``HEAD``)."""
     if not source.src.endswith(BUNDLE_NAME):
-        yield source
-        return
-    with tempfile.TemporaryDirectory(prefix="azs-template-") as scratch:
-        clone = Path(scratch) / CLONE_NAME
-        git(Path(scratch), "clone", "-q", "--", source.src, str(clone))
-        yield TemplateSource(str(clone), source.ref)
+        return source
+    bundle = Path(source.src)
+    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()  # a megabyte or two: milliseconds
+    clone = _cache_dir() / "clones" / digest[:32] / CLONE_NAME
+    if not (clone / ".git").is_dir():
+        clone.parent.mkdir(parents=True, exist_ok=True)
+        # Made aside and renamed into place: a concurrent run never sees half a clone (the loser's is removed).
+        scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=clone.parent))
+        try:
+            git(scratch, "clone", "-q", "--", str(bundle), str(scratch / CLONE_NAME))
+            with contextlib.suppress(OSError):
+                os.rename(scratch / CLONE_NAME, clone)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    ref = source.ref if source.ref not in (None, "HEAD") else git(clone, "rev-parse", "HEAD").strip()
+    return TemplateSource(str(clone), ref)
+
+
+def names_commit(source: TemplateSource, vcs_ref: str, recorded: str) -> bool:
+    """Whether ``vcs_ref`` (a tag, a branch, HEAD or a commit's hash) names, in ``source``, the commit a project records
+    as ``_commit`` (what ``git describe --tags`` said when copier rendered it: a tag, or TAG-N-gHASH, or a HASH)."""
+    described = re.fullmatch(r"(?:.*-g)?([0-9a-f]{7,40})", recorded)
+    code, listed = git_output(Path(source.src).parent, "ls-remote", "--", source.src, check=False)
+    refs = {}
+    for line in listed.splitlines() if code == 0 else []:
+        commit, _, name = line.partition("\t")
+        refs[name.removesuffix("^{}")] = commit  # a tag's peeled line (its commit) comes after the tag's own
+    wanted = next((refs[name] for name in (vcs_ref, f"refs/tags/{vcs_ref}", f"refs/heads/{vcs_ref}") if name in refs),
+                  vcs_ref if re.fullmatch(r"[0-9a-f]{7,40}", vcs_ref) else None)
+    if wanted is None:
+        return False  # not found here: copier says what is wrong with it
+    recorded_commit = refs.get(f"refs/tags/{recorded}") or (described[1] if described else "")
+    return bool(recorded_commit) and (wanted.startswith(recorded_commit) or recorded_commit.startswith(wanted))
 
 
 def _cache_dir() -> Path:
