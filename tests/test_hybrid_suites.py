@@ -108,3 +108,25 @@ def test_help_names_both_actions_without_importing_the_runner():
                             text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0 and "run" in result.stdout and "classify" in result.stdout
     assert "tools.hybrid_suites.run" not in result.stderr and "xml.etree" not in result.stderr
+
+
+def test_stage_copies_a_hybrid_folder_with_its_helpers_but_no_recordings(tmp_path):
+    """The runner's staging, on a checkout-shaped tree made here: the module's shared helpers beside the profile folder
+    (their relative imports resolve), the recordings left behind, our conftest at the top; a module without the
+    profile's folder is None, and a folder that is no checkout is refused in words."""
+    from tools.hybrid_suites.run import COMMAND_MODULES, RunError, check_checkout, stage
+
+    tests = tmp_path / "checkout" / COMMAND_MODULES / "storage" / "tests"
+    (tests / "hybrid_2020_09_01" / "recordings").mkdir(parents=True)
+    (tests / "helper_util.py").write_text("VALUE = 1\n")
+    (tests / "hybrid_2020_09_01" / "test_x.py").write_text("from ..helper_util import VALUE\n")
+    (tests / "hybrid_2020_09_01" / "data.json").write_text("{}")
+    (tests / "hybrid_2020_09_01" / "recordings" / "test_x.yaml").write_text("recorded")
+    staged = stage(tmp_path / "checkout", "storage", "hybrid_2020_09_01", tmp_path / "stage")
+    assert staged == tmp_path / "stage" / "azcli_storage" / "hybrid_2020_09_01"
+    assert sorted(p.name for p in staged.iterdir()) == ["__init__.py", "data.json", "test_x.py"]
+    assert (staged.parent / "helper_util.py").is_file() and (staged.parent / "__init__.py").is_file()
+    assert (tmp_path / "stage" / "conftest.py").read_text().startswith('"""Copied by')
+    assert stage(tmp_path / "checkout", "storage", "hybrid_2019_03_01", tmp_path / "stage") is None
+    with pytest.raises(RunError, match="is not an azure-cli source checkout"):
+        check_checkout(tmp_path / "checkout", ("storage",))

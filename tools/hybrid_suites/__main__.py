@@ -44,7 +44,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     options = parser().parse_args(argv)
     if options.action == "run":
+        import signal
+
         from tools.hybrid_suites.run import RunError, RunOptions, run
+
+        def _stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the emulator stopped, the work folder (its secrets) removed
+
+        signal.signal(signal.SIGTERM, _stop)
 
         try:
             return run(RunOptions(
