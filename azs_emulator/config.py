@@ -39,8 +39,8 @@ class EmulatorConfig:
 
     host: str = "127.0.0.1"
     port: int = 0
-    stack_version: str = "2108"
-    identity: str = AZURE_AD
+    release: str = "2108"
+    identity_system: str = AZURE_AD
     state_dir: str | None = None
     allow_remote: bool = False
     registration_delay: float = 1.0
@@ -75,17 +75,17 @@ class EmulatorConfig:
 
     def validate(self) -> None:
         """Refuse options that cannot work, with a message that says what to change."""
-        if not is_valid_release(self.stack_version):
+        if not is_valid_release(self.release):
             raise EmulatorUsageError(
-                f"unknown --stack-version {self.stack_version!r}: give a release as YYMM from 1904 on "
+                f"unknown --release {self.release!r}: give a release as YYMM from 1904 on "
                 "(e.g. 2008, 2108, 2506) or 'azure' for global Azure"
             )
         if self.build is not None and not is_valid_build(self.build):
             raise EmulatorUsageError(f"unknown build {self.build!r}: give four numbers like 1.2108.2.130")
-        if self.identity not in IDENTITY_SYSTEMS:
-            raise EmulatorUsageError(f"unknown --identity {self.identity!r}: choose azure_ad or adfs")
-        if self.stack_version == AZURE and self.identity == ADFS:
-            raise EmulatorUsageError("global Azure uses Azure AD: drop --identity adfs with --stack-version azure")
+        if self.identity_system not in IDENTITY_SYSTEMS:
+            raise EmulatorUsageError(f"unknown --identity-system {self.identity_system!r}: choose azure_ad or adfs")
+        if self.release == AZURE and self.identity_system == ADFS:
+            raise EmulatorUsageError("global Azure uses Azure AD: drop --identity-system adfs with --release azure")
         if self.role.lower() not in {r.lower() for r in PRINCIPAL_ROLES}:
             raise EmulatorUsageError(f"unknown --role {self.role!r}: choose {', '.join(PRINCIPAL_ROLES)}")
         if self.layout not in LAYOUTS:
@@ -129,12 +129,12 @@ class StackNames:
 
 def stack_names(config: EmulatorConfig) -> StackNames:
     """A Stack's names: ``management.<region>.<fqdn>`` and its siblings; global Azure's own for ``azure``."""
-    if config.stack_version == AZURE:
+    if config.release == AZURE:
         return StackNames("management.azure.com", "adminmanagement.azure.com", "login.microsoftonline.com", "graph.microsoft.com",
                           "vault.azure.net", "core.windows.net")
     domain = f"{config.region}.{config.fqdn}"
     # Azure AD Stacks sign in at Microsoft's own host; only clients pointed at the emulator's proxy reach this one.
-    adfs = config.identity == ADFS
+    adfs = config.identity_system == ADFS
     sign_in, graph = (f"adfs.{domain}", f"graph.{domain}") if adfs else ("login.microsoftonline.com", "graph.microsoft.com")
     return StackNames(f"management.{domain}", f"adminmanagement.{domain}", sign_in, graph, f"vault.{domain}", domain)
 
@@ -173,13 +173,13 @@ class EmulatorContext:
         self.identity_base_url = addresses.identity
         # The service principal's object id in the directory (the ``oid`` of its tokens); a state older than it gets one on load.
         self.service_principal_object_id = state.data["object_id"]
-        self.release = config.stack_version
-        self.api_table: ApiTable = api_table_for(config.stack_version)
-        self.build = (config.build or build_for(config.stack_version)) if config.stack_version != AZURE else None
+        self.release = config.release
+        self.api_table: ApiTable = api_table_for(config.release)
+        self.build = (config.build or build_for(config.release)) if config.release != AZURE else None
 
     @property
     def is_adfs(self) -> bool:
-        return self.config.identity == ADFS
+        return self.config.identity_system == ADFS
 
     def arm_base(self, admin: bool = False) -> str:
         """The base URL of the tenant (or operator's) Resource Manager."""

@@ -50,11 +50,11 @@ class Listeners:
         self._vault_lock = threading.Lock()
 
     def _identity_ca(self) -> Any:
-        return self.state.ca if self.config.identity == ADFS else self.state.public_ca
+        return self.state.ca if self.config.identity_system == ADFS else self.state.public_ca
 
     def _data_plane_ca(self) -> Any:
         """The CA of the data-plane hosts (vaults, blobs): the Stack's own; global Azure's are public."""
-        return self.state.public_ca if self.config.stack_version == AZURE else self.state.ca
+        return self.state.public_ca if self.config.release == AZURE else self.state.ca
 
     def bind_names(self) -> Addresses:
         """A Stack's names, each on a listener whose certificate names it, and the proxy that maps them."""
@@ -99,7 +99,7 @@ class Listeners:
                                 "choose another --proxy-port (0 picks a free one)") from None
         self.state.record_port("proxy_port", int(self.proxy.url.rsplit(":", 1)[1]))
         location = self.state.data["location"]
-        public_ip = (f"{location}.cloudapp.azure.com" if self.config.stack_version == AZURE
+        public_ip = (f"{location}.cloudapp.azure.com" if self.config.release == AZURE
                      else f"{self.config.region}.cloudapp.{self.config.fqdn}")
         return Addresses(arm=f"https://{names.management}", admin=f"https://{names.admin_management}",
                          identity=f"https://{names.sign_in}", graph=f"https://{names.graph}", vault_suffix=names.vault_suffix,
@@ -121,7 +121,7 @@ class Listeners:
         location = self.state.data["location"]
         return Addresses(arm=arm.base_url, admin=arm.base_url + ADMIN_PREFIX, identity=identity.base_url,
                          graph=f"{arm.base_url}/graph",
-                         vault_suffix="vault.azure.net" if self.config.stack_version == AZURE else f"vault.{host}",
+                         vault_suffix="vault.azure.net" if self.config.release == AZURE else f"vault.{host}",
                          storage_suffix=host, public_ip_suffix=f"{location}.cloudapp.{host}", vault_url=self.vault_host)
 
     def vault_host(self, vault: str) -> str:

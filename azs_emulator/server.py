@@ -15,6 +15,7 @@ from azs_emulator.connections import Connection, ConnectionHost, handshake
 from azs_emulator.errors import EmulatorError
 from azs_emulator.faults import FaultInjector, FaultPlan
 from azs_emulator.identity import IdentityService
+from azs_emulator.info_file import with_released_keys
 from azs_emulator.listeners import Listeners
 from azs_emulator.private_file import write_private_file
 from azs_emulator.protocol import ArmError, Request, Response
@@ -99,7 +100,7 @@ class Emulator:
         import certifi
 
         assert self.state is not None
-        public = self.state.public_ca.cert_pem if self.config.identity != ADFS and not self.config.single_host else b""
+        public = self.state.public_ca.cert_pem if self.config.identity_system != ADFS and not self.config.single_host else b""
         bundle = self.state.directory / PUBLIC_BUNDLE_FILE
         bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip(b"\n") + b"\n" + public)
 
@@ -132,23 +133,23 @@ class Emulator:
     # -- what clients need to know ---------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        """The connection facts, with exactly the keys of ``--info-file``."""
+        """The connection facts, with exactly the keys of ``--info-file`` (the released ones too: ``info_file.py``)."""
         assert self.ctx is not None and self.state is not None
         data = self.state.data
-        public_identity = self.config.identity != ADFS and not self.config.single_host
-        return {
+        public_identity = self.config.identity_system != ADFS and not self.config.single_host
+        return with_released_keys({
             "layout": self.config.layout,
             # Names layout: the URL to set as HTTPS_PROXY to reach the Stack's names (None in the loopback layout).
             "https_proxy": self.proxy.url if self.proxy is not None else None,
             "arm_endpoint": self.ctx.arm_endpoint,
             "admin_endpoint": self.ctx.admin_endpoint,
-            "ca_cert": str(self.state.ca_cert_path),
+            "root_ca": str(self.state.root_ca_path),
             "identity_endpoint": self.ctx.login_endpoint.rstrip("/") + "/",
             # The CA a client must trust for sign-in as if it were public (certifi's); for ADFS the Stack's own.
-            "identity_ca_cert": str(self.state.public_ca_cert_path if public_identity else self.state.ca_cert_path),
+            "identity_ca_cert": str(self.state.public_ca_cert_path if public_identity else self.state.root_ca_path),
             "public_ca_bundle": str(self.state.directory / PUBLIC_BUNDLE_FILE),
             # Key Vault's data plane (vault URIs come from the management plane's properties.vaultUri).
-            "keyvault_ca_cert": str(self.state.public_ca_cert_path if self.config.stack_version == AZURE else self.state.ca_cert_path),
+            "keyvault_ca_cert": str(self.state.public_ca_cert_path if self.config.release == AZURE else self.state.root_ca_path),
             "keyvault_dns_suffix": self.ctx.keyvault_dns_suffix,
             "storage_suffix": self.ctx.storage_suffix,
             "client_id": data["client_id"],
@@ -157,9 +158,9 @@ class Emulator:
             "tenant_domain": data["tenant_domain"],
             "subscription_id": data["subscription_id"],
             "location": data["location"],
-            "stack_version": self.config.stack_version,
-            "identity_system": self.config.identity,
-        }
+            "release": self.config.release,
+            "identity_system": self.config.identity_system,
+        })
 
     def write_info(self, path: str | Path) -> None:
         """Write :meth:`info` as JSON, mode 0600 (it holds the client secret)."""

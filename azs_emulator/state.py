@@ -3,7 +3,7 @@
 :class:`StateData` is its one shape, a section per owner, kept in the store (``state.db``, :mod:`azs_emulator.store`)
 a row per document; :class:`DocumentStore` is how an owner keeps a section of documents. Without a state directory
 everything lives in a temporary directory removed at stop. With one, the CA, the credentials and every resource
-survive restarts, so restarting with another ``--stack-version`` emulates a Stack upgrade; a directory an older
+survive restarts, so restarting with another ``--release`` emulates a Stack upgrade; a directory an older
 emulator left (``state.json``) is migrated on first start.
 """
 
@@ -295,7 +295,7 @@ class EmulatorState:
         return ca
 
     @property
-    def ca_cert_path(self) -> Path:
+    def root_ca_path(self) -> Path:
         return self.directory / CA_CERT_FILE
 
     @property

@@ -22,7 +22,7 @@ _MARK = "# azs-scaffold emulator: stand-in for the public CA of an Azure AD sign
 
 def stand_in_ca_of_info(info: dict) -> Path | None:
     """The same, from an emulator's info (``Emulator.info()``)."""
-    identity_ca, stack_ca = info["identity_ca_cert"], info["ca_cert"]
+    identity_ca, stack_ca = info["identity_ca_cert"], info["root_ca"]
     return None if identity_ca == stack_ca else Path(identity_ca)
 
 

@@ -93,12 +93,12 @@ def main() -> None:
     with Emulator(EmulatorConfig(registration_delay=0.1, layout="loopback", single_host=True)) as emulator:
         info = emulator.info()
         env = {SECRET_ENV: info["client_secret"]}
-        stack = ["--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+        stack = ["--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id", info["client_id"],
                  "--client-secret-env", SECRET_ENV]
         common = ["--non-interactive", "--vcs-ref", "HEAD"]
 
         # 1. generation: azs-scaffold new vs copier copy with the same answers precomputed
-        request = DiscoveryRequest(info["arm_endpoint"], ca_cert=info["ca_cert"],
+        request = DiscoveryRequest(info["arm_endpoint"], root_ca=info["root_ca"],
                                    principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]))
         found = discover_stack(request)
         data = copier_data(NewProject(str(work / "unused"), request), found)

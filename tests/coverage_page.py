@@ -28,7 +28,7 @@ def _routes(release: str) -> tuple[list[Any], Any]:
     from azs_emulator.config import LOOPBACK
 
     with tempfile.TemporaryDirectory() as state:
-        emulator = Emulator(EmulatorConfig(stack_version=release, state_dir=state, layout=LOOPBACK)).start()
+        emulator = Emulator(EmulatorConfig(release=release, state_dir=state, layout=LOOPBACK)).start()
         try:
             return list(emulator.router.routes), emulator.ctx.api_table
         finally:

@@ -168,13 +168,13 @@ def with_credentials(info: dict) -> tuple[list[str], dict]:
 
 
 def discover(info: dict, *extra: str, env: dict | None = None) -> tuple[int, str, str]:
-    return cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *extra, env=env)
+    return cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], *extra, env=env)
 
 
 def new_args(info: dict, destination: Path, *extra: str) -> tuple[list[str], dict]:
     """The arguments and environment of ``new DESTINATION`` for the emulator ``info`` describes, asking nothing."""
     args, env = with_credentials(info)
-    return ["new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *args,
+    return ["new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], *args,
             "--non-interactive", "--vcs-ref", "HEAD", *extra], env
 
 
@@ -189,7 +189,7 @@ def new_project(info: dict, destination: Path, template_repo: Path, **options: A
     request = NewProject(
         destination=str(destination),
         discovery=DiscoveryRequest(
-            arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"],
+            arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"],
             principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]),
         ),
         template=str(template_repo),
@@ -367,6 +367,6 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def installed_new(command: Path, cwd: Path, info: dict, destination: str, *extra: str) -> subprocess.CompletedProcess:
-    return installed_cli(command, cwd, "new", destination, "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+    return installed_cli(command, cwd, "new", destination, "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"],
                 "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--samples", "resource_groups",
                 "--non-interactive", *extra, env={"AZS_SECRET": info["client_secret"]})

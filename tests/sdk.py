@@ -89,7 +89,7 @@ def stack_with_group(start_emulator: Any, release: str = "2108", identity: str =
 
     from azure.mgmt.resource import ResourceManagementClient
 
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     profile = PROFILE_OF_RELEASE[release]
     resources = client(ResourceManagementClient, info, profile)
     for namespace in namespaces:
@@ -113,3 +113,20 @@ def nic_on(network: Any, subnet_id: str, ip_configuration: str = "c", **properti
     """Network interface ``nic`` in group ``rg`` with one IP configuration on ``subnet_id``, as its PUT answers it."""
     return network.network_interfaces.begin_create_or_update("rg", "nic", {
         "location": "local", **properties, "ip_configurations": [{"name": ip_configuration, "subnet": {"id": subnet_id}}]}).result()
+
+
+def blob_account(info: dict[str, Any], profile: Any, name: str) -> tuple[Any, str, Any]:
+    """Storage account ``name`` in group ``rg`` (made now) with its blob service client at the catalog's storage
+    service version, signed with the account's key: (the account, its key, the client)."""
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.storage.blob import BlobServiceClient
+
+    from generator import catalog
+
+    storage = client(StorageManagementClient, info, profile)
+    account = storage.storage_accounts.begin_create("rg", name, {"location": "local", "sku": {"name": "Standard_LRS"},
+                                                                 "kind": "Storage"}).result()
+    key = storage.storage_accounts.list_keys("rg", name).keys[0].value
+    blobs = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": name, "account_key": key},
+                              api_version=catalog.STORAGE_DATA_API_VERSION, connection_verify=info["ca_cert"])
+    return account, key, blobs

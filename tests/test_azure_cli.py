@@ -102,7 +102,7 @@ def _template(network_version: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("release", "identity", "profile", "network_version"), STACKS)
 def test_a_stack_users_documented_az_flow(start_emulator, az_executable, tmp_path, release, identity, profile, network_version):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     az = AzureCli(az_executable, tmp_path, info)
     secret_file = tmp_path / "secret"
     write_private_file(secret_file, info["client_secret"].encode())  # az reads @file: the secret is never an argument

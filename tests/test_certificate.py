@@ -36,8 +36,8 @@ def _certificate(tmp_path, password: bytes | None = None, name: str = "sp"):
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_discovery_signs_in_with_a_certificate(start_emulator, tmp_path, identity):
     path, cert = _certificate(tmp_path)
-    info = start_emulator(identity=identity, client_certificates=[cert]).info()
-    found = discover_stack(DiscoveryRequest(info["arm_endpoint"], ca_cert=info["ca_cert"],
+    info = start_emulator(identity_system=identity, client_certificates=[cert]).info()
+    found = discover_stack(DiscoveryRequest(info["arm_endpoint"], root_ca=info["root_ca"],
                                             principal=ServicePrincipal(info["client_id"], certificate_path=str(path))))
     assert found.credentials_proven and found.profile == "2020_09_01_hybrid"
 
@@ -47,7 +47,7 @@ def test_an_unregistered_certificate_is_refused(start_emulator, tmp_path):
     other, _ = _certificate(tmp_path, name="other")
     info = start_emulator(client_certificates=[registered]).info()
     with pytest.raises(DiscoveryError, match="AADSTS700027.*not registered"):
-        discover_stack(DiscoveryRequest(info["arm_endpoint"], ca_cert=info["ca_cert"],
+        discover_stack(DiscoveryRequest(info["arm_endpoint"], root_ca=info["root_ca"],
                                         principal=ServicePrincipal(info["client_id"], certificate_path=str(other))))
 
 
@@ -57,7 +57,7 @@ def test_a_certificate_project_runs_end_to_end(start_emulator, template_repo, pr
     info = start_emulator(client_certificates=[cert]).info()
     project = tmp_path / "project"
     result = subprocess.run(
-        [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+        [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--root-ca",
          info["ca_cert"], "--client-id", info["client_id"], "--certificate", str(path), "--certificate-password-env",
          "AZS_CERT_PASSWORD", "--samples", "resource_groups", "--non-interactive", "--template", str(template_repo),
          "--vcs-ref", "HEAD"],

@@ -24,13 +24,13 @@ IDENTITIES = ["azure_ad", "adfs"]
 
 def _request(info, with_credentials=True, **extra):
     principal = ServicePrincipal(info["client_id"], client_secret=info["client_secret"]) if with_credentials else None
-    return DiscoveryRequest(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], principal=principal, **extra)
+    return DiscoveryRequest(arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], principal=principal, **extra)
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)
 @pytest.mark.parametrize("release", sorted(EXPECTED_PROFILE))
 def test_credentials_show_the_profile_with_evidence(start_emulator, release, identity):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     found = discover_stack(_request(info))
     assert found.profile == EXPECTED_PROFILE[release]
     assert any("providers serve every API version" in s for s in found.profile_evidence)
@@ -40,9 +40,9 @@ def test_credentials_show_the_profile_with_evidence(start_emulator, release, ide
 
 @pytest.mark.parametrize("identity", IDENTITIES)
 @pytest.mark.parametrize("release", sorted(EXPECTED_PROFILE))
-def test_stack_version_alone_gives_the_same_profile(start_emulator, release, identity):
-    info = start_emulator(stack_version=release, identity=identity).info()
-    found = discover_stack(_request(info, with_credentials=False, stack_version=release))
+def test_release_alone_gives_the_same_profile(start_emulator, release, identity):
+    info = start_emulator(release=release, identity_system=identity).info()
+    found = discover_stack(_request(info, with_credentials=False, release=release))
     assert found.profile == EXPECTED_PROFILE[release] and found.release == release
     assert not found.credentials_proven
 
@@ -50,15 +50,15 @@ def test_stack_version_alone_gives_the_same_profile(start_emulator, release, ide
 @pytest.mark.reliability
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_a_mismatch_is_refused_and_force_keeps_the_users_word(start_emulator, identity):
-    info = start_emulator(stack_version="2008", identity=identity).info()
+    info = start_emulator(release="2008", identity_system=identity).info()
     with pytest.raises(DiscoveryError, match="disagrees.*2301.*2019_03_01_hybrid.*--force"):
-        discover_stack(_request(info, stack_version="2301"))
-    forced = discover_stack(_request(info, stack_version="2301", force=True))
+        discover_stack(_request(info, release="2301"))
+    forced = discover_stack(_request(info, release="2301", force=True))
     assert forced.profile == "2020_09_01_hybrid" and any("--force" in s for s in forced.profile_evidence)
 
 
 def test_adfs_gives_tenant_adfs_and_the_host_authority(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     found = discover_stack(_request(info, with_credentials=False)).to_json()
     assert found["identity_system"] == "adfs" and found["tenant_id"] == "adfs"
     assert found["login_endpoint"] == info["identity_endpoint"] and found["login_endpoint"].endswith("/adfs/")
@@ -67,7 +67,7 @@ def test_adfs_gives_tenant_adfs_and_the_host_authority(start_emulator):
 
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_azure_identity_gets_a_token_with_the_derived_settings(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     found = discover_stack(_request(info, with_credentials=False)).to_json()
     credential = ClientSecretCredential(
         found["tenant_id"], info["client_id"], info["client_secret"], authority=found["authority_host"],
@@ -85,7 +85,7 @@ def test_tenant_by_directory_name_and_from_the_challenge(emulator):
 
 
 def test_adfs_refuses_a_guid_tenant(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     with pytest.raises(DiscoveryError, match="always 'adfs'; drop --tenant"):
         discover_stack(_request(info, False, tenant="6f1b2b4e-0000-4000-8000-000000000000"))
 
@@ -107,7 +107,7 @@ def test_unknown_subscription_is_reported(emulator):
 
 @pytest.mark.parametrize(("release", "build"), [("2108", "1.2108.2.65"), ("2008", "1.2008.13.88")])
 def test_admin_update_api_names_the_build(start_emulator, release, build):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
     assert found.release == release and found.build == build
     assert any(f"admin update API reports build {build}" in s for s in found.profile_evidence)
@@ -116,20 +116,20 @@ def test_admin_update_api_names_the_build(start_emulator, release, build):
 @pytest.mark.reliability
 def test_an_internal_build_is_read_without_a_traceback(start_emulator):
     # Microsoft's test stamps report builds like 9.2222.0.222 (azurestack-powershell's Update.Admin recordings).
-    info = start_emulator(stack_version="2108", build="9.2222.0.222").info()
+    info = start_emulator(release="2108", build="9.2222.0.222").info()
     found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
     assert found.profile == "2020_09_01_hybrid" and found.release is None  # the provider list decides
     assert any("build 9.2222.0.222, which names no release" in s for s in found.profile_evidence)
 
 
 def test_release_2601_reports_its_build(start_emulator):
-    info = start_emulator(stack_version="2601").info()
+    info = start_emulator(release="2601").info()
     found = discover_stack(_request(info, admin_endpoint=info["admin_endpoint"]))
     assert (found.release, found.build, found.profile) == ("2601", "1.2601.0.4", "2020_09_01_hybrid")
 
 
 def test_global_azure_mode_is_latest(start_emulator):
-    info = start_emulator(stack_version="azure").info()
+    info = start_emulator(release="azure").info()
     assert discover_stack(_request(info)).profile == "latest"
 
 
@@ -159,7 +159,7 @@ def _metadata_requests(emulator) -> int:
 
 
 def test_tls_failure_explains_ca_cert(emulator):
-    with pytest.raises(DiscoveryError, match="--ca-cert PEM"):
+    with pytest.raises(DiscoveryError, match="--root-ca PEM"):
         discover_stack(DiscoveryRequest(arm_endpoint=emulator.info()["arm_endpoint"]))
 
 
@@ -169,8 +169,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("identity", IDENTITIES)
 def test_cli_json_has_exactly_the_documented_keys(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
-    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+    info = start_emulator(identity_system=identity).info()
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id", info["client_id"],
                   "--client-secret-env", "AZS_TEST_SECRET", "--json", env={"AZS_TEST_SECRET": info["client_secret"]})
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
@@ -181,11 +181,11 @@ def test_cli_json_has_exactly_the_documented_keys(start_emulator, identity):
 
 def test_cli_summary_and_nulls_without_evidence(emulator):
     info = emulator.info()
-    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--json")
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--json")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
-    assert body["profile"] is None and body["stack_version"] is None
-    summary = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "1.2108.2.65")
+    assert body["profile"] is None and body["release"] is None and body["stack_version"] is None
+    summary = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--release", "1.2108.2.65")
     assert summary.returncode == 0 and "2020_09_01_hybrid" in summary.stdout and "1.2108.2.65" in summary.stdout
 
 
@@ -206,13 +206,13 @@ def test_cli_summary_says_the_credentials_work_when_no_subscription_is_chosen(em
     [
         (["--client-id", "x", "--client-secret-env", "AZS_UNSET_VARIABLE"], {}, "AZS_UNSET_VARIABLE: that environment variable is not set"),
         (["--client-id", "x"], {}, "no terminal to ask on"),
-        (["--stack-version", "1710"], {}, "older than any API profile supports"),
-        (["--stack-version", "21.08"], {}, "cannot read Stack version"),
+        (["--release", "1710"], {}, "older than any API profile supports"),
+        (["--release", "21.08"], {}, "cannot read the release"),
     ],
 )
 def test_cli_errors_are_one_line(emulator, args, env, message):
     info = emulator.info()
-    result = _cli("--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], *args, env=env)
+    result = _cli("--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], *args, env=env)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.stderr

@@ -99,8 +99,8 @@ SAMPLE_STYLE = """
 
 def test_a_sample_style_project_gets_each_of_its_problems(tmp_path, start_emulator):
     project = _project(tmp_path / "sample", "azure-mgmt-resource\nazure-identity\nmsrestazure\n", SAMPLE_STYLE)
-    info = start_emulator(stack_version="2108").info()
-    code, report = _doctor(project, "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "2108")
+    info = start_emulator(release="2108").info()
+    code, report = _doctor(project, "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--release", "2108")
     problems = "\n".join(f"{f['where']} {f['problem']}" for f in report["findings"])
     assert code == 1
     for expected in ("requirements.txt:1 azure-mgmt-resource is not pinned", "msrestazure is retired",
@@ -345,16 +345,16 @@ def test_r128_a_folder_with_nothing_to_diagnose(tmp_path):
 
 @pytest.mark.reliability
 def test_r129_arm_endpoint_without_credentials_cannot_check_the_profile(tmp_path, start_emulator):
-    info = start_emulator(stack_version="2108").info()
+    info = start_emulator(release="2108").info()
     project = _project(tmp_path / "p", GOOD_REQUIREMENTS, GOOD_CODE)
-    result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"])
+    result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"])
     error_lines = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
     assert result.returncode == 2 and len(error_lines) == 1, result.stderr
     line = error_lines[0]
     assert "profile of the Stack at https://management." in line and "could not be told" in line
-    assert "--stack-version" in line and "--client-id" in line
-    # --stack-version is enough to check the profile
-    result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--stack-version", "2108")
+    assert "--release" in line and "--client-id" in line
+    # --release is enough to check the profile
+    result = _run(str(project), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--release", "2108")
     assert result.returncode == 0, result.stderr
 
 

@@ -64,13 +64,13 @@ def test_our_clean_templates_have_no_findings_on_either_release(tmp_path):
     (project / "templates" / "azuredeploy.parameters.json").write_text(json.dumps({
         "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#",
         "contentVersion": "1.0.0.0", "parameters": {"prefix": {"value": "x"}}}))
-    for release in ([], ["--stack-version", "2008"], ["--stack-version", "2108"]):
+    for release in ([], ["--release", "2008"], ["--release", "2108"]):
         assert _doctor(project, *release)[:2] == (0, [])
 
 
 def test_an_api_version_and_a_profile_2008_does_not_serve_and_a_public_endpoint(tmp_path):
     project = _project(tmp_path, newer=NEWER_THAN_2008, profiled=PROFILED)
-    code, findings, _ = _doctor(project, "--stack-version", "2008")
+    code, findings, _ = _doctor(project, "--release", "2008")
     found = _by_where(findings)
     assert code == 1
     version = found["templates/newer.json resources[1].apiVersion"]
@@ -84,17 +84,17 @@ def test_an_api_version_and_a_profile_2008_does_not_serve_and_a_public_endpoint(
     sku = found["templates/newer.json resources[0].sku.name"]
     assert "Standard_GRS is not offered" in sku["problem"] and sku["fix"] == "use Standard_LRS or Premium_LRS"
     # A 2108 serves both; the endpoint and the sku are wrong on every Stack.
-    code, findings, _ = _doctor(project, "--stack-version", "2108")
+    code, findings, _ = _doctor(project, "--release", "2108")
     assert sorted(f["where"] for f in findings) == ["templates/newer.json resources[0].sku.name", "templates/newer.json variables.diskUri"]
     # --template checks that file only
-    code, findings, _ = _doctor(project, "--stack-version", "2008", "--template", str(project / "templates" / "profiled.json"))
+    code, findings, _ = _doctor(project, "--release", "2008", "--template", str(project / "templates" / "profiled.json"))
     assert [f["where"] for f in findings] == ["templates/profiled.json apiProfile"]
 
 
 def test_capabilities_written_by_discover_check_sizes_images_extensions_offline(tmp_path, start_emulator):
-    info = start_emulator(stack_version="2008").info()
+    info = start_emulator(release="2008").info()
     capabilities = tmp_path / "stack.json"
-    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+    result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca",
                              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_TEST_SECRET",
                              "--capabilities", str(capabilities)], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "AZS_TEST_SECRET": info["client_secret"]}, stdin=subprocess.DEVNULL)
@@ -120,9 +120,9 @@ def test_capabilities_written_by_discover_check_sizes_images_extensions_offline(
 
 
 def test_doctor_checks_templates_against_the_stack_it_reaches(tmp_path, start_emulator):
-    info = start_emulator(stack_version="2008").info()
+    info = start_emulator(release="2008").info()
     project = _project(tmp_path, newer=NEWER_THAN_2008)
-    code, findings, stderr = _doctor(project, "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+    code, findings, stderr = _doctor(project, "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"],
                                      "--client-id", info["client_id"], "--client-secret-env", "AZS_TEST_SECRET",
                                      env={"AZS_TEST_SECRET": info["client_secret"]})
     found = _by_where(findings)
@@ -158,11 +158,11 @@ def test_a_stack_release_is_judged_by_what_real_stacks_served_not_only_its_profi
          "properties": {"mode": "Incremental", "template": {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": []}}}]}
     project = _project(tmp_path, nested=nested)
     for release in ("2008", "2108"):
-        assert _doctor(project, "--stack-version", release)[:2] == (0, [])
+        assert _doctor(project, "--release", release)[:2] == (0, [])
     # day two: the team moves the nested deployment to a version no Stack of 2008 served
     nested["resources"][1]["apiVersion"] = "2019-05-01"
     project = _project(tmp_path, nested=nested)
-    code, findings, _ = _doctor(project, "--stack-version", "2008")
+    code, findings, _ = _doctor(project, "--release", "2008")
     assert code == 1 and [f["where"] for f in findings] == ["templates/nested.json resources[1].apiVersion"]
     assert findings[0]["fix"].startswith("use apiVersion 2018-09-01")
-    assert _doctor(project, "--stack-version", "2108")[:2] == (0, [])  # a 2102+ Stack served it
+    assert _doctor(project, "--release", "2108")[:2] == (0, [])  # a 2102+ Stack served it

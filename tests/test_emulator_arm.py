@@ -29,7 +29,7 @@ RELEASES = [
 
 
 def _register(info, *namespaces):
-    resources = sdk.client(ResourceManagementClient, info, sdk.PROFILE_OF_RELEASE[info["stack_version"]])
+    resources = sdk.client(ResourceManagementClient, info, sdk.PROFILE_OF_RELEASE[info["release"]])
     for namespace in namespaces:
         resources.providers.register(namespace)
     deadline = time.time() + 10
@@ -43,7 +43,7 @@ def _register(info, *namespaces):
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize(("release", "profile", "keyvault_version"), RELEASES)
 def test_resource_groups_and_generic_resources_with_the_matching_profile(start_emulator, identity, release, profile, keyvault_version):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     _register(info, "Microsoft.KeyVault")
     client = sdk.client(ResourceManagementClient, info, profile)
     for index in range(7):  # more than a page: the list must follow nextLink
@@ -72,7 +72,7 @@ def test_resource_groups_and_generic_resources_with_the_matching_profile(start_e
 
 @pytest.mark.parametrize(("release", "profile", "keyvault_version"), RELEASES)
 def test_storage_accounts(start_emulator, release, profile, keyvault_version):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     _register(info, "Microsoft.Storage")
     sdk.client(ResourceManagementClient, info, profile).resource_groups.create_or_update("rg", {"location": "local"})
     storage = sdk.client(StorageManagementClient, info, profile)
@@ -92,7 +92,7 @@ def test_storage_accounts(start_emulator, release, profile, keyvault_version):
 
 @pytest.mark.parametrize(("release", "profile", "keyvault_version"), RELEASES)
 def test_virtual_networks_and_subnets(start_emulator, release, profile, keyvault_version):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     _register(info, "Microsoft.Network")
     sdk.client(ResourceManagementClient, info, profile).resource_groups.create_or_update("rg", {"location": "local"})
     network = sdk.client(NetworkManagementClient, info, profile)
@@ -112,7 +112,7 @@ def test_virtual_networks_and_subnets(start_emulator, release, profile, keyvault
 
 @pytest.mark.parametrize(("release", "profile", "keyvault_version"), RELEASES)
 def test_a_client_without_its_profile_is_refused(start_emulator, release, profile, keyvault_version):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     for cls in (ResourceManagementClient, StorageManagementClient, NetworkManagementClient):
         client = sdk.client(cls, info, profile=None)
         operation = {
@@ -128,7 +128,7 @@ def test_a_client_without_its_profile_is_refused(start_emulator, release, profil
 
 
 def test_the_other_hybrid_profile_is_refused_too(start_emulator):
-    info = start_emulator(stack_version="2008").info()
+    info = start_emulator(release="2008").info()
     with pytest.raises(HttpResponseError) as raised:
         list(sdk.client(ResourceManagementClient, info, KnownProfiles.v2020_09_01_hybrid).resource_groups.list())
     assert raised.value.error.code == "InvalidApiVersionParameter"
@@ -136,7 +136,7 @@ def test_the_other_hybrid_profile_is_refused_too(start_emulator):
 
 
 def test_global_azure_serves_the_latest_profile(start_emulator):
-    info = start_emulator(stack_version="azure").info()
+    info = start_emulator(release="azure").info()
     client = sdk.client(ResourceManagementClient, info, KnownProfiles.latest)
     client.resource_groups.create_or_update("rg", {"location": "local"})
     assert [g.name for g in client.resource_groups.list()] == ["rg"]
@@ -189,7 +189,7 @@ def test_a_generic_resource_is_checked_against_its_own_providers_versions(emulat
 
 @pytest.mark.parametrize(("release", "build"), [("2108", "1.2108.2.65"), ("2008", "1.2008.13.88"), ("2506", "1.2506.0.15")])
 def test_admin_update_location_reports_the_build_to_an_operator_only(start_emulator, release, build):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     admin = info["admin_endpoint"]
     subscriptions = requests.get(f"{admin}subscriptions?api-version=2016-06-01", headers=sdk.bearer(info, admin=True),
                                  verify=info["ca_cert"], timeout=10).json()["value"]
@@ -204,16 +204,17 @@ def test_admin_update_location_reports_the_build_to_an_operator_only(start_emula
 
 
 def test_state_dir_keeps_ca_credentials_and_resources_across_an_upgrade(tmp_path):
-    config = EmulatorConfig(stack_version="2008", state_dir=str(tmp_path / "state"), proxy_port=EMULATOR_PROXY_PORT)
+    config = EmulatorConfig(release="2008", state_dir=str(tmp_path / "state"), proxy_port=EMULATOR_PROXY_PORT)
     with Emulator(config) as before:
         info = before.info()
         sdk.client(ResourceManagementClient, info, KnownProfiles.v2019_03_01_hybrid).resource_groups.create_or_update("kept", {"location": "local"})
         ca_pem = open(info["ca_cert"], "rb").read()
     # The same names (and proxy) after the upgrade, as a Stack keeps its names.
-    upgraded = EmulatorConfig(stack_version="2108", state_dir=str(tmp_path / "state"))
+    upgraded = EmulatorConfig(release="2108", state_dir=str(tmp_path / "state"))
     with Emulator(upgraded) as after:
         info_after = after.info()
-        assert {k: v for k, v in info_after.items() if k != "stack_version"} == {k: v for k, v in info.items() if k != "stack_version"}
+        releases = ("release", "stack_version")
+        assert {k: v for k, v in info_after.items() if k not in releases} == {k: v for k, v in info.items() if k not in releases}
         assert open(info_after["ca_cert"], "rb").read() == ca_pem
         new_client = sdk.client(ResourceManagementClient, info_after, KnownProfiles.v2020_09_01_hybrid)
         assert [g.name for g in new_client.resource_groups.list()] == ["kept"]
@@ -242,7 +243,7 @@ def test_a_state_an_older_emulator_wrote_keeps_loading(tmp_path):
         "storage_keys": {account.lower(): ["a2VwdC1rZXktMQ==", "a2VwdC1rZXktMg=="]},
     }
     (state_dir / "state.json").write_text(json.dumps(older))
-    config = EmulatorConfig(stack_version="2108", state_dir=str(state_dir), proxy_port=EMULATOR_PROXY_PORT)
+    config = EmulatorConfig(release="2108", state_dir=str(state_dir), proxy_port=EMULATOR_PROXY_PORT)
     with Emulator(config) as emulator:
         info = emulator.info()
         assert (info["client_id"], info["tenant_id"], info["subscription_id"]) == (older["client_id"], older["tenant_id"],

@@ -38,7 +38,7 @@ def _group_with(info, provider: str) -> None:
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_built_in_roles_and_the_owners_assignment(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     authorization = _authorization(info)
     sub_scope = f"/subscriptions/{info['subscription_id']}"
     roles = {d.role_name: d for d in authorization.role_definitions.list(sub_scope)}
@@ -169,7 +169,7 @@ def test_a_vault_secret_put_through_resource_manager_never_comes_back_with_its_v
 
 def test_the_directory_finds_the_service_principal_by_its_name_and_has_no_signed_in_user(start_emulator):
     """What `az keyvault create` asks Microsoft Graph to name the caller in the vault's access policy."""
-    info = start_emulator(stack_version="2108").info()
+    info = start_emulator(release="2108").info()
     token = sdk.credential(info).get_token("https://graph.microsoft.com/.default").token
     headers, verify = {"Authorization": f"Bearer {token}"}, info["public_ca_bundle"]
 

@@ -22,7 +22,7 @@ VERSION = catalog.STORAGE_DATA_API_VERSION
 
 
 def _account(start_emulator, release: str = "2108", name: str = "acct1") -> tuple[dict, str, str, StorageManagementClient]:
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     profile = sdk.PROFILE_OF_RELEASE.get(release, sdk.PROFILE_OF_RELEASE["2008"])
     resources = sdk.client(ResourceManagementClient, info, profile)
     resources.providers.register("Microsoft.Storage")

@@ -32,7 +32,7 @@ VERSION = catalog.STORAGE_DATA_API_VERSION
 
 def _start(state: Path, info_file: Path) -> subprocess.Popen:
     info_file.unlink(missing_ok=True)
-    process = subprocess.Popen([*GENERATOR_COMMAND, "emulator", "--identity", "adfs", "--state-dir", str(state),
+    process = subprocess.Popen([*GENERATOR_COMMAND, "emulator", "--identity-system", "adfs", "--state-dir", str(state),
                                 "--info-file", str(info_file), "--proxy-port", str(EMULATOR_PROXY_PORT),
                                 "--registration-delay", "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.reliability
 @pytest.mark.parametrize(("release", "identity"), [("2008", "adfs"), ("2108", "azure_ad")])
 def test_a_project_proves_itself_against_its_own_emulator(start_emulator, template_repo, project_env, tmp_path, release, identity):
-    generating = start_emulator(stack_version=release, identity=identity)
+    generating = start_emulator(release=release, identity_system=identity)
     project = tmp_path / "project"
     new_project(generating.info(), project, template_repo)
     generating.stop()  # no Stack from here on

@@ -17,8 +17,8 @@ from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND
 
 INFO_KEYS = {
     "arm_endpoint", "admin_endpoint", "ca_cert", "client_id", "client_secret", "tenant_id", "tenant_domain",
-    "subscription_id", "location", "stack_version", "identity_system", "identity_endpoint", "identity_ca_cert",
-    "public_ca_bundle", "keyvault_ca_cert", "keyvault_dns_suffix", "storage_suffix", "layout", "https_proxy",
+    "subscription_id", "location", "release", "stack_version", "identity_system", "identity_endpoint", "identity_ca_cert",
+    "public_ca_bundle", "keyvault_ca_cert", "keyvault_dns_suffix", "storage_suffix", "layout", "https_proxy", "root_ca",
 }
 RELEASES = ["2008", "2102", "2108", "2206", "2301", "2306", "2311", "2406", "2408", "2501", "2506"]
 
@@ -48,10 +48,10 @@ def _stop(process: subprocess.Popen, sig: int = signal.SIGINT) -> tuple[int, str
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize("release", RELEASES)
 def test_background_emulator_answers_metadata_for_every_release(tmp_path, release, identity):
-    process, info = _start(tmp_path, "--stack-version", release, "--identity", identity)
+    process, info = _start(tmp_path, "--release", release, "--identity-system", identity)
     try:
         assert set(info) == INFO_KEYS
-        assert info["stack_version"] == release and info["identity_system"] == identity
+        assert info["release"] == release and info["identity_system"] == identity
         assert stat.S_IMODE(os.stat(tmp_path / "info.json").st_mode) == 0o600
         body = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=2015-01-01", verify=info["ca_cert"], timeout=10).json()
         assert body["authentication"]["loginEndpoint"].rstrip("/").endswith("/adfs") == (identity == "adfs")
@@ -72,8 +72,8 @@ def test_sigterm_stops_cleanly(tmp_path):
     ("args", "message"),
     [
         (["--host", "0.0.0.0"], "refusing to listen on 0.0.0.0"),
-        (["--stack-version", "1808"], "unknown --stack-version '1808'"),
-        (["--stack-version", "azure", "--identity", "adfs"], "global Azure uses Azure AD"),
+        (["--release", "1808"], "unknown --release '1808'"),
+        (["--release", "azure", "--identity-system", "adfs"], "global Azure uses Azure AD"),
     ],
 )
 def test_bad_options_end_in_one_line(args, message):

@@ -65,7 +65,7 @@ def _verifies(url: str, ca: str) -> bool:
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_sign_in_has_its_own_host_as_on_a_real_stack(start_emulator, identity):
     """Azure AD: another host, under a CA standing in for a public one; ADFS: another host on the Stack's CA."""
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     login = info["identity_endpoint"]
     assert _origin(login) != _origin(info["arm_endpoint"])
     openid = f"{login}{'' if identity == 'adfs' else info['tenant_id'] + '/'}.well-known/openid-configuration"
@@ -88,7 +88,7 @@ def test_single_host_serves_sign_in_beside_the_resource_manager(start_emulator):
 @pytest.mark.parametrize("version", ["1.0", "2015-01-01"])
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_metadata_old_versions_answer_one_object(start_emulator, version, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     body = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version={version}", verify=info["ca_cert"], timeout=10).json()
     assert set(body) == {"galleryEndpoint", "graphEndpoint", "portalEndpoint", "authentication"}
     login = body["authentication"]["loginEndpoint"]
@@ -118,7 +118,7 @@ def test_metadata_without_a_known_api_version_is_refused(emulator):
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_client_secret_credential_gets_a_token(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     token = sdk.credential(info).get_token(sdk.scope(info))
     assert token.token and token.expires_on > time.time() + 3000
 
@@ -138,7 +138,7 @@ def _post_token(info, tenant=None, **form):
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_both_scope_spellings_are_accepted(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     for scope in (sdk.scope(info), f"openid profile offline_access {sdk.scope(info)}"):
         body = _post_token(info, scope=scope).json()
         assert body["token_type"] == "Bearer" and int(body["expires_in"]) > 0 and body["access_token"]
@@ -148,7 +148,7 @@ def test_both_scope_spellings_are_accepted(start_emulator, identity):
                                                   ("1.2108.2.130", True), ("1.2206.1.24", True), ("9.2222.0.222", True)])
 def test_adfs_takes_a_bare_default_scope_from_hotfix_1_2108_2_130(start_emulator, build, bare_scope):
     # docs: "Support for the .default scope has been added to AD FS" (hotfix 1.2108.2.130).
-    info = start_emulator(identity="adfs", stack_version=build.split(".")[1] if build[0] == "1" else "2108", build=build).info()
+    info = start_emulator(identity_system="adfs", release=build.split(".")[1] if build[0] == "1" else "2108", build=build).info()
     bare = _post_token(info, scope=sdk.scope(info))
     assert bare.status_code == (200 if bare_scope else 400)
     if not bare_scope:
@@ -171,7 +171,7 @@ def test_a_build_is_four_numbers():
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_wrong_secret_is_invalid_client(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     response = _post_token(info, client_secret="not-the-secret")
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client" and response.json()["error_description"]
@@ -181,7 +181,7 @@ def test_wrong_secret_is_invalid_client(start_emulator, identity):
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_unknown_client_id_is_refused(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     response = _post_token(info, client_id="00000000-0000-0000-0000-000000000000")
     assert response.status_code in (400, 401)
     assert response.json()["error"] in ("invalid_client", "unauthorized_client")
@@ -189,7 +189,7 @@ def test_unknown_client_id_is_refused(start_emulator, identity):
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_scope_for_another_audience_is_invalid_scope(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     response = _post_token(info, scope="https://management.azure.com/.default")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope" and response.json()["error_description"]
@@ -211,7 +211,7 @@ def test_unknown_tenant_is_refused(emulator):
 
 
 def test_adfs_openid_configuration_points_at_its_token_endpoint(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     body = requests.get(f"{info['identity_endpoint']}.well-known/openid-configuration", verify=info["identity_ca_cert"], timeout=10).json()
     assert body["token_endpoint"] == f"{info['identity_endpoint']}oauth2/token/"
     assert body["issuer"] == info["identity_endpoint"].rstrip("/") and body["issuer"].endswith("/adfs")

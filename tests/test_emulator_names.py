@@ -32,7 +32,7 @@ def _urls(value: object) -> list[str]:
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_a_stack_is_named_as_an_asdk_is(start_emulator, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     assert info["layout"] == "names"
     assert info["arm_endpoint"] == "https://management.local.azurestack.external/"
     assert info["admin_endpoint"] == "https://adminmanagement.local.azurestack.external/"
@@ -99,7 +99,7 @@ def test_a_client_that_does_not_use_the_proxy_fails_clearly(emulator):
     with pytest.raises(requests.exceptions.ConnectionError, match="NameResolutionError|Name or service not known|resolve"):
         direct.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=1.0", verify=info["ca_cert"], timeout=10)
     result = subprocess.run([*GENERATOR_COMMAND, "discover", "--arm-endpoint", info["arm_endpoint"],
-                             "--ca-cert", info["ca_cert"]], capture_output=True, text=True, timeout=120,
+                             "--root-ca", info["ca_cert"]], capture_output=True, text=True, timeout=120,
                             env=without_emulator_proxy())
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot resolve host management.local.azurestack.external" in result.stderr
@@ -156,14 +156,14 @@ def test_emulator_trust_replaces_the_venvs_bundle_and_touches_nothing_else(start
 
 
 def test_emulator_trust_errors_are_one_line(start_emulator, tmp_path):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     info_file = tmp_path / "info.json"
     info_file.write_text(json.dumps(info))
     adfs = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", "--python", sys.executable, "--info-file",
                            str(info_file)], capture_output=True, text=True, timeout=120)
     assert adfs.returncode == 0 and "Nothing to trust" in adfs.stdout
     for args, words in ((["--info-file", str(info_file)], "needs --python"),
-                        (["--python", str(tmp_path / "nope"), "--ca-cert", info["ca_cert"]], "cannot run it"),
+                        (["--python", str(tmp_path / "nope"), "--stand-in-ca", info["ca_cert"]], "cannot run it"),
                         (["--python", sys.executable, "--info-file", str(tmp_path / "missing.json")], "no such file")):
         result = subprocess.run([*GENERATOR_COMMAND, "emulator", "trust", *args], capture_output=True, text=True,
                                 timeout=120)

@@ -20,7 +20,7 @@ TEMPLATE = Path(__file__).parent / "fixtures" / "arm" / "scale-set-with-dns.json
 
 
 def _scale_set(start_emulator, release):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     profile = sdk.PROFILE_OF_RELEASE[release]
     resources = sdk.client(ResourceManagementClient, info, profile)
     resources.resource_groups.create_or_update("rg", {"location": "local"})
@@ -147,3 +147,28 @@ def test_an_instances_address_and_nat_port_stay_while_it_lives_and_no_other_nic_
     assert nic.ip_configurations[0].private_ip_address not in addresses().values()
     held = network.virtual_networks.check_ip_address_availability("rg", "web-vnet", ip_address=addresses()["1"])
     assert held.available is False and addresses()["1"] not in held.available_ip_addresses
+
+
+def test_a_scale_set_from_a_user_image_vhd(start_emulator):
+    # Spec: VirtualMachineScaleSetOSDisk.image is "the source user image" VHD, its osType the OS in it (Microsoft's Stack
+    # quickstart 201-vmss-windows-customimage); no marketplace image is looked up.
+    compute, _ = _scale_set(start_emulator, "2108")
+    model = compute.virtual_machine_scale_sets.get("rg", "web-vmss").virtual_machine_profile
+    model.os_profile.linux_configuration = None
+    model.os_profile.admin_password = "Not-a-real-secret-1"
+    model.extension_profile = None
+    model.storage_profile.image_reference = None
+    model.storage_profile.os_disk = {"name": "osdisk", "caching": "ReadOnly", "create_option": "FromImage", "os_type": "Windows",
+                                     "image": {"uri": "https://images.blob.local.azurestack.external/vhds/golden.vhd"}}
+    body = {"location": "local", "sku": {"name": "Standard_A1", "tier": "Standard", "capacity": 2},
+            "upgrade_policy": {"mode": "Manual"}, "virtual_machine_profile": model}
+    made = compute.virtual_machine_scale_sets.begin_create_or_update("rg", "custom-vmss", body).result()
+    assert made.virtual_machine_profile.storage_profile.os_disk.image.uri.endswith("/vhds/golden.vhd")
+    assert made.virtual_machine_profile.os_profile.windows_configuration.provision_vm_agent is True
+    assert [i.instance_id for i in compute.virtual_machine_scale_set_vms.list("rg", "custom-vmss")] == ["0", "1"]
+    # scaled out by capacity, as `az vmss scale` does
+    compute.virtual_machine_scale_sets.begin_update("rg", "custom-vmss", {"sku": {"capacity": 3}}).result()
+    assert len(list(compute.virtual_machine_scale_set_vms.list("rg", "custom-vmss"))) == 3
+    body["virtual_machine_profile"].storage_profile.os_disk.os_type = None  # a user image says which OS it holds
+    with pytest.raises(HttpResponseError, match="osType"):
+        compute.virtual_machine_scale_sets.begin_create_or_update("rg", "no-os-vmss", body).result()

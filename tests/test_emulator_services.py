@@ -32,7 +32,7 @@ def _get(info, path, **params):
 
 @pytest.mark.parametrize(("release", "older"), [("2108", "2018-05-01"), ("2108", "2016-02-01"), ("2008", "2016-02-01")])
 def test_a_release_serves_older_profiles_versions_too(start_emulator, release, older):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     status, body = _get(info, "resourcegroups", **{"api-version": older})
     assert status == 200 and body["value"] == []
     status, body = _get(info, "providers/Microsoft.KeyVault", **{"api-version": older})

@@ -34,7 +34,7 @@ STATE_JSON = Path(__file__).parent / "fixtures" / "state_json"
 
 
 def _config(state_dir: Path) -> EmulatorConfig:
-    return EmulatorConfig(stack_version="2108", state_dir=str(state_dir), proxy_port=EMULATOR_PROXY_PORT,
+    return EmulatorConfig(release="2108", state_dir=str(state_dir), proxy_port=EMULATOR_PROXY_PORT,
                           registration_delay=0.1, public_ca_dir=PUBLIC_CA_DIR)
 
 

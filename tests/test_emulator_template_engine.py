@@ -143,11 +143,11 @@ def test_a_parameter_from_a_key_vault_enabled_for_template_deployment(start_emul
                 label={"reference": {"keyVault": {"id": vault_id}, "secretName": "missing"}})
 
 
-@pytest.mark.parametrize(("release", "versions"), [("2008", ("2016-09-01", "2017-05-10", "2018-09-01")),
-                                                   ("2108", ("2016-09-01", "2017-05-10", "2018-09-01", "2020-06-01"))])
+@pytest.mark.parametrize(("release", "versions"), [("2008", ("2015-01-01", "2016-02-01", "2016-09-01", "2017-05-10", "2018-09-01")),
+                                                   ("2108", ("2015-01-01", "2016-09-01", "2017-05-10", "2018-09-01", "2020-06-01"))])
 def test_nested_deployments_at_the_versions_a_stack_serves(start_emulator, release, versions):
-    # Microsoft's Stack quickstarts nest deployments at 2016-09-01 and 2018-09-01, Azure CLI's tests at 2017-05-10:
-    # real Stacks listed them (tests/fixtures/parity/); a version newer than the release's is refused.
+    # Microsoft's Stack quickstarts nest deployments at 2015-01-01, 2016-02-01 and 2018-09-01, Azure CLI's tests at
+    # 2017-05-10: real Stacks listed them (tests/fixtures/parity/); a version newer than the release's is refused.
     _, _, resources = sdk.stack_with_group(start_emulator, release, "azure_ad")
     inner = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [],
              "outputs": {"said": {"type": "string", "value": "inner"}}}
@@ -171,3 +171,93 @@ def test_a_profiled_resource_of_a_provider_the_stack_lacks_is_no_registered_prov
     with pytest.raises(HttpResponseError) as raised:
         _deploy(resources, "web", template)
     assert raised.value.error.code == "NoRegisteredProviderFound" and "Microsoft.Web" in raised.value.error.message
+
+
+def test_template_keywords_are_read_without_case(start_emulator):
+    # ARM reads a template's keywords in any case (Microsoft's Stack quickstarts declare parameters with "defaultvalue"):
+    # azs_emulator/template_keywords.py names the evidence.
+    info, profile, resources = _stack(start_emulator, "Microsoft.Network")
+    template = {"$schema": SCHEMA, "ContentVersion": "1.0.0.0",
+                "Parameters": {"prefix": {"Type": "String", "defaultvalue": "[concat('ip', 'x')]", "AllowedValues": ["ipx", "ipy"]}},
+                "Resources": [
+                    {"Type": "Microsoft.Network/publicIPAddresses", "APIVersion": "2018-11-01", "Location": LOCATION,
+                     "Name": "[concat(parameters('prefix'), copyIndex())]", "Copy": {"Name": "ips", "Count": 2},
+                     "Properties": {"publicIPAllocationMethod": "Dynamic"}},
+                    {"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2018-11-01", "name": "after",
+                     "location": LOCATION, "DependsOn": ["ips"]}],
+                "Outputs": {"prefix": {"Type": "string", "Value": "[parameters('prefix')]"}}}
+    network = sdk.client(NetworkManagementClient, info, profile)
+    for prefix in (None, "ipy"):  # the default, then a value given (day two)
+        result = _deploy(resources, "cased", template, **({"prefix": prefix} if prefix else {}))
+        assert result.properties.outputs["prefix"]["value"] == (prefix or "ipx")
+    assert sorted(ip.name for ip in network.public_ip_addresses.list("rg")) == ["ipx0", "ipx1", "ipy0", "ipy1"]
+    assert network.network_security_groups.get("rg", "after").name == "after"
+    with pytest.raises(HttpResponseError, match="allowedValues"):
+        _deploy(resources, "cased", template, prefix="ipz")
+
+
+def test_of_the_resources_ready_the_first_in_the_template_is_deployed_first(start_emulator):
+    # A VM that names its NIC by id but depends only on its storage account (Microsoft's Stack quickstarts do so): ARM
+    # has the NIC, listed earlier, done long before the storage account; the emulator deploys it first.
+    info, profile, resources = _stack(start_emulator, "Microsoft.Network", "Microsoft.Compute", "Microsoft.Storage")
+    nic_id = "[resourceId('Microsoft.Network/networkInterfaces', 'nic')]"
+    template = _template(
+        {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2016-01-01", "name": "[concat('sa', uniqueString(resourceGroup().id))]",
+         "location": LOCATION, "sku": {"name": "Standard_LRS"}, "kind": "Storage", "properties": {}},
+        {"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2017-10-01", "name": "nsg", "location": LOCATION},
+        {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2017-10-01", "name": "net", "location": LOCATION,
+         "dependsOn": ["nsg"], "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                                              "subnets": [{"name": "a", "properties": {"addressPrefix": "10.0.0.0/24"}}]}},
+        {"type": "Microsoft.Network/networkInterfaces", "apiVersion": "2017-10-01", "name": "nic", "location": LOCATION,
+         "dependsOn": ["net"], "properties": {"ipConfigurations": [{"name": "c", "properties": {
+             "privateIPAllocationMethod": "Dynamic",
+             "subnet": {"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'net', 'a')]"}}}]}},
+        {"type": "Microsoft.Compute/virtualMachines", "apiVersion": "2017-03-30", "name": "vm", "location": LOCATION,
+         "dependsOn": ["[concat('Microsoft.Storage/storageAccounts/sa', uniqueString(resourceGroup().id))]"],
+         "properties": {"hardwareProfile": {"vmSize": "Standard_A1"},
+                        "osProfile": {"computerName": "vm", "adminUsername": "azsuser", "linuxConfiguration": {
+                            "disablePasswordAuthentication": True,
+                            "ssh": {"publicKeys": [{"path": "/home/azsuser/.ssh/authorized_keys", "keyData": sdk.SSH_KEY}]}}},
+                        "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "UbuntuServer",
+                                                              "sku": "16.04-LTS", "version": "latest"},
+                                           "osDisk": {"createOption": "FromImage"}},
+                        "networkProfile": {"networkInterfaces": [{"id": nic_id}]}}})
+    for _ in range(2):  # and again, over what the first made
+        assert _deploy(resources, "order", template).properties.provisioning_state == "Succeeded"
+    operations = sorted(resources.deployment_operations.list("rg", "order"), key=lambda o: o.properties.timestamp)
+    assert [o.properties.target_resource.resource_type.split("/")[-1] for o in operations][-2:] == ["networkInterfaces", "virtualMachines"]
+
+
+def test_a_vm_from_a_managed_image_made_in_the_same_template(start_emulator):
+    # Spec (Compute 2017-03-30 and later): imageReference.id names a Microsoft.Compute/images resource; the OS disk is
+    # made from it with its osType (Microsoft's Stack quickstarts 101-simple-{linux,windows}-vm-custom-managed-disk).
+    from azure.mgmt.compute import ComputeManagementClient
+
+    info, profile, resources = _stack(start_emulator, "Microsoft.Network", "Microsoft.Compute")
+    image = {"type": "Microsoft.Compute/images", "apiVersion": "2017-03-30", "name": "golden", "location": LOCATION,
+             "properties": {"storageProfile": {"osDisk": {"osType": "Windows", "osState": "Generalized", "storageAccountType": "Standard_LRS",
+                                                          "blobUri": "https://images.blob.local.azurestack.external/vhds/golden.vhd"}}}}
+    vnet = {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2017-10-01", "name": "net", "location": LOCATION,
+            "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                           "subnets": [{"name": "a", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}
+    nic = {"type": "Microsoft.Network/networkInterfaces", "apiVersion": "2017-10-01", "name": "nic", "location": LOCATION,
+           "dependsOn": ["net"], "properties": {"ipConfigurations": [{"name": "c", "properties": {
+               "subnet": {"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'net', 'a')]"}}}]}}
+
+    def vm(image_name):
+        return {"type": "Microsoft.Compute/virtualMachines", "apiVersion": "2017-03-30", "name": "vm", "location": LOCATION,
+                "dependsOn": ["nic", "golden"], "properties": {
+                    "hardwareProfile": {"vmSize": "Standard_A1"},
+                    "osProfile": {"computerName": "vm", "adminUsername": "azsuser", "adminPassword": "Not-a-real-secret-1"},
+                    "storageProfile": {"imageReference": {"id": f"[resourceId('Microsoft.Compute/images', '{image_name}')]"}},
+                    "networkProfile": {"networkInterfaces": [{"id": "[resourceId('Microsoft.Network/networkInterfaces', 'nic')]"}]}}}
+
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    for _ in range(2):  # and again, over what the first made
+        assert _deploy(resources, "custom", _template(image, vnet, nic, vm("golden"))).properties.provisioning_state == "Succeeded"
+        made = compute.virtual_machines.get("rg", "vm")
+        assert made.storage_profile.image_reference.id.endswith("/images/golden")
+        assert made.storage_profile.os_disk.os_type == "Windows" and made.storage_profile.os_disk.managed_disk.id
+    compute.virtual_machines.begin_delete("rg", "vm").result()
+    with pytest.raises(HttpResponseError, match="Image .*/images/missing was not found"):
+        _deploy(resources, "custom", _template(image, vnet, nic, vm("missing")))

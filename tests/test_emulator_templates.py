@@ -27,7 +27,7 @@ def _template(name: str) -> dict:
 
 
 def _stack(start_emulator, release):
-    info = start_emulator(stack_version=release).info()
+    info = start_emulator(release=release).info()
     profile = sdk.PROFILE_OF_RELEASE[release]
     resources = sdk.client(ResourceManagementClient, info, profile)
     resources.resource_groups.create_or_update("rg", {"location": "local"})

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.storage import StorageManagementClient
-from azure.storage.blob import BlobServiceClient, BlobType
+from azure.storage.blob import BlobType
 
-from generator import catalog
 from tests import sdk
 
 GiB = 1 << 30
@@ -19,12 +17,7 @@ GiB = 1 << 30
 def test_unmanaged_disks_are_page_blobs_and_a_vm_attaches_one(start_emulator):
     info, profile, _ = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Compute", "Microsoft.Network",
                                             "Microsoft.Storage")
-    storage = sdk.client(StorageManagementClient, info, profile)
-    account = storage.storage_accounts.begin_create("rg", "disks1", {"location": "local", "sku": {"name": "Standard_LRS"},
-                                                                     "kind": "Storage"}).result()
-    key = storage.storage_accounts.list_keys("rg", "disks1").keys[0].value
-    blobs = BlobServiceClient(account.primary_endpoints.blob, credential={"account_name": "disks1", "account_key": key},
-                              api_version=catalog.STORAGE_DATA_API_VERSION, connection_verify=info["ca_cert"])
+    account, key, blobs = sdk.blob_account(info, profile, "disks1")
     network = sdk.client(NetworkManagementClient, info, profile)
     compute = sdk.client(ComputeManagementClient, info, profile)
     nic = sdk.nic_on(network, sdk.vnet_with_a_subnet(network).subnets[0].id)

@@ -24,7 +24,7 @@ def _rows(stdout: str) -> dict[str, str]:
 
 def test_a_fleet_is_checked_and_upgraded_each_project_on_its_own(start_emulator, template_repo, tmp_path):
     state = str(tmp_path / "stack-state")
-    before = start_emulator(stack_version="2008", state_dir=state)
+    before = start_emulator(release="2008", state_dir=state)
     info = before.info()
     teams = tmp_path / "teams.yaml"
     teams.write_text(yaml.safe_dump({
@@ -43,7 +43,7 @@ def test_a_fleet_is_checked_and_upgraded_each_project_on_its_own(start_emulator,
 
     # The Stack is upgraded to 2108; charlie's team upgrades at once; bravo's has work in progress.
     before.stop()
-    start_emulator(stack_version="2108", state_dir=state)
+    start_emulator(release="2108", state_dir=state)
     assert run_cli("upgrade", str(out / "charlie"), "--yes", *UPGRADE).returncode == 0
     git(out / "charlie", "commit", "-qam", "upgraded to 2108")
     with (out / "bravo" / "README.md").open("a") as readme:

@@ -35,7 +35,7 @@ def judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 def test_the_javascript_sdk_runs_a_stack_users_steps(start_emulator, judge, tmp_path, identity):
-    info = start_emulator(identity=identity).info()
+    info = start_emulator(identity_system=identity).info()
     info_file = tmp_path / "info.json"
     info_file.write_text(json.dumps(info))
     trust = tmp_path / "trust.pem"  # Node's own CAs plus the Stack's root (and, for Azure AD, the stand-in public CA)

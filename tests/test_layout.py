@@ -158,3 +158,15 @@ def test_no_module_is_over_400_lines():
     assert "generator/cli/__init__.py" in lengths and any("{%" in name for name in lengths)  # the walk sees them all
     too_long = {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES}
     assert not too_long, f"over {MAX_MODULE_LINES} lines, split where the ideas part: {too_long}"
+
+
+def test_a_sample_is_one_template_file_and_one_catalog_line():
+    """Issue 39: copier's question, the generated README's table, the lock, the registration and the role check all
+    read the catalog's line; the template holds the sample's one file, named for it."""
+    from generator import catalog
+
+    files = {re.sub(r"\{%.*?%\}", "", path.name).removesuffix(".py") for path in (ROOT / "template" / "samples").glob("*.py*")}
+    assert files == set(catalog.SAMPLES)
+    copier_yml = (ROOT / "copier.yml").read_text(encoding="utf-8")
+    readme = (ROOT / "template" / "README.md.jinja").read_text(encoding="utf-8")
+    assert not [name for name in catalog.SAMPLES if name in copier_yml or name in readme]

@@ -90,10 +90,10 @@ def named_pipe(tmp_path):
 def test_r100_a_pipe_or_a_device_named_as_a_file_is_refused_at_once(emulator, named_pipe, tmp_path):
     info = emulator.info()
     started = time.monotonic()
-    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", str(named_pipe))[::2],
+    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", str(named_pipe))[::2],
               "it is a named pipe, not a regular file")
-    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", "/dev/zero")[::2],
-              "--ca-cert /dev/zero: it is a character device, not a regular file")
+    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", "/dev/zero")[::2],
+              "--root-ca /dev/zero: it is a character device, not a regular file")
     one_error(*cli("new", "--batch", str(named_pipe), str(tmp_path / "out"))[::2], "it is a named pipe, not a regular file")
     code, _, err = discover(info, "--client-id", info["client_id"], "--certificate", str(named_pipe))
     one_error(code, err, f"certificate {named_pipe}: it is a named pipe, not a regular file")
@@ -124,22 +124,22 @@ def test_r108_the_sign_in_tls_reason_is_whole(emulator):
 def test_r109_the_operators_endpoint_as_arm_endpoint_is_refused(emulator):
     info = emulator.info()
     admin = info["arm_endpoint"].replace("://management.", "://adminmanagement.")
-    code, _, err = cli("discover", "--arm-endpoint", admin, "--ca-cert", info["ca_cert"])
+    code, _, err = cli("discover", "--arm-endpoint", admin, "--root-ca", info["ca_cert"])
     one_error(code, err, f"is the Stack operator's (administrator) Resource Manager; projects use the user endpoint "
                          f"({info['arm_endpoint']})")
 
 
 def test_r110_full_width_digits_are_no_release(emulator):
     info = emulator.info()
-    code, _, err = discover(info, "--stack-version", "\uff12\uff11\uff10\uff18")  # ２１０８, full-width digits
-    one_error(code, err, "cannot read Stack version")
+    code, _, err = discover(info, "--release", "\uff12\uff11\uff10\uff18")  # ２１０８, full-width digits
+    one_error(code, err, "cannot read the release")
 
 
 def test_r111_a_file_as_destination_is_named_a_file(emulator, tmp_path):
     info = emulator.info()
     destination = tmp_path / "taken"
     destination.write_text("a file\\n")
-    code, _, err = cli("new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"],
+    code, _, err = cli("new", str(destination), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"],
                        "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET", "--non-interactive",
                        env={"AZS_R_SECRET": info["client_secret"]})
     one_error(code, err, "is a file, not a directory")
@@ -165,7 +165,7 @@ def test_r117_a_destination_named_like_an_option_is_shown_as_a_path(emulator, te
     import subprocess
 
     info = emulator.info()
-    result = subprocess.run([*GENERATOR_COMMAND, "new", "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+    result = subprocess.run([*GENERATOR_COMMAND, "new", "--arm-endpoint", info["arm_endpoint"], "--root-ca",
                              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_R_SECRET",
                              "--non-interactive", "--samples", "resource_groups", "--template", str(template_repo),
                              "--vcs-ref", "HEAD", "--", "-rf"], cwd=tmp_path, capture_output=True, text=True, timeout=300,

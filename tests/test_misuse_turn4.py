@@ -290,7 +290,7 @@ def test_r149_an_interrupt_delivered_to_another_thread_waits_for_the_held_work(t
     assert result.stdout.splitlines() == ["held work done", "arrived: ['SIGINT']"], result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("option", ["--info-file", "--ca-cert"])
+@pytest.mark.parametrize("option", ["--info-file", "--stand-in-ca"])
 def test_r182_emulator_trust_reads_no_pipe_and_no_device(tmp_path, option):
     pipe = tmp_path / "info.fifo"
     os.mkfifo(pipe)

@@ -46,7 +46,7 @@ def _listed(message: str) -> set[str]:
 @pytest.mark.parametrize(("name", "least"), [("providers-2019.json", 50), ("capabilities-2017.json", 45)])
 def test_a_stacks_provider_answer(start_emulator, name, least):
     entry = _entry(name)
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     answer = _call(info, "GET", entry["request"]["path"], entry["request"]["api_version"])
     assert answer.status_code == entry["answer"]["status"]
     served = {p["namespace"].lower(): {t["resourceType"].lower(): t for t in p["resourceTypes"]} for p in answer.json()["value"]}
@@ -72,7 +72,7 @@ def test_a_stacks_provider_answer(start_emulator, name, least):
 @pytest.mark.real_stack
 def test_a_subscription_read_at_2015_11_01_with_a_stacks_headers(start_emulator):
     entry = _entry("subscription-2015-11-01.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     answer = _call(info, "GET", entry["request"]["path"], entry["request"]["api_version"])
     expected = entry["answer"]
     assert answer.status_code == expected["status"]
@@ -86,7 +86,7 @@ def test_a_subscription_read_at_2015_11_01_with_a_stacks_headers(start_emulator)
 @pytest.mark.real_stack
 def test_a_tenants_offers(start_emulator):
     entry = _entry("offers-2015-11-01.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     listed, one = entry["requests"]
     answer = _call(info, "GET", listed["path"], listed["api_version"])
     assert answer.status_code == listed["status"] and sorted(answer.json()["value"][0]) == listed["item_keys"]
@@ -102,7 +102,7 @@ def test_a_tenants_offers(start_emulator):
                                   "resources-2021-01-01-refused.json", "resources-2021-04-01-refused.json"])
 def test_resource_manager_refuses_a_version_and_lists_what_the_stack_listed(start_emulator, name):
     entry = _entry(name)
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     answer = _call(info, entry["request"]["method"], entry["request"]["path"], entry["request"]["api_version"])
     assert answer.status_code == entry["answer"]["status"]
     error = answer.json()["error"]
@@ -116,7 +116,7 @@ def test_resource_manager_refuses_a_version_and_lists_what_the_stack_listed(star
 @pytest.mark.real_stack
 def test_network_refuses_a_version_as_a_2025_stack_did(start_emulator):
     entry = _entry("load-balancer-2024-07-01-refused.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     assert _call(info, "POST", "/subscriptions/{subscription}/providers/Microsoft.Network/register", "2016-02-01").ok
     _wait_registered(sdk.client(ResourceManagementClient, info, sdk.PROFILE_OF_RELEASE["2108"]), "Microsoft.Network")
     assert _call(info, "PUT", "/subscriptions/{subscription}/resourcegroups/rg", "2019-10-01", {"location": "local"}).ok
@@ -136,7 +136,7 @@ def test_a_stacks_vault_names_its_latest_data_plane_version(start_emulator):
     from azure.mgmt.keyvault import KeyVaultManagementClient
 
     entry = _entry("keyvault-data-7.3-refused.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     resources = sdk.client(ResourceManagementClient, info,
                            sdk.PROFILE_OF_RELEASE["2108"])
     resources.providers.register("Microsoft.KeyVault")
@@ -172,7 +172,7 @@ def _wait_registered(resources: Any, namespace: str) -> None:
 @pytest.mark.real_stack
 def test_every_vm_size_a_stack_offered_is_served(start_emulator):
     entry = _entry("vm-sizes-2017.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     answer = _call(info, entry["request"]["method"], entry["request"]["path"], entry["request"]["api_version"])
     assert answer.status_code == entry["answer"]["status"]
     served = {s["name"] for s in answer.json()["value"]}
@@ -183,7 +183,7 @@ def test_every_vm_size_a_stack_offered_is_served(start_emulator):
 @pytest.mark.real_stack
 def test_the_storage_skus_a_stack_offers(start_emulator):
     entry = _entry("storage-skus.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     assert _call(info, "POST", "/subscriptions/{subscription}/providers/Microsoft.Storage/register", "2016-02-01").ok
     assert _call(info, "PUT", "/subscriptions/{subscription}/resourcegroups/rg", "2018-05-01", {"location": "local"}).ok
     _wait_registered(sdk.client(ResourceManagementClient, info,
@@ -215,7 +215,7 @@ def test_a_blob_service_version_a_stack_served_to_azcopy(start_emulator):
     from azure.storage.blob import BlobServiceClient
 
     entry = _entry("blob-service-2019-02-02.json")
-    info = start_emulator(stack_version=entry["release"]).info()
+    info = start_emulator(release=entry["release"]).info()
     profile = sdk.PROFILE_OF_RELEASE["2008"]
     resources = sdk.client(ResourceManagementClient, info, profile)
     resources.providers.register("Microsoft.Storage")

@@ -22,7 +22,7 @@ def _cli(info: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def _stack(info: dict) -> list[str]:
-    return ["--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id", info["client_id"],
+    return ["--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id", info["client_id"],
             "--client-secret-env", SECRET_ENV]
 
 
@@ -73,7 +73,7 @@ def test_doctor_warns_when_the_principal_may_write_nothing(start_emulator, tmp_p
     project = tmp_path / "hand"
     project.mkdir()
     (project / "app.py").write_text("from azure.mgmt.resource import ResourceManagementClient\n")
-    result = _cli(info, "doctor", str(project), "--json", *_stack(info), "--stack-version", "2108")
+    result = _cli(info, "doctor", str(project), "--json", *_stack(info), "--release", "2108")
     findings = json.loads(result.stdout)["findings"]
     assert any("holds Reader on subscription" in f["problem"] and "ask the Stack operator for Contributor" in f["fix"]
                for f in findings), findings

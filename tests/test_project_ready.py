@@ -92,7 +92,7 @@ def test_a_project_gains_and_drops_samples_and_ci_keeping_the_teams_edits(emulat
     """#34: what a project carries is chosen again by one command (upgrade --samples / --ci), a three-way merge."""
     info = emulator.info()
     project = tmp_path / "team"
-    made = run_cli("new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert", info["ca_cert"], "--client-id",
+    made = run_cli("new", str(project), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], "--client-id",
                    info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive", "--samples", "resource_groups",
                    "--template", str(template_repo), "--vcs-ref", "HEAD", env={"AZS_SECRET": info["client_secret"]})
     assert made.returncode == 0, made.stderr

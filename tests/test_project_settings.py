@@ -203,7 +203,7 @@ def test_the_answers_name_the_projects_ca_and_a_no_op_update_changes_nothing(sta
     given.parent.mkdir()
     shutil.copy(info["ca_cert"], given)
     project = tmp_path / "project"
-    new_project({**info, "ca_cert": str(given)}, project, repo, vcs_ref="v1.0.0", samples=("resource_groups",))
+    new_project({**info, "root_ca": str(given)}, project, repo, vcs_ref="v1.0.0", samples=("resource_groups",))
     answers = (project / ".copier-answers.yml").read_text()
     assert "ca_cert: certs/azure-stack-root.pem\n" in answers and str(given.parent) not in answers, answers
     shutil.rmtree(given.parent)

@@ -83,7 +83,7 @@ def test_r07_redirect_to_another_host_is_not_followed(emulator):
 
 
 def test_r08_unknown_ca_explains_ca_cert(emulator):
-    one_error(*cli("discover", "--arm-endpoint", emulator.info()["arm_endpoint"])[::2], "pass it with --ca-cert PEM")
+    one_error(*cli("discover", "--arm-endpoint", emulator.info()["arm_endpoint"])[::2], "pass it with --root-ca PEM")
 
 
 def _der(info: dict, path: Path) -> Path:
@@ -118,14 +118,14 @@ def _other_certificate() -> bytes:
 def test_r11_pem_with_several_certificates_works(emulator, tmp_path):
     bundle = tmp_path / "chain.pem"
     bundle.write_bytes(_other_certificate() + Path(emulator.info()["ca_cert"]).read_bytes())
-    code, out, err = discover({**emulator.info(), "ca_cert": str(bundle)}, "--stack-version", "2108")
+    code, out, err = discover({**emulator.info(), "ca_cert": str(bundle)}, "--release", "2108")
     assert code == 0, err
 
 
 def test_r12_crlf_pem_works(emulator, tmp_path):
     crlf = tmp_path / "root-crlf.pem"
     crlf.write_bytes(Path(emulator.info()["ca_cert"]).read_bytes().replace(b"\n", b"\r\n"))
-    code, out, err = discover({**emulator.info(), "ca_cert": str(crlf)}, "--stack-version", "2108")
+    code, out, err = discover({**emulator.info(), "ca_cert": str(crlf)}, "--release", "2108")
     assert code == 0, err
 
 
@@ -189,7 +189,7 @@ def test_r26_unknown_tenant_name(emulator):
 
 
 def test_r27_adfs_given_a_guid_tenant(start_emulator):
-    info = start_emulator(identity="adfs").info()
+    info = start_emulator(identity_system="adfs").info()
     one_error(*discover(info, "--tenant", "6f1b2b4e-0000-4000-8000-000000000000")[::2], "always 'adfs'; drop --tenant")
 
 
@@ -317,7 +317,7 @@ def test_r43_r44_bad_project_names(emulator, tmp_path, name):
 
 @pytest.mark.parametrize(("release", "fragment"), [("2104", "not a release the catalog knows"), ("1809", "older than any API profile")])
 def test_r45_r46_releases_the_catalog_cannot_serve(emulator, tmp_path, release, fragment):
-    args, env = new_args(emulator.info(), tmp_path / "project", "--stack-version", release)
+    args, env = new_args(emulator.info(), tmp_path / "project", "--release", release)
     one_error(*cli(*args, env=env)[::2], fragment)
 
 

@@ -329,7 +329,7 @@ def test_r106_emulator_for_a_project_with_a_bad_recorded_release(project, tmp_pa
     answers.write_text(re.sub(r"(?m)^stack_release: .*$", "stack_release: '9913'", answers.read_text()))
     code, _, err = cli("emulator", "--for-project", str(copy))
     line = one_error(code, err, "records stack_release '9913', which is no Stack release the emulator knows")
-    assert "--stack-version" not in line
+    assert "--release" not in line
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages

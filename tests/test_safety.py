@@ -84,7 +84,7 @@ def test_r60_a_ca_file_with_a_private_key_is_refused(emulator, tmp_path):
     info = emulator.info()
     mixed = tmp_path / "root-and-key.pem"
     mixed.write_text(Path(info["ca_cert"]).read_text() + "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n")
-    code, _, err = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", str(mixed))
+    code, _, err = cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", str(mixed))
     one_error(code, err, "also holds a private key (PRIVATE KEY); give a file with the CA certificate only")
 
 
@@ -92,8 +92,8 @@ def test_r61_a_huge_or_directory_ca_file_is_refused(emulator, tmp_path):
     info = emulator.info()
     huge = tmp_path / "huge.pem"
     huge.write_text(Path(info["ca_cert"]).read_text() * 2000)
-    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", str(huge))[::2], "over the 1024 kB a CA file may have")
-    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--ca-cert", str(tmp_path))[::2], "is a directory")
+    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", str(huge))[::2], "over the 1024 kB a CA file may have")
+    one_error(*cli("discover", "--arm-endpoint", info["arm_endpoint"], "--root-ca", str(tmp_path))[::2], "is a directory")
 
 
 def test_r62_an_endpoint_with_credentials_is_refused_unechoed(tmp_path):

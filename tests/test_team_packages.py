@@ -203,7 +203,7 @@ def test_an_upgrade_keeps_the_team_package_locked(template_repo, tmp_path, uv_ca
 
     def start(release: str) -> Emulator:
         """The same Stack (its state and names) at another release, as tests/test_upgrade.py upgrades one."""
-        return Emulator(EmulatorConfig(stack_version=release, state_dir=str(tmp_path / "state"), registration_delay=0.2,
+        return Emulator(EmulatorConfig(release=release, state_dir=str(tmp_path / "state"), registration_delay=0.2,
                                        public_ca_dir=PUBLIC_CA_DIR, proxy_port=EMULATOR_PROXY_PORT)).start()
 
     index = {"UV_CACHE_DIR": str(uv_cache), "SSL_CERT_FILE": MACHINE_CA_BUNDLE or "",

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
 @pytest.mark.parametrize(("release", "profile"), [("2008", "2019_03_01_hybrid"), ("2108", "2020_09_01_hybrid")])
 def test_generated_project_runs_end_to_end(start_emulator, template_repo, project_env, tmp_path, release, profile, identity):
-    info = start_emulator(stack_version=release, identity=identity).info()
+    info = start_emulator(release=release, identity_system=identity).info()
     project = tmp_path / "project"
     new_project(info, project, template_repo)
     stack = json.loads((project / "stack.json").read_text())
@@ -67,7 +67,7 @@ def test_bootstrap_installs_with_uv_or_pip(start_emulator, template_repo, projec
 
 
 def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path):
-    info = start_emulator(stack_version="2008").info()
+    info = start_emulator(release="2008").info()
     project = tmp_path / "native"
     copier = str(Path(sys.executable).with_name("copier"))
     env = {**project_env, "AZURE_CLIENT_SECRET": info["client_secret"]}  # the secret never goes on a command line
@@ -88,7 +88,7 @@ def test_native_copier_copy(start_emulator, template_repo, project_env, tmp_path
 
 
 def test_global_azure_mode_gets_latest_and_runs(start_emulator, template_repo, project_env, tmp_path):
-    info = start_emulator(stack_version="azure").info()
+    info = start_emulator(release="azure").info()
     project = tmp_path / "project"
     assert new_project(info, project, template_repo).profile == "latest"
     assert json.loads((project / "stack.json").read_text())["knownProfile"] == "latest"
@@ -103,7 +103,7 @@ def test_the_secret_is_in_exactly_one_file_and_no_output(start_emulator, templat
     env = {**project_env, "AZS_SECRET": secret, "REQUESTS_CA_BUNDLE": PUBLIC_CA_BUNDLE}
     with watch_process_list(secret) as seen_while_generating:
         generated = subprocess.run(
-            [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--ca-cert",
+            [*GENERATOR_COMMAND, "new", str(project), "--arm-endpoint", info["arm_endpoint"], "--root-ca",
              info["ca_cert"], "--client-id", info["client_id"], "--client-secret-env", "AZS_SECRET", "--non-interactive",
              "--template", str(template_repo), "--vcs-ref", "HEAD"],
             env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
@@ -184,6 +184,15 @@ def test_native_copier_copy_asks_with_its_own_prompts(start_emulator, template_r
     assert info["client_secret"] not in transcript
     assert json.loads((project / "stack.json").read_text())["profile"] == "2020_09_01_hybrid"
     assert json.loads((project / "azureSecretSpConfig.json").read_text())["subscriptionId"] == info["subscription_id"]
+    # The samples question offers the catalog's samples by their titles, every one checked by default.
+    from generator import catalog
+    assert catalog.SAMPLES["blob_storage"].title[:40] in transcript
+    assert all((project / "samples" / f"{name}.py").is_file() for name in catalog.SAMPLES)
+    readme = (project / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `samples/")]
+    assert [row.split("`")[1] for row in rows] == [f"samples/{name}.py" for name in catalog.SAMPLES]
+    assert f"service version `{catalog.profile('2020_09_01_hybrid').storage_data_api_version}`" in readme
+    assert all(row.endswith("| Contributor |") for row in rows) and "{" not in "".join(rows)
 
 
 @pytest.mark.reliability

@@ -37,7 +37,7 @@ def stack(tmp_path):
         def start(self, release: str) -> dict:
             self.stop()
             # The same names after a restart (the Stack's own), through the session's proxy port.
-            config = EmulatorConfig(stack_version=release, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2,
+            config = EmulatorConfig(release=release, state_dir=str(tmp_path / "stack-state"), registration_delay=0.2,
                                     public_ca_dir=PUBLIC_CA_DIR, proxy_port=EMULATOR_PROXY_PORT)
             self.emulator = Emulator(config).start()
             return self.emulator.info()
@@ -310,7 +310,7 @@ def test_r113_both_doors_keep_a_typed_release_the_stack_does_not_tell(stack, tem
     info = stack.start("2108")
     project = tmp_path / "project"
     run_new(NewProject(destination=str(project), template=str(template_repo), vcs_ref="HEAD", discovery=DiscoveryRequest(
-        arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], stack_version="2108",
+        arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], release="2108",
         principal=ServicePrincipal(info["client_id"], client_secret=info["client_secret"]))))
     assert "stack_release: '2108'" in (project / ".copier-answers.yml").read_text()
     git(project, "init", "-q")

@@ -183,8 +183,7 @@ class ComputeService:
         managed = os_disk.setdefault("managedDisk", {})
         os_disk["createOption"] = "FromImage" if option == "fromimage" else os_disk.get("createOption")
         if option == "fromimage":
-            p, o, s, v, os_type = self.find_image(storage.get("imageReference") or {})
-            storage["imageReference"] = {**storage["imageReference"], "exactVersion": v}
+            os_type = self._source_image(storage)
             name = os_disk.get("name") or f"{vm['name']}_OsDisk_1_{uuid.uuid4().hex}"
             disk = self._new_disk(vm, name, int(os_disk.get("diskSizeGB") or 30), managed, "FromImage", os_type)
         elif option == "attach":
@@ -194,6 +193,19 @@ class ComputeService:
         os_disk.update({"name": disk["name"], "osType": disk["properties"].get("osType", "Linux"),
                         "diskSizeGB": disk["properties"]["diskSizeGB"], "caching": os_disk.get("caching", "ReadWrite")})
         managed.update({"id": disk["id"], "storageAccountType": disk["sku"]["name"]})
+
+    def _source_image(self, storage: dict[str, Any]) -> str:
+        """The OS type of the image a managed OS disk is made from: a ``Microsoft.Compute/images`` resource
+        (``imageReference.id``, served from 2017-03-30: spec) or a marketplace image."""
+        reference = storage.get("imageReference") or {}
+        if reference.get("id"):
+            image = self.arm.find(str(reference["id"]))
+            if image is None:
+                raise arm_errors.not_found(f"Image {reference['id']}")
+            return str(((image["properties"].get("storageProfile") or {}).get("osDisk") or {}).get("osType") or "Linux")
+        p, o, s, v, os_type = self.find_image(reference)
+        storage["imageReference"] = {**reference, "exactVersion": v}
+        return os_type
 
     def _check_os_profile(self, vm: dict[str, Any]) -> None:
         profile = vm["properties"].get("osProfile")

@@ -23,9 +23,11 @@ from azs_emulator.services.deployment_rollback import on_error_deployment, roll_
 from azs_emulator.services.keyvault import secret_of_reference
 from azs_emulator.services.provider_resources import ProviderResourcesService
 from azs_emulator.services.storage import account_keys
+from azs_emulator.services.template_links import TemplateLinks
 from azs_emulator.state import Document, DocumentStore
 from azs_emulator.store import Section, json_member
 from azs_emulator.template_evaluator import NESTED_DEPLOYMENT, TemplateEvaluation, TemplateResource
+from azs_emulator.template_keywords import canonical_template
 from azs_emulator.template_language import TemplateError, check_functions, unique_string
 
 _DEPLOYMENTS = r"/subscriptions/([^/]+)/resourcegroups/([^/]+)(?:/providers/microsoft\.resources)?/deployments"
@@ -64,9 +66,10 @@ class DeploymentsBackend:
 
 
 class DeploymentsService:
-    def __init__(self, arm: Arm, resources: ProviderResourcesService) -> None:
+    def __init__(self, arm: Arm, resources: ProviderResourcesService, links: TemplateLinks | None = None) -> None:
         self.arm = arm
         self.resources = resources
+        self.links = links  # linked templates, from the emulator's own blob storage
         self.deployments = DeploymentsBackend(arm)
 
     def routes(self) -> list[Route]:
@@ -142,6 +145,7 @@ class DeploymentsService:
                 **({"onErrorDeployment": on_error} if on_error else {}),
             },
             "_template": properties["template"],
+            "_link": properties.get("templateLink"),
             "_given": properties.get("parameters") or {},
             "_sub": sub,
             "_rg": self.arm.group(rg)["name"],
@@ -238,24 +242,25 @@ class DeploymentsService:
 
     # -- evaluation and execution ----------------------------------------------------------------
 
-    def _evaluation(self, sub: str, rg: str, name: str, template: dict[str, Any], given: dict[str, Any]) -> TemplateEvaluation:
-        return TemplateEvaluation(self.arm, sub, rg, name, template, given,
+    def _evaluation(self, sub: str, rg: str, name: str, template: dict[str, Any], given: dict[str, Any],
+                    link: Any = None) -> TemplateEvaluation:
+        return TemplateEvaluation(self.arm, sub, rg, name, template, given, template_link=link,
                                   deployment_of=lambda nested: self.deployments.find(rg, nested),
                                   account_keys=lambda account: account_keys(self.arm, account),
                                   vault_secret=lambda reference: secret_of_reference(self.arm, reference))
 
     def _plan(self, sub: str, rg: str, name: str, properties: dict[str, Any]) -> TemplateEvaluation:
-        template = properties.get("template")
-        if properties.get("templateLink"):
-            raise arm_errors.invalid_template("Deployment template validation failed: templateLink is not supported by "
-                                              "the emulator (it reaches no network); send the template inline.")
+        if properties.get("templateLink") and properties.get("template") is None and self.links is not None:
+            properties["template"] = self.links.fetch(properties["templateLink"])  # the deployment keeps what it read
+        template = canonical_template(properties.get("template"))
         if not isinstance(template, dict) or not isinstance(template.get("resources"), list):
             raise arm_errors.invalid_template("Deployment template validation failed: the template must be an object with "
                                               "a 'resources' array.")
         mode = str(properties.get("mode", "Incremental"))
         if mode.lower() not in ("incremental", "complete"):  # ARM reads enum values case-insensitively
             raise arm_errors.invalid_parameter(f"The deployment mode '{mode}' is not valid; use Incremental or Complete.")
-        evaluation = self._evaluation(sub, self.arm.group(rg)["name"], name, template, properties.get("parameters") or {})
+        evaluation = self._evaluation(sub, self.arm.group(rg)["name"], name, template, properties.get("parameters") or {},
+                                      properties.get("templateLink"))
         try:
             check_functions(template, evaluation.is_stack)
             evaluation.prepare()
@@ -275,7 +280,7 @@ class DeploymentsService:
         properties = deployment["properties"]
         properties["provisioningState"] = "Running"
         evaluation = self._evaluation(deployment["_sub"], deployment["_rg"], deployment["name"], deployment["_template"],
-                                      deployment["_given"])
+                                      deployment["_given"], deployment.get("_link"))
         operations = deployment["_operations"] = []
         failure: dict[str, Any] | None = None
         try:
@@ -333,8 +338,10 @@ class DeploymentsService:
         self.resources.create_or_update(entry.id, entry.type, body, parent)
 
     def _deploy_nested(self, evaluation: TemplateEvaluation, entry: TemplateResource, body: dict[str, Any]) -> None:
-        """A nested deployment with its template inline: a deployment of the group of its own, run now."""
+        """A nested deployment (its template inline or linked): a deployment of the group of its own, run now."""
         properties = body.get("properties") or {}
+        if properties.get("templateLink") and properties.get("template") is None and self.links is not None:
+            properties["template"] = self.links.fetch(properties["templateLink"])
         if not isinstance(properties.get("template"), dict):
             raise arm_errors.invalid_template(f"The nested deployment '{entry.name}' has no inline template.")
         mode = str(properties.get("mode", "Incremental"))
@@ -342,7 +349,7 @@ class DeploymentsService:
             raise arm_errors.invalid_template(f"The nested deployment '{entry.name}' has mode '{mode}'; a nested "
                                               "deployment can only be Incremental.")
         nested = {"properties": {"template": properties["template"], "mode": "Incremental",
-                                 "parameters": properties.get("parameters") or {}}}
+                                 "parameters": properties.get("parameters") or {}, "templateLink": properties.get("templateLink")}}
         plan = self._plan(evaluation.sub, evaluation.rg, entry.name, nested["properties"])
         deployment = {
             "id": self._deployment_id(evaluation.sub, evaluation.rg, entry.name), "name": entry.name,
@@ -351,7 +358,8 @@ class DeploymentsService:
                            "parameters": _shown_parameters(plan.parameters, plan.declared), "provisioningState": "Accepted",
                            "timestamp": now(), "correlationId": str(uuid.uuid4()), "dependencies": [], "outputs": {},
                            "outputResources": []},
-            "_template": properties["template"], "_given": nested["properties"]["parameters"], "_sub": evaluation.sub,
+            "_template": properties["template"], "_link": properties.get("templateLink"),
+            "_given": nested["properties"]["parameters"], "_sub": evaluation.sub,
             "_rg": evaluation.rg, "_operations": [], "_status_id": uuid.uuid4().hex,
         }
         self._group_deployments(evaluation.rg).put(entry.name, deployment)

@@ -39,6 +39,7 @@ from azs_emulator.services.scale_sets import ScaleSetsService
 from azs_emulator.services.stack import StackService
 from azs_emulator.services.storage import StorageService
 from azs_emulator.services.table import TableService
+from azs_emulator.services.template_links import TemplateLinks
 from azs_emulator.services.usages import UsagesService
 from azs_emulator.services.vm_capture import VmCaptureService
 from azs_emulator.state import KEPT_PORTS, STACK_IDENTITY, StateData
@@ -60,7 +61,9 @@ REGISTRY: tuple[Registration, ...] = (
     Registration("stack", lambda arm, built: StackService(arm)),
     Registration("resources", lambda arm, built: ResourcesService(arm), owns=("tag_names", "subscription_tags")),
     Registration("provider_resources", lambda arm, built: ProviderResourcesService(arm), routes_last=True),
-    Registration("deployments", lambda arm, built: DeploymentsService(arm, built["provider_resources"]),
+    # Linked templates are read through the blob service, built later (hence the late look-up).
+    Registration("deployments", lambda arm, built: DeploymentsService(arm, built["provider_resources"],
+                                                                      TemplateLinks(arm, lambda: built["blob"])),
                  owns=("deployments",)),
     Registration("storage", lambda arm, built: StorageService(arm)),
     Registration("network", lambda arm, built: NetworkService(arm)),

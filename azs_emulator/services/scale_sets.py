@@ -80,7 +80,16 @@ class ScaleSetsService:
         if not profile:
             raise arm_errors.invalid_parameter("Required parameter 'virtualMachineProfile' is missing (null).")
         storage = profile.setdefault("storageProfile", {})
-        if not (storage.get("imageReference") or {}).get("id"):
+        user_image = ((storage.get("osDisk") or {}).get("image") or {}).get("uri")
+        if user_image and not storage.get("imageReference"):
+            # A user image VHD (spec: VirtualMachineScaleSetOSDisk.image, "the source user image"; osType says its OS),
+            # as Microsoft's Stack quickstart 201-vmss-windows-customimage makes one: no marketplace image.
+            os_type = str(storage["osDisk"].get("osType", "")).capitalize()
+            if os_type not in _OS_CONFIGURATION:
+                raise arm_errors.invalid_parameter("The osDisk of a scale set from a user image VHD needs osType Linux or Windows.")
+            if isinstance(profile.get("osProfile"), dict):
+                profile["osProfile"].setdefault(*_OS_CONFIGURATION[os_type])
+        elif not (storage.get("imageReference") or {}).get("id"):
             image = self.compute.find_image(storage.get("imageReference") or {})
             if isinstance(profile.get("osProfile"), dict):  # Compute fills in the model's OS configuration
                 profile["osProfile"].setdefault(*_OS_CONFIGURATION[image[4]])

@@ -33,7 +33,7 @@ def probe(package, info):
     from azure.identity import ClientSecretCredential
     from azure.profiles import KnownProfiles
 
-    endpoints = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=2015-01-01", verify=info["ca_cert"],
+    endpoints = requests.get(f"{info['arm_endpoint']}metadata/endpoints?api-version=2015-01-01", verify=info["root_ca"],
                              timeout=30).json()["authentication"]
     adfs = info["identity_system"] == "adfs"
     login = endpoints["loginEndpoint"].rstrip("/")
@@ -41,7 +41,7 @@ def probe(package, info):
                                         authority=login[: -len("/adfs")] if adfs else login,
                                         disable_instance_discovery=True, connection_verify=info["identity_ca_cert"])
     options = {"base_url": info["arm_endpoint"], "credential_scopes": [endpoints["audiences"][0] + "/.default"],
-               "connection_verify": info["ca_cert"], "profile": getattr(KnownProfiles, info["profile"])}
+               "connection_verify": info["root_ca"], "profile": getattr(KnownProfiles, info["profile"])}
     for module, name, call in CALLS[package]:
         cls = getattr(importlib.import_module(module), name)
         client = cls(credential, **options) if name == "SubscriptionClient" else cls(credential, info["subscription_id"], **options)

@@ -145,9 +145,9 @@ def probe_emulators() -> dict[str, Emulator]:
     all of them at once, and a process has one HTTPS_PROXY (the names layout's way in)."""
     from azs_emulator import Emulator, EmulatorConfig
 
-    return {target: Emulator(EmulatorConfig(stack_version=release, identity=identity, layout="loopback", single_host=True,
+    return {target: Emulator(EmulatorConfig(release=release, identity_system=identity_system, layout="loopback", single_host=True,
                                             registration_delay=0.1)).start()
-            for target, (_, release, identity) in TARGETS.items()}
+            for target, (_, release, identity_system) in TARGETS.items()}
 
 
 def verify(requirements: list[str], progress=print) -> dict[str, dict[str, str]]:

@@ -165,7 +165,7 @@ def parse_release(text: str) -> tuple[str, str | None]:
             "9.2222.0.222), so it names no release: give the release as YYMM (e.g. 2108)"
         )
     raise CatalogError(
-        f"cannot read Stack version {text!r}: give a release as YYMM (e.g. 2108) or a build like 1.2108.2.65 "
+        f"cannot read the release {text!r}: give a release as YYMM (e.g. 2108) or a build like 1.2108.2.65 "
         "(the portal shows it under Help + support > About)"
     )
 
@@ -189,7 +189,7 @@ def profile_for_release(release: str) -> tuple[str, str]:
         )
     raise CatalogError(
         f"Azure Stack Hub release {release} is not a release the catalog knows "
-        f"(known: {', '.join(STACK_RELEASES)}); check the version, or pass --stack-version with a known release"
+        f"(known: {', '.join(STACK_RELEASES)}); check the version, or pass --release with a known release"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -20,11 +20,16 @@ class Sample:
     """A sample script of the generated project and what it needs."""
 
     name: str
-    title: str
+    title: str  # what copier's ``samples`` question shows for it (copier.yml takes the choices from here)
     clients: tuple[str, ...]
     providers: tuple[str, ...]  # resource providers to register before it runs
     packages: tuple[str, ...] = ()  # what it imports beside its management clients (data-plane packages)
     actions: tuple[str, ...] = ()  # the Resource Manager actions it performs (beside registering its providers)
+    _: KW_ONLY
+    # The generated README's row: what it does (``{storage_data_api_version}`` and ``{keyvault_data_api_version}``
+    # are the profile's), and how long it takes on an emulator / on a Stack.
+    description: str
+    duration: str
 
     @property
     def needed_actions(self) -> tuple[str, ...]:
@@ -63,39 +68,64 @@ SAMPLES: Mapping[str, Sample] = MappingProxyType(
         for s in (
             Sample(
                 "resource_groups",
-                "resource groups: create, tag, a Key Vault as a generic resource, export, delete",
+                "Resource groups: create, tag, a Key Vault as a generic resource, export, delete",
                 ("ResourceManagementClient",),
                 ("Microsoft.KeyVault",),
                 actions=("Microsoft.KeyVault/vaults/write", "Microsoft.Resources/subscriptions/resourceGroups/exportTemplate/action"),
-            ),
-            Sample("storage_accounts", "storage accounts: check a name, create, list keys, delete",
+                   description="a resource group: create, tag; a key vault as a generic resource; export the group's template; delete",
+                   duration="seconds / about a minute"),
+            Sample("storage_accounts", "Storage accounts: check a name, create, list keys, delete",
                    ("ResourceManagementClient", "StorageManagementClient"), ("Microsoft.Storage",),
                    actions=("Microsoft.Storage/storageAccounts/write", "Microsoft.Storage/storageAccounts/listKeys/action",
-                            "Microsoft.Storage/storageAccounts/delete")),
-            Sample("virtual_networks", "virtual networks and subnets: create, list, delete",
+                            "Microsoft.Storage/storageAccounts/delete"),
+                   description="a storage account: check the name, create, list keys (names only), list, delete",
+                   duration="seconds / one to two minutes"),
+            Sample("virtual_networks", "Virtual networks and subnets: create, list, delete",
                    ("ResourceManagementClient", "NetworkManagementClient"), ("Microsoft.Network",),
-                   actions=("Microsoft.Network/virtualNetworks/write", "Microsoft.Network/virtualNetworks/delete")),
-            Sample("virtual_machines", "a Linux VM from the Stack's marketplace with disks, SSH key sign-in, power actions, "
-                   "delete", ("ResourceManagementClient", "NetworkManagementClient", "ComputeManagementClient"),
+                   actions=("Microsoft.Network/virtualNetworks/write", "Microsoft.Network/virtualNetworks/delete"),
+                   description="a virtual network with subnets: create, list, delete",
+                   duration="seconds / about a minute"),
+            Sample("virtual_machines", "Virtual machines: a Linux VM from the Stack's marketplace, disks, SSH key sign-in, power "
+                   "actions", ("ResourceManagementClient", "NetworkManagementClient", "ComputeManagementClient"),
                    ("Microsoft.Network", "Microsoft.Compute"),
                    actions=("Microsoft.Network/virtualNetworks/write", "Microsoft.Network/publicIPAddresses/write",
                             "Microsoft.Network/networkSecurityGroups/write", "Microsoft.Network/networkInterfaces/write",
                             "Microsoft.Compute/virtualMachines/write", "Microsoft.Compute/virtualMachines/start/action",
                             "Microsoft.Compute/virtualMachines/powerOff/action", "Microsoft.Compute/virtualMachines/delete",
-                            "Microsoft.Compute/disks/delete")),
-            Sample("key_vault", "a key vault with an access policy for the service principal, then secrets: set, get, "
-                   "versions, delete", ("ResourceManagementClient", "KeyVaultManagementClient"), ("Microsoft.KeyVault",),
+                            "Microsoft.Compute/disks/delete"),
+                   description="a Linux VM from an image the Stack's marketplace offers (found, not assumed), with a virtual network, public "
+                               "IP, network security group and NIC, a managed OS disk and an empty data disk, SSH-key sign-in (key pair made "
+                               "once in the git-ignored `.ssh/`, private key mode 0600); instance view; power off, start, restart, deallocate;"
+                               " list; delete",
+                   duration="about a minute / ten to twenty minutes"),
+            Sample("key_vault", "Key Vault: a vault with an access policy for the service principal, secrets set, read, "
+                   "versioned, deleted", ("ResourceManagementClient", "KeyVaultManagementClient"), ("Microsoft.KeyVault",),
                    packages=("azure-keyvault-secrets",),
-                   actions=("Microsoft.KeyVault/vaults/write", "Microsoft.KeyVault/vaults/delete")),
-            Sample("blob_storage", "blobs in a storage account: a container, upload, list by prefix, download, a "
-                   "read-only SAS that expires, delete", ("ResourceManagementClient", "StorageManagementClient"),
+                   actions=("Microsoft.KeyVault/vaults/write", "Microsoft.KeyVault/vaults/delete"),
+                   description="a key vault with an access policy for this service principal (its object id from its token, or `objectId` in "
+                               "the service principal file), then secrets: set, get, a second version, list versions, delete (purge where the "
+                               "vault keeps deleted secrets); values never printed. The data plane uses api-version "
+                               "`{keyvault_data_api_version}` (no profile covers it)",
+                   duration="seconds / one to two minutes"),
+            Sample("blob_storage", "Blobs (the storage data plane): upload, list, download, metadata, copy, snapshot, lease, "
+                   "page blob, a SAS", ("ResourceManagementClient", "StorageManagementClient"),
                    ("Microsoft.Storage",), packages=("azure-storage-blob", "six"),
                    actions=("Microsoft.Storage/storageAccounts/write", "Microsoft.Storage/storageAccounts/listKeys/action",
-                            "Microsoft.Storage/storageAccounts/delete")),
-            Sample("template_deployment", "an ARM template from templates/: validate, deploy, outputs, operations",
+                            "Microsoft.Storage/storageAccounts/delete"),
+                   description="blobs in a new storage account: a container, upload, list by prefix, download and compare, a read-only SAS URL"
+                               " valid for five seconds that reads the blob and is then refused, metadata, a server-side copy and a snapshot, "
+                               "a lease that guards writes, a page blob (what a VM's VHD is), delete; signed with the account's key (a Stack's"
+                               " blob service takes no Azure AD tokens) at service version `{storage_data_api_version}` (no profile covers the"
+                               " data plane; it is a Stack's newest)",
+                   duration="seconds / one to two minutes"),
+            Sample("template_deployment", "Template deployment: an ARM template from templates/, validated, deployed, its outputs",
                    ("ResourceManagementClient",), ("Microsoft.Storage", "Microsoft.Network"),
                    actions=("Microsoft.Resources/deployments/validate/action", "Microsoft.Resources/deployments/write",
-                            "Microsoft.Storage/storageAccounts/write", "Microsoft.Network/virtualNetworks/write")),
+                            "Microsoft.Storage/storageAccounts/write", "Microsoft.Network/virtualNetworks/write"),
+                   description="the ARM template `templates/storage_and_network.json` with `templates/storage_and_network.parameters.json` (a "
+                               "storage account and a virtual network; edit them, or pass other files as arguments): validate, deploy "
+                               "(Incremental), show outputs and operations",
+                   duration="seconds / a few minutes"),
         )
     }
 )

@@ -43,6 +43,14 @@ def progress(message: str) -> None:
     print(f"  {printable(message)} ...", file=sys.stderr, flush=True)
 
 
+def add_alias(p: argparse._ActionsContainer, old: str, action: argparse.Action) -> None:
+    """``old``, a released spelling of the option ``action`` (what ``add_argument`` returned), still works: it sets the
+    same option, and ``--help`` shows only the new spelling (docs/architecture.md's glossary lists every alias)."""
+    settings: dict[str, Any] = {"type": action.type} if action.type is not None else {}
+    p.add_argument(old, dest=action.dest, choices=action.choices, metavar=action.metavar, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS, **settings)
+
+
 # -- argument types ---------------------------------------------------------------------------------------------
 
 MAX_SECONDS = 86400.0
@@ -93,7 +101,8 @@ def add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = 
     """The options every command that talks to a Stack takes (read back as :class:`DiscoveryOptions`)."""
     stack = p.add_mutually_exclusive_group(required=endpoint_required)
     stack.add_argument("--arm-endpoint", metavar="URL", help="the Stack's Resource Manager, e.g. https://management.local.azurestack.external")
-    p.add_argument("--ca-cert", metavar="PEM", help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)")
+    add_alias(p, "--ca-cert", p.add_argument("--root-ca", metavar="PEM",
+                                             help="the Stack's root CA (PEM) to trust; default: the public CAs (certifi)"))
     p.add_argument("--tenant", metavar="NAME_OR_ID", help="Azure AD directory (GUID or contoso.onmicrosoft.com); default: the Stack's own")
     p.add_argument("--client-id", metavar="ID", help="service principal application id; proves the credentials and reads the providers")
     secret = p.add_mutually_exclusive_group()
@@ -102,8 +111,9 @@ def add_discovery_options(p: argparse.ArgumentParser, endpoint_required: bool = 
     p.add_argument("--certificate-password-env", metavar="VAR", help="environment variable holding the certificate's password, if any")
     p.add_argument("--subscription-id", metavar="ID", help="subscription to use (default: the only one the principal sees)")
     p.add_argument("--admin-endpoint", metavar="URL", help="admin Resource Manager, to read the release from the update API (operator credentials)")
-    p.add_argument("--stack-version", metavar="V", help="the Stack release (YYMM, e.g. 2108) or build (1.2108.2.65), if you know it")
-    p.add_argument("--force", action="store_true", help="use --stack-version even where the Stack's own evidence disagrees")
+    add_alias(p, "--stack-version", p.add_argument(
+        "--release", metavar="V", help="the Stack's release (YYMM, e.g. 2108), or its build (1.2108.2.65), if you know it"))
+    p.add_argument("--force", action="store_true", help="use --release even where the Stack's own evidence disagrees")
     p.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
                    help="the longest one try of a request may take, however slowly the answer comes; sign-in too (default: %(default)s)")
     stack.add_argument("--emulator", metavar="INFO_FILE",
@@ -116,7 +126,7 @@ class DiscoveryOptions:
     """The Stack and the service principal as the options name them (the secret itself is never an option)."""
 
     arm_endpoint: str | None
-    ca_cert: str | None
+    root_ca: str | None
     tenant: str | None
     client_id: str | None
     client_secret_env: str | None
@@ -124,19 +134,19 @@ class DiscoveryOptions:
     certificate_password_env: str | None
     subscription_id: str | None
     admin_endpoint: str | None
-    stack_version: str | None
+    release: str | None
     force: bool
     timeout: float
     emulator: str | None
 
     def on_emulator(self, stack: EmulatorStack) -> DiscoveryOptions:
         """These options with the Stack and service principal of ``--emulator`` (which no other option may name)."""
-        given = [option for option, value in (("--ca-cert", self.ca_cert),
+        given = [option for option, value in (("--root-ca", self.root_ca),
                                                ("--client-id", self.client_id), ("--client-secret-env", self.client_secret_env),
                                                ("--certificate", self.certificate)) if value]
         if given:
             raise UsageError(f"--emulator gives the Stack and its service principal: drop {', '.join(given)}")
-        return dataclasses.replace(self, arm_endpoint=stack.arm_endpoint, ca_cert=stack.ca_cert,
+        return dataclasses.replace(self, arm_endpoint=stack.arm_endpoint, root_ca=stack.root_ca,
                                    client_id=stack.principal.client_id)
 
     def principal(self) -> ServicePrincipal | None:
@@ -173,9 +183,9 @@ class DiscoveryOptions:
             from generator.operations.emulator_control import entered
 
             public_ca_bundle = entered(self.emulator).public_ca_bundle
-        return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", ca_cert=self.ca_cert or None, tenant=self.tenant or None,
+        return DiscoveryRequest(arm_endpoint=self.arm_endpoint or "", root_ca=self.root_ca or None, tenant=self.tenant or None,
                                 principal=self.principal(), subscription_id=self.subscription_id or None,
-                                admin_endpoint=self.admin_endpoint or None, stack_version=self.stack_version or None,
+                                admin_endpoint=self.admin_endpoint or None, release=self.release or None,
                                 force=self.force, timeout=self.timeout, public_ca_bundle=public_ca_bundle)
 
 

@@ -25,7 +25,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "new": Command("new", "discover a Stack and generate a ready-to-run project for it"),
     "upgrade": Command("upgrade", "re-discover the Stack and regenerate a project, keeping your edits"),
-    "discover": Command("discover", "find out identity, tenant, release and API profile of a Stack"),
+    "discover": Command("discover", "find out identity system, tenant, release and API profile of a Stack"),
     "doctor": Command("doctor", "diagnose an existing Azure Stack Hub Python project: pins, profiles, credentials, CA trust"),
     "demo": Command("demo", "the whole flow against the built-in emulator: generate, bootstrap, register, run a sample"),
     "emulator": Command("emulator", "run a local Azure Stack Hub emulator (HTTPS, Azure AD or ADFS, Resource Manager)"),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # --help imports no discovery
 DESCRIPTION = ("Examine a hand-written project (requirements, installed environment, code by static analysis; "
                "nothing of it is run) and name each problem with its fix. Exit 0: no findings, 1: findings, 2: could not run. "
                "With --arm-endpoint it also discovers the Stack and checks the project's profile against it (which needs "
-               "credentials or --stack-version). ARM templates (every *.json that is one, or --template FILE) are checked "
+               "credentials or --release). ARM templates (every *.json that is one, or --template FILE) are checked "
                "against what the Stack serves: resource types and api-versions, VM sizes, images and extensions, hard-coded "
                "public endpoints, the apiProfile.")
 
@@ -34,7 +34,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", metavar="FILE", help="check this ARM template (default: every ARM template *.json in the project)")
     p.add_argument("--capabilities", metavar="FILE", help="check ARM templates against the Stack capabilities that "
                    "'discover --capabilities FILE' wrote (default: the Stack with --arm-endpoint, else the API profiles "
-                   "of --stack-version, else of any supported release)")
+                   "of --release, else of any supported release)")
     add_discovery_options(p, endpoint_required=False)
 
 
@@ -62,11 +62,11 @@ def run(options: Options) -> int:
             request = stack.request()
             found = discover_stack(request, progress=progress)
             capabilities = _stack_capabilities(request, found, options.capabilities)
-        elif options.capabilities or stack.stack_version:
+        elif options.capabilities or stack.release:
             from generator.operations.doctor_capabilities import from_release, read_capabilities_file
 
-            capabilities = read_capabilities_file(options.capabilities) if options.capabilities else from_release(stack.stack_version)
-        report = run_doctor(options.project, python=options.python, ca_cert=stack.ca_cert, found=found,
+            capabilities = read_capabilities_file(options.capabilities) if options.capabilities else from_release(stack.release)
+        report = run_doctor(options.project, python=options.python, root_ca=stack.root_ca, found=found,
                             template=options.template, capabilities=capabilities, progress=progress)
     except ScaffoldError as error:
         raise DoctorError(str(error)) from None  # doctor's "could not run" is exit 2

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from generator.cli.options import non_negative_float, non_negative_int, positive_float, positive_int
+from generator.cli.options import add_alias, non_negative_float, non_negative_int, positive_float, positive_int
 from generator.errors import UsageError
 from generator.operations.emulator_control import SHELLS
 
@@ -24,14 +24,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="; ".join(f"{name}{' (default)' if name == 'serve' else ''}: {action.summary}" for name, action in ACTIONS.items()))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; loopback only)")
     p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default: %(default)s)")
-    p.add_argument(
-        "--stack-version",
-        default="2108",
-        metavar="YYMM|azure",
+    add_alias(p, "--stack-version", p.add_argument(
+        "--release", default="2108", metavar="YYMM|azure",
         help="release to emulate, e.g. 2008 (2019_03_01_hybrid) or 2108 (2020_09_01_hybrid); "
-        "'azure' emulates global Azure (default: %(default)s)",
-    )
-    p.add_argument("--identity", choices=["azure_ad", "adfs"], default="azure_ad", help="identity system (default: %(default)s)")
+        "'azure' emulates global Azure (default: %(default)s)"))
+    add_alias(p, "--identity", p.add_argument("--identity-system", choices=["azure_ad", "adfs"], default="azure_ad",
+                                              help="identity system (default: %(default)s)"))
     p.add_argument("--layout", choices=["names", "loopback"], default="names",
                    help="names (default): a Stack's host names on port 443 through the emulator's HTTPS proxy; loopback: "
                    "every listener at 127.0.0.1:PORT, no proxy (Key Vault clients then cannot check the vault's name)")
@@ -75,7 +73,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shell", choices=SHELLS, default="sh", help="with the action env: the shell's syntax (default: %(default)s)")
     trust = p.add_argument_group("trust", "with the action trust")
     trust.add_argument("--python", metavar="PY", help="the venv's python whose certifi bundle gets the stand-in CA (e.g. .venv/bin/python)")
-    trust.add_argument("--ca-cert", metavar="PEM", help="the stand-in CA to trust (default: identity_ca_cert of --info-file)")
+    add_alias(trust, "--ca-cert", trust.add_argument("--stand-in-ca", metavar="PEM",
+                                                     help="the stand-in CA to trust (default: identity_ca_cert of --info-file)"))
     faults = p.add_argument_group("faults", "break requests on purpose (also settable at run time: PUT /_emulator/faults)")
     faults.add_argument("--latency", type=non_negative_float, default=0.0, metavar="SECONDS", help="delay every request")
     faults.add_argument("--transient", type=non_negative_int, default=0, metavar="N", help="answer the next N requests with --transient-status")
@@ -104,8 +103,8 @@ class Options:
     action: str
     host: str
     port: int
-    stack_version: str
-    identity: str
+    release: str
+    identity_system: str
     layout: str
     role: str
     region: str
@@ -127,7 +126,7 @@ class Options:
     detach: bool
     shell: str  # env
     python: str | None  # trust
-    ca_cert: str | None  # trust
+    stand_in_ca: str | None  # trust
     faults: FaultOptions
 
 
@@ -149,13 +148,13 @@ def _serve(options: Options) -> int:
         from generator.operations.project_emulator import DEFAULT_OVERLAY, OVERLAY_ENV, overlay_for, project_settings
 
         project = Path(options.for_project).expanduser().resolve()
-        stack_version, identity = project_settings(project)
-        options = replace(options, stack_version=stack_version, identity=identity)
+        release, identity_system = project_settings(project)
+        options = replace(options, release=release, identity_system=identity_system)
     config = EmulatorConfig(
         host=options.host,
         port=options.port,
-        stack_version=options.stack_version,
-        identity=options.identity,
+        release=options.release,
+        identity_system=options.identity_system,
         state_dir=options.state_dir,
         allow_remote=options.allow_remote,
         registration_delay=options.registration_delay,
@@ -250,11 +249,11 @@ def _stop(options: Options) -> int:
 
 
 def _print_emulator(info: dict, info_file: str | None) -> None:
-    release = "global Azure" if info["stack_version"] == "azure" else f"release {info['stack_version']}"
+    release = "global Azure" if info["release"] == "azure" else f"release {info['release']}"
     print(f"Azure Stack Hub emulator ({release}, {info['identity_system']}) listening", flush=True)
     print(f"  Resource Manager: {info['arm_endpoint']}")
     print(f"  Admin endpoint:   {info['admin_endpoint']}")
-    print(f"  Root CA:          {info['ca_cert']}")
+    print(f"  Root CA:          {info['root_ca']}")
     print(f"  Sign-in:          {info['identity_endpoint']} (CA: {info['identity_ca_cert']})")
     print(f"  Key vaults:       https://<vault>.{info['keyvault_dns_suffix']}/, as a vault's properties.vaultUri says "
           f"(CA: {info['keyvault_ca_cert']})")
@@ -263,7 +262,7 @@ def _print_emulator(info: dict, info_file: str | None) -> None:
         print(f"  These names are reached through the emulator's HTTPS proxy: export HTTPS_PROXY={info['https_proxy']}")
         print("    (it refuses every other host: 'eval \"$(azs-scaffold emulator env --info-file INFO)\"' exports both, with a "
               "NO_PROXY that spares your package index)")
-    if info["identity_ca_cert"] != info["ca_cert"]:
+    if info["identity_ca_cert"] != info["root_ca"]:
         print(f"  The sign-in CA stands in for a public one: azs-scaffold's commands trust it with --emulator INFO; "
               f"for az, export REQUESTS_CA_BUNDLE={info['public_ca_bundle']}")
         print("    and in a generated project's venv: azs-scaffold emulator trust --python .venv/bin/python --info-file INFO")
@@ -279,24 +278,25 @@ def _trust(options: Options) -> int:
     import json
     from pathlib import Path
 
+    from azs_emulator.info_file import with_current_keys
     from azs_emulator.venv_trust import stand_in_ca_of_info, trust_pem_in_venv
 
-    if not options.python or not (options.info_file or options.ca_cert):
+    if not options.python or not (options.info_file or options.stand_in_ca):
         raise UsageError("emulator trust needs --python (a venv's python, e.g. .venv/bin/python) and --info-file "
-                         "(what azs-scaffold emulator --info-file wrote) or --ca-cert (the stand-in CA's PEM)")
-    if options.ca_cert:
-        ca: Path | None = Path(options.ca_cert).expanduser()
+                         "(what azs-scaffold emulator --info-file wrote) or --stand-in-ca (the stand-in CA's PEM)")
+    if options.stand_in_ca:
+        ca: Path | None = Path(options.stand_in_ca).expanduser()
     else:
         info_file = options.info_file or ""
         try:
-            ca = stand_in_ca_of_info(json.loads(_read_user_file("--info-file", info_file)))
+            ca = stand_in_ca_of_info(with_current_keys(json.loads(_read_user_file("--info-file", info_file))))
         except (ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"--info-file {info_file} is not an emulator's info file ({exc}); give the file azs-scaffold "
                              "emulator --info-file wrote") from None
     if ca is None:
         print("Nothing to trust: this emulator signs in with ADFS, on the Stack's own root CA, which bootstrap trusts already.")
         return 0
-    print(trust_pem_in_venv(options.python, _read_user_file("--ca-cert" if options.ca_cert else "the CA file of --info-file",
+    print(trust_pem_in_venv(options.python, _read_user_file("--stand-in-ca" if options.stand_in_ca else "the CA file of --info-file",
                                                              str(ca)), ca))
     return 0
 

@@ -127,8 +127,8 @@ def _ask_what_options_do_not_give(given: DiscoveryOptions) -> DiscoveryOptions:
     if not asked.arm_endpoint:
         print("What options do not give is asked (Ctrl-C stops; --non-interactive asks nothing).", file=sys.stderr)
         asked.arm_endpoint = _ask("Resource Manager endpoint of the Stack (https://management.<region>.<fqdn>)")
-        if asked.arm_endpoint and asked.ca_cert is None:
-            asked.ca_cert = _ask("Path of the Stack's root CA in PEM format (empty if publicly trusted)") or None
+        if asked.arm_endpoint and asked.root_ca is None:
+            asked.root_ca = _ask("Path of the Stack's root CA in PEM format (empty if publicly trusted)") or None
     if asked.arm_endpoint and not asked.client_id and not (asked.client_secret_env or asked.certificate):
         asked.client_id = _ask("Application (client) id of the service principal (empty: discover without signing in)") or None
         if asked.client_id and not asked.client_secret_env:

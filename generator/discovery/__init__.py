@@ -1,6 +1,6 @@
 """Discovery: from a Resource Manager endpoint to everything a project for that Stack needs.
 
-endpoint -> metadata (identity, audience, suffixes) -> tenant -> credentials proven -> release and
+endpoint -> metadata (identity system, audience, suffixes) -> tenant -> credentials proven -> release and
 profile, each decision with its evidence. The entry point is :func:`discover_stack`.
 """
 

@@ -27,8 +27,8 @@ def read_capabilities(request: DiscoveryRequest, found: StackDiscovery) -> dict[
     if request.principal is None or not found.subscription_id or not found.location:
         raise DiscoveryError("--capabilities needs a service principal that sees a subscription: add --client-id and its "
                              "secret or certificate (and --subscription-id if it sees several)")
-    trust = tls_context(request.ca_cert, request.public_ca_bundle)
-    http = StackHttp(trust, timeout=request.timeout, ca_file=request.ca_cert)
+    trust = tls_context(request.root_ca, request.public_ca_bundle)
+    http = StackHttp(trust, timeout=request.timeout, root_ca=request.root_ca)
     assert found.tenant_id is not None  # signed in already, so the tenant is known
     credential = build_credential(found.metadata, found.tenant_id, request.principal, trust, request.timeout)
     token = acquire_token(credential, found.metadata.credential_scope, found.metadata.login_endpoint)

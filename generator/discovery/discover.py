@@ -1,4 +1,4 @@
-"""``discover_stack``: from an ARM endpoint to identity, tenant, release and profile."""
+"""``discover_stack``: from an ARM endpoint to identity system, tenant, release and profile."""
 
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ class DiscoveryRequest:
     """What the user gave discovery."""
 
     arm_endpoint: str
-    ca_cert: str | None = None
+    root_ca: str | None = None
     tenant: str | None = None
     principal: ServicePrincipal | None = None
     subscription_id: str | None = None
     # Where subscription_id came from, for messages: an option, a project's answers file, a teams file.
     subscription_source: str = "--subscription-id"
     admin_endpoint: str | None = None
-    stack_version: str | None = None
+    release: str | None = None  # what the user gave: a release (2108) or a build (1.2108.2.65)
     force: bool = False
     timeout: float = 15.0  # seconds per HTTP request
     # The publicly trusted CAs (sign-in at login.microsoftonline.com); default: the environment's or certifi's.
@@ -50,8 +50,9 @@ class DiscoveryRequest:
     def from_settings(cls, settings: Mapping[str, Any], principal: ServicePrincipal | None = None, **given: Any) -> DiscoveryRequest:
         """A request from settings under the names the answers, a teams entry and the options share (``arm_endpoint``,
         ``ca_cert``, ``tenant``, ...); an empty or missing setting is unset, and ``given`` overrides."""
-        values: dict[str, Any] = {name: settings[name] for name in _SETTINGS if settings.get(name) not in (None, "")}
-        values.update({name: str(values[name]) for name in _TEXT_SETTINGS if name in values})
+        values: dict[str, Any] = {_FIELD_OF_SETTING.get(name, name): settings[name] for name in _SETTINGS
+                                  if settings.get(name) not in (None, "")}
+        values.update({name: str(values[name]) for name in _TEXT_FIELDS if name in values})
         return cls(**{"arm_endpoint": "", **values, "principal": principal, **given})
 
     @classmethod
@@ -59,12 +60,15 @@ class DiscoveryRequest:
         """A request for the emulator an info file describes (its endpoint and trust), signed in as its service
         principal unless ``signed_in`` is false."""
         principal = ServicePrincipal.from_credentials(info["client_id"], secret=info["client_secret"]) if signed_in else None
-        return cls(arm_endpoint=info["arm_endpoint"], ca_cert=info["ca_cert"], public_ca_bundle=info["public_ca_bundle"],
+        return cls(arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], public_ca_bundle=info["public_ca_bundle"],
                    principal=principal, **given)
 
 
 _TEXT_SETTINGS = ("arm_endpoint", "ca_cert", "tenant", "subscription_id", "admin_endpoint", "stack_version", "public_ca_bundle")
 _SETTINGS = (*_TEXT_SETTINGS, "force", "timeout")
+# The answers and a teams entry keep their released names (docs/architecture.md's glossary); the request says the word.
+_FIELD_OF_SETTING = {"stack_version": "release", "ca_cert": "root_ca"}
+_TEXT_FIELDS = tuple(_FIELD_OF_SETTING.get(name, name) for name in _TEXT_SETTINGS)
 
 
 @dataclass
@@ -73,11 +77,11 @@ class StackDiscovery:
 
     metadata: StackMetadata
     tenant_id: str | None
-    release: str | None  # the Stack release discovery decided (2108), not the hint a user gave (stack_version)
+    release: str | None  # the Stack release discovery decided (2108), not the one a user gave (DiscoveryRequest.release)
     build: str | None
     profile: str | None
     profile_evidence: list[str]
-    ca_cert: str | None
+    root_ca: str | None
     subscription_id: str | None = None
     location: str | None = None
     credentials_proven: bool = False
@@ -115,10 +119,12 @@ _JSON_FIELDS: tuple[tuple[str, Callable[[StackDiscovery], Any]], ...] = (
     ("graph", lambda found: found.metadata.graph),
     ("storage_suffix", lambda found: found.metadata.storage_suffix),
     ("keyvault_dns_suffix", lambda found: found.metadata.keyvault_dns_suffix),
-    ("stack_version", lambda found: found.release),
+    ("release", lambda found: found.release),
     ("profile", lambda found: found.profile),
     ("profile_evidence", lambda found: list(found.profile_evidence)),
     ("roles", _roles_json),
+    # Released keys, kept for the scripts that read them (docs/architecture.md's glossary): the same value.
+    ("stack_version", lambda found: found.release),
 )
 JSON_KEYS = tuple(key for key, _ in _JSON_FIELDS)
 
@@ -244,11 +250,11 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     resource_manager = normalize_url(request.arm_endpoint, "--arm-endpoint")
     check_request(request)
     _refuse_the_operators_endpoint(resource_manager)
-    trust = tls_context(request.ca_cert, request.public_ca_bundle)
-    http = StackHttp(trust, timeout=request.timeout, ca_file=request.ca_cert)
+    trust = tls_context(request.root_ca, request.public_ca_bundle)
+    http = StackHttp(trust, timeout=request.timeout, root_ca=request.root_ca)
     findings: list[evidence.ReleaseFinding] = []
-    if request.stack_version:
-        findings.append(evidence.from_user(request.stack_version))
+    if request.release:
+        findings.append(evidence.from_user(request.release))
 
     progress(f"Reading metadata from {resource_manager}")
     metadata = fetch_metadata(http, resource_manager)
@@ -257,8 +263,8 @@ def discover_stack(request: DiscoveryRequest, progress: Progress = lambda messag
     if metadata.is_public_azure:
         findings.append(evidence.ReleaseFinding("cloud", catalog.LATEST, sentences=["The Resource Manager is global Azure's."]))
 
-    ca_cert = str(Path(request.ca_cert).expanduser().resolve()) if request.ca_cert else None
-    result = StackDiscovery(metadata, tenant_id, None, None, None, [], ca_cert, notes=[tenant_sentence],
+    root_ca = str(Path(request.root_ca).expanduser().resolve()) if request.root_ca else None
+    result = StackDiscovery(metadata, tenant_id, None, None, None, [], root_ca, notes=[tenant_sentence],
                             public_ca_bundle=request.public_ca_bundle)
     if request.principal is not None:
         proven = _sign_in(http, metadata, tenant_id, tenant_sentence, request.principal, request.subscription_id, trust, progress)
@@ -303,8 +309,8 @@ def discover_for_principal(found: StackDiscovery, principal: ServicePrincipal, s
                            timeout: float = 15.0, subscription_source: str = "--subscription-id") -> StackDiscovery:
     """``found`` (a Stack already discovered) for another service principal: its sign-in and
     subscription are proven; metadata, tenant, release and profile are reused."""
-    trust = tls_context(found.ca_cert, found.public_ca_bundle)
-    http = StackHttp(trust, timeout=timeout, ca_file=found.ca_cert)
+    trust = tls_context(found.root_ca, found.public_ca_bundle)
+    http = StackHttp(trust, timeout=timeout, root_ca=found.root_ca)
     proven = _sign_in(http, found.metadata, found.tenant_id, "; ".join(found.notes), principal, subscription_id, trust,
                       lambda message: None)
     location = roles = None

@@ -183,14 +183,14 @@ class StackHttp:
     Every request verifies TLS with ``trust`` (the public CAs plus the Stack's root), gives up after
     ``timeout`` seconds per attempt, and is retried up to ``retries`` times on 429/502/503/504 and
     connection failures, honouring Retry-After up to :data:`MAX_RETRY_AFTER` (and ``timeout``).
-    ``ca_file`` is the Stack's root CA file the user gave, for messages. TLS is never switched off.
+    ``root_ca`` is the Stack's root CA file the user gave, for messages. TLS is never switched off.
     """
 
     def __init__(self, trust: ssl.SSLContext, timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
-                 ca_file: str | None = None) -> None:
+                 root_ca: str | None = None) -> None:
         self.timeout = timeout
         self.retries = retries
-        self.ca_file = ca_file
+        self.root_ca = root_ca
         retry = _Retry(total=retries, connect=retries, read=retries, status=retries, other=0, redirect=False,
                        status_forcelist=RETRY_STATUSES, backoff_factor=backoff, raise_on_status=False,
                        respect_retry_after_header=True, retry_after_max=int(min(MAX_RETRY_AFTER, max(1.0, timeout))))
@@ -254,14 +254,14 @@ class StackHttp:
         text = str(exc)
         if is_untrusted_certificate(text):
             reason = tls_reason(text)
-            if self.ca_file:
+            if self.root_ca:
                 return (
                     f"{what}: TLS verification of {_origin(url)} failed ({reason}) with the public CAs and the CA file "
-                    f"{self.ca_file}; is it the Stack's root CA (AzureStackSelfSignedRootCert on an ASDK)?"
+                    f"{self.root_ca}; is it the Stack's root CA (AzureStackSelfSignedRootCert on an ASDK)?"
                 )
             return (
                 f"{what}: TLS verification of {_origin(url)} failed ({reason}); if the Stack uses its own root CA "
-                "(as every ASDK does), export it as PEM and pass it with --ca-cert PEM"
+                "(as every ASDK does), export it as PEM and pass it with --root-ca PEM"
             )
         return f"{what}: TLS handshake with {_origin(url)} failed; is it an HTTPS endpoint? ({text[:120]})"
 

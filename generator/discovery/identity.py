@@ -170,7 +170,7 @@ def acquire_token(credential: Any, scope: str, where: str) -> str:
         if cause == "tls":
             raise DiscoveryError(
                 f"sign-in at {where} failed: its TLS certificate is not trusted ({tls_reason(' '.join(said.split()))}); the sign-in host must "
-                "chain to a public CA (certifi's, or REQUESTS_CA_BUNDLE) or to the Stack's root CA given with --ca-cert (against "
+                "chain to a public CA (certifi's, or REQUESTS_CA_BUNDLE) or to the Stack's root CA given with --root-ca (against "
                 "azs-scaffold's emulator: export REQUESTS_CA_BUNDLE=<public_ca_bundle of its --info-file>)"
             ) from None
         if cause == "not-json":

@@ -113,7 +113,7 @@ def from_providers(http: StackHttp, resource_manager: str, subscription_id: str,
         misses.append(f"{name}'s {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
     raise DiscoveryError(
         "the subscription's resource providers fit no known API profile (missing: " + "; ".join(misses) + "); "
-        "the Stack is older than any supported release, or pass --stack-version"
+        "the Stack is older than any supported release, or pass --release"
     )
 
 
@@ -128,14 +128,14 @@ def decide(findings: list[ReleaseFinding], force: bool) -> ReleaseFinding:
     observed = by_source.get("providers") or by_source.get("cloud")
     chosen = user if force and user else admin or user or observed
     if chosen is None:
-        sentences.append("Nothing showed the release: pass --stack-version, or credentials so the provider list can be read.")
+        sentences.append("Nothing showed the release: pass --release, or credentials so the provider list can be read.")
         return ReleaseFinding("none", None, sentences=sentences)
     disagreeing = [f for f in (user, admin, observed) if f and f.profile != chosen.profile]
     if disagreeing:
         summary = "; ".join(f"{f.source}: {f.profile}" + (f" (release {f.release})" if f.release else "") for f in [chosen, *disagreeing])
         if not force:
             raise DiscoveryError(
-                f"the evidence about the API profile disagrees ({summary}); check --stack-version, "
+                f"the evidence about the API profile disagrees ({summary}); check --release, "
                 "or add --force to use the release you gave anyway"
             )
         sentences.append(f"The evidence disagrees ({summary}); --force keeps {chosen.profile}.")

@@ -35,13 +35,13 @@ def public_ca_bundle() -> str:
     return certifi.where()
 
 
-def tls_context(ca_cert: str | None, public: str | None = None) -> ssl.SSLContext:
-    """A verifying TLS context that trusts the public CAs plus ``ca_cert`` (checked), if given.
+def tls_context(root_ca: str | None, public: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context that trusts the public CAs plus ``root_ca`` (checked), if given.
 
     Kept in memory: no bundle file is written, so nothing is left behind and a full disk does not matter.
     """
     public = public or public_ca_bundle()
-    stack_pem = read_ca_pem(ca_cert) if ca_cert else ""
+    stack_pem = read_ca_pem(root_ca) if root_ca else ""
     key = (public, stack_pem)
     if key not in _contexts:
         try:
@@ -57,42 +57,42 @@ def tls_context(ca_cert: str | None, public: str | None = None) -> ssl.SSLContex
     return _contexts[key]
 
 
-def read_ca_pem(ca_cert: str) -> str:
-    """The certificates of the CA file ``ca_cert`` as PEM text with LF line endings; nothing else of it.
+def read_ca_pem(root_ca: str) -> str:
+    """The certificates of the CA file ``root_ca`` as PEM text with LF line endings; nothing else of it.
 
     Refused in one line: a directory, a file over :data:`MAX_CA_FILE_BYTES`, a DER file, a file with no
     certificate, a damaged certificate, and a file that also holds a private key (it must not travel
     into a project's files).
     """
-    path = Path(ca_cert).expanduser()
+    path = Path(root_ca).expanduser()
     try:
         data = read_regular_file(path, MAX_CA_FILE_BYTES)
     except (IsADirectoryError, NotARegularFile) as exc:
-        raise DiscoveryError(f"--ca-cert {ca_cert}{why_unreadable(exc)}; give the PEM file of the Stack's root CA") from None
+        raise DiscoveryError(f"--root-ca {root_ca}{why_unreadable(exc)}; give the PEM file of the Stack's root CA") from None
     except FileTooLarge as exc:
         raise DiscoveryError(
-            f"--ca-cert {ca_cert} is over the {exc.limit // 1024} kB a CA file may have; give the Stack's root CA alone"
+            f"--root-ca {root_ca} is over the {exc.limit // 1024} kB a CA file may have; give the Stack's root CA alone"
         ) from None
     except FileNotFoundError:
-        raise DiscoveryError(f"--ca-cert {ca_cert}: no such file; give the path of the Stack's root CA in PEM format") from None
+        raise DiscoveryError(f"--root-ca {root_ca}: no such file; give the path of the Stack's root CA in PEM format") from None
     except OSError as exc:
-        raise DiscoveryError(f"--ca-cert {ca_cert}: cannot read it ({exc.strerror}); check its permissions") from None
+        raise DiscoveryError(f"--root-ca {root_ca}: cannot read it ({exc.strerror}); check its permissions") from None
     blocks = [(match.group(1).decode(), match.group(0)) for match in _PEM_BLOCK.finditer(data.replace(b"\r\n", b"\n"))]
     keys = [kind for kind, _ in blocks if "PRIVATE KEY" in kind]
     if keys:
         raise DiscoveryError(
-            f"--ca-cert {ca_cert} also holds a private key ({keys[0]}); give a file with the CA certificate only "
+            f"--root-ca {root_ca} also holds a private key ({keys[0]}); give a file with the CA certificate only "
             "(a key must never be copied into a project)"
         )
     certificates = [block for kind, block in blocks if kind == "CERTIFICATE"]
     if not certificates:
         if data[:1] == b"\x30":
             raise DiscoveryError(
-                f"--ca-cert {ca_cert} is a DER (binary) certificate; convert it to PEM first: "
-                f"openssl x509 -inform der -in {ca_cert} -out root.pem"
+                f"--root-ca {root_ca} is a DER (binary) certificate; convert it to PEM first: "
+                f"openssl x509 -inform der -in {root_ca} -out root.pem"
             )
         raise DiscoveryError(
-            f"--ca-cert {ca_cert} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' block); "
+            f"--root-ca {root_ca} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' block); "
             "export the Stack's root CA as Base-64 encoded X.509 (.pem/.cer)"
         )
     from cryptography import x509
@@ -101,5 +101,5 @@ def read_ca_pem(ca_cert: str) -> str:
         for block in certificates:
             x509.load_pem_x509_certificate(block)
     except ValueError:
-        raise DiscoveryError(f"--ca-cert {ca_cert}: a PEM certificate in it is damaged; export the root CA again") from None
+        raise DiscoveryError(f"--root-ca {root_ca}: a PEM certificate in it is damaged; export the root CA again") from None
     return "".join(block.decode("ascii") + "\n" for block in certificates)

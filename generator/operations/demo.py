@@ -31,7 +31,7 @@ def _run_in(project: Path, *command: str) -> None:
         raise ScaffoldError(f"demo: `{' '.join(command)}` failed in {project} (exit {result.returncode}); see its output above")
 
 
-def run_demo(destination: str | None = None, stack_version: str = "2108", identity: str = "azure_ad",
+def run_demo(destination: str | None = None, release: str = "2108", identity_system: str = "azure_ad",
              template: str | None = None, vcs_ref: str | None = None) -> int:
     """Emulator -> generated project -> bootstrap -> provider registration -> resource group sample.
 
@@ -52,10 +52,10 @@ def run_demo(destination: str | None = None, stack_version: str = "2108", identi
     project = check_destination(destination) if destination else Path(tempfile.mkdtemp(prefix="azs-demo-")) / "azs-demo"
     python = str(project / (".venv/Scripts/python.exe" if sys.platform == "win32" else ".venv/bin/python"))
     total = 5
-    with Emulator(EmulatorConfig(stack_version=stack_version, identity=identity, registration_delay=1.0)) as emulator, \
+    with Emulator(EmulatorConfig(release=release, identity_system=identity_system, registration_delay=1.0)) as emulator, \
             through_proxy(emulator.info()["https_proxy"], no_proxy=no_proxy_for()):
         info = emulator.info()
-        print(f"==> [1/{total}] Emulator: Azure Stack Hub {stack_version} ({identity}) at {info['arm_endpoint']}")
+        print(f"==> [1/{total}] Emulator: Azure Stack Hub {release} ({identity_system}) at {info['arm_endpoint']}")
 
         def generate() -> str:
             request = NewProject(

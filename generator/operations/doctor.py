@@ -249,7 +249,7 @@ def _option_lines(requirements_file: str | None) -> list[str]:
     return [line.strip() for _, line in _logical_lines(text) if line.strip().startswith("-")]
 
 
-def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None, found: StackDiscovery | None = None,
+def run_doctor(path: str, python: str | None = None, root_ca: str | None = None, found: StackDiscovery | None = None,
                template: str | None = None, capabilities: Any = None, progress: Progress = lambda message: None) -> Report:
     """Examine the project at ``path``; ``found`` is a discovered Stack (``discover_stack``) to check against.
     The environment is ``.venv``'s, read on disk; ``python`` (``--python``) is run to ask it instead. ARM templates
@@ -262,7 +262,7 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
         why = "; ".join(found.profile_evidence).rstrip(".")[:200] or "no evidence"
         raise DoctorError(f"the API profile of the Stack at {found.metadata.resource_manager} could not be told ({why}), so the "
                           "code's profile cannot be checked against it; sign in (--client-id with --client-secret-env or "
-                          "--certificate, and --subscription-id) or give --stack-version")
+                          "--certificate, and --subscription-id) or give --release")
     code = read_code(project)
     requirements, requirements_file = read_requirements(project)
     from generator.operations.doctor_capabilities import from_release
@@ -278,10 +278,10 @@ def run_doctor(path: str, python: str | None = None, ca_cert: str | None = None,
     venv = None if python else find_venv(project)
     if python or venv:
         ca_pem = None
-        if ca_cert:
+        if root_ca:
             from generator.discovery.trust import read_ca_pem
 
-            ca_pem = read_ca_pem(ca_cert)
+            ca_pem = read_ca_pem(root_ca)
         if python:
             progress(f"Running {python} to list its installed packages (--python; it starts as any run of it does)")
             environment, where = run_environment(python), f"environment of {python}"

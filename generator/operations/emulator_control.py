@@ -34,7 +34,7 @@ PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
 INFO_FILE = "info.json"
 _INFO_LIMIT = 64 * 1024
-_INFO_KEYS = ("arm_endpoint", "ca_cert", "client_id", "client_secret", "public_ca_bundle", "https_proxy")
+_INFO_KEYS = ("arm_endpoint", "root_ca", "client_id", "client_secret", "public_ca_bundle", "https_proxy")
 # The package index's hosts pip and uv use unless configured otherwise.
 _DEFAULT_INDEX_HOSTS = ("pypi.org", "files.pythonhosted.org")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -59,6 +59,9 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
                          "--info-file F' (or --detach) wrote") from None
     except ValueError:
         raise UsageError(f"emulator info file {path} is not JSON; give the file 'azs-scaffold emulator --info-file F' wrote") from None
+    from azs_emulator.info_file import with_current_keys
+
+    data = with_current_keys(data) if isinstance(data, dict) else data
     missing = [key for key in _INFO_KEYS if not isinstance(data, dict) or key not in data]
     if missing:
         raise UsageError(f"emulator info file {path} lacks {', '.join(missing)}; give the file 'azs-scaffold emulator "
@@ -140,7 +143,7 @@ class EmulatorStack:
     """What a command takes from an emulator's info file: where its Resource Manager is, what to trust, who signs in."""
 
     arm_endpoint: str
-    ca_cert: str  # the Stack's root CA
+    root_ca: str
     public_ca_bundle: str  # the machine's public CAs plus the emulator's stand-in for Azure AD's public CA
     principal: Any  # generator.discovery.ServicePrincipal, its secret from the file (never from a command line)
 
@@ -170,12 +173,12 @@ def emulator_stack(info_file: str) -> Iterator[EmulatorStack]:
             pem = read_regular_file(Path(public), 16 * MAX_CA_FILE_BYTES).rstrip(b"\n") + b"\n"
         except OSError as exc:
             raise UsageError(f"the public CA bundle {public}{why_unreadable(exc)}; check REQUESTS_CA_BUNDLE / SSL_CERT_FILE") from None
-        identity_ca = str(info.get("identity_ca_cert") or info["ca_cert"])
-        if identity_ca != info["ca_cert"]:
+        identity_ca = str(info.get("identity_ca_cert") or info["root_ca"])
+        if identity_ca != info["root_ca"]:
             pem += read_ca_pem(identity_ca).encode()
         bundle = Path(folder) / "public-bundle.pem"
         write_private_file(bundle, pem)
-        _entered[info_file] = EmulatorStack(str(info["arm_endpoint"]), str(info["ca_cert"]), str(bundle), principal)
+        _entered[info_file] = EmulatorStack(str(info["arm_endpoint"]), str(info["root_ca"]), str(bundle), principal)
         try:
             with through_proxy(info.get("https_proxy"), no_proxy=no_proxy_for()):
                 yield _entered[info_file]

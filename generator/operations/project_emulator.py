@@ -28,7 +28,7 @@ def project_settings(project: Path) -> tuple[str, str]:
 
     answers = read_answers(project)
     release = str(answers.get("stack_release") or "") or _RELEASE_OF_PROFILE.get(str(answers.get("profile")), "")
-    identity = str(answers.get("identity_system") or "azure_ad")
+    identity_system = str(answers.get("identity_system") or "azure_ad")
     if not release:
         raise UsageError(f"{project} records neither a Stack release nor a known profile; regenerate it with azs-scaffold")
     from azs_emulator.config import is_valid_release
@@ -36,7 +36,7 @@ def project_settings(project: Path) -> tuple[str, str]:
     if not is_valid_release(release):
         raise UsageError(f"{project / ANSWERS_FILE} records stack_release {release!r}, which is no Stack release "
                          "the emulator knows (YYMM from 1904 on); restore the file from git, or run azs-scaffold upgrade")
-    return release, identity
+    return release, identity_system
 
 
 def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
     from generator.discovery import DiscoveryRequest, discover_stack
 
     with through_proxy(info.get("https_proxy")):
-        found = discover_stack(DiscoveryRequest.for_emulator(info, signed_in=False, stack_version=(
-            info["stack_version"] if info["stack_version"] != "azure" else None)))
+        found = discover_stack(DiscoveryRequest.for_emulator(info, signed_in=False, release=(
+            info["release"] if info["release"] != "azure" else None)))
     return {
         "resourceManagerEndpointUrl": found.metadata.resource_manager,
         "authorityHost": found.metadata.authority_host,
@@ -66,7 +66,7 @@ def overlay_for(info: dict[str, Any]) -> dict[str, Any]:
 
 def _trust_file(info: dict[str, Any]) -> str:
     """The emulator's root, plus the stand-in public CA of an Azure AD sign-in host, in one PEM file beside them."""
-    stack_ca, identity_ca = Path(info["ca_cert"]), Path(info["identity_ca_cert"])
+    stack_ca, identity_ca = Path(info["root_ca"]), Path(info["identity_ca_cert"])
     if identity_ca == stack_ca:
         return str(stack_ca)
     combined = stack_ca.with_name("project-trust.pem")

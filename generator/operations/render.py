@@ -81,8 +81,8 @@ def copier_data(request: NewProject, found: StackDiscovery, with_secrets: bool =
     d, principal = request.discovery, request.discovery.principal
     data: dict[str, Any] = {
         "arm_endpoint": found.metadata.resource_manager,
-        "ca_cert": str(Path(d.ca_cert).resolve()) if d.ca_cert else "",
-        "stack_version": d.stack_version or "",
+        "ca_cert": str(Path(d.root_ca).resolve()) if d.root_ca else "",
+        "stack_version": d.release or "",
         "tenant": d.tenant or "",
         "subscription_id": found.subscription_id,
         **discovery_answers(found),
@@ -133,7 +133,7 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
         request.samples = catalog.sample_names(list(request.samples))
     found = discover_stack(request.discovery, progress=progress)
     if not found.profile:
-        raise RenderError("cannot tell the Stack's API profile from what was found; pass --stack-version")
+        raise RenderError("cannot tell the Stack's API profile from what was found; pass --release")
     if not found.subscription_id:
         raise RenderError(found.subscription_note)
     progress("Rendering the project with copier")
@@ -192,9 +192,21 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         ) from None
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_staging(staging)
         if not published:
             _remove_parents(created)
+
+
+def _remove_staging(staging: Path) -> None:
+    """Remove the staging folder whole. A process copier started (git) and killed on Ctrl-C may still be writing into
+    it for a moment, and one pass of rmtree then leaves a folder it found not empty: try again briefly."""
+    import time
+
+    for _ in range(20):
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists():
+            return
+        time.sleep(0.05)
 
 
 def first_commit(project: Path, destination: Path) -> None:

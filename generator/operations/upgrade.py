@@ -105,7 +105,7 @@ def discovery_request(project: Path, answers: dict[str, Any], given: DiscoveryRe
     return replace(
         given,
         arm_endpoint=endpoint,
-        ca_cert=given.ca_cert or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
+        root_ca=given.root_ca or (str(project / CA_FILE) if (project / CA_FILE).exists() else None),
         tenant=given.tenant or answers.get("tenant") or None,
         principal=given.principal or _principal(project, sp),
         subscription_id=given.subscription_id or answers.get("subscription_id") or sp.get("subscriptionId") or None,
@@ -186,21 +186,21 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
         raise UpgradeError(
             f"cannot tell the Stack's API profile without signing in, and {project} holds no secret to sign in with "
             f"(its service principal file has none and {SECRET_ENV} is not set); set {SECRET_ENV}, pass --client-id with "
-            "--client-secret-env, or pass --stack-version"
+            "--client-secret-env, or pass --release"
         )
     if not found.profile:
-        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --stack-version")
+        raise UpgradeError("cannot tell the Stack's API profile from what it serves; pass --release")
     fresh = discovery_answers(found)
     if not fresh["ca_cert_pem"]:
         fresh["ca_cert_pem"] = recorded.get("ca_cert_pem", "")
-    fresh["stack_version"] = given.stack_version or ""
+    fresh["stack_version"] = given.release or ""
     if not fresh.get("stack_release") and fresh.get("profile") == recorded.get("profile"):
         # The Stack does not say its release (no admin access): the one recorded (typed at generation) stands, as
         # _changes treats it ("an unknown release is no news"); azs-scaffold upgrade and copier update keep it alike.
         for key in ("stack_release", "stack_build", "stack_version"):
             fresh[key] = recorded.get(key, "") or fresh.get(key, "")
-    if given.ca_cert:
-        fresh["ca_cert"] = str(Path(given.ca_cert).resolve())
+    if given.root_ca:
+        fresh["ca_cert"] = str(Path(given.root_ca).resolve())
     fresh.update({key: list(names) for key, names in (chosen or {}).items() if key in CHOSEN})
     changes = _changes(project, recorded, fresh)
     if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):

@@ -27,7 +27,7 @@ SECRET_ENV = "AZURE_CLIENT_SECRET"
 def _ca_pem(found: StackDiscovery) -> str:
     from generator.discovery.trust import read_ca_pem
 
-    return read_ca_pem(found.ca_cert) if found.ca_cert else ""
+    return read_ca_pem(found.root_ca) if found.root_ca else ""
 
 
 # The answers discovery computes (copier.yml asks none of them), each from a discovery.

@@ -9,6 +9,7 @@ become copier's ``UserMessageError``: one line, exit code 1, nothing left behind
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,26 @@ def azs_requirements(samples: list[str], profile: str) -> list[str]:
     return [entry.lines for entry in catalog.locked_for(tuple(samples), profile)]
 
 
+def azs_sample_choices() -> str:
+    """copier.yml's ``samples`` choices, as the catalog lists them (title -> name), serialized for copier to parse: a
+    new sample is a template file and one line in ``generator/catalog/samples.py``."""
+    return json.dumps({sample.title: sample.name for sample in catalog.SAMPLES.values()})
+
+
+def azs_default_samples() -> str:
+    """copier.yml's ``samples`` default: every sample of the catalog, serialized for copier to parse."""
+    return json.dumps(list(catalog.DEFAULT_SAMPLES))
+
+
+def azs_sample_rows(samples: list[str], profile: str) -> list[dict[str, str]]:
+    """The generated README's row of each chosen sample, in catalog order: its file, what it does (with this profile's
+    data-plane versions), how long it takes and the least role it needs."""
+    facts = azs_profile(profile)
+    return [{"file": f"samples/{sample.name}.py", "description": sample.description.format(**facts),
+             "duration": sample.duration, "role": catalog.minimal_role(sample.name)}
+            for sample in catalog.SAMPLES.values() if sample.name in samples]
+
+
 def azs_providers(samples: list[str]) -> list[str]:
     """Resource providers these samples need registered."""
     return catalog.providers_for(tuple(samples))
@@ -203,6 +224,9 @@ class AzsScaffoldExtension(Extension):
             azs_discovery=azs_discovery,
             azs_requirements=azs_requirements,
             azs_providers=azs_providers,
+            azs_sample_choices=azs_sample_choices,
+            azs_sample_rows=azs_sample_rows,
+            azs_default_samples=azs_default_samples,
             azs_minimal_role=azs_minimal_role,
             azs_profile=azs_profile,
             azs_check_project_name=check_project_name,
