@@ -152,12 +152,21 @@ class ConnectionHost:
             with self._lock:
                 listeners, parked, self._to_park = list(self._listeners), self._to_park, []
             for sock, listener in listeners:
-                if sock not in registered and sock.fileno() >= 0:
-                    self._selector.register(sock, selectors.EVENT_READ, listener)
+                if sock not in registered:
+                    try:
+                        self._selector.register(sock, selectors.EVENT_READ, listener)
+                    except (OSError, ValueError):  # closed by stop() meanwhile (it waited for this loop in vain)
+                        continue
                     registered.add(sock)
             for connection in parked:
                 self._watch(connection)
-            for key, _ in self._selector.select(timeout=self._next_timeout()):
+            try:
+                events = self._selector.select(timeout=self._next_timeout())
+            except (OSError, ValueError):
+                if self._running:
+                    raise
+                break  # stop() closed the selector while this loop was still on its way out
+            for key, _ in events:
                 if key.fileobj is self._wake_reader:
                     with contextlib.suppress(OSError):
                         self._wake_reader.recv(4096)

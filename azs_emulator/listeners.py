@@ -50,11 +50,11 @@ class Listeners:
         self._vault_lock = threading.Lock()
 
     def _identity_ca(self) -> Any:
-        return self.state.ca if self.config.identity_system == ADFS else self.state.public_ca
+        return self.state.root_ca if self.config.identity_system == ADFS else self.state.public_ca
 
     def _data_plane_ca(self) -> Any:
         """The CA of the data-plane hosts (vaults, blobs): the Stack's own; global Azure's are public."""
-        return self.state.public_ca if self.config.release == AZURE else self.state.ca
+        return self.state.public_ca if self.config.release == AZURE else self.state.root_ca
 
     def bind_names(self) -> Addresses:
         """A Stack's names, each on a listener whose certificate names it, and the proxy that maps them."""
@@ -62,7 +62,7 @@ class Listeners:
         if self.state.data["location"] != self.config.region:
             raise EmulatorError(f"the state in {self.state.directory} is of region {self.state.data['location']!r}; "
                                 f"give --region {self.state.data['location']} or another --state-dir")
-        arm = self.listen(frozenset({ARM}), self.config.port, self.state.ca, [names.management, names.admin_management])
+        arm = self.listen(frozenset({ARM}), self.config.port, self.state.root_ca, [names.management, names.admin_management])
         identity = self.listen(frozenset({IDENTITY}), self.config.identity_port, self._identity_ca(), [names.sign_in])
         vaults = self.listen(frozenset({KEYVAULT}), 0, self._data_plane_ca(), [names.vault_suffix, f"*.{names.vault_suffix}"])
         graph = self.listen(frozenset({GRAPH}), 0, self._identity_ca(), [names.graph])
@@ -109,10 +109,10 @@ class Listeners:
     def bind_loopback(self) -> Addresses:
         """Every listener at 127.0.0.1:PORT: no proxy needed, so several emulators can serve one process."""
         if self.config.single_host:
-            arm = self.listen(frozenset({ARM, IDENTITY}), self.config.port, self.state.ca)
+            arm = self.listen(frozenset({ARM, IDENTITY}), self.config.port, self.state.root_ca)
             identity = arm
         else:
-            arm = self.listen(frozenset({ARM}), self.config.port, self.state.ca)
+            arm = self.listen(frozenset({ARM}), self.config.port, self.state.root_ca)
             identity = self.listen(frozenset({IDENTITY}), self.kept_port("identity_port", self.config.identity_port),
                                    self._identity_ca())
             self.state.record_port("identity_port", identity.address[1])

@@ -105,10 +105,11 @@ class Emulator:
         bundle.write_bytes(Path(certifi.where()).read_bytes().rstrip(b"\n") + b"\n" + public)
 
     def stop(self) -> None:
-        """Stop serving and remove temporary state."""
+        """Stop serving and remove temporary state: the connection host first (its loop ends before the listening
+        sockets it watches close: closing them under it was an unhandled EBADF in its thread), then the proxy."""
+        self.connections.stop()
         if self.listeners is not None:
             self.listeners.close()
-        self.connections.stop()
         if self.state is not None:
             self.state.close()
 

@@ -30,8 +30,8 @@ from azs_emulator.store import ABSENT, STORE_FILE, VALUES, Section, Session, Sto
 # What emulators before the store kept (the whole state as one JSON document): migrated on first start, then renamed.
 STATE_FILE = "state.json"
 MIGRATED_STATE_FILE = "state.json.migrated"
-CA_CERT_FILE = "ca.pem"
-CA_KEY_FILE = "ca.key"
+ROOT_CA_FILE = "ca.pem"
+ROOT_CA_KEY_FILE = "ca.key"
 PUBLIC_CA_CERT_FILE = "public-ca.pem"
 PUBLIC_CA_KEY_FILE = "public-ca.key"
 
@@ -232,7 +232,7 @@ class EmulatorState:
             os.chmod(self.directory, 0o700)
             self._store = Store(self.directory / STORE_FILE, durable=not self._temporary)
             self.data = cast(StateData, StateView(self._store, self._load_or_create(self._store, location)))
-            self.ca = self._load_or_create_ca(self.directory, CA_CERT_FILE, CA_KEY_FILE, ROOT_COMMON_NAME)
+            self.root_ca = self._load_or_create_ca(self.directory, ROOT_CA_FILE, ROOT_CA_KEY_FILE, ROOT_COMMON_NAME)
             # The CA of the Azure AD sign-in host: "public", i.e. not the Stack's.
             self.public_ca_directory = Path(public_ca_dir) if public_ca_dir else self.directory
             self.public_ca_directory.mkdir(parents=True, exist_ok=True)
@@ -296,7 +296,7 @@ class EmulatorState:
 
     @property
     def root_ca_path(self) -> Path:
-        return self.directory / CA_CERT_FILE
+        return self.directory / ROOT_CA_FILE
 
     @property
     def public_ca_cert_path(self) -> Path:

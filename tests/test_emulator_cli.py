@@ -16,9 +16,9 @@ import requests
 from tests.helpers import EMULATOR_PROXY_PORT, GENERATOR_COMMAND
 
 INFO_KEYS = {
-    "arm_endpoint", "admin_endpoint", "ca_cert", "client_id", "client_secret", "tenant_id", "tenant_domain",
+    "arm_endpoint", "admin_endpoint", "root_ca", "ca_cert", "client_id", "client_secret", "tenant_id", "tenant_domain",
     "subscription_id", "location", "release", "stack_version", "identity_system", "identity_endpoint", "identity_ca_cert",
-    "public_ca_bundle", "keyvault_ca_cert", "keyvault_dns_suffix", "storage_suffix", "layout", "https_proxy", "root_ca",
+    "public_ca_bundle", "keyvault_ca_cert", "keyvault_dns_suffix", "storage_suffix", "layout", "https_proxy",
 }
 RELEASES = ["2008", "2102", "2108", "2206", "2301", "2306", "2311", "2406", "2408", "2501", "2506"]
 

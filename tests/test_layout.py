@@ -149,7 +149,7 @@ def _python_files() -> list[Path]:
     def rendered(name: str) -> str:
         return re.sub(r"\{[%{].*?[%}]\}", "", name).removesuffix(".jinja")
 
-    return sorted(path for place in ("generator", "azs_emulator", "template", "tests") for path in (ROOT / place).rglob("*")
+    return sorted(path for place in ("generator", "azs_emulator", "template", "tests", "tools") for path in (ROOT / place).rglob("*")
                   if path.is_file() and rendered(path.name).endswith(".py") and "__pycache__" not in path.parts)
 
 

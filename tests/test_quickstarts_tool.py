@@ -1,4 +1,4 @@
-"""tools/quickstarts.py's own parts, on small inputs written here (no corpus file, no emulator, no network): the
+"""tools/quickstarts/'s own parts, on small inputs written here (no corpus file, no emulator, no network): the
 placeholders filled as a deployer fills them, the rules table, the report and the exit status of ``--classify``."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 import subprocess
 import sys
 
-from tools import quickstart_corpus as corpus
-from tools.quickstart_rules import ADD_ON, DEPLOYED, EMULATOR, INTERNET, TEAM, UNCLASSIFIED, Rule, classify
-from tools.quickstarts import ROOT, main, report
+from tools.quickstarts import corpus
+from tools.quickstarts.command import ROOT, main, report
+from tools.quickstarts.rules import ADD_ON, DEPLOYED, EMULATOR, INTERNET, TEAM, UNCLASSIFIED, Rule, classify
 
 MADE = corpus.Secrets(password="Qs-made-up-secret-1!", ssh_public_key="ssh-rsa AAAA made@up")
 
@@ -109,8 +109,8 @@ def test_an_extension_template_brings_the_vm_it_extends(tmp_path):
 
 
 def test_with_supplies_a_template_gets_the_teams_resources_and_values(tmp_path):
-    from tools.quickstart_deploy import with_supplies
-    from tools.quickstart_supplies import SUPPLIES, filled
+    from tools.quickstarts.deploy import with_supplies
+    from tools.quickstarts.supplies import SUPPLIES, filled
 
     for folder in ("101-vmss-windows-vm", "ScaleInOutExistingVmss-managed", "101-create-nsg"):
         (tmp_path / folder).mkdir()

@@ -90,8 +90,8 @@ class Emulator:
     def __init__(self, work: Path, release: str, identity: str) -> None:
         self.state = work / "emulator"
         self.info_file = work / "info.json"
-        command = [sys.executable, "-m", "generator", "emulator", "serve", "--detach", "--stack-version", release,
-                   "--identity", identity, "--state-dir", str(self.state), "--info-file", str(self.info_file)]
+        command = [sys.executable, "-m", "generator", "emulator", "serve", "--detach", "--release", release,
+                   "--identity-system", identity, "--state-dir", str(self.state), "--info-file", str(self.info_file)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
         if result.returncode != 0:
             raise RunError(f"the emulator did not start: {result.stderr.strip().splitlines()[-1:]}")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog.profiles import STACK_RELEASES  # the catalog's release -> API profile
-from tools.quickstart_corpus import Secrets, Template, load, read_bounded
-from tools.quickstart_rules import DEPLOYED
+from tools.quickstarts.corpus import Secrets, Template, load, read_bounded
+from tools.quickstarts.rules import DEPLOYED
 
 DEPLOYMENT = "quickstart"
 
@@ -95,7 +95,7 @@ def _error_of(exc: Any) -> dict[str, Any]:
 
 def _supplied(session: Session, template: Template, group: str) -> None:
     """Make what the team supplies for ``template`` (its ``supply``) and give its parameters the team's values."""
-    from tools.quickstart_supplies import filled
+    from tools.quickstarts.supplies import filled
 
     client, subscription, supply = session.resources, session.info["subscription_id"], template.supply
     body: dict[str, Any] = {"$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
@@ -183,7 +183,7 @@ def deploy(session: Session, template: Template) -> dict[str, Any]:
 
 def with_supplies(corpus: Path, templates: list[Template], made: Secrets) -> None:
     """Give each template that needs what a team has its supply (and the corpus template a supply deploys first)."""
-    from tools.quickstart_supplies import SUPPLIES
+    from tools.quickstarts.supplies import SUPPLIES
 
     for template in templates:
         supply = SUPPLIES.get(template.folder)

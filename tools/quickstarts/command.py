@@ -7,8 +7,8 @@ the built-in emulator, through the real Azure SDK, and sort what fails.
 CORPUS is a local checkout of the corpus (nothing is fetched). It starts ``azs-scaffold emulator`` (``python -m
 generator emulator``) for the release on its own, reached through the emulator's HTTPS proxy under the Stack's names
 with TLS verified against its CAs; deploys each folder's ``azuredeploy.json`` with its ``azuredeploy.parameters.json``
-(placeholders filled: tools/quickstart_corpus.py) into a resource group of its own (tools/quickstart_deploy.py), several
-at once, with progress on stderr; then classifies each failure by the rules of tools/quickstart_rules.py and prints a markdown table and the
+(placeholders filled: tools/quickstarts/corpus.py) into a resource group of its own (tools/quickstarts/deploy.py), several
+at once, with progress on stderr; then classifies each failure by the rules of tools/quickstarts/rules.py and prints a markdown table and the
 failures per category on stdout. Exit status: 0 when every failure is one a Stack shares (the internet, an add-on, a
 resource the team supplies, a refusal a Stack makes too), 1 when one is the emulator's own or matches no rule
 (unclassified), 2 on a usage error.
@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog.profiles import STACK_RELEASES
-from tools.quickstart_corpus import Template, find_templates, load, new_secrets
-from tools.quickstart_deploy import Session, deploy, with_supplies
-from tools.quickstart_rules import CATEGORIES, DEPLOYED, classify, failing_categories
+from tools.quickstarts.corpus import Template, find_templates, load, new_secrets
+from tools.quickstarts.deploy import Session, deploy, with_supplies
+from tools.quickstarts.rules import CATEGORIES, DEPLOYED, classify, failing_categories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
 
 
@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", default=[], metavar="FOLDER", help="deploy only this folder (repeatable)")
     parser.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per deployment (default: %(default)s)")
     parser.add_argument("--supply", action="store_true",
-                        help="first make what the team supplies for the templates that need it (tools/quickstart_supplies.py)")
+                        help="first make what the team supplies for the templates that need it (tools/quickstarts/supplies.py)")
     parser.add_argument("--results", type=Path, metavar="FILE", help="also write each template's outcome as JSON here")
     parser.add_argument("--classify", type=Path, metavar="FILE", help="classify a --results file of an earlier run; deploy nothing")
     args = parser.parse_args(argv)
@@ -71,7 +71,7 @@ def progress(message: str) -> None:
 def start_emulator(release: str, scratch: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     """``azs-scaffold emulator`` for ``release`` in a process of its own, and its connection facts (--info-file)."""
     info_file = scratch / "info.json"
-    command = [sys.executable, "-m", "generator", "emulator", "--stack-version", release, "--info-file", str(info_file),
+    command = [sys.executable, "-m", "generator", "emulator", "--release", release, "--info-file", str(info_file),
                "--registration-delay", "0"]
     with (scratch / "emulator.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -179,14 +179,5 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(r["category"] in failing_categories() for r in results) else 0
 
 
-def _terminated(signum: int, frame: Any) -> None:
+def stop_on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the emulator is stopped and the scratch folder (its secret) removed
-
-
-if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminated)
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("quickstarts: interrupted; the emulator it started is stopped", file=sys.stderr)
-        sys.exit(130)
