@@ -332,9 +332,10 @@ def working_tree_files() -> set[str]:
     return {name for name in listed if name and (ROOT / name).is_file()}
 
 
-def copy_working_tree(destination: Path) -> set[str]:
-    """Copy :func:`working_tree_files` into ``destination`` (uncommitted changes included); the names copied."""
-    wanted = working_tree_files()
+def copy_working_tree(destination: Path, only: tuple[str, ...] = ()) -> set[str]:
+    """Copy :func:`working_tree_files` (those whose path starts with one of ``only``, if given) into ``destination``
+    (uncommitted changes included); the names copied."""
+    wanted = {name for name in working_tree_files() if not only or name.startswith(only)}
     for name in wanted:
         (destination / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, destination / name)

@@ -46,7 +46,8 @@ def test_r94_a_secret_given_as_a_variable_name_is_not_echoed(emulator, template_
     # Secrets with a character no name has, and one that happens to fit a name's rule (letters only).
     for given, said in ((secret + "-/+", "--client-secret-env takes the NAME of an environment variable"),
                         ("kQ9rTzLmWv" * 3, "its name is not repeated")):
-        code, out, err = discover(info, "--client-id", info["client_id"], "--client-secret-env", given)
+        # One word (--opt=VALUE): a random secret may begin with "-", which argparse would take for an option.
+        code, out, err = discover(info, "--client-id", info["client_id"], f"--client-secret-env={given}")
         one_error(code, err, said)
         assert given not in out + err
     secret += "-/+"

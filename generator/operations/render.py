@@ -21,8 +21,8 @@ from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscove
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
 from generator.templating.answers import project_name_for
-from generator.templating.secret_files import SP_FILES
-from generator.templating.template_source import TemplateSource, resolve_template, reusable_clone
+from generator.templating.secret_files import SP_FILES, WRITTEN_AFTER_ENV
+from generator.templating.template_source import TemplateSource, copier_environment, resolve_template, reusable_clone
 
 Progress = Callable[[str], None]
 
@@ -169,7 +169,8 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
             created = _make_parents(destination.parent)
             staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
         project = staging / destination.name
-        with temporary_files_in(staging), warnings.catch_warnings():
+        # The secrets are written below, once copier is done: copier.yml's task that would write them is not started.
+        with temporary_files_in(staging), copier_environment(**{WRITTEN_AFTER_ENV: "1"}), warnings.catch_warnings():
             # copier warns about an untagged template; the project records the commit it used.
             warnings.simplefilter("ignore")
             run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},

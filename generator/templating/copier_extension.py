@@ -31,7 +31,7 @@ from generator.templating.answers import (
     project_name_for,
 )
 from generator.templating.project_files import REFRESHED_ENV
-from generator.templating.secret_files import hold_for_task
+from generator.templating.secret_files import hold_for_task, written_after
 from generator.templating.template_source import recorded_url
 
 if TYPE_CHECKING:
@@ -241,6 +241,7 @@ class AzsScaffoldExtension(Extension):
             azs_ci_steps=azs_ci_steps,
             azs_ci_python=azs_ci_python,
             azs_answers_refreshed=azs_answers_refreshed,
+            azs_secrets_written_after=written_after,
             # Released globals: a template version a project recorded may still call them (see azs_explicit_api_versions).
             azs_explicit_api_versions=azs_explicit_api_versions,
         )

@@ -20,6 +20,9 @@ from pathlib import Path
 from generator._util.files import write_private_file
 
 PENDING_ENV = "AZS_SCAFFOLD_PENDING_SECRETS"
+# Set while azs-scaffold's own render runs copier (generator/operations/render.py): it writes the secrets itself, after
+# copier, so copier.yml starts no Python for the task.
+WRITTEN_AFTER_ENV = "AZS_SCAFFOLD_SECRETS_WRITTEN_AFTER"
 SP_FILES = ("azureSecretSpConfig.json", "azureCertSpConfig.json")
 _pending: dict[str, dict[str, str]] = {}
 
@@ -32,6 +35,11 @@ def hold_for_task(file_name: str, key: str, value: str | None) -> str:
         _pending.setdefault(file_name, {})[key] = value
         set_for_copier(PENDING_ENV, json.dumps(_pending))
     return ""
+
+
+def written_after() -> bool:
+    """Whether azs-scaffold writes the secrets after copier (:data:`WRITTEN_AFTER_ENV`): the task is then not started."""
+    return bool(os.environ.get(WRITTEN_AFTER_ENV))
 
 
 def fill(project: Path, pending: dict[str, dict[str, str]] | None = None) -> None:
