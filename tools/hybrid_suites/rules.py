@@ -76,7 +76,8 @@ CATEGORIES = (
              "The test needs what no emulator offers and this harness does not reach: the internet, or a running "
              "VM's guest. A real Stack with internet access and booting VMs may pass it."),
     Category(EMULATOR, "the emulator's own",
-             "The emulator answers otherwise than a Stack would: a defect to fix (each names its issue)."),
+             "The emulator answers otherwise than a Stack would: a defect, fixed or to fix (each names its fix and the test "
+                 "guarding it)."),
 )
 UNCLASSIFIED = Category("unclassified", "unclassified",
                         "No rule matches: add one to tools/hybrid_suites/rules.py naming the evidence, or fix the emulator.")
