@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except ClassifyError as error:
         print(f"hybrid-suites: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the report piped into `head`, which stopped reading: not a failure of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error as Python flushes stdout
+        return 0
 
 
 if __name__ == "__main__":
