@@ -145,13 +145,8 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
     a stored access policy (``si``) takes the start, expiry and permissions it leaves out from the container's policy
     (REST API "Define a stored access policy"); a policy removed revokes it."""
     query = {k: unquote(v) for k, v in request.query.items()}
-    version = query.get("sv", "")
-    if served is not None and version not in served:
-        raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
     resource = container + (f"/{blob}" if service == "blob" and query.get("sr") in ("b", "bs") else "")
-    expected = sas_string_to_sign(query, account, service, resource)
-    if not any(hmac.compare_digest(sign(key, expected).encode(), query.get("sig", "").encode()) for key in keys):
-        raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
+    _check_signed(query, keys, served, sas_string_to_sign(query, account, service, resource))
     _check_source(request, query)
     terms = dict(query)
     if query.get("si"):
@@ -169,6 +164,15 @@ def check_sas(request: Request, account: str, keys: list[str], served: tuple[str
     if needed not in terms.get("sp", ""):
         raise StorageError(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this "
                         "operation using this permission.")
+
+
+def _check_signed(query: dict[str, str], keys: list[str], served: tuple[str, ...] | None, expected: str) -> None:
+    """403 unless the signature's version (sv) is one the Stack serves and its sig is ``expected`` signed by a key."""
+    version = query.get("sv", "")
+    if served is not None and version not in served:
+        raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
+    if not any(hmac.compare_digest(sign(key, expected).encode(), query.get("sig", "").encode()) for key in keys):
+        raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
 
 
 def _check_source(request: Request, query: dict[str, str]) -> None:
@@ -231,12 +235,7 @@ def check_account_sas(request: Request, account: str, keys: list[str], served: t
     """403 unless the request's account SAS is signed by a key, covers its service (ss), resource type (srt) and
     operation (sp), and is in its time window. Account SAS name no stored access policy."""
     query = {k: unquote(v) for k, v in request.query.items()}
-    version = query.get("sv", "")
-    if served is not None and version not in served:
-        raise authentication_failed(f"Signed version {version!r} is not supported; this Stack serves {', '.join(served)}.")
-    expected = account_sas_string_to_sign(query, account)
-    if not any(hmac.compare_digest(sign(key, expected).encode(), query.get("sig", "").encode()) for key in keys):
-        raise authentication_failed("Signature did not match. String to sign used was " + repr(expected))
+    _check_signed(query, keys, served, account_sas_string_to_sign(query, account))
     _check_source(request, query)
     _check_window(query)
     if _SERVICE_LETTER[service] not in query.get("ss", ""):
