@@ -16,7 +16,6 @@ from copier._main import Worker as CopierWorker
 
 from generator.discovery.http import DiscoveryError, StackHttp
 from generator.operations import copier_worker
-from generator.operations.upgrade import UpgradePlan, needs_regeneration
 from generator.templating.template_source import (
     BUNDLE_NAME,
     CLONE_NAME,
@@ -108,36 +107,6 @@ def test_with_file_mode_false_an_update_still_records_the_executable_bit(tmp_pat
     _template(template, executable=True, tag="v2")
     copier_worker.run_update(project, defaults=True, overwrite=True, quiet=True, vcs_ref="v2", unsafe=True)
     assert git(project, "ls-files", "--stage", "run.sh").startswith("100755")
-
-
-def _plan(source: TemplateSource | None, commit: str, changes: list[tuple[str, str, str]] | None = None) -> UpgradePlan:
-    return UpgradePlan(Path("project"), {"_commit": commit}, {}, None, changes or [], source)  # type: ignore[arg-type]
-
-
-def test_needs_regeneration_is_one_rule_for_upgrade_and_the_fleet(tmp_path):
-    """copier's update is skipped only where it would write nothing: no change planned and the version to render is
-    the recorded one, looked up in azs-scaffold's own bundle. Another template's version only copier knows."""
-    repo = _template(tmp_path / "template-repo")  # tagged v1
-    (repo / "template" / "file0.txt.jinja").write_text("changed\n")
-    git(repo, "commit", "-qam", "after v1")
-    head = git(repo, "rev-parse", "HEAD").strip()
-    bundle = tmp_path / BUNDLE_NAME
-    git(repo, "bundle", "create", "-q", str(bundle), "HEAD", "--tags")
-    ours = TemplateSource(str(bundle), "HEAD")
-    at_head = f"v1-1-g{head[:7]}"
-
-    assert needs_regeneration(_plan(ours, at_head, [("profile", "a", "b")]))  # a planned change
-    assert not needs_regeneration(_plan(ours, at_head))  # this installation's version, nothing planned
-    assert not needs_regeneration(_plan(ours, at_head), "HEAD")  # --vcs-ref naming the recorded commit
-    assert not needs_regeneration(_plan(ours, at_head), head[:10])
-    assert not needs_regeneration(_plan(ours, "v1"), "v1")
-    assert needs_regeneration(_plan(ours, "v1"), "HEAD")  # --vcs-ref naming another version: before, the fleet skipped it
-    assert needs_regeneration(_plan(ours, at_head), "v1")
-    assert needs_regeneration(_plan(ours, at_head), "no-such-tag")  # copier then says what is wrong with it
-    # Another template: copier alone knows the version it takes (its latest tag, or what --vcs-ref names there);
-    # before, `upgrade --all --yes` left such a project "current" where `upgrade` ran copier.
-    assert needs_regeneration(_plan(None, at_head))
-    assert needs_regeneration(_plan(None, at_head), "HEAD")
 
 
 def test_a_bundle_is_cloned_once_and_nothing_written_into_the_clone_reaches_a_project(tmp_path, monkeypatch):

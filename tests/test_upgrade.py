@@ -118,7 +118,7 @@ def test_native_copier_update_refreshes_the_same_way(stack, template_repo, tmp_p
 
 
 def test_a_dirty_project_is_refused(stack, template_repo, tmp_path):
-    project = _generated_and_edited(stack, template_repo, tmp_path)
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)  # an upgrade is due (else nothing to do)
     (project / "README.md").write_text("uncommitted")
     result = run_cli("upgrade", str(project), "--yes")
     assert result.returncode == 1 and "uncommitted changes" in result.stderr

@@ -92,28 +92,31 @@ def run(options: Options) -> int:
 
         preload_copier()  # its import overlaps discovery's network waits
     try:
-        plan = plan_upgrade(options.project, options.discovery.request(), progress=progress, chosen=picked)
+        plan = plan_upgrade(options.project, options.discovery.request(), progress=progress, chosen=picked,
+                            vcs_ref=options.vcs_ref)
     except ScaffoldError as error:
         if options.check:
             error.exit_code = CANNOT_TELL  # apart from 1, "an upgrade is due"
         raise
-    if plan.due:
+    due = needs_regeneration(plan)  # the rule --yes follows: a check says what the upgrade would do
+    if due:
         width = max(len(what) for what, _, _ in plan.changes)
         print(f"Changes for {plan.project}:")
         for what, before, after in plan.changes:
             print(printable(f"  {what:<{width}}  {before or '-'} -> {after or '-'}"))
     else:
-        print(f"{plan.project} is current: release, profile and pins match the Stack.")
+        print(f"{plan.project} is current: release, profile and pins match the Stack; the template version is the one "
+              "it records.")
     if options.check:
-        return 1 if plan.due else 0
+        return 1 if due else 0
     if options.trust and plan.source is None:
         print(f"Trusting {printable(plan.recorded.get('_src_path', '?'))} (--trust): its tasks and migrations will run on this machine")
     if options.dry_run:
         # The diff shows the template's text (another template's, with --trust): printed as itself.
         print(printable(dry_run_diff(plan, options.vcs_ref, trust=options.trust), lines=True) or "(no file would change)")
         return 0
-    if not needs_regeneration(plan, options.vcs_ref):
-        # copier's update would render both sides alike and write nothing (upgrade --all follows the same rule).
+    if not due:
+        # copier's update would render both sides alike and write nothing (--check and --all follow the same rule).
         print("Nothing to regenerate.")
         return 0
     if not options.yes:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import __version__
 from generator._util.redact import redact
 from generator._util.streams import stdout_to_stderr
 from generator.discovery import DiscoveryRequest
@@ -60,22 +59,19 @@ class ProjectReport:
         }
 
 
-def report_of(plan: UpgradePlan, status: str, vcs_ref: str | None = None) -> ProjectReport:
+def report_of(plan: UpgradePlan, status: str) -> ProjectReport:
     """A project's report from its upgrade plan."""
     recorded, fresh = plan.recorded, plan.fresh
 
     def text(value: Any) -> str | None:
         return str(value) if value not in (None, "") else None
 
-    # The version an upgrade moves to: the one asked for, this installation's own template, else copier's choice
-    # (the latest release tag of the template the project records), which only copier can tell.
-    template = vcs_ref or (f"v{__version__}" if plan.source is not None else None)
     return ProjectReport(
         plan.project, status,
         current={"release": text(recorded.get("stack_release")), "profile": text(recorded.get("profile")),
                  "template": text(recorded.get("_commit"))},
         target={"release": text(fresh.get("stack_release")), "profile": text(fresh.get("profile")),
-                "template": template},
+                "template": plan.template},  # the one asked for, this installation's, or the one copier takes
         changes=list(plan.changes),
     )
 
@@ -122,10 +118,11 @@ def check_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tupl
                   vcs_ref: str | None = None) -> ProjectReport:
     """Where ``project`` stands against its Stack and the template (writes nothing)."""
     try:
-        plan = plan_upgrade(str(project), given, chosen=chosen)
+        plan = plan_upgrade(str(project), given, chosen=chosen, vcs_ref=vcs_ref)
     except Exception as error:  # each project alone: a failure (or a bug) costs its row, not the fleet
         return failed_report(project, error)
-    return report_of(plan, "due" if plan.due else "current", vcs_ref)
+    # The rule upgrade_project follows: "due" where --yes would regenerate, "current" where it would write nothing.
+    return report_of(plan, "due" if needs_regeneration(plan) else "current")
 
 
 def upgrade_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tuple[str, ...]] | None = None,
@@ -137,14 +134,14 @@ def upgrade_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tu
     except ScaffoldError as error:
         return ProjectReport(project, "skipped", redact(str(error)).replace(str(project), "it"), _recorded(project)), None
     try:
-        plan = plan_upgrade(str(project), given, chosen=chosen)
-        if not needs_regeneration(plan, vcs_ref):
-            return report_of(plan, "current", vcs_ref), None
+        plan = plan_upgrade(str(project), given, chosen=chosen, vcs_ref=vcs_ref)
+        if not needs_regeneration(plan):
+            return report_of(plan, "current"), None
         applied = apply_upgrade(plan, vcs_ref, trust=trust)
     except Exception as error:  # each project alone
         return failed_report(project, error), None
     # copier ran (the plan held changes, or only copier could tell) and wrote nothing: the project was current.
-    report = report_of(plan, "upgraded" if applied.changed else "current", vcs_ref)
+    report = report_of(plan, "upgraded" if applied.changed else "current")
     report.conflicts, report.removed = applied.conflicts, applied.removed
     if applied.conflicts:
         report.detail = f"{len(applied.conflicts)} conflict(s) to resolve: {', '.join(applied.conflicts[:3])}"

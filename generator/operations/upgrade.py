@@ -41,12 +41,12 @@ from generator.templating.template_source import (
     TemplateSource,
     copier_environment,
     installed_template,
-    names_commit,
     public_url,
     public_url_served_from,
     recorded_url,
     reusable_clone,
 )
+from generator.templating.template_version import template_target
 
 Progress = Callable[[str], None]
 MAX_SP_FILE_BYTES = 64 * 1024  # a few hundred bytes of JSON
@@ -63,6 +63,7 @@ class UpgradePlan:
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # (what, now, after)
     # This installation's template, when the project records azs-scaffold's published one.
     source: TemplateSource | None = None
+    template: str | None = None  # the template version the upgrade renders (template_version.template_target)
 
     @property
     def due(self) -> bool:
@@ -158,24 +159,15 @@ def template_for(recorded: dict[str, Any]) -> TemplateSource | None:
     return installed_template() if recorded_url(recorded.get("_src_path", "")) == public_url() else None
 
 
-def _same_version(commit: str, version: str) -> bool:
-    """Whether copier's ``_commit`` (git describe) and a package version (hatch-vcs) name one commit."""
-    if commit.removeprefix("v") == version:
-        return True
-    described, built = re.search(r"(?:^|-g)([0-9a-f]{7,})$", commit), re.search(r"\+g([0-9a-f]{7,})", version)
-    if not described or not built:
-        return False
-    return described[1].startswith(built[1]) or built[1].startswith(described[1])
-
-
 # The answers a team may change on upgrade: which samples and CI definitions the project carries.
 CHOSEN = ("samples", "ci")
 
 
-def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
-                 progress: Progress = lambda message: None, chosen: dict[str, tuple[str, ...]] | None = None) -> UpgradePlan:
+def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None, progress: Progress = lambda message: None,
+                 chosen: dict[str, tuple[str, ...]] | None = None, vcs_ref: str | None = None) -> UpgradePlan:
     """Re-discover and compare; writes nothing. ``given`` holds discovery options that override the project's;
-    ``chosen`` the samples or CI definitions the project is to carry from now on (:data:`CHOSEN`, validated)."""
+    ``chosen`` the samples or CI definitions the project is to carry from now on (:data:`CHOSEN`, validated);
+    ``vcs_ref`` the template version to move to (``--vcs-ref``; default: this installation's, or copier's choice)."""
     project = Path(project_dir).expanduser().resolve()
     recorded = read_answers(project)
     source = template_for(recorded)
@@ -203,25 +195,22 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None,
         fresh["ca_cert"] = str(Path(given.root_ca).resolve())
     fresh.update({key: list(names) for key, names in (chosen or {}).items() if key in CHOSEN})
     changes = _changes(project, recorded, fresh)
-    if source is not None and not _same_version(str(recorded.get("_commit", "")), __version__):
-        changes.append(("template", str(recorded.get("_commit", "-")), f"v{__version__}"))
-    return UpgradePlan(project, recorded, fresh, found, changes, source)
+    template, moves = template_target(recorded, source, vcs_ref)
+    if moves:
+        changes.append(("template", str(recorded.get("_commit") or "-"), template or "-"))
+    return UpgradePlan(project, recorded, fresh, found, changes, source, template)
 
 
-def needs_regeneration(plan: UpgradePlan, vcs_ref: str | None = None) -> bool:
-    """Whether copier's update is to run: the one rule ``upgrade`` and ``upgrade --all`` both follow.
+def needs_regeneration(plan: UpgradePlan) -> bool:
+    """Whether copier's update is to run: the one rule ``upgrade --check``, ``upgrade --yes`` and both with ``--all``
+    follow, so that a check never says other than what the upgrade then does.
 
-    Not when copier would render both sides of its three-way merge alike and so write nothing: the plan holds no
-    change (the Stack, the samples, the pins and the template version are as the project records them) and the
-    template version to render is the recorded one, which azs-scaffold can tell for its own template only (this
-    installation's version, or the ``vcs_ref`` named, looked up in its bundle). For another template, copier alone
-    knows which version it takes (its latest release tag, or what ``vcs_ref`` names there): copier runs.
+    Not when copier would render both sides of its three-way merge alike and so write nothing: the Stack, the
+    samples, the pins are as the project records them, and the template version the upgrade renders (``vcs_ref``
+    given to :func:`plan_upgrade`, else this installation's, or for another template the one copier takes) is the
+    recorded one (``template_version.template_target``; else the plan lists a "template" change).
     """
-    if plan.due or plan.source is None:
-        return True
-    if vcs_ref is None:
-        return False  # this installation's version: the plan lists "template" when the project records another
-    return not names_commit(plan.source, vcs_ref, str(plan.recorded.get("_commit", "")))
+    return plan.due
 
 
 def check_clean(project: Path) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from generator._util.git import git, git_output
+from generator._util.git import git
 from generator.errors import ScaffoldError
 
 DISTRIBUTION = "azs-scaffold"
@@ -78,7 +78,6 @@ def public_url() -> str:
 
 def _checkout_urls() -> list[str]:
     """``label, url`` of each [project.urls] entry of the checkout's pyproject.toml (no TOML parser on Python 3.10)."""
-    import re
 
     try:
         text = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
@@ -161,23 +160,6 @@ def reusable_clone(source: TemplateSource) -> TemplateSource:
             shutil.rmtree(scratch, ignore_errors=True)
     ref = source.ref if source.ref not in (None, "HEAD") else git(clone, "rev-parse", "HEAD").strip()
     return TemplateSource(str(clone), ref)
-
-
-def names_commit(source: TemplateSource, vcs_ref: str, recorded: str) -> bool:
-    """Whether ``vcs_ref`` (a tag, a branch, HEAD or a commit's hash) names, in ``source``, the commit a project records
-    as ``_commit`` (what ``git describe --tags`` said when copier rendered it: a tag, or TAG-N-gHASH, or a HASH)."""
-    described = re.fullmatch(r"(?:.*-g)?([0-9a-f]{7,40})", recorded)
-    code, listed = git_output(Path(source.src).parent, "ls-remote", "--", source.src, check=False)
-    refs = {}
-    for line in listed.splitlines() if code == 0 else []:
-        commit, _, name = line.partition("\t")
-        refs[name.removesuffix("^{}")] = commit  # a tag's peeled line (its commit) comes after the tag's own
-    wanted = next((refs[name] for name in (vcs_ref, f"refs/tags/{vcs_ref}", f"refs/heads/{vcs_ref}") if name in refs),
-                  vcs_ref if re.fullmatch(r"[0-9a-f]{7,40}", vcs_ref) else None)
-    if wanted is None:
-        return False  # not found here: copier says what is wrong with it
-    recorded_commit = refs.get(f"refs/tags/{recorded}") or (described[1] if described else "")
-    return bool(recorded_commit) and (wanted.startswith(recorded_commit) or recorded_commit.startswith(wanted))
 
 
 def _cache_dir() -> Path:

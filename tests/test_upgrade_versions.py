@@ -1,0 +1,176 @@
+"""``upgrade --check`` says what ``upgrade --yes`` then does, also across template versions (``--vcs-ref``): one rule,
+``needs_regeneration``, over the version the upgrade renders (``generator/templating/template_version.py``).
+Real copier renders, a real template repository with two commits, the emulator as the Stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from copier._vcs import get_latest_tag
+
+from generator import __version__
+from generator.templating.template_source import TemplateSource, TemplateSourceError
+from generator.templating.template_version import latest_release, template_target
+from tests.helpers import cli, git, new_project, one_error, run_cli
+
+NEW_LINE = "Added in the template's second commit."
+
+
+def _commit_all(folder: Path, message: str) -> None:
+    git(folder, "init", "-q")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", message)
+
+
+def _two_commits(template_repo: Path, repo: Path) -> tuple[str, str]:
+    """A copy of the template under test (commit X) and a second commit adding a line to the README (Y): no tag,
+    so that copier's update, given no version, takes HEAD (Y)."""
+    shutil.copytree(template_repo, repo)
+    first = git(repo, "rev-parse", "HEAD").strip()
+    with (repo / "template" / "README.md.jinja").open("a", encoding="utf-8") as readme:
+        readme.write(f"\n{NEW_LINE}\n")
+    git(repo, "commit", "-qam", "the second commit")
+    return first, git(repo, "rev-parse", "HEAD").strip()
+
+
+def _check(project: Path, *args: str) -> dict:
+    result = run_cli("upgrade", str(project), "--check", "--json", *args)
+    report = json.loads(result.stdout)
+    assert result.returncode == {"current": 0, "due": 1}[report["status"]], result.stderr
+    return report
+
+
+@pytest.mark.reliability
+def test_r250_check_says_what_yes_does_across_template_versions(start_emulator, template_repo, tmp_path):
+    repo = tmp_path / "template-versions"
+    x, y = _two_commits(template_repo, repo)
+    info = start_emulator().info()
+    projects = tmp_path / "projects"
+    for name, ref in (("alpha", x), ("bravo", y), ("charlie", x)):
+        new_project(info, projects / name, repo, vcs_ref=ref)
+        _commit_all(projects / name, "generated")
+    alpha, bravo, charlie = (projects / name for name in ("alpha", "bravo", "charlie"))
+    assert NEW_LINE not in (alpha / "README.md").read_text() and NEW_LINE in (bravo / "README.md").read_text()
+
+    # The Stack is unchanged: only the template version tells. Made at X, checked against Y: an upgrade is due.
+    due = run_cli("upgrade", str(alpha), "--check", "--vcs-ref", y)
+    assert due.returncode == 1, due.stdout + due.stderr
+    assert "template" in due.stdout and y in due.stdout
+    report = _check(alpha, "--vcs-ref", y)
+    assert report["status"] == "due" and report["target"]["template"] == y
+    assert [change["what"] for change in report["changes"]] == ["template"]
+    assert _check(alpha)["status"] == "due", "copier, given no version, takes HEAD (Y) of an untagged template"
+    assert _check(bravo, "--vcs-ref", x)["status"] == "due"  # the other way: made at Y, asked for X
+
+    # Checked against the version it records: current, and --yes writes nothing.
+    current = run_cli("upgrade", str(alpha), "--check", "--vcs-ref", x[:10])
+    assert current.returncode == 0 and "is current" in current.stdout, current.stdout + current.stderr
+    assert _check(bravo)["status"] == "current" and _check(bravo, "--vcs-ref", "HEAD")["status"] == "current"
+    same = run_cli("upgrade", str(alpha), "--yes", "--trust", "--vcs-ref", x)
+    assert same.returncode == 0 and "Nothing to regenerate" in same.stdout, same.stdout + same.stderr
+    assert git(alpha, "status", "--porcelain") == ""
+
+    # Where the check said due, --yes regenerates: the second commit's line comes in, the answers record Y.
+    done = run_cli("upgrade", str(alpha), "--yes", "--trust", "--vcs-ref", y)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert NEW_LINE in (alpha / "README.md").read_text()
+    assert f"_commit: {y[:7]}" in (alpha / ".copier-answers.yml").read_text()
+    git(alpha, "commit", "-qam", "upgraded to the second commit")
+
+    # Day two: checked again, current either way, and --yes has nothing to do.
+    assert _check(alpha, "--vcs-ref", y)["status"] == "current" and _check(alpha)["status"] == "current"
+    again = run_cli("upgrade", str(alpha), "--yes", "--trust", "--vcs-ref", y)
+    assert again.returncode == 0 and "Nothing to regenerate" in again.stdout, again.stdout + again.stderr
+    assert git(alpha, "status", "--porcelain") == ""
+
+    # The fleet follows the same rule: charlie (at X) due, alpha and bravo (at Y) current; --yes upgrades charlie alone.
+    check = run_cli("upgrade", str(projects), "--all", "--check", "--json", "--vcs-ref", y)
+    assert check.returncode == 1, check.stdout + check.stderr
+    statuses = {os.path.basename(p["project"]): p["status"] for p in json.loads(check.stdout)["projects"]}
+    assert statuses == {"alpha": "current", "bravo": "current", "charlie": "due"}
+    fleet = run_cli("upgrade", str(projects), "--all", "--yes", "--trust", "--json", "--vcs-ref", y)
+    assert fleet.returncode == 0, fleet.stdout + fleet.stderr
+    statuses = {os.path.basename(p["project"]): p["status"] for p in json.loads(fleet.stdout)["projects"]}
+    assert statuses == {"alpha": "current", "bravo": "current", "charlie": "upgraded"}
+    assert NEW_LINE in (charlie / "README.md").read_text()
+    assert git(alpha, "status", "--porcelain") == "" and git(bravo, "status", "--porcelain") == ""
+    git(charlie, "commit", "-qam", "upgraded to the second commit")
+    table = run_cli("upgrade", str(projects), "--all", "--check", "--vcs-ref", y)
+    assert table.returncode == 0 and "3 current" in table.stdout, table.stdout + table.stderr
+    assert run_cli("upgrade", str(projects), "--all", "--check").returncode == 0
+
+
+@pytest.mark.reliability
+def test_r251_a_template_that_cannot_be_listed_is_cannot_tell(start_emulator, template_repo, tmp_path):
+    """The project's template moved away: which version copier would take cannot be told, so --check exits 2 with one
+    line (never "current"), --yes writes nothing, and the fleet reports it failed alone."""
+    repo = tmp_path / "template-versions"
+    shutil.copytree(template_repo, repo)
+    info = start_emulator().info()
+    project = tmp_path / "projects" / "alpha"
+    new_project(info, project, repo)
+    _commit_all(project, "generated")
+    repo.rename(tmp_path / "moved")
+    code, _, err = cli("upgrade", str(project), "--check")
+    assert code == 2
+    one_error(code, err, f"cannot list the versions of the template {repo} (_src_path in the project's answers file)")
+    code, _, err = cli("upgrade", str(project), "--yes", "--trust")
+    one_error(code, err, "cannot list the versions of the template")
+    assert git(project, "status", "--porcelain") == ""
+    fleet = run_cli("upgrade", str(project.parent), "--all", "--check", "--json")
+    assert fleet.returncode == 2 and json.loads(fleet.stdout)["projects"][0]["status"] == "failed"
+
+
+def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
+    """azs-scaffold's own template is looked up in its bundle (this installation's version unless --vcs-ref names
+    another); another template where the project records it, with copier's choice when none is named."""
+    repo = tmp_path / "template-repo"
+    (repo / "template").mkdir(parents=True)
+    (repo / "copier.yml").write_text("_subdirectory: template\n")
+    (repo / "template" / "file.txt").write_text("one\n")
+    _commit_all(repo, "v1")
+    git(repo, "tag", "v1")
+    (repo / "template" / "file.txt").write_text("two\n")
+    git(repo, "commit", "-qam", "after v1")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    bundle = tmp_path / "template.bundle"
+    git(repo, "bundle", "create", "-q", str(bundle), "HEAD", "--tags")
+    ours = TemplateSource(str(bundle), "HEAD")
+    at_head = f"v1-1-g{head[:7]}"
+
+    assert template_target({"_commit": at_head}, ours, "HEAD") == ("HEAD", False)  # --vcs-ref naming the recorded one
+    assert template_target({"_commit": at_head}, ours, head[:10]) == (head[:10], False)
+    assert template_target({"_commit": "v1"}, ours, "v1") == ("v1", False)
+    assert template_target({"_commit": "v1"}, ours, "HEAD") == ("HEAD", True)
+    assert template_target({"_commit": at_head}, ours, "v1") == ("v1", True)
+    assert template_target({"_commit": at_head}, ours, "no-such-tag") == ("no-such-tag", True)  # copier says what is wrong
+    # No --vcs-ref: this installation's version; before, a check with --vcs-ref naming the recorded one said "due".
+    assert template_target({"_commit": at_head}, ours, None) == (f"v{__version__}", at_head != f"v{__version__}")
+
+    other = {"_src_path": str(repo), "_commit": "v1"}
+    assert template_target(other, None, None) == ("v1", False)  # copier takes the latest release tag
+    assert template_target(other, None, "HEAD") == ("HEAD", True)
+    assert template_target({**other, "_commit": at_head}, None, "HEAD") == ("HEAD", False)
+    assert template_target({**other, "_commit": ""}, None, "v1") == ("v1", True)  # nothing recorded: copier tells
+    plain = tmp_path / "plain-folder"
+    plain.mkdir()
+    assert template_target({"_src_path": str(plain), "_commit": "v1"}, None, None) == (None, False)  # no versions
+    with pytest.raises(TemplateSourceError, match="cannot list the versions of the template"):
+        template_target({"_src_path": str(tmp_path / "gone.git"), "_commit": "v1"}, None, None)
+
+
+def test_the_latest_release_is_the_one_copier_takes(tmp_path):
+    """latest_release over a repository's tags picks what copier's own get_latest_tag picks."""
+    repo = tmp_path / "tags"
+    repo.mkdir()
+    (repo / "file").write_text("x\n")
+    _commit_all(repo, "first")
+    assert latest_release([]) == get_latest_tag(str(repo)) == "HEAD"
+    for tag in ("v1.0.0", "1.10.0", "v1.9.0", "v2.0.0rc1", "nightly", "release-3"):
+        git(repo, "tag", tag)
+    tags = git(repo, "tag").split()
+    assert latest_release(tags) == get_latest_tag(str(repo)) == "1.10.0"
