@@ -10,7 +10,7 @@ changes are refused rather than recorded as a commit that exists nowhere.
 
 ``new`` and a batch render from a clone of the bundle kept in the user cache (:func:`reusable_clone`), which copier
 clones per project by hard links, where each clone of the bundle would unpack its whole history again; the commit
-recorded is the same.
+recorded is the same. Clones unused for a month are removed when a new one is made (``template_cache``).
 
 Projects record :func:`public_url` as their template source (``_src_path``), never a path in someone's
 cache: the answers file renders a bundle path (or that clone's) as that URL (``azs_template_url``), so a teammate's
@@ -33,6 +33,7 @@ from pathlib import Path
 
 from generator._util.git import git
 from generator.errors import ScaffoldError
+from generator.templating.template_cache import cache_dir, clones_dir, hold, prune_clones
 
 DISTRIBUTION = "azs-scaffold"
 BUNDLE_NAME = "azs-scaffold-template.bundle"
@@ -147,9 +148,9 @@ def reusable_clone(source: TemplateSource) -> TemplateSource:
         return source
     bundle = Path(source.src)
     digest = hashlib.sha256(bundle.read_bytes()).hexdigest()  # a megabyte or two: milliseconds
-    clone = _cache_dir() / "clones" / digest[:32] / CLONE_NAME
+    clone = clones_dir() / digest[:32] / CLONE_NAME
+    hold(clone.parent)  # in use until this process exits: no other run removes it meanwhile
     if not (clone / ".git").is_dir():
-        clone.parent.mkdir(parents=True, exist_ok=True)
         # Made aside and renamed into place: a concurrent run never sees half a clone (the loser's is removed).
         scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=clone.parent))
         try:
@@ -158,13 +159,9 @@ def reusable_clone(source: TemplateSource) -> TemplateSource:
                 os.rename(scratch / CLONE_NAME, clone)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        prune_clones(clone.parent)  # a new release's clone: those of releases unused for a month go
     ref = source.ref if source.ref not in (None, "HEAD") else git(clone, "rev-parse", "HEAD").strip()
     return TemplateSource(str(clone), ref)
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "azs-scaffold" / "templates"
 
 
 def _checkout_bundle(checkout: Path) -> Path:
@@ -177,7 +174,7 @@ def _checkout_bundle(checkout: Path) -> Path:
             "a project records the template commit it came from, so that commit must exist"
         )
     head = git(checkout, "rev-parse", "HEAD").strip()
-    bundle = _cache_dir() / head / BUNDLE_NAME
+    bundle = cache_dir() / head / BUNDLE_NAME
     if not bundle.exists():
         bundle.parent.mkdir(parents=True, exist_ok=True)
         # Made aside and renamed into place: a concurrent run never sees half a bundle.

@@ -1,0 +1,152 @@
+"""The user cache of template clones (``~/.cache/azs-scaffold/templates/clones/<digest>/``), kept from growing for ever.
+
+Every installed azs-scaffold release carries its own template bundle, and :func:`template_source.reusable_clone`
+clones each bundle once into a folder named by its digest. A run that uses a clone holds that folder's lock file
+(``in-use.lock``) shared until it exits, and touches it: its time is the clone's last use. When a run makes a new
+clone (a new release installed), it removes the other clones not used for :data:`UNUSED_FOR` (30 days):
+
+- never one in use: a folder is removed only under its lock held exclusively, taken without waiting (a run using
+  or cloning it holds it shared), and only if its last use is still as old once the lock is held;
+- never half-removed under its name: the folder is first renamed aside (``.removing-*``, atomic), then deleted; a
+  later run never takes such a folder for a clone, and removes what a killed run left of one;
+- never through a link: nothing that is a symbolic link is followed, opened or removed.
+
+Where file locks do not exist (``fcntl``: Windows), nothing is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from generator.errors import ScaffoldError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no pruning (nothing removed is the safe side)
+    fcntl = None  # type: ignore[assignment]
+
+LOCK = "in-use.lock"
+UNUSED_FOR = 30 * 24 * 3600  # seconds: a clone unused for a month is removed when a new one is made
+REMOVING = ".removing-"  # a folder renamed aside to be deleted: never a clone
+_DIGEST = re.compile(r"[0-9a-f]{32}")
+_held: dict[str, int] = {}  # the clone folders this process uses: their locks, held shared until it exits
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class CacheError(ScaffoldError):
+    """The user cache of templates cannot be used as it is."""
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/azs-scaffold/templates`` (``~/.cache/...`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "azs-scaffold" / "templates"
+
+
+def clones_dir() -> Path:
+    """Where :func:`template_source.reusable_clone` keeps one clone per bundle, in a folder named by its digest."""
+    return cache_dir() / "clones"
+
+
+def hold(folder: Path) -> None:
+    """Record that this process uses the clone folder ``folder`` (made if missing): its lock is held shared until the
+    process exits, so that no other run removes it meanwhile, and its time says when it was last used."""
+    if str(folder) in _held:
+        return
+    lock = folder / LOCK
+    for _ in range(10):  # a pruner renames the folder away between our open and our lock: take the new one
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        except OSError as error:
+            raise CacheError(f"cannot use the template cache {folder} ({error.strerror}); remove {lock} (or the folder) and "
+                             "run again") from None
+        if fcntl is None:
+            os.utime(lock)
+            os.close(fd)
+            return
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if _still_there(fd, lock):
+            os.utime(fd)
+            _held[str(folder)] = fd
+            return
+        os.close(fd)
+    raise CacheError(f"cannot use the template cache {folder}: it keeps being removed; run again")
+
+
+def prune_clones(keep: Path, now: float | None = None) -> list[str]:
+    """Remove each clone folder beside ``keep`` unused for :data:`UNUSED_FOR`, and what a killed run left aside;
+    the names of the clone folders removed. Safe under concurrent runs (see the module's docstring)."""
+    if fcntl is None:
+        return []
+    cutoff = (time.time() if now is None else now) - UNUSED_FOR
+    try:
+        with os.scandir(keep.parent) as listing:
+            entries = list(listing)
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False) or entry.name == keep.name:
+            continue
+        if entry.name.startswith(REMOVING):
+            shutil.rmtree(entry.path, ignore_errors=True)  # a killed run's leftover (rmtree follows no link)
+        elif _DIGEST.fullmatch(entry.name) and _remove_if_unused(Path(entry.path), cutoff):
+            removed.append(entry.name)
+    return removed
+
+
+def _last_use(folder: Path) -> float:
+    """When ``folder`` was last used: its lock file's time; for a clone an earlier release made (no lock file), the
+    folder's own (when its clone was renamed into it)."""
+    for path in (folder / LOCK, folder):
+        with contextlib.suppress(FileNotFoundError):
+            return os.lstat(path).st_mtime
+    return time.time()
+
+
+def _remove_if_unused(folder: Path, cutoff: float) -> bool:
+    if _last_use(folder) >= cutoff:
+        return False
+    assert fcntl is not None
+    lock = folder / LOCK
+    try:
+        fd, created = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600), True
+    except FileExistsError:
+        try:
+            fd, created = os.open(lock, os.O_RDWR | _NOFOLLOW), False
+        except OSError:
+            return False  # gone meanwhile (another run removed it), or a link: left alone
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a run uses it, or is cloning into it, right now
+        # Used since we looked (a run touches the lock while holding it), or renamed away by another pruner: kept.
+        if (not created and os.fstat(fd).st_mtime >= cutoff) or not _still_there(fd, lock):
+            return False
+        aside = folder.with_name(f"{REMOVING}{folder.name}-{secrets.token_hex(4)}")
+        try:
+            os.rename(folder, aside)  # atomic: the clone is whole under its name, or not there at all
+        except OSError:
+            return False
+    finally:
+        os.close(fd)  # a run waiting for the lock then finds the folder gone and makes it anew
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
+def _still_there(fd: int, lock: Path) -> bool:
+    """Whether the lock file open as ``fd`` is still the one at ``lock`` (not renamed away with its folder)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.lstat(lock))
+    except FileNotFoundError:
+        return False
