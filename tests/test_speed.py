@@ -54,8 +54,12 @@ def _file_mode_questions(trace: Path) -> int:
 
 def test_the_methods_replaced_are_copiers():
     """A copier release that renames what copier_worker replaces fails here, not silently in every render."""
-    for name in ("jinja_env", "_sync_git_index_executable_bit"):
+    for name in ("jinja_env", "_sync_git_index_executable_bit", "template"):
         assert name in vars(CopierWorker), name
+    # The clone made ahead is taken as copier's own: its Template is made from (url, ref) and removes its clone.
+    from copier._template import Template
+
+    assert {"url", "ref", "use_prereleases"} <= set(Template.__dataclass_fields__) and callable(Template._cleanup)
 
 
 def test_a_render_asks_git_for_file_mode_once_and_equals_copiers(tmp_path):

@@ -4,10 +4,12 @@ one project per team of a teams file (``generator.operations.batch``)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator._util.terminal import printable
 from generator.cli.options import (
@@ -18,6 +20,10 @@ from generator.cli.options import (
     progress,
 )
 from generator.errors import UsageError
+
+if TYPE_CHECKING:
+    from generator.discovery import StackDiscovery
+    from generator.operations.copier_process import CopierProcess
 
 DESCRIPTION = ("Discover the Stack (as 'discover' does), then render the copier template into DEST: pinned "
                "requirements, service principal config (mode 0600, git-ignored), CA trust bootstrap, provider "
@@ -58,8 +64,30 @@ def run(options: Options) -> int:
     discovery = _ask_what_options_do_not_give(options.discovery) if interactive else options.discovery
     if not discovery.arm_endpoint:
         raise UsageError("new needs --arm-endpoint URL (or --batch FILE)")
-    from generator.operations.render import NewProject, run_new
+    from generator.operations.copier_process import CopierProcess
+
+    # Started before anything else is imported: copier's import then runs on a second core beside discovery's.
+    with contextlib.nullcontext() if interactive else CopierProcess() as copier:
+        destination, found = _new(options, discovery, interactive, copier)
     from generator.operations.report import discovery_summary, sample_role_warnings
+    from generator.templating.project_files import read_answers
+
+    print(discovery_summary(found))
+    samples = read_answers(destination).get("samples") or []
+    for warning in sample_role_warnings(found, list(samples)):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"\nCreated {destination}{_in_git(destination, options.no_git)}. Next:")
+    # A folder named like an option (-rf) would be read as one by cd: give it as a path.
+    folder = options.destination if not options.destination.startswith("-") else f"./{options.destination}"
+    print(f"    cd {shlex.quote(folder)}")
+    print("    python scripts/bootstrap.py")
+    print("    .venv/bin/python register_providers.py")
+    return 0
+
+
+def _new(options: Options, discovery: DiscoveryOptions, interactive: bool,
+         copier: CopierProcess | None) -> tuple[Path, StackDiscovery]:
+    from generator.operations.render import NewProject, run_new
 
     request = NewProject(
         destination=options.destination,
@@ -72,20 +100,7 @@ def run(options: Options) -> int:
         vcs_ref=options.source.vcs_ref,
         git=not options.no_git,
     )
-    destination, found = run_new(request, progress=progress)
-    print(discovery_summary(found))
-    from generator.templating.project_files import read_answers
-
-    samples = read_answers(destination).get("samples") or []
-    for warning in sample_role_warnings(found, list(samples)):
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"\nCreated {destination}{_in_git(destination, options.no_git)}. Next:")
-    # A folder named like an option (-rf) would be read as one by cd: give it as a path.
-    folder = options.destination if not options.destination.startswith("-") else f"./{options.destination}"
-    print(f"    cd {shlex.quote(folder)}")
-    print("    python scripts/bootstrap.py")
-    print("    .venv/bin/python register_providers.py")
-    return 0
+    return run_new(request, progress=progress, copier=copier)
 
 
 def _run_batch(options: Options) -> int:

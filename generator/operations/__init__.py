@@ -2,6 +2,8 @@
 reads them into a typed object and calls these):
 
 - ``render``: ``new`` (discover, then copier's ``run_copy``), and the rendering batch and upgrade share;
+- ``copier_process``: ``new``'s copier in a process of its own, started before discovery (a second core);
+- ``copier_worker``: copier's worker with what it repeats done once, and the template cloned ahead;
 - ``batch``: ``new --batch``, many teams, one discovery per Stack;
 - ``upgrade``: ``upgrade`` (plan, dry run, copier's ``run_update``) and the template's refresh migration;
 - ``fleet``: ``upgrade --all``, every project under a folder checked or upgraded on its own; ``--json``'s report;
@@ -17,5 +19,6 @@ Each is imported only when its command runs (``--help`` stays light); nothing ou
 line imports one (``tests/test_layout.py``).
 """
 
-__all__ = ["batch", "demo", "doctor", "doctor_capabilities", "doctor_code", "doctor_environment", "doctor_findings",
-           "doctor_templates", "fleet", "project_emulator", "render", "report", "upgrade", "wheelhouse"]
+__all__ = ["batch", "copier_process", "copier_worker", "demo", "doctor", "doctor_capabilities", "doctor_code",
+           "doctor_environment", "doctor_findings", "doctor_templates", "fleet", "project_emulator", "render", "report",
+           "upgrade", "wheelhouse"]

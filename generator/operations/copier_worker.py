@@ -8,7 +8,9 @@ copier 9.19.1 (pinned in pyproject.toml) spends most of a render outside renderi
 - every worker (a ``new``, each team of a batch, the two renders inside one ``update``) builds its own Jinja
   environment and compiles each path, answer default and file again (over 400 compiles a project); the compiled
   code depends only on the template text and the environment's syntax settings, so it is kept per process, keyed
-  by both.
+  by both;
+- a worker clones the template when it first needs it; :func:`clone_ahead` makes that clone earlier (``new``'s
+  copier process, while discovery runs), and the worker then takes it as its own (and removes it when done).
 
 What copier renders, and every file it writes, stays exactly as copier makes it: these are caches of answers that
 cannot differ within a run. copier calls its ``Worker`` internal (``copier._main``; ``run_copy`` and ``run_update`` are
@@ -25,6 +27,7 @@ from types import CodeType
 from typing import Any
 
 from copier._main import Worker as CopierWorker
+from copier._template import Template
 from copier.errors import CopierError
 
 # source and syntax -> compiled code: one process renders one template, so this stays small (a few hundred entries).
@@ -66,8 +69,33 @@ def _named(code: CodeType, filename: str | None) -> CodeType:
     return code.replace(co_filename=wanted, co_consts=constants)
 
 
+# (template, version) -> its clone, made ahead of the worker that renders it.
+_AHEAD: dict[tuple[str, str | None], Template] = {}
+
+
+def clone_ahead(src_path: str, vcs_ref: str | None) -> None:
+    """Clone ``src_path`` at ``vcs_ref`` now (into the temporary folder of the moment), for the next worker copying it.
+
+    Whatever fails here is left to that worker, which clones again and says why."""
+    template = Template(url=src_path, ref=vcs_ref)
+    try:
+        template.local_abspath  # noqa: B018  (the clone: copier makes it when this is first read)
+    except Exception:
+        template._cleanup()
+        return
+    _AHEAD[(src_path, vcs_ref)] = template
+
+
 class Worker(CopierWorker):
-    """copier's worker with the two caches above; everything else is copier's."""
+    """copier's worker with the caches above; everything else is copier's."""
+
+    @cached_property
+    def template(self) -> Template:
+        ahead = None if self.use_prereleases else _AHEAD.pop((str(self.src_path), self.resolved_vcs_ref), None)
+        if ahead is None:
+            return super().template
+        self._cleanup_hooks.append(ahead._cleanup)
+        return ahead
 
     @cached_property
     def jinja_env(self) -> Any:

@@ -20,6 +20,7 @@ from generator._util.interrupts import deferred_interrupts
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
+from generator.operations.copier_process import CopierFailure, CopierProcess
 from generator.templating.answers import project_name_for
 from generator.templating.secret_files import SP_FILES, WRITTEN_AFTER_ENV
 from generator.templating.template_source import TemplateSource, copier_environment, resolve_template, reusable_clone
@@ -115,12 +116,13 @@ def preload_copier() -> None:
     threading.Thread(target=load, name="azs-preload-copier", daemon=True).start()
 
 
-def run_new(request: NewProject, progress: Progress = lambda message: None) -> tuple[Path, StackDiscovery]:
-    """Discover the Stack and render a project for it into ``request.destination``."""
+def run_new(request: NewProject, progress: Progress = lambda message: None,
+            copier: CopierProcess | None = None) -> tuple[Path, StackDiscovery]:
+    """Discover the Stack and render a project for it into ``request.destination``; copier runs in ``copier`` when
+    given (the caller started it as early as it could), else in a process started here, or here when interactive."""
     destination = check_destination(request.destination)
     source = resolve_template(request.template, request.vcs_ref)
     check_outside_template(destination, source)
-    preload_copier()
     if request.project_name is not None:
         from generator.templating.answers import check_project_name
 
@@ -131,17 +133,27 @@ def run_new(request: NewProject, progress: Progress = lambda message: None) -> t
         raise UsageError("a project needs the service principal: pass --client-id and its secret (or --certificate)")
     if request.samples is not None:
         request.samples = catalog.sample_names(list(request.samples))
-    found = discover_stack(request.discovery, progress=progress)
-    if not found.profile:
-        raise RenderError("cannot tell the Stack's API profile from what was found; pass --release")
-    if not found.subscription_id:
-        raise RenderError(found.subscription_note)
-    progress("Rendering the project with copier")
-    render(request, found, destination, reusable_clone(source))
+    clone = reusable_clone(source)
+    # copier is imported while discovery runs: in a process of its own without prompts (a second core), else in a thread.
+    with contextlib.ExitStack() as stack:
+        if copier is None and not request.interactive:
+            copier = stack.enter_context(CopierProcess())
+        if copier is None:
+            preload_copier()
+        else:
+            copier.clone_ahead(clone.src, clone.ref)
+        found = discover_stack(request.discovery, progress=progress)
+        if not found.profile:
+            raise RenderError("cannot tell the Stack's API profile from what was found; pass --release")
+        if not found.subscription_id:
+            raise RenderError(found.subscription_note)
+        progress("Rendering the project with copier")
+        render(request, found, destination, clone, copier)
     return destination, found
 
 
-def render(request: NewProject, found: StackDiscovery, destination: Path, source: TemplateSource) -> None:
+def render(request: NewProject, found: StackDiscovery, destination: Path, source: TemplateSource,
+           copier: CopierProcess | None = None) -> None:
     """Render with copier into a private staging folder beside ``destination``, put the secret in, then
     move the finished project into place in one rename.
 
@@ -150,16 +162,11 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
     the rename and refuses, never touching the winner's files. copier never sees the secret: the service
     principal file is rendered without it and then replaced by one created private (0600) before its first byte.
     With ``request.git`` the project is a git repository with its first commit before it appears (see
-    :func:`first_commit`). The project name defaults to the destination folder's name.
+    :func:`first_commit`). The project name defaults to the destination folder's name. copier runs in ``copier``
+    (a process started before discovery) when given, else here.
     """
-    from copier.errors import CopierAnswersInterrupt, CopierError
-    from jinja2 import TemplateError as JinjaError
-
-    from generator.operations.copier_worker import run_copy
-    from generator.templating.copier_extension import remember_discovery
-
     data = copier_data(request, found, with_secrets=False)
-    remember_discovery(data, found)
+    user_defaults = {"project_name": project_name_for(destination.name)}
     created: list[Path] = []
     staging: Path | None = None
     published = False
@@ -170,31 +177,65 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
             staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
         project = staging / destination.name
         # The secrets are written below, once copier is done: copier.yml's task that would write them is not started.
-        with temporary_files_in(staging), copier_environment(**{WRITTEN_AFTER_ENV: "1"}), warnings.catch_warnings():
-            # copier warns about an untagged template; the project records the commit it used.
-            warnings.simplefilter("ignore")
-            run_copy(source.src, project, data=data, user_defaults={"project_name": project_name_for(destination.name)},
-                            defaults=not request.interactive, unsafe=True, vcs_ref=source.ref, quiet=True)
+        with copier_environment(**{WRITTEN_AFTER_ENV: "1"}):
+            if copier is not None:
+                _copy_in(copier, source, project, data, user_defaults, found, staging)
+            else:
+                _copy_here(source, project, data, user_defaults, found, staging, request.interactive)
         if request.discovery.principal is not None:
             write_secrets(project, request.discovery.principal)
         if request.git:
             first_commit(project, destination)
         _publish(project, destination)
         published = True
-    except CopierAnswersInterrupt:
-        raise KeyboardInterrupt from None
-    except (CopierError, JinjaError, ValueError) as error:  # JinjaError: a broken template
-        raise RenderError(f"copier could not render the project: {one_line(str(error))}") from None
     except OSError as error:
         raise RenderError(
             f"writing the project into {destination} failed ({one_line(error.strerror or str(error), 160)}); "
             "nothing was left behind: free some space or choose another directory"
         ) from None
     finally:
+        if copier is not None:
+            copier.close()  # before the staging folder goes: a child still writing there is ended first
         if staging is not None:
             _remove_staging(staging)
         if not published:
             _remove_parents(created)
+
+
+def _copy_here(source: TemplateSource, project: Path, data: dict[str, Any], user_defaults: dict[str, Any],
+               found: StackDiscovery, staging: Path, interactive: bool) -> None:
+    """copier's copy in this process (prompts, a batch's teams); its temporary files in ``staging``."""
+    from copier.errors import CopierAnswersInterrupt, CopierError
+    from jinja2 import TemplateError as JinjaError
+
+    from generator.operations.copier_worker import run_copy
+    from generator.templating.copier_extension import remember_discovery
+
+    remember_discovery(data, found)
+    try:
+        with temporary_files_in(staging), warnings.catch_warnings():
+            # copier warns about an untagged template; the project records the commit it used.
+            warnings.simplefilter("ignore")
+            run_copy(source.src, project, data=data, user_defaults=user_defaults, defaults=not interactive, unsafe=True,
+                     vcs_ref=source.ref, quiet=True)
+    except CopierAnswersInterrupt:
+        raise KeyboardInterrupt from None
+    except (CopierError, JinjaError, ValueError) as error:  # JinjaError: a broken template
+        raise RenderError(f"copier could not render the project: {one_line(str(error))}") from None
+
+
+def _copy_in(copier: CopierProcess, source: TemplateSource, project: Path, data: dict[str, Any],
+             user_defaults: dict[str, Any], found: StackDiscovery, staging: Path) -> None:
+    """copier's copy in ``copier``'s process, with the discovery made here; its failures said as :func:`_copy_here`'s."""
+    from generator.templating.answers import discovery_answers, discovery_key
+
+    try:
+        copier.copy(source.src, project, vcs_ref=source.ref, data=data, user_defaults=user_defaults, scratch=staging,
+                    discoveries=[[list(discovery_key(data)), discovery_answers(found)]])
+    except CopierFailure as failure:
+        if failure.kind == "write":
+            raise OSError(failure.message) from None
+        raise RenderError(f"copier could not render the project: {failure.message}") from None
 
 
 def _remove_staging(staging: Path) -> None:

@@ -59,6 +59,11 @@ def discovery_answers(found: StackDiscovery) -> dict[str, Any]:
     return {name: value(found) for name, value in DISCOVERED}
 
 
+def discovery_key(answers: Mapping[str, Any]) -> tuple[str, ...]:
+    """The discovery inputs of ``answers`` (:data:`DISCOVERY_INPUTS`) as text: the answers one discovery serves."""
+    return tuple("" if answers.get(name) is None else str(answers[name]).strip() for name in DISCOVERY_INPUTS)
+
+
 def discovery_request(answers: Mapping[str, str]) -> DiscoveryRequest:
     """The discovery the answers ask for (:data:`DISCOVERY_INPUTS`, as text), the secret from :data:`SECRET_ENV`
     when the answers hold none."""

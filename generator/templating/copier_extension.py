@@ -27,6 +27,7 @@ from generator.templating.answers import (
     check_project_name,
     check_stack_version,
     discovery_answers,
+    discovery_key,
     discovery_request,
     project_name_for,
 )
@@ -51,15 +52,16 @@ def _answer(ctx: Context, name: str) -> str:
     return "" if value is None or isinstance(value, Undefined) else str(value).strip()
 
 
-def _cache_key(inputs: dict[str, str]) -> tuple[str, ...]:
-    return tuple(inputs[name] for name in DISCOVERY_INPUTS)
-
-
 def remember_discovery(data: dict[str, Any], found: StackDiscovery) -> None:
     """Let ``azs_discovery()`` answer from a discovery already made for these answers (``azs-scaffold new``
     discovered before rendering, and hands copier the answers without the secret)."""
-    inputs = {name: "" if data.get(name) is None else str(data[name]).strip() for name in DISCOVERY_INPUTS}
-    _cache[_cache_key(inputs)] = discovery_answers(found)
+    _cache[discovery_key(data)] = discovery_answers(found)
+
+
+def restore_discoveries(entries: list[Any]) -> None:
+    """Hold the discoveries ``new`` made, ``[discovery_key, discovery_answers]`` each, in copier's own process
+    (``generator.operations.copier_process``)."""
+    _cache.update((tuple(key), answers) for key, answers in entries)
 
 
 def _project_path(ctx: Context, path: str) -> str:
@@ -79,7 +81,7 @@ def _project_path(ctx: Context, path: str) -> str:
 def azs_discovery(ctx: Context) -> dict[str, Any]:
     """Discover the Stack the answers so far point at (cached), as the template's computed answers."""
     inputs = {name: _answer(ctx, name) for name in DISCOVERY_INPUTS}
-    key = _cache_key(inputs)
+    key = discovery_key(inputs)
     if key not in _cache:
         from generator.discovery import discover_stack
 

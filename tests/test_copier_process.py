@@ -1,0 +1,107 @@
+"""``new`` renders in a copier process of its own, started before discovery (generator/operations/copier_process.py):
+the same project as a copy in-process, one clone of the template, nothing of it left behind whatever happens."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.discovery import DiscoveryRequest, ServicePrincipal, discover_stack
+from generator.operations.copier_process import CopierProcess
+from generator.operations.render import NewProject, render
+from generator.templating.template_source import resolve_template, reusable_clone
+from tests.helpers import SP_FILE, cli, new_args, one_error
+
+
+def _request(info: dict, destination: Path, template_repo: Path) -> NewProject:
+    principal = ServicePrincipal(info["client_id"], client_secret=info["client_secret"])
+    return NewProject(destination=str(destination), template=str(template_repo), vcs_ref="HEAD", samples=("resource_groups",),
+                      discovery=DiscoveryRequest(arm_endpoint=info["arm_endpoint"], root_ca=info["root_ca"], principal=principal))
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(root)): (stat.S_IMODE(p.stat().st_mode), p.read_bytes())
+            for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def test_the_copier_process_renders_what_copier_renders_here(emulator, template_repo, tmp_path):
+    """The same discovery rendered by the child and in this process: the same files, contents and modes; and again
+    after the template changed (day two: the child renders the new commit, not a clone kept from the first run)."""
+    info = emulator.info()
+    found = discover_stack(_request(info, tmp_path, template_repo).discovery)
+    source = reusable_clone(resolve_template(str(template_repo), "HEAD"))
+    here, there = tmp_path / "here" / "project", tmp_path / "there" / "project"
+    render(_request(info, here, template_repo), found, here, source)
+    with CopierProcess() as copier:
+        copier.clone_ahead(source.src, source.ref)
+        render(_request(info, there, template_repo), found, there, source, copier)
+    assert _tree(here) == _tree(there)
+    assert stat.S_IMODE((there / SP_FILE).stat().st_mode) == 0o600
+
+    changed = tmp_path / "changed-template"
+    subprocess.run(["git", "clone", "-q", str(template_repo), str(changed)], check=True)
+    (changed / "template" / "README.md.jinja").write_text("# {{ project_name }}, changed\n")
+    subprocess.run(["git", "-C", str(changed), "commit", "-qam", "changed"], check=True)
+    source = reusable_clone(resolve_template(str(changed), "HEAD"))
+    again = tmp_path / "again" / "project"
+    with CopierProcess() as copier:
+        copier.clone_ahead(source.src, source.ref)
+        render(_request(info, again, changed), found, again, source, copier)
+    assert (again / "README.md").read_text() == "# project, changed\n"
+
+
+def test_new_clones_the_template_once(emulator, template_repo, tmp_path):
+    """The clone made ahead is the one copier renders from: git clones the template once a project, not twice."""
+    trace = tmp_path / "git-trace.log"
+    args, env = new_args(emulator.info(), tmp_path / "project", "--template", str(template_repo), "--samples",
+                         "resource_groups", "--no-git")
+    code, _, err = cli(*args, env={**env, "GIT_TRACE": str(trace)})
+    assert code == 0, err
+    clones = [line for line in trace.read_text().splitlines() if "git clone" in line or "'clone'" in line]
+    assert len(clones) == 1, clones
+
+
+def test_a_failed_discovery_ends_the_copier_process_and_leaves_nothing(emulator, template_repo, tmp_path):
+    """Refused credentials end the run before copier is asked anything: no child left running, no clone left in the
+    temporary directory, nothing at the destination; then the right secret makes the project (day two)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    args, env = new_args(emulator.info(), tmp_path / "project", "--template", str(template_repo))
+    one_error(*cli(*args, env={**env, "AZS_R_SECRET": "not-the-secret", "TMPDIR": str(scratch)})[::2], "sign-in")
+    assert not (tmp_path / "project").exists() and not list(scratch.iterdir())
+    code, _, err = cli(*args, env={**env, "TMPDIR": str(scratch)})
+    assert code == 0, err
+    assert (tmp_path / "project" / "stack.json").exists() and not list(scratch.iterdir())
+
+
+def test_closing_ends_the_child_and_removes_its_clone(template_repo):
+    source = reusable_clone(resolve_template(str(template_repo), "HEAD"))
+    copier = CopierProcess()
+    child = copier._child
+    assert child is not None
+    copier.clone_ahead(source.src, source.ref)
+    copier.close()
+    assert child.returncode is not None  # ended and waited for
+    assert not copier._scratch.exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
+def test_a_generator_folder_where_new_runs_is_not_imported_by_the_child(emulator, template_repo, tmp_path):
+    """A team's repository with a ``generator`` package of its own (cwd): the child imports azs-scaffold's, not that."""
+    team = tmp_path / "team-repo"
+    (team / "generator" / "operations").mkdir(parents=True)
+    for init in (team / "generator" / "__init__.py", team / "generator" / "operations" / "__init__.py"):
+        init.write_text("raise SystemExit('the team package was imported')\n")
+    args, env = new_args(emulator.info(), tmp_path / "project", "--template", str(template_repo), "--samples",
+                         "resource_groups")
+    # The parent as the console script runs (its folder first on sys.path, not the current one).
+    script = "import sys; del sys.path[0]; from generator.cli import run; sys.argv[0] = 'azs-scaffold'; sys.exit(run())"
+    result = subprocess.run([sys.executable, "-c", script, *args], cwd=team, capture_output=True, text=True,
+                            env={**os.environ, **env}, stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "project" / "stack.json").exists()
