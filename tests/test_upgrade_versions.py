@@ -156,6 +156,9 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     assert template_target(other, None, "HEAD") == ("HEAD", True)
     assert template_target({**other, "_commit": at_head}, None, "HEAD") == ("HEAD", False)
     assert template_target({**other, "_commit": ""}, None, "v1") == ("v1", True)  # nothing recorded: copier tells
+    (repo / "template" / "file.txt").write_text("three, not committed\n")
+    assert template_target({**other, "_commit": at_head}, None, "HEAD") == ("HEAD", True)  # copier renders them at HEAD
+    assert template_target({**other, "_commit": at_head}, None, head) == (head, False)
     plain = tmp_path / "plain-folder"
     plain.mkdir()
     assert template_target({"_src_path": str(plain), "_commit": "v1"}, None, None) == (None, False)  # no versions
