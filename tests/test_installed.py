@@ -84,6 +84,14 @@ def test_an_older_release_project_is_upgraded_offline_by_the_newer_wheel(install
     git(project, "commit", "-qam", "team edit")
     secret_file = (project / "azureSecretSpConfig.json").read_bytes()
 
+    # Asked for the release it records, the check says current and --yes writes nothing (R250; before, the check
+    # compared with this wheel's version and said due); asked for the newer one, due.
+    same = installed_cli(installed, elsewhere, "upgrade", "team-d", "--check", "--vcs-ref", OLD)
+    assert same.returncode == 0 and "is current" in same.stdout, same.stdout + same.stderr
+    kept = ok(installed_cli(installed, elsewhere, "upgrade", "team-d", "--yes", "--vcs-ref", OLD))
+    assert "Nothing to regenerate." in kept.stdout and not git(project, "status", "--porcelain").strip()
+    newer = installed_cli(installed, elsewhere, "upgrade", "team-d", "--check", "--vcs-ref", NEW)
+    assert newer.returncode == 1 and f"template  {OLD} -> {NEW}" in newer.stdout, newer.stdout + newer.stderr
     check = installed_cli(installed, elsewhere, "upgrade", "team-d", "--check")
     assert check.returncode == 1 and f"template  {OLD} -> v1000.1.0" in check.stdout, check.stdout + check.stderr
     ok(installed_cli(installed, elsewhere, "upgrade", "team-d", "--yes"))
