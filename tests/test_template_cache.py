@@ -152,3 +152,31 @@ def test_r253_a_lock_file_that_is_a_link_is_refused_in_one_line(tmp_path, monkey
     with pytest.raises(CacheError, match=f"cannot use the template cache {moved} .*; remove {moved / LOCK}"):
         reusable_clone(TemplateSource(str(bundle), "HEAD"))
     assert other.read_text() == "someone else's\n" and not (moved / CLONE_NAME).exists()
+
+
+def test_a_checkouts_bundles_unused_for_a_month_go_when_a_new_commit_is_bundled(tmp_path):
+    """An editable checkout's bundle of its HEAD (one per commit) is pruned by the same rule as the clones."""
+    checkout = tmp_path / "checkout"
+    (checkout / "template").mkdir(parents=True)
+    (checkout / "copier.yml").write_text("_subdirectory: template\n")
+    git(checkout, "init", "-q")
+    cache = tmp_path / "cache"
+    bundle_of = ("import sys; from pathlib import Path; from generator.templating.template_source import _checkout_bundle; "
+                 "print(_checkout_bundle(Path(sys.argv[1])))")
+    bundles = []
+    for number in range(3):
+        (checkout / "template" / "release.txt").write_text(f"commit {number}\n")
+        git(checkout, "add", "-A")
+        git(checkout, "commit", "-qm", f"commit {number}")
+        made = subprocess.run([sys.executable, "-c", bundle_of, str(checkout)], capture_output=True, text=True,
+                              env=_env(cache), timeout=120)
+        assert made.returncode == 0, made.stderr
+        bundles.append(Path(made.stdout.strip()))
+        assert bundles[-1].parent.name == git(checkout, "rev-parse", "HEAD").strip()
+        if number == 0:
+            _age(bundles[0].parent, 40)
+    assert not bundles[0].parent.exists(), "unused for 40 days when the second commit was bundled"
+    assert all(bundle.is_file() for bundle in bundles[1:])
+    git(checkout, "bundle", "verify", "-q", str(bundles[2]))
+    assert sorted(path.name for path in (cache / "azs-scaffold" / "templates").iterdir()) == \
+        sorted([bundles[1].parent.name, bundles[2].parent.name])  # no clones/ made: nothing but the bundles

@@ -1,9 +1,10 @@
-"""The user cache of template clones (``~/.cache/azs-scaffold/templates/clones/<digest>/``), kept from growing for ever.
+"""The user cache of templates (``~/.cache/azs-scaffold/templates/``), kept from growing for ever.
 
 Every installed azs-scaffold release carries its own template bundle, and :func:`template_source.reusable_clone`
-clones each bundle once into a folder named by its digest. A run that uses a clone holds that folder's lock file
-(``in-use.lock``) shared until it exits, and touches it: its time is the clone's last use. When a run makes a new
-clone (a new release installed), it removes the other clones not used for :data:`UNUSED_FOR` (30 days):
+clones each bundle once into ``clones/<digest>/``; an editable checkout's bundle of its HEAD is made once per commit
+into ``<commit>/``. A run that uses such a folder holds its lock file (``in-use.lock``) shared until it exits, and
+touches it: its time is the folder's last use. When a run makes a new one (a new release installed, a new commit),
+it removes the others of its kind not used for :data:`UNUSED_FOR` (30 days):
 
 - never one in use: a folder is removed only under its lock held exclusively, taken without waiting (a run using
   or cloning it holds it shared), and only if its last use is still as old once the lock is held;
@@ -34,7 +35,8 @@ except ImportError:  # Windows: no flock, so no pruning (nothing removed is the 
 LOCK = "in-use.lock"
 UNUSED_FOR = 30 * 24 * 3600  # seconds: a clone unused for a month is removed when a new one is made
 REMOVING = ".removing-"  # a folder renamed aside to be deleted: never a clone
-_DIGEST = re.compile(r"[0-9a-f]{32}")
+CLONE_FOLDER = re.compile(r"[0-9a-f]{32}")  # clones/<the bundle's digest>/
+BUNDLE_FOLDER = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # <a checkout's HEAD>/ (SHA-1 or SHA-256)
 _held: dict[str, int] = {}  # the clone folders this process uses: their locks, held shared until it exits
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -55,7 +57,7 @@ def clones_dir() -> Path:
 
 
 def hold(folder: Path) -> None:
-    """Record that this process uses the clone folder ``folder`` (made if missing): its lock is held shared until the
+    """Record that this process uses the cache folder ``folder`` (made if missing): its lock is held shared until the
     process exits, so that no other run removes it meanwhile, and its time says when it was last used."""
     if str(folder) in _held:
         return
@@ -80,9 +82,10 @@ def hold(folder: Path) -> None:
     raise CacheError(f"cannot use the template cache {folder}: it keeps being removed; run again")
 
 
-def prune_clones(keep: Path, now: float | None = None) -> list[str]:
-    """Remove each clone folder beside ``keep`` unused for :data:`UNUSED_FOR`, and what a killed run left aside;
-    the names of the clone folders removed. Safe under concurrent runs (see the module's docstring)."""
+def prune_unused(keep: Path, kind: re.Pattern[str], now: float | None = None) -> list[str]:
+    """Remove each folder beside ``keep`` whose name is of ``kind`` (:data:`CLONE_FOLDER`, :data:`BUNDLE_FOLDER`) and
+    that is unused for :data:`UNUSED_FOR`, and what a killed run left aside; the names of the folders removed. Safe
+    under concurrent runs (see the module's docstring)."""
     if fcntl is None:
         return []
     cutoff = (time.time() if now is None else now) - UNUSED_FOR
@@ -97,7 +100,7 @@ def prune_clones(keep: Path, now: float | None = None) -> list[str]:
             continue
         if entry.name.startswith(REMOVING):
             shutil.rmtree(entry.path, ignore_errors=True)  # a killed run's leftover (rmtree follows no link)
-        elif _DIGEST.fullmatch(entry.name) and _remove_if_unused(Path(entry.path), cutoff):
+        elif kind.fullmatch(entry.name) and _remove_if_unused(Path(entry.path), cutoff):
             removed.append(entry.name)
     return removed
 

@@ -10,7 +10,7 @@ changes are refused rather than recorded as a commit that exists nowhere.
 
 ``new`` and a batch render from a clone of the bundle kept in the user cache (:func:`reusable_clone`), which copier
 clones per project by hard links, where each clone of the bundle would unpack its whole history again; the commit
-recorded is the same. Clones unused for a month are removed when a new one is made (``template_cache``).
+recorded is the same. Clones and bundles unused for a month are removed when a new one is made (``template_cache``).
 
 Projects record :func:`public_url` as their template source (``_src_path``), never a path in someone's
 cache: the answers file renders a bundle path (or that clone's) as that URL (``azs_template_url``), so a teammate's
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from generator._util.git import git
 from generator.errors import ScaffoldError
-from generator.templating.template_cache import cache_dir, clones_dir, hold, prune_clones
+from generator.templating.template_cache import BUNDLE_FOLDER, CLONE_FOLDER, cache_dir, clones_dir, hold, prune_unused
 
 DISTRIBUTION = "azs-scaffold"
 BUNDLE_NAME = "azs-scaffold-template.bundle"
@@ -159,7 +159,7 @@ def reusable_clone(source: TemplateSource) -> TemplateSource:
                 os.rename(scratch / CLONE_NAME, clone)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        prune_clones(clone.parent)  # a new release's clone: those of releases unused for a month go
+        prune_unused(clone.parent, CLONE_FOLDER)  # a new release's clone: those of releases unused for a month go
     ref = source.ref if source.ref not in (None, "HEAD") else git(clone, "rev-parse", "HEAD").strip()
     return TemplateSource(str(clone), ref)
 
@@ -175,8 +175,8 @@ def _checkout_bundle(checkout: Path) -> Path:
         )
     head = git(checkout, "rev-parse", "HEAD").strip()
     bundle = cache_dir() / head / BUNDLE_NAME
+    hold(bundle.parent)  # in use until this process exits: no other run removes it meanwhile
     if not bundle.exists():
-        bundle.parent.mkdir(parents=True, exist_ok=True)
         # Made aside and renamed into place: a concurrent run never sees half a bundle.
         fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".bundle", dir=bundle.parent)
         os.close(fd)
@@ -186,6 +186,7 @@ def _checkout_bundle(checkout: Path) -> Path:
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
+        prune_unused(bundle.parent, BUNDLE_FOLDER)  # a new commit's bundle: those unused for a month go
     return bundle
 
 
