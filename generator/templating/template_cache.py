@@ -18,6 +18,7 @@ Where file locks do not exist (``fcntl``: Windows), nothing is removed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -58,28 +59,47 @@ def clones_dir() -> Path:
 
 def hold(folder: Path) -> None:
     """Record that this process uses the cache folder ``folder`` (made if missing): its lock is held shared until the
-    process exits, so that no other run removes it meanwhile, and its time says when it was last used."""
+    process exits, so that no other run removes it meanwhile, and its time says when it was last used. In a cache
+    this user may only read, nothing is held (nor can this user's runs remove anything there)."""
     if str(folder) in _held:
         return
     lock = folder / LOCK
     for _ in range(10):  # a pruner renames the folder away between our open and our lock: take the new one
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+            fd = _open_lock(lock)
         except OSError as error:
             raise CacheError(f"cannot use the template cache {folder} ({error.strerror}); remove {lock} (or the folder) and "
                              "run again") from None
+        if fd is None:
+            return
         if fcntl is None:
-            os.utime(lock)
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.utime(lock)
             return
         fcntl.flock(fd, fcntl.LOCK_SH)
         if _still_there(fd, lock):
-            os.utime(fd)
+            with contextlib.suppress(OSError):  # a lock file another user made: used all the same
+                os.utime(fd)
             _held[str(folder)] = fd
             return
         os.close(fd)
     raise CacheError(f"cannot use the template cache {folder}: it keeps being removed; run again")
+
+
+def _open_lock(lock: Path) -> int | None:
+    """``lock`` open (made if missing, never through a link); read-only where this user may not write it; None where
+    it cannot be made (a cache this user may only read)."""
+    try:
+        return os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    try:
+        return os.open(lock, os.O_RDONLY | _NOFOLLOW)
+    except (FileNotFoundError, PermissionError):
+        return None
 
 
 def prune_unused(keep: Path, kind: re.Pattern[str], now: float | None = None) -> list[str]:
