@@ -105,3 +105,12 @@ def test_a_generator_folder_where_new_runs_is_not_imported_by_the_child(emulator
                             env={**os.environ, **env}, stdin=subprocess.DEVNULL, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "project" / "stack.json").exists()
+
+
+def test_where_no_process_can_start_copier_runs_in_process(monkeypatch, tmp_path):
+    """A Python that cannot be started (here: not there) gives no child and leaves no scratch folder behind; ``new``
+    then copies in its own process, as with prompts."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert CopierProcess.start() is None
+    assert not list(tmp_path.iterdir())
