@@ -66,6 +66,7 @@ def test_new_clones_the_template_once(emulator, template_repo, tmp_path):
     assert len(clones) == 1, clones
 
 
+@pytest.mark.reliability
 def test_a_failed_discovery_ends_the_copier_process_and_leaves_nothing(emulator, template_repo, tmp_path):
     """Refused credentials end the run before copier is asked anything: no child left running, no clone left in the
     temporary directory, nothing at the destination; then the right secret makes the project (day two)."""
@@ -90,6 +91,7 @@ def test_closing_ends_the_child_and_removes_its_clone(template_repo):
     assert not copier._scratch.exists()
 
 
+@pytest.mark.reliability
 @pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
 def test_a_generator_folder_where_new_runs_is_not_imported_by_the_child(emulator, template_repo, tmp_path):
     """A team's repository with a ``generator`` package of its own (cwd): the child imports azs-scaffold's, not that."""
@@ -105,3 +107,13 @@ def test_a_generator_folder_where_new_runs_is_not_imported_by_the_child(emulator
                             env={**os.environ, **env}, stdin=subprocess.DEVNULL, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "project" / "stack.json").exists()
+
+
+@pytest.mark.reliability
+def test_where_no_process_can_start_copier_runs_in_process(monkeypatch, tmp_path):
+    """A Python that cannot be started (here: not there) gives no child and leaves no scratch folder behind; ``new``
+    then copies in its own process, as with prompts."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert CopierProcess.start() is None
+    assert not list(tmp_path.iterdir())

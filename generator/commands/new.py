@@ -67,7 +67,8 @@ def run(options: Options) -> int:
     from generator.operations.copier_process import CopierProcess
 
     # Started before anything else is imported: copier's import then runs on a second core beside discovery's.
-    with contextlib.nullcontext() if interactive else CopierProcess() as copier:
+    copier = None if interactive else CopierProcess.start()
+    with copier or contextlib.nullcontext():
         destination, found = _new(options, discovery, interactive, copier)
     from generator.operations.report import discovery_summary, sample_role_warnings
     from generator.templating.project_files import read_answers

@@ -47,9 +47,22 @@ class CopierProcess:
     def __init__(self) -> None:
         # The clone made ahead lives here until the copy takes it; removed with the child, whatever happened.
         self._scratch = Path(tempfile.mkdtemp(prefix="azs-scaffold-copier-"))
-        self._child: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8")
+        try:
+            self._child: subprocess.Popen[str] | None = subprocess.Popen(
+                [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            raise
+
+    @classmethod
+    def start(cls) -> CopierProcess | None:
+        """A started child, or None where no process can be started (a limit on processes, no memory): copier then
+        runs in the caller's process, a little later, as it does with prompts."""
+        try:
+            return cls()
+        except OSError:
+            return None
 
     def __enter__(self) -> CopierProcess:
         return self

@@ -137,7 +137,8 @@ def run_new(request: NewProject, progress: Progress = lambda message: None,
     # copier is imported while discovery runs: in a process of its own without prompts (a second core), else in a thread.
     with contextlib.ExitStack() as stack:
         if copier is None and not request.interactive:
-            copier = stack.enter_context(CopierProcess())
+            copier = CopierProcess.start()
+            stack.enter_context(copier or contextlib.nullcontext())
         if copier is None:
             preload_copier()
         else:
