@@ -43,7 +43,7 @@ def template_target(recorded: dict[str, Any], source: TemplateSource | None, vcs
         raise _unlisted(recorded, "no git repository or folder there")
     refs = _refs(url, recorded)
     target = vcs_ref or latest_release(name.removeprefix("refs/tags/") for name in refs if name.startswith("refs/tags/"))
-    if target == "HEAD" and Path(url).is_dir() and git(Path(url), "status", "--porcelain").strip():
+    if target == "HEAD" and Path(url).is_dir() and git_output(Path(url), "status", "--porcelain", check=False)[1].strip():
         return target, True  # copier renders a local template's uncommitted changes at HEAD (as a commit of its own)
     return target, not commit or not names_commit(url, target, commit, refs)
 
