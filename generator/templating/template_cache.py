@@ -78,7 +78,11 @@ def hold(folder: Path) -> None:
             with contextlib.suppress(OSError):
                 os.utime(lock)
             return
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError:  # a file system without locks (some network ones): used as before, nothing held
+            os.close(fd)
+            return
         if _still_there(fd, lock):
             with contextlib.suppress(OSError):  # a lock file another user made: used all the same
                 os.utime(fd)
@@ -151,8 +155,8 @@ def _remove_if_unused(folder: Path, cutoff: float) -> bool:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False  # a run uses it, or is cloning into it, right now
+        except OSError:  # BlockingIOError: a run uses it, or is cloning into it, right now; else no locks here
+            return False
         # Used since we looked (a run touches the lock while holding it), or renamed away by another pruner: kept.
         if (not created and os.fstat(fd).st_mtime >= cutoff) or not _still_there(fd, lock):
             return False
