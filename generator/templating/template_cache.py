@@ -12,7 +12,7 @@ it removes the others of its kind not used for :data:`UNUSED_FOR` (30 days):
   later run never takes such a folder for a clone, and removes what a killed run left of one;
 - never through a link: nothing that is a symbolic link is followed, opened or removed.
 
-Where file locks do not exist (``fcntl``: Windows), nothing is removed.
+Where file locks do not exist (``fcntl``: Windows) or the file system refuses them, nothing is removed.
 """
 
 from __future__ import annotations
