@@ -117,3 +117,17 @@ def test_where_no_process_can_start_copier_runs_in_process(monkeypatch, tmp_path
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     assert CopierProcess.start() is None
     assert not list(tmp_path.iterdir())
+
+
+def test_what_copiers_tasks_say_reaches_the_user(emulator, template_repo, tmp_path):
+    """The lock task's warning (here: a template whose constraints name no package) is said on new's stderr, as when
+    copier ran in new's own process; the project is still made."""
+    broken = tmp_path / "template"
+    subprocess.run(["git", "clone", "-q", str(template_repo), str(broken)], check=True)
+    (broken / "template" / "constraints.txt.jinja").write_text("# nothing proven\n")
+    subprocess.run(["git", "-C", str(broken), "commit", "-qam", "no constraints"], check=True)
+    args, env = new_args(emulator.info(), tmp_path / "project", "--template", str(broken), "--samples", "resource_groups")
+    code, _, err = cli(*args, env=env)
+    assert code == 0, err
+    assert "lock: warning: constraints.txt names no package" in err
+    assert (tmp_path / "project" / "stack.json").exists()

@@ -101,6 +101,8 @@ class CopierProcess:
             raise ScaffoldError(f"copier's process ended without rendering the project ({last})")
         if "failure" in answer:
             raise CopierFailure(answer["failure"], answer["message"])
+        if complaint.strip():  # what copier's tasks said on stderr (a lock's warning), as they would in-process
+            sys.stderr.write(complaint if complaint.endswith("\n") else complaint + "\n")
 
     def close(self) -> None:
         """End the child if it still runs (a failure before or during the copy); its pipes closed."""
