@@ -127,22 +127,41 @@ def _answer(said: str) -> dict[str, Any] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    from generator.discovery.http import one_line
+def copy_here(src: str, project: Path, *, vcs_ref: str | None, data: dict[str, Any], user_defaults: dict[str, Any],
+              scratch: Path, interactive: bool = False) -> None:
+    """copier's copy in this process, its temporary files in ``scratch``: what the child runs, and what ``new`` runs
+    itself with prompts (and a batch for each team). copier's or Jinja's refusal ("render") and the disk's ("write")
+    are raised as :class:`CopierFailure`; Ctrl-C at one of copier's prompts as KeyboardInterrupt."""
+    import warnings
 
-    return one_line(text, limit)
+    from copier.errors import CopierAnswersInterrupt, CopierError
+    from jinja2 import TemplateError
+
+    from generator._util.files import temporary_files_in
+    from generator.discovery.http import one_line
+    from generator.operations.copier_worker import run_copy
+
+    try:
+        with temporary_files_in(scratch), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # copier warns about an untagged template; the project records the commit
+            run_copy(src, project, data=data, user_defaults=user_defaults, defaults=not interactive, unsafe=True,
+                     vcs_ref=vcs_ref, quiet=True)
+    except CopierAnswersInterrupt:
+        raise KeyboardInterrupt from None
+    except (CopierError, TemplateError, ValueError) as error:  # TemplateError: a broken template
+        raise CopierFailure("render", one_line(str(error))) from None
+    except OSError as error:
+        raise CopierFailure("write", one_line(error.strerror or str(error), 160)) from None
 
 
 def serve() -> None:
     """The child: import copier, clone ahead when told, then render the one copy read from standard input."""
     import threading
-    import warnings
 
-    from copier.errors import CopierError
-    from jinja2 import TemplateError
+    import copier  # noqa: F401  (imported first: what this process is for)
 
     from generator._util.files import temporary_files_in
-    from generator.operations.copier_worker import clone_ahead, run_copy
+    from generator.operations.copier_worker import clone_ahead
     from generator.templating.copier_extension import restore_discoveries
 
     def clone(src: str, vcs_ref: str | None, scratch: str) -> None:
@@ -165,19 +184,11 @@ def serve() -> None:
             os.environ.clear()
             os.environ.update(request["environ"])
             restore_discoveries(request["discoveries"])
-            with temporary_files_in(Path(request["scratch"])), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # as in-process: copier warns about an untagged template
-                run_copy(request["src"], Path(request["project"]), data=request["data"],
-                         user_defaults=request["user_defaults"], defaults=True, unsafe=True, vcs_ref=request["vcs_ref"],
-                         quiet=True)
+            copy_here(request["src"], Path(request["project"]), vcs_ref=request["vcs_ref"], data=request["data"],
+                      user_defaults=request["user_defaults"], scratch=Path(request["scratch"]))
             print(json.dumps({}), flush=True)
             return
-    except (CopierError, TemplateError, ValueError) as error:
-        answer = {"failure": "render", "message": _one_line(str(error))}
-    except OSError as error:
-        answer = {"failure": "write", "message": _one_line(error.strerror or str(error), 160)}
+    except CopierFailure as failure:
+        print(json.dumps({"failure": failure.kind, "message": failure.message}), flush=True)
     except KeyboardInterrupt:
         sys.exit(130)  # Ctrl-C reached the parent too: it says so and removes what was made
-    else:
-        return  # the parent ended before asking (discovery failed): nothing to do
-    print(json.dumps(answer), flush=True)

@@ -7,20 +7,18 @@ import errno
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator import catalog
-from generator._util.files import temporary_files_in
 from generator._util.git import commit_everything, inside_work_tree
 from generator._util.interrupts import deferred_interrupts
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
 from generator.discovery.http import one_line
 from generator.errors import ScaffoldError, UsageError
-from generator.operations.copier_process import CopierFailure, CopierProcess
+from generator.operations.copier_process import CopierFailure, CopierProcess, copy_here
 from generator.templating.answers import project_name_for
 from generator.templating.secret_files import SP_FILES, WRITTEN_AFTER_ENV
 from generator.templating.template_source import TemplateSource, copier_environment, resolve_template, reusable_clone
@@ -179,10 +177,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         project = staging / destination.name
         # The secrets are written below, once copier is done: copier.yml's task that would write them is not started.
         with copier_environment(**{WRITTEN_AFTER_ENV: "1"}):
-            if copier is not None:
-                _copy_in(copier, source, project, data, user_defaults, found, staging)
-            else:
-                _copy_here(source, project, data, user_defaults, found, staging, request.interactive)
+            _copy(request, found, project, source, data, user_defaults, staging, copier)
         if request.discovery.principal is not None:
             write_secrets(project, request.discovery.principal)
         if request.git:
@@ -203,39 +198,25 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
             _remove_parents(created)
 
 
-def _copy_here(source: TemplateSource, project: Path, data: dict[str, Any], user_defaults: dict[str, Any],
-               found: StackDiscovery, staging: Path, interactive: bool) -> None:
-    """copier's copy in this process (prompts, a batch's teams); its temporary files in ``staging``."""
-    from copier.errors import CopierAnswersInterrupt, CopierError
-    from jinja2 import TemplateError as JinjaError
-
-    from generator.operations.copier_worker import run_copy
-    from generator.templating.copier_extension import remember_discovery
-
-    remember_discovery(data, found)
-    try:
-        with temporary_files_in(staging), warnings.catch_warnings():
-            # copier warns about an untagged template; the project records the commit it used.
-            warnings.simplefilter("ignore")
-            run_copy(source.src, project, data=data, user_defaults=user_defaults, defaults=not interactive, unsafe=True,
-                     vcs_ref=source.ref, quiet=True)
-    except CopierAnswersInterrupt:
-        raise KeyboardInterrupt from None
-    except (CopierError, JinjaError, ValueError) as error:  # JinjaError: a broken template
-        raise RenderError(f"copier could not render the project: {one_line(str(error))}") from None
-
-
-def _copy_in(copier: CopierProcess, source: TemplateSource, project: Path, data: dict[str, Any],
-             user_defaults: dict[str, Any], found: StackDiscovery, staging: Path) -> None:
-    """copier's copy in ``copier``'s process, with the discovery made here; its failures said as :func:`_copy_here`'s."""
+def _copy(request: NewProject, found: StackDiscovery, project: Path, source: TemplateSource, data: dict[str, Any],
+          user_defaults: dict[str, Any], staging: Path, copier: CopierProcess | None) -> None:
+    """copier's copy into ``project``, in ``copier``'s process (handed the discovery made here) or in this one; its
+    temporary files in ``staging``."""
     from generator.templating.answers import discovery_answers, discovery_key
 
     try:
-        copier.copy(source.src, project, vcs_ref=source.ref, data=data, user_defaults=user_defaults, scratch=staging,
-                    discoveries=[[list(discovery_key(data)), discovery_answers(found)]])
+        if copier is not None:
+            copier.copy(source.src, project, vcs_ref=source.ref, data=data, user_defaults=user_defaults, scratch=staging,
+                        discoveries=[[list(discovery_key(data)), discovery_answers(found)]])
+        else:
+            from generator.templating.copier_extension import remember_discovery
+
+            remember_discovery(data, found)
+            copy_here(source.src, project, vcs_ref=source.ref, data=data, user_defaults=user_defaults, scratch=staging,
+                      interactive=request.interactive)
     except CopierFailure as failure:
         if failure.kind == "write":
-            raise OSError(failure.message) from None
+            raise OSError(failure.message) from None  # said as any other write of the project
         raise RenderError(f"copier could not render the project: {failure.message}") from None
 
 
