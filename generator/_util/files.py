@@ -42,6 +42,19 @@ def temporary_files_in(folder: Path) -> Iterator[None]:
         tempfile.tempdir = saved
 
 
+def remove_tree(folder: Path) -> None:
+    """Remove ``folder`` whole. A process that was writing into it and has just been killed (git, started by copier)
+    may still write for a moment, and one pass of rmtree then leaves a folder it found not empty: try again briefly."""
+    import shutil
+    import time
+
+    for _ in range(20):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.05)
+
+
 class NotARegularFile(OSError):
     """The path names a named pipe, a device or a socket: reading it could block for ever or never end."""
 

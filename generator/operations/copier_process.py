@@ -15,15 +15,18 @@ nothing is left behind, as before. Prompts need the terminal, so an interactive 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from generator._util.files import remove_tree
 from generator.errors import ScaffoldError
 
 # The child runs this module's ``serve``, with the folder the parent runs in taken off ``sys.path`` (``-c`` puts it
@@ -48,9 +51,10 @@ class CopierProcess:
         # The clone made ahead lives here until the copy takes it; removed with the child, whatever happened.
         self._scratch = Path(tempfile.mkdtemp(prefix="azs-scaffold-copier-"))
         try:
+            # A process group of its own (POSIX): ending the child ends the git processes copier started too.
             self._child: subprocess.Popen[str] | None = subprocess.Popen(
                 [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, encoding="utf-8")
+                text=True, encoding="utf-8", start_new_session=os.name == "posix")
         except BaseException:
             shutil.rmtree(self._scratch, ignore_errors=True)
             raise
@@ -94,7 +98,7 @@ class CopierProcess:
             _end(child)
             raise
         finally:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            remove_tree(self._scratch)
         answer = _answer(said)
         if answer is None:
             last = complaint.strip().splitlines()[-1][:_LAST_WORDS] if complaint.strip() else f"exit code {child.returncode}"
@@ -109,12 +113,17 @@ class CopierProcess:
         child, self._child = self._child, None
         if child is not None:
             _end(child)
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        remove_tree(self._scratch)
 
 
 def _end(child: subprocess.Popen[str]) -> None:
+    """Kill the child and what it started (its process group, on POSIX); wait for it."""
     if child.poll() is None:
-        child.kill()
+        if os.name == "posix":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+        else:
+            child.kill()
     child.communicate()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import catalog
+from generator._util.files import remove_tree
 from generator._util.git import commit_everything, inside_work_tree
 from generator._util.interrupts import deferred_interrupts
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
@@ -193,7 +193,7 @@ def render(request: NewProject, found: StackDiscovery, destination: Path, source
         if copier is not None:
             copier.close()  # before the staging folder goes: a child still writing there is ended first
         if staging is not None:
-            _remove_staging(staging)
+            remove_tree(staging)
         if not published:
             _remove_parents(created)
 
@@ -218,18 +218,6 @@ def _copy(request: NewProject, found: StackDiscovery, project: Path, source: Tem
         if failure.kind == "write":
             raise OSError(failure.message) from None  # said as any other write of the project
         raise RenderError(f"copier could not render the project: {failure.message}") from None
-
-
-def _remove_staging(staging: Path) -> None:
-    """Remove the staging folder whole. A process copier started (git) and killed on Ctrl-C may still be writing into
-    it for a moment, and one pass of rmtree then leaves a folder it found not empty: try again briefly."""
-    import time
-
-    for _ in range(20):
-        shutil.rmtree(staging, ignore_errors=True)
-        if not staging.exists():
-            return
-        time.sleep(0.05)
 
 
 def first_commit(project: Path, destination: Path) -> None:
