@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,15 +81,84 @@ def test_a_failed_discovery_ends_the_copier_process_and_leaves_nothing(emulator,
     assert (tmp_path / "project" / "stack.json").exists() and not list(scratch.iterdir())
 
 
-def test_closing_ends_the_child_and_removes_its_clone(template_repo):
+def _clone_made(scratch: Path, seconds: float = 30) -> bool:
+    """Whether copier's clone appears in ``scratch`` (its checkout under way or done) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(p.name.startswith("copier._vcs.clone") for p in scratch.iterdir()):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _running_in_group(group: int) -> list[str]:
+    """The processes of process group ``group`` still running (not zombies waiting for their parent), from /proc."""
+    running = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[2]) == group and fields[0] != "Z":
+            running.append(stat_file.parent.name)
+    return running
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process groups read from /proc")
+def test_closing_ends_the_child_with_its_git_and_removes_its_clone(template_repo):
+    """Closed once the clone is being made: the child's whole process group (git among it) is gone, and the clone."""
     source = reusable_clone(resolve_template(str(template_repo), "HEAD"))
     copier = CopierProcess()
     child = copier._child
     assert child is not None
     copier.clone_ahead(source.src, source.ref)
+    assert _clone_made(copier._scratch)
     copier.close()
     assert child.returncode is not None  # ended and waited for
+    assert not _running_in_group(child.pid)  # nothing of its group left running (git among it)
     assert not copier._scratch.exists()
+
+
+def test_a_parent_gone_without_a_word_leaves_no_clone(template_repo):
+    """The parent dies (SIGKILL, a closed terminal) after the clone began: the child reads the end of its input,
+    removes the clone it made and exits."""
+    source = reusable_clone(resolve_template(str(template_repo), "HEAD"))
+    copier = CopierProcess()
+    child = copier._child
+    assert child is not None and child.stdin is not None
+    copier.clone_ahead(source.src, source.ref)
+    assert _clone_made(copier._scratch)
+    child.stdin.close()  # what the parent's death does to the child's input
+    assert child.wait(timeout=60) == 0
+    assert not [p.name for p in copier._scratch.iterdir()]
+    copier._child = None
+    copier.close()
+
+
+def _template_with_task(template_repo: Path, folder: Path, command: str) -> Path:
+    subprocess.run(["git", "clone", "-q", str(template_repo), str(folder)], check=True)
+    copier_yml = folder / "copier.yml"
+    copier_yml.write_text(copier_yml.read_text().replace("_tasks:\n", f"_tasks:\n  - {command!r}\n", 1))
+    subprocess.run(["git", "-C", str(folder), "commit", "-qam", "a task that speaks"], check=True)
+    return folder
+
+
+def test_what_a_task_prints_reaches_the_user_and_the_answer_is_kept_apart(emulator, template_repo, tmp_path):
+    """A task printing on stdout without a newline: new still succeeds, and the user sees it, as in-process."""
+    template = _template_with_task(template_repo, tmp_path / "template", "printf task-says-hi")
+    args, env = new_args(emulator.info(), tmp_path / "project", "--template", str(template), "--samples", "resource_groups")
+    code, out, err = cli(*args, env=env)
+    assert code == 0, err
+    assert "task-says-hi" in out and (tmp_path / "project" / "stack.json").exists()
+
+
+def test_a_failing_tasks_reason_reaches_the_user(emulator, template_repo, tmp_path):
+    template = _template_with_task(template_repo, tmp_path / "template", "sh -c 'echo the-reason-it-failed >&2; exit 3'")
+    args, env = new_args(emulator.info(), tmp_path / "project", "--template", str(template), "--samples", "resource_groups")
+    code, _, err = cli(*args, env=env)
+    assert code == 1 and "Traceback" not in err, err
+    assert "the-reason-it-failed" in err and "copier could not render the project" in err
+    assert not (tmp_path / "project").exists()
 
 
 @pytest.mark.reliability

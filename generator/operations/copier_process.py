@@ -6,11 +6,14 @@ in two they run side by side on a second core. So ``new`` starts this child firs
 template as soon as it is told which (:meth:`CopierProcess.clone_ahead`), and waits for the request on its standard
 input: where to render, the answers (never a secret: :func:`~generator.operations.render.render` writes those after
 copier), the discovery already made (the template's ``azs_discovery()`` then does not sign in again), the environment
-to render in. It renders exactly as the in-process copy does (the same
-:func:`~generator.operations.copier_worker.run_copy`) and answers with one JSON line.
+to render in. It renders exactly as the in-process copy does (the same :func:`copy_here`) and answers with one line
+marked :data:`_ANSWER` on its standard output; what copier's tasks print there, and on stderr, is handed on to the
+user's as in-process.
 
-Ctrl-C reaches both processes; SIGTERM the parent, which ends the child before removing the staging folder: either way
-nothing is left behind, as before. Prompts need the terminal, so an interactive ``new`` copies in its own process.
+The child runs in a process group of its own (POSIX): Ctrl-C and SIGTERM reach the parent, which ends the child and
+the git processes copier started before removing the staging folder; a parent that dies without a word leaves the
+child to read the end of its input, remove its clone and exit. Prompts need the terminal, so an interactive ``new``
+copies in its own process.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from generator._util.files import remove_tree
 from generator.errors import ScaffoldError
 
 # The child runs this module's ``serve``, with the folder the parent runs in taken off ``sys.path`` (``-c`` puts it
-# first): a ``generator`` folder there must not stand in for the installed package.
-_CHILD = "import sys; del sys.path[0]; from generator.operations.copier_process import serve; serve()"
+# first as "", unless PYTHONSAFEPATH): a ``generator`` folder there must not stand in for the installed package.
+_CHILD = ("import sys; sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
+          "from generator.operations.copier_process import serve; serve()")
 _LAST_WORDS = 400  # of the child's stderr, when it ends without an answer
+# The line that carries the child's answer, apart from whatever copier's tasks print on the same standard output.
+_ANSWER = "\x1eazs-scaffold copier answer: "
 
 
 class CopierFailure(ScaffoldError):
@@ -54,7 +60,8 @@ class CopierProcess:
             # A process group of its own (POSIX): ending the child ends the git processes copier started too.
             self._child: subprocess.Popen[str] | None = subprocess.Popen(
                 [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, encoding="utf-8", start_new_session=os.name == "posix")
+                text=True, encoding="utf-8", errors="replace", start_new_session=os.name == "posix",
+                env={**os.environ, "PYTHONIOENCODING": "utf-8"})
         except BaseException:
             shutil.rmtree(self._scratch, ignore_errors=True)
             raise
@@ -91,22 +98,26 @@ class CopierProcess:
             raise ScaffoldError("copier's process was used already")
         request = {"copy": {"src": src, "project": str(project), "vcs_ref": vcs_ref, "data": data, "user_defaults": user_defaults,
                    "scratch": str(scratch), "discoveries": discoveries, "environ": dict(os.environ)}}
-        child, self._child = self._child, None
+        child = self._child
         try:
             said, complaint = child.communicate(json.dumps(request) + "\n")
         except BaseException:
             _end(child)
             raise
         finally:
+            self._child = None
             remove_tree(self._scratch)
-        answer = _answer(said)
+        printed, answer = _answer(said)
+        # What copier's tasks printed (a lock's warning, a task's reason for failing), as they would in-process.
+        for stream, text in ((sys.stdout, printed), (sys.stderr, complaint if answer is not None else "")):
+            if text.strip():
+                stream.write(text if text.endswith("\n") else text + "\n")
+                stream.flush()
         if answer is None:
             last = complaint.strip().splitlines()[-1][:_LAST_WORDS] if complaint.strip() else f"exit code {child.returncode}"
             raise ScaffoldError(f"copier's process ended without rendering the project ({last})")
         if "failure" in answer:
             raise CopierFailure(answer["failure"], answer["message"])
-        if complaint.strip():  # what copier's tasks said on stderr (a lock's warning), as they would in-process
-            sys.stderr.write(complaint if complaint.endswith("\n") else complaint + "\n")
 
     def close(self) -> None:
         """End the child if it still runs (a failure before or during the copy); its pipes closed."""
@@ -127,13 +138,16 @@ def _end(child: subprocess.Popen[str]) -> None:
     child.communicate()
 
 
-def _answer(said: str) -> dict[str, Any] | None:
-    lines = said.strip().splitlines()
+def _answer(said: str) -> tuple[str, dict[str, Any] | None]:
+    """What the tasks printed on the child's standard output, and its answer (None when it gave none)."""
+    printed, marked, rest = said.rpartition(_ANSWER)
+    if not marked:
+        return said, None
     try:
-        answer = json.loads(lines[-1]) if lines else None
+        answer = json.loads(rest.strip())
     except ValueError:
-        return None
-    return answer if isinstance(answer, dict) else None
+        return printed, None
+    return printed, answer if isinstance(answer, dict) else None
 
 
 def copy_here(src: str, project: Path, *, vcs_ref: str | None, data: dict[str, Any], user_defaults: dict[str, Any],
@@ -166,12 +180,16 @@ def copy_here(src: str, project: Path, *, vcs_ref: str | None, data: dict[str, A
 def serve() -> None:
     """The child: import copier, clone ahead when told, then render the one copy read from standard input."""
     import threading
+    import warnings
+
+    warnings.simplefilter("ignore")  # as in-process: copier's warnings (an untagged or dirty template) are not the user's
 
     import copier  # noqa: F401  (imported first: what this process is for)
 
     from generator._util.files import temporary_files_in
-    from generator.operations.copier_worker import clone_ahead
+    from generator.operations.copier_worker import clone_ahead, drop_clones_ahead
     from generator.templating.copier_extension import restore_discoveries
+    from generator.templating.template_source import set_for_copier
 
     def clone(src: str, vcs_ref: str | None, scratch: str) -> None:
         with temporary_files_in(Path(scratch)):
@@ -190,14 +208,26 @@ def serve() -> None:
             if cloning is not None:
                 cloning.join()
             request = message["copy"]
-            os.environ.clear()
-            os.environ.update(request["environ"])
+            # The parent's environment now, for copier's tasks too (plumbum keeps a copy of its own: set_for_copier).
+            for name in set(os.environ) - set(request["environ"]):
+                set_for_copier(name, None)
+            for name, value in request["environ"].items():
+                set_for_copier(name, value)
             restore_discoveries(request["discoveries"])
             copy_here(request["src"], Path(request["project"]), vcs_ref=request["vcs_ref"], data=request["data"],
                       user_defaults=request["user_defaults"], scratch=Path(request["scratch"]))
-            print(json.dumps({}), flush=True)
+            _say({})
             return
     except CopierFailure as failure:
-        print(json.dumps({"failure": failure.kind, "message": failure.message}), flush=True)
+        _say({"failure": failure.kind, "message": failure.message})
     except KeyboardInterrupt:
-        sys.exit(130)  # Ctrl-C reached the parent too: it says so and removes what was made
+        sys.exit(130)  # the parent says so and removes what was made
+    finally:
+        # The parent ended without asking (discovery failed, or it died): the clone made ahead is removed here.
+        if cloning is not None:
+            cloning.join()
+        drop_clones_ahead()
+
+
+def _say(answer: dict[str, str]) -> None:
+    print(f"\n{_ANSWER}{json.dumps(answer)}", flush=True)

@@ -86,6 +86,12 @@ def clone_ahead(src_path: str, vcs_ref: str | None) -> None:
     _AHEAD[(src_path, vcs_ref)] = template
 
 
+def drop_clones_ahead() -> None:
+    """Remove the clones made ahead that no worker took (the copy was never asked for)."""
+    while _AHEAD:
+        _AHEAD.popitem()[1]._cleanup()
+
+
 class Worker(CopierWorker):
     """copier's worker with the caches above; everything else is copier's."""
 
