@@ -1,5 +1,5 @@
 """``upgrade --check`` says what ``upgrade --yes`` then does, also across template versions (``--vcs-ref``): one rule,
-``needs_regeneration``, over the version the upgrade renders (``generator/templating/template_version.py``).
+``UpgradePlan.due``, over the version the upgrade renders (``generator/templating/template_version.py``).
 Real copier renders, a real template repository with two commits, the emulator as the Stack."""
 
 from __future__ import annotations

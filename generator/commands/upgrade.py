@@ -78,7 +78,7 @@ def chosen(options: Options) -> dict[str, tuple[str, ...]]:
 
 
 def run(options: Options) -> int:
-    from generator.operations.upgrade import apply_upgrade, dry_run_diff, needs_regeneration, plan_upgrade
+    from generator.operations.upgrade import apply_upgrade, dry_run_diff, plan_upgrade
 
     picked = chosen(options)
     if options.json and not (options.check or options.all):
@@ -98,7 +98,7 @@ def run(options: Options) -> int:
         if options.check:
             error.exit_code = CANNOT_TELL  # apart from 1, "an upgrade is due"
         raise
-    due = needs_regeneration(plan)  # the rule --yes follows: a check says what the upgrade would do
+    due = plan.due  # the rule --yes follows: a check says what the upgrade would do
     if due:
         width = max(len(what) for what, _, _ in plan.changes)
         print(f"Changes for {plan.project}:")

@@ -18,7 +18,7 @@ from generator._util.redact import redact
 from generator._util.streams import stdout_to_stderr
 from generator.discovery import DiscoveryRequest
 from generator.errors import ScaffoldError, UsageError
-from generator.operations.upgrade import UpgradePlan, apply_upgrade, check_clean, needs_regeneration, plan_upgrade
+from generator.operations.upgrade import UpgradePlan, apply_upgrade, check_clean, plan_upgrade
 from generator.templating.project_files import ANSWERS_FILE, read_answers
 
 Progress = Callable[[str], None]
@@ -122,7 +122,7 @@ def check_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tupl
     except Exception as error:  # each project alone: a failure (or a bug) costs its row, not the fleet
         return failed_report(project, error)
     # The rule upgrade_project follows: "due" where --yes would regenerate, "current" where it would write nothing.
-    return report_of(plan, "due" if needs_regeneration(plan) else "current")
+    return report_of(plan, "due" if plan.due else "current")
 
 
 def upgrade_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tuple[str, ...]] | None = None,
@@ -135,7 +135,7 @@ def upgrade_project(project: Path, given: DiscoveryRequest, chosen: dict[str, tu
         return ProjectReport(project, "skipped", redact(str(error)).replace(str(project), "it"), _recorded(project)), None
     try:
         plan = plan_upgrade(str(project), given, chosen=chosen, vcs_ref=vcs_ref)
-        if not needs_regeneration(plan):
+        if not plan.due:
             return report_of(plan, "current"), None
         applied = apply_upgrade(plan, vcs_ref, trust=trust)
     except Exception as error:  # each project alone

@@ -67,6 +67,14 @@ class UpgradePlan:
 
     @property
     def due(self) -> bool:
+        """Whether copier's update is to run: the one rule ``upgrade --check``, ``upgrade --yes`` and both with
+        ``--all`` follow, so that a check never says other than what the upgrade then does.
+
+        Not when copier would render both sides of its three-way merge alike and so write nothing: the Stack, the
+        samples, the pins are as the project records them, and the template version the upgrade renders (``vcs_ref``
+        given to :func:`plan_upgrade`, else this installation's, or for another template the one copier takes) is the
+        recorded one (``template_version.template_target``; else the plan lists a "template" change).
+        """
         return bool(self.changes)
 
 
@@ -199,18 +207,6 @@ def plan_upgrade(project_dir: str, given: DiscoveryRequest | None = None, progre
     if moves:
         changes.append(("template", str(recorded.get("_commit") or "-"), template or "-"))
     return UpgradePlan(project, recorded, fresh, found, changes, source, template)
-
-
-def needs_regeneration(plan: UpgradePlan) -> bool:
-    """Whether copier's update is to run: the one rule ``upgrade --check``, ``upgrade --yes`` and both with ``--all``
-    follow, so that a check never says other than what the upgrade then does.
-
-    Not when copier would render both sides of its three-way merge alike and so write nothing: the Stack, the
-    samples, the pins are as the project records them, and the template version the upgrade renders (``vcs_ref``
-    given to :func:`plan_upgrade`, else this installation's, or for another template the one copier takes) is the
-    recorded one (``template_version.template_target``; else the plan lists a "template" change).
-    """
-    return plan.due
 
 
 def check_clean(project: Path) -> None:
