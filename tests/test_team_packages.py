@@ -247,3 +247,36 @@ def test_r196_an_installer_option_in_the_lock_is_refused_before_anything_is_fetc
         (line,) = result.stderr.strip().splitlines()
         assert "requirements.txt holds an installer option (--find-links)" in line, line
         assert not (project / ".venv").exists()
+
+
+@pytest.mark.slow
+def test_an_upgrade_that_changes_the_proven_set_relocks_the_team_package_without_conflict(template_repo, tmp_path, uv_cache):
+    """upgrade --samples (a new sample: the proven set gains packages) in a project whose team locked a package of
+    its own: requirements.txt is the lock task's, never a three-way merge of two locks (which conflicts on the
+    header's digest line and leaves markers that bootstrap's uv cannot read). Review dayfour, finding 1."""
+    from azs_emulator import Emulator, EmulatorConfig
+    from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, new_project, run_cli
+
+    index = {"UV_CACHE_DIR": str(uv_cache), "SSL_CERT_FILE": MACHINE_CA_BUNDLE or "",
+             "NO_PROXY": os.environ.get("NO_PROXY", "") + ",pypi.org,files.pythonhosted.org"}
+    emulator = Emulator(EmulatorConfig(state_dir=str(tmp_path / "state"), registration_delay=0.2,
+                                       public_ca_dir=PUBLIC_CA_DIR, proxy_port=EMULATOR_PROXY_PORT)).start()
+    try:
+        project = tmp_path / "project"
+        new_project(emulator.info(), project, template_repo, samples=("resource_groups",))
+        (project / "requirements.in").write_text("python-dotenv\n")
+        locked = _script(project, "lock.py", env={**without_emulator_proxy(), **index, "NO_PROXY": index["NO_PROXY"]})
+        assert locked.returncode == 0, locked.stderr
+        git(project, "init", "-q")
+        git(project, "add", "-A")
+        git(project, "commit", "-qm", "generated, with the team's package")
+        done = run_cli("upgrade", str(project), "--samples", "resource_groups,storage_accounts", "--yes", "--trust",
+                       "--vcs-ref", "HEAD", env=index)
+    finally:
+        emulator.stop()
+    assert done.returncode == 0, done.stderr
+    text = (project / "requirements.txt").read_text()
+    assert "<<<<<<<" not in text and "Conflicts" not in done.stdout, done.stdout
+    assert lock.stale_reason(project) is None, "the upgrade left the lock stale"
+    locked = {lock.normalize(e.package) for e in lock.parse(text)}
+    assert {"python-dotenv", "azure-mgmt-storage"} <= locked
