@@ -376,6 +376,8 @@ def test_r130_pyproject_is_read_without_tomllib_as_on_python_3_10(tmp_path):
     assert [f["where"] for f in report["findings"] if "is not pinned" in f["problem"]] == ["pyproject.toml [project.dependencies]"]
 
 
+@pytest.mark.xfail(strict=True, reason="review dayfour: doctor counts the helper package's imports inside functions "
+                   "(samples/azure_stack/clients.py) as needed; passes once it does not (then drop this mark)")
 def test_a_generated_project_with_its_lock_installed_has_no_findings(start_emulator, template_repo, tmp_path):
     """A project generated with one sample, its .venv holding exactly its lock (metadata on disk, as bootstrap
     leaves it): the helper package's lazy imports of other samples' packages (samples/azure_stack/clients.py:
