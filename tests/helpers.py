@@ -115,6 +115,15 @@ def project_environment(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
     return env
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (a probe bound it, then closed it)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 

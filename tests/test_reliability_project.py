@@ -20,6 +20,7 @@ from tests.helpers import (
     EMULATOR_PROXY_PORT,
     PUBLIC_CA_DIR,
     cli,
+    closed_port,
     one_error,
     project_environment,
     set_faults,
@@ -344,3 +345,32 @@ def test_r194_registration_names_the_python_it_ran_with_as_the_next_step(bootstr
             assert f"Run the samples next: {folder}/bin/python samples/<name>.py" in result.stdout, result.stdout
     finally:
         alias.unlink()
+
+
+def _without_venv(project: Path, destination: Path) -> Path:
+    """A copy of ``project`` without its venv (its scripts run with the project's own venv Python all the same)."""
+    shutil.copytree(project, destination, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".venv-emulator"))
+    return destination
+
+
+@pytest.mark.slow  # bootstraps a project: installs packages
+def test_r281_an_unreachable_stack_is_not_called_a_failed_sign_in(bootstrapped, project_env, project_stack, tmp_path):
+    """A closed port where the sign-in host or Resource Manager should be: "cannot reach", naming the host and what to
+    check, from the real SDK (azure-identity wraps the refused connection in its ClientAuthenticationError); a real
+    refusal of the credentials still reads as a failed sign-in."""
+    copy = _without_venv(bootstrapped, tmp_path / "copy")
+    stack = json.loads((copy / "stack.json").read_text())
+    port = closed_port()
+    # The sign-in host (as an ADFS Stack's, which has no instance discovery), then Resource Manager.
+    for changed in ({"authorityHost": f"https://127.0.0.1:{port}", "disableInstanceDiscovery": True},
+                    {"resourceManagerEndpointUrl": f"https://127.0.0.1:{port}/"}):
+        (copy / "stack.json").write_text(json.dumps({**stack, **changed}))
+        result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
+        line = one_error(result.returncode, result.stderr, f"error: cannot reach 127.0.0.1:{port}: check the endpoint in stack.json")
+        assert "HTTPS_PROXY/NO_PROXY" in line and "sign-in failed" not in line, line
+    (copy / "stack.json").write_text(json.dumps(stack))
+    sp = json.loads((copy / "azureSecretSpConfig.json").read_text())
+    (copy / "azureSecretSpConfig.json").write_text(json.dumps({**sp, "clientSecret": "not-the-secret"}))
+    result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
+    line = one_error(result.returncode, result.stderr, "error: sign-in failed")
+    assert "cannot reach" not in line, line
