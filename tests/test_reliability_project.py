@@ -21,6 +21,7 @@ from tests.helpers import (
     PUBLIC_CA_DIR,
     cli,
     closed_port,
+    git,
     one_error,
     project_environment,
     set_faults,
@@ -351,6 +352,38 @@ def _without_venv(project: Path, destination: Path) -> Path:
     """A copy of ``project`` without its venv (its scripts run with the project's own venv Python all the same)."""
     shutil.copytree(project, destination, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".venv-emulator"))
     return destination
+
+
+@pytest.mark.slow  # bootstraps a project: installs packages
+def test_r280_a_teammates_clone_is_told_how_to_make_the_service_principal_file(bootstrapped, project_env, tmp_path):
+    """The service principal file is git-ignored: a clone has none. Every script says which file to create, with
+    which keys (the client id the answers record), private; once made as said, the script runs."""
+    origin = _without_venv(bootstrapped, tmp_path / "origin")
+    secret = _project_secret(origin)
+    git(origin, "init", "-q")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-qm", "generated")
+    git(tmp_path, "clone", "-q", str(origin), "clone")
+    clone = tmp_path / "clone"
+    assert not (clone / "azureSecretSpConfig.json").exists()
+    client_id = json.loads((origin / "azureSecretSpConfig.json").read_text())["clientId"]
+    env = {**project_env, "AZURE_CLIENT_SECRET": secret}  # stands in for an empty clientSecret only: no file, no help
+    for script in ("register_providers.py", "samples/resource_groups.py"):
+        result = run(clone, env, venv_python(bootstrapped), script)
+        line = one_error(result.returncode, result.stderr, "azureSecretSpConfig.json is missing")
+        assert "git-ignored" in line and "create it, private (chmod 600 azureSecretSpConfig.json)" in line, line
+        assert f'"clientId": "{client_id}"' in line and '"clientSecret"' in line, line
+        assert "ask whoever generated the project" in line and "regenerate" not in line, line
+        assert secret not in result.stdout + result.stderr
+    readme = (clone / "README.md").read_text()
+    assert "## A teammate's clone" in readme and "(umask 077 && touch azureSecretSpConfig.json) && chmod 600" in readme
+    assert f'{{"clientId": "{client_id}", "clientSecret": ' in readme and secret not in readme
+    # Day two: the teammate does what the README says, and the script runs, without a warning.
+    path = clone / "azureSecretSpConfig.json"
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as made:
+        json.dump({"clientId": client_id, "clientSecret": secret}, made)
+    result = run(clone, project_env, venv_python(bootstrapped), "register_providers.py")
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages

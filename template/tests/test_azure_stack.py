@@ -102,6 +102,14 @@ class ConfigTest(OfflineProject):
         self.write_sp(0o644)
         self.assertTrue(any("chmod 600" in w for w in azure_stack.load_config(self.dir).warnings))
 
+    def test_a_clone_without_the_service_principal_file_is_told_what_to_do(self) -> None:
+        (self.dir / azure_stack.SECRET_FILE).unlink()
+        shutil.copy(ROOT / ".copier-answers.yml", self.dir / ".copier-answers.yml")
+        with self.assertRaises(azure_stack.ConfigError) as caught:
+            azure_stack.load_config(self.dir)
+        self.assertRegex(str(caught.exception), r"is missing .*git-ignored.*create it, private \(chmod 600 .*clientId")
+        self.assertIn("ask whoever generated the project", str(caught.exception))
+
 
 class ClientFactoryTest(unittest.TestCase):
     def test_clients_get_endpoint_scope_and_profile(self) -> None:

@@ -20,15 +20,13 @@ class ConfigError(Exception):
     """The project's settings (or a file a sample was given) are missing or wrong; the message says which and what to do."""
 
 
-def read_json(path: Path, what: str | None = None, largest: int = LARGEST_JSON) -> dict[str, Any]:
-    """The JSON object in ``path``; :class:`ConfigError` in one line, naming ``what`` the file is, when it is missing,
-    not a regular file, larger than ``largest`` bytes, unreadable, not JSON, or not an object."""
-    name = f"the {what} {path}" if what else path.name
+def read_bytes(path: Path, name: str, largest: int, remedy: str = "regenerate the project or restore the file") -> bytes:
+    """The bytes of ``path`` (called ``name`` in messages): :class:`ConfigError` in one line when it is missing (saying
+    ``remedy``), not a regular file, larger than ``largest`` bytes or unreadable."""
     try:
         # O_NONBLOCK: opening a FIFO does not wait for a writer; fstat then refuses it.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        remedy = "restore it or name another file" if what else "regenerate the project or restore the file"
         raise ConfigError(f"{name} is missing; {remedy}") from None
     except OSError as exc:
         raise ConfigError(f"{name} cannot be read ({exc.strerror or exc})") from None
@@ -42,6 +40,14 @@ def read_json(path: Path, what: str | None = None, largest: int = LARGEST_JSON) 
         data = handle.read(largest + 1)
     if len(data) > largest:
         raise ConfigError(f"{name} grew past {largest} bytes while it was read; give the right file")
+    return data
+
+
+def read_json(path: Path, what: str | None = None, largest: int = LARGEST_JSON) -> dict[str, Any]:
+    """The JSON object in ``path``; :class:`ConfigError` in one line, naming ``what`` the file is, when it is missing,
+    not a regular file, larger than ``largest`` bytes, unreadable, not JSON, or not an object."""
+    name = f"the {what} {path}" if what else path.name
+    data = read_bytes(path, name, largest, "restore it or name another file" if what else "regenerate the project or restore the file")
     try:
         parsed = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
