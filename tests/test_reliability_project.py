@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 from pathlib import Path
@@ -407,3 +408,13 @@ def test_r281_an_unreachable_stack_is_not_called_a_failed_sign_in(bootstrapped, 
     result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
     line = one_error(result.returncode, result.stderr, "error: sign-in failed")
     assert "cannot reach" not in line, line
+
+
+@pytest.mark.slow  # bootstraps a project: installs packages
+def test_r282_the_projects_own_tests_print_no_false_warning(bootstrapped, project_env):
+    """The project's unit tests, with its real service principal file private (0600): green, and no "readable by
+    others" warning in the output (a test that opens a file's mode on purpose keeps its warning to itself)."""
+    assert stat.S_IMODE((bootstrapped / "azureSecretSpConfig.json").stat().st_mode) == 0o600
+    result = run(bootstrapped, project_env, venv_python(bootstrapped), "-m", "unittest", "discover", "-s", "tests", "-t", ".")
+    assert result.returncode == 0, result.stderr
+    assert "readable by others" not in result.stdout + result.stderr, result.stderr
