@@ -81,7 +81,10 @@ def create_venv(uv: str | None) -> None:
         step(f"uv could not create {VENV.name} ({' '.join(made.stderr.split())[-200:]}); venv creates it")
     try:
         venv.EnvBuilder(with_pip=uv is None).create(VENV)
-    except (OSError, subprocess.CalledProcessError) as exc:
+    except OSError as exc:
+        shutil.rmtree(VENV, ignore_errors=True)
+        fail(lock.not_written(str(VENV), exc) or f"could not create {VENV}: {exc}; check that folder, then run bootstrap again")
+    except subprocess.CalledProcessError as exc:  # ensurepip failed: Debian/Ubuntu ship it apart, in python3-venv
         shutil.rmtree(VENV, ignore_errors=True)
         fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv (or install uv: pipx install uv)")
 

@@ -20,6 +20,7 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import os
 import re
@@ -65,6 +66,21 @@ def read_text(path: Path) -> str:
     if len(data) > MAX_BYTES:
         raise LockFailure(f"{path.name} is over {MAX_BYTES // 1024} kB, more than any requirements file needs; check it")
     return data.decode("utf-8-sig", errors="replace")
+
+
+def not_written(what: str, exc: OSError) -> str | None:
+    """Why ``what`` could not be written, and what to do, when the file system said why (permissions, a read-only
+    file system, a full disk); None for any other error."""
+    target = exc.filename2 or exc.filename or what  # a link's or copy's failure names its source first
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"could not create {what}: permission denied ({target}); run bootstrap as the user who owns the project "
+                "folder, or give yourself write access to it (or work in a clone of your own)")
+    if exc.errno == errno.EROFS:
+        return f"could not create {what}: {target} is on a read-only file system; work in a writable clone of the project"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return (f"could not create {what}: no space left on the device of {target} (or the disk quota is used up); free "
+                "some space, then run again")
+    return None
 
 
 def meaningful_lines(text: str) -> list[str]:
@@ -203,8 +219,13 @@ def lock(uv: str | None, upgrade: bool = False) -> str:
     try:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, LOCK)
+    except OSError as exc:
+        raise LockFailure(not_written(LOCK.name, exc) or f"could not write {LOCK.name} ({exc})") from None
     finally:
-        partial.unlink(missing_ok=True)
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:  # a folder this user may not write: nothing was made there either
+            pass
     return (f"requirements.txt: the proven set ({len(proven)} packages)"
             + (f" and {len(added)} of the team's and what they need ({', '.join(added)})" if added else ""))
 
