@@ -31,9 +31,18 @@ def no_provider_for_version(location: str, given: str, resource_type: str, suppo
 
 
 def invalid_resource_type(namespace: str, resource_type: str, given: str, supported: Iterable[str]) -> ArmError:
-    return ArmError(400, "InvalidResourceType",
+    """A type of the namespace at a version it does not serve: 404, the versions newest first (real-stack:
+    Azure/azurestack-powershell#43, "Status Code: NotFound", Microsoft.Storage 'locations' at 2018-11-01)."""
+    return ArmError(404, "InvalidResourceType",
                     f"The resource type '{resource_type}' could not be found in the namespace '{namespace}' "
-                    f"for api version '{given}'. The supported api-versions are '{','.join(sorted(supported))}'.")
+                    f"for api version '{given}'. The supported api-versions are '{','.join(sorted(supported, reverse=True))}'.")
+
+
+def unknown_resource_type(namespace: str, given: str) -> ArmError:
+    """A type the namespace does not have at all: 404, naming neither the type nor versions (real-stack:
+    Azure/azure-cli#27967, a Stack's Microsoft.KeyVault at 2016-10-01; Azure/azure-powershell#11022 on Azure)."""
+    return ArmError(404, "InvalidResourceType",
+                    f"The resource type could not be found in the namespace '{namespace}' for api version '{given}'.")
 
 
 def invalid_resource_namespace(namespace: str) -> ArmError:
@@ -214,9 +223,10 @@ def certificate_deleted_but_recoverable(name: str) -> ArmError:
 # -- Microsoft.Authorization -----------------------------------------------------------------------
 
 
-def authorization_failed(client_id: str, object_id: str, action: str, scope: str) -> ArmError:
+def authorization_failed(client: str, object_id: str, action: str, scope: str) -> ArmError:
+    """``client``: a user's sign-in name, or a service principal's object id (not its application id)."""
     return ArmError(403, "AuthorizationFailed",
-                    f"The client '{client_id}' with object id '{object_id}' does not have authorization to perform action "
+                    f"The client '{client}' with object id '{object_id}' does not have authorization to perform action "
                     f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
                     "your credentials.")
 

@@ -28,12 +28,14 @@ class UsagesService:
         self.arm = arm
 
     def routes(self) -> list[Route]:
-        # Storage lists "usages" as a type of its own; Network serves them under "locations".
-        by_namespace = lambda groups: (groups[1], "usages" if groups[1].lower() == "microsoft.storage" else "locations")  # noqa: E731
+        # Under a location both serve them at the versions of "locations" (real-stack: azurestack-powershell#43, a Stack
+        # refusing Storage's location usages at 2018-11-01 named the type 'locations'); Storage's older versions (2017-10-01
+        # and before) list them for the subscription, without a location, as a type "usages" of its own.
+        in_location = lambda groups: (groups[1], "locations")  # noqa: E731
         return [route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage|microsoft\.network)/locations/([^/]+)/usages",
-                      self.usages, api=by_namespace),
-                # Storage's older versions (2017-10-01 and before) list them for the subscription, without a location.
-                route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage)/usages", self.usages, api=by_namespace)]
+                      self.usages, api=in_location),
+                route("GET", r"/subscriptions/([^/]+)/providers/(microsoft\.storage)/usages", self.usages,
+                      api=lambda groups: (groups[1], "usages"))]
 
     def usages(self, request: Request, sub: str, namespace: str, location: str | None = None) -> Response:
         if location is not None and location.replace(" ", "").lower() != self.arm.location:

@@ -1,0 +1,80 @@
+"""Answers of the emulator checked against what real Stacks (and the REST specs the SDK is built from) answered, each
+test naming its evidence: a status code, an error's shape, what Microsoft's clients accept."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.resource import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
+from azure.profiles import KnownProfiles
+
+from tests import sdk
+
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+
+def _get(info, path: str) -> requests.Response:
+    url = info["arm_endpoint"] + path.lstrip("/").replace("{sub}", info["subscription_id"])
+    return requests.get(url, headers=sdk.bearer(info), verify=info["ca_cert"], timeout=30)
+
+
+def test_a_provider_type_at_a_version_it_does_not_serve_is_not_found(emulator):
+    # real-stack: Azure/azurestack-powershell#43 (2020-08-07): Get-AzStorageUsage at 2018-11-01 on a Stack answered
+    # "Status Code: NotFound" and "The resource type 'locations' could not be found in the namespace 'Microsoft.Storage'
+    # for api version '2018-11-01'. The supported api-versions are '2017-10-01,2017-06-01,...'" (newest first).
+    info = emulator.info()
+    answer = _get(info, "/subscriptions/{sub}/providers/Microsoft.Storage/locations/local/usages?api-version=2018-11-01")
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert error["code"] == "InvalidResourceType"
+    assert error["message"].startswith("The resource type 'locations' could not be found in the namespace 'Microsoft.Storage' "
+                                       "for api version '2018-11-01'. The supported api-versions are '2019-06-01,2018-07-01,")
+
+
+def test_a_client_without_its_profile_gets_the_sdks_not_found(emulator):
+    # The SDK maps ARM's 404 to ResourceNotFoundError, as on a Stack (azure-cli#27967: ResourceNotFoundError
+    # (InvalidResourceType) from a Stack's Microsoft.KeyVault).
+    storage = sdk.client(StorageManagementClient, emulator.info(), profile=None)
+    with pytest.raises(ResourceNotFoundError) as refused:
+        list(storage.storage_accounts.list())
+    assert refused.value.error.code == "InvalidResourceType"
+
+
+def test_a_type_the_namespace_does_not_have_is_named_as_arm_names_it(emulator):
+    # real-stack: Azure/azure-cli#27967 (a Stack, Microsoft.KeyVault at 2016-10-01): "The resource type could not be
+    # found in the namespace 'Microsoft.KeyVault' for api version '2016-10-01'." (no type, no list), as a 404.
+    answer = _get(emulator.info(), "/subscriptions/{sub}/providers/Microsoft.KeyVault/nosuchtype?api-version=2016-10-01")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == {
+        "code": "InvalidResourceType",
+        "message": "The resource type could not be found in the namespace 'Microsoft.KeyVault' for api version '2016-10-01'."}
+
+
+def test_the_same_role_assignment_put_again_is_created_as_the_spec_says(emulator):
+    # spec: Authorization 2015-07-01 (authorization-RoleAssignmentsCalls.json) answers RoleAssignments_Create with 201 only,
+    # and azure-mgmt-authorization's v2015_07_01 client accepts nothing else: a re-run of the same PUT must not fail.
+    info = emulator.info()
+    authorization = sdk.client(AuthorizationManagementClient, info, api_version="2015-07-01")
+    scope = f"/subscriptions/{info['subscription_id']}"
+    name = str(uuid.uuid4())
+    parameters = {"properties": {"role_definition_id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+                                 "principal_id": str(uuid.uuid4())}}
+    first = authorization.role_assignments.create(scope, name, parameters)
+    again = authorization.role_assignments.create(scope, name, parameters)
+    assert again.id == first.id
+
+
+def test_a_refused_service_principal_is_named_by_its_object_id(start_emulator):
+    # real: ARM names a service principal by its object id twice ("The client '63df65da-...' with object id
+    # '63df65da-...'", Azure/azure-sdk-for-net#1157, whose author notes it is not the client id).
+    info = start_emulator(role="Reader").info()
+    resources = sdk.client(ResourceManagementClient, info, KnownProfiles.v2020_09_01_hybrid)
+    with pytest.raises(Exception) as refused:
+        resources.resource_groups.create_or_update("rg", {"location": "local"})
+    object_id = sdk.object_id(info)
+    assert f"The client '{object_id}' with object id '{object_id}' does not have authorization" in str(refused.value)
