@@ -115,9 +115,8 @@ def not_found(what: str) -> ArmError:
 
 
 def invalid_filter(expression: str) -> ArmError:
-    return ArmError(400, "InvalidFilterInQueryString",
-                    f"The $filter '{expression}' is not supported: use resourceType, name, location, resourceGroup, "
-                    "tagName and tagValue with eq, or substringof('text', name), joined by and.")
+    """ARM's wording (real: azure-cli#7674, azure-powershell#293: "Invalid $filter '...' specified in the query string.")."""
+    return ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter '{expression}' specified in the query string.")
 
 
 def invalid_resource_group_name(name: str) -> ArmError:

@@ -78,3 +78,19 @@ def test_a_refused_service_principal_is_named_by_its_object_id(start_emulator):
         resources.resource_groups.create_or_update("rg", {"location": "local"})
     object_id = sdk.object_id(info)
     assert f"The client '{object_id}' with object id '{object_id}' does not have authorization" in str(refused.value)
+
+
+def test_a_tag_filter_combined_with_another_is_refused_in_arms_words(emulator):
+    # real: ARM refuses a tag's clauses beside any other, 400 "Invalid $filter '...' specified in the query string."
+    # (azure-cli#7674, azure-powershell#293, azure-sdk-for-python#27064); a tag's name and value together are fine, and a
+    # resource group list filters by tag only (azure-rest-api-specs#2540).
+    info = emulator.info()
+    combined = "tagName eq 'team' and tagValue eq 't0' and resourceType eq 'Microsoft.Storage/storageAccounts'"
+    answer = _get(info, f"/subscriptions/{{sub}}/resources?api-version=2019-10-01&$filter={combined}")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {"code": "InvalidFilterInQueryString",
+                                      "message": f"Invalid $filter '{combined}' specified in the query string."}
+    assert _get(info, "/subscriptions/{sub}/resources?api-version=2019-10-01&$filter=tagName eq 'team' and tagValue eq 't0'").ok
+    by_location = _get(info, "/subscriptions/{sub}/resourcegroups?api-version=2019-10-01&$filter=location eq 'local'")
+    assert by_location.status_code == 400 and by_location.json()["error"]["code"] == "InvalidFilterInQueryString"
+    assert _get(info, "/subscriptions/{sub}/resourcegroups?api-version=2019-10-01&$filter=tagName eq 'team'").ok
