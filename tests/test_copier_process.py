@@ -201,3 +201,26 @@ def test_what_copiers_tasks_say_reaches_the_user(emulator, template_repo, tmp_pa
     assert code == 0, err
     assert "lock: warning: constraints.txt names no package" in err
     assert (tmp_path / "project" / "stack.json").exists()
+
+
+@pytest.mark.reliability
+@pytest.mark.skipif(os.name != "posix", reason="signals as POSIX has them")
+def test_r270_a_child_killed_from_outside_is_said_with_its_signal_and_what_to_do(template_repo, tmp_path):
+    """The child killed before it answered (the system's out-of-memory killer sends SIGKILL): one line naming the
+    signal and saying to run again; the parent stays up to remove what was made."""
+    import signal
+
+    from generator.errors import ScaffoldError
+
+    source = reusable_clone(resolve_template(str(template_repo), "HEAD"))
+    with CopierProcess() as copier:
+        assert copier._child is not None
+        os.kill(copier._child.pid, signal.SIGKILL)
+        copier._child.wait()
+        with pytest.raises(ScaffoldError) as raised:
+            copier.copy(source.src, tmp_path / "project", vcs_ref=source.ref, data={}, user_defaults={},
+                        scratch=tmp_path / "scratch", discoveries=[])
+    message = str(raised.value)
+    assert "killed by SIGKILL" in message and "memory" in message and "run the command again" in message, message
+    assert "\n" not in message
+    assert not copier._scratch.exists()

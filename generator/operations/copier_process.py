@@ -114,8 +114,8 @@ class CopierProcess:
                 stream.write(text if text.endswith("\n") else text + "\n")
                 stream.flush()
         if answer is None:
-            last = complaint.strip().splitlines()[-1][:_LAST_WORDS] if complaint.strip() else f"exit code {child.returncode}"
-            raise ScaffoldError(f"copier's process ended without rendering the project ({last})")
+            raise ScaffoldError(f"copier's process ended without rendering the project ({_why_ended(child.returncode, complaint)});"
+                                " nothing of the project was kept: run the command again")
         if "failure" in answer:
             raise CopierFailure(answer["failure"], answer["message"])
 
@@ -136,6 +136,20 @@ def _end(child: subprocess.Popen[str]) -> None:
         else:
             child.kill()
     child.communicate()
+
+
+def _why_ended(code: int | None, complaint: str) -> str:
+    """Why the child ended without an answer: its last words, else the signal that ended it, else its exit code."""
+    if complaint.strip():
+        return complaint.strip().splitlines()[-1][:_LAST_WORDS]
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        # SIGKILL from no one here: most often the system's, when memory ran out.
+        return f"killed by {name}" + (", as the system does when memory runs out" if -code == signal.SIGKILL else "")
+    return f"exit code {code}"
 
 
 def _answer(said: str) -> tuple[str, dict[str, Any] | None]:
