@@ -67,9 +67,12 @@ def deployment_not_found(name: str, group: str) -> ArmError:
 
 
 def missing_registration(namespace: str) -> ArmError:
-    return ArmError(409, "MissingSubscriptionRegistration",
-                    f"The subscription is not registered to use namespace '{namespace}'. "
-                    "See https://aka.ms/rps-not-found for how to register subscriptions.")
+    """With ``details[0].target`` naming the namespace, as ARM answers (real: Azure/OpenShift#21, azure-sdk-for-node#2305);
+    go-autorest's automatic registration reads the namespace from there alone (autorest/azure/rp.go ``getProvider``)."""
+    message = (f"The subscription is not registered to use namespace '{namespace}'. "
+               "See https://aka.ms/rps-not-found for how to register subscriptions.")
+    return ArmError(409, "MissingSubscriptionRegistration", message,
+                    details=[{"code": "MissingSubscriptionRegistration", "target": namespace, "message": message}])
 
 
 def invalid_request_content(detail: str = "") -> ArmError:

@@ -94,3 +94,19 @@ def test_a_tag_filter_combined_with_another_is_refused_in_arms_words(emulator):
     by_location = _get(info, "/subscriptions/{sub}/resourcegroups?api-version=2019-10-01&$filter=location eq 'local'")
     assert by_location.status_code == 400 and by_location.json()["error"]["code"] == "InvalidFilterInQueryString"
     assert _get(info, "/subscriptions/{sub}/resourcegroups?api-version=2019-10-01&$filter=tagName eq 'team'").ok
+
+
+def test_an_unregistered_namespace_is_named_in_the_errors_details(emulator):
+    # real: ARM's MissingSubscriptionRegistration carries details [{code, target: <namespace>, message}] (Azure/OpenShift#21,
+    # Azure/azure-sdk-for-node#2305); go-autorest's automatic registration takes the namespace from details[0].target only.
+    info = emulator.info()
+    sdk.client(ResourceManagementClient, info, KnownProfiles.v2020_09_01_hybrid).resource_groups.create_or_update(
+        "rg", {"location": "local"})
+    url = (f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/resourcegroups/rg/providers/Microsoft.Storage/"
+           "storageAccounts/acct1?api-version=2019-06-01")
+    answer = requests.put(url, json={"location": "local", "sku": {"name": "Standard_LRS"}, "kind": "Storage"},
+                          headers=sdk.bearer(info), verify=info["ca_cert"], timeout=30)
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert error["code"] == "MissingSubscriptionRegistration"
+    assert error["details"] == [{"code": "MissingSubscriptionRegistration", "target": "Microsoft.Storage", "message": error["message"]}]
