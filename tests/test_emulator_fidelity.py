@@ -110,3 +110,25 @@ def test_an_unregistered_namespace_is_named_in_the_errors_details(emulator):
     error = answer.json()["error"]
     assert error["code"] == "MissingSubscriptionRegistration"
     assert error["details"] == [{"code": "MissingSubscriptionRegistration", "target": "Microsoft.Storage", "message": error["message"]}]
+
+
+@pytest.mark.parametrize("identity", ["azure_ad", "adfs"])
+def test_a_v1_token_request_naming_its_resource_signs_in(start_emulator, identity):
+    # docs: Azure AD's v1 endpoint (/{tenant}/oauth2/token, the token_endpoint of the emulator's own v1 discovery document)
+    # and AD FS take client credentials with resource=<audience>, as ADAL, AzureRM PowerShell and go-autorest ask.
+    info = start_emulator(identity_system=identity).info()
+    meta = sdk.metadata(info)
+    audience = meta["authentication"]["audiences"][0]
+    login = meta["authentication"]["loginEndpoint"].rstrip("/")
+    discovery = f"{login}/.well-known/openid-configuration" if identity == "adfs" else \
+        f"{login}/{info['tenant_id']}/.well-known/openid-configuration"
+    token_endpoint = requests.get(discovery, verify=info["identity_ca_cert"], timeout=30).json()["token_endpoint"]
+    answer = requests.post(token_endpoint, data={"grant_type": "client_credentials", "client_id": info["client_id"],
+                                                 "client_secret": info["client_secret"], "resource": audience},
+                           verify=info["identity_ca_cert"], timeout=30)
+    assert answer.status_code == 200, answer.text
+    token = answer.json()
+    assert token["resource"] == audience and int(token["expires_on"]) > int(token["not_before"])
+    subscriptions = requests.get(f"{info['arm_endpoint']}subscriptions?api-version=2016-06-01", verify=info["ca_cert"],
+                                 headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=30)
+    assert subscriptions.status_code == 200
