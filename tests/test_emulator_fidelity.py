@@ -132,3 +132,30 @@ def test_a_v1_token_request_naming_its_resource_signs_in(start_emulator, identit
     subscriptions = requests.get(f"{info['arm_endpoint']}subscriptions?api-version=2016-06-01", verify=info["ca_cert"],
                                  headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=30)
     assert subscriptions.status_code == 200
+
+
+def test_compute_usages_in_the_region_are_served(start_emulator):
+    # real-stack: a Stack's provider list carries Microsoft.Compute locations/usages (AzureStack-Tools
+    # Policy/AzureStack.Provider.Metadata.json; hybrid-2019-03-01 names it too); ComputeManagementClient.usage.list asks it.
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.network import NetworkManagementClient
+
+    info, profile, _ = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Compute", "Microsoft.Network")
+    compute = sdk.client(ComputeManagementClient, info, profile)
+    compute.availability_sets.create_or_update("rg", "set1", {"location": "local"})
+    usages = {u.name.value: u for u in compute.usage.list("local")}
+    assert usages["availabilitySets"].current_value == 1 and usages["availabilitySets"].limit > 0
+    assert usages["cores"].current_value == 0 and usages["virtualMachines"].current_value == 0
+    network = sdk.client(NetworkManagementClient, info, profile)
+    nic = sdk.nic_on(network, sdk.vnet_with_a_subnet(network).subnets[0].id)
+    compute.virtual_machines.begin_create_or_update("rg", "vm", {
+        "location": "local", "hardware_profile": {"vm_size": "Standard_A2_v2"},
+        "storage_profile": {"image_reference": {"publisher": "Canonical", "offer": "UbuntuServer", "sku": "18.04-LTS",
+                                                "version": "latest"},
+                            "os_disk": {"create_option": "FromImage", "managed_disk": {"storage_account_type": "Standard_LRS"}}},
+        "os_profile": {"computer_name": "vm", "admin_username": "azureuser", "linux_configuration": {
+            "disable_password_authentication": True, "ssh": {"public_keys": [
+                {"path": "/home/azureuser/.ssh/authorized_keys", "key_data": sdk.SSH_KEY}]}}},
+        "network_profile": {"network_interfaces": [{"id": nic.id}]}}).result()
+    usages = {u.name.value: u for u in compute.usage.list("local")}
+    assert usages["cores"].current_value == 2 and usages["virtualMachines"].current_value == 1  # Standard_A2_v2: 2 cores
