@@ -176,3 +176,15 @@ def test_the_provider_list_has_no_namespace_a_stack_lacks(emulator):
     # DNS zones are Microsoft.Network's (spec: hybrid-2018-03-01 and hybrid-2019-03-01, microsoft.network dnsZones).
     namespaces = {p["namespace"] for p in _get(emulator.info(), "/subscriptions/{sub}/providers?api-version=2019-10-01").json()["value"]}
     assert "Microsoft.Dns" not in namespaces and "Microsoft.Network" in namespaces
+
+
+def test_a_request_without_a_token_is_unauthenticated_on_any_path(emulator):
+    # real-stack: a Stack's Resource Manager answers 401 with its WWW-Authenticate challenge to any unauthenticated path,
+    # before it looks the path up (/work/shared/reference/azure-stack-hub.md, section 7).
+    info = emulator.info()
+    unknown = f"{info['arm_endpoint']}subscriptions/{info['subscription_id']}/providers/Microsoft.Network/locations/local/nothinghere"
+    answer = requests.get(unknown, params={"api-version": "2018-11-01"}, verify=info["ca_cert"], timeout=30)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "AuthenticationFailed"
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer authorization_uri="')
+    signed_in = requests.get(unknown, params={"api-version": "2018-11-01"}, headers=sdk.bearer(info), verify=info["ca_cert"], timeout=30)
+    assert signed_in.status_code == 404
