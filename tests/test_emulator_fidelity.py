@@ -188,3 +188,10 @@ def test_a_request_without_a_token_is_unauthenticated_on_any_path(emulator):
     assert answer.headers["WWW-Authenticate"].startswith('Bearer authorization_uri="')
     signed_in = requests.get(unknown, params={"api-version": "2018-11-01"}, headers=sdk.bearer(info), verify=info["ca_cert"], timeout=30)
     assert signed_in.status_code == 404
+
+
+def test_the_metadata_endpoint_without_an_api_version_says_so(emulator):
+    # ARM's MissingApiVersionParameter (its answer to any request without one); the emulator said "The api-version 'None'".
+    info = emulator.info()
+    answer = requests.get(f"{info['arm_endpoint']}metadata/endpoints", verify=info["ca_cert"], timeout=30)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "MissingApiVersionParameter"
