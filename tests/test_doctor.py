@@ -374,3 +374,23 @@ def test_r130_pyproject_is_read_without_tomllib_as_on_python_3_10(tmp_path):
     assert "Traceback" not in result.stderr, result.stderr
     report = json.loads(result.stdout)
     assert [f["where"] for f in report["findings"] if "is not pinned" in f["problem"]] == ["pyproject.toml [project.dependencies]"]
+
+
+@pytest.mark.xfail(strict=True, reason="review dayfour: doctor counts the helper package's imports inside functions "
+                   "(samples/azure_stack/clients.py) as needed; passes once it does not (then drop this mark)")
+def test_a_generated_project_with_its_lock_installed_has_no_findings(start_emulator, template_repo, tmp_path):
+    """A project generated with one sample, its .venv holding exactly its lock (metadata on disk, as bootstrap
+    leaves it): the helper package's lazy imports of other samples' packages (samples/azure_stack/clients.py:
+    azure.keyvault.secrets, azure.storage.blob inside functions) are no finding. (Review dayfour, finding 3.)"""
+    info = start_emulator().info()
+    project = tmp_path / "generated"
+    new_project(info, project, template_repo, samples=["resource_groups"])
+    site_packages = project / ".venv" / "lib" / "python3.11" / "site-packages"
+    locked = [line.split(" ")[0].split("==") for line in (project / "requirements.txt").read_text().splitlines()
+              if "==" in line and not line.startswith(("#", " "))]
+    for name, version in locked:
+        dist_info = site_packages / f"{name.replace('-', '_')}-{version}.dist-info"
+        dist_info.mkdir(parents=True)
+        (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    code, report = _doctor(project)
+    assert (code, report["findings"]) == (0, []), report

@@ -196,10 +196,24 @@ def test_a_team_package_comes_in_through_requirements_in_and_bootstrap(stack, te
     assert list((project / "wheels").glob("python_dotenv-*.whl"))
 
 
+def _committed_with_a_team_package(info: dict, project: Path, template_repo: Path, index: dict[str, str]) -> Path:
+    """A project of one sample whose team locked python-dotenv (with the index) and committed it all."""
+    from tests.helpers import new_project
+
+    new_project(info, project, template_repo, samples=("resource_groups",))
+    (project / "requirements.in").write_text("python-dotenv\n")
+    locked = _script(project, "lock.py", env={**without_emulator_proxy(), **index, "NO_PROXY": index["NO_PROXY"]})
+    assert locked.returncode == 0, locked.stderr
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "generated, with the team's package")
+    return project
+
+
 @pytest.mark.slow
 def test_an_upgrade_keeps_the_team_package_locked(template_repo, tmp_path, uv_cache):
     from azs_emulator import Emulator, EmulatorConfig
-    from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, new_project, run_cli
+    from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, run_cli
 
     def start(release: str) -> Emulator:
         """The same Stack (its state and names) at another release, as tests/test_upgrade.py upgrades one."""
@@ -210,14 +224,7 @@ def test_an_upgrade_keeps_the_team_package_locked(template_repo, tmp_path, uv_ca
              "NO_PROXY": os.environ.get("NO_PROXY", "") + ",pypi.org,files.pythonhosted.org"}  # the index direct, as installs go
     emulator = start("2008")
     try:
-        project = tmp_path / "project"
-        new_project(emulator.info(), project, template_repo, samples=("resource_groups",))
-        (project / "requirements.in").write_text("python-dotenv\n")
-        locked = _script(project, "lock.py", env={**without_emulator_proxy(), **index, "NO_PROXY": index["NO_PROXY"]})
-        assert locked.returncode == 0, locked.stderr
-        git(project, "init", "-q")
-        git(project, "add", "-A")
-        git(project, "commit", "-qm", "generated, with the team's package")
+        project = _committed_with_a_team_package(emulator.info(), tmp_path / "project", template_repo, index)
         proven_2008 = (project / "constraints.txt").read_text()
     finally:
         emulator.stop()
@@ -247,3 +254,29 @@ def test_r196_an_installer_option_in_the_lock_is_refused_before_anything_is_fetc
         (line,) = result.stderr.strip().splitlines()
         assert "requirements.txt holds an installer option (--find-links)" in line, line
         assert not (project / ".venv").exists()
+
+
+@pytest.mark.slow
+def test_an_upgrade_that_changes_the_proven_set_relocks_the_team_package_without_conflict(template_repo, tmp_path, uv_cache):
+    """upgrade --samples (a new sample: the proven set gains packages) in a project whose team locked a package of
+    its own: requirements.txt is the lock task's, never a three-way merge of two locks (which conflicts on the
+    header's digest line and leaves markers that bootstrap's uv cannot read). Review dayfour, finding 1."""
+    from azs_emulator import Emulator, EmulatorConfig
+    from tests.helpers import EMULATOR_PROXY_PORT, PUBLIC_CA_DIR, run_cli
+
+    index = {"UV_CACHE_DIR": str(uv_cache), "SSL_CERT_FILE": MACHINE_CA_BUNDLE or "",
+             "NO_PROXY": os.environ.get("NO_PROXY", "") + ",pypi.org,files.pythonhosted.org"}
+    emulator = Emulator(EmulatorConfig(state_dir=str(tmp_path / "state"), registration_delay=0.2,
+                                       public_ca_dir=PUBLIC_CA_DIR, proxy_port=EMULATOR_PROXY_PORT)).start()
+    try:
+        project = _committed_with_a_team_package(emulator.info(), tmp_path / "project", template_repo, index)
+        done = run_cli("upgrade", str(project), "--samples", "resource_groups,storage_accounts", "--yes", "--trust",
+                       "--vcs-ref", "HEAD", env=index)
+    finally:
+        emulator.stop()
+    assert done.returncode == 0, done.stderr
+    text = (project / "requirements.txt").read_text()
+    assert "<<<<<<<" not in text and "Conflicts" not in done.stdout, done.stdout
+    assert lock.stale_reason(project) is None, "the upgrade left the lock stale"
+    locked = {lock.normalize(e.package) for e in lock.parse(text)}
+    assert {"python-dotenv", "azure-mgmt-storage"} <= locked

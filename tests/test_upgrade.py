@@ -125,6 +125,21 @@ def test_a_dirty_project_is_refused(stack, template_repo, tmp_path):
     assert (project / "README.md").read_text() == "uncommitted"
 
 
+def test_a_second_upgrade_while_one_rewrites_the_project_is_refused(stack, template_repo, tmp_path):
+    """Two upgrades of one project at once (two CI jobs, two teammates' --samples) both passed the clean check and
+    merged into the same files and index: both said "Upgraded", the tree a mix of the two. While one holds the
+    project, the other is refused in one line and writes nothing. (Review dayfour.)"""
+    from generator._util.git import worked_on_alone
+
+    project = _project_after_a_stack_upgrade(stack, template_repo, tmp_path)  # an upgrade is due
+    with worked_on_alone(project):  # what a running upgrade holds
+        result = run_cli("upgrade", str(project), "--yes", "--trust")
+    assert result.returncode == 1 and "another azs-scaffold run is rewriting" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()[-1:]) == 1 and "Traceback" not in result.stderr
+    assert git(project, "status", "--porcelain") == ""
+    assert run_cli("upgrade", str(project), "--yes", "--trust").returncode == 0  # once it is free, the upgrade runs
+
+
 def test_upgrade_across_template_versions_migrates_a_renamed_answer(stack, template_repo, tmp_path):
     """v1 calls the region 'region'; v2 renames it to 'location' and migrates recorded answers."""
     repo = tmp_path / "versions"

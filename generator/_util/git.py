@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from generator.errors import ScaffoldError
@@ -52,3 +55,35 @@ def commit_everything(project: Path, message: str, leave_out: tuple[str, ...] = 
         if not git_output(project, "config", "--get", key, check=False)[1].strip():
             identity += ["-c", f"{key}={fallback}"]
     git(project, *identity, "commit", "-q", "--no-verify", "-m", message)
+
+
+@contextlib.contextmanager
+def worked_on_alone(work_tree: Path) -> Iterator[None]:
+    """Held while ``work_tree`` is rewritten (copier's update): a second run on the same repository meanwhile is a
+    :class:`GitError` at once, never a second writer in the same files and index. The lock is an advisory one
+    (``flock``) on a file in the repository's git directory, released by the system when the process ends, however
+    it ends; where there are no such locks (Windows) or the file system refuses them, nothing is held."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    code, git_dir = git_output(work_tree, "rev-parse", "--absolute-git-dir", check=False)
+    try:
+        if code != 0:
+            raise OSError("not a git repository")  # the caller's own check says so, in its words
+        descriptor = os.open(Path(git_dir.strip()) / "azs-scaffold.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # no repository, or one this user may only read: the caller's checks and copier say so
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GitError(f"another azs-scaffold run is rewriting {work_tree} right now; let it finish, review its "
+                           "result with git diff, and run again if needed") from None
+        except OSError:  # a file system without locks
+            pass
+        yield
+    finally:
+        os.close(descriptor)

@@ -27,7 +27,7 @@ from typing import Any
 
 from generator import __version__, catalog
 from generator._util.files import LinksOutside, read_project_file, temporary_files_in, why_unreadable
-from generator._util.git import git, git_output
+from generator._util.git import git, git_output, worked_on_alone
 from generator._util.interrupts import held_interrupts
 from generator.catalog.lock import read_requirements_file
 from generator.discovery import DiscoveryRequest, ServicePrincipal, StackDiscovery, discover_stack
@@ -288,10 +288,11 @@ def apply_upgrade(plan: UpgradePlan, vcs_ref: str | None = None, trust: bool = F
     Ctrl-C and SIGTERM wait until copier is done: a project rewritten halfway (only its answers file,
     say) would be worse than a few seconds' wait.
     """
-    check_clean(plan.project)
-    exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
-    with held_interrupts() as arrived:
-        _update(plan.project, plan, vcs_ref, trust, exclude)
+    with worked_on_alone(plan.project):  # a second upgrade meanwhile would merge into the same files and index
+        check_clean(plan.project)
+        exclude = _checked_before_writing(plan.project, plan, vcs_ref, trust)
+        with held_interrupts() as arrived:
+            _update(plan.project, plan, vcs_ref, trust, exclude)
     status = git(plan.project, "status", "--porcelain").splitlines()
     removed = [line[3:] for line in status if line[:2] == " D"]
     return AppliedUpgrade(conflicts(plan.project), arrived[0].name if arrived else None, removed, changed=bool(status))
