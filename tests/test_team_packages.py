@@ -17,7 +17,7 @@ import pytest
 
 from generator import catalog
 from generator.catalog import lock
-from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, git, one_error, without_emulator_proxy
+from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, closed_port, git, one_error, without_emulator_proxy
 from tests.project import bootstrap, run, venv_python
 
 SCRIPTS = ROOT / "template" / "scripts"
@@ -143,6 +143,45 @@ def test_a_line_that_moves_a_proven_package_is_refused_naming_it_and_nothing_is_
         assert "profile 2020_09_01_hybrid" in line, line
         assert (project / "requirements.txt").read_bytes() == before
         assert not (project / ".venv").exists()
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("line", ["git+https://github.com/theskumar/python-dotenv@v1.0.1",
+                                  "python-dotenv @ git+https://github.com/theskumar/python-dotenv@v1.0.1", "-e ./tools"])
+def test_r286_a_direct_reference_is_refused_with_what_the_team_can_do(tmp_path, line):
+    """A git repository or an editable folder in requirements.in is no released file with a sha256: refused before uv
+    runs (offline here: nothing is fetched), naming the line and what to do; then, the line taken out, it locks."""
+    project = _scratch_project(tmp_path / "project")
+    assert _script(project, "lock.py", env=_offline_uv(tmp_path)).returncode == 0
+    locked = (project / "requirements.txt").read_bytes()
+    (project / "requirements.in").write_text(f"# the team's\n{line}\n", encoding="utf-8")
+    for script in ("lock.py", "bootstrap.py"):
+        done = _script(project, script, env=_offline_uv(tmp_path))
+        said = one_error(done.returncode, done.stderr, f"requirements.in: {line} is ")
+        assert "hash-checked lock cannot pin" in said and "pip wheel --no-deps" in said and "name==version" in said, said
+        assert "nothing was locked or installed" in said, said
+        assert (project / "requirements.txt").read_bytes() == locked and not (project / ".venv").exists()
+    (project / "requirements.in").write_text("# the team's\n", encoding="utf-8")
+    assert _script(project, "lock.py", "--check", env=_offline_uv(tmp_path)).returncode == 0
+
+
+@pytest.mark.reliability
+def test_r287_what_uv_says_is_cut_at_a_word_with_an_ellipsis(tmp_path):
+    """uv's own failure (a real one: its index a closed loopback port) is quoted from a word's start, marked '...'."""
+    (tmp_path / "requirements.in").write_text("python-dotenv\n", encoding="utf-8")
+    env = {**os.environ, "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_HTTP_RETRIES": "0",
+           "UV_INDEX_URL": f"http://127.0.0.1:{closed_port()}/simple"}
+    uv = _project_lock_module().find_uv()
+    assert uv, "uv comes with azs-scaffold's test dependencies"
+    said = subprocess.run([uv, "pip", "compile", "--quiet", "--generate-hashes", "requirements.in"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120).stderr
+    flat = " ".join(said.split())
+    assert len(flat) > 200, said  # long enough to be cut
+    line = _project_lock_module().refusal(said, "python-dotenv\n", {})
+    quoted = re.search(r"\((\.\.\..*)\); check the connection", line)
+    assert quoted, line
+    kept = quoted[1][3:]
+    assert flat.endswith(kept) and flat[-len(kept) - 1] == " " and len(kept) <= 200, (kept, flat)
 
 
 @pytest.mark.reliability

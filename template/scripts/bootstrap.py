@@ -78,7 +78,7 @@ def create_venv(uv: str | None) -> None:
         if made.returncode == 0:
             return
         shutil.rmtree(VENV, ignore_errors=True)
-        step(f"uv could not create {VENV.name} ({' '.join(made.stderr.split())[-200:]}); venv creates it")
+        step(f"uv could not create {VENV.name} ({lock.tail(' '.join(made.stderr.split()), 200)}); venv creates it")
     try:
         venv.EnvBuilder(with_pip=uv is None).create(VENV)
     except OSError as exc:

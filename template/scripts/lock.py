@@ -176,6 +176,33 @@ def _profile() -> str:
         return "?"
 
 
+def tail(text: str, limit: int) -> str:
+    """The end of ``text``, at most ``limit`` characters, cut at a word's start and marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    kept = text[-limit:]
+    space = kept.find(" ")
+    return "..." + (kept[space + 1:] if 0 <= space < len(kept) - 1 else kept)
+
+
+# A line naming a version-control repository or an editable folder: a direct reference with no released file, so
+# nothing a hash-checked lock can pin (uv locks a URL or a file of an archive with its sha256; not these).
+_UNPINNABLE = re.compile(r"^(?:(?:-e|--editable)(?:\s+|=)|(?:[A-Za-z0-9][\w.-]*(?:\[[^\]]*\])?\s*@\s*)?(?:git|hg|svn|bzr)\+)",
+                         re.IGNORECASE)
+
+
+def unpinnable(team: str) -> str | None:
+    """Why a line of requirements.in cannot be locked with hashes, and what the team can do; None when every line can."""
+    for line in meaningful_lines(team):
+        if _UNPINNABLE.match(line):
+            what = "an editable install" if line.startswith("-") else "a version-control reference"
+            return (f"requirements.in: {line} is {what}, which a hash-checked lock cannot pin (it is no released file with "
+                    "a sha256); nothing was locked or installed: build a wheel of it at a tag or commit (pip wheel --no-deps "
+                    "'<that reference>'), publish it to the team's index (PIP_INDEX_URL) or put it in a folder PIP_FIND_LINKS "
+                    "names, and name it here as name==version")
+    return None
+
+
 def refusal(said: str, team: str, proven: dict[str, str]) -> str:
     """The one line that says why uv could not lock, from what it said."""
     flat = " ".join(said.split())
@@ -191,15 +218,15 @@ def refusal(said: str, team: str, proven: dict[str, str]) -> str:
             return (f"requirements.in: {line} needs another release of {package} than the proven {version[1] if version else '?'} "
                     f"(constraints.txt: the release proven for the Stack's API profile {_profile()}); nothing was locked or "
                     f"installed: remove or loosen that line")
-        return f"requirements.in cannot be locked: {flat[-300:]}; nothing was locked or installed: change the line uv names"
+        return f"requirements.in cannot be locked: {tail(flat, 300)}; nothing was locked or installed: change the line uv names"
     missing = re.search(r"Because ([A-Za-z0-9._-]+) was not found in the (?:package registry|provided package locations)", flat)
     if missing:
         return (f"requirements.in names {missing[1]}, which the package index does not have; nothing was locked or "
                 "installed: check its name (PIP_INDEX_URL names a mirror)")
     if re.search(r"Failed to fetch|error sending request|dns error|Connection refused|certificate", flat, re.IGNORECASE):
-        return (f"locking needs the package index and uv could not reach it ({flat[-200:]}); check the connection "
+        return (f"locking needs the package index and uv could not reach it ({tail(flat, 200)}); check the connection "
                 "(a corporate CA: SSL_CERT_FILE names its bundle for uv), then run python scripts/lock.py again")
-    return f"uv could not lock requirements.in: {flat[-300:]}; nothing was locked or installed"
+    return f"uv could not lock requirements.in: {tail(flat, 300)}; nothing was locked or installed"
 
 
 def lock(uv: str | None, upgrade: bool = False) -> str:
@@ -210,6 +237,9 @@ def lock(uv: str | None, upgrade: bool = False) -> str:
         raise LockFailure("constraints.txt names no package; restore it from git or run azs-scaffold upgrade")
     added: dict[str, str] = {}
     if meaningful_lines(team):
+        reason = unpinnable(team)
+        if reason:
+            raise LockFailure(reason)
         if uv is None:
             raise LockFailure("locking requirements.in needs uv, and none is on PATH, beside this Python nor beside "
                               "azs-scaffold; install it (pipx install uv) and run again")
