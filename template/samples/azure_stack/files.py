@@ -1,4 +1,5 @@
-"""Reading the project's JSON files (stack.json, the service principal file, ARM templates): one reader, bounded.
+"""Reading the project's JSON files (stack.json, the service principal file, ARM templates): one reader, bounded;
+and the answers the project was generated with (:func:`recorded_answer`).
 
 A file is read only when it is a regular file (a link is followed to one; a folder, a device or a pipe is refused)
 and no larger than :data:`LARGEST_JSON`, so a wrong path never hangs a sample or fills its memory.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
 
 # Larger than any settings file or ARM template (Resource Manager refuses a template over 4 MB).
 LARGEST_JSON = 4 * 1024 * 1024
+ANSWERS_FILE = ".copier-answers.yml"  # what the project was generated with (copier never records a secret)
 
 
 class ConfigError(Exception):
@@ -57,3 +60,13 @@ def read_json(path: Path, what: str | None = None, largest: int = LARGEST_JSON) 
     if not isinstance(parsed, dict):
         raise ConfigError(f"{name} must hold a JSON object")
     return parsed
+
+
+def recorded_answer(root: Path, key: str) -> str | None:
+    """The one-line value ``.copier-answers.yml`` records for ``key``, or None."""
+    try:
+        text = read_bytes(root / ANSWERS_FILE, ANSWERS_FILE, 1024 * 1024).decode("utf-8", errors="replace")
+    except ConfigError:
+        return None
+    found = re.search(rf"^{re.escape(key)}: *(.*?) *$", text, re.MULTILINE)
+    return (found.group(1).strip("'\"") or None) if found else None

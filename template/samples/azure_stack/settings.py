@@ -16,14 +16,13 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .files import ConfigError, read_bytes, read_json
+from .files import ConfigError, read_json, recorded_answer
 from .redaction import remember
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project: samples/azure_stack/ is two folders down
@@ -31,7 +30,6 @@ SECRET_FILE = "azureSecretSpConfig.json"
 CERT_FILE = "azureCertSpConfig.json"
 SECRET_ENV = "AZURE_CLIENT_SECRET"
 OVERLAY_ENV = "AZS_EMULATOR_OVERLAY"
-ANSWERS_FILE = ".copier-answers.yml"  # what the project was generated with (no secret: copier never records one)
 # What stack.json must name (the rest has defaults).
 STACK_KEYS = ("resourceManagerEndpointUrl", "tenantId", "subscriptionId", "location", "authorityHost", "credentialScope",
               "knownProfile")
@@ -108,26 +106,12 @@ def use_emulator_proxy(proxy: str) -> None:
     os.environ["HTTPS_PROXY"] = proxy
 
 
-def recorded_answer(root: Path, key: str) -> str | None:
-    """The one-line value ``.copier-answers.yml`` records for ``key``, or None."""
-    try:
-        text = read_bytes(root / ANSWERS_FILE, ANSWERS_FILE, 1024 * 1024).decode("utf-8", errors="replace")
-    except ConfigError:
-        return None
-    found = re.search(rf"^{re.escape(key)}: *(.*?) *$", text, re.MULTILINE)
-    return (found.group(1).strip("'\"") or None) if found else None
-
-
 def missing_credentials(root: Path) -> ConfigError:
     """What to do when there is no service principal file, as in a teammate's clone (the file is git-ignored)."""
     certificate = recorded_answer(root, "auth_method") == "certificate"
-    name = CERT_FILE if certificate else SECRET_FILE
-    client_id = recorded_answer(root, "client_id") or "<the service principal's application id>"
-    if certificate:
-        path = recorded_answer(root, "certificate_path") or "<its PEM file, with the private key>"
-        keys = f'"certPath": "{path}", "certPass": "<the key\'s password, or empty>"'
-    else:
-        keys = '"clientSecret": "<the service principal\'s secret>"'
+    name, client_id = CERT_FILE if certificate else SECRET_FILE, recorded_answer(root, "client_id") or "<its application id>"
+    keys = (f'"certPath": "{recorded_answer(root, "certificate_path") or "<its PEM file>"}", "certPass": "<its password, '
+            'or empty>"' if certificate else '"clientSecret": "<the service principal\'s secret>"')
     return ConfigError(f"{name} is missing (it holds the service principal's credentials and is git-ignored, so a clone "
                        f"has none): create it, private (chmod 600 {name}), holding {{\"clientId\": \"{client_id}\", {keys}}}, "
                        "or ask whoever generated the project for it (README.md: A teammate's clone)")
