@@ -65,7 +65,7 @@ def unreachable(exc: BaseException) -> str | None:
             if not host:
                 return "the Stack"
             return f"{host.group(1)}:{host.group(2)}" if host.group(2) and host.group(2) != "443" else host.group(1)
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__  # what it was raised from (never merely what was being handled then)
     return None
 
 
