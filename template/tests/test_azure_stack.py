@@ -117,6 +117,14 @@ class ConfigTest(OfflineProject):
             azure_stack.load_config(self.dir)
         self.assertRegex(str(caught.exception), r"is missing .*git-ignored.*create it, private \(chmod 600 .*clientId")
         self.assertIn("ask whoever generated the project", str(caught.exception))
+        # A project whose service principal signs in with a certificate: that file, with its keys.
+        (self.dir / ".copier-answers.yml").write_text("auth_method: certificate\nclient_id: 33333333-3333-3333-3333-333333333333\n"
+                                                      "certificate_path: certs/sp.pem\n")
+        with self.assertRaises(azure_stack.ConfigError) as caught:
+            azure_stack.load_config(self.dir)
+        self.assertIn(f"{azure_stack.CERT_FILE} is missing", str(caught.exception))
+        self.assertIn('{"clientId": "33333333-3333-3333-3333-333333333333", "certPath": "certs/sp.pem", "certPass": ',
+                      str(caught.exception))
 
 
 class ClientFactoryTest(unittest.TestCase):
