@@ -10,14 +10,23 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from generator import catalog
 from generator.catalog import lock
-from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, closed_port, git, one_error, without_emulator_proxy
+from tests.helpers import (
+    GENERATOR_COMMAND,
+    MACHINE_CA_BUNDLE,
+    ROOT,
+    cli,
+    closed_port,
+    git,
+    new_args,
+    one_error,
+    without_emulator_proxy,
+)
 from tests.project import bootstrap, run, venv_python
 
 SCRIPTS = ROOT / "template" / "scripts"
@@ -74,58 +83,6 @@ def test_an_empty_requirements_in_locks_to_the_proven_set_without_uv_or_index(tm
     assert all(e.hashes for e in locked)
     again = _script(project, "lock.py")
     assert again.returncode == 0 and "up to date" in again.stdout
-
-
-def _writable_by_nobody_to_read(tmp_path: Path) -> Path:
-    """A scratch project, locked, in a folder the user ``nobody`` may read but not write (as a root-owned checkout)."""
-    folder = Path(tempfile.mkdtemp(prefix="azs-nobody-"))  # /tmp itself: pytest's own folders are private to root
-    folder.chmod(0o755)
-    project = _scratch_project(folder / "project")
-    assert _script(project, "lock.py").returncode == 0  # fresh: bootstrap goes straight to the venv
-    for path in (folder, *folder.rglob("*")):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return project
-
-
-@pytest.mark.reliability
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="runs bootstrap as nobody: needs root and setpriv")
-@pytest.mark.parametrize("lock_file", ["fresh", "missing"])
-def test_r283_bootstrap_in_a_folder_the_user_may_not_write_says_so(tmp_path, lock_file):
-    """bootstrap run by another user than the project's owner: neither the venv nor (when it must lock first)
-    requirements.txt can be made, and the line says why (permission denied) and what to do, not 'install
-    python3-venv', and no traceback."""
-    project = _writable_by_nobody_to_read(tmp_path)
-    if lock_file == "missing":
-        (project / "requirements.txt").unlink()
-    try:
-        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
-                               "scripts/bootstrap.py"], cwd=project, capture_output=True, text=True, timeout=120,
-                              env={"HOME": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-    finally:
-        shutil.rmtree(project.parent)
-    line = one_error(done.returncode, done.stderr, "bootstrap: error: could not create")
-    assert ("requirements.txt: permission denied" if lock_file == "missing" else ".venv: permission denied") in line, line
-    assert "run bootstrap as the user who owns the project folder" in line, line
-    assert "python3-venv" not in line, line
-
-
-@pytest.mark.reliability
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="mounts a file system: needs root and unshare")
-@pytest.mark.parametrize(("options", "said"), [("ro", "read-only file system"), ("size=4k", "no space left on the device")])
-def test_r284_r285_bootstrap_on_a_read_only_or_full_file_system_says_so(tmp_path, options, said):
-    """.venv on a read-only file system, or on a full one (a tmpfs of one page, mounted in a mount namespace of the
-    test's own): a real EROFS / ENOSPC from the venv's creation, each said as itself."""
-    project = _scratch_project(tmp_path / "project")
-    assert _script(project, "lock.py").returncode == 0
-    (project / ".venv").mkdir()
-    mounted = "mount -t tmpfs -o \"$1\" azs-test .venv && exec \"$2\" scripts/bootstrap.py"
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", mounted, "sh", options, sys.executable],
-                          cwd=project, capture_output=True, text=True, timeout=120)
-    if "mount:" in done.stderr and "bootstrap" not in done.stderr:
-        pytest.skip(f"no tmpfs mount here: {done.stderr.strip()}")
-    line = one_error(done.returncode, done.stderr, "bootstrap: error: could not create")
-    assert said in line and "python3-venv" not in line, line
-    assert not (project / ".venv" / "bin").exists()  # the mount went with its namespace; nothing half-made is left
 
 
 @pytest.mark.reliability
@@ -193,6 +150,31 @@ def test_locking_a_team_line_without_uv_says_where_uv_comes_from(tmp_path):
     assert done.returncode == 1 and not (project / "requirements.txt").exists()
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("lock: error: locking requirements.in needs uv") and "pipx install uv" in line
+
+
+@pytest.mark.reliability
+def test_r274_new_run_by_its_path_says_where_its_uv_is_and_following_it_the_project_finds_uv(emulator, tmp_path):
+    """azs-scaffold installed with plain pip in a venv and run by its path (README's second install), its bin folder
+    not on PATH: the project's scripts cannot find the uv installed beside it, so the team's first package would not
+    lock. ``new`` says so in one note naming the folder; with that folder on PATH the project's lock finds uv; with
+    uv on PATH already there is no note."""
+    bare = {**os.environ, "PATH": "/usr/bin:/bin"}
+    args, secret = new_args(emulator.info(), tmp_path / "project")
+    code, out, err = cli(*args, base_env={**bare, **secret}, timeout=300)
+    assert code == 0, err
+    (note,) = [line for line in err.splitlines() if line.startswith("note: ")]
+    folder = str(Path(sys.executable).parent)
+    assert f"add {folder} to PATH" in note and "pipx install uv" in note
+    find = ["/usr/bin/env", "python3", "-c", "import sys; sys.path.insert(0, 'scripts'); import lock; print(lock.find_uv())"]
+    project = tmp_path / "project"
+    found = subprocess.run(find, cwd=project, capture_output=True, text=True, env=bare, timeout=60)
+    assert found.stdout.strip() == "None", found.stderr
+    followed = {**bare, "PATH": f"{folder}:/usr/bin:/bin"}
+    found = subprocess.run(find, cwd=project, capture_output=True, text=True, env=followed, timeout=60)
+    assert found.stdout.strip() == str(Path(folder) / "uv"), found.stderr
+    args, secret = new_args(emulator.info(), tmp_path / "second")
+    code, _, err = cli(*args, base_env={**followed, **secret}, timeout=300)
+    assert code == 0 and "note: " not in err, err
 
 
 @pytest.mark.reliability
