@@ -14,7 +14,7 @@ import pytest
 
 from tests import test_reliability_project as reliability_project
 from tests.helpers import closed_port, git, one_error
-from tests.project import run, venv_python
+from tests.project import bootstrap, run, venv_python
 
 pytestmark = pytest.mark.reliability
 
@@ -42,9 +42,12 @@ def test_r280_a_teammates_clone_is_told_how_to_make_the_service_principal_file(b
     clone = tmp_path / "clone"
     assert not (clone / "azureSecretSpConfig.json").exists()
     client_id = json.loads((origin / "azureSecretSpConfig.json").read_text())["clientId"]
+    booted = bootstrap(clone, project_env)  # bootstrap needs no credentials, and says the file is to be made
+    assert booted.returncode == 0, booted.stderr
+    assert "No service principal file here (it is git-ignored: a clone has none)" in booted.stdout, booted.stdout
     env = {**project_env, "AZURE_CLIENT_SECRET": secret}  # stands in for an empty clientSecret only: no file, no help
     for script in ("register_providers.py", "samples/resource_groups.py"):
-        result = run(clone, env, venv_python(bootstrapped), script)
+        result = run(clone, env, venv_python(clone), script)
         line = one_error(result.returncode, result.stderr, "azureSecretSpConfig.json is missing")
         assert "git-ignored" in line and "create it, private (chmod 600 azureSecretSpConfig.json)" in line, line
         assert f'"clientId": "{client_id}"' in line and '"clientSecret"' in line, line
@@ -57,8 +60,9 @@ def test_r280_a_teammates_clone_is_told_how_to_make_the_service_principal_file(b
     path = clone / "azureSecretSpConfig.json"
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as made:
         json.dump({"clientId": client_id, "clientSecret": secret}, made)
-    result = run(clone, project_env, venv_python(bootstrapped), "register_providers.py")
+    result = run(clone, project_env, venv_python(clone), "register_providers.py")
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    assert "No service principal file" not in bootstrap(clone, project_env).stdout
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages

@@ -374,6 +374,9 @@ def main() -> None:
     if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:
         sys.exit(1)
     python = f"{VENV.name}\\Scripts\\python" if os.name == "nt" else f"{VENV.name}/bin/python"
+    if not OVERLAY and not any(os.path.lexists(ROOT / name) for name in ("azureSecretSpConfig.json", "azureCertSpConfig.json")):
+        step("No service principal file here (it is git-ignored: a clone has none); make it first, as README.md's "
+             "\"A teammate's clone\" says")
     step("Ready. Next:")
     print(f"    {python} register_providers.py")
     for sample in sorted((ROOT / "samples").glob("*.py")):

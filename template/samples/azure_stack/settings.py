@@ -112,8 +112,9 @@ def missing_credentials(root: Path) -> ConfigError:
     name, client_id = CERT_FILE if certificate else SECRET_FILE, recorded_answer(root, "client_id") or "<its application id>"
     keys = (f'"certPath": "{recorded_answer(root, "certificate_path") or "<its PEM file>"}", "certPass": "<its password, '
             'or empty>"' if certificate else '"clientSecret": "<the service principal\'s secret>"')
+    private = "only your account may read it" if os.name == "nt" else f"chmod 600 {name}"
     return ConfigError(f"{name} is missing (it holds the service principal's credentials and is git-ignored, so a clone "
-                       f"has none): create it, private (chmod 600 {name}), holding {{\"clientId\": \"{client_id}\", {keys}}}, "
+                       f"has none): create it, private ({private}), holding {{\"clientId\": \"{client_id}\", {keys}}}, "
                        "or ask whoever generated the project for it (README.md: A teammate's clone)")
 
 
