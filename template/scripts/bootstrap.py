@@ -86,6 +86,9 @@ def create_venv(uv: str | None) -> None:
         fail(lock.not_written(str(VENV), exc) or f"could not create {VENV}: {exc}; check that folder, then run bootstrap again")
     except subprocess.CalledProcessError as exc:  # ensurepip failed: Debian/Ubuntu ship it apart, in python3-venv
         shutil.rmtree(VENV, ignore_errors=True)
+        refused = lock.refused_in(exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else str(exc.output))
+        if refused:  # ensurepip could not write pip into it
+            fail(f"could not create {VENV}: {refused[0]}; {refused[1]}")
         fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv (or install uv: pipx install uv)")
 
 
@@ -155,6 +158,9 @@ def installer_failure(output: str, name: str, wheels: Path | None) -> str:
     if "--require-hashes" in output or "require-hashes" in output or "Hashes are required" in output:
         return ("requirements.txt names a package without its hashes, and hash-checking mode installs only locked files; "
                 "put the team's packages in requirements.in (bootstrap locks them), then run python scripts/lock.py")
+    refused = lock.refused_in(output)
+    if refused:
+        return f"installing the locked packages into {VENV} failed: {refused[0]}; {refused[1]}"
     if wheels:
         return f"installing the locked packages from {wheels} failed (see {name}'s message above)"
     return (f"installing the locked packages failed (see {name}'s message above); check the connection to the "

@@ -68,18 +68,31 @@ def read_text(path: Path) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
+_OWNER = ("run bootstrap as the user who owns the project folder, or give yourself write access to it (or work in a "
+          "clone of your own)")
+_SPACE = "free some space, then run again"
+# A write the file system refused, by errno: what happened, and what to do.
+FILE_SYSTEM_REFUSALS = {errno.EACCES: ("permission denied", _OWNER), errno.EPERM: ("operation not permitted", _OWNER),
+                        errno.EROFS: ("read-only file system", "work in a writable clone of the project"),
+                        errno.ENOSPC: ("no space left on the device", _SPACE),
+                        getattr(errno, "EDQUOT", errno.ENOSPC): ("disk quota exceeded", _SPACE)}
+
+
 def not_written(what: str, exc: OSError) -> str | None:
     """Why ``what`` could not be written, and what to do, when the file system said why (permissions, a read-only
     file system, a full disk); None for any other error."""
-    target = exc.filename2 or exc.filename or what  # a link's or copy's failure names its source first
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return (f"could not create {what}: permission denied ({target}); run bootstrap as the user who owns the project "
-                "folder, or give yourself write access to it (or work in a clone of your own)")
-    if exc.errno == errno.EROFS:
-        return f"could not create {what}: {target} is on a read-only file system; work in a writable clone of the project"
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return (f"could not create {what}: no space left on the device of {target} (or the disk quota is used up); free "
-                "some space, then run again")
+    if exc.errno not in FILE_SYSTEM_REFUSALS:
+        return None
+    reason, remedy = FILE_SYSTEM_REFUSALS[exc.errno]
+    target = exc.filename2 or exc.filename  # a link's or copy's failure names its source first
+    return f"could not create {what}{f' ({target})' if target and str(target) != what else ''}: {reason}; {remedy}"
+
+
+def refused_in(output: str) -> tuple[str, str] | None:
+    """The file system's refusal a program's output reports (pip's ``[Errno 28]``, uv's ``(os error 28)``), if any."""
+    for code, refusal in FILE_SYSTEM_REFUSALS.items():
+        if f"[Errno {code}]" in output or f"(os error {code})" in output:
+            return refusal
     return None
 
 
