@@ -115,13 +115,21 @@ def project_environment(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
     return env
 
 
+_HELD_PORTS: list[Any] = []  # the sockets that hold closed_port()'s ports, closed when the session ends
+
+
 def closed_port() -> int:
-    """A loopback port nothing listens on (a probe bound it, then closed it)."""
+    """A loopback port that refuses every connection: bound and never listening, held until the session ends, so no
+    other process (another session's emulator) can start listening there meanwhile."""
+    import atexit
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    if not _HELD_PORTS:
+        atexit.register(lambda: [held.close() for held in _HELD_PORTS])
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(probe)
+    return probe.getsockname()[1]
 
 
 def git(cwd: Path, *args: str) -> str:
