@@ -51,7 +51,7 @@ def test_r283_bootstrap_in_a_folder_the_user_may_not_write_says_so(tmp_path, loc
     line = one_error(done.returncode, done.stderr, "bootstrap: error: could not create")
     made = r"requirements\.txt \(\S+\)" if lock_file == "missing" else r"\S+/project/\.venv"
     assert re.search(rf"could not create {made}: permission denied; ", line), line
-    assert "run bootstrap as the user who owns the project folder" in line, line
+    assert "run it as the user who owns the project folder" in line, line
     assert "python3-venv" not in line, line
 
 

@@ -68,14 +68,15 @@ def read_text(path: Path) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
-_OWNER = ("run bootstrap as the user who owns the project folder, or give yourself write access to it (or work in a "
-          "clone of your own)")
+_OWNER = ("run it as the user who owns the project folder, or give yourself write access to it (or work in a clone of "
+          "your own)")
 _SPACE = "free some space, then run again"
 # A write the file system refused, by errno: what happened, and what to do.
 FILE_SYSTEM_REFUSALS = {errno.EACCES: ("permission denied", _OWNER), errno.EPERM: ("operation not permitted", _OWNER),
                         errno.EROFS: ("read-only file system", "work in a writable clone of the project"),
-                        errno.ENOSPC: ("no space left on the device", _SPACE),
-                        getattr(errno, "EDQUOT", errno.ENOSPC): ("disk quota exceeded", _SPACE)}
+                        errno.ENOSPC: ("no space left on the device", _SPACE)}
+if hasattr(errno, "EDQUOT"):  # not on every platform
+    FILE_SYSTEM_REFUSALS[errno.EDQUOT] = ("disk quota exceeded", _SPACE)
 
 
 def not_written(what: str, exc: OSError) -> str | None:

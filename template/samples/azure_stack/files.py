@@ -23,7 +23,7 @@ class ConfigError(Exception):
     """The project's settings (or a file a sample was given) are missing or wrong; the message says which and what to do."""
 
 
-def read_bytes(path: Path, name: str, largest: int, remedy: str = "regenerate the project or restore the file") -> bytes:
+def read_bytes(path: Path, name: str, largest: int, remedy: str) -> bytes:
     """The bytes of ``path`` (called ``name`` in messages): :class:`ConfigError` in one line when it is missing (saying
     ``remedy``), not a regular file, larger than ``largest`` bytes or unreadable."""
     try:
@@ -65,7 +65,7 @@ def read_json(path: Path, what: str | None = None, largest: int = LARGEST_JSON) 
 def recorded_answer(root: Path, key: str) -> str | None:
     """The one-line value ``.copier-answers.yml`` records for ``key``, or None."""
     try:
-        text = read_bytes(root / ANSWERS_FILE, ANSWERS_FILE, 1024 * 1024).decode("utf-8", errors="replace")
+        text = read_bytes(root / ANSWERS_FILE, ANSWERS_FILE, 1024 * 1024, "restore it").decode("utf-8", errors="replace")
     except ConfigError:
         return None
     found = re.search(rf"^{re.escape(key)}: *(.*?) *$", text, re.MULTILINE)
