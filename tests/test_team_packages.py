@@ -71,6 +71,29 @@ def test_the_project_and_azs_scaffold_compute_one_digest():
     assert lock.input_digest("# a comment\npython-dotenv\n") == lock.input_digest("python-dotenv")  # comments change nothing
 
 
+def _python_3_10() -> str | None:
+    """A Python 3.10 (the generated project's floor) on this machine, if there is one: on PATH, or pyenv's."""
+    found = [shutil.which("python3.10"), *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.10.*/bin/python3.10"))]
+    for python in filter(None, found):
+        probe = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"], capture_output=True,
+                               text=True, timeout=60)
+        if probe.stdout.strip() == "True":
+            return python
+    return None
+
+
+def test_the_templates_python_compiles_on_python_3_10():
+    """Every Python file the template renders as is (scripts, the helper package, the tests) compiles on Python 3.10,
+    the oldest the generated project supports (nothing written: compile(), no .pyc)."""
+    python = _python_3_10()
+    if python is None:
+        pytest.skip("no Python 3.10 on this machine")
+    files = sorted(str(p) for p in (ROOT / "template").rglob("*.py"))
+    code = "import sys\nfor name in sys.argv[1:]:\n    compile(open(name, encoding='utf-8').read(), name, 'exec')"
+    done = subprocess.run([python, "-c", code, *files], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and len(files) > 15, done.stderr
+
+
 def test_an_empty_requirements_in_locks_to_the_proven_set_without_uv_or_index(tmp_path):
     project = _scratch_project(tmp_path / "project")
     no_uv = {**os.environ, "PATH": "/usr/bin:/bin", "PIP_NO_INDEX": "1"}
