@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,9 @@ def test_r281_an_unreachable_stack_is_not_called_a_failed_sign_in(bootstrapped, 
         result = run(copy, project_env, venv_python(bootstrapped), "samples/resource_groups.py")
         line = one_error(result.returncode, result.stderr, f"error: cannot reach 127.0.0.1:{port}: check the endpoint in stack.json")
         assert "HTTPS_PROXY/NO_PROXY" in line and "sign-in failed" not in line, line
+    booted = run(copy, project_env, sys.executable, "scripts/bootstrap.py")  # its TLS check says the same
+    line = one_error(booted.returncode, booted.stderr, f"cannot reach the Stack's Resource Manager https://127.0.0.1:{port}/")
+    assert "check the endpoint in stack.json" in line and "HTTPS_PROXY/NO_PROXY" in line, line
     (copy / "stack.json").write_text(json.dumps(stack))
     sp = json.loads((copy / "azureSecretSpConfig.json").read_text())
     (copy / "azureSecretSpConfig.json").write_text(json.dumps({**sp, "clientSecret": "not-the-secret"}))

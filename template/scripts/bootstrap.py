@@ -347,8 +347,10 @@ def check_tls(bundle: Path) -> None:
                      "run bootstrap again")
             fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
                  "certs/azure-stack-root.pem and run bootstrap again")
-        said = f"it answered {exc.code}" if isinstance(exc, urllib.error.HTTPError) else type(reason).__name__
-        fail(f"cannot reach the Stack's Resource Manager ({said}); check the network and {url}")
+        said = f"it answered {exc.code} to {url}" if isinstance(exc, urllib.error.HTTPError) else type(reason).__name__
+        fail(f"cannot reach the Stack's Resource Manager {stack['resourceManagerEndpointUrl']} ({said}): "
+             "check the endpoint in stack.json, that the Stack is reachable from here, and HTTPS_PROXY/NO_PROXY; then run "
+             "bootstrap again")
 
 
 def main() -> None:
