@@ -24,7 +24,7 @@ from generator import catalog
 from generator._util.files import read_project_file, why_unreadable
 from generator.catalog.lock import is_locked_layout, stale_reason
 from generator.operations.doctor_code import RETIRED, CodeFacts, check_code_imports, imported_packages, read_code, retired_module
-from generator.operations.doctor_environment import check_environment, find_venv, read_installed, run_environment
+from generator.operations.doctor_environment import LockedLine, check_environment, find_venv, read_installed, run_environment
 from generator.operations.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
 
 if TYPE_CHECKING:
@@ -275,6 +275,9 @@ def run_doctor(path: str, python: str | None = None, root_ca: str | None = None,
                           "setup.cfg) and no ARM template: nothing to diagnose; give the project's folder")
     report = Report(str(project), requirements_file=requirements_file, imported_packages=imported_packages(code))
     report.findings += code.findings + check_code_imports(code) + check_requirements(requirements, code)
+    locked_layout = is_locked_layout(project)
+    lock = [LockedLine(req.name, version, req.where, ";" in req.line) for req in requirements
+            if req.where.startswith("requirements.txt:") and (version := _pinned_version(req.spec))] if locked_layout else None
     venv = None if python else find_venv(project)
     if python or venv:
         ca_pem = None
@@ -285,15 +288,15 @@ def run_doctor(path: str, python: str | None = None, root_ca: str | None = None,
         if python:
             progress(f"Running {python} to list its installed packages (--python; it starts as any run of it does)")
             environment, where = run_environment(python), f"environment of {python}"
-            report.findings += check_environment(environment, where, code, ca_pem)
+            report.findings += check_environment(environment, where, code, ca_pem, lock)
         elif venv is not None:
             environment, where = read_installed(venv), f"environment {venv.relative_to(project)} (read on disk)"
-            report.findings += check_environment(environment, where, code, ca_pem)
+            report.findings += check_environment(environment, where, code, ca_pem, lock)
     if found is not None:
         report.findings += check_against_stack(found, code)
     report.findings += check_templates(project, capabilities or from_release(found.release if found is not None else None), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
-    if is_locked_layout(project):
+    if locked_layout:
         report.findings += check_lock(project)
         report.proposed_requirements = ""  # the lock is scripts/lock.py's to write, its pins constraints.txt's (upgrade)
     return report
