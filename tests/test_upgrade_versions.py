@@ -13,8 +13,7 @@ import pytest
 import yaml
 from copier._vcs import get_latest_tag
 
-from generator import __version__
-from generator.templating.template_source import TemplateSource, TemplateSourceError
+from generator.templating.template_source import BUNDLE_NAME, TemplateSource, TemplateSourceError
 from generator.templating.template_version import latest_release, template_target
 from tests.helpers import cli, git, new_project, one_error, run_cli
 
@@ -139,7 +138,8 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     (repo / "template" / "file.txt").write_text("two\n")
     git(repo, "commit", "-qam", "after v1")
     head = git(repo, "rev-parse", "HEAD").strip()
-    bundle = tmp_path / "template.bundle"
+    bundle = tmp_path / "at-head" / BUNDLE_NAME  # named as an installation's: new and upgrade render from its clone
+    bundle.parent.mkdir()
     git(repo, "bundle", "create", "-q", str(bundle), "HEAD", "--tags")
     ours = TemplateSource(str(bundle), "HEAD")
     at_head = f"v1-1-g{head[:7]}"
@@ -150,8 +150,13 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     assert template_target({"_commit": "v1"}, ours, "HEAD") == ("HEAD", True)
     assert template_target({"_commit": at_head}, ours, "v1") == ("v1", True)
     assert template_target({"_commit": at_head}, ours, "no-such-tag") == ("no-such-tag", True)  # copier says what is wrong
-    # No --vcs-ref: this installation's version; before, a check with --vcs-ref naming the recorded one said "due".
-    assert template_target({"_commit": at_head}, ours, None) == (f"v{__version__}", at_head != f"v{__version__}")
+    # No --vcs-ref: this installation's version (the bundle's HEAD), named as copier records it in _commit (git describe
+    # --tags --always); before, the package version (v0.0.1.dev485+g5ec0cd4de), which spelled a current project's
+    # version two ways (current "5ec0cd4", target that) and named no tag that exists. (Review dayfour, finding 12.)
+    assert template_target({"_commit": at_head}, ours, None) == (at_head, False)
+    assert template_target({"_commit": head[:7]}, ours, None) == (at_head, False)  # recorded before v1 was tagged
+    assert template_target({"_commit": "v1"}, ours, None) == (at_head, True)
+    assert template_target({"_commit": ""}, ours, None) == (at_head, True)
 
     other = {"_src_path": str(repo), "_commit": "v1"}
     assert template_target(other, None, None) == ("v1", False)  # copier takes the latest release tag
@@ -166,6 +171,11 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     assert template_target({"_src_path": str(plain), "_commit": "v1"}, None, None) == (None, False)  # no versions
     with pytest.raises(TemplateSourceError, match="cannot list the versions of the template"):
         template_target({"_src_path": str(tmp_path / "gone.git"), "_commit": "v1"}, None, None)
+    git(repo, "tag", "v2")
+    (tmp_path / "tagged").mkdir()
+    git(repo, "bundle", "create", "-q", str(tmp_path / "tagged" / BUNDLE_NAME), "HEAD", "--tags")
+    tagged = TemplateSource(str(tmp_path / "tagged" / BUNDLE_NAME), "HEAD")
+    assert template_target({"_commit": at_head}, tagged, None) == ("v2", False)  # copier records the tag where there is one
 
 
 def test_the_latest_release_is_the_one_copier_takes(tmp_path):
