@@ -42,6 +42,11 @@ _NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "publicIPAddresses", "
 _DNS_TYPES = ("dnszones", *(f"dnszones/{record}" for record in ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV",
                                                                 "TXT", "recordsets", "all")))
 _KEYVAULT_TYPES = ("vaults", "vaults/accessPolicies", "vaults/secrets", "checkNameAvailability", "deletedVaults", "operations")
+# Key Vault at 2016-10-01 (and its template-era 2015-06-01) has no checkNameAvailability and no deletedVaults: neither
+# hybrid profile lists them (spec: profiles/definitions/hybrid-2018-03-01.md, hybrid-2019-03-01.md), nor did a Stack's own
+# provider list (real-stack: AzureStack-Tools Policy/AzureStack.Provider.Metadata.json), and a Stack refused deletedVaults
+# at 2016-10-01 with 404 InvalidResourceType (real-stack: Azure/azure-cli#27967, a Microsoft test stamp, 2023).
+_KEYVAULT_TYPES_2016 = ("vaults", "vaults/accessPolicies", "vaults/secrets", "operations")
 _AUTHORIZATION = {
     "locks": ("2016-09-01",),
     "policyAssignments": ("2016-12-01",),
@@ -62,12 +67,12 @@ def _profile(resources: str, compute: str, disks: str, skus: str, network: str, 
         "Microsoft.Compute": {**{t: (compute,) for t in _COMPUTE_TYPES}, **{t: (disks,) for t in _DISK_TYPES}, "skus": (skus,)},
         "Microsoft.Network": {t: (network,) for t in _NETWORK_TYPES},
         "Microsoft.Storage": {t: (storage,) for t in _STORAGE_TYPES},
-        "Microsoft.KeyVault": {t: (keyvault,) for t in _KEYVAULT_TYPES},
+        "Microsoft.KeyVault": {t: (keyvault,) for t in (_KEYVAULT_TYPES_2016 if keyvault == "2016-10-01" else _KEYVAULT_TYPES)},
         "Microsoft.Authorization": dict(_AUTHORIZATION),
         "Microsoft.Insights": {"metrics": ("2018-01-01",), "metricDefinitions": ("2018-01-01",)},
-        "Microsoft.Dns": {"dnszones": ("2016-04-01",)},
     }
-    # DNS zones are Microsoft.Network's at a version of their own in every profile (dnsZones: 2016-04-01).
+    # DNS zones are Microsoft.Network's at a version of their own in every profile (dnsZones: 2016-04-01); a Stack has no
+    # namespace Microsoft.Dns (real-stack: AzureStack-Tools Policy/AzureStack.Provider.Metadata.json; spec: hybrid profiles).
     table["Microsoft.Network"].update({t: ("2016-04-01",) for t in _DNS_TYPES})
     if tags:  # tags at any scope arrived with Microsoft.Resources 2019-10-01
         table["Microsoft.Resources"]["tags"] = (resources,)
@@ -129,7 +134,7 @@ _TEMPLATE_ERA: ApiTable = {
                                                         "virtualMachineScaleSets", "virtualMachineScaleSets/virtualMachines")},
     "Microsoft.Network": {t: ("2015-06-15", "2015-05-01-preview") for t in _NETWORK_TYPES},
     "Microsoft.Storage": {t: ("2016-01-01", "2015-06-15", "2015-05-01-preview") for t in _STORAGE_TYPES},
-    "Microsoft.KeyVault": {t: ("2015-06-01",) for t in _KEYVAULT_TYPES},
+    "Microsoft.KeyVault": {t: ("2015-06-01",) for t in _KEYVAULT_TYPES_2016},
     "Microsoft.Resources": {"deployments": ("2015-01-01",), "deployments/operations": ("2015-01-01",)},
 }
 

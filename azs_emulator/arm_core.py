@@ -147,7 +147,7 @@ class Arm:
         if given not in versions:
             # Resource Manager's own types answer InvalidApiVersionParameter (real-stack: azure-pipelines-extensions
             # #929), a provider's resources in a group NoRegisteredProviderFound (real-stack: cloud-provider-azure
-            # #9704), a provider's list across the subscription InvalidResourceType (docs: azure-cli#13834, Azure).
+            # #9704), a provider's type across the subscription InvalidResourceType, 404 (real-stack: azurestack-powershell#43).
             if namespace.lower() == "microsoft.resources":
                 raise arm_errors.invalid_api_version(given, versions)
             if "/resourcegroups/" in request.path.lower():
@@ -161,8 +161,7 @@ class Arm:
         for known, versions in types.items():
             if known.lower() == resource_type.lower():
                 return versions
-        every = sorted({v for versions in types.values() for v in versions})
-        raise arm_errors.invalid_resource_type(namespace, resource_type, given, every)
+        raise arm_errors.unknown_resource_type(self.canonical_namespace(namespace), given)
 
     def namespace_table(self, namespace: str):
         for known, types in self.ctx.api_table.items():

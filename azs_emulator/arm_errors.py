@@ -31,9 +31,18 @@ def no_provider_for_version(location: str, given: str, resource_type: str, suppo
 
 
 def invalid_resource_type(namespace: str, resource_type: str, given: str, supported: Iterable[str]) -> ArmError:
-    return ArmError(400, "InvalidResourceType",
+    """A type of the namespace at a version it does not serve: 404, the versions newest first (real-stack:
+    Azure/azurestack-powershell#43, "Status Code: NotFound", Microsoft.Storage 'locations' at 2018-11-01)."""
+    return ArmError(404, "InvalidResourceType",
                     f"The resource type '{resource_type}' could not be found in the namespace '{namespace}' "
-                    f"for api version '{given}'. The supported api-versions are '{','.join(sorted(supported))}'.")
+                    f"for api version '{given}'. The supported api-versions are '{','.join(sorted(supported, reverse=True))}'.")
+
+
+def unknown_resource_type(namespace: str, given: str) -> ArmError:
+    """A type the namespace does not have at all: 404, naming neither the type nor versions (real-stack:
+    Azure/azure-cli#27967, a Stack's Microsoft.KeyVault at 2016-10-01; Azure/azure-powershell#11022 on Azure)."""
+    return ArmError(404, "InvalidResourceType",
+                    f"The resource type could not be found in the namespace '{namespace}' for api version '{given}'.")
 
 
 def invalid_resource_namespace(namespace: str) -> ArmError:
@@ -58,9 +67,12 @@ def deployment_not_found(name: str, group: str) -> ArmError:
 
 
 def missing_registration(namespace: str) -> ArmError:
-    return ArmError(409, "MissingSubscriptionRegistration",
-                    f"The subscription is not registered to use namespace '{namespace}'. "
-                    "See https://aka.ms/rps-not-found for how to register subscriptions.")
+    """With ``details[0].target`` naming the namespace, as ARM answers (real: Azure/OpenShift#21, azure-sdk-for-node#2305);
+    go-autorest's automatic registration reads the namespace from there alone (autorest/azure/rp.go ``getProvider``)."""
+    message = (f"The subscription is not registered to use namespace '{namespace}'. "
+               "See https://aka.ms/rps-not-found for how to register subscriptions.")
+    return ArmError(409, "MissingSubscriptionRegistration", message,
+                    details=[{"code": "MissingSubscriptionRegistration", "target": namespace, "message": message}])
 
 
 def invalid_request_content(detail: str = "") -> ArmError:
@@ -106,9 +118,8 @@ def not_found(what: str) -> ArmError:
 
 
 def invalid_filter(expression: str) -> ArmError:
-    return ArmError(400, "InvalidFilterInQueryString",
-                    f"The $filter '{expression}' is not supported: use resourceType, name, location, resourceGroup, "
-                    "tagName and tagValue with eq, or substringof('text', name), joined by and.")
+    """ARM's wording (real: azure-cli#7674, azure-powershell#293: "Invalid $filter '...' specified in the query string.")."""
+    return ArmError(400, "InvalidFilterInQueryString", f"Invalid $filter '{expression}' specified in the query string.")
 
 
 def invalid_resource_group_name(name: str) -> ArmError:
@@ -214,9 +225,10 @@ def certificate_deleted_but_recoverable(name: str) -> ArmError:
 # -- Microsoft.Authorization -----------------------------------------------------------------------
 
 
-def authorization_failed(client_id: str, object_id: str, action: str, scope: str) -> ArmError:
+def authorization_failed(client: str, object_id: str, action: str, scope: str) -> ArmError:
+    """``client``: a user's sign-in name, or a service principal's object id (not its application id)."""
     return ArmError(403, "AuthorizationFailed",
-                    f"The client '{client_id}' with object id '{object_id}' does not have authorization to perform action "
+                    f"The client '{client}' with object id '{object_id}' does not have authorization to perform action "
                     f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
                     "your credentials.")
 

@@ -157,16 +157,27 @@ class IdentityService:
                 else f"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
                 f"client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
             )
-        audience = self._audience_of_scope(form.get("scope", ""))
+        # A v1 request (Azure AD's /oauth2/token, or AD FS asked as ADAL asks it) names the audience as ``resource``.
+        resource = form.get("resource") if not form.get("scope") else None
+        audience = self._audience_of_resource(resource) if resource else self._audience_of_scope(form.get("scope", ""))
         lifetime = self.ctx.config.token_lifetime
         token = self._access_token(audience, lifetime)
+        issued = time.time()
         with self._lock:
-            self._tokens[token] = IssuedToken(data["client_id"], audience, time.time() + lifetime)
-        return Response(
-            200,
-            {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token},
-            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-        )
+            self._tokens[token] = IssuedToken(data["client_id"], audience, issued + lifetime)
+        body: dict[str, Any] = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
+        if resource:  # docs: the v1 answer also names the resource and its times, as strings of seconds
+            body.update(expires_in=str(lifetime), ext_expires_in=str(lifetime), expires_on=str(int(issued) + lifetime),
+                        not_before=str(int(issued)), resource=resource)
+        return Response(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _audience_of_resource(self, resource: str) -> str:
+        """The audience a v1 ``resource`` names (with or without its trailing slash)."""
+        for audience in (self.ctx.audience(), self.ctx.audience(admin=True), self.ctx.vault_audience, self.ctx.graph_audience):
+            if resource.rstrip("/") == audience.rstrip("/"):
+                return audience
+        code = "MSIS9602" if self.ctx.is_adfs else "AADSTS500011"  # Azure AD's code; AD FS's: assumed
+        raise OAuthError(400, "invalid_resource", f"{code}: The resource principal named {resource} was not found.")
 
     def _access_token(self, audience: str, lifetime: int) -> str:
         """A JWT-shaped token with the claims clients read (``oid``, ``tid``, ``appid``); its signature is
@@ -318,4 +329,6 @@ class IdentityService:
             route("GET", tenant + r"(/v2\.0)?/\.well-known/openid-configuration",
                   lambda request, name, v2: self.openid_configuration(name, v2=bool(v2)), listener=IDENTITY, auth=ANYONE),
             route("POST", tenant + r"/oauth2/v2\.0/token", self.issue_token, listener=IDENTITY, auth=ANYONE),
+            # v1, which the v1 discovery document above names: client credentials with resource=, as ADAL and go-autorest ask
+            route("POST", tenant + r"/oauth2/token", self.issue_token, listener=IDENTITY, auth=ANYONE),
         ]

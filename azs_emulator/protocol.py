@@ -110,13 +110,18 @@ class Response:
 class ArmError(Exception):
     """An error answered as ARM does: ``{"error": {"code": ..., "message": ...}}``."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+        self.error_details = details  # ARM's ``error.details`` (the ``target`` namespace of MissingSubscriptionRegistration)
 
     def response(self) -> Response:
-        return Response(self.status, {"error": {"code": self.code, "message": self.message}}, dict(self.headers))
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.error_details:
+            error["details"] = self.error_details
+        return Response(self.status, {"error": error}, dict(self.headers))
 
 
 class OAuthError(Exception):

@@ -195,7 +195,12 @@ class RequestChain:
 
     def require_route(self, exchange: Exchange) -> None:
         if exchange.match is None:
-            raise arm_errors.no_route(exchange.req.path)
+            request = exchange.req
+            # Resource Manager checks the token before it looks for the path: a request without one is 401 on any path
+            # (real-stack: reference section 7); only then is an unknown one 404.
+            if ARM in exchange.listener.roles and request.path.lower().startswith(("/subscriptions", "/providers", "/tenants")):
+                self.emulator.identity.authenticate(request, request.admin)
+            raise arm_errors.no_route(request.path)
 
     def authenticate(self, exchange: Exchange) -> None:
         """The bearer token the route asks for: Resource Manager's (tenant or operator's), a vault's, the directory's."""

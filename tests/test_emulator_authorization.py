@@ -99,7 +99,7 @@ def test_a_reader_reads_and_is_refused_every_write(start_emulator):
         resources.resource_groups.create_or_update("rg", {"location": "local"})
     error = refused.value
     assert error.status_code == 403 and error.error.code == "AuthorizationFailed"
-    assert (f"The client '{info['client_id']}' with object id '{sdk.object_id(info)}' does not have authorization to perform "
+    assert (f"The client '{sdk.object_id(info)}' with object id '{sdk.object_id(info)}' does not have authorization to perform "
             f"action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope "
             f"'/subscriptions/{info['subscription_id']}/resourcegroups/rg'") in error.error.message
     with pytest.raises(HttpResponseError) as registering:

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from generator import catalog
+from tests import sdk
 from tests.helpers import run_cli
 from tests.project import bootstrap, run, venv_python
 
@@ -98,7 +99,8 @@ def test_a_generated_project_meets_a_refused_write_with_one_line(start_emulator,
         result = run(project, project_env, venv_python(project), step)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-        assert f"the service principal {info['client_id']} may not " in line and "ask the Stack operator for Contributor" in line
+        # ARM names a service principal by its object id in AuthorizationFailed (not its application id)
+        assert f"the service principal {sdk.object_id(info)} may not " in line and "ask the Stack operator for Contributor" in line
         assert Path(project / "stack.json").exists()
 
 

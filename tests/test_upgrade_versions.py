@@ -189,3 +189,35 @@ def test_the_latest_release_is_the_one_copier_takes(tmp_path):
         git(repo, "tag", tag)
     tags = git(repo, "tag").split()
     assert latest_release(tags) == get_latest_tag(str(repo)) == "1.10.0"
+
+
+@pytest.mark.reliability
+def test_r271_an_upgrade_that_leaves_conflicts_exits_1_and_the_next_finds_nothing_to_do(start_emulator, template_repo, tmp_path):
+    """The team's line where the template adds its own: copier's merge leaves markers. ``upgrade --yes`` lists them
+    and exits 1, as ``--all --yes`` does, so ``upgrade --yes && git commit -am ...`` never commits markers; resolved
+    and committed, the project is current and the next upgrade has nothing to do."""
+    repo = tmp_path / "template-versions"
+    x, y = _two_commits(template_repo, repo)
+    info = start_emulator().info()
+    project = tmp_path / "project"
+    new_project(info, project, repo, vcs_ref=x)
+    _commit_all(project, "generated")
+    with (project / "README.md").open("a", encoding="utf-8") as readme:
+        readme.write("\nThe team's own closing line.\n")
+    git(project, "commit", "-qam", "team: a closing line")
+
+    result = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", y)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Conflicts to resolve" in result.stdout and "README.md" in result.stdout.split("Conflicts to resolve")[1]
+    one_error(result.returncode, result.stderr, "the upgrade left 1 conflict(s) to resolve")
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "<<<<<<<" in readme and NEW_LINE in readme and "The team's own closing line." in readme
+
+    # Day two: the team keeps both lines, commits; checked again it is current, and --yes has nothing to do.
+    kept = "\n".join(line for line in readme.splitlines() if not line.startswith(("<<<<<<<", "=======", ">>>>>>>")))
+    (project / "README.md").write_text(kept + "\n", encoding="utf-8")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "upgrade resolved")
+    assert _check(project, "--vcs-ref", y)["status"] == "current"
+    again = run_cli("upgrade", str(project), "--yes", "--trust", "--vcs-ref", y)
+    assert again.returncode == 0 and "Nothing to regenerate" in again.stdout, again.stdout + again.stderr

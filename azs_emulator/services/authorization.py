@@ -200,7 +200,9 @@ class AuthorizationService:
         if existing is not None:
             if existing["properties"] != assignment["properties"] | {"scope": existing["properties"]["scope"]}:
                 raise arm_errors.role_assignment_update_not_permitted()
-            return Response(200, existing)
+            # spec: 2015-07-01 answers RoleAssignments_Create 201 only (authorization-RoleAssignmentsCalls.json), and the
+            # SDK's client of that version refuses anything else: the same PUT again is answered as the first.
+            return Response(201, existing)
         for other in self.assignments.documents.values():
             same = (other["properties"]["principalId"].lower() == assignment["properties"]["principalId"].lower()
                     and _role_of(other["properties"]["roleDefinitionId"]) == role
@@ -232,7 +234,9 @@ class AuthorizationService:
         action, scope = required_action(request, match)
         principal = self.arm.ctx.service_principal_object_id
         if not any(role.allows(action) for role in self._roles_at(scope, principal)):
-            raise arm_errors.authorization_failed(self.arm.client_id, principal, action, scope)
+            # real: ARM names a service principal by its object id, as client and as object id alike
+            # ("The client '63df65da-...' with object id '63df65da-...'", Azure/azure-sdk-for-net#1157).
+            raise arm_errors.authorization_failed(principal, principal, action, scope)
 
     def _check_scope(self, scope: str) -> None:
         """The scope's subscription is the caller's, and its resource group exists."""

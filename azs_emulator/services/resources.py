@@ -139,7 +139,8 @@ class ResourcesService:
 
     def list_groups(self, request: Request, sub: str) -> Response:
         groups = [self._group_body(sub, g) for g in self.arm.groups()]
-        return self.arm.paged(request, _filtered(groups, request.query.get("$filter", "")))
+        # A group list filters by tag only (azure-rest-api-specs#2540: "the only valid filter is tagname and tagvalue").
+        return self.arm.paged(request, _filtered(groups, request.query.get("$filter", ""), _TAGS))
 
     def put_group(self, request: Request, sub: str, name: str) -> Response:
         body = request.json_object()
@@ -245,22 +246,29 @@ def _writable(value: Any) -> Any:
 _CLAUSE = re.compile(r"^\s*(?:(\w+)\s+eq\s+'((?:[^']|'')*)'|substringof\(\s*'((?:[^']|'')*)'\s*,\s*name\s*\))\s*$", re.IGNORECASE)
 
 
-def _filtered(items: list[dict[str, Any]], expression: str) -> list[dict[str, Any]]:
-    """Items matching an ARM ``$filter``: clauses ``field eq 'value'`` (resourceType, name, location, tagName,
-    tagValue, resourceGroup) and ``substringof('text', name)`` joined by ``and``."""
+_TAGS = frozenset({"tagname", "tagvalue"})
+_RESOURCE_FIELDS = frozenset({"resourcetype", "name", "location", "resourcegroup", *_TAGS})
+
+
+def _filtered(items: list[dict[str, Any]], expression: str, fields: frozenset[str] = _RESOURCE_FIELDS) -> list[dict[str, Any]]:
+    """Items matching an ARM ``$filter``: clauses ``field eq 'value'`` (of ``fields``: resourceType, name, location,
+    tagName, tagValue, resourceGroup) and ``substringof('text', name)`` joined by ``and``. A tag's clauses combine with
+    nothing else (real: ARM refuses "tagName eq ... and resourceType eq ...", azure-cli#7674, azure-sdk-for-python#27064;
+    the Resources - List reference: only substringof/resourceType, plan and identity combine)."""
     if not expression.strip():
         return items
     clauses: list[tuple[str, str]] = []
     for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
         found = _CLAUSE.match(part)
-        if not found or (found.group(1) and found.group(1).lower() not in
-                         ("resourcetype", "name", "location", "tagname", "tagvalue", "resourcegroup")):
+        if not found or (found.group(1) and found.group(1).lower() not in fields) or (not found.group(1) and "name" not in fields):
             raise arm_errors.invalid_filter(expression)
         if found.group(1):
             clauses.append((found.group(1).lower(), found.group(2).replace("''", "'")))
         else:
             clauses.append(("substringof", found.group(3).replace("''", "'")))
     values = dict(clauses)
+    if set(values) & _TAGS and set(values) - _TAGS:
+        raise arm_errors.invalid_filter(expression)
 
     def keep(item: dict[str, Any]) -> bool:
         tags = item.get("tags") or {}

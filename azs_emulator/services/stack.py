@@ -57,8 +57,10 @@ class StackService:
         if version in ("1.0", "2015-01-01"):
             return Response(200, {"galleryEndpoint": gallery, "graphEndpoint": graph, "portalEndpoint": portal,
                                   "authentication": authentication})
-        if version is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or version < "2019-05-01":
-            raise arm_errors.invalid_api_version(str(version), _METADATA_VERSIONS)
+        if version is None:  # ARM's answer to any request without one (assumed for this endpoint; was "api-version 'None'")
+            raise arm_errors.missing_api_version()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version) or version < "2019-05-01":
+            raise arm_errors.invalid_api_version(version, _METADATA_VERSIONS)
         return Response(200, [{
             "portal": portal,
             "authentication": authentication,

@@ -143,6 +143,11 @@ def run(options: Options) -> int:
         print(f"{PROG}: interrupted ({applied.interrupted_by} came while copier wrote): the upgrade above completed; "
               "stopping now", file=sys.stderr)
         return INTERRUPTED
+    if applied.conflicts:
+        # Not done until they are resolved: as for --all, a script's `upgrade --yes && git commit` stops here.
+        print(f"{PROG}: the upgrade left {len(applied.conflicts)} conflict(s) to resolve: edit the files listed above, "
+              "then commit", file=sys.stderr)
+        return 1
     return 0
 
 
