@@ -15,7 +15,7 @@ from copier._vcs import get_latest_tag
 
 from generator.templating.template_source import BUNDLE_NAME, TemplateSource, TemplateSourceError
 from generator.templating.template_version import latest_release, template_target
-from tests.helpers import cli, git, new_project, one_error, run_cli
+from tests.helpers import cli, git, new_project, one_error, run_cli, with_credentials
 
 NEW_LINE = "Added in the template's second commit."
 
@@ -103,6 +103,33 @@ def test_r250_check_says_what_yes_does_across_template_versions(start_emulator, 
     table = run_cli("upgrade", str(projects), "--all", "--check", "--vcs-ref", y)
     assert table.returncode == 0 and "3 current" in table.stdout, table.stdout + table.stderr
     assert run_cli("upgrade", str(projects), "--all", "--check").returncode == 0
+
+
+@pytest.mark.reliability
+def test_r294_an_untagged_template_given_no_version_renders_head_saying_nothing_of_tags(start_emulator, template_repo, tmp_path):
+    """new --template and upgrade of a template with no tag, no --vcs-ref: copier's choice (HEAD) is rendered, and
+    copier's "No git tags found in template; using HEAD as ref" is not printed (before: once in new, three times in
+    an upgrade, once a clone). (Review dayfour, finding 3.)"""
+    repo = tmp_path / "untagged"
+    shutil.copytree(template_repo, repo)
+    info = start_emulator().info()
+    args, env = with_credentials(info)
+    made = run_cli("new", str(tmp_path / "team"), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], *args,
+                   "--non-interactive", "--samples", "resource_groups", "--template", str(repo), env=env)
+    assert made.returncode == 0 and "No git tags" not in made.stderr, made.stderr
+    project = tmp_path / "team"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert head.startswith(str(yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]))
+    with (repo / "template" / "README.md.jinja").open("a", encoding="utf-8") as readme:  # the template moves on
+        readme.write(f"\n{NEW_LINE}\n")
+    git(repo, "commit", "-qam", "the second commit")
+    y = git(repo, "rev-parse", "HEAD").strip()
+    for mode in ("--dry-run", "--yes"):
+        upgraded = run_cli("upgrade", str(project), mode, "--trust", env=env)
+        assert upgraded.returncode == 0 and "No git tags" not in upgraded.stderr, upgraded.stdout + upgraded.stderr
+        assert f"template  {head[:7]} -> HEAD" in upgraded.stdout, upgraded.stdout  # the plan names the version
+    assert NEW_LINE in (project / "README.md").read_text()
+    assert y.startswith(str(yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]))
 
 
 @pytest.mark.reliability
