@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from generator import catalog
-from tests.helpers import GENERATOR_COMMAND, new_project
+from tests.helpers import GENERATOR_COMMAND, git, new_project
 
 RESOURCE = catalog.PINS["azure-mgmt-resource"]
 
@@ -112,9 +112,28 @@ def test_a_sample_style_project_gets_each_of_its_problems(tmp_path, start_emulat
 def test_a_generated_project_has_no_findings(start_emulator, template_repo, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "generated"
-    new_project(info, project, template_repo)
+    new_project(info, project, template_repo, git=True)
     code, report = _doctor(project)
     assert (code, report["findings"]) == (0, [])
+    # Day two: a merge (or an upgrade) leaves conflict markers in the lock, around its inputs' line or in its body
+    # (before: "the lock is stale", or nothing at all). The fix relocks; then no finding again.
+    lock = (project / "requirements.txt").read_text()
+    inputs = next(line for line in lock.splitlines() if line.startswith("# Inputs: "))
+    other = inputs.replace("constraints.txt sha256:", "constraints.txt sha256:0")[:len(inputs)]
+    for conflicted in (lock.replace(inputs, f"<<<<<<< before updating\n{inputs}\n=======\n{other}\n>>>>>>> after updating"),
+                       lock.replace("azure-common==", "<<<<<<< HEAD\n=======\nazure-common==", 1).rstrip("\n") + "\n>>>>>>> team\n"):
+        (project / "requirements.txt").write_text(conflicted)
+        line = conflicted.splitlines().index(next(x for x in conflicted.splitlines() if x.startswith("<<<<<<< "))) + 1
+        code, report = _doctor(project)
+        assert code == 1 and [(f["where"], f["problem"], f["fix"]) for f in report["findings"]] == [(
+            f"requirements.txt:{line}", "the lock holds conflict markers (from a merge or an upgrade): bootstrap cannot install it",
+            "take one side (git checkout HEAD -- requirements.txt), resolve requirements.in (the team's packages) if it "
+            "has conflicts too, then relock: python scripts/lock.py (a lock is made again from its inputs, never merged)")], report
+    git(project, "checkout", "HEAD", "--", "requirements.txt")  # the fix, as it says
+    relocked = subprocess.run([sys.executable, "scripts/lock.py"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert relocked.returncode == 0, relocked.stderr
+    code, report = _doctor(project)
+    assert (code, report["findings"]) == (0, []), report
 
 
 @pytest.mark.slow  # bootstraps a project: installs packages

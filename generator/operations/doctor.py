@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator import catalog
 from generator._util.files import read_project_file, why_unreadable
-from generator.catalog.lock import is_locked_layout, stale_reason
+from generator.catalog.lock import is_locked_layout, read_requirements_file, stale_reason
 from generator.operations.doctor_code import RETIRED, CodeFacts, check_code_imports, imported_packages, read_code, retired_module
 from generator.operations.doctor_environment import LockedLine, check_environment, find_venv, read_installed, run_environment
 from generator.operations.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
@@ -302,14 +302,26 @@ def run_doctor(path: str, python: str | None = None, root_ca: str | None = None,
     return report
 
 
+# A line git or copier writes where it could not merge: <<<<<<< HEAD (or "before updating"), =======, >>>>>>> ...
+_CONFLICT_MARKER = re.compile(r"^(?:<{7}|>{7})(?:\s|$)|^={7}\s*$")
+
+
 def check_lock(project: Path) -> list[Finding]:
     """A generated project's layout: the team's packages in requirements.in (not a finding, whatever they are),
-    locked with the proven set (constraints.txt) into requirements.txt; a lock older than its inputs is one."""
+    locked with the proven set (constraints.txt) into requirements.txt; a lock older than its inputs is one, and a
+    lock holding conflict markers (a merge's or an upgrade's) another."""
     try:
         stale = stale_reason(project)
+        lock = read_requirements_file(project, "requirements.txt") if (project / "requirements.txt").exists() else ""
     except OSError as exc:
         raise DoctorError(f"{exc.filename or project}{why_unreadable(exc)}; doctor reads the project's lock and its inputs "
                           "from it") from None
+    marker = next((number for number, line in enumerate(lock.splitlines(), 1) if _CONFLICT_MARKER.match(line)), None)
+    if marker is not None:
+        return [Finding(ERROR, f"requirements.txt:{marker}", "the lock holds conflict markers (from a merge or an "
+                        "upgrade): bootstrap cannot install it", "take one side (git checkout HEAD -- requirements.txt), "
+                        "resolve requirements.in (the team's packages) if it has conflicts too, then relock: python "
+                        "scripts/lock.py (a lock is made again from its inputs, never merged)")]
     return [Finding(ERROR, "requirements.txt", f"the lock is stale: {stale}", "python scripts/lock.py (or scripts/bootstrap.py, "
                     "which locks first)")] if stale else []
 
