@@ -108,11 +108,14 @@ class Listeners:
 
     def bind_loopback(self) -> Addresses:
         """Every listener at 127.0.0.1:PORT: no proxy needed, so several emulators can serve one process."""
+        # The Resource Manager keeps its port too: the endpoint a project was generated against stays true.
+        arm_roles = frozenset({ARM, IDENTITY}) if self.config.single_host else frozenset({ARM})
+        arm = self.listen(arm_roles, self.kept_port("arm_port", self.config.port), self.state.root_ca,
+                          fallback_to_any_port=not self.config.port)
+        self.state.record_port("arm_port", arm.address[1])
         if self.config.single_host:
-            arm = self.listen(frozenset({ARM, IDENTITY}), self.config.port, self.state.root_ca)
             identity = arm
         else:
-            arm = self.listen(frozenset({ARM}), self.config.port, self.state.root_ca)
             identity = self.listen(frozenset({IDENTITY}), self.kept_port("identity_port", self.config.identity_port),
                                    self._identity_ca())
             self.state.record_port("identity_port", identity.address[1])

@@ -77,6 +77,7 @@ class StateData(TypedDict):
     location: str
     object_id: str  # the service principal's object id
     # Ports a kept state reuses, so that what clients were told stays true across restarts (0: none yet).
+    arm_port: int  # the loopback layout's Resource Manager (behind a Stack's names, the proxy's port is what clients know)
     identity_port: int
     proxy_port: int
     vault_ports: dict[str, int]  # vault name (lower case) -> its data-plane listener's port
@@ -106,7 +107,7 @@ class StateData(TypedDict):
 
 
 # The listeners whose port a kept state remembers (besides each vault's).
-KeptPort = Literal["identity_port", "proxy_port"]
+KeptPort = Literal["arm_port", "identity_port", "proxy_port"]
 
 
 def _new_uuid() -> str:
@@ -117,6 +118,7 @@ def _new_uuid() -> str:
 # the identity arrived one release at a time, and each service used to add its own on first use).
 _SECTION_DEFAULTS: dict[str, Callable[[], Any]] = {
     "object_id": _new_uuid,
+    "arm_port": int,
     "identity_port": int,
     "proxy_port": int,
     "vault_ports": dict,
@@ -176,7 +178,7 @@ STACK_IDENTITY = frozenset({
     "tenant_id", "tenant_domain", "client_id", "client_secret", "subscription_id", "admin_subscription_id",
     "audience_app_id", "admin_audience_app_id", "location", "object_id",
 })
-KEPT_PORTS = ("identity_port", "proxy_port", "vault_ports")
+KEPT_PORTS = ("arm_port", "identity_port", "proxy_port", "vault_ports")
 # The values fixed when the state is made: read once at start, never written again.
 FIXED_VALUES = STACK_IDENTITY | {"principal_assignment"}
 assert KEYED_SECTIONS | FIXED_VALUES <= set(StateData.__annotations__)

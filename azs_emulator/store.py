@@ -80,10 +80,15 @@ class Store:
     def __init__(self, path: Path, durable: bool) -> None:
         self.lock = threading.RLock()
         self._session: Session | None = None  # the transaction under way (its thread holds ``lock``)
-        if not path.exists():  # private before its first byte: it holds the service principal's secret
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        # timeout=0: a database another emulator holds is refused at once rather than waited for.
-        self.connection = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        self._owner = _own(path.with_name(path.name + ".lock"))
+        try:
+            if not path.exists():  # private before its first byte: it holds the service principal's secret
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            # timeout=0: a database another emulator (one from before the lock file) holds is refused at once.
+            self.connection = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        except BaseException:
+            self._release()
+            raise
         try:
             self.connection.execute("PRAGMA locking_mode=EXCLUSIVE")
             self.connection.execute("PRAGMA journal_mode=WAL")
@@ -91,9 +96,10 @@ class Store:
             self.connection.execute("BEGIN IMMEDIATE")  # takes the lock, kept until the connection closes
             self.connection.execute(_SCHEMA)
             self.connection.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except BaseException as exc:
             self.connection.close()
-            if "locked" in str(exc):
+            self._release()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise StoreInUse(str(exc)) from None
             raise
 
@@ -122,6 +128,33 @@ class Store:
         """Close the database (releasing its lock), once any transaction under way has ended."""
         with self.lock:
             self.connection.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._owner is not None:
+            os.close(self._owner)
+            self._owner = None
+
+
+def _own(path: Path) -> int | None:
+    """An exclusive lock (``flock``) on ``path``, held until :meth:`Store.close` or the process ends however it ends:
+    of several emulators started at once on one state directory exactly one goes on, the others are
+    :class:`StoreInUse` before they touch the database (SQLite's own lock, taken in steps, could refuse them all).
+    None where the system has no such locks (Windows: SQLite's lock alone decides)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise StoreInUse(f"{path} is held by another emulator") from None
+    except OSError:  # a file system without locks: SQLite's lock decides
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 class Section:

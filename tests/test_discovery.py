@@ -216,3 +216,31 @@ def test_cli_errors_are_one_line(emulator, args, env, message):
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if not line.startswith("  ")]
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["in a resource group", "across the subscription"])
+def test_a_refused_version_of_a_providers_type_is_retried_at_the_newest_it_lists(emulator, where):
+    """Resource Manager refuses a provider's type at a version it does not carry in its own words, not
+    InvalidApiVersionParameter's: NoRegisteredProviderFound in a group ("The supported api-versions are '...'"),
+    InvalidResourceType (404) across the subscription. Discovery's reads take the newest version listed either way."""
+    from generator.discovery.http import HttpStatusError
+    from generator.discovery.release import arm_get
+
+    info = emulator.info()
+    found = discover_stack(_request(info)).to_json()
+    credential = ClientSecretCredential(found["tenant_id"], info["client_id"], info["client_secret"],
+                                        authority=found["authority_host"], connection_verify=info["identity_ca_cert"],
+                                        disable_instance_discovery=True)
+    token = credential.get_token(found["credential_scope"]).token
+    http = StackHttp(tls_context(info["root_ca"], None), root_ca=info["root_ca"])
+    base = f"{info['arm_endpoint'].rstrip('/')}/subscriptions/{info['subscription_id']}"
+    if where == "in a resource group":
+        http.request("PUT", f"{base}/resourcegroups/versions?api-version=2019-10-01", "making a group",
+                     headers={"Authorization": f"Bearer {token}"}, accept=(200, 201), json={"location": "local"})
+        url, code = f"{base}/resourceGroups/versions/providers/Microsoft.Storage/storageAccounts", "NoRegisteredProviderFound"
+    else:
+        url, code = f"{base}/providers/Microsoft.Storage/storageAccounts", "InvalidResourceType"
+    with pytest.raises(HttpStatusError) as refused:
+        http.get(f"{url}?api-version=2099-01-01", "listing", headers={"Authorization": f"Bearer {token}"})
+    assert refused.value.arm_code == code
+    assert arm_get(http, url, token, "listing the storage accounts", "2099-01-01") == {"value": []}

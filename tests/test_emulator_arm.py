@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import socket
 import time
 
 import pytest
@@ -221,6 +222,35 @@ def test_state_dir_keeps_ca_credentials_and_resources_across_an_upgrade(tmp_path
         # An upgraded Stack keeps serving the older profile's versions beside the new one's.
         old_client = sdk.client(ResourceManagementClient, info_after, KnownProfiles.v2019_03_01_hybrid)
         assert [g.name for g in old_client.resource_groups.list()] == ["kept"]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("single_host", [True, False], ids=["single-host", "own-sign-in-host"])
+def test_r272_a_loopback_emulator_restarted_on_its_state_dir_keeps_its_endpoints(tmp_path, single_host):
+    """The loopback layout restarted on the same --state-dir: the Resource Manager's port is kept (as sign-in's), so
+    a project generated against it still points at it; the group made before answers there, and a third start too.
+    A kept port taken meanwhile is given up for another, which the info says."""
+    config = EmulatorConfig(layout="loopback", single_host=single_host, state_dir=str(tmp_path / "state"))
+    with Emulator(config) as before:
+        info = before.info()
+        sdk.client(ResourceManagementClient, info, KnownProfiles.v2020_09_01_hybrid).resource_groups.create_or_update(
+            "kept", {"location": "local"})
+    for _ in range(2):
+        with Emulator(config) as after:
+            again = after.info()
+            assert (again["arm_endpoint"], again["identity_endpoint"]) == (info["arm_endpoint"], info["identity_endpoint"])
+            client = sdk.client(ResourceManagementClient, again, KnownProfiles.v2020_09_01_hybrid)
+            assert [g.name for g in client.resource_groups.list()] == ["kept"]
+    port = int(info["arm_endpoint"].rstrip("/").rsplit(":", 1)[1])
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port may linger in TIME_WAIT
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        with Emulator(config) as elsewhere:
+            moved = elsewhere.info()
+            assert moved["arm_endpoint"] != info["arm_endpoint"]
+            client = sdk.client(ResourceManagementClient, moved, KnownProfiles.v2020_09_01_hybrid)
+            assert [g.name for g in client.resource_groups.list()] == ["kept"]
 
 
 def test_a_state_an_older_emulator_wrote_keeps_loading(tmp_path):

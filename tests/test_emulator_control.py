@@ -101,3 +101,31 @@ def test_commands_take_the_stack_from_the_info_file_with_the_machines_trust_left
     # The info file is read as any user's file is: a directory is refused in one line.
     one_error(*cli("discover", "--emulator", str(tmp_path), base_env=env)[::2], "emulator info file")
     assert Path(info_file).exists()
+
+
+@pytest.mark.reliability
+def test_r273_two_detaches_at_once_on_one_state_dir_start_exactly_one(tmp_path):
+    """Two ``emulator --detach`` on one state directory at the same moment, three times over: one serves, the other is
+    refused in one line (another launch is starting it, or it serves already); never both refused, never two."""
+    import concurrent.futures
+
+    state = tmp_path / "state"
+    env = _corporate_env()
+    args = ("emulator", "--detach", "--layout", "loopback", "--single-host", "--state-dir", str(state))
+    assert cli(*args, base_env=env, timeout=120)[0] == 0
+    assert cli("emulator", "stop", "--state-dir", str(state), base_env=env)[0] == 0
+    for _ in range(3):
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: cli(*args, base_env=env, timeout=120), range(2)))
+        try:
+            assert sorted(code == 0 for code, _, _ in results) == [False, True], results
+            code, _, err = next(result for result in results if result[0] != 0)
+            said = one_error(code, err, "")
+            assert any(reason in said for reason in ("another azs-scaffold is starting an emulator", "already serves",
+                                                     "is in use by another emulator")), said
+            info = json.loads((state / "info.json").read_text())
+            url = info["arm_endpoint"] + "metadata/endpoints?api-version=2015-01-01"
+            assert requests.get(url, verify=info["ca_cert"], timeout=10).ok
+        finally:
+            code, out, err = cli("emulator", "stop", "--state-dir", str(state), base_env=env)
+        assert code == 0 and "Stopped the emulator" in out, out + err

@@ -111,6 +111,7 @@ def test_template_deployment_validate_create_outputs_operations_export(start_emu
     ({"unknown": "x"}, "not declared"),
     ("bad-function", "is not valid"),
     ("no-parameter", "not provided"),
+    ("unknown-type", "could not be found in the namespace 'Microsoft.Storage'"),
 ])
 def test_an_invalid_template_is_refused_before_anything_is_made(start_emulator, change, words):
     info, profile, resources = sdk.stack_with_group(start_emulator, "2108", "azure_ad", "Microsoft.Storage", "Microsoft.Network")
@@ -120,6 +121,9 @@ def test_an_invalid_template_is_refused_before_anything_is_made(start_emulator, 
         template["variables"]["vnet"] = "[makeItSo('x')]"
     elif change == "no-parameter":
         del template["parameters"]["prefix"]["defaultValue"]
+    elif change == "unknown-type":  # a type the namespace lacks: 400 InvalidTemplate, not the 404 a GET of it gets
+        template["resources"].append({"type": "Microsoft.Storage/storageAccountz", "apiVersion": "2019-06-01",
+                                      "name": "typo", "location": "[resourceGroup().location]"})
     else:
         parameters = change
     with pytest.raises(HttpResponseError) as raised:

@@ -76,6 +76,13 @@ def test_no_git_and_a_folder_inside_a_repository_leave_git_alone(emulator, tmp_p
     assert not (monorepo / "teams" / "alpha" / ".git").exists()
     assert "inside an existing git repository: commit it there" in out
     assert "teams/" in git(monorepo, "status", "--porcelain", "--untracked-files=normal")
+    # Its CI definitions run only from the repository's root, in it: said once, naming what to move and where to run.
+    (note,) = [line for line in err.splitlines() if line.startswith("note: ") and "CI services" in line]
+    present = [name for name in (".github", "azure-pipelines.yml") if (monorepo / "teams" / "alpha" / name).exists()]
+    assert present and all(name in note for name in present), note
+    assert f"to {monorepo}" in note and "working-directory: teams/alpha" in note, note
+    assert not [line for line in cli(*new_args(info, tmp_path / "own")[0], env=env, timeout=300)[2].splitlines()
+                if "CI services" in line], "a project that is its own repository gets no such note"
 
 
 def test_the_ci_definitions_are_copier_ymls_choices():

@@ -16,7 +16,7 @@ import pytest
 
 from generator import catalog
 from generator.catalog import lock
-from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, git, without_emulator_proxy
+from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, cli, git, new_args, without_emulator_proxy
 from tests.project import bootstrap, run, venv_python
 
 SCRIPTS = ROOT / "template" / "scripts"
@@ -101,6 +101,31 @@ def test_locking_a_team_line_without_uv_says_where_uv_comes_from(tmp_path):
     assert done.returncode == 1 and not (project / "requirements.txt").exists()
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("lock: error: locking requirements.in needs uv") and "pipx install uv" in line
+
+
+@pytest.mark.reliability
+def test_r274_new_run_by_its_path_says_where_its_uv_is_and_following_it_the_project_finds_uv(emulator, tmp_path):
+    """azs-scaffold installed with plain pip in a venv and run by its path (README's second install), its bin folder
+    not on PATH: the project's scripts cannot find the uv installed beside it, so the team's first package would not
+    lock. ``new`` says so in one note naming the folder; with that folder on PATH the project's lock finds uv; with
+    uv on PATH already there is no note."""
+    bare = {**os.environ, "PATH": "/usr/bin:/bin"}
+    args, secret = new_args(emulator.info(), tmp_path / "project")
+    code, out, err = cli(*args, base_env={**bare, **secret}, timeout=300)
+    assert code == 0, err
+    (note,) = [line for line in err.splitlines() if line.startswith("note: ")]
+    folder = str(Path(sys.executable).parent)
+    assert f"add {folder} to PATH" in note and "pipx install uv" in note
+    find = ["/usr/bin/env", "python3", "-c", "import sys; sys.path.insert(0, 'scripts'); import lock; print(lock.find_uv())"]
+    project = tmp_path / "project"
+    found = subprocess.run(find, cwd=project, capture_output=True, text=True, env=bare, timeout=60)
+    assert found.stdout.strip() == "None", found.stderr
+    followed = {**bare, "PATH": f"{folder}:/usr/bin:/bin"}
+    found = subprocess.run(find, cwd=project, capture_output=True, text=True, env=followed, timeout=60)
+    assert found.stdout.strip() == str(Path(folder) / "uv"), found.stderr
+    args, secret = new_args(emulator.info(), tmp_path / "second")
+    code, _, err = cli(*args, base_env={**followed, **secret}, timeout=300)
+    assert code == 0 and "note: " not in err, err
 
 
 @pytest.mark.reliability

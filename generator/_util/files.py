@@ -42,6 +42,38 @@ def temporary_files_in(folder: Path) -> Iterator[None]:
         tempfile.tempdir = saved
 
 
+class HeldElsewhere(Exception):
+    """:func:`held_alone`'s lock is held by another process right now."""
+
+
+@contextlib.contextmanager
+def held_alone(lock: Path) -> Iterator[None]:
+    """Inside, this process alone holds an exclusive advisory lock (``flock``) on the file ``lock`` (created private):
+    :class:`HeldElsewhere` at once when another holds it. The system releases it when the process ends, however it
+    ends. Where there are no such locks (Windows), the file system refuses them or the file cannot be made (a
+    folder this user may only read), nothing is held: the caller's own checks then speak."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HeldElsewhere(str(lock)) from None
+        except OSError:  # a file system without locks
+            pass
+        yield
+    finally:
+        os.close(descriptor)
+
+
 def remove_tree(folder: Path) -> None:
     """Remove ``folder`` whole. A process that was writing into it and has just been killed (git, started by copier)
     may still write for a moment, and one pass of rmtree then leaves a folder it found not empty: try again briefly."""

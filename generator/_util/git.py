@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from generator._util.files import HeldElsewhere, held_alone
 from generator.errors import ScaffoldError
 
 
@@ -65,30 +65,15 @@ def commit_everything(project: Path, message: str, leave_out: tuple[str, ...] = 
 @contextlib.contextmanager
 def worked_on_alone(work_tree: Path) -> Iterator[None]:
     """Held while ``work_tree`` is rewritten (copier's update): a second run on the same repository meanwhile is a
-    :class:`GitError` at once, never a second writer in the same files and index. The lock is an advisory one
-    (``flock``) on a file in the repository's git directory, released by the system when the process ends, however
-    it ends; where there are no such locks (Windows) or the file system refuses them, nothing is held."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
+    :class:`GitError` at once, never a second writer in the same files and index (a lock file in the repository's
+    git directory: :func:`~generator._util.files.held_alone`)."""
     code, git_dir = git_output(work_tree, "rev-parse", "--absolute-git-dir", check=False)
-    try:
-        if code != 0:
-            raise OSError("not a git repository")  # the caller's own check says so, in its words
-        descriptor = os.open(Path(git_dir.strip()) / "azs-scaffold.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:  # no repository, or one this user may only read: the caller's checks and copier say so
+    if code != 0:  # not a repository: the caller's own check says so, in its words
         yield
         return
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise GitError(f"another azs-scaffold run is rewriting {work_tree} right now; let it finish, review its "
-                           "result with git diff, and run again if needed") from None
-        except OSError:  # a file system without locks
-            pass
-        yield
-    finally:
-        os.close(descriptor)
+        with held_alone(Path(git_dir.strip()) / "azs-scaffold.lock"):
+            yield
+    except HeldElsewhere:
+        raise GitError(f"another azs-scaffold run is rewriting {work_tree} right now; let it finish, review its "
+                       "result with git diff, and run again if needed") from None

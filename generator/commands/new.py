@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import sys
 from dataclasses import dataclass, replace
@@ -83,7 +84,49 @@ def run(options: Options) -> int:
     print(f"    cd {shlex.quote(folder)}")
     print("    python scripts/bootstrap.py")
     print("    .venv/bin/python register_providers.py")
+    if not options.no_git and not (destination / ".git").is_dir():
+        _say_where_ci_runs(destination)
+    hidden = _uv_out_of_sight()
+    if hidden:
+        print(f"note: the project's scripts look for uv on PATH or beside an azs-scaffold on PATH, and this one's uv "
+              f"({hidden}) is in neither: add {hidden.parent} to PATH, or install uv (pipx install uv), so that bootstrap "
+              "installs with it and can lock the team's own packages (requirements.in)", file=sys.stderr)
     return 0
+
+
+def _say_where_ci_runs(project: Path) -> None:
+    """A project made inside a repository (a monorepo): CI services read their definitions from the repository's root
+    and run the steps there, so the project's own (.github/workflows, azure-pipelines.yml) need moving: said once."""
+    from generator._util.git import git_output
+
+    found = [name for name in (".github", "azure-pipelines.yml") if (project / name).exists()]
+    code, top = git_output(project, "rev-parse", "--show-toplevel", check=False)
+    if not found or code != 0:
+        return
+    root = Path(top.strip())
+    try:
+        relative = project.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return
+    print(f"note: {project} lies inside the repository {root}, and CI services read their definitions from its root "
+          f"and run the steps there: move {' and '.join(found)} to {root} and run the steps in {relative} (GitHub: "
+          f"defaults: run: working-directory: {relative}; Azure Pipelines: workingDirectory: {relative})", file=sys.stderr)
+
+
+def _uv_out_of_sight() -> Path | None:
+    """The uv installed beside this azs-scaffold (a dependency), when the generated project's scripts cannot find it
+    (template/scripts/lock.py ``find_uv``: PATH, or beside the azs-scaffold that PATH finds): azs-scaffold run by its
+    path from a venv's bin folder that is not on PATH. None when they find a uv, or there is none here."""
+    import shutil
+
+    name = "uv.exe" if os.name == "nt" else "uv"
+    here = Path(sys.executable).with_name(name)
+    if not here.exists() or shutil.which("uv"):
+        return None
+    command = shutil.which("azs-scaffold")
+    if command and Path(command).resolve().with_name(name).exists():
+        return None
+    return here
 
 
 def _new(options: Options, discovery: DiscoveryOptions, interactive: bool,

@@ -9,7 +9,12 @@ from typing import Any
 from generator import catalog
 from generator.discovery.http import DiscoveryError, HttpStatusError, StackHttp
 
-_SUPPORTED = re.compile(r"supported versions are '([^']*)'", re.IGNORECASE)
+# How Resource Manager lists the versions it serves when it refuses one: Microsoft.Resources' own types
+# (InvalidApiVersionParameter, "The supported versions are '...'", reference section 6), a provider's type in a resource
+# group (NoRegisteredProviderFound, "The supported api-versions are '...'", real-stack: cloud-provider-azure #9704) and
+# across a subscription (InvalidResourceType, 404, the same words: real-stack: azurestack-powershell #43).
+_SUPPORTED = re.compile(r"supported (?:api-)?versions are '([^']*)'", re.IGNORECASE)
+_REFUSED_VERSION = ("InvalidApiVersionParameter", "NoRegisteredProviderFound", "InvalidResourceType")
 
 
 @dataclass
@@ -38,7 +43,7 @@ def arm_get(http: StackHttp, url: str, token: str, what: str, api_version: str) 
     try:
         return http.get(f"{url}{separator}api-version={api_version}", what, headers=headers).body
     except HttpStatusError as exc:
-        match = _SUPPORTED.search(exc.arm_message) if exc.arm_code == "InvalidApiVersionParameter" else None
+        match = _SUPPORTED.search(exc.arm_message) if exc.arm_code in _REFUSED_VERSION else None
         if not match:
             raise
         served = sorted((v.strip() for v in match.group(1).split(",") if v.strip()), reverse=True)

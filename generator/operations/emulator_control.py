@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from generator._util.files import read_regular_file, why_unreadable, write_private_file
+from generator._util.files import HeldElsewhere, held_alone, read_regular_file, why_unreadable, write_private_file
 from generator.errors import UsageError
 
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
+LAUNCH_LOCK = "launch.lock"  # held while one launch starts the emulator (detach)
 INFO_FILE = "info.json"
 _INFO_LIMIT = 64 * 1024
 _INFO_KEYS = ("arm_endpoint", "root_ca", "client_id", "client_secret", "public_ca_bundle", "https_proxy")
@@ -213,12 +214,21 @@ def write_pid_file(state_dir: Path) -> Path:
 def detach(serve_argv: Sequence[str], state_dir: Path, info_file: Path, wait_seconds: float = 120.0) -> tuple[int, str]:
     """Start ``azs-scaffold emulator`` with ``serve_argv`` in the background (its own session, its output in the
     state directory's log) and return (pid, first lines of its output) once it serves; refuses a state directory
-    an emulator already serves."""
+    an emulator already serves, or one another launch is starting (its pid file and log are that launch's alone)."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        with held_alone(state_dir / LAUNCH_LOCK):
+            return _launch(serve_argv, state_dir, info_file, wait_seconds)
+    except HeldElsewhere:
+        raise UsageError(f"another azs-scaffold is starting an emulator on {state_dir} right now; use that one, or stop "
+                         f"it with 'azs-scaffold emulator stop --state-dir {state_dir}'") from None
+
+
+def _launch(serve_argv: Sequence[str], state_dir: Path, info_file: Path, wait_seconds: float) -> tuple[int, str]:
     running = _running_pid(state_dir)
     if running is not None:
         raise UsageError(f"an emulator (pid {running}) already serves {state_dir}; stop it with 'azs-scaffold emulator "
                          f"stop --state-dir {state_dir}', or give another --state-dir")
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (state_dir / PID_FILE).unlink(missing_ok=True)
     log = state_dir / LOG_FILE
     write_private_file(log, b"")
