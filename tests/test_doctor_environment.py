@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import catalog
 from tests.helpers import new_project
 from tests.test_doctor import GOOD_CODE, GOOD_REQUIREMENTS, RESOURCE, _doctor, _project, _run
 
@@ -80,7 +81,8 @@ def test_a_generated_project_with_its_lock_installed_has_no_findings(start_emula
     by_where = {finding["where"]: finding for finding in report["findings"]}
     blob = by_where.pop("samples/archive.py:3")
     assert "azure-storage-blob is imported but the lock (requirements.txt) does not hold it" in blob["problem"], blob
-    assert blob["fix"].startswith("add azure-storage-blob to requirements.in, then python scripts/bootstrap.py"), blob
+    assert blob["fix"].startswith(f"add {catalog.PINS['azure-storage-blob'].requirement} (the release proven with the Stack) "
+                                  "to requirements.in, then python scripts/bootstrap.py"), blob
     ((where, missing),) = by_where.items()
     line = int(where.removeprefix("requirements.txt:"))
     assert (project / "requirements.txt").read_text().splitlines()[line - 1].startswith("azure-mgmt-resource=="), where

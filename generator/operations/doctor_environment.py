@@ -125,7 +125,8 @@ def _against_lock(versions: dict[str, str], where: str, code: CodeFacts, lock: l
     for package, (imported, place) in needed.items():
         if package not in entries:
             findings.append(Finding(ERROR, place, f"{imported} is imported but the lock (requirements.txt) does not hold it",
-                                    f"add {package} to requirements.in, then python scripts/bootstrap.py (it locks, then installs the lock)"))
+                                    f"add {catalog.PINS[package].requirement} (the release proven with the Stack) to requirements.in, "
+                                    "then python scripts/bootstrap.py (it locks, then installs the lock)"))
     for package, lines in entries.items():
         installed = versions.get(package)
         also = f" (imported at {needed[package][1]})" if package in needed else ""
