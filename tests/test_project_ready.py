@@ -95,6 +95,21 @@ def test_the_ci_definitions_are_copier_ymls_choices():
     assert tuple(questions["ci"]["choices"].values()) == CI_DEFINITIONS
 
 
+def test_a_ci_choice_not_offered_is_refused_listing_every_one_help_offers(tmp_path):
+    """--help offers github, azure_pipelines or none; a refusal lists the same (before: none left out). Checked before
+    the project is read."""
+    offered = " ".join(run_cli("upgrade", "--help").stdout.split())
+    assert "github, azure_pipelines, both comma-separated, or none" in offered, offered
+    refused = run_cli("upgrade", str(tmp_path), "--check", "--ci", "gitlab")
+    assert refused.returncode == 2 and refused.stderr.strip() == ("azs-scaffold: error: --ci: unknown CI definition(s) gitlab: "
+                                                                  "choose from github, azure_pipelines (comma-separated), or none")
+    mixed = run_cli("upgrade", str(tmp_path), "--check", "--ci", "none,github")
+    assert mixed.returncode == 2 and "--ci: none goes alone: give none, or the CI definitions to carry" in mixed.stderr, mixed.stderr
+    from generator.templating.answers import ci_names
+
+    assert ci_names(["none"]) == () and ci_names(["azure_pipelines", "github"]) == ("github", "azure_pipelines")
+
+
 def test_a_project_gains_and_drops_samples_and_ci_keeping_the_teams_edits(emulator, template_repo, tmp_path):
     """#34: what a project carries is chosen again by one command (upgrade --samples / --ci), a three-way merge."""
     info = emulator.info()

@@ -180,3 +180,26 @@ def test_a_checkouts_bundles_unused_for_a_month_go_when_a_new_commit_is_bundled(
     git(checkout, "bundle", "verify", "-q", str(bundles[2]))
     assert sorted(path.name for path in (cache / "azs-scaffold" / "templates").iterdir()) == \
         sorted([bundles[1].parent.name, bundles[2].parent.name])  # no clones/ made: nothing but the bundles
+
+
+def test_a_clone_that_fails_says_gits_reason_not_its_detached_head_advice(tmp_path, monkeypatch):
+    """A bundle's HEAD is checked out as a commit: git advises on "detached HEAD" state (14 lines, even with -q). Where
+    the clone then fails (here a post-checkout hook of the user's global hooksPath, as git-lfs installs one), the one
+    line says git's reason; before, the advice filled it ("Note: switching to '<hash>'. You are in 'detached HEAD'...")."""
+    from generator._util.git import GitError
+
+    ((bundle, _),) = _bundles(tmp_path, 1)
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "post-checkout").write_text('#!/bin/sh\necho "post-checkout: object abc missing" >&2\nexit 1\n')
+    (hooks / "post-checkout").chmod(0o755)
+    (tmp_path / "gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(GitError) as refused:
+        reusable_clone(TemplateSource(str(bundle), "HEAD"))
+    assert str(refused.value).startswith("git clone failed in "), refused.value
+    assert str(refused.value).endswith(": post-checkout: object abc missing"), refused.value
+    # Without the hook, the same bundle clones (nothing else in the way).
+    (hooks / "post-checkout").unlink()
+    assert (Path(reusable_clone(TemplateSource(str(bundle), "HEAD")).src) / "copier.yml").is_file()

@@ -13,10 +13,9 @@ import pytest
 import yaml
 from copier._vcs import get_latest_tag
 
-from generator import __version__
-from generator.templating.template_source import TemplateSource, TemplateSourceError
+from generator.templating.template_source import BUNDLE_NAME, TemplateSource, TemplateSourceError
 from generator.templating.template_version import latest_release, template_target
-from tests.helpers import cli, git, new_project, one_error, run_cli
+from tests.helpers import cli, git, new_project, one_error, run_cli, with_credentials
 
 NEW_LINE = "Added in the template's second commit."
 
@@ -107,6 +106,33 @@ def test_r250_check_says_what_yes_does_across_template_versions(start_emulator, 
 
 
 @pytest.mark.reliability
+def test_r294_an_untagged_template_given_no_version_renders_head_saying_nothing_of_tags(start_emulator, template_repo, tmp_path):
+    """new --template and upgrade of a template with no tag, no --vcs-ref: copier's choice (HEAD) is rendered, and
+    copier's "No git tags found in template; using HEAD as ref" is not printed (before: once in new, three times in
+    an upgrade, once a clone). (Review dayfour, finding 3.)"""
+    repo = tmp_path / "untagged"
+    shutil.copytree(template_repo, repo)
+    info = start_emulator().info()
+    args, env = with_credentials(info)
+    made = run_cli("new", str(tmp_path / "team"), "--arm-endpoint", info["arm_endpoint"], "--root-ca", info["ca_cert"], *args,
+                   "--non-interactive", "--samples", "resource_groups", "--template", str(repo), env=env)
+    assert made.returncode == 0 and "No git tags" not in made.stderr, made.stderr
+    project = tmp_path / "team"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert head.startswith(str(yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]))
+    with (repo / "template" / "README.md.jinja").open("a", encoding="utf-8") as readme:  # the template moves on
+        readme.write(f"\n{NEW_LINE}\n")
+    git(repo, "commit", "-qam", "the second commit")
+    y = git(repo, "rev-parse", "HEAD").strip()
+    for mode in ("--dry-run", "--yes"):
+        upgraded = run_cli("upgrade", str(project), mode, "--trust", env=env)
+        assert upgraded.returncode == 0 and "No git tags" not in upgraded.stderr, upgraded.stdout + upgraded.stderr
+        assert f"template  {head[:7]} -> HEAD" in upgraded.stdout, upgraded.stdout  # the plan names the version
+    assert NEW_LINE in (project / "README.md").read_text()
+    assert y.startswith(str(yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]))
+
+
+@pytest.mark.reliability
 def test_r251_a_template_that_cannot_be_listed_is_cannot_tell(start_emulator, template_repo, tmp_path):
     """The project's template moved away: which version copier would take cannot be told, so --check exits 2 with one
     line (never "current"), --yes writes nothing, and the fleet reports it failed alone."""
@@ -139,7 +165,8 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     (repo / "template" / "file.txt").write_text("two\n")
     git(repo, "commit", "-qam", "after v1")
     head = git(repo, "rev-parse", "HEAD").strip()
-    bundle = tmp_path / "template.bundle"
+    bundle = tmp_path / "at-head" / BUNDLE_NAME  # named as an installation's: new and upgrade render from its clone
+    bundle.parent.mkdir()
     git(repo, "bundle", "create", "-q", str(bundle), "HEAD", "--tags")
     ours = TemplateSource(str(bundle), "HEAD")
     at_head = f"v1-1-g{head[:7]}"
@@ -150,8 +177,13 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     assert template_target({"_commit": "v1"}, ours, "HEAD") == ("HEAD", True)
     assert template_target({"_commit": at_head}, ours, "v1") == ("v1", True)
     assert template_target({"_commit": at_head}, ours, "no-such-tag") == ("no-such-tag", True)  # copier says what is wrong
-    # No --vcs-ref: this installation's version; before, a check with --vcs-ref naming the recorded one said "due".
-    assert template_target({"_commit": at_head}, ours, None) == (f"v{__version__}", at_head != f"v{__version__}")
+    # No --vcs-ref: this installation's version (the bundle's HEAD), named as copier records it in _commit (git describe
+    # --tags --always); before, the package version (v0.0.1.dev485+g5ec0cd4de), which spelled a current project's
+    # version two ways (current "5ec0cd4", target that) and named no tag that exists. (Review dayfour, finding 12.)
+    assert template_target({"_commit": at_head}, ours, None) == (at_head, False)
+    assert template_target({"_commit": head[:7]}, ours, None) == (at_head, False)  # recorded before v1 was tagged
+    assert template_target({"_commit": "v1"}, ours, None) == (at_head, True)
+    assert template_target({"_commit": ""}, ours, None) == (at_head, True)
 
     other = {"_src_path": str(repo), "_commit": "v1"}
     assert template_target(other, None, None) == ("v1", False)  # copier takes the latest release tag
@@ -166,6 +198,11 @@ def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     assert template_target({"_src_path": str(plain), "_commit": "v1"}, None, None) == (None, False)  # no versions
     with pytest.raises(TemplateSourceError, match="cannot list the versions of the template"):
         template_target({"_src_path": str(tmp_path / "gone.git"), "_commit": "v1"}, None, None)
+    git(repo, "tag", "v2")
+    (tmp_path / "tagged").mkdir()
+    git(repo, "bundle", "create", "-q", str(tmp_path / "tagged" / BUNDLE_NAME), "HEAD", "--tags")
+    tagged = TemplateSource(str(tmp_path / "tagged" / BUNDLE_NAME), "HEAD")
+    assert template_target({"_commit": at_head}, tagged, None) == ("v2", False)  # copier records the tag where there is one
 
 
 def test_the_latest_release_is_the_one_copier_takes(tmp_path):

@@ -270,13 +270,9 @@ class DeploymentsService:
             namespace, top_type = entry.type.split("/")[:2]
             try:
                 served = self.arm.supported_versions(namespace, top_type)
-            except ArmError as refused:
-                # A type the namespace lacks fails the template's validation, 400 InvalidTemplate as a template's
-                # faults do (real: "Deployment template validation failed: ..." in azure-cli#15346 and its kin), not
-                # the 404 a request for that type itself gets. An unknown namespace stays InvalidResourceNamespace
-                # (real: Azure/ResourceModules#456, a deployment's).
-                if refused.code != "InvalidResourceType":
-                    raise
+            except ArmError as refused:  # a type the namespace lacks: 400 InvalidTemplate, as a template's faults are
+                if refused.code != "InvalidResourceType":  # (real: azure-cli#15346); an unknown namespace: as it is
+                    raise  # (InvalidResourceNamespace, real: Azure/ResourceModules#456)
                 raise arm_errors.invalid_template(f"Deployment template validation failed: {refused.message}") from None
             if entry.api_version not in served:
                 raise arm_errors.invalid_template(

@@ -15,11 +15,16 @@ class GitError(ScaffoldError):
     """git is missing, or refused a command; the message says which and where."""
 
 
+# git's advice for people at a terminal, off: a clone or checkout of a commit (a bundle's HEAD) tells of "detached HEAD"
+# state in 14 lines, which stood before git's reason in what azs-scaffold says of a failure (and filled its 200 characters).
+NO_ADVICE = ("-c", "advice.detachedHead=false")
+
+
 def git_output(cwd: Path, *args: str, check: bool = True) -> tuple[int, str]:
     """(exit code, stdout) of ``git ARGS`` in ``cwd``; with ``check``, a refusal is a :class:`GitError` naming what
     git said (its first 200 characters)."""
     try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run(["git", *NO_ADVICE, *args], cwd=cwd, capture_output=True, text=True)
     except FileNotFoundError:
         raise GitError("git is not installed; copier needs it to render and update projects: install git") from None
     if check and result.returncode != 0:

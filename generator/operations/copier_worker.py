@@ -10,7 +10,11 @@ copier 9.19.1 (pinned in pyproject.toml) spends most of a render outside renderi
   code depends only on the template text and the environment's syntax settings, so it is kept per process, keyed
   by both;
 - a worker clones the template when it first needs it; :func:`clone_ahead` makes that clone earlier (``new``'s
-  copier process, while discovery runs), and the worker then takes it as its own (and removes it when done).
+  copier process, while discovery runs), and the worker then takes it as its own (and removes it when done);
+- given no version of a git template, every clone asks for its latest release tag again and, where there is none,
+  prints "No git tags found in template; using HEAD as ref" (three times in one upgrade): :func:`chosen_ref` asks
+  once per worker, by copier's own rule, and prints nothing (the upgrade's plan names the version, ``template X ->
+  HEAD``, and the answers file records the commit).
 
 What copier renders, and every file it writes, stays exactly as copier makes it: these are caches of answers that
 cannot differ within a run. copier calls its ``Worker`` internal (``copier._main``; ``run_copy`` and ``run_update`` are
@@ -20,6 +24,7 @@ move or drop what is overridden here.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -69,6 +74,28 @@ def _named(code: CodeType, filename: str | None) -> CodeType:
     return code.replace(co_filename=wanted, co_consts=constants)
 
 
+def chosen_ref(src_path: str, vcs_ref: str | None) -> str | None:
+    """The template version copier renders of ``src_path``: ``vcs_ref`` as given; else, for a git template, the one
+    copier's ``get_latest_tag`` takes (the highest release tag, else ``HEAD``: ``template_version.latest_release``),
+    without what copier prints on the way; None where copier has no version to take (a plain folder) or git cannot
+    list the tags (copier then tries, and says what is wrong)."""
+    if vcs_ref is not None:
+        return vcs_ref
+    from generator._util.git import git_output
+    from generator.templating.template_version import latest_release
+
+    template = Template(url=src_path)
+    if template.vcs != "git":
+        return None
+    url = template.url_expanded
+    if Path(url).exists():  # a local repository or bundle: ls-remote runs elsewhere (a relative path would not do)
+        url = str(Path(url).resolve())
+    code, listed = git_output(Path(tempfile.gettempdir()), "ls-remote", "--tags", "--refs", "--", url, check=False)
+    if code != 0:
+        return None
+    return latest_release(line.partition("\t")[2].removeprefix("refs/tags/") for line in listed.splitlines())
+
+
 # (template, version) -> its clone, made ahead of the worker that renders it.
 _AHEAD: dict[tuple[str, str | None], Template] = {}
 
@@ -77,6 +104,7 @@ def clone_ahead(src_path: str, vcs_ref: str | None) -> None:
     """Clone ``src_path`` at ``vcs_ref`` now (into the temporary folder of the moment), for the next worker copying it.
 
     Whatever fails here is left to that worker, which clones again and says why."""
+    vcs_ref = chosen_ref(src_path, vcs_ref)
     template = Template(url=src_path, ref=vcs_ref)
     try:
         template.local_abspath  # noqa: B018  (the clone: copier makes it when this is first read)
@@ -94,6 +122,14 @@ def drop_clones_ahead() -> None:
 
 class Worker(CopierWorker):
     """copier's worker with the caches above; everything else is copier's."""
+
+    @cached_property
+    def resolved_vcs_ref(self) -> str | None:
+        ref = super().resolved_vcs_ref
+        if ref is not None or self.use_prereleases:  # (copier's rule with pre-releases: left to copier)
+            return ref
+        url = self.src_path or (self.subproject.template.url if self.subproject.template is not None else None)
+        return chosen_ref(str(url), None) if url else None
 
     @cached_property
     def template(self) -> Template:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from generator import catalog
 from generator._util.files import read_project_file, why_unreadable
-from generator.catalog.lock import is_locked_layout, stale_reason
+from generator.catalog.lock import is_locked_layout, read_requirements_file, stale_reason
 from generator.operations.doctor_code import RETIRED, CodeFacts, check_code_imports, imported_packages, read_code, retired_module
-from generator.operations.doctor_environment import check_environment, find_venv, read_installed, run_environment
+from generator.operations.doctor_environment import LockedLine, check_environment, find_venv, read_installed, run_environment
 from generator.operations.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
 
 if TYPE_CHECKING:
@@ -275,6 +275,9 @@ def run_doctor(path: str, python: str | None = None, root_ca: str | None = None,
                           "setup.cfg) and no ARM template: nothing to diagnose; give the project's folder")
     report = Report(str(project), requirements_file=requirements_file, imported_packages=imported_packages(code))
     report.findings += code.findings + check_code_imports(code) + check_requirements(requirements, code)
+    locked_layout = is_locked_layout(project)
+    lock = [LockedLine(req.name, version, req.where, ";" in req.line) for req in requirements
+            if req.where.startswith("requirements.txt:") and (version := _pinned_version(req.spec))] if locked_layout else None
     venv = None if python else find_venv(project)
     if python or venv:
         ca_pem = None
@@ -285,28 +288,40 @@ def run_doctor(path: str, python: str | None = None, root_ca: str | None = None,
         if python:
             progress(f"Running {python} to list its installed packages (--python; it starts as any run of it does)")
             environment, where = run_environment(python), f"environment of {python}"
-            report.findings += check_environment(environment, where, code, ca_pem)
+            report.findings += check_environment(environment, where, code, ca_pem, lock)
         elif venv is not None:
             environment, where = read_installed(venv), f"environment {venv.relative_to(project)} (read on disk)"
-            report.findings += check_environment(environment, where, code, ca_pem)
+            report.findings += check_environment(environment, where, code, ca_pem, lock)
     if found is not None:
         report.findings += check_against_stack(found, code)
     report.findings += check_templates(project, capabilities or from_release(found.release if found is not None else None), template)
     report.proposed_requirements = proposed_requirements(report.imported_packages, requirements, _option_lines(requirements_file))
-    if is_locked_layout(project):
+    if locked_layout:
         report.findings += check_lock(project)
         report.proposed_requirements = ""  # the lock is scripts/lock.py's to write, its pins constraints.txt's (upgrade)
     return report
 
 
+# A line git or copier writes where it could not merge: <<<<<<< HEAD (or "before updating"), =======, >>>>>>> ...
+_CONFLICT_MARKER = re.compile(r"^(?:<{7}|>{7})(?:\s|$)|^={7}\s*$")
+
+
 def check_lock(project: Path) -> list[Finding]:
     """A generated project's layout: the team's packages in requirements.in (not a finding, whatever they are),
-    locked with the proven set (constraints.txt) into requirements.txt; a lock older than its inputs is one."""
+    locked with the proven set (constraints.txt) into requirements.txt; a lock older than its inputs is one, and a
+    lock holding conflict markers (a merge's or an upgrade's) another."""
     try:
         stale = stale_reason(project)
+        lock = read_requirements_file(project, "requirements.txt") if (project / "requirements.txt").exists() else ""
     except OSError as exc:
         raise DoctorError(f"{exc.filename or project}{why_unreadable(exc)}; doctor reads the project's lock and its inputs "
                           "from it") from None
+    marker = next((number for number, line in enumerate(lock.splitlines(), 1) if _CONFLICT_MARKER.match(line)), None)
+    if marker is not None:
+        return [Finding(ERROR, f"requirements.txt:{marker}", "the lock holds conflict markers (from a merge or an "
+                        "upgrade): bootstrap cannot install it", "take one side (git checkout HEAD -- requirements.txt), "
+                        "resolve requirements.in (the team's packages) if it has conflicts too, then relock: python "
+                        "scripts/lock.py (a lock is made again from its inputs, never merged)")]
     return [Finding(ERROR, "requirements.txt", f"the lock is stale: {stale}", "python scripts/lock.py (or scripts/bootstrap.py, "
                     "which locks first)")] if stale else []
 

@@ -46,6 +46,9 @@ class CodeFacts:
     """What the code shows, from its syntax tree."""
 
     imports: dict[str, list[str]] = field(default_factory=dict)  # module -> where it is imported (first line in each file)
+    # The imports the code cannot start without: at a module's top level (a class body too), not inside a function,
+    # not guarded by ``except ImportError`` nor by ``if TYPE_CHECKING``; module -> first line in each file.
+    needed_imports: dict[str, list[str]] = field(default_factory=dict)
     profiles: dict[str, list[str]] = field(default_factory=dict)  # KnownProfiles member -> first line in each file
     findings: list[Finding] = field(default_factory=list)
     files: int = 0  # Python files read
@@ -80,6 +83,43 @@ def _sets_default_profile(node: ast.AST) -> bool:
             and func.value.attr == "default" and isinstance(func.value.value, ast.Name) and func.value.value.id == "KnownProfiles")
 
 
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _catches_import_error(node: ast.AST) -> bool:
+    """A ``try`` whose handlers catch a failed import (``except ImportError``, a bare ``except``, ...)."""
+    for handler in getattr(node, "handlers", ()):
+        caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(kind is None or (isinstance(kind, ast.Name) and kind.id in _IMPORT_ERRORS)
+               or (isinstance(kind, ast.Attribute) and kind.attr in _IMPORT_ERRORS) for kind in caught):
+            return True
+    return False
+
+
+def _is_type_checking(test: ast.AST) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def optional_imports(tree: ast.AST) -> set[int]:
+    """The ``id`` of every import in ``tree`` the module does without when it is loaded: one inside a function (run
+    only when it is called: a lazy import), in a ``try`` that catches ImportError, or under ``if TYPE_CHECKING``."""
+    optional: set[int] = set()
+    pending: list[tuple[ast.AST, bool]] = [(tree, False)]  # (node, whether an import under it is optional); no recursion
+    while pending:
+        node, lazy = pending.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and lazy:
+            optional.add(id(node))
+        guarded: list[ast.stmt] = []
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            guarded = node.body
+        elif _catches_import_error(node):  # a try (try/except* too)
+            guarded = getattr(node, "body", [])
+        inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        pending.extend((child, inner or any(child is g for g in guarded)) for child in ast.iter_child_nodes(node))
+    return optional
+
+
 def read_code(project: Path) -> CodeFacts:
     """Imports, KnownProfiles members and credential or client construction, from each file's syntax tree."""
     facts = CodeFacts()
@@ -102,14 +142,17 @@ def read_code(project: Path) -> CodeFacts:
     default_profile = {relative: min(getattr(n, "lineno", 0) for n in ast.walk(tree) if _sets_default_profile(n))
                        for relative, tree in trees if any(_sets_default_profile(n) for n in ast.walk(tree))}
     for relative, tree in trees:
+        optional = optional_imports(tree)
         for node in ast.walk(tree):
             line = getattr(node, "lineno", 0)
             where = f"{relative}:{line}"
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    _note(facts.imports, alias.name, relative, where)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                _note(facts.imports, node.module, relative, where)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if node.module and not node.level else []
+                for module in modules:
+                    _note(facts.imports, module, relative, where)
+                    if id(node) not in optional:
+                        _note(facts.needed_imports, module, relative, where)
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "KnownProfiles":
                 _note(facts.profiles, node.attr, relative, where)
             elif isinstance(node, ast.Call):
@@ -197,12 +240,24 @@ def check_code_imports(code: CodeFacts) -> list[Finding]:
     return findings
 
 
-def imported_packages(code: CodeFacts) -> list[str]:
-    """The catalog's packages that the code imports (management clients, the data plane, azure-identity)."""
+def _packages_of(imports: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The catalog's packages (management clients, the data plane, azure-identity) that ``imports`` import: package ->
+    where (the places of each module of it, in the order the modules were met)."""
     providers = {client.module: client.package for client in catalog.CLIENTS.values()} | PINNED_MODULES
-    packages = set()
-    for module in code.imports:
+    packages: dict[str, list[str]] = {}
+    for module, places in imports.items():
         for provided, package in providers.items():
             if module == provided or module.startswith(provided + "."):
-                packages.add(package)
-    return sorted(packages)
+                packages.setdefault(package, []).extend(places)
+    return dict(sorted(packages.items()))
+
+
+def imported_packages(code: CodeFacts) -> list[str]:
+    """The catalog's packages that the code imports anywhere (a lazy import inside a function too)."""
+    return list(_packages_of(code.imports))
+
+
+def needed_packages(code: CodeFacts) -> dict[str, str]:
+    """The catalog's packages the code cannot start without (``CodeFacts.needed_imports``): package -> where the first
+    import of it is (file:line)."""
+    return {package: places[0] for package, places in _packages_of(code.needed_imports).items()}

@@ -1,17 +1,18 @@
 """What doctor reads of a project's installed environment: its ``.venv``'s distributions from their metadata on disk
 (nothing there is run), or, only with ``--python``, what that Python reports; and the checks of what is installed
-against what the code imports, the pins and the Stack's root CA."""
+against what the code cannot start without, the pins (in a generated project: its lock) and the Stack's root CA."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generator import catalog
 from generator._util.files import read_regular_file
-from generator.operations.doctor_code import RETIRED, CodeFacts, imported_packages
+from generator.operations.doctor_code import RETIRED, CodeFacts, needed_packages
 from generator.operations.doctor_findings import ERROR, WARNING, DoctorError, Finding, normal_name, parsed_version
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # certifi's bundle is some 300 kB
@@ -74,21 +75,78 @@ def run_environment(python: str) -> dict[str, Any]:
             "bundle": answer.get("bundle")}
 
 
-def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, ca_pem: str | None) -> list[Finding]:
-    """What is installed in the environment (``where`` names it) against what the code imports and the pins."""
+@dataclass
+class LockedLine:
+    """One entry of a generated project's lock (requirements.txt): what bootstrap installs."""
+
+    package: str  # its normal name
+    version: str
+    where: str  # requirements.txt:N
+    has_marker: bool  # installed only where its environment marker holds (which reading the disk does not tell)
+
+
+_INSTALL_THE_LOCK = "python scripts/bootstrap.py (it installs the lock, requirements.txt)"
+
+
+def _needed(code: CodeFacts) -> dict[str, tuple[str, str]]:
+    """The catalog's packages the code cannot start without: package -> (what is imported, where first)."""
+    needed = {package: (package, where) for package, where in needed_packages(code).items()}
+    if "azure.profiles" in code.needed_imports:  # azure-common provides it; newer management packages no longer bring it
+        needed.setdefault("azure-common", ("azure.profiles (of azure-common)", code.needed_imports["azure.profiles"][0]))
+    return needed
+
+
+def _against_pins(versions: dict[str, str], where: str, code: CodeFacts) -> list[Finding]:
+    """A hand-written project: each package the code needs installed, a management package at most at its pin."""
     findings = []
-    versions = environment["versions"]
-    for package in imported_packages(code):
+    for package, (imported, place) in _needed(code).items():
         pin = catalog.PINS[package]
         installed = versions.get(package)
         if installed is None:
-            findings.append(Finding(ERROR, where, f"{package} is imported but not installed", f"install {pin.requirement}"))
+            findings.append(Finding(ERROR, place, f"{imported} is imported but not installed in {where}", f"install {pin.requirement}"))
         elif package.startswith("azure-mgmt-") and parsed_version(installed) and parsed_version(installed) > parsed_version(pin.version):
-            findings.append(Finding(ERROR, where, f"{package} {installed} is installed: newer than the last release that "
-                                    f"honours the hybrid profiles ({pin.version}; {pin.breaks})", f"install {pin.requirement}"))
-    if "azure.profiles" in code.imports and "azure-common" not in versions:
-        findings.append(Finding(ERROR, where, "azure.profiles is imported but azure-common is not installed",
-                                f"install {catalog.PINS['azure-common'].requirement}"))
+            findings.append(Finding(ERROR, place, f"{package} {installed} is installed in {where}: newer than the last release "
+                                    f"that honours the hybrid profiles ({pin.version}; {pin.breaks})", f"install {pin.requirement}"))
+    return findings
+
+
+def _same_version(installed: str, locked: str) -> bool:
+    return installed == locked or (parsed_version(installed) is not None and parsed_version(installed) == parsed_version(locked))
+
+
+def _against_lock(versions: dict[str, str], where: str, code: CodeFacts, lock: list[LockedLine]) -> list[Finding]:
+    """A generated project: the lock decides what is installed. Each locked package installed at its locked version
+    (an entry with a marker only when it is installed at all), and each package the code needs in the lock."""
+    findings = []
+    needed = _needed(code)
+    entries: dict[str, list[LockedLine]] = {}
+    for line in lock:
+        entries.setdefault(line.package, []).append(line)
+    for package, (imported, place) in needed.items():
+        if package not in entries:
+            findings.append(Finding(ERROR, place, f"{imported} is imported but the lock (requirements.txt) does not hold it",
+                                    f"add {catalog.PINS[package].requirement} (the release proven with the Stack) to requirements.in, "
+                                    "then python scripts/bootstrap.py (it locks, then installs the lock)"))
+    for package, lines in entries.items():
+        installed = versions.get(package)
+        also = f" (imported at {needed[package][1]})" if package in needed else ""
+        if installed is None and not all(line.has_marker for line in lines):
+            findings.append(Finding(ERROR, lines[0].where, f"{package}=={lines[0].version} is locked but not installed in "
+                                    f"{where}{also}", _INSTALL_THE_LOCK))
+        elif installed is not None and not any(_same_version(installed, line.version) for line in lines):
+            locked = " or ".join(line.version for line in lines)
+            findings.append(Finding(ERROR, lines[0].where, f"{package} {installed} is installed in {where}; the lock pins "
+                                    f"{locked}{also}", _INSTALL_THE_LOCK))
+    return findings
+
+
+def check_environment(environment: dict[str, Any], where: str, code: CodeFacts, ca_pem: str | None,
+                      lock: list[LockedLine] | None = None) -> list[Finding]:
+    """What is installed in the environment (``where`` names it) against what the code cannot start without: in a
+    generated project (``lock``: its requirements.txt) against the lock, else against the catalog's pins. An import
+    inside a function or guarded by ``except ImportError`` is no requirement here (``CodeFacts.needed_imports``)."""
+    versions = environment["versions"]
+    findings = _against_pins(versions, where, code) if lock is None else _against_lock(versions, where, code, lock)
     for retired in RETIRED:
         if retired in versions:
             findings.append(Finding(WARNING, where, f"{retired} {versions[retired]} is installed (retired)", f"uninstall it; use {RETIRED[retired]}"))

@@ -106,10 +106,10 @@ def refuse_links(project: Path, plan: UpgradePlan, vcs_ref: str | None, trust: b
 def written_paths(plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: list[str]) -> list[str]:
     """Every path (files and folders) the template version to upgrade to renders, rendered into a scratch folder
     with the project's answers (no task runs)."""
-    import copier
     from copier.errors import CopierError
     from plumbum.commands.processes import ProcessExecutionError
 
+    from generator.operations.copier_worker import run_copy
     from generator.operations.upgrade import REFRESHED_ENV
 
     data: dict[str, Any] = {key: value for key, value in {**plan.recorded, **plan.fresh}.items() if not key.startswith("_")}
@@ -123,8 +123,8 @@ def written_paths(plan: UpgradePlan, vcs_ref: str | None, trust: bool, exclude: 
             # while git still wrote into it); they take effect right after.
             with copier_environment(**{REFRESHED_ENV: "1"}), serving, warnings.catch_warnings(), deferred_interrupts():
                 warnings.simplefilter("ignore")
-                copier.run_copy(source, rendered, data=data, defaults=True, overwrite=True, quiet=True, skip_tasks=True,
-                                unsafe=plan.source is not None or trust, vcs_ref=ref, exclude=exclude)
+                run_copy(source, rendered, data=data, defaults=True, overwrite=True, quiet=True, skip_tasks=True,
+                         unsafe=plan.source is not None or trust, vcs_ref=ref, exclude=exclude)
         except (CopierError, ProcessExecutionError, ValueError, OSError):
             return []  # copier's update meets the same failure and reports it in one line
         return sorted(path.relative_to(rendered).as_posix() for path in rendered.rglob("*"))

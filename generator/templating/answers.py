@@ -93,15 +93,21 @@ def project_name_for(folder: str) -> str:
     return name or "azs-project"
 
 
-# The CI definitions a project can carry (copier.yml's ``ci`` choices).
+# The CI definitions a project can carry (copier.yml's ``ci`` choices); ``none``, alone, names none of them.
 CI_DEFINITIONS = ("github", "azure_pipelines")
+NO_CI = "none"
 
 
 def ci_names(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Validated CI definition names, in :data:`CI_DEFINITIONS` order (none is a valid choice)."""
+    """Validated CI definition names, in :data:`CI_DEFINITIONS` order; ``none`` alone (or nothing): none."""
+    if list(names) == [NO_CI]:
+        return ()
     unknown = [name for name in names if name not in CI_DEFINITIONS]
+    if unknown == [NO_CI]:
+        raise ScaffoldError(f"{NO_CI} goes alone: give {NO_CI}, or the CI definitions to carry ({', '.join(CI_DEFINITIONS)})")
     if unknown:
-        raise ScaffoldError(f"unknown CI definition(s) {', '.join(unknown)}: choose from {', '.join(CI_DEFINITIONS)}")
+        raise ScaffoldError(f"unknown CI definition(s) {', '.join(unknown)}: choose from {', '.join(CI_DEFINITIONS)} "
+                            f"(comma-separated), or {NO_CI}")
     return tuple(name for name in CI_DEFINITIONS if name in names)
 
 

@@ -5,7 +5,8 @@ would write anything: rendering the recorded version on both sides of its three-
 the one rule ``upgrade --check``, ``upgrade --yes`` and both with ``--all`` follow (``generator.operations.upgrade``).
 
 - azs-scaffold's own template (the project records :func:`template_source.public_url`): this installation's
-  version, or the ``--vcs-ref`` named, looked up in this installation's bundle (offline).
+  version (its bundle's HEAD, named as copier records it in ``_commit``), or the ``--vcs-ref`` named, looked up in
+  this installation's bundle (offline).
 - another template: the ``--vcs-ref`` named, else the version copier's update takes when given none (its latest
   release tag, else the default branch's ``HEAD``), looked up with ``git ls-remote`` where the project records it.
 """
@@ -17,21 +18,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from generator import __version__
 from generator._util.git import GitError, git, git_output
-from generator.templating.template_source import TemplateSource, TemplateSourceError
+from generator.templating.template_source import TemplateSource, TemplateSourceError, reusable_clone
 
 
 def template_target(recorded: dict[str, Any], source: TemplateSource | None, vcs_ref: str | None) -> tuple[str | None, bool]:
-    """The template version an upgrade renders (as the user would name it: a tag, a hash, ``HEAD``; None where there
-    is none to name) and whether it differs from the one the project records (``recorded["_commit"]``).
+    """The template version an upgrade renders (as the user would name it: a tag, a hash, ``HEAD``; this
+    installation's as a project records it, :func:`installed_version`; None where there is none to name) and whether
+    it differs from the one the project records (``recorded["_commit"]``).
 
     ``source`` is this installation's template when the project records azs-scaffold's own, else None.
     """
     commit = str(recorded.get("_commit") or "")
     if source is not None:
         if vcs_ref is None:
-            return f"v{__version__}", not same_version(commit, __version__)
+            clone = reusable_clone(source)  # what new and upgrade render from: its HEAD, as a commit
+            return installed_version(clone), not names_commit(clone.src, clone.ref or "HEAD", commit)
         return vcs_ref, not names_commit(source.src, vcs_ref, commit)
     from copier._vcs import get_repo  # copier's own reading of a template's address (gh:, git+https:, a path)
 
@@ -48,6 +50,14 @@ def template_target(recorded: dict[str, Any], source: TemplateSource | None, vcs
     return target, not commit or not names_commit(url, target, commit, refs)
 
 
+def installed_version(clone: TemplateSource) -> str:
+    """This installation's template version in the form a project records it as ``_commit``: what copier's ``git
+    describe --tags --always`` says of the commit the bundle renders (a tag, TAG-N-gHASH, or the short hash), asked
+    in the bundle's clone (``reusable_clone``) that ``new`` renders from. Never the package version
+    (``0.0.1.dev485+g5ec0cd4de``), which names no tag and would spell one version two ways beside ``_commit``."""
+    return git(Path(clone.src), "describe", "--tags", "--always", clone.ref or "HEAD").strip()
+
+
 def latest_release(tags: Any) -> str:
     """The version copier's update takes when given none: the highest tag that is a PEP 440 release (no
     pre-release; copier's ``get_latest_tag``), else ``HEAD``."""
@@ -62,16 +72,6 @@ def latest_release(tags: Any) -> str:
         if not version.is_prerelease:
             releases.append((version, tag))
     return max(releases)[1] if releases else "HEAD"
-
-
-def same_version(commit: str, version: str) -> bool:
-    """Whether copier's ``_commit`` (git describe) and a package version (hatch-vcs) name one commit."""
-    if commit.removeprefix("v") == version:
-        return True
-    described, built = re.search(r"(?:^|-g)([0-9a-f]{7,})$", commit), re.search(r"\+g([0-9a-f]{7,})", version)
-    if not described or not built:
-        return False
-    return described[1].startswith(built[1]) or built[1].startswith(described[1])
 
 
 def names_commit(url: str, vcs_ref: str, recorded: str, refs: dict[str, str] | None = None) -> bool:
