@@ -115,6 +115,23 @@ def project_environment(wheelhouse: Path, uv_cache: Path) -> dict[str, str]:
     return env
 
 
+_HELD_PORTS: list[Any] = []  # the sockets that hold closed_port()'s ports, closed when the session ends
+
+
+def closed_port() -> int:
+    """A loopback port that refuses every connection: bound and never listening, held until the session ends, so no
+    other process (another session's emulator) can start listening there meanwhile."""
+    import atexit
+    import socket
+
+    if not _HELD_PORTS:
+        atexit.register(lambda: [held.close() for held in _HELD_PORTS])
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(probe)
+    return probe.getsockname()[1]
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import zipfile
@@ -16,7 +15,7 @@ import pytest
 
 from generator import catalog
 from generator.catalog import lock
-from tests.helpers import GENERATOR_COMMAND
+from tests.helpers import GENERATOR_COMMAND, closed_port
 from tests.project import bootstrap, run, venv_python
 
 MUST_BE_HASHED = ("azure-core", "msal", "cryptography", "requests", "isodate", "typing-extensions")
@@ -130,15 +129,9 @@ def test_a_generated_projects_requirements_hash_every_package(project):
         assert entry.hashes == by_name[(entry.package, entry.version)].hashes  # exactly the lock's
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens there once the probe is closed
-
-
 def _without_an_index(env: dict[str, str], uv_cache: Path) -> dict[str, str]:
     """No way to an index: every proxy a closed port, pip told there is no index, no find-links but what is named."""
-    closed = f"http://127.0.0.1:{_closed_port()}"
+    closed = f"http://127.0.0.1:{closed_port()}"
     clean = {k: v for k, v in env.items() if not k.startswith(("PIP_", "UV_")) and k.lower() not in ("https_proxy", "http_proxy",
                                                                                                       "all_proxy", "no_proxy")}
     return {**clean, "HTTPS_PROXY": closed, "HTTP_PROXY": closed, "ALL_PROXY": closed, "NO_PROXY": "127.0.0.1",

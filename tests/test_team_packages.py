@@ -16,7 +16,17 @@ import pytest
 
 from generator import catalog
 from generator.catalog import lock
-from tests.helpers import GENERATOR_COMMAND, MACHINE_CA_BUNDLE, ROOT, cli, git, new_args, without_emulator_proxy
+from tests.helpers import (
+    GENERATOR_COMMAND,
+    MACHINE_CA_BUNDLE,
+    ROOT,
+    cli,
+    closed_port,
+    git,
+    new_args,
+    one_error,
+    without_emulator_proxy,
+)
 from tests.project import bootstrap, run, venv_python
 
 SCRIPTS = ROOT / "template" / "scripts"
@@ -61,6 +71,29 @@ def test_the_project_and_azs_scaffold_compute_one_digest():
     assert lock.input_digest("# a comment\npython-dotenv\n") == lock.input_digest("python-dotenv")  # comments change nothing
 
 
+def _python_3_10() -> str | None:
+    """A Python 3.10 (the generated project's floor) on this machine, if there is one: on PATH, or pyenv's."""
+    found = [shutil.which("python3.10"), *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.10.*/bin/python3.10"))]
+    for python in filter(None, found):
+        probe = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"], capture_output=True,
+                               text=True, timeout=60)
+        if probe.stdout.strip() == "True":
+            return python
+    return None
+
+
+def test_the_templates_python_compiles_on_python_3_10():
+    """Every Python file the template renders as is (scripts, the helper package, the tests) compiles on Python 3.10,
+    the oldest the generated project supports (nothing written: compile(), no .pyc)."""
+    python = _python_3_10()
+    if python is None:
+        pytest.skip("no Python 3.10 on this machine")
+    files = sorted(str(p) for p in (ROOT / "template").rglob("*.py"))
+    code = "import sys\nfor name in sys.argv[1:]:\n    compile(open(name, encoding='utf-8').read(), name, 'exec')"
+    done = subprocess.run([python, "-c", code, *files], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and len(files) > 15, done.stderr
+
+
 def test_an_empty_requirements_in_locks_to_the_proven_set_without_uv_or_index(tmp_path):
     project = _scratch_project(tmp_path / "project")
     no_uv = {**os.environ, "PATH": "/usr/bin:/bin", "PIP_NO_INDEX": "1"}
@@ -90,6 +123,45 @@ def test_a_line_that_moves_a_proven_package_is_refused_naming_it_and_nothing_is_
         assert "profile 2020_09_01_hybrid" in line, line
         assert (project / "requirements.txt").read_bytes() == before
         assert not (project / ".venv").exists()
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("line", ["git+https://github.com/theskumar/python-dotenv@v1.0.1",
+                                  "python-dotenv @ git+https://github.com/theskumar/python-dotenv@v1.0.1", "-e ./tools"])
+def test_r286_a_direct_reference_is_refused_with_what_the_team_can_do(tmp_path, line):
+    """A git repository or an editable folder in requirements.in is no released file with a sha256: refused before uv
+    runs (offline here: nothing is fetched), naming the line and what to do; then, the line taken out, it locks."""
+    project = _scratch_project(tmp_path / "project")
+    assert _script(project, "lock.py", env=_offline_uv(tmp_path)).returncode == 0
+    locked = (project / "requirements.txt").read_bytes()
+    (project / "requirements.in").write_text(f"# the team's\n{line}\n", encoding="utf-8")
+    for script in ("lock.py", "bootstrap.py"):
+        done = _script(project, script, env=_offline_uv(tmp_path))
+        said = one_error(done.returncode, done.stderr, f"requirements.in: {line} is ")
+        assert "hash-checked lock cannot pin" in said and "pip wheel --no-deps" in said and "name==version" in said, said
+        assert "nothing was locked or installed" in said, said
+        assert (project / "requirements.txt").read_bytes() == locked and not (project / ".venv").exists()
+    (project / "requirements.in").write_text("# the team's\n", encoding="utf-8")
+    assert _script(project, "lock.py", "--check", env=_offline_uv(tmp_path)).returncode == 0
+
+
+@pytest.mark.reliability
+def test_r287_what_uv_says_is_cut_at_a_word_with_an_ellipsis(tmp_path):
+    """uv's own failure (a real one: its index a closed loopback port) is quoted from a word's start, marked '...'."""
+    (tmp_path / "requirements.in").write_text("python-dotenv\n", encoding="utf-8")
+    env = {**os.environ, "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_HTTP_RETRIES": "0",
+           "UV_INDEX_URL": f"http://127.0.0.1:{closed_port()}/simple"}
+    uv = _project_lock_module().find_uv()
+    assert uv, "uv comes with azs-scaffold's test dependencies"
+    said = subprocess.run([uv, "pip", "compile", "--quiet", "--generate-hashes", "requirements.in"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120).stderr
+    flat = " ".join(said.split())
+    assert len(flat) > 200, said  # long enough to be cut
+    line = _project_lock_module().refusal(said, "python-dotenv\n", {})
+    quoted = re.search(r"\((\.\.\..*)\); check the connection", line)
+    assert quoted, line
+    kept = quoted[1][3:]
+    assert flat.endswith(kept) and flat[-len(kept) - 1] == " " and len(kept) <= 200, (kept, flat)
 
 
 @pytest.mark.reliability

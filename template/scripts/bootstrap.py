@@ -78,11 +78,17 @@ def create_venv(uv: str | None) -> None:
         if made.returncode == 0:
             return
         shutil.rmtree(VENV, ignore_errors=True)
-        step(f"uv could not create {VENV.name} ({' '.join(made.stderr.split())[-200:]}); venv creates it")
+        step(f"uv could not create {VENV.name} ({lock.tail(' '.join(made.stderr.split()), 200)}); venv creates it")
     try:
         venv.EnvBuilder(with_pip=uv is None).create(VENV)
-    except (OSError, subprocess.CalledProcessError) as exc:
+    except OSError as exc:
         shutil.rmtree(VENV, ignore_errors=True)
+        fail(lock.not_written(str(VENV), exc) or f"could not create {VENV}: {exc}; check that folder, then run bootstrap again")
+    except subprocess.CalledProcessError as exc:  # ensurepip failed: Debian/Ubuntu ship it apart, in python3-venv
+        shutil.rmtree(VENV, ignore_errors=True)
+        refused = lock.refused_in(exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else str(exc.output))
+        if refused:  # ensurepip could not write pip into it
+            fail(f"could not create {VENV}: {refused[0]}; {refused[1]}")
         fail(f"could not create {VENV}: {exc}; on Debian/Ubuntu install python3-venv (or install uv: pipx install uv)")
 
 
@@ -152,6 +158,9 @@ def installer_failure(output: str, name: str, wheels: Path | None) -> str:
     if "--require-hashes" in output or "require-hashes" in output or "Hashes are required" in output:
         return ("requirements.txt names a package without its hashes, and hash-checking mode installs only locked files; "
                 "put the team's packages in requirements.in (bootstrap locks them), then run python scripts/lock.py")
+    refused = lock.refused_in(output)
+    if refused:
+        return f"installing the locked packages into {VENV} failed: {refused[0]}; {refused[1]}"
     if wheels:
         return f"installing the locked packages from {wheels} failed (see {name}'s message above)"
     return (f"installing the locked packages failed (see {name}'s message above); check the connection to the "
@@ -338,8 +347,10 @@ def check_tls(bundle: Path) -> None:
                      "run bootstrap again")
             fail("TLS verification failed: the Stack's certificate is not trusted; put its root CA in "
                  "certs/azure-stack-root.pem and run bootstrap again")
-        said = f"it answered {exc.code}" if isinstance(exc, urllib.error.HTTPError) else type(reason).__name__
-        fail(f"cannot reach the Stack's Resource Manager ({said}); check the network and {url}")
+        said = f"it answered {exc.code} to {url}" if isinstance(exc, urllib.error.HTTPError) else type(reason).__name__
+        fail(f"cannot reach the Stack's Resource Manager {stack['resourceManagerEndpointUrl']} ({said}): "
+             "check the endpoint in stack.json, that the Stack is reachable from here, and HTTPS_PROXY/NO_PROXY; then run "
+             "bootstrap again")
 
 
 def main() -> None:
@@ -371,6 +382,9 @@ def main() -> None:
     if subprocess.run([str(venv_python()), str(Path(__file__).resolve()), "--inside-venv"], cwd=ROOT).returncode != 0:
         sys.exit(1)
     python = f"{VENV.name}\\Scripts\\python" if os.name == "nt" else f"{VENV.name}/bin/python"
+    if not OVERLAY and not any(os.path.lexists(ROOT / name) for name in ("azureSecretSpConfig.json", "azureCertSpConfig.json")):
+        step("No service principal file here (it is git-ignored: a clone has none); make it first, as README.md's "
+             "\"A teammate's clone\" says")
     step("Ready. Next:")
     print(f"    {python} register_providers.py")
     for sample in sorted((ROOT / "samples").glob("*.py")):

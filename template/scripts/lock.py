@@ -20,6 +20,7 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import os
 import re
@@ -65,6 +66,35 @@ def read_text(path: Path) -> str:
     if len(data) > MAX_BYTES:
         raise LockFailure(f"{path.name} is over {MAX_BYTES // 1024} kB, more than any requirements file needs; check it")
     return data.decode("utf-8-sig", errors="replace")
+
+
+_OWNER = ("run it as the user who owns the project folder, or give yourself write access to it (or work in a clone of "
+          "your own)")
+_SPACE = "free some space, then run again"
+# A write the file system refused, by errno: what happened, and what to do.
+FILE_SYSTEM_REFUSALS = {errno.EACCES: ("permission denied", _OWNER), errno.EPERM: ("operation not permitted", _OWNER),
+                        errno.EROFS: ("read-only file system", "work in a writable clone of the project"),
+                        errno.ENOSPC: ("no space left on the device", _SPACE)}
+if hasattr(errno, "EDQUOT"):  # not on every platform
+    FILE_SYSTEM_REFUSALS[errno.EDQUOT] = ("disk quota exceeded", _SPACE)
+
+
+def not_written(what: str, exc: OSError) -> str | None:
+    """Why ``what`` could not be written, and what to do, when the file system said why (permissions, a read-only
+    file system, a full disk); None for any other error."""
+    if exc.errno not in FILE_SYSTEM_REFUSALS:
+        return None
+    reason, remedy = FILE_SYSTEM_REFUSALS[exc.errno]
+    target = exc.filename2 or exc.filename  # a link's or copy's failure names its source first
+    return f"could not create {what}{f' ({target})' if target and str(target) != what else ''}: {reason}; {remedy}"
+
+
+def refused_in(output: str) -> tuple[str, str] | None:
+    """The file system's refusal a program's output reports (pip's ``[Errno 28]``, uv's ``(os error 28)``), if any."""
+    for code, refusal in FILE_SYSTEM_REFUSALS.items():
+        if f"[Errno {code}]" in output or f"(os error {code})" in output:
+            return refusal
+    return None
 
 
 def meaningful_lines(text: str) -> list[str]:
@@ -160,6 +190,33 @@ def _profile() -> str:
         return "?"
 
 
+def tail(text: str, limit: int) -> str:
+    """The end of ``text``, at most ``limit`` characters, cut at a word's start and marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    kept = text[-limit:]
+    space = kept.find(" ")
+    return "..." + (kept[space + 1:] if 0 <= space < len(kept) - 1 else kept)
+
+
+# A line naming a version-control repository or an editable folder: a direct reference with no released file, so
+# nothing a hash-checked lock can pin (uv locks a URL or a file of an archive with its sha256; not these).
+_UNPINNABLE = re.compile(r"^(?:(?:-e|--editable)(?:\s+|=)|(?:[A-Za-z0-9][\w.-]*(?:\[[^\]]*\])?\s*@\s*)?(?:git|hg|svn|bzr)\+)",
+                         re.IGNORECASE)
+
+
+def unpinnable(team: str) -> str | None:
+    """Why a line of requirements.in cannot be locked with hashes, and what the team can do; None when every line can."""
+    for line in meaningful_lines(team):
+        if _UNPINNABLE.match(line):
+            what = "an editable install" if line.startswith("-") else "a version-control reference"
+            return (f"requirements.in: {line} is {what}, which a hash-checked lock cannot pin (it is no released file with "
+                    "a sha256); nothing was locked or installed: build a wheel of it at a tag or commit (pip wheel --no-deps "
+                    "'<that reference>'), publish it to the team's index (PIP_INDEX_URL) or put it in a folder PIP_FIND_LINKS "
+                    "names, and name it here as name==version")
+    return None
+
+
 def refusal(said: str, team: str, proven: dict[str, str]) -> str:
     """The one line that says why uv could not lock, from what it said."""
     flat = " ".join(said.split())
@@ -175,15 +232,15 @@ def refusal(said: str, team: str, proven: dict[str, str]) -> str:
             return (f"requirements.in: {line} needs another release of {package} than the proven {version[1] if version else '?'} "
                     f"(constraints.txt: the release proven for the Stack's API profile {_profile()}); nothing was locked or "
                     f"installed: remove or loosen that line")
-        return f"requirements.in cannot be locked: {flat[-300:]}; nothing was locked or installed: change the line uv names"
+        return f"requirements.in cannot be locked: {tail(flat, 300)}; nothing was locked or installed: change the line uv names"
     missing = re.search(r"Because ([A-Za-z0-9._-]+) was not found in the (?:package registry|provided package locations)", flat)
     if missing:
         return (f"requirements.in names {missing[1]}, which the package index does not have; nothing was locked or "
                 "installed: check its name (PIP_INDEX_URL names a mirror)")
     if re.search(r"Failed to fetch|error sending request|dns error|Connection refused|certificate", flat, re.IGNORECASE):
-        return (f"locking needs the package index and uv could not reach it ({flat[-200:]}); check the connection "
+        return (f"locking needs the package index and uv could not reach it ({tail(flat, 200)}); check the connection "
                 "(a corporate CA: SSL_CERT_FILE names its bundle for uv), then run python scripts/lock.py again")
-    return f"uv could not lock requirements.in: {flat[-300:]}; nothing was locked or installed"
+    return f"uv could not lock requirements.in: {tail(flat, 300)}; nothing was locked or installed"
 
 
 def lock(uv: str | None, upgrade: bool = False) -> str:
@@ -194,6 +251,9 @@ def lock(uv: str | None, upgrade: bool = False) -> str:
         raise LockFailure("constraints.txt names no package; restore it from git or run azs-scaffold upgrade")
     added: dict[str, str] = {}
     if meaningful_lines(team):
+        reason = unpinnable(team)
+        if reason:
+            raise LockFailure(reason)
         if uv is None:
             raise LockFailure("locking requirements.in needs uv, and none is on PATH, beside this Python nor beside "
                               "azs-scaffold; install it (pipx install uv) and run again")
@@ -203,8 +263,13 @@ def lock(uv: str | None, upgrade: bool = False) -> str:
     try:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, LOCK)
+    except OSError as exc:
+        raise LockFailure(not_written(LOCK.name, exc) or f"could not write {LOCK.name} ({exc})") from None
     finally:
-        partial.unlink(missing_ok=True)
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:  # a folder this user may not write: nothing was made there either
+            pass
     return (f"requirements.txt: the proven set ({len(proven)} packages)"
             + (f" and {len(added)} of the team's and what they need ({', '.join(added)})" if added else ""))
 

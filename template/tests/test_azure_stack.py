@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -42,7 +44,9 @@ class OfflineProject(unittest.TestCase):
 
     def write_sp(self, mode: int = 0o600) -> None:
         path = self.dir / azure_stack.SECRET_FILE
-        path.write_text(json.dumps(self.sp))
+        # Private from its first byte, as the real file is: no "readable by others" warning in the test's output.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(json.dumps(self.sp))
         path.chmod(mode)
 
 
@@ -100,7 +104,27 @@ class ConfigTest(OfflineProject):
     @unittest.skipIf(os.name == "nt", "POSIX permissions")
     def test_an_open_config_file_is_warned_about(self) -> None:
         self.write_sp(0o644)
-        self.assertTrue(any("chmod 600" in w for w in azure_stack.load_config(self.dir).warnings))
+        printed = io.StringIO()
+        with contextlib.redirect_stderr(printed):  # the warning is this test's subject: kept out of the run's output
+            config = azure_stack.load_config(self.dir)
+        self.assertTrue(any("chmod 600" in w for w in config.warnings))
+        self.assertIn(f"warning: {azure_stack.SECRET_FILE} is readable by others; run: chmod 600", printed.getvalue())
+
+    def test_a_clone_without_the_service_principal_file_is_told_what_to_do(self) -> None:
+        (self.dir / azure_stack.SECRET_FILE).unlink()
+        shutil.copy(ROOT / ".copier-answers.yml", self.dir / ".copier-answers.yml")
+        with self.assertRaises(azure_stack.ConfigError) as caught:
+            azure_stack.load_config(self.dir)
+        self.assertRegex(str(caught.exception), r"is missing .*git-ignored.*create it, private \(chmod 600 .*clientId")
+        self.assertIn("ask whoever generated the project", str(caught.exception))
+        # A project whose service principal signs in with a certificate: that file, with its keys.
+        (self.dir / ".copier-answers.yml").write_text("auth_method: certificate\nclient_id: 33333333-3333-3333-3333-333333333333\n"
+                                                      "certificate_path: certs/sp.pem\n")
+        with self.assertRaises(azure_stack.ConfigError) as caught:
+            azure_stack.load_config(self.dir)
+        self.assertIn(f"{azure_stack.CERT_FILE} is missing", str(caught.exception))
+        self.assertIn('{"clientId": "33333333-3333-3333-3333-333333333333", "certPath": "certs/sp.pem", "certPass": ',
+                      str(caught.exception))
 
 
 class ClientFactoryTest(unittest.TestCase):

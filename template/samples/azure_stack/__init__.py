@@ -18,7 +18,8 @@ with yours):
 ==================  ================================================================================================
 ``settings``        where each setting lives (stack.json: the Stack's; the service principal file: the credentials),
                     :func:`load_config` and :class:`StackConfig`
-``files``           :func:`read_json`: the one reader of the project's JSON files (regular files, size-capped)
+``files``           :func:`read_json`: the one reader of the project's JSON files (regular files, size-capped);
+                    :func:`recorded_answer`: what ``.copier-answers.yml`` records
 ``trust``           the one CA bundle every client verifies the Stack with (certifi + the Stack's root + yours)
 ``credentials``     the azure-identity credential for the service principal, and what its tokens say
 ``clients``         management, Key Vault and blob clients set up for this Stack (endpoint, scope, profile, TLS)

@@ -40,12 +40,45 @@ def refused_action(message: str) -> str:
             "on the subscription (or that scope)")
 
 
+# What urllib3 (under azure-core's transport) says when no connection was made: refused, no route, a name that does
+# not resolve, a connect timeout, a proxy that cannot be reached.
+_NOT_REACHED = re.compile(r"Failed to establish a new connection|Connection refused|Failed to resolve|Name or service not "
+                          r"known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution|No route to "
+                          r"host|Network is unreachable|timed out|Unable to connect to proxy", re.IGNORECASE)
+_HOST = re.compile(r"host='([^']+)'(?:, port=(\d+))?")
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """The host no connection could be made to, when ``exc`` (or the error it wraps: azure-identity's
+    ClientAuthenticationError wraps azure-core's ServiceRequestError) says so; None when a connection was made."""
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    seen: BaseException | None = exc
+    for _ in range(5):  # the error and what it was raised from, a few links down
+        if seen is None:
+            return None
+        # azure-identity words a failed request "Authentication failed: <the request's error>"; an answer it got (a
+        # refusal) never names a connection.
+        wrapped = isinstance(seen, ClientAuthenticationError) and "Connection(host=" in str(seen)
+        if (isinstance(seen, ServiceRequestError) or wrapped) and _NOT_REACHED.search(str(seen)):
+            host = _HOST.search(str(seen))
+            if not host:
+                return "the Stack"
+            return f"{host.group(1)}:{host.group(2)}" if host.group(2) and host.group(2) != "443" else host.group(1)
+        seen = seen.__cause__  # what it was raised from (never merely what was being handled then)
+    return None
+
+
 def failure(exc: Exception) -> str:
     """The one line that says what failed, for an exception of the Azure SDK a sample's ``main`` raised."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
     if "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return f"error: {tls_diagnosis(sign_in=isinstance(exc, ClientAuthenticationError))}"
+    host = unreachable(exc)
+    if host:
+        return (f"error: cannot reach {host}: check the endpoint in stack.json, that the Stack is reachable from here, "
+                "and HTTPS_PROXY/NO_PROXY")
     if isinstance(exc, ClientAuthenticationError):
         return f"error: sign-in failed: {one_line(exc.message or exc)}"
     if isinstance(exc, HttpResponseError):

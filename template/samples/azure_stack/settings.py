@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .files import ConfigError, read_json
+from .files import ConfigError, read_json, recorded_answer
 from .redaction import remember
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the project: samples/azure_stack/ is two folders down
@@ -106,6 +106,18 @@ def use_emulator_proxy(proxy: str) -> None:
     os.environ["HTTPS_PROXY"] = proxy
 
 
+def missing_credentials(root: Path) -> ConfigError:
+    """What to do when there is no service principal file, as in a teammate's clone (the file is git-ignored)."""
+    certificate = recorded_answer(root, "auth_method") == "certificate"
+    name, client_id = CERT_FILE if certificate else SECRET_FILE, recorded_answer(root, "client_id") or "<its application id>"
+    keys = (f'"certPath": "{recorded_answer(root, "certificate_path") or "<its PEM file>"}", "certPass": "<its password, '
+            'or empty>"' if certificate else '"clientSecret": "<the service principal\'s secret>"')
+    private = "only your account may read it" if os.name == "nt" else f"chmod 600 {name}"
+    return ConfigError(f"{name} is missing (it holds the service principal's credentials and is git-ignored, so a clone "
+                       f"has none): create it, private ({private}), holding {{\"clientId\": \"{client_id}\", {keys}}}, "
+                       "or ask whoever generated the project for it (README.md: A teammate's clone)")
+
+
 def load_config(root: Path = ROOT) -> StackConfig:
     """The project's settings: ``stack.json`` and the service principal file under ``root`` (or, when
     ``AZS_EMULATOR_OVERLAY`` names one, the emulator's overlay instead of the service principal file)."""
@@ -113,6 +125,8 @@ def load_config(root: Path = ROOT) -> StackConfig:
     if os.environ.get(OVERLAY_ENV):
         return _emulator_config(stack, Path(os.environ[OVERLAY_ENV]), root)
     secret_path, cert_path = root / SECRET_FILE, root / CERT_FILE
+    if not any(os.path.lexists(path) for path in (secret_path, cert_path)):
+        raise missing_credentials(root)
     sp_path = cert_path if cert_path.exists() and not secret_path.exists() else secret_path
     sp = read_json(sp_path)
     _require(sp, ("clientId",), sp_path.name)
