@@ -109,6 +109,7 @@ def test_a_sample_style_project_gets_each_of_its_problems(tmp_path, start_emulat
         assert expected in problems, problems
 
 
+@pytest.mark.reliability
 def test_a_generated_project_has_no_findings(start_emulator, template_repo, tmp_path):
     info = start_emulator().info()
     project = tmp_path / "generated"

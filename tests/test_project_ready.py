@@ -95,6 +95,7 @@ def test_the_ci_definitions_are_copier_ymls_choices():
     assert tuple(questions["ci"]["choices"].values()) == CI_DEFINITIONS
 
 
+@pytest.mark.reliability
 def test_a_ci_choice_not_offered_is_refused_listing_every_one_help_offers(tmp_path):
     """--help offers github, azure_pipelines or none; a refusal lists the same (before: none left out). Checked before
     the project is read."""

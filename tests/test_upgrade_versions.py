@@ -153,6 +153,7 @@ def test_r251_a_template_that_cannot_be_listed_is_cannot_tell(start_emulator, te
     assert fleet.returncode == 2 and json.loads(fleet.stdout)["projects"][0]["status"] == "failed"
 
 
+@pytest.mark.reliability
 def test_the_version_an_upgrade_renders_and_whether_it_moves(tmp_path):
     """azs-scaffold's own template is looked up in its bundle (this installation's version unless --vcs-ref names
     another); another template where the project records it, with copier's choice when none is named."""
