@@ -5,6 +5,9 @@ repository leave git alone."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +86,31 @@ def test_no_git_and_a_folder_inside_a_repository_leave_git_alone(emulator, tmp_p
     assert f"to {monorepo}" in note and "working-directory: teams/alpha" in note, note
     assert not [line for line in cli(*new_args(info, tmp_path / "own")[0], env=env, timeout=300)[2].splitlines()
                 if "CI services" in line], "a project that is its own repository gets no such note"
+
+
+@pytest.mark.reliability
+def test_r274_new_run_by_its_path_says_where_its_uv_is_and_following_it_the_project_finds_uv(emulator, tmp_path):
+    """azs-scaffold installed with plain pip in a venv and run by its path (README's second install), its bin folder
+    not on PATH: the project's scripts cannot find the uv installed beside it, so the team's first package would not
+    lock. ``new`` says so in one note naming the folder; with that folder on PATH the project's lock finds uv; with
+    uv on PATH already there is no note."""
+    bare = {**os.environ, "PATH": "/usr/bin:/bin"}
+    args, secret = new_args(emulator.info(), tmp_path / "project")
+    code, out, err = cli(*args, base_env={**bare, **secret}, timeout=300)
+    assert code == 0, err
+    (note,) = [line for line in err.splitlines() if line.startswith("note: ")]
+    folder = str(Path(sys.executable).parent)
+    assert f"add {folder} to PATH" in note and "pipx install uv" in note
+    find = ["/usr/bin/env", "python3", "-c", "import sys; sys.path.insert(0, 'scripts'); import lock; print(lock.find_uv())"]
+    project = tmp_path / "project"
+    found = subprocess.run(find, cwd=project, capture_output=True, text=True, env=bare, timeout=60)
+    assert found.stdout.strip() == "None", found.stderr
+    followed = {**bare, "PATH": f"{folder}:/usr/bin:/bin"}
+    found = subprocess.run(find, cwd=project, capture_output=True, text=True, env=followed, timeout=60)
+    assert found.stdout.strip() == str(Path(folder) / "uv"), found.stderr
+    args, secret = new_args(emulator.info(), tmp_path / "second")
+    code, _, err = cli(*args, base_env={**followed, **secret}, timeout=300)
+    assert code == 0 and "note: " not in err, err
 
 
 def test_the_ci_definitions_are_copier_ymls_choices():

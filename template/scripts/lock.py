@@ -112,10 +112,17 @@ def inputs_line(team: str, proven: str) -> str:
     return f"# Inputs: requirements.in {digest(team)}, constraints.txt {digest(proven)}"
 
 
+# A line git writes where a merge could not join two versions of a file: <<<<<<< HEAD, =======, >>>>>>> theirs.
+_CONFLICT_MARKER = re.compile(r"^(?:<{7}|>{7})(?:\s|$)|^={7}\s*$", re.MULTILINE)
+
+
 def stale_reason() -> str | None:
     """Why requirements.txt is not the lock of requirements.in and constraints.txt as they are, or None."""
     team, proven = read_text(REQUIREMENTS_IN), read_text(CONSTRAINTS)
-    recorded = _INPUTS.search(read_text(LOCK)) if LOCK.exists() else None
+    text = read_text(LOCK) if LOCK.exists() else ""
+    if _CONFLICT_MARKER.search(text):  # a merge's: whichever inputs line survived, the lock is no lock
+        return "requirements.txt holds conflict markers (from a merge): a lock is made again from its inputs, never merged"
+    recorded = _INPUTS.search(text)
     if recorded is None:
         return "requirements.txt records no inputs (it is older than requirements.in, or missing)"
     if recorded[1] != digest(team):
@@ -246,6 +253,8 @@ def refusal(said: str, team: str, proven: dict[str, str]) -> str:
 def lock(uv: str | None, upgrade: bool = False) -> str:
     """Write requirements.txt from requirements.in and constraints.txt; what was locked, as a sentence."""
     team, proven_text, previous = read_text(REQUIREMENTS_IN), read_text(CONSTRAINTS), read_text(LOCK) if LOCK.exists() else ""
+    if _CONFLICT_MARKER.search(previous):
+        previous = ""  # a merged lock's releases are no preference uv can read: the newest requirements.in allows
     proven = entries(proven_text)
     if not proven:
         raise LockFailure("constraints.txt names no package; restore it from git or run azs-scaffold upgrade")
