@@ -44,6 +44,7 @@ def _check(project: Path, *args: str) -> dict:
     return report
 
 
+@pytest.mark.slow  # three projects, a dozen checks and upgrades and a fleet's: the whole flow (about 25 s)
 @pytest.mark.reliability
 def test_r250_check_says_what_yes_does_across_template_versions(start_emulator, template_repo, tmp_path):
     repo = tmp_path / "template-versions"
