@@ -100,8 +100,10 @@ def _say_where_ci_runs(project: Path) -> None:
     from generator._util.git import git_output
 
     found = [name for name in (".github", "azure-pipelines.yml") if (project / name).exists()]
+    if not found:  # no CI definitions (--ci none): nothing to move, and no git to ask
+        return
     code, top = git_output(project, "rev-parse", "--show-toplevel", check=False)
-    if not found or code != 0:
+    if code != 0:
         return
     root = Path(top.strip())
     try:
